@@ -1,0 +1,144 @@
+//! Request parameters, however they arrive: query string, form body or JSON body. Kraken's
+//! clients send all three (krakenex posts forms even to public endpoints, python-kraken-sdk
+//! posts JSON for batch calls, booleans come as `true` or Python's `True`). Everything is
+//! bounded: a body over the limit or with too many fields is refused before it is looked at.
+
+use crate::error::KrakenError;
+use std::collections::HashMap;
+
+pub const MAX_FIELDS: usize = 64;
+pub const MAX_VALUE_LEN: usize = 8192;
+
+#[derive(Debug, Default, Clone)]
+pub struct Params {
+    map: HashMap<String, String>,
+}
+
+impl Params {
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Result<Params, KrakenError> {
+        if pairs.len() > MAX_FIELDS {
+            return Err(KrakenError::InvalidArguments(None));
+        }
+        let mut map = HashMap::with_capacity(pairs.len());
+        for (k, v) in pairs {
+            if k.len() > 128 || v.len() > MAX_VALUE_LEN {
+                return Err(KrakenError::InvalidArguments(None));
+            }
+            map.insert(k, v);
+        }
+        Ok(Params { map })
+    }
+
+    /// Parses a query string or a form body.
+    pub fn from_form(bytes: &[u8]) -> Result<Params, KrakenError> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes).map_err(|_| KrakenError::InvalidArguments(None))?;
+        Params::from_pairs(pairs)
+    }
+
+    /// Parses a JSON object body. Scalars become their text; arrays of scalars become a comma
+    /// list (Kraken accepts `"txid": ["A","B"]` and `"txid": "A,B"` alike).
+    pub fn from_json(bytes: &[u8]) -> Result<Params, KrakenError> {
+        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| KrakenError::InvalidArguments(None))?;
+        let obj = value.as_object().ok_or(KrakenError::InvalidArguments(None))?;
+        let mut pairs = Vec::with_capacity(obj.len());
+        for (k, v) in obj {
+            pairs.push((k.clone(), json_text(v).ok_or_else(|| KrakenError::invalid(k))?));
+        }
+        Params::from_pairs(pairs)
+    }
+
+    /// Parses a body by its content type (JSON when it says so or looks like an object).
+    pub fn from_body(content_type: Option<&str>, body: &[u8]) -> Result<Params, KrakenError> {
+        let is_json = content_type.is_some_and(|c| c.trim().to_ascii_lowercase().starts_with("application/json"))
+            || body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+        if is_json {
+            Params::from_json(body)
+        } else {
+            Params::from_form(body)
+        }
+    }
+
+    /// Adds fields from another source without overriding (query string beside a body).
+    pub fn merge_missing(&mut self, other: Params) {
+        for (k, v) in other.map {
+            self.map.entry(k).or_insert(v);
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.map.get(name).map(|s| s.as_str())
+    }
+
+    /// A present, non-empty field.
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.get(name).map(str::trim).filter(|s| !s.is_empty())
+    }
+
+    pub fn required(&self, name: &str) -> Result<&str, KrakenError> {
+        self.text(name).ok_or_else(|| KrakenError::invalid(name))
+    }
+
+    /// Kraken's booleans in every spelling clients use: true/false, True/False, 1/0.
+    pub fn flag(&self, name: &str) -> Result<bool, KrakenError> {
+        match self.text(name) {
+            None => Ok(false),
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => Ok(true),
+                "false" | "0" | "no" => Ok(false),
+                _ => Err(KrakenError::invalid(name)),
+            },
+        }
+    }
+
+    pub fn int<T: std::str::FromStr>(&self, name: &str) -> Result<Option<T>, KrakenError> {
+        match self.text(name) {
+            None => Ok(None),
+            Some(v) => v.parse::<T>().map(Some).map_err(|_| KrakenError::invalid(name)),
+        }
+    }
+
+    /// A comma-separated list (bounded).
+    pub fn list(&self, name: &str, max: usize) -> Result<Vec<String>, KrakenError> {
+        let Some(v) = self.text(name) else { return Ok(vec![]) };
+        let items: Vec<String> = v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+        if items.len() > max {
+            return Err(KrakenError::invalid(name));
+        }
+        Ok(items)
+    }
+}
+
+fn json_text(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        serde_json::Value::Null => Some(String::new()),
+        serde_json::Value::Array(items) => {
+            let parts: Option<Vec<String>> = items.iter().map(|i| if i.is_array() || i.is_object() { None } else { json_text(i) }).collect();
+            parts.map(|p| p.join(","))
+        }
+        serde_json::Value::Object(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_json_and_booleans() {
+        let p = Params::from_body(Some("application/x-www-form-urlencoded; charset=utf-8"), b"validate=False&pair=XBTUSD&nonce=1").unwrap();
+        assert!(!p.flag("validate").unwrap());
+        assert_eq!(p.get("pair"), Some("XBTUSD"));
+        let j = Params::from_body(Some("application/json"), br#"{"nonce":"17","validate":true,"txid":["A","B"],"n":5}"#).unwrap();
+        assert_eq!(j.get("nonce"), Some("17"));
+        assert!(j.flag("validate").unwrap());
+        assert_eq!(j.list("txid", 50).unwrap(), vec!["A", "B"]);
+        assert_eq!(j.get("n"), Some("5"));
+        assert!(Params::from_body(None, b"{not json").is_err());
+        assert!(Params::from_body(None, br#"{"a":{"b":1}}"#).is_err());
+        let many: String = (0..100).map(|i| format!("k{i}=v&")).collect();
+        assert!(Params::from_form(many.as_bytes()).is_err());
+    }
+}

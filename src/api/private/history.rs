@@ -1,0 +1,254 @@
+//! The account's history: OpenOrders, ClosedOrders, QueryOrders, TradesHistory, QueryTrades,
+//! Ledgers and QueryLedgers, with Kraken's filters and 50-per-page offsets (most recent first).
+
+use crate::api::params::Params;
+use crate::api::views;
+use crate::api::{ApiResult, Caller, Shared};
+use crate::engine::account::LedgerKind;
+use crate::engine::ids::IdKind;
+use crate::engine::Exchange;
+use crate::error::KrakenError;
+use serde_json::{json, Map, Value};
+
+const PAGE: usize = 50;
+
+/// A `start`/`end` bound: unix seconds (possibly fractional) or an id of the listed kind.
+fn bound(ex: &Exchange, p: &Params, name: &str, kind: IdKind) -> Result<Option<u64>, KrakenError> {
+    let Some(text) = p.text(name) else { return Ok(None) };
+    if let Some(seq) = ex.ids.decode(kind, text) {
+        let t = match kind {
+            IdKind::Order => ex.orders.get(seq as usize).map(|o| o.open_ns),
+            IdKind::Trade => ex.trades.get(seq as usize).map(|t| t.time_ns),
+            IdKind::Ledger => ex.ledger.get(seq as usize).map(|l| l.time_ns),
+            IdKind::Funding => None,
+        };
+        return t.map(Some).ok_or_else(|| KrakenError::invalid(name));
+    }
+    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+    let secs: u64 = int.parse().map_err(|_| KrakenError::invalid(name))?;
+    let mut ns = secs.checked_mul(1_000_000_000).ok_or_else(|| KrakenError::invalid(name))?;
+    if !frac.is_empty() {
+        if !frac.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(KrakenError::invalid(name));
+        }
+        let digits: String = frac.chars().chain(std::iter::repeat('0')).take(9).collect();
+        ns += digits.parse::<u64>().unwrap_or(0);
+    }
+    Ok(Some(ns))
+}
+
+fn in_window(t: u64, start: Option<u64>, end: Option<u64>) -> bool {
+    start.is_none_or(|s| t > s) && end.is_none_or(|e| t <= e)
+}
+
+/// Applies `ofs` and the page size to matches listed most recent first.
+fn page<T>(items: Vec<T>, p: &Params) -> Result<(usize, Vec<T>), KrakenError> {
+    let ofs = p.int::<usize>("ofs")?.unwrap_or(0);
+    let total = items.len();
+    Ok((total, items.into_iter().skip(ofs).take(PAGE).collect()))
+}
+
+pub async fn open_orders(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
+    let (account, p) = (c.account(), p.clone());
+    st.sequencer
+        .read(move |ex| {
+            let with_trades = p.flag("trades")?;
+            let userref = p.int::<i32>("userref")?;
+            let cl = p.text("cl_ord_id").map(str::to_string);
+            let acct = ex.user_account(account)?;
+            let mut open = Map::new();
+            for seq in acct.open_orders.iter().rev() {
+                let o = &ex.orders[*seq as usize];
+                if userref.is_some_and(|u| o.req.userref != Some(u)) || cl.as_ref().is_some_and(|c| o.req.cl_ord_id.as_ref() != Some(c)) {
+                    continue;
+                }
+                open.insert(ex.order_txid(*seq), views::order(ex, o, with_trades));
+            }
+            Ok(json!({ "open": open }))
+        })
+        .await?
+}
+
+pub async fn closed_orders(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
+    let (account, p) = (c.account(), p.clone());
+    st.sequencer
+        .read(move |ex| {
+            let with_trades = p.flag("trades")?;
+            let userref = p.int::<i32>("userref")?;
+            let cl = p.text("cl_ord_id").map(str::to_string);
+            let start = bound(ex, &p, "start", IdKind::Order)?;
+            let end = bound(ex, &p, "end", IdKind::Order)?;
+            let closetime = p.text("closetime").unwrap_or("both");
+            if !["open", "close", "both"].contains(&closetime) {
+                return Err(KrakenError::invalid("closetime"));
+            }
+            let acct = ex.user_account(account)?;
+            let matches: Vec<u64> = acct
+                .closed_orders
+                .iter()
+                .rev()
+                .copied()
+                .filter(|seq| {
+                    let o = &ex.orders[*seq as usize];
+                    let by_time = match closetime {
+                        "open" => in_window(o.open_ns, start, end),
+                        "close" => in_window(o.close_ns, start, end),
+                        _ => in_window(o.open_ns, start, end) || in_window(o.close_ns, start, end),
+                    };
+                    by_time && userref.is_none_or(|u| o.req.userref == Some(u)) && cl.as_ref().is_none_or(|c| o.req.cl_ord_id.as_ref() == Some(c))
+                })
+                .collect();
+            let (total, shown) = page(matches, &p)?;
+            let mut closed = Map::new();
+            for seq in shown {
+                closed.insert(ex.order_txid(seq), views::order(ex, &ex.orders[seq as usize], with_trades));
+            }
+            let mut out = json!({ "closed": closed });
+            if !p.flag("without_count")? {
+                out["count"] = json!(total);
+            }
+            Ok(out)
+        })
+        .await?
+}
+
+pub async fn query_orders(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
+    let (account, p) = (c.account(), p.clone());
+    let txids = p.list("txid", 50)?;
+    if txids.is_empty() {
+        return Err(KrakenError::invalid("txid"));
+    }
+    st.sequencer
+        .read(move |ex| {
+            let with_trades = p.flag("trades")?;
+            let userref = p.int::<i32>("userref")?;
+            let mut out = Map::new();
+            for txid in &txids {
+                let o = ex.order_by_txid(txid).filter(|o| o.req.account == account).ok_or(KrakenError::InvalidOrder)?;
+                if userref.is_some_and(|u| o.req.userref != Some(u)) {
+                    continue;
+                }
+                out.insert(ex.order_txid(o.seq), views::order(ex, o, with_trades));
+            }
+            Ok(Value::Object(out))
+        })
+        .await?
+}
+
+pub async fn trades_history(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
+    let (account, p) = (c.account(), p.clone());
+    st.sequencer
+        .read(move |ex| {
+            let start = bound(ex, &p, "start", IdKind::Trade)?;
+            let end = bound(ex, &p, "end", IdKind::Trade)?;
+            let with_ledgers = p.flag("ledgers")?;
+            if !matches!(p.text("type").unwrap_or("all"), "all" | "any position" | "closed position" | "closing position" | "no position") {
+                return Err(KrakenError::invalid("type"));
+            }
+            let acct = ex.user_account(account)?;
+            let matches: Vec<u64> = acct.trades.iter().rev().copied().filter(|t| in_window(ex.trades[*t as usize].time_ns, start, end)).collect();
+            let (total, shown) = page(matches, &p)?;
+            let mut trades = Map::new();
+            for t in shown {
+                trades.insert(ex.ids.encode(IdKind::Trade, t), views::trade(ex, &ex.trades[t as usize], with_ledgers));
+            }
+            let mut out = json!({ "trades": trades });
+            if !p.flag("without_count")? {
+                out["count"] = json!(total);
+            }
+            Ok(out)
+        })
+        .await?
+}
+
+pub async fn query_trades(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
+    let (account, p) = (c.account(), p.clone());
+    let ids = p.list("txid", 20)?;
+    if ids.is_empty() {
+        return Err(KrakenError::invalid("txid"));
+    }
+    st.sequencer
+        .read(move |ex| {
+            let mut out = Map::new();
+            for id in &ids {
+                let t = ex
+                    .ids
+                    .decode(IdKind::Trade, id)
+                    .and_then(|s| ex.trades.get(s as usize))
+                    .filter(|t| t.account == account)
+                    .ok_or_else(|| KrakenError::invalid("txid"))?;
+                out.insert(id.clone(), views::trade(ex, t, false));
+            }
+            Ok(Value::Object(out))
+        })
+        .await?
+}
+
+pub async fn ledgers(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
+    let (account, p) = (c.account(), p.clone());
+    let mut assets = Vec::new();
+    for name in p.list("asset", 50)? {
+        if name.eq_ignore_ascii_case("all") {
+            assets.clear();
+            break;
+        }
+        assets.push(st.markets.asset_by_name(&name).ok_or(KrakenError::UnknownAsset)?);
+    }
+    let kind = match p.text("type").unwrap_or("all") {
+        "all" => None,
+        "trade" => Some(Some(LedgerKind::Trade)),
+        "deposit" => Some(Some(LedgerKind::Deposit)),
+        "withdrawal" | "transfer" | "margin" | "adjustment" | "rollover" | "credit" | "settled" | "staking" | "dividend" | "sale" | "nft_rebate" => Some(None),
+        _ => return Err(KrakenError::invalid("type")),
+    };
+    st.sequencer
+        .read(move |ex| {
+            let start = bound(ex, &p, "start", IdKind::Ledger)?;
+            let end = bound(ex, &p, "end", IdKind::Ledger)?;
+            let acct = ex.user_account(account)?;
+            let matches: Vec<u64> = acct
+                .ledger
+                .iter()
+                .rev()
+                .copied()
+                .filter(|l| {
+                    let e = &ex.ledger[*l as usize];
+                    in_window(e.time_ns, start, end) && (assets.is_empty() || assets.contains(&e.asset)) && kind.is_none_or(|k| k == Some(e.kind))
+                })
+                .collect();
+            let (total, shown) = page(matches, &p)?;
+            let mut ledger = Map::new();
+            for l in shown {
+                ledger.insert(ex.ids.encode(IdKind::Ledger, l), views::ledger_entry(ex, &ex.ledger[l as usize]));
+            }
+            let mut out = json!({ "ledger": ledger });
+            if !p.flag("without_count")? {
+                out["count"] = json!(total);
+            }
+            Ok(out)
+        })
+        .await?
+}
+
+pub async fn query_ledgers(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
+    let account = c.account();
+    let ids = p.list("id", 20)?;
+    if ids.is_empty() {
+        return Err(KrakenError::invalid("id"));
+    }
+    st.sequencer
+        .read(move |ex| {
+            let mut out = Map::new();
+            for id in &ids {
+                let e = ex
+                    .ids
+                    .decode(IdKind::Ledger, id)
+                    .and_then(|s| ex.ledger.get(s as usize))
+                    .filter(|e| e.account == account)
+                    .ok_or_else(|| KrakenError::invalid("id"))?;
+                out.insert(id.clone(), views::ledger_entry(ex, e));
+            }
+            Ok(Value::Object(out))
+        })
+        .await?
+}

@@ -1,0 +1,49 @@
+//! Kraken's private methods: which permission each needs, and the dispatch to the modules that
+//! implement them (funds, orders, history).
+
+mod funds;
+mod history;
+mod orders;
+
+use super::params::Params;
+use super::{ApiResult, Caller, Needs, Shared};
+use crate::auth::Permissions as P;
+use crate::error::KrakenError;
+
+/// The permissions a private method accepts (any one suffices), or `None` for an unknown method.
+/// From Kraken's REST reference: each endpoint's "API Key Permissions Required".
+pub fn permission_for(method: &str) -> Option<Needs> {
+    Some(match method {
+        "Balance" | "BalanceEx" | "TradeVolume" => &[P::QUERY_FUNDS],
+        "TradeBalance" => &[P::QUERY_FUNDS, P::QUERY_OPEN_ORDERS],
+        "OpenOrders" => &[P::QUERY_OPEN_ORDERS],
+        "ClosedOrders" => &[P::QUERY_CLOSED_ORDERS],
+        "QueryOrders" => &[P::QUERY_OPEN_ORDERS, P::QUERY_CLOSED_ORDERS],
+        "TradesHistory" | "QueryTrades" => &[P::QUERY_CLOSED_ORDERS],
+        "Ledgers" | "QueryLedgers" => &[P::QUERY_LEDGER],
+        "AddOrder" => &[P::CREATE_MODIFY_ORDERS],
+        "CancelOrder" => &[P::CANCEL_CLOSE_ORDERS, P::CREATE_MODIFY_ORDERS],
+        "CancelAll" => &[P::CANCEL_CLOSE_ORDERS],
+        _ => return None,
+    })
+}
+
+pub async fn dispatch(st: &Shared, method: &str, caller: &Caller, p: &Params) -> ApiResult {
+    match method {
+        "Balance" => funds::balance(st, caller).await,
+        "BalanceEx" => funds::balance_ex(st, caller).await,
+        "TradeBalance" => funds::trade_balance(st, caller, p).await,
+        "TradeVolume" => funds::trade_volume(st, caller, p).await,
+        "OpenOrders" => history::open_orders(st, caller, p).await,
+        "ClosedOrders" => history::closed_orders(st, caller, p).await,
+        "QueryOrders" => history::query_orders(st, caller, p).await,
+        "TradesHistory" => history::trades_history(st, caller, p).await,
+        "QueryTrades" => history::query_trades(st, caller, p).await,
+        "Ledgers" => history::ledgers(st, caller, p).await,
+        "QueryLedgers" => history::query_ledgers(st, caller, p).await,
+        "AddOrder" => orders::add_order(st, caller, p).await,
+        "CancelOrder" => orders::cancel_order(st, caller, p).await,
+        "CancelAll" => orders::cancel_all(st, caller).await,
+        _ => Err(KrakenError::UnknownMethod),
+    }
+}

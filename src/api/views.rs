@@ -1,0 +1,165 @@
+//! Kraken's JSON shapes for account data: orders (OpenOrders, ClosedOrders, QueryOrders),
+//! trades (TradesHistory, QueryTrades) and ledger entries (Ledgers, QueryLedgers), rendered
+//! from engine records. Decimal fields are strings at the pair's or asset's decimals; times are
+//! seconds as JSON numbers.
+
+use crate::engine::account::{LedgerEntry, RefId, TradeRecord};
+use crate::engine::ids::IdKind;
+use crate::engine::markets::{Markets, Pair};
+use crate::engine::order::{NewOrder, Order, OrderKind, Status};
+use crate::engine::Exchange;
+use crate::money::{div_round_half_up, format_units};
+use serde_json::{json, Map, Value};
+
+/// Seconds as Kraken prints them: a JSON number with four decimals.
+pub fn seconds(time_ns: u64) -> Value {
+    let tenths_of_ms = (time_ns + 50_000) / 100_000;
+    let v = tenths_of_ms as f64 / 10_000.0;
+    serde_json::Number::from_f64(v).map(Value::Number).unwrap_or(Value::Null)
+}
+
+/// Re-expresses `units` of 10^-from as a string with exactly `to` decimals (truncating).
+pub fn fixed(units: i128, from: u32, to: u32) -> String {
+    if to >= from {
+        format_units(units * 10i128.pow(to - from), to)
+    } else {
+        format_units(units / 10i128.pow(from - to), to)
+    }
+}
+
+pub fn price(pair: &Pair, ticks: u64) -> String {
+    format_units(ticks as i128, pair.pair_decimals)
+}
+
+pub fn volume(pair: &Pair, units: i128) -> String {
+    fixed(units, pair.base_decimals, pair.lot_decimals)
+}
+
+/// Kraken's `descr.order` text: `buy 0.00010000 XBTUSD @ limit 25000.0`.
+pub fn order_text(markets: &Markets, req: &NewOrder) -> String {
+    let pair = markets.pair(req.pair);
+    let vol = fixed(req.volume, pair.base_decimals, 8);
+    match req.kind {
+        OrderKind::Market => format!("{} {} {} @ market", req.side.as_str(), vol, pair.altname),
+        OrderKind::Limit => format!("{} {} {} @ limit {}", req.side.as_str(), vol, pair.altname, price(pair, req.price)),
+    }
+}
+
+pub fn oflags(req: &NewOrder) -> String {
+    let fee = if req.fee_in_base { "fcib" } else { "fciq" };
+    if req.post_only {
+        format!("post,{fee}")
+    } else {
+        fee.to_string()
+    }
+}
+
+pub fn order(ex: &Exchange, o: &Order, with_trades: bool) -> Value {
+    let markets = &ex.markets;
+    let pair = markets.pair(o.req.pair);
+    let fee_dec = if o.req.fee_in_base { pair.base_decimals } else { pair.quote_decimals };
+    let avg = if o.filled > 0 { div_round_half_up(o.exact_cost, o.filled) as u64 } else { 0 };
+    let limit = if o.req.kind == OrderKind::Limit { o.req.price } else { 0 };
+    let mut m = Map::new();
+    m.insert("refid".into(), Value::Null);
+    m.insert("userref".into(), json!(o.req.userref.unwrap_or(0)));
+    if let Some(c) = &o.req.cl_ord_id {
+        m.insert("cl_ord_id".into(), json!(c));
+    }
+    m.insert("status".into(), json!(o.status.as_str()));
+    m.insert("reason".into(), o.reason.map(|r| json!(r.as_str())).unwrap_or(Value::Null));
+    m.insert("opentm".into(), seconds(o.open_ns));
+    if o.status != Status::Open {
+        m.insert("closetm".into(), seconds(o.close_ns));
+    }
+    m.insert("starttm".into(), json!(0));
+    m.insert("expiretm".into(), json!(0));
+    m.insert(
+        "descr".into(),
+        json!({
+            "pair": pair.altname,
+            "type": o.req.side.as_str(),
+            "ordertype": o.req.kind.as_str(),
+            "price": price(pair, limit),
+            "price2": price(pair, 0),
+            "leverage": "none",
+            "order": order_text(markets, &o.req),
+            "close": "",
+        }),
+    );
+    m.insert("vol".into(), json!(volume(pair, o.req.volume)));
+    m.insert("vol_exec".into(), json!(volume(pair, o.filled)));
+    m.insert("cost".into(), json!(format_units(o.cost, pair.quote_decimals)));
+    m.insert("fee".into(), json!(format_units(o.fee, fee_dec)));
+    m.insert("price".into(), json!(price(pair, avg)));
+    m.insert("stopprice".into(), json!(price(pair, 0)));
+    m.insert("limitprice".into(), json!(price(pair, 0)));
+    m.insert("misc".into(), json!(""));
+    m.insert("oflags".into(), json!(oflags(&o.req)));
+    if with_trades && !o.trades.is_empty() {
+        let ids: Vec<String> = o.trades.iter().map(|t| ex.ids.encode(IdKind::Trade, *t as u64)).collect();
+        m.insert("trades".into(), json!(ids));
+    }
+    Value::Object(m)
+}
+
+pub fn refid(ex: &Exchange, r: RefId) -> String {
+    match r {
+        RefId::Trade(t) => ex.ids.encode(IdKind::Trade, t),
+        RefId::Funding(f) => ex.ids.encode(IdKind::Funding, f),
+    }
+}
+
+pub fn trade(ex: &Exchange, t: &TradeRecord, with_ledgers: bool) -> Value {
+    let pair = ex.markets.pair(t.pair);
+    let fee_dec = if t.fee_in_base { pair.base_decimals } else { pair.quote_decimals };
+    let mut v = json!({
+        "ordertxid": ex.order_txid(t.order),
+        "postxid": ex.ids.encode(IdKind::Trade, t.order | 1 << 62),
+        "pair": pair.id,
+        "time": seconds(t.time_ns),
+        "type": t.side.as_str(),
+        "ordertype": t.order_kind.as_str(),
+        "price": price(pair, t.price),
+        "cost": format_units(t.cost, pair.quote_decimals),
+        "fee": format_units(t.fee, fee_dec),
+        "vol": volume(pair, t.volume),
+        "margin": format_units(0, pair.quote_decimals),
+        "leverage": "0",
+        "misc": "",
+        "trade_id": t.public_id,
+        "maker": t.maker,
+    });
+    if with_ledgers {
+        let ids: Vec<String> = t.ledgers.iter().map(|l| ex.ids.encode(IdKind::Ledger, *l)).collect();
+        v["ledgers"] = json!(ids);
+    }
+    v
+}
+
+pub fn ledger_entry(ex: &Exchange, e: &LedgerEntry) -> Value {
+    let asset = ex.markets.asset(e.asset);
+    json!({
+        "refid": refid(ex, e.refid),
+        "time": seconds(e.time_ns),
+        "type": e.kind.as_str(),
+        "subtype": "",
+        "aclass": "currency",
+        "asset": asset.id,
+        "amount": format_units(e.amount, asset.decimals),
+        "fee": format_units(e.fee, asset.decimals),
+        "balance": format_units(e.balance, asset.decimals),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_like_kraken() {
+        assert_eq!(fixed(1_000_000, 10, 8), "0.00010000");
+        assert_eq!(fixed(5, 2, 4), "0.0500");
+        assert_eq!(seconds(1_688_667_796_880_200_000), json!(1688667796.8802));
+    }
+}

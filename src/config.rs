@@ -1,0 +1,153 @@
+//! Configuration: the markets (assets, pairs, fee schedule), the demo account and server
+//! settings. Everything comes from one TOML file; `config/default.toml` is compiled in and is the
+//! built-in default, so `calamari serve` works with no file at all.
+//!
+//! The asset and pair lists are append-only once a data directory holds state: the command log
+//! refers to them by position, and start-up refuses a config whose lists are not an extension of
+//! the ones the data directory was created with.
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// The built-in default configuration (Kraken's names and trading rules for fifteen USD pairs).
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    pub demo: DemoConfig,
+    pub fees: FeeSchedule,
+    pub assets: Vec<AssetConfig>,
+    pub pairs: Vec<PairConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerConfig {
+    /// Largest request body accepted, in bytes.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// Most commands the sequencer applies before handing a batch to storage.
+    #[serde(default = "default_max_batch")]
+    pub max_batch: usize,
+}
+
+fn default_max_body() -> usize {
+    64 * 1024
+}
+fn default_max_batch() -> usize {
+    1024
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig { max_body_bytes: default_max_body(), max_batch: default_max_batch() }
+    }
+}
+
+/// The account created on a data directory's first start.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DemoConfig {
+    pub account: String,
+    /// Opening balances as (asset altname or id, decimal amount).
+    pub balances: Vec<(String, String)>,
+}
+
+/// Kraken's volume-tiered fee schedule: `[30-day USD volume, percent]` rows, ascending.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FeeSchedule {
+    pub taker: Vec<(u64, String)>,
+    pub maker: Vec<(u64, String)>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AssetConfig {
+    /// Kraken's asset id, e.g. `XXBT`.
+    pub id: String,
+    /// Kraken's altname, e.g. `XBT`.
+    pub altname: String,
+    /// Minimal unit: balances are integers of 10^-decimals.
+    pub decimals: u32,
+    pub display_decimals: u32,
+    /// Other accepted spellings (e.g. `BTC`).
+    #[serde(default)]
+    pub aliases: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PairConfig {
+    /// Kraken's pair key, e.g. `XXBTZUSD`.
+    pub id: String,
+    pub altname: String,
+    pub wsname: String,
+    /// Asset ids.
+    pub base: String,
+    pub quote: String,
+    pub pair_decimals: u32,
+    pub lot_decimals: u32,
+    pub cost_decimals: u32,
+    pub ordermin: String,
+    pub costmin: String,
+    pub tick_size: String,
+    /// Reference price (decimal string) the market opens at.
+    pub reference_price: String,
+    /// 24-hour change in percent (decimal string, may be negative): gives today's open.
+    pub change_24h_pct: String,
+}
+
+impl Config {
+    pub fn builtin() -> Config {
+        Config::from_toml(DEFAULT_TOML).expect("built-in config is valid")
+    }
+
+    pub fn from_toml(text: &str) -> Result<Config, String> {
+        let cfg: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn load(path: Option<&std::path::Path>) -> Result<Config, String> {
+        match path {
+            None => Ok(Config::builtin()),
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                Config::from_toml(&text)
+            }
+        }
+    }
+
+    /// Checks the rules the engine relies on: unique names, known assets, lot decimals within the
+    /// base asset's minimal unit, parsable minimums and prices.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut names: HashMap<String, ()> = HashMap::new();
+        for a in &self.assets {
+            for n in std::iter::once(&a.id).chain(std::iter::once(&a.altname)).chain(a.aliases.iter()) {
+                if names.insert(n.to_ascii_uppercase(), ()).is_some() && n != &a.id && n != &a.altname {
+                    return Err(format!("asset name {n} used twice"));
+                }
+            }
+            if a.decimals > 18 {
+                return Err(format!("asset {}: decimals above 18", a.id));
+            }
+        }
+        for p in &self.pairs {
+            let base = self.assets.iter().find(|a| a.id == p.base).ok_or(format!("pair {}: unknown base {}", p.id, p.base))?;
+            let quote = self.assets.iter().find(|a| a.id == p.quote).ok_or(format!("pair {}: unknown quote {}", p.id, p.quote))?;
+            if p.lot_decimals > base.decimals {
+                return Err(format!("pair {}: lot_decimals above {}'s decimals", p.id, base.id));
+            }
+            if p.pair_decimals > 12 || quote.decimals > 18 {
+                return Err(format!("pair {}: too many decimals", p.id));
+            }
+            for (what, v) in [("ordermin", &p.ordermin), ("costmin", &p.costmin), ("tick_size", &p.tick_size), ("reference_price", &p.reference_price)] {
+                if crate::money::parse_units(v, 18).is_none() {
+                    return Err(format!("pair {}: bad {what} {v:?}", p.id));
+                }
+            }
+        }
+        if self.fees.taker.is_empty() || self.fees.maker.is_empty() {
+            return Err("fee schedule is empty".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,121 @@
+//! Accounts and their books of record: balances, holds, the double-entry ledger and the
+//! per-account trade records. Two system accounts close the double entry: `@external` is the
+//! world outside the exchange (its balance is minus everything deposited, net of withdrawals)
+//! and `@fees` collects fees, so every asset's balances over all accounts sum to zero.
+
+use super::markets::{AssetIdx, PairIdx};
+use super::order::{AccountId, OrderKind, OrderSeq, Side};
+use std::collections::{BTreeSet, VecDeque};
+
+pub const EXTERNAL: AccountId = 0;
+pub const FEES: AccountId = 1;
+pub const FIRST_USER: AccountId = 2;
+
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub name: String,
+    pub balances: Vec<i128>,
+    pub holds: Vec<i128>,
+    pub open_orders: BTreeSet<OrderSeq>,
+    /// Closed and canceled orders, in the order they ended.
+    pub closed_orders: Vec<OrderSeq>,
+    /// Indexes into the exchange's trade records, oldest first.
+    pub trades: Vec<u64>,
+    /// Indexes into the exchange's ledger, oldest first.
+    pub ledger: Vec<u64>,
+    /// Traded volume per UTC day, in the fee-volume asset's minimal units (for fee tiers).
+    pub volume_by_day: VecDeque<(u64, i128)>,
+}
+
+impl Account {
+    pub fn new(name: String, assets: usize) -> Account {
+        Account {
+            name,
+            balances: vec![0; assets],
+            holds: vec![0; assets],
+            open_orders: BTreeSet::new(),
+            closed_orders: Vec::new(),
+            trades: Vec::new(),
+            ledger: Vec::new(),
+            volume_by_day: VecDeque::new(),
+        }
+    }
+
+    pub fn available(&self, asset: AssetIdx) -> i128 {
+        self.balances[asset as usize] - self.holds[asset as usize]
+    }
+
+    /// Volume over the 30 days ending with `day` (inclusive).
+    pub fn volume_30d(&self, day: u64) -> i128 {
+        self.volume_by_day.iter().filter(|(d, _)| d + 30 > day).map(|(_, v)| v).sum()
+    }
+
+    pub fn add_volume(&mut self, day: u64, units: i128) {
+        match self.volume_by_day.back_mut() {
+            Some((d, v)) if *d == day => *v += units,
+            _ => self.volume_by_day.push_back((day, units)),
+        }
+        while self.volume_by_day.front().is_some_and(|(d, _)| d + 31 < day) {
+            self.volume_by_day.pop_front();
+        }
+    }
+}
+
+/// Kraken's ledger entry types used here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LedgerKind {
+    Trade,
+    Deposit,
+}
+
+impl LedgerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LedgerKind::Trade => "trade",
+            LedgerKind::Deposit => "deposit",
+        }
+    }
+}
+
+/// What a ledger entry's `refid` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefId {
+    Trade(u64),
+    Funding(u64),
+}
+
+#[derive(Clone, Debug)]
+pub struct LedgerEntry {
+    pub seq: u64,
+    pub account: AccountId,
+    pub refid: RefId,
+    pub time_ns: u64,
+    pub kind: LedgerKind,
+    pub asset: AssetIdx,
+    /// Signed change excluding the fee; the balance moves by `amount - fee`.
+    pub amount: i128,
+    pub fee: i128,
+    /// Balance after this entry.
+    pub balance: i128,
+}
+
+/// One account's side of a fill (Kraken's TradesHistory entry).
+#[derive(Clone, Debug)]
+pub struct TradeRecord {
+    pub seq: u64,
+    pub account: AccountId,
+    pub order: OrderSeq,
+    pub pair: PairIdx,
+    pub side: Side,
+    pub order_kind: OrderKind,
+    pub price: u64,
+    pub volume: i128,
+    pub cost: i128,
+    pub fee: i128,
+    pub fee_in_base: bool,
+    pub maker: bool,
+    pub time_ns: u64,
+    /// The pair's public trade id.
+    pub public_id: u64,
+    pub ledgers: Vec<u64>,
+}

@@ -1,0 +1,117 @@
+//! One pair's order book: price levels in price order, each a FIFO queue of resting orders
+//! (price-time priority). The book stores order sequence numbers and the live volume per level;
+//! the orders themselves live in the exchange. Cancelled orders are removed lazily: their level
+//! volume and live count drop at once, their queue slot is skipped when it reaches the front.
+
+use super::order::{OrderSeq, Side};
+use std::collections::{BTreeMap, VecDeque};
+
+#[derive(Debug, Default, Clone)]
+pub struct Level {
+    pub queue: VecDeque<OrderSeq>,
+    /// Sum of the remaining volume of the live orders at this level.
+    pub volume: i128,
+    /// Number of live orders at this level (the queue may also hold cancelled ones).
+    pub live: u32,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Book {
+    bids: BTreeMap<u64, Level>,
+    asks: BTreeMap<u64, Level>,
+}
+
+impl Book {
+    fn side_mut(&mut self, side: Side) -> &mut BTreeMap<u64, Level> {
+        match side {
+            Side::Buy => &mut self.bids,
+            Side::Sell => &mut self.asks,
+        }
+    }
+
+    fn side(&self, side: Side) -> &BTreeMap<u64, Level> {
+        match side {
+            Side::Buy => &self.bids,
+            Side::Sell => &self.asks,
+        }
+    }
+
+    /// Adds a resting order at the back of its level's queue.
+    pub fn insert(&mut self, side: Side, price: u64, seq: OrderSeq, remaining: i128) {
+        debug_assert!(remaining > 0);
+        let level = self.side_mut(side).entry(price).or_default();
+        level.queue.push_back(seq);
+        level.volume += remaining;
+        level.live += 1;
+    }
+
+    /// Best price on a side: highest bid, lowest ask.
+    pub fn best(&self, side: Side) -> Option<u64> {
+        match side {
+            Side::Buy => self.bids.keys().next_back().copied(),
+            Side::Sell => self.asks.keys().next().copied(),
+        }
+    }
+
+    /// The level at a price, to walk its queue while matching.
+    pub fn level_mut(&mut self, side: Side, price: u64) -> Option<&mut Level> {
+        self.side_mut(side).get_mut(&price)
+    }
+
+    /// Takes `qty` from the live volume at a level; `done` says the order at the front filled
+    /// completely and leaves the queue. Empty levels are removed.
+    pub fn fill_front(&mut self, side: Side, price: u64, qty: i128, done: bool) {
+        let book = self.side_mut(side);
+        let level = book.get_mut(&price).expect("filled level exists");
+        level.volume -= qty;
+        if done {
+            level.queue.pop_front();
+            level.live -= 1;
+        }
+        debug_assert!(level.volume >= 0);
+        if level.live == 0 {
+            book.remove(&price);
+        }
+    }
+
+    /// Drops the queue entry at the front of a level (a cancelled order reaching the front).
+    pub fn pop_stale(&mut self, side: Side, price: u64) {
+        if let Some(level) = self.side_mut(side).get_mut(&price) {
+            level.queue.pop_front();
+        }
+    }
+
+    /// Removes a cancelled order's remaining volume from its level (its queue slot is skipped
+    /// later, or goes with the level if it was the last live order).
+    pub fn cancel(&mut self, side: Side, price: u64, remaining: i128) {
+        let book = self.side_mut(side);
+        if let Some(level) = book.get_mut(&price) {
+            level.volume -= remaining;
+            level.live -= 1;
+            if level.live == 0 {
+                book.remove(&price);
+            }
+        }
+    }
+
+    /// Up to `n` aggregated levels from the best price outward.
+    pub fn depth(&self, side: Side, n: usize) -> Vec<(u64, i128)> {
+        let map = self.side(side);
+        match side {
+            Side::Buy => map.iter().rev().take(n).map(|(p, l)| (*p, l.volume)).collect(),
+            Side::Sell => map.iter().take(n).map(|(p, l)| (*p, l.volume)).collect(),
+        }
+    }
+
+    /// Levels from the best outward (for walking the book without changing it).
+    pub fn levels(&self, side: Side) -> Box<dyn Iterator<Item = (&u64, &Level)> + '_> {
+        match side {
+            Side::Buy => Box::new(self.bids.iter().rev()),
+            Side::Sell => Box::new(self.asks.iter()),
+        }
+    }
+
+    pub fn total_live(&self) -> usize {
+        self.bids.values().chain(self.asks.values()).map(|l| l.live as usize).sum()
+    }
+}

@@ -1,0 +1,183 @@
+//! The static trading rules the engine runs on: assets, pairs and the fee schedule, converted
+//! once from [`Config`] into integers (minimal units, price ticks, parts per million), with the
+//! name lookups Kraken's API needs (id, altname, wsname, aliases, any case).
+
+use crate::config::Config;
+use crate::money::{parse_units, percent_to_ppm};
+use std::collections::HashMap;
+
+pub type AssetIdx = u16;
+pub type PairIdx = u16;
+
+#[derive(Debug, Clone)]
+pub struct Asset {
+    pub id: String,
+    pub altname: String,
+    pub decimals: u32,
+    pub display_decimals: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Pair {
+    pub id: String,
+    pub altname: String,
+    pub wsname: String,
+    pub base: AssetIdx,
+    pub quote: AssetIdx,
+    /// Prices are integer ticks of 10^-pair_decimals quote per base.
+    pub pair_decimals: u32,
+    pub lot_decimals: u32,
+    pub cost_decimals: u32,
+    /// Base and quote minimal units (copied from the assets).
+    pub base_decimals: u32,
+    pub quote_decimals: u32,
+    pub ordermin: i128,
+    pub costmin: i128,
+    pub tick: u64,
+    pub ordermin_text: String,
+    pub costmin_text: String,
+    pub tick_text: String,
+    pub reference_price: u64,
+    /// Today's opening price before any trade: reference / (1 + change).
+    pub open_price: u64,
+    /// price (10^-pd) × volume (10^-bd) is quote in units of 10^-(pd+bd); this many of those
+    /// make one quote minimal unit.
+    pub cost_divisor: i128,
+}
+
+impl Pair {
+    /// Exact product of a price and a volume, in units of 10^-(pd+bd) quote.
+    pub fn exact_cost(&self, price: u64, volume: i128) -> i128 {
+        price as i128 * volume
+    }
+    /// Volume step of the pair in base minimal units (10^(bd - lot_decimals)).
+    pub fn lot_step(&self) -> i128 {
+        10i128.pow(self.base_decimals - self.lot_decimals)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct FeeTier {
+    pub volume: i128,
+    pub ppm: i128,
+}
+
+#[derive(Debug, Clone)]
+pub struct Markets {
+    pub assets: Vec<Asset>,
+    pub pairs: Vec<Pair>,
+    pub taker_fees: Vec<FeeTier>,
+    pub maker_fees: Vec<FeeTier>,
+    /// The asset fee tiers are counted in (USD).
+    pub fee_volume_asset: AssetIdx,
+    asset_names: HashMap<String, AssetIdx>,
+    pair_names: HashMap<String, PairIdx>,
+}
+
+impl Markets {
+    pub fn from_config(cfg: &Config) -> Result<Markets, String> {
+        let mut assets = Vec::new();
+        let mut asset_names = HashMap::new();
+        for (i, a) in cfg.assets.iter().enumerate() {
+            assets.push(Asset { id: a.id.clone(), altname: a.altname.clone(), decimals: a.decimals, display_decimals: a.display_decimals });
+            for n in std::iter::once(&a.id).chain(std::iter::once(&a.altname)).chain(a.aliases.iter()) {
+                asset_names.insert(n.to_ascii_uppercase(), i as AssetIdx);
+            }
+        }
+        let find = |id: &str| assets.iter().position(|a: &Asset| a.id == id).map(|i| i as AssetIdx);
+        let mut pairs = Vec::new();
+        let mut pair_names = HashMap::new();
+        for (i, p) in cfg.pairs.iter().enumerate() {
+            let base = find(&p.base).ok_or("unknown base")?;
+            let quote = find(&p.quote).ok_or("unknown quote")?;
+            let bd = assets[base as usize].decimals;
+            let qd = assets[quote as usize].decimals;
+            if p.pair_decimals + bd < qd {
+                return Err(format!("pair {}: price and base decimals too few for the quote", p.id));
+            }
+            let bad = |what: &str| format!("pair {}: bad {what}", p.id);
+            let reference_price = parse_units(&p.reference_price, p.pair_decimals).ok_or_else(|| bad("reference_price"))? as u64;
+            let change = p.change_24h_pct.trim();
+            let (neg, mag) = match change.strip_prefix('-') {
+                Some(m) => (true, m),
+                None => (false, change.strip_prefix('+').unwrap_or(change)),
+            };
+            let ppm = percent_to_ppm(mag).ok_or_else(|| bad("change_24h_pct"))?;
+            let factor = if neg { 1_000_000 - ppm } else { 1_000_000 + ppm };
+            let open_price = if factor <= 0 { reference_price } else { crate::money::div_round_half_up(reference_price as i128 * 1_000_000, factor) as u64 };
+            let tick = parse_units(&p.tick_size, p.pair_decimals).ok_or_else(|| bad("tick_size"))? as u64;
+            if tick == 0 {
+                return Err(bad("tick_size"));
+            }
+            pairs.push(Pair {
+                id: p.id.clone(),
+                altname: p.altname.clone(),
+                wsname: p.wsname.clone(),
+                base,
+                quote,
+                pair_decimals: p.pair_decimals,
+                lot_decimals: p.lot_decimals,
+                cost_decimals: p.cost_decimals,
+                base_decimals: bd,
+                quote_decimals: qd,
+                ordermin: parse_units(&p.ordermin, bd).ok_or_else(|| bad("ordermin"))?,
+                costmin: parse_units(&p.costmin, qd).ok_or_else(|| bad("costmin"))?,
+                tick,
+                ordermin_text: p.ordermin.clone(),
+                costmin_text: p.costmin.clone(),
+                tick_text: p.tick_size.clone(),
+                reference_price,
+                open_price,
+                cost_divisor: 10i128.pow(p.pair_decimals + bd - qd),
+            });
+            let idx = i as PairIdx;
+            pair_names.insert(p.id.to_ascii_uppercase(), idx);
+            pair_names.insert(p.altname.to_ascii_uppercase(), idx);
+            pair_names.insert(p.wsname.to_ascii_uppercase(), idx);
+            // Also BTC/USD-style spellings built from every name of both assets.
+            let names_of = |a: AssetIdx| -> Vec<String> {
+                cfg.assets[a as usize].aliases.iter().chain([&cfg.assets[a as usize].altname, &cfg.assets[a as usize].id]).map(|s| s.to_ascii_uppercase()).collect()
+            };
+            for b in names_of(base) {
+                for q in names_of(quote) {
+                    pair_names.entry(format!("{b}/{q}")).or_insert(idx);
+                    pair_names.entry(format!("{b}{q}")).or_insert(idx);
+                }
+            }
+        }
+        let tiers = |rows: &[(u64, String)]| -> Result<Vec<FeeTier>, String> {
+            rows.iter()
+                .map(|(v, p)| Ok(FeeTier { volume: *v as i128, ppm: percent_to_ppm(p).ok_or(format!("bad fee {p}"))? }))
+                .collect()
+        };
+        let fee_volume_asset = assets.iter().position(|a| a.id == "ZUSD").unwrap_or(0) as AssetIdx;
+        Ok(Markets { assets, pairs, taker_fees: tiers(&cfg.fees.taker)?, maker_fees: tiers(&cfg.fees.maker)?, fee_volume_asset, asset_names, pair_names })
+    }
+
+    pub fn asset_by_name(&self, name: &str) -> Option<AssetIdx> {
+        self.asset_names.get(&name.trim().to_ascii_uppercase()).copied()
+    }
+
+    pub fn pair_by_name(&self, name: &str) -> Option<PairIdx> {
+        self.pair_names.get(&name.trim().to_ascii_uppercase()).copied()
+    }
+
+    pub fn pair(&self, p: PairIdx) -> &Pair {
+        &self.pairs[p as usize]
+    }
+
+    pub fn asset(&self, a: AssetIdx) -> &Asset {
+        &self.assets[a as usize]
+    }
+
+    /// The tier row that applies to a 30-day volume (in fee-volume asset units).
+    pub fn tier(schedule: &[FeeTier], volume_units: i128, decimals: u32) -> usize {
+        let whole = volume_units / 10i128.pow(decimals);
+        schedule.iter().rposition(|t| t.volume <= whole).unwrap_or(0)
+    }
+
+    /// The highest taker rate of the schedule: what holds reserve for fees.
+    pub fn max_taker_ppm(&self) -> i128 {
+        self.taker_fees.iter().map(|t| t.ppm).max().unwrap_or(0)
+    }
+}

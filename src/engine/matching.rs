@@ -1,0 +1,261 @@
+//! Placing an order: the funds check and hold, price-time matching against the opposite side,
+//! self-trade prevention, post-only and immediate-or-cancel, and the settlement of each fill
+//! (balances, holds, fees, ledger entries, trade records, public market data).
+//!
+//! Amounts stay exact by cumulative rounding: each order keeps its running exact cost and fee,
+//! and each fill charges the difference between the rounded running totals. The total charged is
+//! therefore the rounded exact total, never more than the hold reserved at the limit price and
+//! the highest taker rate (both rounded up).
+
+use super::account::{LedgerKind, RefId, TradeRecord, FEES};
+use super::market_data::{PublicTrade, DAY_NS};
+use super::order::{CancelReason, NewOrder, Order, OrderKind, OrderSeq, SelfTrade, Side, Status, TimeInForce};
+use super::{Applied, Exchange};
+use crate::error::KrakenError;
+use crate::money::{div_ceil, div_round_half_up};
+
+const PPM: i128 = 1_000_000;
+
+impl Exchange {
+    pub(super) fn place_order(&mut self, req: &NewOrder, t: u64) -> Result<Applied, KrakenError> {
+        let account = self.user_account(req.account)?;
+        let pair = self.markets.pairs.get(req.pair as usize).ok_or(KrakenError::UnknownAssetPair)?;
+        if req.volume <= 0 || req.volume % pair.lot_step() != 0 || req.volume > crate::money::MAX_UNITS {
+            return Err(KrakenError::invalid("volume"));
+        }
+        if req.kind == OrderKind::Limit && req.price == 0 {
+            return Err(KrakenError::invalid("price"));
+        }
+        if let Some(id) = &req.cl_ord_id {
+            if account.open_orders.iter().any(|s| self.orders[*s as usize].req.cl_ord_id.as_deref() == Some(id)) {
+                return Err(KrakenError::invalid("cl_ord_id"));
+            }
+        }
+        // The price the order may trade down (sell) or up (buy) to.
+        let limit = match (req.kind, req.side) {
+            (OrderKind::Limit, _) => req.price,
+            (OrderKind::Market, Side::Sell) => 0,
+            (OrderKind::Market, Side::Buy) => self.worst_ask_for(req.pair, req.volume),
+        };
+        let max_taker = self.markets.max_taker_ppm();
+        let (hold_asset, hold) = match req.side {
+            Side::Buy => {
+                let exact = pair.exact_cost(limit, req.volume);
+                let fee = if req.fee_in_base { 0 } else { div_ceil(exact * max_taker, pair.cost_divisor * PPM) };
+                (pair.quote, div_ceil(exact, pair.cost_divisor) + fee)
+            }
+            Side::Sell => {
+                let fee = if req.fee_in_base { div_ceil(req.volume * max_taker, PPM) } else { 0 };
+                (pair.base, req.volume + fee)
+            }
+        };
+        if account.available(hold_asset) < hold {
+            return Err(KrakenError::InsufficientFunds);
+        }
+        // Checks done: from here on the command applies.
+        let seq = self.orders.len() as OrderSeq;
+        self.orders.push(Order {
+            seq,
+            req: req.clone(),
+            status: Status::Open,
+            reason: None,
+            open_ns: t,
+            close_ns: 0,
+            filled: 0,
+            cost: 0,
+            fee: 0,
+            exact_cost: 0,
+            exact_fee: 0,
+            hold_asset,
+            hold_remaining: hold,
+            trades: Vec::new(),
+        });
+        let acct = &mut self.accounts[req.account as usize];
+        acct.holds[hold_asset as usize] += hold;
+        acct.open_orders.insert(seq);
+
+        let opposite = match req.side {
+            Side::Buy => Side::Sell,
+            Side::Sell => Side::Buy,
+        };
+        let crosses = |best: u64| match req.side {
+            Side::Buy => best <= limit,
+            Side::Sell => best >= limit,
+        };
+        let book_best = self.books[req.pair as usize].best(opposite);
+        if req.post_only && book_best.is_some_and(crosses) {
+            self.finish(seq, Status::Canceled, Some(CancelReason::PostOnly), t);
+            return Ok(Applied::OrderPlaced(seq));
+        }
+        let mut stopped: Option<CancelReason> = None;
+        while self.orders[seq as usize].remaining() > 0 {
+            let Some(best) = self.books[req.pair as usize].best(opposite) else { break };
+            if !crosses(best) {
+                break;
+            }
+            let level = self.books[req.pair as usize].level_mut(opposite, best).expect("best level exists");
+            let maker_seq = *level.queue.front().expect("a live level has a queue");
+            let maker = &self.orders[maker_seq as usize];
+            if !maker.is_open() || maker.req.price != best {
+                self.books[req.pair as usize].pop_stale(opposite, best);
+                continue;
+            }
+            if maker.req.account == req.account {
+                match req.self_trade {
+                    SelfTrade::CancelNewest => {
+                        stopped = Some(CancelReason::SelfTrade);
+                        break;
+                    }
+                    SelfTrade::CancelOldest => {
+                        self.cancel_resting(maker_seq, CancelReason::SelfTrade, t);
+                        continue;
+                    }
+                    SelfTrade::CancelBoth => {
+                        self.cancel_resting(maker_seq, CancelReason::SelfTrade, t);
+                        stopped = Some(CancelReason::SelfTrade);
+                        break;
+                    }
+                }
+            }
+            let qty = self.orders[seq as usize].remaining().min(maker.remaining());
+            let maker_done = qty == maker.remaining();
+            self.settle_fill(seq, maker_seq, best, qty, t);
+            self.books[req.pair as usize].fill_front(opposite, best, qty, maker_done);
+            if maker_done {
+                self.finish(maker_seq, Status::Closed, None, t);
+            }
+        }
+        let o = &self.orders[seq as usize];
+        if o.remaining() == 0 {
+            self.finish(seq, Status::Closed, None, t);
+        } else if let Some(reason) = stopped {
+            self.finish(seq, Status::Canceled, Some(reason), t);
+        } else if req.kind == OrderKind::Market {
+            self.finish(seq, Status::Canceled, Some(CancelReason::NoLiquidity), t);
+        } else if req.time_in_force == TimeInForce::Ioc {
+            self.finish(seq, Status::Canceled, Some(CancelReason::ImmediateOrCancel), t);
+        } else {
+            let remaining = o.remaining();
+            self.books[req.pair as usize].insert(req.side, req.price, seq, remaining);
+        }
+        self.note_spread(req.pair, t);
+        Ok(Applied::OrderPlaced(seq))
+    }
+
+    /// The highest ask price a market buy of `volume` would reach (the deepest level if the
+    /// book is too thin; 0 if there are no asks).
+    fn worst_ask_for(&self, pair: u16, volume: i128) -> u64 {
+        let mut need = volume;
+        let mut worst = 0;
+        for (price, level) in self.books[pair as usize].levels(Side::Sell) {
+            worst = *price;
+            need -= level.volume;
+            if need <= 0 {
+                break;
+            }
+        }
+        worst
+    }
+
+    /// Settles one fill of `qty` at `price` between the incoming order and a resting one.
+    fn settle_fill(&mut self, taker: OrderSeq, maker: OrderSeq, price: u64, qty: i128, t: u64) {
+        let pair_idx = self.orders[taker as usize].req.pair;
+        let pair = self.markets.pair(pair_idx).clone();
+        let (buyer, seller) = match self.orders[taker as usize].req.side {
+            Side::Buy => (taker, maker),
+            Side::Sell => (maker, taker),
+        };
+        debug_assert!(price <= self.orders[buyer as usize].req.price || self.orders[buyer as usize].req.kind == OrderKind::Market);
+        debug_assert!(price >= self.orders[seller as usize].req.price);
+        let exact = pair.exact_cost(price, qty);
+        // The buyer's running total decides the quote amount that changes hands.
+        let cost = {
+            let b = &mut self.orders[buyer as usize];
+            b.exact_cost += exact;
+            let total = div_round_half_up(b.exact_cost, pair.cost_divisor);
+            let c = total - b.cost;
+            b.cost = total;
+            c
+        };
+        {
+            let s = &mut self.orders[seller as usize];
+            s.exact_cost += exact;
+            s.cost += cost;
+        }
+        let public_id = self.next_public_trade[pair_idx as usize];
+        self.next_public_trade[pair_idx as usize] += 1;
+        let day = t / DAY_NS;
+        for (seq, is_maker) in [(taker, false), (maker, true)] {
+            let account = self.orders[seq as usize].req.account;
+            let rate = self.fee_ppm(account, is_maker, t);
+            let o = &mut self.orders[seq as usize];
+            o.filled += qty;
+            let fee = if o.req.fee_in_base {
+                o.exact_fee += qty * rate;
+                (div_round_half_up(o.exact_fee, PPM) - o.fee).min(qty)
+            } else {
+                o.exact_fee += exact * rate;
+                (div_round_half_up(o.exact_fee, pair.cost_divisor * PPM) - o.fee).min(cost)
+            };
+            o.fee += fee;
+            let (side, kind, fee_in_base) = (o.req.side, o.req.kind, o.req.fee_in_base);
+            let trade_seq = self.trades.len() as u64;
+            let refid = RefId::Trade(trade_seq);
+            let (base_fee, quote_fee) = if fee_in_base { (fee, 0) } else { (0, fee) };
+            let (base_amount, quote_amount) = match side {
+                Side::Buy => (qty, -cost),
+                Side::Sell => (-qty, cost),
+            };
+            let l1 = self.post(account, pair.base, base_amount, base_fee, LedgerKind::Trade, refid, t);
+            let l2 = self.post(account, pair.quote, quote_amount, quote_fee, LedgerKind::Trade, refid, t);
+            if fee > 0 {
+                let fee_asset = if fee_in_base { pair.base } else { pair.quote };
+                self.post(FEES, fee_asset, fee, 0, LedgerKind::Trade, refid, t);
+            }
+            // What this fill consumes of the order's hold.
+            let used = match side {
+                Side::Buy => cost + quote_fee,
+                Side::Sell => qty + base_fee,
+            };
+            let o = &mut self.orders[seq as usize];
+            debug_assert!(used <= o.hold_remaining, "fill exceeds hold");
+            let used = used.min(o.hold_remaining);
+            o.hold_remaining -= used;
+            let hold_asset = o.hold_asset;
+            o.trades.push(trade_seq as u32);
+            let acct = &mut self.accounts[account as usize];
+            acct.holds[hold_asset as usize] -= used;
+            acct.trades.push(trade_seq);
+            if pair.quote == self.markets.fee_volume_asset {
+                acct.add_volume(day, cost);
+            }
+            self.trades.push(TradeRecord {
+                seq: trade_seq,
+                account,
+                order: seq,
+                pair: pair_idx,
+                side,
+                order_kind: kind,
+                price,
+                volume: qty,
+                cost,
+                fee,
+                fee_in_base,
+                maker: is_maker,
+                time_ns: t,
+                public_id,
+                ledgers: vec![l1, l2],
+            });
+        }
+        let taker_order = &self.orders[taker as usize].req;
+        let public = PublicTrade {
+            price,
+            volume: qty,
+            time_ns: t,
+            taker_side: taker_order.side,
+            taker_kind: taker_order.kind,
+            trade_id: public_id,
+        };
+        self.market_data[pair_idx as usize].record_trade(public);
+    }
+}

@@ -1,0 +1,289 @@
+//! The exchange as a deterministic state machine. [`Exchange::apply`] takes one command with
+//! its timestamp and either changes the state completely or not at all (every check happens
+//! before the first change). No I/O, no clock, no randomness: the sequencer stamps time, storage
+//! logs the commands, and replaying the log rebuilds the exact state.
+//!
+//! Invariants (checked by [`Exchange::check_invariants`] in tests):
+//! - for every asset, the balances of all accounts, `@external` and `@fees` included, sum to 0;
+//! - an account's hold of an asset equals the `hold_remaining` of its open orders in that asset,
+//!   and never exceeds its balance;
+//! - every book level's volume equals the remaining volume of the open orders resting there;
+//! - a fill never happens at a price worse than either order's limit.
+
+pub mod account;
+pub mod book;
+pub mod ids;
+pub mod market_data;
+pub mod markets;
+pub mod order;
+mod matching;
+
+use crate::error::KrakenError;
+use account::{Account, LedgerEntry, LedgerKind, RefId, TradeRecord, EXTERNAL, FEES, FIRST_USER};
+use book::Book;
+use ids::{IdCodec, IdKind};
+use market_data::{MarketData, DAY_NS};
+use markets::{AssetIdx, Markets, PairIdx};
+use order::{AccountId, CancelReason, NewOrder, Order, OrderSeq, Status};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// Everything that changes the exchange. Logged as is; replayed in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    CreateAccount { name: String },
+    Deposit { account: AccountId, asset: AssetIdx, amount: i128 },
+    PlaceOrder(NewOrder),
+    Cancel { account: AccountId, target: CancelTarget },
+    CancelAll { account: AccountId },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CancelTarget {
+    Order(OrderSeq),
+    UserRef(i32),
+    ClOrdId(String),
+}
+
+/// A command with its inputs from outside the state machine: the time and, for signed API
+/// calls, the key and nonce that authorised it (so a replay restores nonces too).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub time_ns: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_nonce: Option<(i64, u64)>,
+    pub command: Command,
+}
+
+/// What an applied command did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Applied {
+    AccountCreated(AccountId),
+    Deposited { ledger: u64 },
+    OrderPlaced(OrderSeq),
+    Canceled(u32),
+}
+
+pub struct Exchange {
+    pub markets: Markets,
+    pub ids: IdCodec,
+    pub accounts: Vec<Account>,
+    account_names: HashMap<String, AccountId>,
+    pub orders: Vec<Order>,
+    pub books: Vec<Book>,
+    pub market_data: Vec<MarketData>,
+    pub trades: Vec<TradeRecord>,
+    pub ledger: Vec<LedgerEntry>,
+    next_funding: u64,
+    next_public_trade: Vec<u64>,
+    /// Time of the last applied command.
+    pub now_ns: u64,
+}
+
+impl Exchange {
+    pub fn new(markets: Markets, seed: u64) -> Exchange {
+        let n_assets = markets.assets.len();
+        let accounts = vec![Account::new("@external".into(), n_assets), Account::new("@fees".into(), n_assets)];
+        let mut account_names = HashMap::new();
+        account_names.insert("@external".to_string(), EXTERNAL);
+        account_names.insert("@fees".to_string(), FEES);
+        let books = markets.pairs.iter().map(|_| Book::default()).collect();
+        let market_data = markets.pairs.iter().map(|p| MarketData::new(p.reference_price, p.open_price)).collect();
+        let next_public_trade = vec![1; markets.pairs.len()];
+        Exchange {
+            markets,
+            ids: IdCodec::new(seed),
+            accounts,
+            account_names,
+            orders: Vec::new(),
+            books,
+            market_data,
+            trades: Vec::new(),
+            ledger: Vec::new(),
+            next_funding: 1,
+            next_public_trade,
+            now_ns: 0,
+        }
+    }
+
+    /// Applies one command: all of it, or (on error) nothing.
+    pub fn apply(&mut self, env: &Envelope) -> Result<Applied, KrakenError> {
+        self.now_ns = self.now_ns.max(env.time_ns);
+        let t = self.now_ns;
+        match &env.command {
+            Command::CreateAccount { name } => self.create_account(name),
+            Command::Deposit { account, asset, amount } => self.deposit(*account, *asset, *amount, t),
+            Command::PlaceOrder(req) => self.place_order(req, t),
+            Command::Cancel { account, target } => self.cancel(*account, target, t),
+            Command::CancelAll { account } => self.cancel_all(*account, t),
+        }
+    }
+
+    pub fn account_by_name(&self, name: &str) -> Option<AccountId> {
+        self.account_names.get(name).copied()
+    }
+
+    /// A user account (not a system one) that exists.
+    pub fn user_account(&self, id: AccountId) -> Result<&Account, KrakenError> {
+        if id < FIRST_USER {
+            return Err(KrakenError::PermissionDenied);
+        }
+        self.accounts.get(id as usize).ok_or(KrakenError::PermissionDenied)
+    }
+
+    fn create_account(&mut self, name: &str) -> Result<Applied, KrakenError> {
+        let valid = !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c)) && !name.starts_with('@');
+        if !valid || self.account_names.contains_key(name) {
+            return Err(KrakenError::invalid("name"));
+        }
+        let id = self.accounts.len() as AccountId;
+        self.accounts.push(Account::new(name.to_string(), self.markets.assets.len()));
+        self.account_names.insert(name.to_string(), id);
+        Ok(Applied::AccountCreated(id))
+    }
+
+    fn deposit(&mut self, account: AccountId, asset: AssetIdx, amount: i128, t: u64) -> Result<Applied, KrakenError> {
+        self.user_account(account)?;
+        if asset as usize >= self.markets.assets.len() {
+            return Err(KrakenError::FundingUnknownAsset);
+        }
+        if amount <= 0 || amount > crate::money::MAX_UNITS {
+            return Err(KrakenError::FundingInvalidAmount);
+        }
+        let refid = RefId::Funding(self.next_funding);
+        self.next_funding += 1;
+        let ledger = self.post(account, asset, amount, 0, LedgerKind::Deposit, refid, t);
+        self.post(EXTERNAL, asset, -amount, 0, LedgerKind::Deposit, refid, t);
+        Ok(Applied::Deposited { ledger })
+    }
+
+    /// Moves a balance by `amount - fee` and writes the ledger entry; returns its sequence.
+    fn post(&mut self, account: AccountId, asset: AssetIdx, amount: i128, fee: i128, kind: LedgerKind, refid: RefId, t: u64) -> u64 {
+        let acct = &mut self.accounts[account as usize];
+        acct.balances[asset as usize] += amount - fee;
+        let seq = self.ledger.len() as u64;
+        let balance = acct.balances[asset as usize];
+        acct.ledger.push(seq);
+        self.ledger.push(LedgerEntry { seq, account, refid, time_ns: t, kind, asset, amount, fee, balance });
+        seq
+    }
+
+    fn cancel(&mut self, account: AccountId, target: &CancelTarget, t: u64) -> Result<Applied, KrakenError> {
+        let acct = self.user_account(account)?;
+        let victims: Vec<OrderSeq> = match target {
+            CancelTarget::Order(seq) => match self.orders.get(*seq as usize) {
+                Some(o) if o.req.account == account && o.is_open() => vec![*seq],
+                _ => vec![],
+            },
+            CancelTarget::UserRef(r) => acct.open_orders.iter().copied().filter(|s| self.orders[*s as usize].req.userref == Some(*r)).collect(),
+            CancelTarget::ClOrdId(c) => {
+                acct.open_orders.iter().copied().filter(|s| self.orders[*s as usize].req.cl_ord_id.as_deref() == Some(c.as_str())).collect()
+            }
+        };
+        if victims.is_empty() {
+            return Err(KrakenError::UnknownOrder);
+        }
+        for seq in &victims {
+            self.cancel_resting(*seq, CancelReason::UserRequested, t);
+        }
+        Ok(Applied::Canceled(victims.len() as u32))
+    }
+
+    fn cancel_all(&mut self, account: AccountId, t: u64) -> Result<Applied, KrakenError> {
+        let victims: Vec<OrderSeq> = self.user_account(account)?.open_orders.iter().copied().collect();
+        for seq in &victims {
+            self.cancel_resting(*seq, CancelReason::UserRequested, t);
+        }
+        Ok(Applied::Canceled(victims.len() as u32))
+    }
+
+    /// Takes a resting order off its book and ends it as canceled.
+    fn cancel_resting(&mut self, seq: OrderSeq, reason: CancelReason, t: u64) {
+        let o = &self.orders[seq as usize];
+        debug_assert!(o.is_open());
+        let (pair, side, price, remaining) = (o.req.pair, o.req.side, o.req.price, o.remaining());
+        self.books[pair as usize].cancel(side, price, remaining);
+        self.finish(seq, Status::Canceled, Some(reason), t);
+        self.note_spread(pair, t);
+    }
+
+    /// Ends an order: releases what is left of its hold and files it as closed or canceled.
+    fn finish(&mut self, seq: OrderSeq, status: Status, reason: Option<CancelReason>, t: u64) {
+        let o = &mut self.orders[seq as usize];
+        o.status = status;
+        o.reason = reason;
+        o.close_ns = t;
+        let (account, asset, release) = (o.req.account, o.hold_asset, o.hold_remaining);
+        o.hold_remaining = 0;
+        let acct = &mut self.accounts[account as usize];
+        acct.holds[asset as usize] -= release;
+        acct.open_orders.remove(&seq);
+        acct.closed_orders.push(seq);
+    }
+
+    fn note_spread(&mut self, pair: PairIdx, t: u64) {
+        let book = &self.books[pair as usize];
+        let bid = book.best(order::Side::Buy).unwrap_or(0);
+        let ask = book.best(order::Side::Sell).unwrap_or(0);
+        self.market_data[pair as usize].record_spread(t, bid, ask);
+    }
+
+    /// Current fee rate (ppm) for an account as maker or taker, from its 30-day volume.
+    pub fn fee_ppm(&self, account: AccountId, maker: bool, t: u64) -> i128 {
+        let schedule = if maker { &self.markets.maker_fees } else { &self.markets.taker_fees };
+        let volume = self.accounts[account as usize].volume_30d(t / DAY_NS);
+        let decimals = self.markets.asset(self.markets.fee_volume_asset).decimals;
+        schedule[Markets::tier(schedule, volume, decimals)].ppm
+    }
+
+    pub fn order_txid(&self, seq: OrderSeq) -> String {
+        self.ids.encode(IdKind::Order, seq)
+    }
+
+    pub fn order_by_txid(&self, txid: &str) -> Option<&Order> {
+        let seq = self.ids.decode(IdKind::Order, txid.trim())?;
+        self.orders.get(seq as usize)
+    }
+
+    /// Checks every invariant listed in the module doc; returns a description of the first
+    /// broken one.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        for a in 0..self.markets.assets.len() {
+            let sum: i128 = self.accounts.iter().map(|acct| acct.balances[a]).sum();
+            if sum != 0 {
+                return Err(format!("asset {a}: balances sum to {sum}"));
+            }
+        }
+        let mut holds = vec![vec![0i128; self.markets.assets.len()]; self.accounts.len()];
+        for o in self.orders.iter().filter(|o| o.is_open()) {
+            holds[o.req.account as usize][o.hold_asset as usize] += o.hold_remaining;
+        }
+        for (id, acct) in self.accounts.iter().enumerate() {
+            if acct.holds != holds[id] {
+                return Err(format!("account {id}: holds {:?} != open orders' {:?}", acct.holds, holds[id]));
+            }
+            for (a, (b, h)) in acct.balances.iter().zip(&acct.holds).enumerate() {
+                if id as AccountId >= FIRST_USER && (b < h || *b < 0) {
+                    return Err(format!("account {id} asset {a}: balance {b} below hold {h}"));
+                }
+            }
+        }
+        for (p, book) in self.books.iter().enumerate() {
+            for side in [order::Side::Buy, order::Side::Sell] {
+                for (price, level) in book.levels(side) {
+                    let live: i128 = level
+                        .queue
+                        .iter()
+                        .map(|s| &self.orders[*s as usize])
+                        .filter(|o| o.is_open() && o.req.price == *price)
+                        .map(|o| o.remaining())
+                        .sum();
+                    if live != level.volume {
+                        return Err(format!("pair {p} level {price}: volume {} != orders' {live}", level.volume));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,153 @@
+//! Orders as the engine keeps them: the request a client made, what has been executed against
+//! it, the funds it holds, and how it ended. Kraken's view of an order (descr, vol_exec, cost…)
+//! is rendered from this by the API layer.
+
+use super::markets::{AssetIdx, PairIdx};
+use serde::{Deserialize, Serialize};
+
+pub type AccountId = u32;
+/// An order's sequence number; its Kraken txid is derived from it (see `ids`).
+pub type OrderSeq = u64;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Side {
+    Buy,
+    Sell,
+}
+
+impl Side {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Buy => "buy",
+            Side::Sell => "sell",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OrderKind {
+    Market,
+    Limit,
+}
+
+impl OrderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderKind::Market => "market",
+            OrderKind::Limit => "limit",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TimeInForce {
+    Gtc,
+    Ioc,
+}
+
+/// Kraken's self-trade prevention modes (`stptype`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SelfTrade {
+    CancelNewest,
+    CancelOldest,
+    CancelBoth,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Status {
+    Open,
+    Closed,
+    Canceled,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Closed => "closed",
+            Status::Canceled => "canceled",
+        }
+    }
+}
+
+/// Why an order stopped before filling completely (Kraken's `reason`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CancelReason {
+    UserRequested,
+    PostOnly,
+    SelfTrade,
+    ImmediateOrCancel,
+    NoLiquidity,
+}
+
+impl CancelReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CancelReason::UserRequested => "User requested",
+            CancelReason::PostOnly => "Post only order",
+            CancelReason::SelfTrade => "Self trade prevention",
+            CancelReason::ImmediateOrCancel => "Immediate or cancel",
+            CancelReason::NoLiquidity => "Insufficient liquidity",
+        }
+    }
+}
+
+/// A new order as validated by the API layer: prices in ticks, volume in base minimal units.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewOrder {
+    pub account: AccountId,
+    pub pair: PairIdx,
+    pub side: Side,
+    pub kind: OrderKind,
+    /// Limit price in ticks of 10^-pair_decimals; 0 for market orders.
+    pub price: u64,
+    pub volume: i128,
+    pub post_only: bool,
+    pub fee_in_base: bool,
+    pub time_in_force: TimeInForce,
+    pub self_trade: SelfTrade,
+    pub userref: Option<i32>,
+    pub cl_ord_id: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Order {
+    pub seq: OrderSeq,
+    pub req: NewOrder,
+    pub status: Status,
+    pub reason: Option<CancelReason>,
+    pub open_ns: u64,
+    pub close_ns: u64,
+    /// Executed base volume.
+    pub filled: i128,
+    /// Quote charged or credited so far, in quote minimal units.
+    pub cost: i128,
+    /// Fee charged so far, in the fee asset's minimal units (quote unless `fee_in_base`).
+    pub fee: i128,
+    /// Running exact cost (units of 10^-(pd+bd) quote), the basis of cumulative rounding.
+    pub exact_cost: i128,
+    /// Running exact fee (cost or volume units × ppm).
+    pub exact_fee: i128,
+    /// The asset this order holds and how much of the hold is left.
+    pub hold_asset: AssetIdx,
+    pub hold_remaining: i128,
+    /// Index into the account's trade list of each fill of this order.
+    pub trades: Vec<u32>,
+}
+
+impl Order {
+    pub fn remaining(&self) -> i128 {
+        self.req.volume - self.filled
+    }
+    pub fn is_open(&self) -> bool {
+        self.status == Status::Open
+    }
+    /// The asset fees are charged in: base with `fcib`, quote otherwise.
+    pub fn fee_asset(&self, base: AssetIdx, quote: AssetIdx) -> AssetIdx {
+        if self.req.fee_in_base {
+            base
+        } else {
+            quote
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! Kraken's error strings, in exactly one place. Every refusal the API can give is a variant of
+//! [`KrakenError`]; [`KrakenError::as_kraken`] is the only code that spells the wire text.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KrakenError {
+    // EGeneral
+    InvalidArguments(Option<String>),
+    PermissionDenied,
+    UnknownMethod,
+    InternalError,
+    TooManyRequests,
+    TemporaryLockout,
+    // EAPI
+    InvalidKey,
+    InvalidSignature,
+    InvalidNonce,
+    RateLimitExceeded,
+    BadRequest,
+    // EQuery
+    UnknownAssetPair,
+    UnknownAsset,
+    // EOrder
+    InsufficientFunds,
+    OrderMinimumNotMet,
+    CostMinimumNotMet,
+    TickSizeCheckFailed,
+    InvalidPrice(Option<String>),
+    InvalidOrder,
+    UnknownOrder,
+    OrdersLimitExceeded,
+    OrderRateLimitExceeded,
+    // EService
+    Unavailable,
+    // EFunding
+    FundingUnknownAsset,
+    FundingInvalidAmount,
+}
+
+impl KrakenError {
+    /// The exact text Kraken puts in the `error` list.
+    pub fn as_kraken(&self) -> String {
+        use KrakenError::*;
+        match self {
+            InvalidArguments(None) => "EGeneral:Invalid arguments".into(),
+            InvalidArguments(Some(field)) => format!("EGeneral:Invalid arguments:{field}"),
+            PermissionDenied => "EGeneral:Permission denied".into(),
+            UnknownMethod => "EGeneral:Unknown method".into(),
+            InternalError => "EGeneral:Internal error".into(),
+            TooManyRequests => "EGeneral:Too many requests".into(),
+            TemporaryLockout => "EGeneral:Temporary lockout".into(),
+            InvalidKey => "EAPI:Invalid key".into(),
+            InvalidSignature => "EAPI:Invalid signature".into(),
+            InvalidNonce => "EAPI:Invalid nonce".into(),
+            RateLimitExceeded => "EAPI:Rate limit exceeded".into(),
+            BadRequest => "EAPI:Bad request".into(),
+            UnknownAssetPair => "EQuery:Unknown asset pair".into(),
+            UnknownAsset => "EQuery:Unknown asset".into(),
+            InsufficientFunds => "EOrder:Insufficient funds".into(),
+            OrderMinimumNotMet => "EOrder:Order minimum not met".into(),
+            CostMinimumNotMet => "EOrder:Cost minimum not met".into(),
+            TickSizeCheckFailed => "EOrder:Tick size check failed".into(),
+            InvalidPrice(None) => "EOrder:Invalid price".into(),
+            InvalidPrice(Some(why)) => format!("EOrder:Invalid price:{why}"),
+            InvalidOrder => "EOrder:Invalid order".into(),
+            UnknownOrder => "EOrder:Unknown order".into(),
+            OrdersLimitExceeded => "EOrder:Orders limit exceeded".into(),
+            OrderRateLimitExceeded => "EOrder:Rate limit exceeded".into(),
+            Unavailable => "EService:Unavailable".into(),
+            FundingUnknownAsset => "EFunding:Unknown asset".into(),
+            FundingInvalidAmount => "EFunding:Invalid amount".into(),
+        }
+    }
+
+    pub fn invalid(field: &str) -> KrakenError {
+        KrakenError::InvalidArguments(Some(field.to_string()))
+    }
+}
+
+impl fmt::Display for KrakenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.as_kraken())
+    }
+}
+
+impl std::error::Error for KrakenError {}

@@ -1,0 +1,276 @@
+//! Start-up and the operator's actions: open the data directory, replay the command log into a
+//! fresh engine, load API keys, create the demo account on first start, write the admin token
+//! and the address file the CLI uses, and serve HTTP until SIGTERM/SIGINT.
+
+use crate::api::{self, AppState, Shared};
+use crate::auth::{ApiKey, KeyRegistry, Permissions};
+use crate::config::Config;
+use crate::crypto::{self, SecretBox};
+use crate::engine::markets::Markets;
+use crate::engine::{Applied, Command, Envelope, Exchange};
+use crate::error::KrakenError;
+use crate::sequencer::Sequencer;
+use crate::storage::{self, KeyRecord, KeyStore};
+use base64::Engine as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub const ADMIN_TOKEN_FILE: &str = "admin.token";
+pub const SERVER_FILE: &str = "server.json";
+
+/// Everything a running server holds; the admin interface acts through it.
+pub struct Server {
+    pub state: Shared,
+    pub key_store: Arc<dyn KeyStore>,
+    pub sbox: Arc<SecretBox>,
+    pub data_dir: PathBuf,
+    pub admin_token: String,
+    pub config: Config,
+}
+
+/// A freshly created API key; the secret is shown once and never stored in clear.
+pub struct NewKey {
+    pub public_key: String,
+    pub secret_b64: String,
+    pub permissions: Permissions,
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+impl Server {
+    /// Opens (or creates) a data directory and rebuilds the exchange from its log.
+    pub fn open(data_dir: &Path, config: Config) -> Result<(Server, bool), String> {
+        std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+        let (mut log, key_store) = storage::open_sqlite(data_dir).map_err(|e| e.to_string())?;
+        let sbox = Arc::new(SecretBox::load_or_create(data_dir).map_err(|e| e.to_string())?);
+        let seed = match key_store.get_meta("id_seed").map_err(|e| e.to_string())? {
+            Some(s) => s.parse::<u64>().map_err(|e| e.to_string())?,
+            None => {
+                let s: u64 = rand::random::<u64>() >> 1;
+                key_store.set_meta("id_seed", &s.to_string()).map_err(|e| e.to_string())?;
+                s
+            }
+        };
+        check_markets_compatible(key_store.as_ref(), &config)?;
+        let markets = Markets::from_config(&config)?;
+        let mut exchange = Exchange::new(markets.clone(), seed);
+        let mut nonces: std::collections::HashMap<i64, u64> = Default::default();
+        let mut replayed = 0u64;
+        log.replay(&mut |seq, bytes| {
+            let env: Envelope = serde_json::from_slice(bytes).map_err(|e| format!("record {seq}: {e}"))?;
+            if let Some((k, n)) = env.key_nonce {
+                let e = nonces.entry(k).or_default();
+                *e = (*e).max(n);
+            }
+            exchange.apply(&env).map_err(|e| format!("record {seq} no longer applies: {e}"))?;
+            replayed += 1;
+            Ok(())
+        })
+        .map_err(|e| e.to_string())?;
+        let fresh = replayed == 0 && exchange.account_by_name(&config.demo.account).is_none();
+        tracing::info!(replayed, "state restored from the command log");
+        let keys = KeyRegistry::load(key_store.as_ref(), &sbox)?;
+        for k in keys.all() {
+            if let Some(n) = nonces.get(&k.id) {
+                k.accept_nonce(*n);
+            }
+        }
+        let ids = exchange.ids.clone();
+        let sequencer = Sequencer::start(exchange, log, config.server.max_batch);
+        let state = Arc::new(AppState {
+            sequencer,
+            markets: Arc::new(markets),
+            keys: Arc::new(keys),
+            ids,
+            max_body_bytes: config.server.max_body_bytes,
+        });
+        let admin_token = load_or_create_token(data_dir)?;
+        Ok((Server { state, key_store, sbox, data_dir: data_dir.to_path_buf(), admin_token, config }, fresh))
+    }
+
+    pub async fn create_account(&self, name: &str) -> Result<u32, KrakenError> {
+        let cmd = Command::CreateAccount { name: name.to_string() };
+        match self.state.sequencer.execute(None, cmd, |_, a| a.clone()).await? {
+            Applied::AccountCreated(id) => Ok(id),
+            _ => Err(KrakenError::InternalError),
+        }
+    }
+
+    pub async fn account_id(&self, name: &str) -> Result<u32, KrakenError> {
+        let n = name.to_string();
+        self.state.sequencer.read(move |ex| ex.account_by_name(&n).filter(|id| *id >= 2)).await?.ok_or_else(|| KrakenError::invalid("account"))
+    }
+
+    /// Credits an account from outside (`calamari deposit`); amount is a decimal string.
+    pub async fn deposit(&self, account: &str, asset: &str, amount: &str) -> Result<String, KrakenError> {
+        let account = self.account_id(account).await?;
+        let asset_idx = self.state.markets.asset_by_name(asset).ok_or(KrakenError::UnknownAsset)?;
+        let a = self.state.markets.asset(asset_idx);
+        let units = crate::money::parse_units(amount, a.decimals).filter(|u| *u > 0).ok_or(KrakenError::FundingInvalidAmount)?;
+        let cmd = Command::Deposit { account, asset: asset_idx, amount: units };
+        self.state
+            .sequencer
+            .execute(None, cmd, |ex, applied| match applied {
+                Applied::Deposited { ledger } => api::views::refid(ex, ex.ledger[*ledger as usize].refid),
+                _ => String::new(),
+            })
+            .await
+    }
+
+    /// Creates an API key for an account: stored encrypted and durable before it is returned.
+    pub async fn create_key(&self, account: &str, name: &str, permissions: Permissions) -> Result<NewKey, String> {
+        let account_id = self.account_id(account).await.map_err(|_| format!("no account named {account:?}"))?;
+        if name.is_empty() || name.len() > 32 {
+            return Err("a key name has 1 to 32 characters".into());
+        }
+        let public_key = crypto::random_api_key();
+        let secret = crypto::random_api_secret();
+        let rec = KeyRecord {
+            id: 0,
+            public_key: public_key.clone(),
+            account_id,
+            name: name.to_string(),
+            permissions: permissions.0,
+            secret_ciphertext: self.sbox.encrypt(&secret),
+            created_at: now_secs(),
+            revoked: false,
+            nonce: 0,
+        };
+        let id = self.key_store.insert_key(&rec).map_err(|e| match e {
+            storage::StorageError::Conflict => format!("account {account} already has a key named {name:?}"),
+            other => other.to_string(),
+        })?;
+        let key = ApiKey::new(id, public_key.clone(), account_id, name.to_string(), permissions, secret.clone(), rec.created_at);
+        self.state.keys.insert(Arc::new(key));
+        Ok(NewKey { public_key, secret_b64: base64::engine::general_purpose::STANDARD.encode(&secret), permissions })
+    }
+
+    pub fn revoke_key(&self, public_key: &str) -> Result<bool, String> {
+        let revoked = self.key_store.revoke_key(public_key).map_err(|e| e.to_string())?;
+        self.state.keys.remove(public_key);
+        Ok(revoked)
+    }
+
+    /// First start: the demo account, its opening balances and an all-permission key.
+    pub async fn bootstrap_demo(&self) -> Result<NewKey, String> {
+        let demo = self.config.demo.clone();
+        self.create_account(&demo.account).await.map_err(|e| e.to_string())?;
+        for (asset, amount) in &demo.balances {
+            self.deposit(&demo.account, asset, amount).await.map_err(|e| format!("demo deposit {amount} {asset}: {e}"))?;
+        }
+        self.create_key(&demo.account, "demo", Permissions::ALL).await
+    }
+
+    /// Saves the nonces that advanced since the last call (reads are not in the command log).
+    pub fn flush_nonces(&self) {
+        let dirty = self.state.keys.dirty_nonces();
+        if !dirty.is_empty() {
+            if let Err(e) = self.key_store.save_nonces(&dirty) {
+                tracing::warn!(error = %e, "could not save nonces");
+            }
+        }
+    }
+}
+
+/// The asset and pair lists may only grow once a data directory has state.
+fn check_markets_compatible(store: &dyn KeyStore, config: &Config) -> Result<(), String> {
+    let names: Vec<String> = config.assets.iter().map(|a| a.id.clone()).chain(config.pairs.iter().map(|p| format!("pair:{}", p.id))).collect();
+    let assets: Vec<&String> = names.iter().filter(|n| !n.starts_with("pair:")).collect();
+    let pairs: Vec<&String> = names.iter().filter(|n| n.starts_with("pair:")).collect();
+    for (key, now) in [("assets", assets), ("pairs", pairs)] {
+        let joined = now.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",");
+        match store.get_meta(key).map_err(|e| e.to_string())? {
+            Some(before) if !joined.starts_with(before.as_str()) => {
+                return Err(format!("the configured {key} ({joined}) do not extend the data directory's ({before}); lists are append-only"));
+            }
+            _ => store.set_meta(key, &joined).map_err(|e| e.to_string())?,
+        }
+    }
+    Ok(())
+}
+
+fn load_or_create_token(dir: &Path) -> Result<String, String> {
+    let path = dir.join(ADMIN_TOKEN_FILE);
+    if let Ok(t) = std::fs::read_to_string(&path) {
+        if !t.trim().is_empty() {
+            return Ok(t.trim().to_string());
+        }
+    }
+    let token = crypto::random_token();
+    write_private(&path, &token).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(token)
+}
+
+/// Writes a file readable by its owner only.
+pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    let mut f = opts.open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
+}
+
+/// Runs the server until a shutdown signal. Prints the demo credentials on first start.
+pub async fn serve(data_dir: &Path, listen: SocketAddr, config: Config) -> Result<(), String> {
+    let (server, fresh) = Server::open(data_dir, config)?;
+    let server = Arc::new(server);
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("{listen}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let url = format!("http://{addr}");
+    write_private(&data_dir.join(SERVER_FILE), &serde_json::json!({ "url": url, "pid": std::process::id() }).to_string()).map_err(|e| e.to_string())?;
+    if fresh {
+        let key = server.bootstrap_demo().await?;
+        print_demo(&server.config.demo.account, &key, &url);
+    }
+    {
+        let s = server.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                s.flush_nonces();
+            }
+        });
+    }
+    let app = api::router(server.state.clone()).merge(crate::admin::router(server.clone()));
+    tracing::info!(%url, "Calamari is listening");
+    println!("Calamari listening on {url} (data directory {})", data_dir.display());
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
+    server.flush_nonces();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+fn print_demo(account: &str, key: &NewKey, url: &str) {
+    println!("First start: created the demo account {account:?} and an API key with every permission.");
+    println!("This is the only time the secret is shown:");
+    println!("  API key:    {}", key.public_key);
+    println!("  API secret: {}", key.secret_b64);
+    println!("Try a signed call:");
+    println!("  KRAKEN_API_KEY='{}' KRAKEN_API_SECRET='{}' calamari call Balance --url {url}", key.public_key, key.secret_b64);
+}
