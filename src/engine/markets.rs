@@ -150,8 +150,14 @@ impl Markets {
                 .map(|(v, p)| Ok(FeeTier { volume: *v as i128, ppm: percent_to_ppm(p).ok_or(format!("bad fee {p}"))? }))
                 .collect()
         };
+        let (taker_fees, maker_fees) = (tiers(&cfg.fees.taker)?, tiers(&cfg.fees.maker)?);
+        let top_taker = taker_fees.iter().map(|t| t.ppm).max().unwrap_or(0);
+        if maker_fees.iter().chain(&taker_fees).any(|t| t.ppm > top_taker || t.ppm > 10_000) {
+            // Holds reserve the highest taker rate; no rate may exceed it (nor 1%).
+            return Err("a fee rate is above the highest taker rate or above 1%".into());
+        }
         let fee_volume_asset = assets.iter().position(|a| a.id == "ZUSD").unwrap_or(0) as AssetIdx;
-        Ok(Markets { assets, pairs, taker_fees: tiers(&cfg.fees.taker)?, maker_fees: tiers(&cfg.fees.maker)?, fee_volume_asset, asset_names, pair_names })
+        Ok(Markets { assets, pairs, taker_fees, maker_fees, fee_volume_asset, asset_names, pair_names })
     }
 
     pub fn asset_by_name(&self, name: &str) -> Option<AssetIdx> {

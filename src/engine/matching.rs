@@ -15,15 +15,18 @@ use crate::error::KrakenError;
 use crate::money::{div_ceil, div_round_half_up};
 
 const PPM: i128 = 1_000_000;
+/// Bounds that keep every product (price × volume × fee rate) far inside i128.
+pub const MAX_PRICE: u64 = 1_000_000_000_000_000;
+pub const MAX_VOLUME: i128 = 10_000_000_000_000_000;
 
 impl Exchange {
     pub(super) fn place_order(&mut self, req: &NewOrder, t: u64) -> Result<Applied, KrakenError> {
         let account = self.user_account(req.account)?;
         let pair = self.markets.pairs.get(req.pair as usize).ok_or(KrakenError::UnknownAssetPair)?;
-        if req.volume <= 0 || req.volume % pair.lot_step() != 0 || req.volume > crate::money::MAX_UNITS {
+        if req.volume <= 0 || req.volume % pair.lot_step() != 0 || req.volume > MAX_VOLUME {
             return Err(KrakenError::invalid("volume"));
         }
-        if req.kind == OrderKind::Limit && req.price == 0 {
+        if req.kind == OrderKind::Limit && (req.price == 0 || req.price > MAX_PRICE) {
             return Err(KrakenError::invalid("price"));
         }
         if let Some(id) = &req.cl_ord_id {

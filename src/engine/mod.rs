@@ -17,6 +17,7 @@ pub mod market_data;
 pub mod markets;
 pub mod order;
 mod matching;
+pub use matching::{MAX_PRICE, MAX_VOLUME};
 
 use crate::error::KrakenError;
 use account::{Account, LedgerEntry, LedgerKind, RefId, TradeRecord, EXTERNAL, FEES, FIRST_USER};
@@ -108,15 +109,18 @@ impl Exchange {
 
     /// Applies one command: all of it, or (on error) nothing.
     pub fn apply(&mut self, env: &Envelope) -> Result<Applied, KrakenError> {
-        self.now_ns = self.now_ns.max(env.time_ns);
-        let t = self.now_ns;
-        match &env.command {
+        let t = self.now_ns.max(env.time_ns);
+        let result = match &env.command {
             Command::CreateAccount { name } => self.create_account(name),
             Command::Deposit { account, asset, amount } => self.deposit(*account, *asset, *amount, t),
             Command::PlaceOrder(req) => self.place_order(req, t),
             Command::Cancel { account, target } => self.cancel(*account, target, t),
             Command::CancelAll { account } => self.cancel_all(*account, t),
+        };
+        if result.is_ok() {
+            self.now_ns = t;
         }
+        result
     }
 
     pub fn account_by_name(&self, name: &str) -> Option<AccountId> {

@@ -131,7 +131,7 @@ pub struct Order {
     /// The asset this order holds and how much of the hold is left.
     pub hold_asset: AssetIdx,
     pub hold_remaining: i128,
-    /// Index into the account's trade list of each fill of this order.
+    /// Index into the exchange's trade records of each fill of this order.
     pub trades: Vec<u32>,
 }
 

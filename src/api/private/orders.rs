@@ -28,7 +28,7 @@ pub fn parse_new_order(markets: &Markets, account: u32, p: &Params) -> Result<Ne
     };
     let volume_text = p.required("volume")?;
     let volume = parse_units(volume_text, pair.lot_decimals).ok_or_else(|| KrakenError::invalid("volume"))? * pair.lot_step();
-    if volume <= 0 {
+    if volume <= 0 || volume > crate::engine::MAX_VOLUME {
         return Err(KrakenError::invalid("volume"));
     }
     let price = match kind {
@@ -42,7 +42,7 @@ pub fn parse_new_order(markets: &Markets, account: u32, p: &Params) -> Result<Ne
                     KrakenError::invalid("price")
                 }
             })?;
-            if ticks <= 0 || ticks > u64::MAX as i128 / 2 {
+            if ticks <= 0 || ticks > crate::engine::MAX_PRICE as i128 {
                 return Err(KrakenError::invalid("price"));
             }
             let ticks = ticks as u64;

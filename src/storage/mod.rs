@@ -1,0 +1,104 @@
+//! Durable storage behind one small interface, so that the rest of the server does not know which
+//! database holds its state. Two concerns live here:
+//!
+//! * [`CommandLog`]: the exchange is event-sourced. The sequencer applies each command to the
+//!   in-memory engine and appends it here as an opaque byte record; on start the records are
+//!   replayed in order. Storage never interprets the bytes.
+//! * [`KeyStore`]: API keys (secrets only as ciphertext), their last persisted nonces, and a
+//!   little metadata about the data directory.
+//!
+//! SQLite ([`sqlite`]) is the one backend today; the traits are what a PostgreSQL backend would
+//! implement.
+
+pub mod sqlite;
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+/// The callback [`CommandLog::replay`] feeds: `(seq, bytes)`; an `Err` stops the replay.
+pub type ReplayFn<'a> = dyn FnMut(u64, &[u8]) -> Result<(), String> + 'a;
+
+/// The append-only command log. Owned by one thread (the sequencer's storage thread).
+pub trait CommandLog: Send {
+    /// Appends the records in one transaction and makes them durable (fsync) before returning.
+    /// Records get consecutive sequence numbers.
+    fn append(&mut self, records: &[Vec<u8>]) -> Result<(), StorageError>;
+    /// Calls `f(seq, bytes)` for every record in order. An error from `f` stops the replay and is
+    /// returned as [`StorageError::Replay`].
+    fn replay(&mut self, f: &mut ReplayFn<'_>) -> Result<(), StorageError>;
+}
+
+/// One stored API key. The secret is only ever held here as [`crate::crypto::SecretBox`]
+/// ciphertext.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    /// Assigned by the store on insert (ignored on input).
+    pub id: i64,
+    pub public_key: String,
+    pub account_id: u32,
+    pub name: String,
+    /// Bits of [`crate::auth::Permissions`].
+    pub permissions: u32,
+    pub secret_ciphertext: Vec<u8>,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub revoked: bool,
+    /// Highest nonce persisted for the key (the command log holds the nonces of writes too).
+    pub nonce: u64,
+}
+
+impl fmt::Debug for KeyRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyRecord")
+            .field("id", &self.id)
+            .field("public_key", &self.public_key)
+            .field("account_id", &self.account_id)
+            .field("name", &self.name)
+            .field("permissions", &self.permissions)
+            .field(
+                "secret_ciphertext",
+                &format_args!("<{} bytes>", self.secret_ciphertext.len()),
+            )
+            .field("created_at", &self.created_at)
+            .field("revoked", &self.revoked)
+            .field("nonce", &self.nonce)
+            .finish()
+    }
+}
+
+/// API keys and data-directory metadata. Every write is durable before it returns.
+pub trait KeyStore: Send + Sync {
+    /// Stores a new key and returns its id. A live (non-revoked) key with the same
+    /// `(account_id, name)` gives [`StorageError::Conflict`].
+    fn insert_key(&self, rec: &KeyRecord) -> Result<i64, StorageError>;
+    /// Every key, revoked ones included, in id order.
+    fn list_keys(&self) -> Result<Vec<KeyRecord>, StorageError>;
+    /// Revokes a key; `true` if a live key was revoked.
+    fn revoke_key(&self, public_key: &str) -> Result<bool, StorageError>;
+    /// Raises each key's stored nonce to `max(stored, given)`; unknown ids are ignored.
+    fn save_nonces(&self, nonces: &[(i64, u64)]) -> Result<(), StorageError>;
+    fn get_meta(&self, key: &str) -> Result<Option<String>, StorageError>;
+    fn set_meta(&self, key: &str, value: &str) -> Result<(), StorageError>;
+}
+
+/// What [`open_sqlite`] returns: the sequencer's command log and the shared key store.
+pub type Stores = (Box<dyn CommandLog>, Arc<dyn KeyStore>);
+
+#[derive(thiserror::Error, Debug)]
+pub enum StorageError {
+    #[error("conflict")]
+    Conflict,
+    #[error("storage: {0}")]
+    Backend(String),
+    /// The replay callback refused a record; the text is the callback's own.
+    #[error("{0}")]
+    Replay(String),
+}
+
+/// Opens (creating if needed) `calamari.db` in `data_dir`: the command log for the sequencer and
+/// the shared key store.
+pub fn open_sqlite(data_dir: &Path) -> Result<Stores, StorageError> {
+    let (log, keys) = sqlite::open(data_dir)?;
+    Ok((Box::new(log), Arc::new(keys)))
+}

@@ -1,0 +1,188 @@
+//! Test harness: runs the real `calamari` binary on 127.0.0.1:0 with a temporary data
+//! directory, and talks to it over HTTP with Kraken-signed requests. No mocks.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_calamari");
+
+pub struct Server {
+    pub child: Option<Child>,
+    pub url: String,
+    pub data_dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    /// The demo key printed on first start (empty after a restart).
+    pub demo: Option<Key>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Key {
+    pub key: String,
+    pub secret: String,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let mut s = Server::start_in(&dir);
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// Starts a server on an existing data directory and waits until it listens.
+    pub fn start_in(dir: &Path) -> Server {
+        let _ = std::fs::remove_file(dir.join("server.json"));
+        let mut child = Command::new(BIN)
+            .args(["--data-dir", dir.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start calamari");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let (mut key, mut secret) = (None, None);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let url;
+        loop {
+            assert!(Instant::now() < deadline, "server did not start");
+            let line = lines.next().expect("server output").expect("utf8");
+            if let Some(k) = line.trim().strip_prefix("API key:") {
+                key = Some(k.trim().to_string());
+            }
+            if let Some(s) = line.trim().strip_prefix("API secret:") {
+                secret = Some(s.trim().to_string());
+            }
+            if line.contains("listening on") {
+                url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
+                break;
+            }
+        }
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let demo = match (key, secret) {
+            (Some(key), Some(secret)) => Some(Key { key, secret }),
+            _ => None,
+        };
+        Server { child: Some(child), url, data_dir: dir.to_path_buf(), _tmp: None, demo }
+    }
+
+    /// A second handle on a running server, for client threads (it owns no process).
+    pub fn client(&self) -> Server {
+        Server { child: None, url: self.url.clone(), data_dir: self.data_dir.clone(), _tmp: None, demo: None }
+    }
+
+    /// Takes ownership of the temporary directory so it outlives this server process.
+    pub fn _tmp_take(&mut self) -> Option<tempfile::TempDir> {
+        self._tmp.take()
+    }
+
+    /// Runs a CLI subcommand against this server's data directory; returns stdout.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new(BIN).arg("--data-dir").arg(&self.data_dir).args(args).output().expect("run cli");
+        assert!(out.status.success(), "calamari {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Creates a funded account with a key of the given permissions.
+    pub fn account(&self, name: &str, usd: &str, xbt: &str, permissions: &str) -> Key {
+        self.cli(&["account", "create", name]);
+        if usd != "0" {
+            self.cli(&["deposit", "--account", name, "USD", usd]);
+        }
+        if xbt != "0" {
+            self.cli(&["deposit", "--account", name, "XBT", xbt]);
+        }
+        self.key(name, "test", permissions)
+    }
+
+    pub fn key(&self, account: &str, name: &str, permissions: &str) -> Key {
+        let out = self.cli(&["key", "create", "--account", account, "--name", name, "--permissions", permissions, "--json"]);
+        let v: Value = serde_json::from_str(out.trim()).expect("key json");
+        Key { key: v["key"].as_str().unwrap().into(), secret: v["secret"].as_str().unwrap().into() }
+    }
+
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn terminate(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            unsafe_sigterm(c.id());
+            let _ = c.wait();
+        }
+    }
+
+    pub fn public(&self, method: &str, query: &str) -> Value {
+        let url = format!("{}/0/public/{method}?{query}", self.url);
+        let resp = ureq::get(&url).call().expect("http 200");
+        resp.into_json().unwrap()
+    }
+
+    pub fn private(&self, k: &Key, method: &str, params: &[(&str, &str)]) -> Value {
+        let nonce = next_nonce().to_string();
+        let mut body = serde_urlencoded::to_string(params).unwrap();
+        if !body.is_empty() {
+            body.push('&');
+        }
+        body.push_str(&format!("nonce={nonce}"));
+        self.signed(k, method, &nonce, &body)
+    }
+
+    pub fn signed(&self, k: &Key, method: &str, nonce: &str, body: &str) -> Value {
+        use base64::Engine as _;
+        let path = format!("/0/private/{method}");
+        let secret = base64::engine::general_purpose::STANDARD.decode(&k.secret).unwrap();
+        let sign = calamari::auth::sign(&path, nonce, body.as_bytes(), &secret);
+        let resp = ureq::post(&format!("{}{path}", self.url))
+            .set("API-Key", &k.key)
+            .set("API-Sign", &sign)
+            .set("Content-Type", "application/x-www-form-urlencoded")
+            .send_string(body)
+            .expect("http 200");
+        resp.into_json().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+fn unsafe_sigterm(pid: u32) {
+    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+}
+
+static LAST_NONCE: AtomicU64 = AtomicU64::new(0);
+
+/// Strictly increasing across the whole test process (microseconds since the epoch).
+pub fn next_nonce() -> u64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as u64;
+    let mut prev = LAST_NONCE.load(Ordering::SeqCst);
+    loop {
+        let n = now.max(prev + 1);
+        match LAST_NONCE.compare_exchange(prev, n, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => return n,
+            Err(p) => prev = p,
+        }
+    }
+}
+
+pub fn ok(v: &Value) -> &Value {
+    assert_eq!(v["error"], serde_json::json!([]), "unexpected error: {v}");
+    &v["result"]
+}
+
+pub fn err(v: &Value) -> String {
+    v["error"][0].as_str().unwrap_or_else(|| panic!("expected an error: {v}")).to_string()
+}
