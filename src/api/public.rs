@@ -1,0 +1,320 @@
+//! Kraken's public market-data methods: Time, SystemStatus, Assets, AssetPairs, Ticker, Depth,
+//! Trades, Spread and OHLC. Static data comes from the markets; live data is read on the engine
+//! thread (in order with the commands before it) and rendered there.
+
+use super::params::Params;
+use super::views::seconds;
+use super::{ApiResult, Shared};
+use crate::engine::market_data::{INTERVALS, NS};
+use crate::engine::markets::{Markets, Pair, PairIdx};
+use crate::engine::order::{OrderKind, Side};
+use crate::engine::Exchange;
+use crate::error::KrakenError;
+use crate::money::{div_round_half_up, format_units};
+use serde_json::{json, Map, Value};
+
+pub async fn dispatch(st: &Shared, method: &str, p: Params) -> ApiResult {
+    match method {
+        "Time" => Ok(time()),
+        "SystemStatus" => Ok(json!({ "status": "online", "timestamp": rfc3339(now_ns() / NS) })),
+        "Assets" => assets(&st.markets, &p),
+        "AssetPairs" => asset_pairs(&st.markets, &p),
+        "Ticker" => {
+            let pairs = pair_list(&st.markets, &p)?;
+            let now = now_ns();
+            st.sequencer.read(move |ex| ticker(ex, &pairs, now)).await?
+        }
+        "Depth" => {
+            let pair = one_pair(&st.markets, &p)?;
+            let count = bounded(&p, "count", 100, 1, 500)?;
+            st.sequencer.read(move |ex| depth(ex, pair, count)).await?
+        }
+        "Trades" => {
+            let pair = one_pair(&st.markets, &p)?;
+            let count = bounded(&p, "count", 1000, 1, 1000)?;
+            let since = cursor_ns(&p)?;
+            st.sequencer.read(move |ex| trades(ex, pair, since, count)).await?
+        }
+        "Spread" => {
+            let pair = one_pair(&st.markets, &p)?;
+            let since = p.int::<u64>("since")?;
+            st.sequencer.read(move |ex| spread(ex, pair, since)).await?
+        }
+        "OHLC" => {
+            let pair = one_pair(&st.markets, &p)?;
+            let minutes = p.int::<u64>("interval")?.unwrap_or(1);
+            let interval = INTERVALS.iter().position(|m| *m == minutes).ok_or_else(|| KrakenError::invalid("interval"))?;
+            let since = p.int::<u64>("since")?.unwrap_or(0);
+            let now = now_ns();
+            st.sequencer.read(move |ex| ohlc(ex, pair, interval, since, now)).await?
+        }
+        _ => Err(KrakenError::UnknownMethod),
+    }
+}
+
+pub fn now_ns() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+}
+
+fn time() -> Value {
+    let now = std::time::SystemTime::now();
+    let secs = now.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    // Kraken: "Thu, 06 Jul 23 18:50:48 +0000" (two-digit year).
+    let http = httpdate::fmt_http_date(now); // "Thu, 06 Jul 2023 18:50:48 GMT"
+    let parts: Vec<&str> = http.split(' ').collect();
+    let rfc1123 = if parts.len() == 6 {
+        format!("{} {} {} {} {} +0000", parts[0], parts[1], parts[2], &parts[3][2..], parts[4])
+    } else {
+        http
+    };
+    json!({ "unixtime": secs, "rfc1123": rfc1123 })
+}
+
+/// `2023-07-06T18:52:00Z` from unix seconds (civil-from-days, proleptic Gregorian).
+pub fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+fn bounded(p: &Params, name: &str, default: usize, min: usize, max: usize) -> Result<usize, KrakenError> {
+    match p.int::<usize>(name)? {
+        None => Ok(default),
+        Some(n) if (min..=max).contains(&n) => Ok(n),
+        Some(_) => Err(KrakenError::invalid(name)),
+    }
+}
+
+fn one_pair(m: &Markets, p: &Params) -> Result<PairIdx, KrakenError> {
+    m.pair_by_name(p.required("pair")?).ok_or(KrakenError::UnknownAssetPair)
+}
+
+/// The `pair` list (all pairs when absent), in the order asked.
+fn pair_list(m: &Markets, p: &Params) -> Result<Vec<PairIdx>, KrakenError> {
+    let names = p.list("pair", 200)?;
+    if names.is_empty() {
+        return Ok((0..m.pairs.len() as PairIdx).collect());
+    }
+    names.iter().map(|n| m.pair_by_name(n).ok_or(KrakenError::UnknownAssetPair)).collect()
+}
+
+fn assets(m: &Markets, p: &Params) -> ApiResult {
+    let names = p.list("asset", 200)?;
+    let list: Vec<u16> = if names.is_empty() {
+        (0..m.assets.len() as u16).collect()
+    } else {
+        names.iter().map(|n| m.asset_by_name(n).ok_or(KrakenError::UnknownAsset)).collect::<Result<_, _>>()?
+    };
+    let mut out = Map::new();
+    for a in list {
+        let asset = m.asset(a);
+        out.insert(
+            asset.id.clone(),
+            json!({
+                "aclass": "currency",
+                "altname": asset.altname,
+                "decimals": asset.decimals,
+                "display_decimals": asset.display_decimals,
+                "status": "enabled",
+            }),
+        );
+    }
+    Ok(Value::Object(out))
+}
+
+fn fee_rows(schedule: &[crate::engine::markets::FeeTier]) -> Value {
+    let rows: Vec<Value> = schedule
+        .iter()
+        .map(|t| {
+            let pct: f64 = format_units(t.ppm, 4).parse().unwrap_or(0.0);
+            json!([t.volume, pct])
+        })
+        .collect();
+    Value::Array(rows)
+}
+
+fn asset_pairs(m: &Markets, p: &Params) -> ApiResult {
+    let pairs = pair_list(m, p)?;
+    let info = p.text("info").unwrap_or("info");
+    if !["info", "leverage", "fees", "margin"].contains(&info) {
+        return Err(KrakenError::invalid("info"));
+    }
+    let mut out = Map::new();
+    for idx in pairs {
+        let pair = m.pair(idx);
+        let fees = json!({
+            "fees": fee_rows(&m.taker_fees),
+            "fees_maker": fee_rows(&m.maker_fees),
+            "fee_volume_currency": m.asset(m.fee_volume_asset).id,
+        });
+        let v = match info {
+            "leverage" => json!({ "leverage_buy": [], "leverage_sell": [] }),
+            "fees" => fees,
+            "margin" => json!({ "margin_call": 80, "margin_stop": 40 }),
+            _ => json!({
+                "altname": pair.altname,
+                "wsname": pair.wsname,
+                "aclass_base": "currency",
+                "base": m.asset(pair.base).id,
+                "aclass_quote": "currency",
+                "quote": m.asset(pair.quote).id,
+                "lot": "unit",
+                "cost_decimals": pair.cost_decimals,
+                "pair_decimals": pair.pair_decimals,
+                "lot_decimals": pair.lot_decimals,
+                "lot_multiplier": 1,
+                "leverage_buy": [],
+                "leverage_sell": [],
+                "fees": fees["fees"],
+                "fees_maker": fees["fees_maker"],
+                "fee_volume_currency": fees["fee_volume_currency"],
+                "margin_call": 80,
+                "margin_stop": 40,
+                "ordermin": pair.ordermin_text,
+                "costmin": pair.costmin_text,
+                "tick_size": pair.tick_text,
+                "status": "online",
+            }),
+        };
+        out.insert(pair.id.clone(), v);
+    }
+    Ok(Value::Object(out))
+}
+
+fn price(pair: &Pair, ticks: u64) -> String {
+    format_units(ticks as i128, pair.pair_decimals)
+}
+
+fn volume(pair: &Pair, units: i128) -> String {
+    super::views::volume(pair, units)
+}
+
+/// A Ticker/Depth side entry: price, whole-lot volume, lot volume (3 decimals).
+fn top(pair: &Pair, level: Option<(u64, i128)>) -> Value {
+    let (p, v) = level.unwrap_or((0, 0));
+    let scale = 10i128.pow(pair.base_decimals);
+    json!([price(pair, p), (v / scale).to_string(), super::views::fixed(v, pair.base_decimals, 3)])
+}
+
+fn ticker(ex: &Exchange, pairs: &[PairIdx], now: u64) -> ApiResult {
+    let mut out = Map::new();
+    let midnight = now / crate::engine::market_data::DAY_NS * crate::engine::market_data::DAY_NS;
+    for &idx in pairs {
+        let pair = ex.markets.pair(idx);
+        let md = &ex.market_data[idx as usize];
+        let book = &ex.books[idx as usize];
+        let today = md.window(midnight);
+        let day = md.window(now.saturating_sub(crate::engine::market_data::DAY_NS));
+        let vwap = |w: &crate::engine::market_data::WindowStats| {
+            if w.volume > 0 {
+                div_round_half_up(w.value, w.volume) as u64
+            } else {
+                md.last_price
+            }
+        };
+        let last_volume = md.trades.last().map(|t| t.volume).unwrap_or(0);
+        out.insert(
+            pair.id.clone(),
+            json!({
+                "a": top(pair, book.depth(Side::Sell, 1).first().copied()),
+                "b": top(pair, book.depth(Side::Buy, 1).first().copied()),
+                "c": [price(pair, md.last_price), volume(pair, last_volume)],
+                "v": [volume(pair, today.volume), volume(pair, day.volume)],
+                "p": [price(pair, vwap(&today)), price(pair, vwap(&day))],
+                "t": [today.count, day.count],
+                "l": [price(pair, today.low), price(pair, day.low)],
+                "h": [price(pair, today.high), price(pair, day.high)],
+                "o": price(pair, md.today_open(now)),
+            }),
+        );
+    }
+    Ok(Value::Object(out))
+}
+
+fn depth(ex: &Exchange, idx: PairIdx, count: usize) -> ApiResult {
+    let pair = ex.markets.pair(idx);
+    let book = &ex.books[idx as usize];
+    let stamp = (now_ns() / NS) as i64;
+    let rows = |side| -> Vec<Value> { book.depth(side, count).into_iter().map(|(p, v)| json!([price(pair, p), volume(pair, v), stamp])).collect() };
+    Ok(json!({ pair.id.clone(): { "asks": rows(Side::Sell), "bids": rows(Side::Buy) } }))
+}
+
+/// `since` for Trades: a nanosecond cursor (Kraken's `last`) or, if short, unix seconds.
+fn cursor_ns(p: &Params) -> Result<Option<u64>, KrakenError> {
+    let Some(text) = p.text("since") else { return Ok(None) };
+    let (int, _) = text.split_once('.').unwrap_or((text, ""));
+    let n: u64 = int.parse().map_err(|_| KrakenError::invalid("since"))?;
+    Ok(Some(if int.len() > 12 { n } else { n.saturating_mul(NS) }))
+}
+
+fn trades(ex: &Exchange, idx: PairIdx, since: Option<u64>, count: usize) -> ApiResult {
+    let pair = ex.markets.pair(idx);
+    let all = &ex.market_data[idx as usize].trades;
+    let slice = match since {
+        Some(s) => {
+            let start = all.partition_point(|t| t.time_ns <= s);
+            &all[start..(start + count).min(all.len())]
+        }
+        None => &all[all.len().saturating_sub(count)..],
+    };
+    let rows: Vec<Value> = slice
+        .iter()
+        .map(|t| {
+            let side = if t.taker_side == Side::Buy { "b" } else { "s" };
+            let kind = if t.taker_kind == OrderKind::Market { "m" } else { "l" };
+            json!([price(pair, t.price), volume(pair, t.volume), seconds(t.time_ns), side, kind, "", t.trade_id])
+        })
+        .collect();
+    let last = slice.last().map(|t| t.time_ns).or(since).unwrap_or_else(|| all.last().map(|t| t.time_ns).unwrap_or(0));
+    Ok(json!({ pair.id.clone(): rows, "last": last.to_string() }))
+}
+
+fn spread(ex: &Exchange, idx: PairIdx, since: Option<u64>) -> ApiResult {
+    let pair = ex.markets.pair(idx);
+    let all = &ex.market_data[idx as usize].spreads;
+    let rows: Vec<&(u64, u64, u64)> = all.iter().filter(|(t, _, _)| since.is_none_or(|s| *t > s)).collect();
+    let rows = &rows[rows.len().saturating_sub(200)..];
+    let out: Vec<Value> = rows.iter().map(|(t, b, a)| json!([t, price(pair, *b), price(pair, *a)])).collect();
+    let last = rows.last().map(|r| r.0).or(since).unwrap_or(now_ns() / NS);
+    Ok(json!({ pair.id.clone(): out, "last": last }))
+}
+
+fn ohlc(ex: &Exchange, idx: PairIdx, interval: usize, since: u64, now: u64) -> ApiResult {
+    let pair = ex.markets.pair(idx);
+    let candles = ex.market_data[idx as usize].ohlc(interval, since, now);
+    let span = INTERVALS[interval] * 60;
+    let rows: Vec<Value> = candles
+        .iter()
+        .map(|c| {
+            let vwap = if c.volume > 0 { div_round_half_up(c.value, c.volume) as u64 } else { c.close };
+            json!([c.time, price(pair, c.open), price(pair, c.high), price(pair, c.low), price(pair, c.close), price(pair, vwap), volume(pair, c.volume), c.count])
+        })
+        .collect();
+    // `last`: the newest committed (closed) candle, to pass as `since` next time.
+    let live = now / NS / span * span;
+    let last = candles.iter().rev().map(|c| c.time).find(|t| *t < live).unwrap_or(live.saturating_sub(span));
+    Ok(json!({ pair.id.clone(): rows, "last": last }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_like_kraken() {
+        assert_eq!(rfc3339(1_688_669_520), "2023-07-06T18:52:00Z");
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        let t = time();
+        let s = t["rfc1123"].as_str().unwrap();
+        assert!(s.ends_with("+0000") && s.len() == "Thu, 06 Jul 23 18:50:48 +0000".len(), "{s}");
+    }
+}
