@@ -10,3 +10,5 @@ pub mod auth;
 pub mod api;
 pub mod sequencer;
 pub mod server;
+pub mod admin;
+pub mod cli;

@@ -1,0 +1,151 @@
+//! The operator's interface, used by the `calamari` CLI: accounts, API keys, deposits and an
+//! audit of the books. Mounted on the API listener under `/admin`, but answered only for
+//! loopback peers that present the admin token kept in the data directory; everyone else gets
+//! 403. Secrets leave only once, in the answer that creates a key.
+
+use crate::auth::Permissions;
+use crate::server::Server;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+type Shared = Arc<Server>;
+
+pub fn router(server: Shared) -> Router {
+    Router::new()
+        .route("/admin/accounts", post(create_account))
+        .route("/admin/keys", get(list_keys).post(create_key))
+        .route("/admin/keys/revoke", post(revoke_key))
+        .route("/admin/deposits", post(deposit))
+        .route("/admin/audit", get(audit))
+        .layer(DefaultBodyLimit::max(16 * 1024))
+        .with_state(server)
+}
+
+fn reply(status: StatusCode, v: Value) -> Response {
+    (status, Json(v)).into_response()
+}
+
+fn bad(text: impl std::fmt::Display) -> Response {
+    reply(StatusCode::BAD_REQUEST, json!({ "error": text.to_string() }))
+}
+
+/// Loopback peer and the right bearer token, compared in constant time.
+fn allowed(server: &Server, peer: &SocketAddr, headers: &HeaderMap) -> bool {
+    let token = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
+    peer.ip().is_loopback() && bool::from(token.as_bytes().ct_eq(server.admin_token.as_bytes()))
+}
+
+macro_rules! guard {
+    ($s:expr, $peer:expr, $h:expr) => {
+        if !allowed(&$s, &$peer, &$h) {
+            return reply(StatusCode::FORBIDDEN, json!({ "error": "forbidden" }));
+        }
+    };
+}
+
+#[derive(Deserialize)]
+struct NewAccount {
+    name: String,
+}
+
+async fn create_account(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketAddr>, h: HeaderMap, Json(b): Json<NewAccount>) -> Response {
+    guard!(s, peer, h);
+    match s.create_account(&b.name).await {
+        Ok(id) => reply(StatusCode::OK, json!({ "account": b.name, "id": id })),
+        Err(_) => bad(format!("cannot create account {:?}: the name is taken or not valid (letters, digits, - _ . @)", b.name)),
+    }
+}
+
+#[derive(Deserialize)]
+struct NewKeyReq {
+    account: String,
+    name: String,
+    permissions: String,
+}
+
+async fn create_key(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketAddr>, h: HeaderMap, Json(b): Json<NewKeyReq>) -> Response {
+    guard!(s, peer, h);
+    let perms = match Permissions::parse_list(&b.permissions) {
+        Ok(p) => p,
+        Err(e) => return bad(e),
+    };
+    match s.create_key(&b.account, &b.name, perms).await {
+        Ok(k) => reply(StatusCode::OK, json!({ "key": k.public_key, "secret": k.secret_b64, "permissions": k.permissions.names() })),
+        Err(e) => bad(e),
+    }
+}
+
+async fn list_keys(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketAddr>, h: HeaderMap) -> Response {
+    guard!(s, peer, h);
+    let keys = match s.key_store.list_keys() {
+        Ok(k) => k,
+        Err(e) => return bad(e),
+    };
+    let ids: Vec<u32> = keys.iter().map(|k| k.account_id).collect();
+    let names = s.state.sequencer.read(move |ex| ids.iter().map(|i| ex.accounts.get(*i as usize).map(|a| a.name.clone()).unwrap_or_default()).collect::<Vec<_>>()).await;
+    let names = names.unwrap_or_default();
+    let list: Vec<Value> = keys
+        .iter()
+        .zip(names)
+        .filter(|(k, _)| !k.revoked)
+        .map(|(k, account)| {
+            json!({
+                "key": k.public_key,
+                "account": account,
+                "name": k.name,
+                "permissions": Permissions(k.permissions).names(),
+                "created_at": k.created_at,
+            })
+        })
+        .collect();
+    reply(StatusCode::OK, json!({ "keys": list }))
+}
+
+#[derive(Deserialize)]
+struct Revoke {
+    key: String,
+}
+
+async fn revoke_key(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketAddr>, h: HeaderMap, Json(b): Json<Revoke>) -> Response {
+    guard!(s, peer, h);
+    match s.revoke_key(&b.key) {
+        Ok(revoked) => reply(StatusCode::OK, json!({ "revoked": revoked })),
+        Err(e) => bad(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct Deposit {
+    account: String,
+    asset: String,
+    amount: String,
+}
+
+async fn deposit(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketAddr>, h: HeaderMap, Json(b): Json<Deposit>) -> Response {
+    guard!(s, peer, h);
+    match s.deposit(&b.account, &b.asset, &b.amount).await {
+        Ok(refid) => reply(StatusCode::OK, json!({ "refid": refid })),
+        Err(e) => bad(e),
+    }
+}
+
+/// Runs the engine's invariant checks (conservation, holds, books) on the live state.
+async fn audit(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketAddr>, h: HeaderMap) -> Response {
+    guard!(s, peer, h);
+    let result = s.state.sequencer.read(|ex| (ex.check_invariants(), ex.orders.len(), ex.trades.len(), ex.ledger.len())).await;
+    match result {
+        Ok((check, orders, trades, ledger)) => reply(
+            StatusCode::OK,
+            json!({ "ok": check.is_ok(), "problem": check.err(), "orders": orders, "trades": trades, "ledger_entries": ledger }),
+        ),
+        Err(e) => bad(e),
+    }
+}

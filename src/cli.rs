@@ -1,0 +1,234 @@
+//! The `calamari` command line: `serve` runs the exchange; `account`, `key` and `deposit` are
+//! clients of a running server's admin interface (found through the data directory's
+//! `server.json` and `admin.token`, never by opening its database); `call` is a signed Kraken
+//! client for any endpoint, with the key and secret from the environment.
+
+use crate::server::{ADMIN_TOKEN_FILE, SERVER_FILE};
+use base64::Engine as _;
+use clap::{Parser, Subcommand};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+#[derive(Parser, Debug)]
+#[command(name = "calamari", version, about = "A Kraken-compatible spot exchange for testing trading bots")]
+pub struct Cli {
+    /// Where the server keeps its state (and where the CLI finds a running server).
+    #[arg(long, global = true, env = "CALAMARI_DATA_DIR", default_value = "./calamari-data")]
+    pub data_dir: PathBuf,
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Run the exchange.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// TOML configuration (markets, fees, demo account); the built-in default otherwise.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Accounts.
+    Account {
+        #[command(subcommand)]
+        action: AccountCmd,
+    },
+    /// API keys.
+    Key {
+        #[command(subcommand)]
+        action: KeyCmd,
+    },
+    /// Credit an account from outside the exchange.
+    Deposit {
+        #[arg(long)]
+        account: String,
+        /// Asset altname or id (USD or ZUSD, XBT or XXBT).
+        asset: String,
+        amount: String,
+    },
+    /// Check the running server's books: conservation, holds, order books.
+    Audit,
+    /// A signed call to any Kraken endpoint (KRAKEN_API_KEY / KRAKEN_API_SECRET for private ones).
+    Call {
+        method: String,
+        /// Parameters as key=value.
+        params: Vec<String>,
+        #[arg(long, env = "CALAMARI_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AccountCmd {
+    Create { name: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCmd {
+    /// Create a key; its secret is printed once.
+    Create {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        name: String,
+        /// `all`, or a comma list of Kraken's permission names (e.g. "Query Funds,Create & Modify Orders").
+        #[arg(long)]
+        permissions: String,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    Revoke { key: String },
+}
+
+const PUBLIC_METHODS: &[&str] = &["Time", "SystemStatus", "Assets", "AssetPairs", "Ticker", "Depth", "Trades", "Spread", "OHLC"];
+
+/// Runs a parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> Result<i32, String> {
+    match cli.command {
+        Cmd::Serve { listen, config } => {
+            let config = crate::config::Config::load(config.as_deref())?;
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+            rt.block_on(crate::server::serve(&cli.data_dir, listen, config))?;
+            Ok(0)
+        }
+        Cmd::Account { action: AccountCmd::Create { name } } => {
+            let v = Admin::find(&cli.data_dir)?.post("/admin/accounts", json!({ "name": name }))?;
+            println!("created account {} (id {})", v["account"].as_str().unwrap_or(""), v["id"]);
+            Ok(0)
+        }
+        Cmd::Key { action: KeyCmd::Create { account, name, permissions, json } } => {
+            let body = json!({ "account": account, "name": name, "permissions": permissions });
+            let v = Admin::find(&cli.data_dir)?.post("/admin/keys", body)?;
+            if json {
+                println!("{v}");
+            } else {
+                println!("API key:     {}", v["key"].as_str().unwrap_or(""));
+                println!("API secret:  {}", v["secret"].as_str().unwrap_or(""));
+                println!("Permissions: {}", v["permissions"].as_array().map(|a| a.iter().filter_map(|p| p.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default());
+                println!("The secret is shown only now; it is stored encrypted.");
+            }
+            Ok(0)
+        }
+        Cmd::Key { action: KeyCmd::List { json } } => {
+            let v = Admin::find(&cli.data_dir)?.get("/admin/keys")?;
+            if json {
+                println!("{v}");
+            } else {
+                for k in v["keys"].as_array().into_iter().flatten() {
+                    let perms: Vec<&str> = k["permissions"].as_array().into_iter().flatten().filter_map(|p| p.as_str()).collect();
+                    println!("{}  account={}  name={}  permissions={}", k["key"].as_str().unwrap_or(""), k["account"].as_str().unwrap_or(""), k["name"].as_str().unwrap_or(""), perms.join(", "));
+                }
+            }
+            Ok(0)
+        }
+        Cmd::Key { action: KeyCmd::Revoke { key } } => {
+            let v = Admin::find(&cli.data_dir)?.post("/admin/keys/revoke", json!({ "key": key }))?;
+            println!("{}", if v["revoked"] == true { "revoked" } else { "no live key with that name" });
+            Ok(0)
+        }
+        Cmd::Deposit { account, asset, amount } => {
+            let v = Admin::find(&cli.data_dir)?.post("/admin/deposits", json!({ "account": account, "asset": asset, "amount": amount }))?;
+            println!("deposited {amount} {asset} to {account} (refid {})", v["refid"].as_str().unwrap_or(""));
+            Ok(0)
+        }
+        Cmd::Audit => {
+            let v = Admin::find(&cli.data_dir)?.get("/admin/audit")?;
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            Ok(if v["ok"] == true { 0 } else { 1 })
+        }
+        Cmd::Call { method, params, url } => call(&url, &method, &params),
+    }
+}
+
+/// A client of a running server's admin interface.
+struct Admin {
+    url: String,
+    token: String,
+}
+
+impl Admin {
+    fn find(dir: &Path) -> Result<Admin, String> {
+        let missing = || format!("no running server found for data directory {}; start it with `calamari serve`", dir.display());
+        let text = std::fs::read_to_string(dir.join(SERVER_FILE)).map_err(|_| missing())?;
+        let v: Value = serde_json::from_str(&text).map_err(|_| missing())?;
+        let url = v["url"].as_str().ok_or_else(missing)?.to_string();
+        let token = std::fs::read_to_string(dir.join(ADMIN_TOKEN_FILE)).map_err(|_| missing())?.trim().to_string();
+        Ok(Admin { url, token })
+    }
+
+    fn answer(&self, r: Result<ureq::Response, ureq::Error>) -> Result<Value, String> {
+        match r {
+            Ok(resp) => resp.into_json().map_err(|e| e.to_string()),
+            Err(ureq::Error::Status(_, resp)) => {
+                let v: Value = resp.into_json().unwrap_or(Value::Null);
+                Err(v["error"].as_str().unwrap_or("the server refused the request").to_string())
+            }
+            Err(_) => Err(format!("no running server answers at {} (is `calamari serve` running?)", self.url)),
+        }
+    }
+
+    fn post(&self, path: &str, body: Value) -> Result<Value, String> {
+        let r = ureq::post(&format!("{}{path}", self.url)).set("Authorization", &format!("Bearer {}", self.token)).send_json(body);
+        self.answer(r)
+    }
+
+    fn get(&self, path: &str) -> Result<Value, String> {
+        let r = ureq::get(&format!("{}{path}", self.url)).set("Authorization", &format!("Bearer {}", self.token)).call();
+        self.answer(r)
+    }
+}
+
+fn parse_params(params: &[String]) -> Result<Vec<(String, String)>, String> {
+    params.iter().map(|p| p.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).ok_or_else(|| format!("parameter {p:?} is not key=value"))).collect()
+}
+
+fn call(url: &str, method: &str, params: &[String]) -> Result<i32, String> {
+    let url = url.trim_end_matches('/');
+    let mut pairs = parse_params(params)?;
+    let response = if PUBLIC_METHODS.contains(&method) {
+        let query = serde_urlencoded::to_string(&pairs).map_err(|e| e.to_string())?;
+        ureq::get(&format!("{url}/0/public/{method}?{query}")).call()
+    } else {
+        let key = std::env::var("KRAKEN_API_KEY").map_err(|_| "set KRAKEN_API_KEY (and KRAKEN_API_SECRET) for private calls".to_string())?;
+        let secret_b64 = std::env::var("KRAKEN_API_SECRET").map_err(|_| "set KRAKEN_API_SECRET for private calls".to_string())?;
+        let secret = base64::engine::general_purpose::STANDARD.decode(secret_b64.trim()).map_err(|_| "KRAKEN_API_SECRET is not base64".to_string())?;
+        let nonce = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0).to_string();
+        pairs.push(("nonce".into(), nonce.clone()));
+        let body = serde_urlencoded::to_string(&pairs).map_err(|e| e.to_string())?;
+        let path = format!("/0/private/{method}");
+        let sign = crate::auth::sign(&path, &nonce, body.as_bytes(), &secret);
+        ureq::post(&format!("{url}{path}"))
+            .set("API-Key", &key)
+            .set("API-Sign", &sign)
+            .set("Content-Type", "application/x-www-form-urlencoded")
+            .send_string(&body)
+    };
+    let v: Value = match response {
+        Ok(r) => r.into_json().map_err(|e| e.to_string())?,
+        Err(ureq::Error::Status(code, r)) => return Err(format!("HTTP {code}: {}", r.into_string().unwrap_or_default())),
+        Err(e) => return Err(format!("{url}: {e}")),
+    };
+    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    Ok(if v["error"].as_array().is_some_and(|e| !e.is_empty()) { 1 } else { 0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_commands() {
+        let c = Cli::try_parse_from(["calamari", "--data-dir", "/tmp/x", "key", "create", "--account", "a", "--name", "k", "--permissions", "all", "--json"]).unwrap();
+        assert!(matches!(c.command, Cmd::Key { action: KeyCmd::Create { json: true, .. } }));
+        let c = Cli::try_parse_from(["calamari", "deposit", "--account", "a", "USD", "100"]).unwrap();
+        assert!(matches!(c.command, Cmd::Deposit { .. }));
+        let c = Cli::try_parse_from(["calamari", "call", "AddOrder", "pair=XBTUSD", "type=buy"]).unwrap();
+        assert!(matches!(c.command, Cmd::Call { ref params, .. } if params.len() == 2));
+        assert!(parse_params(&["novalue".to_string()]).is_err());
+    }
+}
