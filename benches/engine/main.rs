@@ -1,0 +1,89 @@
+//! Engine throughput on one core: a mixed place/move/IOC/cancel stream shaped like
+//! exchange-core's benchmark, fed to a plain BTreeMap book (the baseline), Calamari's engine and
+//! the crates matchcore and orderbook-rs, in one run. `cargo bench --bench engine`.
+//!
+//! Before timing, each engine runs the stream once and the run is checked: Calamari's invariants
+//! hold (conservation, holds, no fill worse than a limit) and traded volume is printed beside the
+//! baseline's so that an engine that skips work shows.
+
+mod baseline;
+mod engines;
+mod stream;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use engines::{Baseline, Calamari, Engine, Matchcore, OrderbookRs};
+use std::hint::black_box;
+
+const OPS: usize = 200_000;
+
+fn prepared<E: Engine>(s: &stream::Stream) -> E {
+    let mut e = E::new(s.ids);
+    for op in &s.warmup {
+        e.apply(op);
+    }
+    e
+}
+
+fn check_once<E: Engine>(name: &str, s: &stream::Stream) -> E {
+    let mut e: E = prepared(s);
+    let before = e.traded();
+    for op in &s.ops {
+        e.apply(op);
+    }
+    let traded = e.traded().zip(before).map(|(a, b)| a - b);
+    eprintln!("{name:>14}: traded in stream {traded:?} lots");
+    e
+}
+
+fn bench(c: &mut Criterion) {
+    let s = stream::generate(OPS, 0x5eed);
+    let (moves, cancels, iocs) = s.ops.iter().fold((0, 0, 0), |(m, c, i), op| match op {
+        stream::Op::Move { .. } => (m + 1, c, i),
+        stream::Op::Cancel { .. } => (m, c + 1, i),
+        stream::Op::Place { ioc: true, .. } => (m, c, i + 1),
+        _ => (m, c, i),
+    });
+    eprintln!(
+        "stream: {} warm-up places, {} ops ({} moves, {} cancels, {} IOC, {} limit places)",
+        s.warmup.len(),
+        s.ops.len(),
+        moves,
+        cancels,
+        iocs,
+        s.ops.len() - moves - cancels - iocs
+    );
+    eprintln!("book (orders, levels): {:?} after warm-up, {:?} at the end", s.shape[0], s.shape[1]);
+    check_once::<Baseline>("baseline", &s);
+    let cal = check_once::<Calamari>("calamari", &s);
+    cal.exchange.check_invariants().expect("Calamari's invariants hold after the stream");
+    eprintln!("      calamari: {} trades, {} ledger entries", cal.exchange.trades.len(), cal.exchange.ledger.len());
+    let mc = check_once::<Matchcore>("matchcore", &s);
+    eprintln!("     matchcore: two-level sweep case, (traded, worse fills): {:?}", engines::matchcore_sweep_case());
+    eprintln!("     matchcore: fills worse than the taker's limit (GTC, IOC): {:?}", mc.worse_than_limit);
+    check_once::<OrderbookRs>("orderbook-rs", &s);
+
+    let mut group = c.benchmark_group("mixed_stream");
+    group.throughput(Throughput::Elements(s.ops.len() as u64));
+    group.sample_size(10);
+    fn timed<E: Engine>(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, name: &str, s: &stream::Stream) {
+        group.bench_function(name, |b| {
+            b.iter_batched_ref(
+                || prepared::<E>(s),
+                |e| {
+                    for op in &s.ops {
+                        e.apply(black_box(op));
+                    }
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    timed::<Baseline>(&mut group, "btreemap_baseline", &s);
+    timed::<Calamari>(&mut group, "calamari", &s);
+    timed::<Matchcore>(&mut group, "matchcore", &s);
+    timed::<OrderbookRs>(&mut group, "orderbook_rs", &s);
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
