@@ -117,5 +117,5 @@ pub struct TradeRecord {
     pub time_ns: u64,
     /// The pair's public trade id.
     pub public_id: u64,
-    pub ledgers: Vec<u64>,
+    pub ledgers: [u64; 2],
 }

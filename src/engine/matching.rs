@@ -163,19 +163,22 @@ impl Exchange {
     /// Settles one fill of `qty` at `price` between the incoming order and a resting one.
     fn settle_fill(&mut self, taker: OrderSeq, maker: OrderSeq, price: u64, qty: i128, t: u64) {
         let pair_idx = self.orders[taker as usize].req.pair;
-        let pair = self.markets.pair(pair_idx).clone();
+        let (base, quote, cost_divisor) = {
+            let p = self.markets.pair(pair_idx);
+            (p.base, p.quote, p.cost_divisor)
+        };
         let (buyer, seller) = match self.orders[taker as usize].req.side {
             Side::Buy => (taker, maker),
             Side::Sell => (maker, taker),
         };
         debug_assert!(price <= self.orders[buyer as usize].req.price || self.orders[buyer as usize].req.kind == OrderKind::Market);
         debug_assert!(price >= self.orders[seller as usize].req.price);
-        let exact = pair.exact_cost(price, qty);
+        let exact = self.markets.pair(pair_idx).exact_cost(price, qty);
         // The buyer's running total decides the quote amount that changes hands.
         let cost = {
             let b = &mut self.orders[buyer as usize];
             b.exact_cost += exact;
-            let total = div_round_half_up(b.exact_cost, pair.cost_divisor);
+            let total = div_round_half_up(b.exact_cost, cost_divisor);
             let c = total - b.cost;
             b.cost = total;
             c
@@ -198,7 +201,7 @@ impl Exchange {
                 (div_round_half_up(o.exact_fee, PPM) - o.fee).min(qty)
             } else {
                 o.exact_fee += exact * rate;
-                (div_round_half_up(o.exact_fee, pair.cost_divisor * PPM) - o.fee).min(cost)
+                (div_round_half_up(o.exact_fee, cost_divisor * PPM) - o.fee).min(cost)
             };
             o.fee += fee;
             let (side, kind, fee_in_base) = (o.req.side, o.req.kind, o.req.fee_in_base);
@@ -209,10 +212,10 @@ impl Exchange {
                 Side::Buy => (qty, -cost),
                 Side::Sell => (-qty, cost),
             };
-            let l1 = self.post(account, pair.base, base_amount, base_fee, LedgerKind::Trade, refid, t);
-            let l2 = self.post(account, pair.quote, quote_amount, quote_fee, LedgerKind::Trade, refid, t);
+            let l1 = self.post(account, base, base_amount, base_fee, LedgerKind::Trade, refid, t);
+            let l2 = self.post(account, quote, quote_amount, quote_fee, LedgerKind::Trade, refid, t);
             if fee > 0 {
-                let fee_asset = if fee_in_base { pair.base } else { pair.quote };
+                let fee_asset = if fee_in_base { base } else { quote };
                 self.post(FEES, fee_asset, fee, 0, LedgerKind::Trade, refid, t);
             }
             // What this fill consumes of the order's hold.
@@ -229,7 +232,7 @@ impl Exchange {
             let acct = &mut self.accounts[account as usize];
             acct.holds[hold_asset as usize] -= used;
             acct.trades.push(trade_seq);
-            if pair.quote == self.markets.fee_volume_asset {
+            if quote == self.markets.fee_volume_asset {
                 acct.add_volume(day, cost);
             }
             self.trades.push(TradeRecord {
@@ -247,7 +250,7 @@ impl Exchange {
                 maker: is_maker,
                 time_ns: t,
                 public_id,
-                ledgers: vec![l1, l2],
+                ledgers: [l1, l2],
             });
         }
         let taker_order = &self.orders[taker as usize].req;

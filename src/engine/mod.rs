@@ -175,10 +175,16 @@ impl Exchange {
     fn cancel(&mut self, account: AccountId, target: &CancelTarget, t: u64) -> Result<Applied, KrakenError> {
         let acct = self.user_account(account)?;
         let victims: Vec<OrderSeq> = match target {
-            CancelTarget::Order(seq) => match self.orders.get(*seq as usize) {
-                Some(o) if o.req.account == account && o.is_open() => vec![*seq],
-                _ => vec![],
-            },
+            CancelTarget::Order(seq) => {
+                // The common case, without collecting.
+                return match self.orders.get(*seq as usize) {
+                    Some(o) if o.req.account == account && o.is_open() => {
+                        self.cancel_resting(*seq, CancelReason::UserRequested, t);
+                        Ok(Applied::Canceled(1))
+                    }
+                    _ => Err(KrakenError::UnknownOrder),
+                };
+            }
             CancelTarget::UserRef(r) => acct.open_orders.iter().copied().filter(|s| self.orders[*s as usize].req.userref == Some(*r)).collect(),
             CancelTarget::ClOrdId(c) => {
                 acct.open_orders.iter().copied().filter(|s| self.orders[*s as usize].req.cl_ord_id.as_deref() == Some(c.as_str())).collect()
