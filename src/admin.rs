@@ -56,7 +56,12 @@ struct NewAccount {
     name: String,
 }
 
-async fn create_account(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketAddr>, h: HeaderMap, Json(b): Json<NewAccount>) -> Response {
+async fn create_account(
+    State(s): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    h: HeaderMap,
+    Json(b): Json<NewAccount>,
+) -> Response {
     guard!(s, peer, h);
     match s.create_account(&b.name).await {
         Ok(id) => reply(StatusCode::OK, json!({ "account": b.name, "id": id })),
@@ -71,7 +76,12 @@ struct NewKeyReq {
     permissions: String,
 }
 
-async fn create_key(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketAddr>, h: HeaderMap, Json(b): Json<NewKeyReq>) -> Response {
+async fn create_key(
+    State(s): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    h: HeaderMap,
+    Json(b): Json<NewKeyReq>,
+) -> Response {
     guard!(s, peer, h);
     let perms = match Permissions::parse_list(&b.permissions) {
         Ok(p) => p,
@@ -90,7 +100,11 @@ async fn list_keys(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<Socke
         Err(e) => return bad(e),
     };
     let ids: Vec<u32> = keys.iter().map(|k| k.account_id).collect();
-    let names = s.state.sequencer.read(move |ex| ids.iter().map(|i| ex.accounts.get(*i as usize).map(|a| a.name.clone()).unwrap_or_default()).collect::<Vec<_>>()).await;
+    let names = s
+        .state
+        .sequencer
+        .read(move |ex| ids.iter().map(|i| ex.accounts.get(*i as usize).map(|a| a.name.clone()).unwrap_or_default()).collect::<Vec<_>>())
+        .await;
     let names = names.unwrap_or_default();
     let list: Vec<Value> = keys
         .iter()

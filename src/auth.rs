@@ -63,18 +63,11 @@ impl Permissions {
                 out = out | Permissions::ALL;
                 continue;
             }
-            let found = TABLE.iter().find(|(_, ui, field, extra)| {
-                slug(ui) == want || slug(field) == want || extra.iter().any(|e| slug(e) == want)
-            });
+            let found =
+                TABLE.iter().find(|(_, ui, field, extra)| slug(ui) == want || slug(field) == want || extra.iter().any(|e| slug(e) == want));
             match found {
                 Some((bit, ..)) => out = out | Permissions(*bit),
-                None => {
-                    return Err(format!(
-                        "unknown permission {:?} (known: {}, all)",
-                        item.trim(),
-                        Permissions::ALL.slugs().join(", ")
-                    ))
-                }
+                None => return Err(format!("unknown permission {:?} (known: {}, all)", item.trim(), Permissions::ALL.slugs().join(", "))),
             }
         }
         if !any {
@@ -85,11 +78,7 @@ impl Permissions {
 
     /// Kraken's UI names of the permissions in the set, in Kraken's order.
     pub fn names(&self) -> Vec<&'static str> {
-        TABLE
-            .iter()
-            .filter(|(bit, ..)| self.0 & bit != 0)
-            .map(|(_, ui, ..)| *ui)
-            .collect()
+        TABLE.iter().filter(|(bit, ..)| self.0 & bit != 0).map(|(_, ui, ..)| *ui).collect()
     }
 
     /// Kebab slugs of the permissions in the set ("query-funds", …), for CLI output.
@@ -106,11 +95,7 @@ impl Permissions {
 /// Lowercase words joined by `-`: "Query Open Orders & Trades" -> "query-open-orders-trades".
 fn slug(s: &str) -> String {
     let lower = s.trim().to_ascii_lowercase();
-    lower
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join("-")
+    lower.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join("-")
 }
 
 impl std::ops::BitOr for Permissions {
@@ -135,10 +120,7 @@ impl fmt::Debug for Permissions {
 type HmacSha512 = Hmac<Sha512>;
 
 fn mac(path: &str, nonce: &str, body: &[u8], secret: &[u8]) -> HmacSha512 {
-    let digest = Sha256::new()
-        .chain_update(nonce.as_bytes())
-        .chain_update(body)
-        .finalize();
+    let digest = Sha256::new().chain_update(nonce.as_bytes()).chain_update(body).finalize();
     let mut mac = HmacSha512::new_from_slice(secret).expect("HMAC accepts keys of any length");
     mac.update(path.as_bytes());
     mac.update(&digest);
@@ -147,8 +129,7 @@ fn mac(path: &str, nonce: &str, body: &[u8], secret: &[u8]) -> HmacSha512 {
 
 /// Kraken's `API-Sign`: base64(HMAC-SHA512(secret, path + SHA256(nonce + body))).
 pub fn sign(path: &str, nonce: &str, body: &[u8], secret: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD
-        .encode(mac(path, nonce, body, secret).finalize().into_bytes())
+    base64::engine::general_purpose::STANDARD.encode(mac(path, nonce, body, secret).finalize().into_bytes())
 }
 
 /// Checks an `API-Sign` header in constant time; undecodable base64 is simply a wrong signature.
@@ -184,17 +165,7 @@ impl ApiKey {
         secret: Vec<u8>,
         created_at: i64,
     ) -> ApiKey {
-        ApiKey {
-            id,
-            public_key,
-            account_id,
-            name,
-            permissions,
-            secret,
-            nonce: AtomicU64::new(0),
-            persisted: AtomicU64::new(0),
-            created_at,
-        }
+        ApiKey { id, public_key, account_id, name, permissions, secret, nonce: AtomicU64::new(0), persisted: AtomicU64::new(0), created_at }
     }
 
     /// The raw (decoded) API secret.
@@ -210,10 +181,7 @@ impl ApiKey {
             if n <= cur {
                 return false;
             }
-            match self
-                .nonce
-                .compare_exchange_weak(cur, n, Ordering::AcqRel, Ordering::Acquire)
-            {
+            match self.nonce.compare_exchange_weak(cur, n, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => return true,
                 Err(actual) => cur = actual,
             }
@@ -256,9 +224,7 @@ pub struct KeyRegistry {
 
 impl fmt::Debug for KeyRegistry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyRegistry")
-            .field("keys", &self.all())
-            .finish()
+        f.debug_struct("KeyRegistry").field("keys", &self.all()).finish()
     }
 }
 
@@ -281,15 +247,7 @@ impl KeyRegistry {
             };
             let perms = Permissions(rec.permissions);
             let (pk, name) = (rec.public_key, rec.name);
-            let key = ApiKey::new(
-                rec.id,
-                pk,
-                rec.account_id,
-                name,
-                perms,
-                secret,
-                rec.created_at,
-            );
+            let key = ApiKey::new(rec.id, pk, rec.account_id, name, perms, secret, rec.created_at);
             key.nonce.store(rec.nonce, Ordering::Release);
             key.persisted.store(rec.nonce, Ordering::Release);
             reg.insert(Arc::new(key));
@@ -350,11 +308,7 @@ pub fn authenticate(
     nonce: Option<&str>,
     body: &[u8],
 ) -> Result<Arc<ApiKey>, KrakenError> {
-    let key = api_key
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .and_then(|k| reg.get(k))
-        .ok_or(KrakenError::InvalidKey)?;
+    let key = api_key.map(str::trim).filter(|k| !k.is_empty()).and_then(|k| reg.get(k)).ok_or(KrakenError::InvalidKey)?;
     let nonce_text = nonce.ok_or(KrakenError::InvalidNonce)?;
     let n = parse_nonce(nonce_text).ok_or(KrakenError::InvalidNonce)?;
     let sign = api_sign.ok_or(KrakenError::InvalidSignature)?;
@@ -382,14 +336,11 @@ mod tests {
     use KrakenError::{InvalidKey as BadKey, InvalidNonce as BadNonce, InvalidSignature as BadSig};
 
     const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-    const SECRET: &str =
-        "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg==";
+    const SECRET: &str = "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg==";
     const NONCE: &str = "1616492376594";
-    const BODY: &str =
-        "nonce=1616492376594&ordertype=limit&pair=XBTUSD&price=37500&type=buy&volume=1.25";
+    const BODY: &str = "nonce=1616492376594&ordertype=limit&pair=XBTUSD&price=37500&type=buy&volume=1.25";
     const PATH: &str = "/0/private/AddOrder";
-    const SIGN: &str =
-        "4/dpxb3iT4tp/ZCVEwSnEsLxx0bqyhLpdfOpc6fn7OR8+UClSV5n9E6aSS8MPtnRfp32bAb0nmbRn6H8ndwLUQ==";
+    const SIGN: &str = "4/dpxb3iT4tp/ZCVEwSnEsLxx0bqyhLpdfOpc6fn7OR8+UClSV5n9E6aSS8MPtnRfp32bAb0nmbRn6H8ndwLUQ==";
 
     fn secret() -> Vec<u8> {
         B64.decode(SECRET).unwrap()
@@ -417,10 +368,7 @@ mod tests {
             (PATH, NONCE, BODY, &s, &flipped),
         ];
         for (i, (path, nonce, body, secret, sig)) in cases.into_iter().enumerate() {
-            assert!(
-                !verify(path, nonce, body.as_bytes(), secret, sig),
-                "case {i}"
-            );
+            assert!(!verify(path, nonce, body.as_bytes(), secret, sig), "case {i}");
         }
     }
 
@@ -444,9 +392,7 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(P::parse_list(text), Ok(want), "{text}");
         }
-        assert!(P::parse_list("query-funds,teleport")
-            .unwrap_err()
-            .contains("teleport"));
+        assert!(P::parse_list("query-funds,teleport").unwrap_err().contains("teleport"));
         assert!(P::parse_list("").is_err() && P::parse_list(" , ").is_err());
         for (bit, ui, field, _) in TABLE {
             assert_eq!(P::parse_list(ui), Ok(P(bit)), "{ui}");
@@ -461,18 +407,9 @@ mod tests {
     fn permission_names_and_contains() {
         use Permissions as P;
         let all = P::ALL.names();
-        assert_eq!(
-            (all.len(), all[0], all[9]),
-            (10, "Query Funds", "Access WebSockets API")
-        );
-        assert_eq!(
-            (P::CANCEL_CLOSE_ORDERS | P::QUERY_FUNDS).names(),
-            ["Query Funds", "Cancel/Close Orders"]
-        );
-        assert_eq!(
-            (P::QUERY_FUNDS | P::QUERY_LEDGER).slugs(),
-            ["query-funds", "query-ledger-entries"]
-        );
+        assert_eq!((all.len(), all[0], all[9]), (10, "Query Funds", "Access WebSockets API"));
+        assert_eq!((P::CANCEL_CLOSE_ORDERS | P::QUERY_FUNDS).names(), ["Query Funds", "Cancel/Close Orders"]);
+        assert_eq!((P::QUERY_FUNDS | P::QUERY_LEDGER).slugs(), ["query-funds", "query-ledger-entries"]);
         assert!(P::ALL.contains(P::WITHDRAW_FUNDS) && P::ALL.contains(P::ALL));
         assert!((P::QUERY_FUNDS | P::EXPORT_DATA).contains(P::EXPORT_DATA));
         assert!(!P::QUERY_FUNDS.contains(P::QUERY_FUNDS | P::EXPORT_DATA));
@@ -481,25 +418,14 @@ mod tests {
     }
 
     fn key(id: i64, public: &str, secret: &[u8]) -> Arc<ApiKey> {
-        Arc::new(ApiKey::new(
-            id,
-            public.into(),
-            2,
-            format!("k{id}"),
-            Permissions::ALL,
-            secret.to_vec(),
-            0,
-        ))
+        Arc::new(ApiKey::new(id, public.into(), 2, format!("k{id}"), Permissions::ALL, secret.to_vec(), 0))
     }
 
     #[test]
     fn nonces_strictly_increase() {
         let k = key(1, "K", b"s");
         assert_eq!(k.highest_nonce(), 0);
-        let results: Vec<bool> = [0, 5, 5, 4, u64::MAX, u64::MAX]
-            .iter()
-            .map(|n| k.accept_nonce(*n))
-            .collect();
+        let results: Vec<bool> = [0, 5, 5, 4, u64::MAX, u64::MAX].iter().map(|n| k.accept_nonce(*n)).collect();
         assert_eq!(results, [false, true, false, false, true, false]);
         assert_eq!(k.highest_nonce(), u64::MAX);
     }
@@ -518,16 +444,8 @@ mod tests {
                     })
                 })
                 .collect();
-            let wins = threads
-                .into_iter()
-                .map(|t| t.join().unwrap())
-                .filter(|w| *w)
-                .count();
-            assert_eq!(
-                (wins, k.highest_nonce()),
-                (1, 1000 + round),
-                "round {round}"
-            );
+            let wins = threads.into_iter().map(|t| t.join().unwrap()).filter(|w| *w).count();
+            assert_eq!((wins, k.highest_nonce()), (1, 1000 + round), "round {round}");
         }
     }
 
@@ -566,34 +484,19 @@ mod tests {
             revoked: false,
             nonce: 0,
         };
-        let a = store
-            .insert_key(&rec("PA", b"secret-a", Permissions::QUERY_FUNDS))
-            .unwrap();
-        store
-            .insert_key(&rec("PB", b"secret-b", Permissions::ALL))
-            .unwrap();
+        let a = store.insert_key(&rec("PA", b"secret-a", Permissions::QUERY_FUNDS)).unwrap();
+        store.insert_key(&rec("PB", b"secret-b", Permissions::ALL)).unwrap();
         store.revoke_key("PB").unwrap();
         store.save_nonces(&[(a, 500)]).unwrap();
         let reg = KeyRegistry::load(store.as_ref(), &sbox).unwrap();
         assert_eq!(reg.all().len(), 1, "revoked keys are not loaded");
         let k = reg.get("PA").unwrap();
-        assert_eq!(
-            (k.id, k.account_id, k.name.as_str(), k.permissions),
-            (a, 3, "pa", Permissions::QUERY_FUNDS)
-        );
-        assert_eq!(
-            (k.secret(), k.created_at, k.highest_nonce()),
-            (&b"secret-a"[..], 1_700_000_000, 500)
-        );
+        assert_eq!((k.id, k.account_id, k.name.as_str(), k.permissions), (a, 3, "pa", Permissions::QUERY_FUNDS));
+        assert_eq!((k.secret(), k.created_at, k.highest_nonce()), (&b"secret-a"[..], 1_700_000_000, 500));
         assert!(!k.accept_nonce(500));
-        assert!(
-            reg.dirty_nonces().is_empty(),
-            "the loaded nonce is already persisted"
-        );
+        assert!(reg.dirty_nonces().is_empty(), "the loaded nonce is already persisted");
         let wrong = SecretBox::from_key(&[9; 32]);
-        assert!(KeyRegistry::load(store.as_ref(), &wrong)
-            .unwrap_err()
-            .contains("master.key"));
+        assert!(KeyRegistry::load(store.as_ref(), &wrong).unwrap_err().contains("master.key"));
     }
 
     #[test]
@@ -677,22 +580,9 @@ mod tests {
         let reg = registry();
         let sent = "pair=XBTUSD&nonce=20&type=buy";
         let sig = header("good", Some("20"), sent).unwrap();
-        let call = |body: &str| {
-            authenticate(
-                &reg,
-                Some("PUBKEY"),
-                Some(&sig),
-                PATH,
-                Some("20"),
-                body.as_bytes(),
-            )
-        };
+        let call = |body: &str| authenticate(&reg, Some("PUBKEY"), Some(&sig), PATH, Some("20"), body.as_bytes());
         // The same parameters re-encoded are not what was signed.
-        for other in [
-            "nonce=20&pair=XBTUSD&type=buy",
-            "pair=XBTUSD&nonce=20&type=buy&",
-            r#"{"nonce":20,"pair":"XBTUSD"}"#,
-        ] {
+        for other in ["nonce=20&pair=XBTUSD&type=buy", "pair=XBTUSD&nonce=20&type=buy&", r#"{"nonce":20,"pair":"XBTUSD"}"#] {
             assert_eq!(call(other).unwrap_err(), BadSig, "{other}");
         }
         assert!(call(sent).is_ok());

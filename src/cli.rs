@@ -82,7 +82,9 @@ pub enum KeyCmd {
         #[arg(long)]
         json: bool,
     },
-    Revoke { key: String },
+    Revoke {
+        key: String,
+    },
 }
 
 const PUBLIC_METHODS: &[&str] = &["Time", "SystemStatus", "Assets", "AssetPairs", "Ticker", "Depth", "Trades", "Spread", "OHLC"];
@@ -109,7 +111,13 @@ pub fn run(cli: Cli) -> Result<i32, String> {
             } else {
                 println!("API key:     {}", v["key"].as_str().unwrap_or(""));
                 println!("API secret:  {}", v["secret"].as_str().unwrap_or(""));
-                println!("Permissions: {}", v["permissions"].as_array().map(|a| a.iter().filter_map(|p| p.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default());
+                println!(
+                    "Permissions: {}",
+                    v["permissions"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|p| p.as_str()).collect::<Vec<_>>().join(", "))
+                        .unwrap_or_default()
+                );
                 println!("The secret is shown only now; it is stored encrypted.");
             }
             Ok(0)
@@ -121,7 +129,13 @@ pub fn run(cli: Cli) -> Result<i32, String> {
             } else {
                 for k in v["keys"].as_array().into_iter().flatten() {
                     let perms: Vec<&str> = k["permissions"].as_array().into_iter().flatten().filter_map(|p| p.as_str()).collect();
-                    println!("{}  account={}  name={}  permissions={}", k["key"].as_str().unwrap_or(""), k["account"].as_str().unwrap_or(""), k["name"].as_str().unwrap_or(""), perms.join(", "));
+                    println!(
+                        "{}  account={}  name={}  permissions={}",
+                        k["key"].as_str().unwrap_or(""),
+                        k["account"].as_str().unwrap_or(""),
+                        k["name"].as_str().unwrap_or(""),
+                        perms.join(", ")
+                    );
                 }
             }
             Ok(0)
@@ -184,7 +198,10 @@ impl Admin {
 }
 
 fn parse_params(params: &[String]) -> Result<Vec<(String, String)>, String> {
-    params.iter().map(|p| p.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).ok_or_else(|| format!("parameter {p:?} is not key=value"))).collect()
+    params
+        .iter()
+        .map(|p| p.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).ok_or_else(|| format!("parameter {p:?} is not key=value")))
+        .collect()
 }
 
 fn call(url: &str, method: &str, params: &[String]) -> Result<i32, String> {
@@ -194,9 +211,12 @@ fn call(url: &str, method: &str, params: &[String]) -> Result<i32, String> {
         let query = serde_urlencoded::to_string(&pairs).map_err(|e| e.to_string())?;
         ureq::get(&format!("{url}/0/public/{method}?{query}")).call()
     } else {
-        let key = std::env::var("KRAKEN_API_KEY").map_err(|_| "set KRAKEN_API_KEY (and KRAKEN_API_SECRET) for private calls".to_string())?;
+        let key =
+            std::env::var("KRAKEN_API_KEY").map_err(|_| "set KRAKEN_API_KEY (and KRAKEN_API_SECRET) for private calls".to_string())?;
         let secret_b64 = std::env::var("KRAKEN_API_SECRET").map_err(|_| "set KRAKEN_API_SECRET for private calls".to_string())?;
-        let secret = base64::engine::general_purpose::STANDARD.decode(secret_b64.trim()).map_err(|_| "KRAKEN_API_SECRET is not base64".to_string())?;
+        let secret = base64::engine::general_purpose::STANDARD
+            .decode(secret_b64.trim())
+            .map_err(|_| "KRAKEN_API_SECRET is not base64".to_string())?;
         let nonce = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0).to_string();
         pairs.push(("nonce".into(), nonce.clone()));
         let body = serde_urlencoded::to_string(&pairs).map_err(|e| e.to_string())?;
@@ -223,7 +243,21 @@ mod tests {
 
     #[test]
     fn parses_the_documented_commands() {
-        let c = Cli::try_parse_from(["calamari", "--data-dir", "/tmp/x", "key", "create", "--account", "a", "--name", "k", "--permissions", "all", "--json"]).unwrap();
+        let c = Cli::try_parse_from([
+            "calamari",
+            "--data-dir",
+            "/tmp/x",
+            "key",
+            "create",
+            "--account",
+            "a",
+            "--name",
+            "k",
+            "--permissions",
+            "all",
+            "--json",
+        ])
+        .unwrap();
         assert!(matches!(c.command, Cmd::Key { action: KeyCmd::Create { json: true, .. } }));
         let c = Cli::try_parse_from(["calamari", "deposit", "--account", "a", "USD", "100"]).unwrap();
         assert!(matches!(c.command, Cmd::Deposit { .. }));

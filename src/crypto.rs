@@ -50,11 +50,7 @@ impl SecretBox {
                 let mut bytes = Vec::with_capacity(KEY_LEN);
                 std::fs::File::open(&path)?.read_to_end(&mut bytes)?;
                 if bytes.len() != KEY_LEN {
-                    let msg = format!(
-                        "{}: expected {KEY_LEN} bytes, found {}",
-                        path.display(),
-                        bytes.len()
-                    );
+                    let msg = format!("{}: expected {KEY_LEN} bytes, found {}", path.display(), bytes.len());
                     return Err(io::Error::new(io::ErrorKind::InvalidData, msg));
                 }
                 key.copy_from_slice(&bytes);
@@ -69,19 +65,14 @@ impl SecretBox {
 
     /// A box over a given key (tests, tools).
     pub fn from_key(key: &[u8; KEY_LEN]) -> SecretBox {
-        SecretBox {
-            cipher: ChaCha20Poly1305::new(Key::from_slice(key)),
-        }
+        SecretBox { cipher: ChaCha20Poly1305::new(Key::from_slice(key)) }
     }
 
     /// Seals `plain`: a fresh random 12-byte nonce followed by ciphertext and 16-byte tag.
     pub fn encrypt(&self, plain: &[u8]) -> Vec<u8> {
         let mut nonce = [0u8; NONCE_LEN];
         OsRng.fill_bytes(&mut nonce);
-        let sealed = self
-            .cipher
-            .encrypt(Nonce::from_slice(&nonce), plain)
-            .expect("ChaCha20-Poly1305 seals any small message");
+        let sealed = self.cipher.encrypt(Nonce::from_slice(&nonce), plain).expect("ChaCha20-Poly1305 seals any small message");
         let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&sealed);
@@ -166,16 +157,11 @@ mod tests {
     #[test]
     fn master_key_persists_and_another_key_fails() {
         let dir = tempfile::tempdir().unwrap();
-        let blob = SecretBox::load_or_create(dir.path())
-            .unwrap()
-            .encrypt(b"abc");
+        let blob = SecretBox::load_or_create(dir.path()).unwrap().encrypt(b"abc");
         let again = SecretBox::load_or_create(dir.path()).unwrap();
         assert_eq!(again.decrypt(&blob).unwrap(), b"abc");
         let other = tempfile::tempdir().unwrap();
-        assert!(SecretBox::load_or_create(other.path())
-            .unwrap()
-            .decrypt(&blob)
-            .is_none());
+        assert!(SecretBox::load_or_create(other.path()).unwrap().decrypt(&blob).is_none());
         let key = std::fs::read(dir.path().join(MASTER_KEY_FILE)).unwrap();
         assert_eq!(key.len(), 32);
     }
@@ -186,10 +172,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         SecretBox::load_or_create(&dir.path().join("sub")).unwrap();
-        let mode = std::fs::metadata(dir.path().join("sub").join(MASTER_KEY_FILE))
-            .unwrap()
-            .permissions()
-            .mode();
+        let mode = std::fs::metadata(dir.path().join("sub").join(MASTER_KEY_FILE)).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 
@@ -199,37 +182,22 @@ mod tests {
         std::fs::write(dir.path().join(MASTER_KEY_FILE), b"short").unwrap();
         let err = SecretBox::load_or_create(dir.path()).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
-        assert_eq!(
-            std::fs::read(dir.path().join(MASTER_KEY_FILE)).unwrap(),
-            b"short",
-            "never overwritten"
-        );
+        assert_eq!(std::fs::read(dir.path().join(MASTER_KEY_FILE)).unwrap(), b"short", "never overwritten");
     }
 
     #[test]
     fn generated_credentials_have_kraken_shapes() {
         let k = random_api_key();
         assert_eq!(k.len(), 56);
-        assert_eq!(
-            base64::engine::general_purpose::STANDARD
-                .decode(&k)
-                .unwrap()
-                .len(),
-            42
-        );
+        assert_eq!(base64::engine::general_purpose::STANDARD.decode(&k).unwrap().len(), 42);
         assert_ne!(k, random_api_key());
         let s = random_api_secret();
         assert_eq!(s.len(), 64);
-        assert_eq!(
-            base64::engine::general_purpose::STANDARD.encode(&s).len(),
-            88
-        );
+        assert_eq!(base64::engine::general_purpose::STANDARD.encode(&s).len(), 88);
         assert_ne!(s, random_api_secret());
         let t = random_token();
         assert_eq!(t.len(), 64);
-        assert!(t
-            .bytes()
-            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(t.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert_ne!(t, random_token());
     }
 

@@ -101,7 +101,11 @@ impl Server {
 
     pub async fn account_id(&self, name: &str) -> Result<u32, KrakenError> {
         let n = name.to_string();
-        self.state.sequencer.read(move |ex| ex.account_by_name(&n).filter(|id| *id >= 2)).await?.ok_or_else(|| KrakenError::invalid("account"))
+        self.state
+            .sequencer
+            .read(move |ex| ex.account_by_name(&n).filter(|id| *id >= 2))
+            .await?
+            .ok_or_else(|| KrakenError::invalid("account"))
     }
 
     /// Credits an account from outside (`calamari deposit`); amount is a decimal string.
@@ -177,14 +181,17 @@ impl Server {
 
 /// The asset and pair lists may only grow once a data directory has state.
 fn check_markets_compatible(store: &dyn KeyStore, config: &Config) -> Result<(), String> {
-    let names: Vec<String> = config.assets.iter().map(|a| a.id.clone()).chain(config.pairs.iter().map(|p| format!("pair:{}", p.id))).collect();
+    let names: Vec<String> =
+        config.assets.iter().map(|a| a.id.clone()).chain(config.pairs.iter().map(|p| format!("pair:{}", p.id))).collect();
     let assets: Vec<&String> = names.iter().filter(|n| !n.starts_with("pair:")).collect();
     let pairs: Vec<&String> = names.iter().filter(|n| n.starts_with("pair:")).collect();
     for (key, now) in [("assets", assets), ("pairs", pairs)] {
         let joined = now.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",");
         match store.get_meta(key).map_err(|e| e.to_string())? {
             Some(before) if !joined.starts_with(before.as_str()) => {
-                return Err(format!("the configured {key} ({joined}) do not extend the data directory's ({before}); lists are append-only"));
+                return Err(format!(
+                    "the configured {key} ({joined}) do not extend the data directory's ({before}); lists are append-only"
+                ));
             }
             _ => store.set_meta(key, &joined).map_err(|e| e.to_string())?,
         }
@@ -225,7 +232,8 @@ pub async fn serve(data_dir: &Path, listen: SocketAddr, config: Config) -> Resul
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("{listen}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let url = format!("http://{addr}");
-    write_private(&data_dir.join(SERVER_FILE), &serde_json::json!({ "url": url, "pid": std::process::id() }).to_string()).map_err(|e| e.to_string())?;
+    write_private(&data_dir.join(SERVER_FILE), &serde_json::json!({ "url": url, "pid": std::process::id() }).to_string())
+        .map_err(|e| e.to_string())?;
     if fresh {
         let key = server.bootstrap_demo().await?;
         print_demo(&server.config.demo.account, &key, &url);

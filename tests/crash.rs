@@ -80,7 +80,11 @@ fn kill_9_loses_nothing_acknowledged() {
                 let side = if (i + who as u64) % 2 == 0 { "buy" } else { "sell" };
                 let price = format!("{}.0", 49_990 + (i * 7 + who as u64 * 3) % 20);
                 let r = std::panic::catch_unwind(|| {
-                    client.private(&k, "AddOrder", &[("pair", "XBTUSD"), ("type", side), ("ordertype", "limit"), ("price", &price), ("volume", "0.001")])
+                    client.private(
+                        &k,
+                        "AddOrder",
+                        &[("pair", "XBTUSD"), ("type", side), ("ordertype", "limit"), ("price", &price), ("volume", "0.001")],
+                    )
                 });
                 let Ok(r) = r else { break };
                 if let Some(id) = r["result"]["txid"][0].as_str() {

@@ -26,7 +26,8 @@ fn public_endpoints_speak_kraken() {
     assert_eq!(err(&s.public("Ticker", "pair=FOOBARBAZ")), "EQuery:Unknown asset pair");
     assert_eq!(err(&s.public("NoSuchThing", "")), "EGeneral:Unknown method");
     // krakenex posts forms to public endpoints too.
-    let r: Value = ureq::post(&format!("{}/0/public/Depth", s.url)).send_form(&[("pair", "XBTUSD"), ("count", "5")]).unwrap().into_json().unwrap();
+    let r: Value =
+        ureq::post(&format!("{}/0/public/Depth", s.url)).send_form(&[("pair", "XBTUSD"), ("count", "5")]).unwrap().into_json().unwrap();
     assert!(ok(&r)["XXBTZUSD"]["asks"].is_array());
 }
 
@@ -51,7 +52,11 @@ fn authentication_errors_are_krakens() {
     // A key with only Query Funds can read balances but not trade.
     let reader = s.key("demo", "reader", "Query Funds");
     ok(&s.private(&reader, "Balance", &[]));
-    let add = s.private(&reader, "AddOrder", &[("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "1000"), ("volume", "0.01")]);
+    let add = s.private(
+        &reader,
+        "AddOrder",
+        &[("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "1000"), ("volume", "0.01")],
+    );
     assert_eq!(err(&add), "EGeneral:Permission denied");
     assert_eq!(err(&s.private(&reader, "Ledgers", &[])), "EGeneral:Permission denied");
     // Revoked keys are unknown at once.
@@ -67,11 +72,23 @@ fn bad_orders_get_kraken_errors_and_change_nothing() {
         (&[("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "1000")], "EGeneral:Invalid arguments:volume"),
         (&[("pair", "NOPE"), ("type", "buy"), ("ordertype", "limit"), ("price", "1"), ("volume", "1")], "EQuery:Unknown asset pair"),
         (&[("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "1000.05"), ("volume", "0.01")], "EOrder:Invalid price"),
-        (&[("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "1000"), ("volume", "0.000001")], "EOrder:Order minimum not met"),
+        (
+            &[("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "1000"), ("volume", "0.000001")],
+            "EOrder:Order minimum not met",
+        ),
         (&[("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "1000"), ("volume", "1")], "EOrder:Insufficient funds"),
-        (&[("pair", "XBTUSD"), ("type", "sell"), ("ordertype", "limit"), ("price", "1000"), ("volume", "0.01")], "EOrder:Insufficient funds"),
-        (&[("pair", "XBTUSD"), ("type", "hold"), ("ordertype", "limit"), ("price", "1000"), ("volume", "0.01")], "EGeneral:Invalid arguments:type"),
-        (&[("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "-5"), ("volume", "0.01")], "EGeneral:Invalid arguments:price"),
+        (
+            &[("pair", "XBTUSD"), ("type", "sell"), ("ordertype", "limit"), ("price", "1000"), ("volume", "0.01")],
+            "EOrder:Insufficient funds",
+        ),
+        (
+            &[("pair", "XBTUSD"), ("type", "hold"), ("ordertype", "limit"), ("price", "1000"), ("volume", "0.01")],
+            "EGeneral:Invalid arguments:type",
+        ),
+        (
+            &[("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "-5"), ("volume", "0.01")],
+            "EGeneral:Invalid arguments:price",
+        ),
     ];
     for (params, want) in cases {
         let r = s.private(&k, "AddOrder", params);
@@ -89,7 +106,11 @@ fn a_trade_moves_exact_money_and_survives_restart() {
     let mut s = Server::start();
     let maker = s.account("maker", "10000", "1", "all");
     let taker = s.account("taker", "10000", "0", "all");
-    let sell = s.private(&maker, "AddOrder", &[("pair", "XBTUSD"), ("type", "sell"), ("ordertype", "limit"), ("price", "50000.0"), ("volume", "0.02"), ("oflags", "post")]);
+    let sell = s.private(
+        &maker,
+        "AddOrder",
+        &[("pair", "XBTUSD"), ("type", "sell"), ("ordertype", "limit"), ("price", "50000.0"), ("volume", "0.02"), ("oflags", "post")],
+    );
     let sell_id = ok(&sell)["txid"][0].as_str().unwrap().to_string();
     assert_eq!(ok(&sell)["descr"]["order"], "sell 0.02000000 XBTUSD @ limit 50000.0");
     let depth = s.public("Depth", "pair=XBTUSD&count=1");

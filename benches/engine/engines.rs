@@ -159,7 +159,8 @@ impl Matchcore {
             if let CommandReport::Submit(effects) = report {
                 if let Some(m) = effects.target_order().match_result() {
                     self.traded += m.executed_quantity().0;
-                    let worse = m.trades().iter().filter(|t| if side == Side::Buy { t.price().0 > price } else { t.price().0 < price }).count();
+                    let worse =
+                        m.trades().iter().filter(|t| if side == Side::Buy { t.price().0 > price } else { t.price().0 < price }).count();
                     self.worse_than_limit[ioc as usize] += worse as u64;
                 }
             }
@@ -169,7 +170,14 @@ impl Matchcore {
 
 impl Engine for Matchcore {
     fn new(ids: u32) -> Self {
-        Matchcore { book: matchcore::OrderBook::new("XBT/USD"), id_of: vec![NONE; ids as usize], seq: 0, last: 0, traded: 0, worse_than_limit: [0, 0] }
+        Matchcore {
+            book: matchcore::OrderBook::new("XBT/USD"),
+            id_of: vec![NONE; ids as usize],
+            seq: 0,
+            last: 0,
+            traded: 0,
+            worse_than_limit: [0, 0],
+        }
     }
     fn apply(&mut self, op: &Op) {
         use matchcore::*;

@@ -24,11 +24,28 @@ pub enum Side {
 /// engine maps them to its own ids. Quantities are in lots (one lot = 0.001 XBT).
 #[derive(Clone, Copy, Debug)]
 pub enum Op {
-    Place { id: u32, account: u32, side: Side, price: u64, qty: u64, ioc: bool },
-    Cancel { id: u32, account: u32 },
+    Place {
+        id: u32,
+        account: u32,
+        side: Side,
+        price: u64,
+        qty: u64,
+        ioc: bool,
+    },
+    Cancel {
+        id: u32,
+        account: u32,
+    },
     /// Move a resting order to a new price (it loses time priority): every engine cancels `id`
     /// and places `new_id` with the remaining quantity the oracle saw.
-    Move { id: u32, new_id: u32, account: u32, side: Side, price: u64, qty: u64 },
+    Move {
+        id: u32,
+        new_id: u32,
+        account: u32,
+        side: Side,
+        price: u64,
+        qty: u64,
+    },
 }
 
 /// xorshift64*: deterministic and dependency-free, so the stream is the same on every machine.

@@ -62,7 +62,13 @@ async fn public_get(State(st): State<Shared>, Path(method): Path<String>, RawQue
     envelope(public::dispatch(&st, &method, params).await)
 }
 
-async fn public_post(State(st): State<Shared>, Path(method): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+async fn public_post(
+    State(st): State<Shared>,
+    Path(method): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let parsed = Params::from_body(content_type(&headers), &body).and_then(|mut p| {
         p.merge_missing(Params::from_form(q.unwrap_or_default().as_bytes())?);
         Ok(p)

@@ -115,7 +115,8 @@ fn json_text(v: &serde_json::Value) -> Option<String> {
         serde_json::Value::Bool(b) => Some(b.to_string()),
         serde_json::Value::Null => Some(String::new()),
         serde_json::Value::Array(items) => {
-            let parts: Option<Vec<String>> = items.iter().map(|i| if i.is_array() || i.is_object() { None } else { json_text(i) }).collect();
+            let parts: Option<Vec<String>> =
+                items.iter().map(|i| if i.is_array() || i.is_object() { None } else { json_text(i) }).collect();
             parts.map(|p| p.join(","))
         }
         serde_json::Value::Object(_) => None,

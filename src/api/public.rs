@@ -62,11 +62,8 @@ fn time() -> Value {
     // Kraken: "Thu, 06 Jul 23 18:50:48 +0000" (two-digit year).
     let http = httpdate::fmt_http_date(now); // "Thu, 06 Jul 2023 18:50:48 GMT"
     let parts: Vec<&str> = http.split(' ').collect();
-    let rfc1123 = if parts.len() == 6 {
-        format!("{} {} {} {} {} +0000", parts[0], parts[1], parts[2], &parts[3][2..], parts[4])
-    } else {
-        http
-    };
+    let rfc1123 =
+        if parts.len() == 6 { format!("{} {} {} {} {} +0000", parts[0], parts[1], parts[2], &parts[3][2..], parts[4]) } else { http };
     json!({ "unixtime": secs, "rfc1123": rfc1123 })
 }
 
@@ -244,7 +241,9 @@ fn depth(ex: &Exchange, idx: PairIdx, count: usize) -> ApiResult {
     let pair = ex.markets.pair(idx);
     let book = &ex.books[idx as usize];
     let stamp = (now_ns() / NS) as i64;
-    let rows = |side| -> Vec<Value> { book.depth(side, count).into_iter().map(|(p, v)| json!([price(pair, p), volume(pair, v), stamp])).collect() };
+    let rows = |side| -> Vec<Value> {
+        book.depth(side, count).into_iter().map(|(p, v)| json!([price(pair, p), volume(pair, v), stamp])).collect()
+    };
     Ok(json!({ pair.id.clone(): { "asks": rows(Side::Sell), "bids": rows(Side::Buy) } }))
 }
 
@@ -296,7 +295,16 @@ fn ohlc(ex: &Exchange, idx: PairIdx, interval: usize, since: u64, now: u64) -> A
         .iter()
         .map(|c| {
             let vwap = if c.volume > 0 { div_round_half_up(c.value, c.volume) as u64 } else { c.close };
-            json!([c.time, price(pair, c.open), price(pair, c.high), price(pair, c.low), price(pair, c.close), price(pair, vwap), volume(pair, c.volume), c.count])
+            json!([
+                c.time,
+                price(pair, c.open),
+                price(pair, c.high),
+                price(pair, c.low),
+                price(pair, c.close),
+                price(pair, vwap),
+                volume(pair, c.volume),
+                c.count
+            ])
         })
         .collect();
     // `last`: the newest committed (closed) candle, to pass as `since` next time.

@@ -176,14 +176,14 @@ fn main() {
         })
         .collect();
 
-    println!("loadgen: {clients} clients, {seconds} s per phase, server {url}, {} cores", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
+    println!(
+        "loadgen: {clients} clients, {seconds} s per phase, server {url}, {} cores",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
+    );
     println!("| request | requests/s | ratio to Time | p50 ms | p99 ms | non-OK answers |");
     println!("|---|---:|---:|---:|---:|---:|");
-    let phases: [(&str, fn(&ureq::Agent, &str, &Key, &mut u64, u64) -> Result<String, String>); 3] = [
-        ("GET /0/public/Time", time_request),
-        ("signed Balance", balance_request),
-        ("signed durable AddOrder", add_order_request),
-    ];
+    let phases: [(&str, fn(&ureq::Agent, &str, &Key, &mut u64, u64) -> Result<String, String>); 3] =
+        [("GET /0/public/Time", time_request), ("signed Balance", balance_request), ("signed durable AddOrder", add_order_request)];
     let mut baseline = 0.0;
     let mut failed = false;
     for (name, request) in phases {

@@ -104,7 +104,11 @@ impl Markets {
             };
             let ppm = percent_to_ppm(mag).ok_or_else(|| bad("change_24h_pct"))?;
             let factor = if neg { 1_000_000 - ppm } else { 1_000_000 + ppm };
-            let open_price = if factor <= 0 { reference_price } else { crate::money::div_round_half_up(reference_price as i128 * 1_000_000, factor) as u64 };
+            let open_price = if factor <= 0 {
+                reference_price
+            } else {
+                crate::money::div_round_half_up(reference_price as i128 * 1_000_000, factor) as u64
+            };
             let tick = parse_units(&p.tick_size, p.pair_decimals).ok_or_else(|| bad("tick_size"))? as u64;
             if tick == 0 {
                 return Err(bad("tick_size"));
@@ -136,7 +140,12 @@ impl Markets {
             pair_names.insert(p.wsname.to_ascii_uppercase(), idx);
             // Also BTC/USD-style spellings built from every name of both assets.
             let names_of = |a: AssetIdx| -> Vec<String> {
-                cfg.assets[a as usize].aliases.iter().chain([&cfg.assets[a as usize].altname, &cfg.assets[a as usize].id]).map(|s| s.to_ascii_uppercase()).collect()
+                cfg.assets[a as usize]
+                    .aliases
+                    .iter()
+                    .chain([&cfg.assets[a as usize].altname, &cfg.assets[a as usize].id])
+                    .map(|s| s.to_ascii_uppercase())
+                    .collect()
             };
             for b in names_of(base) {
                 for q in names_of(quote) {
@@ -146,9 +155,7 @@ impl Markets {
             }
         }
         let tiers = |rows: &[(u64, String)]| -> Result<Vec<FeeTier>, String> {
-            rows.iter()
-                .map(|(v, p)| Ok(FeeTier { volume: *v as i128, ppm: percent_to_ppm(p).ok_or(format!("bad fee {p}"))? }))
-                .collect()
+            rows.iter().map(|(v, p)| Ok(FeeTier { volume: *v as i128, ppm: percent_to_ppm(p).ok_or(format!("bad fee {p}"))? })).collect()
         };
         let (taker_fees, maker_fees) = (tiers(&cfg.fees.taker)?, tiers(&cfg.fees.maker)?);
         let top_taker = taker_fees.iter().map(|t| t.ppm).max().unwrap_or(0);

@@ -15,8 +15,8 @@ pub mod book;
 pub mod ids;
 pub mod market_data;
 pub mod markets;
-pub mod order;
 mod matching;
+pub mod order;
 pub use matching::{MAX_PRICE, MAX_VOLUME};
 
 use crate::error::KrakenError;
@@ -136,7 +136,10 @@ impl Exchange {
     }
 
     fn create_account(&mut self, name: &str) -> Result<Applied, KrakenError> {
-        let valid = !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c)) && !name.starts_with('@');
+        let valid = !name.is_empty()
+            && name.len() <= 64
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
+            && !name.starts_with('@');
         if !valid || self.account_names.contains_key(name) {
             return Err(KrakenError::invalid("name"));
         }
@@ -185,7 +188,9 @@ impl Exchange {
                     _ => Err(KrakenError::UnknownOrder),
                 };
             }
-            CancelTarget::UserRef(r) => acct.open_orders.iter().copied().filter(|s| self.orders[*s as usize].req.userref == Some(*r)).collect(),
+            CancelTarget::UserRef(r) => {
+                acct.open_orders.iter().copied().filter(|s| self.orders[*s as usize].req.userref == Some(*r)).collect()
+            }
             CancelTarget::ClOrdId(c) => {
                 acct.open_orders.iter().copied().filter(|s| self.orders[*s as usize].req.cl_ord_id.as_deref() == Some(c.as_str())).collect()
             }

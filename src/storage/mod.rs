@@ -56,10 +56,7 @@ impl fmt::Debug for KeyRecord {
             .field("account_id", &self.account_id)
             .field("name", &self.name)
             .field("permissions", &self.permissions)
-            .field(
-                "secret_ciphertext",
-                &format_args!("<{} bytes>", self.secret_ciphertext.len()),
-            )
+            .field("secret_ciphertext", &format_args!("<{} bytes>", self.secret_ciphertext.len()))
             .field("created_at", &self.created_at)
             .field("revoked", &self.revoked)
             .field("nonce", &self.nonce)

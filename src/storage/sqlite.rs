@@ -56,29 +56,20 @@ fn nonce_from_sql(n: i64) -> u64 {
 fn connect(path: &Path) -> Result<Connection, StorageError> {
     let conn = Connection::open(path).map_err(backend)?;
     conn.busy_timeout(Duration::from_secs(5)).map_err(backend)?;
-    let mode: String = conn
-        .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
-        .map_err(backend)?;
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).map_err(backend)?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StorageError::Backend(format!(
-            "{}: could not enable WAL (journal_mode={mode})",
-            path.display()
-        )));
+        return Err(StorageError::Backend(format!("{}: could not enable WAL (journal_mode={mode})", path.display())));
     }
-    conn.pragma_update(None, "synchronous", "FULL")
-        .map_err(backend)?;
+    conn.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
     Ok(conn)
 }
 
 /// Opens the database, creating the directory, the file and the schema as needed.
 pub fn open(data_dir: &Path) -> Result<(SqliteLog, SqliteKeyStore), StorageError> {
-    std::fs::create_dir_all(data_dir)
-        .map_err(|e| StorageError::Backend(format!("{}: {e}", data_dir.display())))?;
+    std::fs::create_dir_all(data_dir).map_err(|e| StorageError::Backend(format!("{}: {e}", data_dir.display())))?;
     let path = data_dir.join(DB_FILE);
     let keys = connect(&path)?;
-    let version: i64 = keys
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(backend)?;
+    let version: i64 = keys.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(backend)?;
     if version > SCHEMA_VERSION {
         return Err(StorageError::Backend(format!(
             "{}: schema version {version} is newer than this build's {SCHEMA_VERSION}",
@@ -86,22 +77,11 @@ pub fn open(data_dir: &Path) -> Result<(SqliteLog, SqliteKeyStore), StorageError
         )));
     }
     keys.execute_batch(SCHEMA).map_err(backend)?;
-    keys.pragma_update(None, "user_version", SCHEMA_VERSION)
-        .map_err(backend)?;
+    keys.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(backend)?;
     let log = connect(&path)?;
-    let last: Option<i64> = log
-        .query_row("SELECT MAX(seq) FROM commands", [], |r| r.get(0))
-        .map_err(backend)?;
+    let last: Option<i64> = log.query_row("SELECT MAX(seq) FROM commands", [], |r| r.get(0)).map_err(backend)?;
     let next_seq = last.map_or(1, |s| s as u64 + 1);
-    Ok((
-        SqliteLog {
-            conn: log,
-            next_seq,
-        },
-        SqliteKeyStore {
-            conn: Mutex::new(keys),
-        },
-    ))
+    Ok((SqliteLog { conn: log, next_seq }, SqliteKeyStore { conn: Mutex::new(keys) }))
 }
 
 /// The command log over its own connection.
@@ -115,17 +95,11 @@ impl CommandLog for SqliteLog {
         if records.is_empty() {
             return Ok(());
         }
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(backend)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
         {
-            let mut stmt = tx
-                .prepare_cached("INSERT INTO commands (seq, body) VALUES (?1, ?2)")
-                .map_err(backend)?;
+            let mut stmt = tx.prepare_cached("INSERT INTO commands (seq, body) VALUES (?1, ?2)").map_err(backend)?;
             for (i, body) in records.iter().enumerate() {
-                stmt.execute(params![(self.next_seq + i as u64) as i64, body])
-                    .map_err(backend)?;
+                stmt.execute(params![(self.next_seq + i as u64) as i64, body]).map_err(backend)?;
             }
         }
         tx.commit().map_err(backend)?;
@@ -135,26 +109,17 @@ impl CommandLog for SqliteLog {
     }
 
     fn replay(&mut self, f: &mut ReplayFn<'_>) -> Result<(), StorageError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT seq, body FROM commands ORDER BY seq")
-            .map_err(backend)?;
+        let mut stmt = self.conn.prepare_cached("SELECT seq, body FROM commands ORDER BY seq").map_err(backend)?;
         let mut rows = stmt.query([]).map_err(backend)?;
         let mut expected: Option<u64> = None;
         while let Some(row) = rows.next().map_err(backend)? {
             let seq = row.get::<_, i64>(0).map_err(backend)? as u64;
             if let Some(want) = expected {
                 if seq != want {
-                    return Err(StorageError::Backend(format!(
-                        "command log has a gap: record {want} is missing (next is {seq})"
-                    )));
+                    return Err(StorageError::Backend(format!("command log has a gap: record {want} is missing (next is {seq})")));
                 }
             }
-            let body = row
-                .get_ref(1)
-                .map_err(backend)?
-                .as_blob()
-                .map_err(|e| StorageError::Backend(format!("record {seq}: {e}")))?;
+            let body = row.get_ref(1).map_err(backend)?.as_blob().map_err(|e| StorageError::Backend(format!("record {seq}: {e}")))?;
             f(seq, body).map_err(StorageError::Replay)?;
             expected = Some(seq + 1);
         }
@@ -196,9 +161,7 @@ impl KeyStore for SqliteKeyStore {
         ]);
         match res {
             Ok(_) => Ok(conn.last_insert_rowid()),
-            Err(e) if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
-                Err(StorageError::Conflict)
-            }
+            Err(e) if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => Err(StorageError::Conflict),
             Err(e) => Err(backend(e)),
         }
     }
@@ -231,9 +194,7 @@ impl KeyStore for SqliteKeyStore {
 
     fn revoke_key(&self, public_key: &str) -> Result<bool, StorageError> {
         let conn = self.lock();
-        let mut stmt = conn
-            .prepare_cached("UPDATE api_keys SET revoked = 1 WHERE public_key = ?1 AND revoked = 0")
-            .map_err(backend)?;
+        let mut stmt = conn.prepare_cached("UPDATE api_keys SET revoked = 1 WHERE public_key = ?1 AND revoked = 0").map_err(backend)?;
         Ok(stmt.execute([public_key]).map_err(backend)? > 0)
     }
 
@@ -242,21 +203,12 @@ impl KeyStore for SqliteKeyStore {
             return Ok(());
         }
         let mut conn = self.lock();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(backend)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
         {
-            let mut get = tx
-                .prepare_cached("SELECT nonce FROM api_keys WHERE id = ?1")
-                .map_err(backend)?;
-            let mut set = tx
-                .prepare_cached("UPDATE api_keys SET nonce = ?2 WHERE id = ?1")
-                .map_err(backend)?;
+            let mut get = tx.prepare_cached("SELECT nonce FROM api_keys WHERE id = ?1").map_err(backend)?;
+            let mut set = tx.prepare_cached("UPDATE api_keys SET nonce = ?2 WHERE id = ?1").map_err(backend)?;
             for &(id, n) in nonces {
-                let stored: Option<i64> = get
-                    .query_row([id], |r| r.get(0))
-                    .optional()
-                    .map_err(backend)?;
+                let stored: Option<i64> = get.query_row([id], |r| r.get(0)).optional().map_err(backend)?;
                 if matches!(stored, Some(s) if n > nonce_from_sql(s)) {
                     set.execute(params![id, nonce_to_sql(n)]).map_err(backend)?;
                 }
@@ -267,13 +219,8 @@ impl KeyStore for SqliteKeyStore {
 
     fn get_meta(&self, key: &str) -> Result<Option<String>, StorageError> {
         let conn = self.lock();
-        let mut stmt = conn
-            .prepare_cached("SELECT value FROM meta WHERE key = ?1")
-            .map_err(backend)?;
-        let v: Option<Option<String>> = stmt
-            .query_row([key], |r| r.get(0))
-            .optional()
-            .map_err(backend)?;
+        let mut stmt = conn.prepare_cached("SELECT value FROM meta WHERE key = ?1").map_err(backend)?;
+        let v: Option<Option<String>> = stmt.query_row([key], |r| r.get(0)).optional().map_err(backend)?;
         Ok(v.flatten())
     }
 
@@ -328,17 +275,10 @@ mod tests {
             log.append(&[vec![0, 255, 0]]).unwrap();
         }
         let (mut log, _) = open_sqlite(&data).unwrap();
-        let want = vec![
-            (1, b"one".to_vec()),
-            (2, b"two".to_vec()),
-            (3, vec![0, 255, 0]),
-        ];
+        let want = vec![(1, b"one".to_vec()), (2, b"two".to_vec()), (3, vec![0, 255, 0])];
         assert_eq!(collect(log.as_mut()), want);
         log.append(&[b"four".to_vec()]).unwrap();
-        assert_eq!(
-            collect(log.as_mut()).last().unwrap(),
-            &(4, b"four".to_vec())
-        );
+        assert_eq!(collect(log.as_mut()).last().unwrap(), &(4, b"four".to_vec()));
     }
 
     #[test]
@@ -361,8 +301,7 @@ mod tests {
     fn replay_stops_at_the_callbacks_error() {
         let dir = tempfile::tempdir().unwrap();
         let (mut log, _) = open_sqlite(dir.path()).unwrap();
-        log.append(&[b"a".to_vec(), b"b".to_vec(), b"c".to_vec()])
-            .unwrap();
+        log.append(&[b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]).unwrap();
         let mut seen = 0;
         let err = log
             .replay(&mut |seq, _| {
@@ -384,10 +323,7 @@ mod tests {
         let (mut a, _) = open_sqlite(dir.path()).unwrap();
         let (mut b, _) = open_sqlite(dir.path()).unwrap();
         a.append(&[b"a1".to_vec()]).unwrap();
-        assert!(matches!(
-            b.append(&[b"b1".to_vec()]),
-            Err(StorageError::Backend(_))
-        ));
+        assert!(matches!(b.append(&[b"b1".to_vec()]), Err(StorageError::Backend(_))));
         a.append(&[b"a2".to_vec()]).unwrap();
         let got: Vec<Vec<u8>> = collect(a.as_mut()).into_iter().map(|(_, b)| b).collect();
         assert_eq!(got, vec![b"a1".to_vec(), b"a2".to_vec()]);
@@ -397,14 +333,8 @@ mod tests {
     fn database_is_wal_with_full_sync() {
         let dir = tempfile::tempdir().unwrap();
         let (log, _keys) = open(dir.path()).unwrap();
-        let mode: String = log
-            .conn
-            .pragma_query_value(None, "journal_mode", |r| r.get(0))
-            .unwrap();
-        let sync: i64 = log
-            .conn
-            .pragma_query_value(None, "synchronous", |r| r.get(0))
-            .unwrap();
+        let mode: String = log.conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+        let sync: i64 = log.conn.pragma_query_value(None, "synchronous", |r| r.get(0)).unwrap();
         assert_eq!(mode, "wal");
         assert_eq!(sync, 2, "FULL");
     }
@@ -418,13 +348,7 @@ mod tests {
         assert_ne!(a, b);
         let keys = store.list_keys().unwrap();
         assert_eq!(keys.len(), 2);
-        assert_eq!(
-            keys[0],
-            KeyRecord {
-                id: a,
-                ..record(2, "bot", "PUBA")
-            }
-        );
+        assert_eq!(keys[0], KeyRecord { id: a, ..record(2, "bot", "PUBA") });
         assert!(store.revoke_key("PUBA").unwrap());
         assert!(!store.revoke_key("PUBA").unwrap(), "already revoked");
         assert!(!store.revoke_key("nope").unwrap());
@@ -440,15 +364,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (_, store) = open_sqlite(dir.path()).unwrap();
         store.insert_key(&record(2, "bot", "P1")).unwrap();
-        assert!(matches!(
-            store.insert_key(&record(2, "bot", "P2")),
-            Err(StorageError::Conflict)
-        ));
+        assert!(matches!(store.insert_key(&record(2, "bot", "P2")), Err(StorageError::Conflict)));
         store.insert_key(&record(2, "other", "P3")).unwrap();
         store.revoke_key("P1").unwrap();
-        store
-            .insert_key(&record(2, "bot", "P4"))
-            .expect("the name is free once the old key is revoked");
+        store.insert_key(&record(2, "bot", "P4")).expect("the name is free once the old key is revoked");
         assert_eq!(store.list_keys().unwrap().len(), 3);
     }
 
@@ -464,14 +383,9 @@ mod tests {
         store.save_nonces(&[]).unwrap();
         let keys = store.list_keys().unwrap();
         assert_eq!((keys[0].nonce, keys[1].nonce), (100, big));
-        store
-            .save_nonces(&[(a, 1_616_492_376_594), (b, u64::MAX)])
-            .unwrap();
+        store.save_nonces(&[(a, 1_616_492_376_594), (b, u64::MAX)]).unwrap();
         let keys = store.list_keys().unwrap();
-        assert_eq!(
-            (keys[0].nonce, keys[1].nonce),
-            (1_616_492_376_594, u64::MAX)
-        );
+        assert_eq!((keys[0].nonce, keys[1].nonce), (1_616_492_376_594, u64::MAX));
     }
 
     #[test]
@@ -485,10 +399,7 @@ mod tests {
         drop(store);
         let (_, store) = open_sqlite(dir.path()).unwrap();
         assert_eq!(store.get_meta("id_seed").unwrap().as_deref(), Some("43"));
-        assert_eq!(
-            store.get_meta("assets").unwrap().as_deref(),
-            Some("XBT,USD")
-        );
+        assert_eq!(store.get_meta("assets").unwrap().as_deref(), Some("XBT,USD"));
     }
 
     #[test]

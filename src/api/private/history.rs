@@ -95,7 +95,9 @@ pub async fn closed_orders(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
                         "close" => in_window(o.close_ns, start, end),
                         _ => in_window(o.open_ns, start, end) || in_window(o.close_ns, start, end),
                     };
-                    by_time && userref.is_none_or(|u| o.req.userref == Some(u)) && cl.as_ref().is_none_or(|c| o.req.cl_ord_id.as_ref() == Some(c))
+                    by_time
+                        && userref.is_none_or(|u| o.req.userref == Some(u))
+                        && cl.as_ref().is_none_or(|c| o.req.cl_ord_id.as_ref() == Some(c))
                 })
                 .collect();
             let (total, shown) = page(matches, &p)?;
@@ -146,7 +148,8 @@ pub async fn trades_history(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
                 return Err(KrakenError::invalid("type"));
             }
             let acct = ex.user_account(account)?;
-            let matches: Vec<u64> = acct.trades.iter().rev().copied().filter(|t| in_window(ex.trades[*t as usize].time_ns, start, end)).collect();
+            let matches: Vec<u64> =
+                acct.trades.iter().rev().copied().filter(|t| in_window(ex.trades[*t as usize].time_ns, start, end)).collect();
             let (total, shown) = page(matches, &p)?;
             let mut trades = Map::new();
             for t in shown {
@@ -198,7 +201,8 @@ pub async fn ledgers(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
         "all" => None,
         "trade" => Some(Some(LedgerKind::Trade)),
         "deposit" => Some(Some(LedgerKind::Deposit)),
-        "withdrawal" | "transfer" | "margin" | "adjustment" | "rollover" | "credit" | "settled" | "staking" | "dividend" | "sale" | "nft_rebate" => Some(None),
+        "withdrawal" | "transfer" | "margin" | "adjustment" | "rollover" | "credit" | "settled" | "staking" | "dividend" | "sale"
+        | "nft_rebate" => Some(None),
         _ => return Err(KrakenError::invalid("type")),
     };
     st.sequencer
@@ -213,7 +217,9 @@ pub async fn ledgers(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
                 .copied()
                 .filter(|l| {
                     let e = &ex.ledger[*l as usize];
-                    in_window(e.time_ns, start, end) && (assets.is_empty() || assets.contains(&e.asset)) && kind.is_none_or(|k| k == Some(e.kind))
+                    in_window(e.time_ns, start, end)
+                        && (assets.is_empty() || assets.contains(&e.asset))
+                        && kind.is_none_or(|k| k == Some(e.kind))
                 })
                 .collect();
             let (total, shown) = page(matches, &p)?;

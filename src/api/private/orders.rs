@@ -37,7 +37,10 @@ pub fn parse_new_order(markets: &Markets, account: u32, p: &Params) -> Result<Ne
             let text = p.required("price")?;
             let ticks = parse_units(text, pair.pair_decimals).ok_or_else(|| {
                 if text.contains('.') && text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-                    KrakenError::InvalidPrice(Some(format!("{} price can only be specified up to {} decimals.", pair.altname, pair.pair_decimals)))
+                    KrakenError::InvalidPrice(Some(format!(
+                        "{} price can only be specified up to {} decimals.",
+                        pair.altname, pair.pair_decimals
+                    )))
                 } else {
                     KrakenError::invalid("price")
                 }
