@@ -129,8 +129,8 @@ impl Engine for Calamari {
 pub struct Matchcore {
     book: matchcore::OrderBook,
     id_of: Vec<u64>,
+    /// The next command's sequence number.
     seq: u64,
-    last: u64,
     traded: u64,
     /// Fills at a price worse than the taker's limit, by time in force (GTC, IOC).
     pub worse_than_limit: [u64; 2],
@@ -140,9 +140,9 @@ impl Matchcore {
     fn run(&mut self, kind: matchcore::CommandKind) -> matchcore::CommandOutcome {
         use matchcore::{Command, CommandMeta, SequenceNumber, Timestamp};
         // Sequence numbers start at 0 and a submitted order's id is its command's number.
-        self.last = self.seq;
+        let n = self.seq;
         self.seq += 1;
-        let cmd = Command { meta: CommandMeta { sequence_number: SequenceNumber(self.last), timestamp: Timestamp(self.last) }, kind };
+        let cmd = Command { meta: CommandMeta { sequence_number: SequenceNumber(n), timestamp: Timestamp(n) }, kind };
         self.book.execute(&cmd)
     }
 
@@ -155,7 +155,7 @@ impl Matchcore {
         let tif = if ioc { TimeInForce::Ioc } else { TimeInForce::Gtc };
         let order = LimitOrder::new(Price(price), QuantityPolicy::Standard { quantity: Quantity(qty) }, OrderFlags::new(side, false, tif));
         if let CommandOutcome::Applied(report) = self.run(CommandKind::Submit(SubmitCmd { order: NewOrder::Limit(order) })) {
-            self.id_of[id as usize] = self.last;
+            self.id_of[id as usize] = self.seq - 1;
             if let CommandReport::Submit(effects) = report {
                 if let Some(m) = effects.target_order().match_result() {
                     self.traded += m.executed_quantity().0;
@@ -174,7 +174,6 @@ impl Engine for Matchcore {
             book: matchcore::OrderBook::new("XBT/USD"),
             id_of: vec![NONE; ids as usize],
             seq: 0,
-            last: 0,
             traded: 0,
             worse_than_limit: [0, 0],
         }
