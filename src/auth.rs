@@ -5,14 +5,16 @@
 
 use crate::crypto::SecretBox;
 use crate::error::KrakenError;
+use crate::key_settings::{KeySettings, NonceState, StoredSettings};
 use crate::storage::KeyStore;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256, Sha512};
 use std::collections::HashMap;
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// A set of Kraken API-key permissions (bit flags).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -49,7 +51,7 @@ impl Permissions {
 
     /// Parses a comma-separated list. Each item is a UI name ("Query Funds"), a key-management
     /// field ("funds_query"), a kebab slug ("query-funds", "create-modify-orders"), a constant
-    /// name ("QUERY_OPEN_ORDERS"), or `all`; case, spaces, `&`, `/`, `-` and `_` don't matter.
+    /// name ("QUERY_OPEN_ORDERS"), `all`, or `none`; case, spaces, `&`, `/`, `-` and `_` don't matter.
     pub fn parse_list(s: &str) -> Result<Permissions, String> {
         let mut out = Permissions::NONE;
         let mut any = false;
@@ -59,6 +61,9 @@ impl Permissions {
                 continue;
             }
             any = true;
+            if want == "none" {
+                continue;
+            }
             if want == "all" {
                 out = out | Permissions::ALL;
                 continue;
@@ -148,11 +153,12 @@ pub struct ApiKey {
     pub name: String,
     pub permissions: Permissions,
     secret: Vec<u8>,
-    /// Highest nonce accepted so far.
-    nonce: AtomicU64,
+    /// Nonces accepted so far (the highest, and those within the key's nonce window).
+    nonce: Mutex<NonceState>,
     /// Highest nonce handed to [`KeyRegistry::dirty_nonces`] (or loaded from storage).
     persisted: AtomicU64,
     pub created_at: i64,
+    pub settings: KeySettings,
 }
 
 impl ApiKey {
@@ -165,7 +171,32 @@ impl ApiKey {
         secret: Vec<u8>,
         created_at: i64,
     ) -> ApiKey {
-        ApiKey { id, public_key, account_id, name, permissions, secret, nonce: AtomicU64::new(0), persisted: AtomicU64::new(0), created_at }
+        ApiKey {
+            id,
+            public_key,
+            account_id,
+            name,
+            permissions,
+            secret,
+            nonce: Mutex::new(NonceState::default()),
+            persisted: AtomicU64::new(0),
+            created_at,
+            settings: KeySettings::default(),
+        }
+    }
+
+    pub fn with_settings(mut self, settings: KeySettings) -> ApiKey {
+        self.settings = settings;
+        self
+    }
+
+    /// Starts from a highest nonce restored from storage (nothing at or below it is accepted).
+    pub fn restore_nonce(&self, highest: u64) {
+        let mut st = self.nonce.lock().unwrap_or_else(|p| p.into_inner());
+        if highest > st.highest {
+            *st = NonceState::restored(highest);
+        }
+        self.persisted.fetch_max(highest, Ordering::AcqRel);
     }
 
     /// The raw (decoded) API secret.
@@ -173,23 +204,15 @@ impl ApiKey {
         &self.secret
     }
 
-    /// Accepts `n` if it is strictly greater than every nonce accepted before; atomic, so of
-    /// concurrent requests carrying the same nonce exactly one wins.
+    /// Accepts `n` if it is greater than every nonce accepted before or, with a nonce window,
+    /// within the window and not seen before. Of concurrent requests carrying the same nonce
+    /// exactly one wins.
     pub fn accept_nonce(&self, n: u64) -> bool {
-        let mut cur = self.nonce.load(Ordering::Acquire);
-        loop {
-            if n <= cur {
-                return false;
-            }
-            match self.nonce.compare_exchange_weak(cur, n, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => return true,
-                Err(actual) => cur = actual,
-            }
-        }
+        self.nonce.lock().unwrap_or_else(|p| p.into_inner()).accept(n, self.settings.nonce_window)
     }
 
     pub fn highest_nonce(&self) -> u64 {
-        self.nonce.load(Ordering::Acquire)
+        self.nonce.lock().unwrap_or_else(|p| p.into_inner()).highest
     }
 }
 
@@ -246,10 +269,12 @@ impl KeyRegistry {
                 return Err(format!("cannot decrypt API key {name:?} (id {id}): {why}"));
             };
             let perms = Permissions(rec.permissions);
+            let stored: StoredSettings =
+                serde_json::from_str(&rec.settings).map_err(|e| format!("API key id {}: settings: {e}", rec.id))?;
+            let settings = stored.load(sbox).map_err(|e| format!("API key id {}: {e}", rec.id))?;
             let (pk, name) = (rec.public_key, rec.name);
-            let key = ApiKey::new(rec.id, pk, rec.account_id, name, perms, secret, rec.created_at);
-            key.nonce.store(rec.nonce, Ordering::Release);
-            key.persisted.store(rec.nonce, Ordering::Release);
+            let key = ApiKey::new(rec.id, pk, rec.account_id, name, perms, secret, rec.created_at).with_settings(settings);
+            key.restore_nonce(rec.nonce);
             reg.insert(Arc::new(key));
         }
         Ok(reg)
@@ -297,26 +322,45 @@ impl KeyRegistry {
     }
 }
 
-/// Authenticates a private request in Kraken's order: key, nonce syntax, signature, nonce
-/// freshness. `nonce` is the nonce's text as sent (form field or JSON value); `body` is the raw
-/// request body exactly as received. The nonce is consumed only after the signature verified.
-pub fn authenticate(
-    reg: &KeyRegistry,
-    api_key: Option<&str>,
-    api_sign: Option<&str>,
-    path: &str,
-    nonce: Option<&str>,
-    body: &[u8],
-) -> Result<Arc<ApiKey>, KrakenError> {
-    let key = api_key.map(str::trim).filter(|k| !k.is_empty()).and_then(|k| reg.get(k)).ok_or(KrakenError::InvalidKey)?;
-    let nonce_text = nonce.ok_or(KrakenError::InvalidNonce)?;
+/// What a private request brings to authentication.
+pub struct Request<'a> {
+    pub api_key: Option<&'a str>,
+    pub api_sign: Option<&'a str>,
+    pub path: &'a str,
+    /// The nonce's text as sent (form field or JSON value).
+    pub nonce: Option<&'a str>,
+    /// The raw request body exactly as received.
+    pub body: &'a [u8],
+    /// The `otp` field, for keys with a second factor.
+    pub otp: Option<&'a str>,
+    /// The client's address.
+    pub client: IpAddr,
+    pub now_secs: i64,
+}
+
+/// Authenticates a private request in Kraken's order: the key (unknown or expired: `EAPI:Invalid
+/// key`), the key's IP allowlist, the nonce's syntax, the signature, the nonce's freshness
+/// (within the key's nonce window), then the key's second factor (`EGeneral:Permission
+/// denied` when missing or wrong). The nonce is consumed only after the signature verified.
+pub fn authenticate(reg: &KeyRegistry, r: &Request<'_>) -> Result<Arc<ApiKey>, KrakenError> {
+    let key = r.api_key.map(str::trim).filter(|k| !k.is_empty()).and_then(|k| reg.get(k)).ok_or(KrakenError::InvalidKey)?;
+    if key.settings.expired(r.now_secs) {
+        return Err(KrakenError::InvalidKey);
+    }
+    if !key.settings.allows(r.client) {
+        return Err(KrakenError::PermissionDenied);
+    }
+    let nonce_text = r.nonce.ok_or(KrakenError::InvalidNonce)?;
     let n = parse_nonce(nonce_text).ok_or(KrakenError::InvalidNonce)?;
-    let sign = api_sign.ok_or(KrakenError::InvalidSignature)?;
-    if !verify(path, nonce_text, body, key.secret(), sign) {
+    let sign = r.api_sign.ok_or(KrakenError::InvalidSignature)?;
+    if !verify(r.path, nonce_text, r.body, key.secret(), sign) {
         return Err(KrakenError::InvalidSignature);
     }
     if !key.accept_nonce(n) {
         return Err(KrakenError::InvalidNonce);
+    }
+    if let Some(otp) = &key.settings.otp {
+        otp.check(r.otp, r.now_secs.max(0) as u64).map_err(|_| KrakenError::PermissionDenied)?;
     }
     Ok(key)
 }
@@ -388,6 +432,7 @@ mod tests {
             ("all", P::ALL),
             ("ALL, query-funds", P::ALL),
             ("query-funds,,", P::QUERY_FUNDS),
+            ("none", P::NONE),
         ];
         for (text, want) in cases {
             assert_eq!(P::parse_list(text), Ok(want), "{text}");
@@ -483,6 +528,7 @@ mod tests {
             created_at: 1_700_000_000,
             revoked: false,
             nonce: 0,
+            settings: "{}".into(),
         };
         let a = store.insert_key(&rec("PA", b"secret-a", Permissions::QUERY_FUNDS)).unwrap();
         store.insert_key(&rec("PB", b"secret-b", Permissions::ALL)).unwrap();
@@ -504,6 +550,19 @@ mod tests {
         let dbg = format!("{:?}", key(1, "PUB", b"SUPERSECRETBYTES"));
         assert!(dbg.contains("PUB") && dbg.contains("redacted"));
         assert!(!dbg.contains("SUPERSECRETBYTES") && !dbg.contains("83, 85, 80"));
+    }
+
+    /// `authenticate` from loopback at time 0, with no `otp`.
+    fn auth(
+        reg: &KeyRegistry,
+        api_key: Option<&str>,
+        api_sign: Option<&str>,
+        path: &str,
+        nonce: Option<&str>,
+        body: &[u8],
+    ) -> Result<Arc<ApiKey>, KrakenError> {
+        let client = IpAddr::from([127, 0, 0, 1]);
+        authenticate(reg, &Request { api_key, api_sign, path, nonce, body, otp: None, client, now_secs: 0 })
     }
 
     /// A registry holding key 1 ("PUBKEY") with the published secret.
@@ -565,13 +624,13 @@ mod tests {
         let reg = registry();
         for (what, key, sig, nonce, body, want) in cases {
             let sig = header(sig, nonce, body);
-            let got = authenticate(&reg, key, sig.as_deref(), PATH, nonce, body.as_bytes());
+            let got = auth(&reg, key, sig.as_deref(), PATH, nonce, body.as_bytes());
             assert_eq!(got.map(|k| assert_eq!(k.id, 1)), want, "{what}");
         }
         assert_eq!(reg.get("PUBKEY").unwrap().highest_nonce(), u64::MAX);
         reg.remove("PUBKEY");
         let sig = header("good", Some("5"), "nonce=5");
-        let got = authenticate(&reg, K, sig.as_deref(), PATH, Some("5"), b"nonce=5");
+        let got = auth(&reg, K, sig.as_deref(), PATH, Some("5"), b"nonce=5");
         assert_eq!(got.unwrap_err(), BadKey, "revoked");
     }
 
@@ -580,7 +639,7 @@ mod tests {
         let reg = registry();
         let sent = "pair=XBTUSD&nonce=20&type=buy";
         let sig = header("good", Some("20"), sent).unwrap();
-        let call = |body: &str| authenticate(&reg, Some("PUBKEY"), Some(&sig), PATH, Some("20"), body.as_bytes());
+        let call = |body: &str| auth(&reg, Some("PUBKEY"), Some(&sig), PATH, Some("20"), body.as_bytes());
         // The same parameters re-encoded are not what was signed.
         for other in ["nonce=20&pair=XBTUSD&type=buy", "pair=XBTUSD&nonce=20&type=buy&", r#"{"nonce":20,"pair":"XBTUSD"}"#] {
             assert_eq!(call(other).unwrap_err(), BadSig, "{other}");

@@ -25,9 +25,12 @@ pub enum Cmd {
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
-        /// TOML configuration (markets, fees, demo account); the built-in default otherwise.
+        /// TOML configuration (markets, fees, demo account, limits); the built-in default otherwise.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Call-restriction profile, overriding the config's: kraken, simple or off.
+        #[arg(long)]
+        limits: Option<crate::limits::Profile>,
     },
     /// Accounts.
     Account {
@@ -49,6 +52,19 @@ pub enum Cmd {
     },
     /// Check the running server's books: conservation, holds, order books.
     Audit,
+    /// Show the call-restriction counters of an account or key: level, ceiling, drain time.
+    Limits {
+        /// Account name or API key.
+        who: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List temporary lockouts, or lift one.
+    Lockouts {
+        /// Lift the lockout of this address.
+        #[arg(long)]
+        lift: Option<String>,
+    },
     /// A signed call to any Kraken endpoint (KRAKEN_API_KEY / KRAKEN_API_SECRET for private ones).
     Call {
         method: String,
@@ -61,7 +77,57 @@ pub enum Cmd {
 
 #[derive(Subcommand, Debug)]
 pub enum AccountCmd {
-    Create { name: String },
+    Create {
+        name: String,
+    },
+    /// Set the verification tier: unverified, starter, intermediate or pro.
+    Tier {
+        name: String,
+        tier: String,
+    },
+}
+
+/// A key's settings, as on Kraken's key page.
+#[derive(clap::Args, Debug, Default)]
+pub struct KeySettingsArgs {
+    /// Accept a nonce up to this much below the highest seen (once).
+    #[arg(long, default_value_t = 0)]
+    pub nonce_window: u64,
+    /// Unix time after which the key is refused.
+    #[arg(long, default_value_t = 0)]
+    pub valid_until: i64,
+    /// History endpoints see only records from this unix time on.
+    #[arg(long, default_value_t = 0)]
+    pub query_from: i64,
+    /// … and up to this unix time.
+    #[arg(long, default_value_t = 0)]
+    pub query_to: i64,
+    /// Allowed client address or CIDR block (repeatable); any address if none.
+    #[arg(long = "ip")]
+    pub ip_allowlist: Vec<String>,
+    /// A static 2FA password, sent by the client as `otp`.
+    #[arg(long)]
+    pub otp_password: Option<String>,
+    /// Generate a TOTP secret (RFC 6238); its base32 form is printed once.
+    #[arg(long)]
+    pub otp_totp: bool,
+}
+
+impl KeySettingsArgs {
+    /// The admin request's settings, and the TOTP secret to show (if one was generated).
+    fn to_request(&self) -> (Value, Option<String>) {
+        let totp = self.otp_totp.then(|| crate::limits::second_factor::to_base32(&rand::random::<[u8; 20]>()));
+        let v = json!({
+            "nonce_window": self.nonce_window,
+            "valid_until": self.valid_until,
+            "query_from": self.query_from,
+            "query_to": self.query_to,
+            "ip_allowlist": self.ip_allowlist,
+            "otp_password": self.otp_password,
+            "otp_totp": totp,
+        });
+        (v, totp)
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -72,11 +138,19 @@ pub enum KeyCmd {
         account: String,
         #[arg(long)]
         name: String,
-        /// `all`, or a comma list of Kraken's permission names (e.g. "Query Funds,Create & Modify Orders").
+        /// `all`, `none`, or a comma list of Kraken's permission names (e.g. "Query Funds,Create & Modify Orders").
         #[arg(long)]
         permissions: String,
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        settings: KeySettingsArgs,
+    },
+    /// Replace a key's settings (nonce window, expiry, query window, IP allowlist, 2FA).
+    Set {
+        key: String,
+        #[command(flatten)]
+        settings: KeySettingsArgs,
     },
     List {
         #[arg(long)]
@@ -92,10 +166,48 @@ const PUBLIC_METHODS: &[&str] = &["Time", "SystemStatus", "Assets", "AssetPairs"
 /// Runs a parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32, String> {
     match cli.command {
-        Cmd::Serve { listen, config } => {
+        Cmd::Serve { listen, config, limits } => {
             let config = crate::config::Config::load(config.as_deref())?;
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
-            rt.block_on(crate::server::serve(&cli.data_dir, listen, config))?;
+            rt.block_on(crate::server::serve(&cli.data_dir, listen, config, limits))?;
+            Ok(0)
+        }
+        Cmd::Account { action: AccountCmd::Tier { name, tier } } => {
+            let v = Admin::find(&cli.data_dir)?.post("/admin/accounts/tier", json!({ "account": name, "tier": tier }))?;
+            println!("account {name} is now {}", v["tier"].as_str().unwrap_or(""));
+            Ok(0)
+        }
+        Cmd::Key { action: KeyCmd::Set { key, settings } } => {
+            let (body, totp) = settings.to_request();
+            let v = Admin::find(&cli.data_dir)?.post("/admin/keys/settings", json!({ "key": key, "settings": body }))?;
+            println!("{}", v["settings"]);
+            print_totp(totp.as_deref());
+            Ok(0)
+        }
+        Cmd::Limits { who, json } => {
+            let q = serde_urlencoded::to_string([("who", who.as_str())]).map_err(|e| e.to_string())?;
+            let v = Admin::find(&cli.data_dir)?.get(&format!("/admin/limits?{q}"))?;
+            if json {
+                println!("{v}");
+            } else {
+                print_limits(&v);
+            }
+            Ok(0)
+        }
+        Cmd::Lockouts { lift: Some(address) } => {
+            let v = Admin::find(&cli.data_dir)?.post("/admin/lockouts/lift", json!({ "address": address }))?;
+            println!("{}", if v["lifted"] == true { "lifted" } else { "that address was not locked out" });
+            Ok(0)
+        }
+        Cmd::Lockouts { lift: None } => {
+            let v = Admin::find(&cli.data_dir)?.get("/admin/lockouts")?;
+            let list = v["lockouts"].as_array().cloned().unwrap_or_default();
+            if list.is_empty() {
+                println!("no lockouts ({} addresses tracked)", v["tracked_addresses"]);
+            }
+            for l in list {
+                println!("{}  locked for {} more seconds (until {})", l["address"].as_str().unwrap_or(""), l["seconds_left"], l["until"]);
+            }
             Ok(0)
         }
         Cmd::Account { action: AccountCmd::Create { name } } => {
@@ -103,12 +215,17 @@ pub fn run(cli: Cli) -> Result<i32, String> {
             println!("created account {} (id {})", v["account"].as_str().unwrap_or(""), v["id"]);
             Ok(0)
         }
-        Cmd::Key { action: KeyCmd::Create { account, name, permissions, json } } => {
-            let body = json!({ "account": account, "name": name, "permissions": permissions });
-            let v = Admin::find(&cli.data_dir)?.post("/admin/keys", body)?;
+        Cmd::Key { action: KeyCmd::Create { account, name, permissions, json, settings } } => {
+            let (settings, totp) = settings.to_request();
+            let body = json!({ "account": account, "name": name, "permissions": permissions, "settings": settings });
+            let mut v = Admin::find(&cli.data_dir)?.post("/admin/keys", body)?;
             if json {
+                if let Some(t) = &totp {
+                    v["totp_secret"] = json!(t);
+                }
                 println!("{v}");
             } else {
+                print_totp(totp.as_deref());
                 println!("API key:     {}", v["key"].as_str().unwrap_or(""));
                 println!("API secret:  {}", v["secret"].as_str().unwrap_or(""));
                 println!(
@@ -156,6 +273,29 @@ pub fn run(cli: Cli) -> Result<i32, String> {
             Ok(if v["ok"] == true { 0 } else { 1 })
         }
         Cmd::Call { method, params, url } => call(&url, &method, &params),
+    }
+}
+
+fn print_totp(secret: Option<&str>) {
+    if let Some(t) = secret {
+        println!("TOTP secret: {t}   (add it to an authenticator app; send its code as `otp`; shown only now)");
+    }
+}
+
+fn print_limits(v: &Value) {
+    println!("account id {}  tier {}  profile {}", v["account_id"], v["tier"].as_str().unwrap_or(""), v["profile"].as_str().unwrap_or(""));
+    if !v["open_orders_per_pair"].is_null() {
+        println!("open orders per pair: at most {}", v["open_orders_per_pair"]);
+    }
+    for c in v["counters"].as_array().into_iter().flatten() {
+        println!(
+            "{:<40} {:>8.2} of {:<8.2} drains {:.2}/s, empty in {:.1} s",
+            c["name"].as_str().unwrap_or(""),
+            c["level"].as_f64().unwrap_or(0.0),
+            c["max"].as_f64().unwrap_or(0.0),
+            c["decay_per_sec"].as_f64().unwrap_or(0.0),
+            c["drains_in_secs"].as_f64().unwrap_or(0.0)
+        );
     }
 }
 

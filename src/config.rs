@@ -16,6 +16,9 @@ pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 pub struct Config {
     #[serde(default)]
     pub server: ServerConfig,
+    /// Call restrictions: the `kraken` (default) or `simple` profile and any overrides.
+    #[serde(default)]
+    pub limits: crate::limits::LimitsConfig,
     pub demo: DemoConfig,
     pub fees: FeeSchedule,
     pub assets: Vec<AssetConfig>,
@@ -49,8 +52,15 @@ impl Default for ServerConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DemoConfig {
     pub account: String,
+    /// The demo account's verification tier.
+    #[serde(default = "demo_tier")]
+    pub tier: crate::limits::Tier,
     /// Opening balances as (asset altname or id, decimal amount).
     pub balances: Vec<(String, String)>,
+}
+
+fn demo_tier() -> crate::limits::Tier {
+    crate::limits::Tier::Intermediate
 }
 
 /// Kraken's volume-tiered fee schedule: `[30-day USD volume, percent]` rows, ascending.
@@ -140,6 +150,7 @@ impl Config {
                 return Err(format!("pair {}: too many decimals", p.id));
             }
         }
+        crate::limits::Policy::from_config(&self.limits, None)?;
         if self.fees.taker.is_empty() || self.fees.maker.is_empty() {
             return Err("fee schedule is empty".into());
         }

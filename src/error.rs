@@ -33,6 +33,8 @@ pub enum KrakenError {
     OrderRateLimitExceeded,
     // EService
     Unavailable,
+    /// Too many concurrent requests of one key; retry after this unix time.
+    Throttled(u64),
     // EFunding
     FundingUnknownAsset,
     FundingInvalidAmount,
@@ -68,6 +70,7 @@ impl KrakenError {
             OrdersLimitExceeded => "EOrder:Orders limit exceeded".into(),
             OrderRateLimitExceeded => "EOrder:Rate limit exceeded".into(),
             Unavailable => "EService:Unavailable".into(),
+            Throttled(at) => format!("EService:Throttled: {at}"),
             FundingUnknownAsset => "EFunding:Unknown asset".into(),
             FundingInvalidAmount => "EFunding:Invalid amount".into(),
         }

@@ -75,10 +75,23 @@ impl Sequencer {
         command: Command,
         render: impl FnOnce(&Exchange, &Applied) -> T + Send + 'static,
     ) -> Result<T, KrakenError> {
+        self.execute_gated(key_nonce, command, |_, _, _| Ok(()), render).await
+    }
+
+    /// Like [`Sequencer::execute`], with a `gate` that runs on the engine thread just before the
+    /// command, seeing the state and the time the command will carry (the trading limits live
+    /// there). A gate's refusal is the answer; the command is then neither applied nor logged.
+    pub async fn execute_gated<T: Send + 'static>(
+        &self,
+        key_nonce: Option<(i64, u64)>,
+        command: Command,
+        gate: impl FnOnce(&Exchange, &Command, u64) -> Result<(), KrakenError> + Send + 'static,
+        render: impl FnOnce(&Exchange, &Applied) -> T + Send + 'static,
+    ) -> Result<T, KrakenError> {
         let (tx, rx) = oneshot::channel();
         self.submit(Box::new(move |ex, records, now| {
             let env = Envelope { time_ns: now, key_nonce, command };
-            let out = match ex.apply(&env) {
+            let out = match gate(ex, &env.command, now).and_then(|_| ex.apply(&env)) {
                 Ok(applied) => {
                     records.push(serde_json::to_vec(&env).expect("commands serialize"));
                     Ok(render(ex, &applied))

@@ -4,11 +4,14 @@
 
 use crate::api::{self, AppState, Shared};
 use crate::auth::{ApiKey, KeyRegistry, Permissions};
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::{self, SecretBox};
 use crate::engine::markets::Markets;
 use crate::engine::{Applied, Command, Envelope, Exchange};
 use crate::error::KrakenError;
+use crate::key_settings::StoredSettings;
+use crate::limits::{Limits, Policy, Profile, Tier};
 use crate::sequencer::Sequencer;
 use crate::storage::{self, KeyRecord, KeyStore};
 use base64::Engine as _;
@@ -36,6 +39,9 @@ pub struct NewKey {
     pub permissions: Permissions,
 }
 
+/// Where account tiers are kept (the metadata table, as JSON `{account id: tier}`).
+const TIERS_META: &str = "account_tiers";
+
 fn now_secs() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
@@ -43,6 +49,11 @@ fn now_secs() -> i64 {
 impl Server {
     /// Opens (or creates) a data directory and rebuilds the exchange from its log.
     pub fn open(data_dir: &Path, config: Config) -> Result<(Server, bool), String> {
+        Server::open_with(data_dir, config, None)
+    }
+
+    /// Opens with a limits profile that overrides the config file's (`serve --limits`).
+    pub fn open_with(data_dir: &Path, config: Config, profile: Option<Profile>) -> Result<(Server, bool), String> {
         std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
         let (mut log, key_store) = storage::open_sqlite(data_dir).map_err(|e| e.to_string())?;
         let sbox = Arc::new(SecretBox::load_or_create(data_dir).map_err(|e| e.to_string())?);
@@ -75,7 +86,14 @@ impl Server {
         let keys = KeyRegistry::load(key_store.as_ref(), &sbox)?;
         for k in keys.all() {
             if let Some(n) = nonces.get(&k.id) {
-                k.accept_nonce(*n);
+                k.restore_nonce(*n);
+            }
+        }
+        let limits = Arc::new(Limits::new(Policy::from_config(&config.limits, profile)?));
+        if let Some(text) = key_store.get_meta(TIERS_META).map_err(|e| e.to_string())? {
+            let tiers: std::collections::BTreeMap<u32, Tier> = serde_json::from_str(&text).map_err(|e| format!("{TIERS_META}: {e}"))?;
+            for (account, tier) in tiers {
+                limits.set_tier(account, tier);
             }
         }
         let ids = exchange.ids.clone();
@@ -86,6 +104,8 @@ impl Server {
             keys: Arc::new(keys),
             ids,
             max_body_bytes: config.server.max_body_bytes,
+            limits,
+            clock: Clock::from_env(),
         });
         let admin_token = load_or_create_token(data_dir)?;
         Ok((Server { state, key_store, sbox, data_dir: data_dir.to_path_buf(), admin_token, config }, fresh))
@@ -124,12 +144,41 @@ impl Server {
             .await
     }
 
+    /// Sets an account's verification tier (durable before it returns).
+    pub async fn set_tier(&self, account: &str, tier: Tier) -> Result<u32, String> {
+        let id = self.account_id(account).await.map_err(|_| format!("no account named {account:?}"))?;
+        let mut all: std::collections::BTreeMap<u32, Tier> = self.state.limits.tiers().into_iter().collect();
+        all.insert(id, tier);
+        let text = serde_json::to_string(&all).map_err(|e| e.to_string())?;
+        self.key_store.set_meta(TIERS_META, &text).map_err(|e| e.to_string())?;
+        self.state.limits.set_tier(id, tier);
+        Ok(id)
+    }
+
     /// Creates an API key for an account: stored encrypted and durable before it is returned.
     pub async fn create_key(&self, account: &str, name: &str, permissions: Permissions) -> Result<NewKey, String> {
+        self.create_key_with(account, name, permissions, StoredSettings::default()).await
+    }
+
+    pub async fn create_key_with(
+        &self,
+        account: &str,
+        name: &str,
+        permissions: Permissions,
+        settings: StoredSettings,
+    ) -> Result<NewKey, String> {
         let account_id = self.account_id(account).await.map_err(|_| format!("no account named {account:?}"))?;
         if name.is_empty() || name.len() > 32 {
             return Err("a key name has 1 to 32 characters".into());
         }
+        let tier = self.state.limits.tier(account_id);
+        if permissions.contains(Permissions::WITHDRAW_FUNDS) && !tier.is_verified() {
+            return Err(format!(
+                "Withdraw Funds needs a verified account: verify your identity first (account {account:?} is {tier}; \
+                 `calamari account tier {account} intermediate`)"
+            ));
+        }
+        let live = settings.load(&self.sbox)?;
         let public_key = crypto::random_api_key();
         let secret = crypto::random_api_secret();
         let rec = KeyRecord {
@@ -142,14 +191,34 @@ impl Server {
             created_at: now_secs(),
             revoked: false,
             nonce: 0,
+            settings: serde_json::to_string(&settings).map_err(|e| e.to_string())?,
         };
         let id = self.key_store.insert_key(&rec).map_err(|e| match e {
             storage::StorageError::Conflict => format!("account {account} already has a key named {name:?}"),
             other => other.to_string(),
         })?;
-        let key = ApiKey::new(id, public_key.clone(), account_id, name.to_string(), permissions, secret.clone(), rec.created_at);
+        let key = ApiKey::new(id, public_key.clone(), account_id, name.to_string(), permissions, secret.clone(), rec.created_at)
+            .with_settings(live);
         self.state.keys.insert(Arc::new(key));
         Ok(NewKey { public_key, secret_b64: base64::engine::general_purpose::STANDARD.encode(&secret), permissions })
+    }
+
+    /// Replaces a key's settings (durable before it returns); the key keeps its nonces.
+    pub fn set_key_settings(&self, public_key: &str, settings: StoredSettings) -> Result<(), String> {
+        let old = self.state.keys.get(public_key).ok_or_else(|| format!("no live key {public_key:?}"))?;
+        let live = settings.load(&self.sbox)?;
+        let text = serde_json::to_string(&settings).map_err(|e| e.to_string())?;
+        if !self.key_store.update_settings(public_key, &text).map_err(|e| e.to_string())? {
+            return Err(format!("no live key {public_key:?}"));
+        }
+        let rec = self.key_store.list_keys().map_err(|e| e.to_string())?.into_iter().find(|k| k.public_key == public_key && !k.revoked);
+        let rec = rec.ok_or_else(|| format!("no live key {public_key:?}"))?;
+        let secret = self.sbox.decrypt(&rec.secret_ciphertext).ok_or("cannot decrypt the key's secret")?;
+        let key = ApiKey::new(old.id, old.public_key.clone(), old.account_id, old.name.clone(), old.permissions, secret, old.created_at)
+            .with_settings(live);
+        key.restore_nonce(old.highest_nonce());
+        self.state.keys.insert(Arc::new(key));
+        Ok(())
     }
 
     pub fn revoke_key(&self, public_key: &str) -> Result<bool, String> {
@@ -162,6 +231,7 @@ impl Server {
     pub async fn bootstrap_demo(&self) -> Result<NewKey, String> {
         let demo = self.config.demo.clone();
         self.create_account(&demo.account).await.map_err(|e| e.to_string())?;
+        self.set_tier(&demo.account, demo.tier).await?;
         for (asset, amount) in &demo.balances {
             self.deposit(&demo.account, asset, amount).await.map_err(|e| format!("demo deposit {amount} {asset}: {e}"))?;
         }
@@ -226,8 +296,8 @@ pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 /// Runs the server until a shutdown signal. Prints the demo credentials on first start.
-pub async fn serve(data_dir: &Path, listen: SocketAddr, config: Config) -> Result<(), String> {
-    let (server, fresh) = Server::open(data_dir, config)?;
+pub async fn serve(data_dir: &Path, listen: SocketAddr, config: Config, profile: Option<Profile>) -> Result<(), String> {
+    let (server, fresh) = Server::open_with(data_dir, config, profile)?;
     let server = Arc::new(server);
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("{listen}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
@@ -242,9 +312,14 @@ pub async fn serve(data_dir: &Path, listen: SocketAddr, config: Config) -> Resul
         let s = server.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            let mut n = 0u64;
             loop {
                 tick.tick().await;
                 s.flush_nonces();
+                n += 1;
+                if n % 60 == 0 {
+                    s.state.limits.sweep(s.state.clock.now_us());
+                }
             }
         });
     }

@@ -64,7 +64,8 @@ fn xbt_units(s: &Server, k: &Key) -> i64 {
 
 #[test]
 fn kill_9_loses_nothing_acknowledged() {
-    let mut s = Server::start();
+    // Durability, not call restrictions, is under test here.
+    let mut s = Server::start_with(&["--limits", "off"], &[]);
     let keys: Vec<Key> = (0..4).map(|i| s.account(&format!("trader{i}"), "100000", "2", "all")).collect();
     let acked = Arc::new(Mutex::new(Acked::default()));
     let stop_at = Instant::now() + Duration::from_millis(1500);
@@ -112,7 +113,7 @@ fn kill_9_loses_nothing_acknowledged() {
     assert!(acked.placed.len() > 20, "too few orders acknowledged to mean anything: {}", acked.placed.len());
     let dir = s.data_dir.clone();
     let _keep = s._tmp_take();
-    let s2 = Server::start_in(&dir);
+    let s2 = Server::start_in_with(&dir, &["--limits", "off"], &[]);
     let mut usd = 0;
     let mut xbt = 0;
     let mut fees = 0;

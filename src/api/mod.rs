@@ -9,17 +9,20 @@ pub mod public;
 pub mod views;
 
 use crate::auth::{self, KeyRegistry, Permissions};
+use crate::clock::Clock;
 use crate::engine::markets::Markets;
 use crate::error::KrakenError;
+use crate::limits::Limits;
 use crate::sequencer::Sequencer;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use params::Params;
 use serde_json::{json, Value};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 /// What every handler shares.
@@ -30,6 +33,10 @@ pub struct AppState {
     /// Reads order/trade/ledger ids without a trip to the engine (same seed).
     pub ids: crate::engine::ids::IdCodec,
     pub max_body_bytes: usize,
+    /// Call restrictions: counters, lockouts, tiers.
+    pub limits: Arc<Limits>,
+    /// The time the request path sees (the system clock, or a test's).
+    pub clock: Clock,
 }
 
 pub type Shared = Arc<AppState>;
@@ -54,7 +61,39 @@ pub fn router(state: Shared) -> Router {
         .with_state(state)
 }
 
-async fn public_get(State(st): State<Shared>, Path(method): Path<String>, RawQuery(q): RawQuery) -> Response {
+/// The client's address: the peer's, or, when the peer is a trusted proxy, the nearest address
+/// in `X-Forwarded-For` that is not itself a trusted proxy.
+pub fn client_address(limits: &Limits, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    let trusted = |ip: &IpAddr| limits.policy.trusted_proxies.iter().any(|n| n.contains(ip));
+    let mut client = peer.ip();
+    if !trusted(&client) {
+        return client;
+    }
+    let hops = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).collect::<Vec<_>>();
+    for hop in hops.iter().rev() {
+        match hop.trim().parse::<IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !trusted(&ip) {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    client
+}
+
+async fn public_get(
+    State(st): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    if let Err(e) = st.limits.check_public(client_address(&st.limits, peer, &headers), st.clock.now_us()) {
+        return envelope(Err(e));
+    }
     let params = match Params::from_form(q.unwrap_or_default().as_bytes()) {
         Ok(p) => p,
         Err(e) => return envelope(Err(e)),
@@ -64,11 +103,15 @@ async fn public_get(State(st): State<Shared>, Path(method): Path<String>, RawQue
 
 async fn public_post(
     State(st): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(method): Path<String>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Err(e) = st.limits.check_public(client_address(&st.limits, peer, &headers), st.clock.now_us()) {
+        return envelope(Err(e));
+    }
     let parsed = Params::from_body(content_type(&headers), &body).and_then(|mut p| {
         p.merge_missing(Params::from_form(q.unwrap_or_default().as_bytes())?);
         Ok(p)
@@ -89,6 +132,19 @@ pub struct Caller {
     pub nonce: u64,
 }
 
+/// The span of history a key may see (its query start/end), in engine nanoseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct QueryWindow {
+    pub from_ns: u64,
+    pub to_ns: u64,
+}
+
+impl QueryWindow {
+    pub fn contains(&self, t_ns: u64) -> bool {
+        self.from_ns <= t_ns && t_ns <= self.to_ns
+    }
+}
+
 impl Caller {
     pub fn account(&self) -> u32 {
         self.key.account_id
@@ -96,19 +152,59 @@ impl Caller {
     pub fn key_nonce(&self) -> Option<(i64, u64)> {
         Some((self.key.id, self.nonce))
     }
+    pub fn query_window(&self) -> QueryWindow {
+        let (from, to) = self.key.settings.query_window();
+        let ns = |s: i64| (s.max(0) as u64).saturating_mul(1_000_000_000);
+        QueryWindow { from_ns: from.map_or(0, ns), to_ns: to.map_or(u64::MAX, |t| ns(t).saturating_add(999_999_999)) }
+    }
 }
 
-async fn private_call(State(st): State<Shared>, Path(method): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    envelope(private_inner(&st, &method, &headers, &body).await)
+async fn private_call(
+    State(st): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let client = client_address(&st.limits, peer, &headers);
+    envelope(private_inner(&st, client, &method, &headers, &body).await)
 }
 
-async fn private_inner(st: &Shared, method: &str, headers: &HeaderMap, body: &[u8]) -> ApiResult {
+/// The path of a private call: lockout, body, authentication (failures counted per address),
+/// the in-flight cap, the REST counter, the permission, then the method.
+async fn private_inner(st: &Shared, client: IpAddr, method: &str, headers: &HeaderMap, body: &[u8]) -> ApiResult {
     let Some(needs) = private::permission_for(method) else { return Err(KrakenError::UnknownMethod) };
+    let now_us = st.clock.now_us();
+    st.limits.check_lockout(client, now_us)?;
     let params = Params::from_body(content_type(headers), body)?;
     let nonce_text = params.text("nonce");
     let path = format!("/0/private/{method}");
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let key = auth::authenticate(&st.keys, header("API-Key"), header("API-Sign"), &path, nonce_text, body)?;
+    let now_secs = (now_us / 1_000_000) as i64;
+    let request = auth::Request {
+        api_key: header("API-Key"),
+        api_sign: header("API-Sign"),
+        path: &path,
+        nonce: nonce_text,
+        body,
+        otp: params.text("otp"),
+        client,
+        now_secs,
+    };
+    let key = match auth::authenticate(&st.keys, &request) {
+        Ok(key) => {
+            st.limits.auth_succeeded(client);
+            key
+        }
+        Err(e) => {
+            if matches!(e, KrakenError::InvalidKey | KrakenError::InvalidSignature | KrakenError::InvalidNonce) {
+                st.limits.auth_failed(client, now_us);
+            }
+            return Err(e);
+        }
+    };
+    let _in_flight = st.limits.enter(key.id, now_secs as u64)?;
+    st.limits.charge_rest(key.id, key.account_id, method, now_us)?;
     if !needs.iter().any(|p| key.permissions.contains(*p)) {
         return Err(KrakenError::PermissionDenied);
     }

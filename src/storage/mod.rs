@@ -46,6 +46,9 @@ pub struct KeyRecord {
     pub revoked: bool,
     /// Highest nonce persisted for the key (the command log holds the nonces of writes too).
     pub nonce: u64,
+    /// The key's settings as JSON ([`crate::key_settings::StoredSettings`]; secrets in it are
+    /// ciphertext).
+    pub settings: String,
 }
 
 impl fmt::Debug for KeyRecord {
@@ -60,6 +63,7 @@ impl fmt::Debug for KeyRecord {
             .field("created_at", &self.created_at)
             .field("revoked", &self.revoked)
             .field("nonce", &self.nonce)
+            .field("settings", &self.settings)
             .finish()
     }
 }
@@ -73,6 +77,8 @@ pub trait KeyStore: Send + Sync {
     fn list_keys(&self) -> Result<Vec<KeyRecord>, StorageError>;
     /// Revokes a key; `true` if a live key was revoked.
     fn revoke_key(&self, public_key: &str) -> Result<bool, StorageError>;
+    /// Replaces a live key's settings; `true` if the key exists and is live.
+    fn update_settings(&self, public_key: &str, settings: &str) -> Result<bool, StorageError>;
     /// Raises each key's stored nonce to `max(stored, given)`; unknown ids are ignored.
     fn save_nonces(&self, nonces: &[(i64, u64)]) -> Result<(), StorageError>;
     fn get_meta(&self, key: &str) -> Result<Option<String>, StorageError>;

@@ -14,7 +14,7 @@ use std::time::Duration;
 /// The database file's name in the data directory.
 pub const DB_FILE: &str = "calamari.db";
 /// Schema version written to `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS commands (
@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS api_keys (
     secret_ciphertext BLOB    NOT NULL,
     created_at        INTEGER NOT NULL,
     revoked           INTEGER NOT NULL DEFAULT 0,
-    nonce             INTEGER NOT NULL DEFAULT 0
+    nonce             INTEGER NOT NULL DEFAULT 0,
+    settings          TEXT    NOT NULL DEFAULT '{}'
 );
 CREATE UNIQUE INDEX IF NOT EXISTS api_keys_live_name ON api_keys(account_id, name) WHERE revoked = 0;
 CREATE TABLE IF NOT EXISTS meta (
@@ -77,6 +78,10 @@ pub fn open(data_dir: &Path) -> Result<(SqliteLog, SqliteKeyStore), StorageError
         )));
     }
     keys.execute_batch(SCHEMA).map_err(backend)?;
+    if version == 1 {
+        // Version 2 added key settings.
+        keys.execute_batch("ALTER TABLE api_keys ADD COLUMN settings TEXT NOT NULL DEFAULT '{}'").map_err(backend)?;
+    }
     keys.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(backend)?;
     let log = connect(&path)?;
     let last: Option<i64> = log.query_row("SELECT MAX(seq) FROM commands", [], |r| r.get(0)).map_err(backend)?;
@@ -145,8 +150,8 @@ impl KeyStore for SqliteKeyStore {
         let conn = self.lock();
         let mut stmt = conn
             .prepare_cached(
-                "INSERT INTO api_keys (public_key, account_id, name, permissions, secret_ciphertext, created_at, revoked, nonce)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO api_keys (public_key, account_id, name, permissions, secret_ciphertext, created_at, revoked, nonce, settings)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )
             .map_err(backend)?;
         let res = stmt.execute(params![
@@ -158,6 +163,7 @@ impl KeyStore for SqliteKeyStore {
             rec.created_at,
             rec.revoked,
             nonce_to_sql(rec.nonce),
+            rec.settings,
         ]);
         match res {
             Ok(_) => Ok(conn.last_insert_rowid()),
@@ -170,7 +176,7 @@ impl KeyStore for SqliteKeyStore {
         let conn = self.lock();
         let mut stmt = conn
             .prepare_cached(
-                "SELECT id, public_key, account_id, name, permissions, secret_ciphertext, created_at, revoked, nonce
+                "SELECT id, public_key, account_id, name, permissions, secret_ciphertext, created_at, revoked, nonce, settings
                  FROM api_keys ORDER BY id",
             )
             .map_err(backend)?;
@@ -186,6 +192,7 @@ impl KeyStore for SqliteKeyStore {
                     created_at: r.get(6)?,
                     revoked: r.get(7)?,
                     nonce: nonce_from_sql(r.get(8)?),
+                    settings: r.get(9)?,
                 })
             })
             .map_err(backend)?;
@@ -196,6 +203,12 @@ impl KeyStore for SqliteKeyStore {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached("UPDATE api_keys SET revoked = 1 WHERE public_key = ?1 AND revoked = 0").map_err(backend)?;
         Ok(stmt.execute([public_key]).map_err(backend)? > 0)
+    }
+
+    fn update_settings(&self, public_key: &str, settings: &str) -> Result<bool, StorageError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached("UPDATE api_keys SET settings = ?2 WHERE public_key = ?1 AND revoked = 0").map_err(backend)?;
+        Ok(stmt.execute([public_key, settings]).map_err(backend)? > 0)
     }
 
     fn save_nonces(&self, nonces: &[(i64, u64)]) -> Result<(), StorageError> {
@@ -250,6 +263,7 @@ mod tests {
             created_at: 1_700_000_000,
             revoked: false,
             nonce: 0,
+            settings: "{}".into(),
         }
     }
 
@@ -357,6 +371,32 @@ mod tests {
         drop(store);
         let (_, store) = open_sqlite(dir.path()).unwrap();
         assert_eq!(store.list_keys().unwrap(), keys, "durable across reopen");
+    }
+
+    #[test]
+    fn settings_update_and_migration_from_version_1() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE api_keys (id INTEGER PRIMARY KEY AUTOINCREMENT, public_key TEXT NOT NULL UNIQUE,
+                 account_id INTEGER NOT NULL, name TEXT NOT NULL, permissions INTEGER NOT NULL, secret_ciphertext BLOB NOT NULL,
+                 created_at INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0, nonce INTEGER NOT NULL DEFAULT 0);
+                 INSERT INTO api_keys (public_key, account_id, name, permissions, secret_ciphertext, created_at)
+                 VALUES ('OLD', 2, 'old', 1, x'01', 5);
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        let (_, store) = open_sqlite(dir.path()).unwrap();
+        assert_eq!(store.list_keys().unwrap()[0].settings, "{}", "old keys get empty settings");
+        assert!(store.update_settings("OLD", r#"{"nonce_window":5}"#).unwrap());
+        assert!(!store.update_settings("NOPE", "{}").unwrap());
+        store.revoke_key("OLD").unwrap();
+        assert!(!store.update_settings("OLD", "{}").unwrap(), "revoked keys keep their settings");
+        drop(store);
+        let (_, store) = open_sqlite(dir.path()).unwrap();
+        assert_eq!(store.list_keys().unwrap()[0].settings, r#"{"nonce_window":5}"#);
     }
 
     #[test]

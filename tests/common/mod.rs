@@ -28,18 +28,29 @@ pub struct Key {
 
 impl Server {
     pub fn start() -> Server {
+        Server::start_with(&[], &[])
+    }
+
+    /// Starts a server in a fresh directory with extra `serve` arguments and environment.
+    pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Server {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
-        let mut s = Server::start_in(&dir);
+        let mut s = Server::start_in_with(&dir, args, env);
         s._tmp = Some(tmp);
         s
     }
 
     /// Starts a server on an existing data directory and waits until it listens.
     pub fn start_in(dir: &Path) -> Server {
+        Server::start_in_with(dir, &[], &[])
+    }
+
+    pub fn start_in_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
         let _ = std::fs::remove_file(dir.join("server.json"));
         let mut child = Command::new(BIN)
             .args(["--data-dir", dir.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -90,9 +101,10 @@ impl Server {
         String::from_utf8(out.stdout).unwrap()
     }
 
-    /// Creates a funded account with a key of the given permissions.
+    /// Creates a funded, verified (intermediate) account with a key of the given permissions.
     pub fn account(&self, name: &str, usd: &str, xbt: &str, permissions: &str) -> Key {
         self.cli(&["account", "create", name]);
+        self.cli(&["account", "tier", name, "intermediate"]);
         if usd != "0" {
             self.cli(&["deposit", "--account", name, "USD", usd]);
         }

@@ -70,7 +70,7 @@ pub async fn open_orders(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
 }
 
 pub async fn closed_orders(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
-    let (account, p) = (c.account(), p.clone());
+    let (account, p, sees) = (c.account(), p.clone(), c.query_window());
     st.sequencer
         .read(move |ex| {
             let with_trades = p.flag("trades")?;
@@ -96,6 +96,7 @@ pub async fn closed_orders(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
                         _ => in_window(o.open_ns, start, end) || in_window(o.close_ns, start, end),
                     };
                     by_time
+                        && sees.contains(o.open_ns)
                         && userref.is_none_or(|u| o.req.userref == Some(u))
                         && cl.as_ref().is_none_or(|c| o.req.cl_ord_id.as_ref() == Some(c))
                 })
@@ -115,7 +116,7 @@ pub async fn closed_orders(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
 }
 
 pub async fn query_orders(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
-    let (account, p) = (c.account(), p.clone());
+    let (account, p, sees) = (c.account(), p.clone(), c.query_window());
     let txids = p.list("txid", 50)?;
     if txids.is_empty() {
         return Err(KrakenError::invalid("txid"));
@@ -126,7 +127,10 @@ pub async fn query_orders(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
             let userref = p.int::<i32>("userref")?;
             let mut out = Map::new();
             for txid in &txids {
-                let o = ex.order_by_txid(txid).filter(|o| o.req.account == account).ok_or(KrakenError::InvalidOrder)?;
+                let o = ex
+                    .order_by_txid(txid)
+                    .filter(|o| o.req.account == account && (o.is_open() || sees.contains(o.open_ns)))
+                    .ok_or(KrakenError::InvalidOrder)?;
                 if userref.is_some_and(|u| o.req.userref != Some(u)) {
                     continue;
                 }
@@ -138,7 +142,7 @@ pub async fn query_orders(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
 }
 
 pub async fn trades_history(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
-    let (account, p) = (c.account(), p.clone());
+    let (account, p, sees) = (c.account(), p.clone(), c.query_window());
     st.sequencer
         .read(move |ex| {
             let start = bound(ex, &p, "start", IdKind::Trade)?;
@@ -148,8 +152,16 @@ pub async fn trades_history(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
                 return Err(KrakenError::invalid("type"));
             }
             let acct = ex.user_account(account)?;
-            let matches: Vec<u64> =
-                acct.trades.iter().rev().copied().filter(|t| in_window(ex.trades[*t as usize].time_ns, start, end)).collect();
+            let matches: Vec<u64> = acct
+                .trades
+                .iter()
+                .rev()
+                .copied()
+                .filter(|t| {
+                    let time = ex.trades[*t as usize].time_ns;
+                    in_window(time, start, end) && sees.contains(time)
+                })
+                .collect();
             let (total, shown) = page(matches, &p)?;
             let mut trades = Map::new();
             for t in shown {
@@ -165,7 +177,7 @@ pub async fn trades_history(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
 }
 
 pub async fn query_trades(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
-    let (account, p) = (c.account(), p.clone());
+    let (account, sees) = (c.account(), c.query_window());
     let ids = p.list("txid", 20)?;
     if ids.is_empty() {
         return Err(KrakenError::invalid("txid"));
@@ -178,7 +190,7 @@ pub async fn query_trades(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
                     .ids
                     .decode(IdKind::Trade, id)
                     .and_then(|s| ex.trades.get(s as usize))
-                    .filter(|t| t.account == account)
+                    .filter(|t| t.account == account && sees.contains(t.time_ns))
                     .ok_or_else(|| KrakenError::invalid("txid"))?;
                 out.insert(id.clone(), views::trade(ex, t, false));
             }
@@ -188,7 +200,7 @@ pub async fn query_trades(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
 }
 
 pub async fn ledgers(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
-    let (account, p) = (c.account(), p.clone());
+    let (account, p, sees) = (c.account(), p.clone(), c.query_window());
     let mut assets = Vec::new();
     for name in p.list("asset", 50)? {
         if name.eq_ignore_ascii_case("all") {
@@ -218,6 +230,7 @@ pub async fn ledgers(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
                 .filter(|l| {
                     let e = &ex.ledger[*l as usize];
                     in_window(e.time_ns, start, end)
+                        && sees.contains(e.time_ns)
                         && (assets.is_empty() || assets.contains(&e.asset))
                         && kind.is_none_or(|k| k == Some(e.kind))
                 })
@@ -237,7 +250,7 @@ pub async fn ledgers(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
 }
 
 pub async fn query_ledgers(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
-    let account = c.account();
+    let (account, sees) = (c.account(), c.query_window());
     let ids = p.list("id", 20)?;
     if ids.is_empty() {
         return Err(KrakenError::invalid("id"));
@@ -250,7 +263,7 @@ pub async fn query_ledgers(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
                     .ids
                     .decode(IdKind::Ledger, id)
                     .and_then(|s| ex.ledger.get(s as usize))
-                    .filter(|e| e.account == account)
+                    .filter(|e| e.account == account && sees.contains(e.time_ns))
                     .ok_or_else(|| KrakenError::invalid("id"))?;
                 out.insert(id.clone(), views::ledger_entry(ex, e));
             }

@@ -11,11 +11,13 @@ use crate::auth::Permissions as P;
 use crate::error::KrakenError;
 
 /// The permissions a private method accepts (any one suffices), or `None` for an unknown method.
-/// From Kraken's REST reference: each endpoint's "API Key Permissions Required".
+/// From Kraken's REST reference: each endpoint's "API Key Permissions Required" (where Kraken's
+/// key guide says otherwise, the endpoint's own page wins; tests/permissions.rs checks this
+/// table against the documentation independently).
 pub fn permission_for(method: &str) -> Option<Needs> {
     Some(match method {
         "Balance" | "BalanceEx" | "TradeVolume" => &[P::QUERY_FUNDS],
-        "TradeBalance" => &[P::QUERY_FUNDS, P::QUERY_OPEN_ORDERS],
+        "TradeBalance" => &[P::QUERY_OPEN_ORDERS],
         "OpenOrders" => &[P::QUERY_OPEN_ORDERS],
         "ClosedOrders" => &[P::QUERY_CLOSED_ORDERS],
         "QueryOrders" => &[P::QUERY_OPEN_ORDERS, P::QUERY_CLOSED_ORDERS],
@@ -23,7 +25,7 @@ pub fn permission_for(method: &str) -> Option<Needs> {
         "Ledgers" | "QueryLedgers" => &[P::QUERY_LEDGER],
         "AddOrder" => &[P::CREATE_MODIFY_ORDERS],
         "CancelOrder" => &[P::CANCEL_CLOSE_ORDERS, P::CREATE_MODIFY_ORDERS],
-        "CancelAll" => &[P::CANCEL_CLOSE_ORDERS],
+        "CancelAll" => &[P::CANCEL_CLOSE_ORDERS, P::CREATE_MODIFY_ORDERS],
         _ => return None,
     })
 }

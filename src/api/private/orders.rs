@@ -7,8 +7,9 @@ use crate::api::{ApiResult, Caller, Shared};
 use crate::engine::ids::IdKind;
 use crate::engine::markets::Markets;
 use crate::engine::order::{NewOrder, OrderKind, SelfTrade, Side, TimeInForce};
-use crate::engine::{Applied, CancelTarget, Command};
+use crate::engine::{Applied, CancelTarget, Command, Exchange};
 use crate::error::KrakenError;
+use crate::limits::{cancel_penalty, TradingCharge};
 use crate::money::parse_units;
 use serde_json::json;
 
@@ -131,8 +132,15 @@ pub async fn add_order(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
     if p.flag("validate")? {
         return Ok(json!({ "descr": { "order": text } }));
     }
+    let limits = st.limits.clone();
+    // The matching engine's limits, on the engine thread: +1 on the pair's counter on receipt,
+    // then the open-order cap, against the state the order will meet.
+    let gate = move |ex: &Exchange, cmd: &Command, now_ns: u64| match cmd {
+        Command::PlaceOrder(o) => limits.admit_order(o.account, o.pair, ex.open_orders_in_pair(o.account, o.pair), now_ns / 1000),
+        _ => Ok(()),
+    };
     st.sequencer
-        .execute(c.key_nonce(), Command::PlaceOrder(req), move |ex, applied| match applied {
+        .execute_gated(c.key_nonce(), Command::PlaceOrder(req), gate, move |ex, applied| match applied {
             Applied::OrderPlaced(seq) => json!({ "descr": { "order": text }, "txid": [ex.order_txid(*seq)] }),
             _ => json!({}),
         })
@@ -152,12 +160,36 @@ pub async fn cancel_order(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
         }
     };
     let cmd = Command::Cancel { account: c.account(), target };
-    st.sequencer.execute(c.key_nonce(), cmd, |_, applied| count(applied)).await
+    st.sequencer.execute_gated(c.key_nonce(), cmd, cancel_gate(st, true), |_, applied| count(applied)).await
 }
 
 pub async fn cancel_all(st: &Shared, c: &Caller) -> ApiResult {
     let cmd = Command::CancelAll { account: c.account() };
-    st.sequencer.execute(c.key_nonce(), cmd, |_, applied| count(applied)).await
+    st.sequencer.execute_gated(c.key_nonce(), cmd, cancel_gate(st, false), |_, applied| count(applied)).await
+}
+
+/// Charges each canceled order's penalty (by its age) to its pair's trading counter. A cancel
+/// that would pass a pair's threshold is refused; CancelAll, the way out, is charged but never
+/// refused.
+fn cancel_gate(st: &Shared, enforce: bool) -> impl FnOnce(&Exchange, &Command, u64) -> Result<(), KrakenError> + Send + 'static {
+    let limits = st.limits.clone();
+    move |ex: &Exchange, cmd: &Command, now_ns: u64| {
+        let (account, victims) = match cmd {
+            Command::Cancel { account, target } => (*account, ex.cancel_victims(*account, target)),
+            Command::CancelAll { account } => {
+                (*account, ex.user_account(*account).map(|a| a.open_orders.iter().copied().collect()).unwrap_or_default())
+            }
+            _ => return Ok(()),
+        };
+        let charges: Vec<TradingCharge> = victims
+            .iter()
+            .map(|seq| {
+                let o = &ex.orders[*seq as usize];
+                TradingCharge { pair: o.req.pair, cost: cancel_penalty(now_ns.saturating_sub(o.open_ns) / 1000) }
+            })
+            .collect();
+        limits.admit_cancel(account, &charges, enforce, now_ns / 1000)
+    }
 }
 
 fn count(applied: &Applied) -> serde_json::Value {

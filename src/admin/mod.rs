@@ -3,6 +3,8 @@
 //! loopback peers that present the admin token kept in the data directory; everyone else gets
 //! 403. Secrets leave only once, in the answer that creates a key.
 
+mod limits;
+
 use crate::auth::Permissions;
 use crate::server::Server;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
@@ -25,28 +27,37 @@ pub fn router(server: Shared) -> Router {
         .route("/admin/keys/revoke", post(revoke_key))
         .route("/admin/deposits", post(deposit))
         .route("/admin/audit", get(audit))
+        .route("/admin/accounts/tier", post(limits::set_tier))
+        .route("/admin/keys/settings", post(limits::set_key_settings))
+        .route("/admin/limits", get(limits::show))
+        .route("/admin/lockouts", get(limits::lockouts))
+        .route("/admin/lockouts/lift", post(limits::lift))
+        .route("/admin/clock/advance", post(limits::advance_clock))
+        .route("/metrics", get(limits::metrics))
         .layer(DefaultBodyLimit::max(16 * 1024))
         .with_state(server)
 }
 
-fn reply(status: StatusCode, v: Value) -> Response {
+pub(crate) fn reply(status: StatusCode, v: Value) -> Response {
     (status, Json(v)).into_response()
 }
 
-fn bad(text: impl std::fmt::Display) -> Response {
+pub(crate) fn bad(text: impl std::fmt::Display) -> Response {
     reply(StatusCode::BAD_REQUEST, json!({ "error": text.to_string() }))
 }
 
 /// Loopback peer and the right bearer token, compared in constant time.
-fn allowed(server: &Server, peer: &SocketAddr, headers: &HeaderMap) -> bool {
+pub(crate) fn allowed(server: &Server, peer: &SocketAddr, headers: &HeaderMap) -> bool {
     let token = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
     peer.ip().is_loopback() && bool::from(token.as_bytes().ct_eq(server.admin_token.as_bytes()))
 }
 
-macro_rules! guard {
+#[macro_export]
+#[doc(hidden)]
+macro_rules! admin_guard {
     ($s:expr, $peer:expr, $h:expr) => {
-        if !allowed(&$s, &$peer, &$h) {
-            return reply(StatusCode::FORBIDDEN, json!({ "error": "forbidden" }));
+        if !$crate::admin::allowed(&$s, &$peer, &$h) {
+            return $crate::admin::reply(axum::http::StatusCode::FORBIDDEN, json!({ "error": "forbidden" }));
         }
     };
 }
@@ -62,7 +73,7 @@ async fn create_account(
     h: HeaderMap,
     Json(b): Json<NewAccount>,
 ) -> Response {
-    guard!(s, peer, h);
+    crate::admin_guard!(s, peer, h);
     match s.create_account(&b.name).await {
         Ok(id) => reply(StatusCode::OK, json!({ "account": b.name, "id": id })),
         Err(_) => bad(format!("cannot create account {:?}: the name is taken or not valid (letters, digits, - _ . @)", b.name)),
@@ -74,6 +85,8 @@ struct NewKeyReq {
     account: String,
     name: String,
     permissions: String,
+    #[serde(default)]
+    settings: limits::KeySettingsInput,
 }
 
 async fn create_key(
@@ -82,19 +95,23 @@ async fn create_key(
     h: HeaderMap,
     Json(b): Json<NewKeyReq>,
 ) -> Response {
-    guard!(s, peer, h);
+    crate::admin_guard!(s, peer, h);
     let perms = match Permissions::parse_list(&b.permissions) {
         Ok(p) => p,
         Err(e) => return bad(e),
     };
-    match s.create_key(&b.account, &b.name, perms).await {
+    let settings = match b.settings.seal(&s.sbox) {
+        Ok(st) => st,
+        Err(e) => return bad(e),
+    };
+    match s.create_key_with(&b.account, &b.name, perms, settings).await {
         Ok(k) => reply(StatusCode::OK, json!({ "key": k.public_key, "secret": k.secret_b64, "permissions": k.permissions.names() })),
         Err(e) => bad(e),
     }
 }
 
 async fn list_keys(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketAddr>, h: HeaderMap) -> Response {
-    guard!(s, peer, h);
+    crate::admin_guard!(s, peer, h);
     let keys = match s.key_store.list_keys() {
         Ok(k) => k,
         Err(e) => return bad(e),
@@ -117,6 +134,7 @@ async fn list_keys(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<Socke
                 "name": k.name,
                 "permissions": Permissions(k.permissions).names(),
                 "created_at": k.created_at,
+                "settings": limits::settings_view(&k.settings),
             })
         })
         .collect();
@@ -129,7 +147,7 @@ struct Revoke {
 }
 
 async fn revoke_key(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketAddr>, h: HeaderMap, Json(b): Json<Revoke>) -> Response {
-    guard!(s, peer, h);
+    crate::admin_guard!(s, peer, h);
     match s.revoke_key(&b.key) {
         Ok(revoked) => reply(StatusCode::OK, json!({ "revoked": revoked })),
         Err(e) => bad(e),
@@ -144,7 +162,7 @@ struct Deposit {
 }
 
 async fn deposit(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketAddr>, h: HeaderMap, Json(b): Json<Deposit>) -> Response {
-    guard!(s, peer, h);
+    crate::admin_guard!(s, peer, h);
     match s.deposit(&b.account, &b.asset, &b.amount).await {
         Ok(refid) => reply(StatusCode::OK, json!({ "refid": refid })),
         Err(e) => bad(e),
@@ -153,7 +171,7 @@ async fn deposit(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketA
 
 /// Runs the engine's invariant checks (conservation, holds, books) on the live state.
 async fn audit(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketAddr>, h: HeaderMap) -> Response {
-    guard!(s, peer, h);
+    crate::admin_guard!(s, peer, h);
     let result = s.state.sequencer.read(|ex| (ex.check_invariants(), ex.orders.len(), ex.trades.len(), ex.ledger.len())).await;
     match result {
         Ok((check, orders, trades, ledger)) => reply(
