@@ -105,6 +105,22 @@ pub struct PairConfig {
     pub change_24h_pct: String,
 }
 
+fn merge(base: &mut toml::Value, top: toml::Value) {
+    match (base, top) {
+        (toml::Value::Table(b), toml::Value::Table(t)) => {
+            for (k, v) in t {
+                match b.get_mut(&k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, t) => *b = t,
+    }
+}
+
 impl Config {
     pub fn builtin() -> Config {
         Config::from_toml(DEFAULT_TOML).expect("built-in config is valid")
@@ -116,14 +132,25 @@ impl Config {
         Ok(cfg)
     }
 
+    /// The built-in configuration with a file's values laid over it: tables merge key by key,
+    /// anything else (arrays included) replaces, so a file holding only `[limits]` is complete.
     pub fn load(path: Option<&std::path::Path>) -> Result<Config, String> {
         match path {
             None => Ok(Config::builtin()),
             Some(p) => {
                 let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
-                Config::from_toml(&text)
+                Config::overlay(&text).map_err(|e| format!("{}: {e}", p.display()))
             }
         }
+    }
+
+    pub fn overlay(text: &str) -> Result<Config, String> {
+        let mut base: toml::Value = toml::from_str(DEFAULT_TOML).map_err(|e| e.to_string())?;
+        let top: toml::Value = toml::from_str(text).map_err(|e| e.to_string())?;
+        merge(&mut base, top);
+        let cfg: Config = base.try_into().map_err(|e: toml::de::Error| e.to_string())?;
+        cfg.validate()?;
+        Ok(cfg)
     }
 
     /// Checks the rules the engine relies on: unique names, known assets, lot decimals within the
@@ -156,5 +183,22 @@ impl Config {
         }
         // The integer view checks every number against its decimals.
         crate::engine::markets::Markets::from_config(self).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_with_only_limits_keeps_the_builtin_markets() {
+        let cfg = Config::overlay("[limits]\nprofile = \"simple\"\nopen_orders = { starter = 5 }\n").unwrap();
+        assert_eq!(cfg.limits.profile, crate::limits::Profile::Simple);
+        assert_eq!(cfg.pairs.len(), Config::builtin().pairs.len());
+        assert_eq!(cfg.demo.tier, crate::limits::Tier::Intermediate);
+        let cfg = Config::overlay("[demo]\nbalances = [[\"USD\", \"5\"]]\n").unwrap();
+        assert_eq!((cfg.demo.account.as_str(), cfg.demo.balances.len()), ("demo", 1), "tables merge, arrays replace");
+        assert!(Config::overlay("[limits]\nprofile = \"gold\"\n").is_err());
+        assert!(Config::overlay("[limits]\ntrusted_proxies = [\"x\"]\n").unwrap_err().contains("trusted_proxies"));
     }
 }

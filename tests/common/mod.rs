@@ -151,17 +151,58 @@ impl Server {
     }
 
     pub fn signed(&self, k: &Key, method: &str, nonce: &str, body: &str) -> Value {
+        self.signed_with(k, method, nonce, body, &[])
+    }
+
+    /// A signed call with extra headers (e.g. `X-Forwarded-For`).
+    pub fn signed_with(&self, k: &Key, method: &str, nonce: &str, body: &str, headers: &[(&str, &str)]) -> Value {
         use base64::Engine as _;
         let path = format!("/0/private/{method}");
         let secret = base64::engine::general_purpose::STANDARD.decode(&k.secret).unwrap();
         let sign = calamari::auth::sign(&path, nonce, body.as_bytes(), &secret);
-        let resp = ureq::post(&format!("{}{path}", self.url))
+        let mut req = ureq::post(&format!("{}{path}", self.url))
             .set("API-Key", &k.key)
             .set("API-Sign", &sign)
-            .set("Content-Type", "application/x-www-form-urlencoded")
-            .send_string(body)
-            .expect("http 200");
-        resp.into_json().unwrap()
+            .set("Content-Type", "application/x-www-form-urlencoded");
+        for (h, v) in headers {
+            req = req.set(h, v);
+        }
+        req.send_string(body).expect("http 200").into_json().unwrap()
+    }
+
+    /// A private call with a fresh nonce and extra body fields and headers.
+    pub fn private_with(&self, k: &Key, method: &str, params: &[(&str, &str)], headers: &[(&str, &str)]) -> Value {
+        let nonce = next_nonce().to_string();
+        let mut body = serde_urlencoded::to_string(params).unwrap();
+        if !body.is_empty() {
+            body.push('&');
+        }
+        body.push_str(&format!("nonce={nonce}"));
+        self.signed_with(k, method, &nonce, &body, headers)
+    }
+
+    pub fn public_with(&self, method: &str, headers: &[(&str, &str)]) -> Value {
+        let mut req = ureq::get(&format!("{}/0/public/{method}", self.url));
+        for (h, v) in headers {
+            req = req.set(h, v);
+        }
+        req.call().expect("http 200").into_json().unwrap()
+    }
+
+    /// POSTs JSON to the admin interface with the data directory's token.
+    pub fn admin_post(&self, path: &str, body: Value) -> Result<Value, String> {
+        let token = std::fs::read_to_string(self.data_dir.join("admin.token")).unwrap();
+        match ureq::post(&format!("{}{path}", self.url)).set("Authorization", &format!("Bearer {}", token.trim())).send_json(body) {
+            Ok(r) => Ok(r.into_json().unwrap()),
+            Err(ureq::Error::Status(_, r)) => Err(r.into_string().unwrap_or_default()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Runs a CLI subcommand that may fail: (success, stdout + stderr).
+    pub fn try_cli(&self, args: &[&str]) -> (bool, String) {
+        let out = Command::new(BIN).arg("--data-dir").arg(&self.data_dir).args(args).output().expect("run cli");
+        (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
     }
 }
 
