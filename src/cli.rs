@@ -404,5 +404,20 @@ mod tests {
         let c = Cli::try_parse_from(["calamari", "call", "AddOrder", "pair=XBTUSD", "type=buy"]).unwrap();
         assert!(matches!(c.command, Cmd::Call { ref params, .. } if params.len() == 2));
         assert!(parse_params(&["novalue".to_string()]).is_err());
+        let c = Cli::try_parse_from(["calamari", "account", "tier", "alice", "pro"]).unwrap();
+        assert!(matches!(c.command, Cmd::Account { action: AccountCmd::Tier { ref tier, .. } } if tier == "pro"));
+        let c = Cli::try_parse_from(["calamari", "serve", "--limits", "simple"]).unwrap();
+        assert!(matches!(c.command, Cmd::Serve { limits: Some(crate::limits::Profile::Simple), .. }));
+        assert!(Cli::try_parse_from(["calamari", "serve", "--limits", "gold"]).is_err());
+        let c =
+            Cli::try_parse_from(["calamari", "key", "set", "K", "--ip", "10.0.0.0/8", "--ip", "::1", "--nonce-window", "5", "--otp-totp"])
+                .unwrap();
+        let Cmd::Key { action: KeyCmd::Set { settings, .. } } = c.command else { panic!("key set") };
+        let (body, totp) = settings.to_request();
+        assert_eq!((body["ip_allowlist"].as_array().unwrap().len(), body["nonce_window"].as_u64()), (2, Some(5)));
+        assert_eq!(totp.as_deref().map(str::len), Some(32), "20 random bytes in base32");
+        let c = Cli::try_parse_from(["calamari", "lockouts", "--lift", "203.0.113.9"]).unwrap();
+        assert!(matches!(c.command, Cmd::Lockouts { lift: Some(_) }));
+        assert!(matches!(Cli::try_parse_from(["calamari", "limits", "alice", "--json"]).unwrap().command, Cmd::Limits { json: true, .. }));
     }
 }

@@ -45,6 +45,10 @@ impl<V: Entry + Default> AddressTable<V> {
         self.map.get(ip)
     }
 
+    pub fn get_mut(&mut self, ip: &IpAddr) -> Option<&mut V> {
+        self.map.get_mut(ip)
+    }
+
     pub fn remove(&mut self, ip: &IpAddr) -> Option<V> {
         self.map.remove(ip)
     }

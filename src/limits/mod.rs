@@ -238,13 +238,8 @@ impl Limits {
         if self.policy.lockout_after == 0 {
             return;
         }
-        let mut table = lock(&self.addresses);
-        if let Some(e) = table.get(&ip) {
-            if e.failures > 0 {
-                let mut e = *e;
-                e.failures = 0;
-                *table.entry(ip, e.last_seen_us) = e;
-            }
+        if let Some(e) = lock(&self.addresses).get_mut(&ip) {
+            e.failures = 0;
         }
     }
 
@@ -261,17 +256,14 @@ impl Limits {
 
     /// Lifts a lockout (and forgets the address's failures); `true` if one was in force.
     pub fn lift_lockout(&self, ip: IpAddr, now_us: u64) -> bool {
-        let mut table = lock(&self.addresses);
-        match table.get(&ip) {
-            Some(e) if e.locked_until_us > now_us || e.failures > 0 => {
+        match lock(&self.addresses).get_mut(&ip) {
+            Some(e) => {
                 let was = e.locked_until_us > now_us;
-                let mut e = *e;
                 e.locked_until_us = 0;
                 e.failures = 0;
-                *table.entry(ip, now_us) = e;
                 was
             }
-            _ => false,
+            None => false,
         }
     }
 
