@@ -20,17 +20,25 @@ pub trait Entry {
 /// How many entries are looked at to choose one to displace.
 const SAMPLE: usize = 32;
 
+struct Slot<V> {
+    /// Where the address sits in `AddressTable::order`.
+    index: usize,
+    value: V,
+}
+
 pub struct AddressTable<V> {
-    map: HashMap<IpAddr, V>,
+    map: HashMap<IpAddr, Slot<V>>,
+    /// Every tracked address, densely, so that sampling is O(1) per sample.
+    order: Vec<IpAddr>,
     capacity: usize,
-    /// Rotates where sampling starts, so the same few entries are not always the candidates.
-    cursor: usize,
+    /// xorshift state for sampling (fixed seed: the table behaves the same on every run).
+    rng: u64,
     pub evictions: u64,
 }
 
 impl<V: Entry + Default> AddressTable<V> {
     pub fn new(capacity: usize) -> AddressTable<V> {
-        AddressTable { map: HashMap::new(), capacity: capacity.max(1), cursor: 0, evictions: 0 }
+        AddressTable { map: HashMap::new(), order: Vec::new(), capacity: capacity.max(1), rng: 0x9E37_79B9_7F4A_7C15, evictions: 0 }
     }
 
     pub fn len(&self) -> usize {
@@ -42,43 +50,64 @@ impl<V: Entry + Default> AddressTable<V> {
     }
 
     pub fn get(&self, ip: &IpAddr) -> Option<&V> {
-        self.map.get(ip)
+        self.map.get(ip).map(|s| &s.value)
     }
 
     pub fn get_mut(&mut self, ip: &IpAddr) -> Option<&mut V> {
-        self.map.get_mut(ip)
+        self.map.get_mut(ip).map(|s| &mut s.value)
     }
 
     pub fn remove(&mut self, ip: &IpAddr) -> Option<V> {
-        self.map.remove(ip)
+        let slot = self.map.remove(ip)?;
+        self.order.swap_remove(slot.index);
+        if let Some(moved) = self.order.get(slot.index) {
+            if let Some(m) = self.map.get_mut(moved) {
+                m.index = slot.index;
+            }
+        }
+        Some(slot.value)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&IpAddr, &V)> {
-        self.map.iter()
+        self.map.iter().map(|(ip, s)| (ip, &s.value))
     }
 
     /// The entry of `ip`, made (displacing another if the table is full) if it is not there.
     pub fn entry(&mut self, ip: IpAddr, now_us: u64) -> &mut V {
-        if !self.map.contains_key(&ip) && self.map.len() >= self.capacity {
-            self.make_room(now_us);
+        if !self.map.contains_key(&ip) {
+            if self.map.len() >= self.capacity {
+                self.make_room(now_us);
+            }
+            self.order.push(ip);
+            self.map.insert(ip, Slot { index: self.order.len() - 1, value: V::default() });
         }
-        self.map.entry(ip).or_default()
+        &mut self.map.get_mut(&ip).expect("just made").value
     }
 
+    fn next_random(&mut self) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng
+    }
+
+    /// Displaces the least valuable of `SAMPLE` entries drawn at random: O(SAMPLE), whatever the
+    /// table's size.
     fn make_room(&mut self, now_us: u64) {
-        let n = self.map.len();
-        let skip = self.cursor % n.max(1);
-        self.cursor = self.cursor.wrapping_add(SAMPLE);
+        let n = self.order.len();
         let mut best: Option<(IpAddr, (bool, bool, u64))> = None;
-        for (ip, v) in self.map.iter().skip(skip).chain(self.map.iter()).take(SAMPLE.min(n)) {
+        for _ in 0..SAMPLE.min(n) {
+            let pick = (self.next_random() % n as u64) as usize;
+            let ip = self.order[pick];
+            let v = &self.map[&ip].value;
             // Lower is a better victim: idle first, unpinned next, then the longest unseen.
             let rank = (!v.is_idle(now_us), v.is_pinned(now_us), v.last_seen_us());
             if best.as_ref().is_none_or(|(_, r)| rank < *r) {
-                best = Some((*ip, rank));
+                best = Some((ip, rank));
             }
         }
         if let Some((ip, _)) = best {
-            self.map.remove(&ip);
+            self.remove(&ip);
             self.evictions += 1;
         }
         debug_assert!(self.map.len() < self.capacity);
@@ -86,7 +115,19 @@ impl<V: Entry + Default> AddressTable<V> {
 
     /// Drops every idle entry (housekeeping).
     pub fn sweep(&mut self, now_us: u64) {
-        self.map.retain(|_, v| !v.is_idle(now_us));
+        self.map.retain(|_, s| !s.value.is_idle(now_us));
+        self.order.retain(|ip| self.map.contains_key(ip));
+        for (i, ip) in self.order.iter().enumerate() {
+            if let Some(s) = self.map.get_mut(ip) {
+                s.index = i;
+            }
+        }
+    }
+
+    /// Checks that `order` and the map agree (tests).
+    #[cfg(test)]
+    fn consistent(&self) -> bool {
+        self.order.len() == self.map.len() && self.order.iter().enumerate().all(|(i, ip)| self.map.get(ip).is_some_and(|s| s.index == i))
     }
 }
 
@@ -125,6 +166,7 @@ mod tests {
         }
         assert_eq!(t.len(), 1000);
         assert_eq!(t.evictions, 999_000);
+        assert!(t.consistent());
     }
 
     #[test]
@@ -152,6 +194,15 @@ mod tests {
         assert!(t.get(&ip(2)).is_none(), "the idle one made room");
         assert_eq!(t.len(), 4);
         t.sweep(10_000);
-        assert!(t.is_empty());
+        assert!(t.is_empty() && t.consistent());
+        let mut t: AddressTable<Seen> = AddressTable::new(16);
+        for n in 0..10 {
+            t.entry(ip(n), 20_000).at = 20_000 + n as u64;
+        }
+        assert_eq!(t.remove(&ip(3)).map(|e| e.at), Some(20_003));
+        assert!(t.remove(&ip(3)).is_none() && t.consistent());
+        t.sweep(20_000);
+        assert_eq!(t.len(), 9);
+        assert!(t.consistent());
     }
 }
