@@ -113,14 +113,14 @@ impl<V: Entry + Default> AddressTable<V> {
         debug_assert!(self.map.len() < self.capacity);
     }
 
-    /// Drops every idle entry (housekeeping).
+    /// Drops every idle entry (housekeeping): one pass over the map, no lookups.
     pub fn sweep(&mut self, now_us: u64) {
-        self.map.retain(|_, s| !s.value.is_idle(now_us));
-        self.order.retain(|ip| self.map.contains_key(ip));
-        for (i, ip) in self.order.iter().enumerate() {
-            if let Some(s) = self.map.get_mut(ip) {
-                s.index = i;
-            }
+        let AddressTable { map, order, .. } = self;
+        map.retain(|_, s| !s.value.is_idle(now_us));
+        order.clear();
+        for (ip, s) in map.iter_mut() {
+            s.index = order.len();
+            order.push(*ip);
         }
     }
 

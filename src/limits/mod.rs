@@ -72,6 +72,22 @@ pub struct AddressState {
     pub last_seen_us: u64,
 }
 
+/// The unit an address is tracked by: IPv4 addresses one by one (IPv4-mapped IPv6 as IPv4), IPv6
+/// by /64, the block one client is normally given, so that a client cannot walk its own /64 to
+/// escape a lockout or fill the table.
+pub fn tracked_unit(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
 /// How long an address with failures but no lockout is remembered.
 const FAILURE_MEMORY_US: u64 = 15 * 60 * 1_000_000;
 
@@ -170,6 +186,7 @@ impl Limits {
     /// A public call from `ip`: `EGeneral:Too many requests` over the limit (nothing counted).
     pub fn check_public(&self, ip: IpAddr, now_us: u64) -> Result<(), KrakenError> {
         let Some(rule) = self.policy.public else { return Ok(()) };
+        let ip = tracked_unit(ip);
         let mut table = lock(&self.addresses);
         let e = table.entry(ip, now_us);
         e.last_seen_us = now_us;
@@ -202,7 +219,7 @@ impl Limits {
             return Ok(());
         }
         let table = lock(&self.addresses);
-        match table.get(&ip) {
+        match table.get(&tracked_unit(ip)) {
             Some(e) if e.locked_until_us > now_us => {
                 self.stats.locked_refused.fetch_add(1, Ordering::Relaxed);
                 Err(KrakenError::TemporaryLockout)
@@ -219,7 +236,7 @@ impl Limits {
             return;
         }
         let mut table = lock(&self.addresses);
-        let e = table.entry(ip, now_us);
+        let e = table.entry(tracked_unit(ip), now_us);
         if e.failures > 0 && now_us > e.last_seen_us + FAILURE_MEMORY_US {
             e.failures = 0;
         }
@@ -228,6 +245,7 @@ impl Limits {
         if e.failures >= after && e.locked_until_us <= now_us {
             e.locked_until_us = now_us + self.policy.lockout_secs * 1_000_000;
             e.failures = 0;
+            drop(table);
             self.stats.lockouts_started.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(address = %ip, seconds = self.policy.lockout_secs, "temporary lockout after repeated authentication failures");
         }
@@ -238,7 +256,7 @@ impl Limits {
         if self.policy.lockout_after == 0 {
             return;
         }
-        if let Some(e) = lock(&self.addresses).get_mut(&ip) {
+        if let Some(e) = lock(&self.addresses).get_mut(&tracked_unit(ip)) {
             e.failures = 0;
         }
     }
@@ -256,7 +274,7 @@ impl Limits {
 
     /// Lifts a lockout (and forgets the address's failures); `true` if one was in force.
     pub fn lift_lockout(&self, ip: IpAddr, now_us: u64) -> bool {
-        match lock(&self.addresses).get_mut(&ip) {
+        match lock(&self.addresses).get_mut(&tracked_unit(ip)) {
             Some(e) => {
                 let was = e.locked_until_us > now_us;
                 e.locked_until_us = 0;

@@ -269,3 +269,19 @@ fn sweep_forgets_idle_state() {
     assert_eq!(l.tracked_addresses(), 0);
     assert!(l.counters(7, &[], |_| String::new(), T0 + 3600 * SEC).is_empty());
 }
+
+#[test]
+fn ipv6_clients_are_tracked_by_their_64() {
+    let l = kraken();
+    for n in 0..10u16 {
+        let a: IpAddr = format!("2001:db8:1:2::{n:x}").parse().unwrap();
+        l.auth_failed(a, T0);
+    }
+    let other_host: IpAddr = "2001:db8:1:2:ffff::1".parse().unwrap();
+    assert_eq!(l.check_lockout(other_host, T0), Err(KrakenError::TemporaryLockout), "the whole /64 is locked");
+    assert!(l.check_lockout("2001:db8:1:3::1".parse().unwrap(), T0).is_ok(), "the next /64 is not");
+    assert!(l.check_lockout("::ffff:10.0.0.9".parse().unwrap(), T0).is_ok());
+    assert_eq!(l.lockouts(T0)[0].address.to_string(), "2001:db8:1:2::");
+    assert!(l.lift_lockout(other_host, T0));
+    assert_eq!(tracked_unit("::ffff:10.0.0.9".parse().unwrap()), ip(9));
+}
