@@ -259,6 +259,15 @@ fn benches(c: &mut Criterion) {
 
     // A bad key from a new address when the address table is at its bound (Kraken's 100,000,
     // every entry an address with a recent failure): each new address displaces one.
+    /// `count` addresses never seen before (from 2.0.0.0 upwards, continuing from `n`).
+    fn fresh_addresses(n: &mut u32, count: u64) -> Vec<IpAddr> {
+        (0..count)
+            .map(|_| {
+                *n = n.wrapping_add(1);
+                address(2 << 24 | *n)
+            })
+            .collect()
+    }
     let limits = Arc::new(Limits::new(kraken()));
     let f = Fixture::new();
     let cap = kraken().max_tracked_addresses as u32;
@@ -270,16 +279,7 @@ fn benches(c: &mut Criterion) {
     let mut n = 0u32;
     group.bench_function("bad_key_new_address_table_full", |b| {
         b.iter_custom(|iters| {
-            let inputs: Vec<IpAddr> = (0..iters)
-                .map(|_| {
-                    address(
-                        2 << 24 | {
-                            n = n.wrapping_add(1);
-                            n
-                        },
-                    )
-                })
-                .collect();
+            let inputs = fresh_addresses(&mut n, iters);
             timed(iters, inputs, |ip| gate(&limits, &f, &bad, "NOSUCHKEY", *ip), |r| *r == Err(KrakenError::InvalidKey), "bad_key")
         })
     });
@@ -300,16 +300,7 @@ fn benches(c: &mut Criterion) {
     let mut n = 0u32;
     group.bench_function("check_public_new_address_table_full", |b| {
         b.iter_custom(|iters| {
-            let inputs: Vec<IpAddr> = (0..iters)
-                .map(|_| {
-                    address(
-                        2 << 24 | {
-                            n = n.wrapping_add(1);
-                            n
-                        },
-                    )
-                })
-                .collect();
+            let inputs = fresh_addresses(&mut n, iters);
             timed(iters, inputs, |ip| limits.check_public(*ip, clock.now_us()), |r| r.is_ok(), "check_public_new")
         })
     });

@@ -106,10 +106,7 @@ impl StoredSettings {
 impl KeySettings {
     /// Whether `ip` may use the key.
     pub fn allows(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-            v4 => v4,
-        };
+        let ip = crate::limits::canonical(ip);
         self.ip_allowlist.is_empty() || self.ip_allowlist.iter().any(|n| n.contains(&ip))
     }
 

@@ -211,9 +211,7 @@ impl Server {
         if !self.key_store.update_settings(public_key, &text).map_err(|e| e.to_string())? {
             return Err(format!("no live key {public_key:?}"));
         }
-        let rec = self.key_store.list_keys().map_err(|e| e.to_string())?.into_iter().find(|k| k.public_key == public_key && !k.revoked);
-        let rec = rec.ok_or_else(|| format!("no live key {public_key:?}"))?;
-        let secret = self.sbox.decrypt(&rec.secret_ciphertext).ok_or("cannot decrypt the key's secret")?;
+        let secret = old.secret().to_vec();
         let key = ApiKey::new(old.id, old.public_key.clone(), old.account_id, old.name.clone(), old.permissions, secret, old.created_at)
             .with_settings(live);
         key.restore_nonce(old.highest_nonce());

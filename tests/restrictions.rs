@@ -166,6 +166,13 @@ fn key_settings_expiry_nonce_window_allowlist_and_query_window() {
     ok(&s.private_with(&fenced, "Balance", &[], &[("X-Forwarded-For", "2001:db8::7, 127.0.0.1")]));
     assert_eq!(err(&s.private_with(&fenced, "Balance", &[], &[("X-Forwarded-For", "11.0.0.1")])), "EGeneral:Permission denied");
 
+    // `key set` replaces the settings of a live key; it keeps its secret and its nonces.
+    s.cli(&["key", "set", &windowed.key, "--ip", "10.0.0.0/8"]);
+    assert_eq!(err(&s.private(&windowed, "Balance", &[])), "EGeneral:Permission denied");
+    s.cli(&["key", "set", &windowed.key]);
+    ok(&s.private(&windowed, "Balance", &[]));
+    assert_eq!(err(&call(n - 1000)), "EAPI:Invalid nonce", "nonces survive a settings change");
+
     let all = s.demo.clone().unwrap();
     let ledger = ok(&s.private(&all, "Ledgers", &[])).clone();
     assert!(ledger["count"].as_u64().unwrap() >= 2, "the demo deposits: {ledger}");

@@ -63,6 +63,11 @@ impl fmt::Display for Tier {
 pub struct PerTier<T>([T; 4]);
 
 impl<T: Copy> PerTier<T> {
+    /// The same value for every tier.
+    pub const fn all(v: T) -> PerTier<T> {
+        PerTier([v; 4])
+    }
+
     pub fn get(&self, t: Tier) -> T {
         self.0[t.index()]
     }
@@ -256,15 +261,14 @@ impl Policy {
         let mut p = Policy::preset(profile.unwrap_or(cfg.profile));
         let starter_rule = Rule::calls(15, 330);
         if let Some(t) = &cfg.rest {
-            p.rest = Some(t.apply(p.rest.unwrap_or(tiers(starter_rule, starter_rule, starter_rule, starter_rule)), |r| r.rule("rest"))?);
+            p.rest = Some(t.apply(p.rest.unwrap_or(PerTier::all(starter_rule)), |r| r.rule("rest"))?);
         }
         if let Some(t) = &cfg.trading {
-            let base =
-                p.trading.unwrap_or(tiers(Rule::calls(60, 1000), Rule::calls(60, 1000), Rule::calls(60, 1000), Rule::calls(60, 1000)));
+            let base = p.trading.unwrap_or(PerTier::all(Rule::calls(60, 1000)));
             p.trading = Some(t.apply(base, |r| r.rule("trading"))?);
         }
         if let Some(t) = &cfg.open_orders {
-            p.open_orders = Some(t.apply(p.open_orders.unwrap_or(tiers(u32::MAX, u32::MAX, u32::MAX, u32::MAX)), Ok)?);
+            p.open_orders = Some(t.apply(p.open_orders.unwrap_or(PerTier::all(u32::MAX)), Ok)?);
         }
         if let Some(c) = cfg.history_cost {
             p.history_cost = c.min(1000) * UNIT;
