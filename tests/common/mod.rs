@@ -239,3 +239,11 @@ pub fn ok(v: &Value) -> &Value {
 pub fn err(v: &Value) -> String {
     v["error"][0].as_str().unwrap_or_else(|| panic!("expected an error: {v}")).to_string()
 }
+
+impl Server {
+    /// Adopts a server process the test started itself (e.g. with its output sent to files),
+    /// listening at `url` on the data directory `dir`.
+    pub fn attach(child: Child, url: String, dir: &Path) -> Server {
+        Server { child: Some(child), url, data_dir: dir.to_path_buf(), _tmp: None, demo: None }
+    }
+}

@@ -1,0 +1,343 @@
+//! Secret hygiene: a server run at the most verbose log level, driven through every private
+//! method, failed authentications, second factors, key settings, revocation, the operator
+//! interface and a restart, with canary secrets: API secrets, a static 2FA password, a TOTP
+//! secret, the admin token and the master key. Afterwards each canary is searched for in clear,
+//! in hex (both cases) and in base64 (standard and URL-safe, at every byte alignment) in the
+//! server's stdout and stderr, every HTTP answer it gave, every CLI output, and every byte of
+//! every file in the data directory. The only places a secret may appear are the one answer that
+//! showed it when it was created, and the two files that exist to hold one (`master.key`,
+//! `admin.token`) for their own secret.
+
+mod common;
+use base64::Engine as _;
+use common::{next_nonce, Key, Server, BIN};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Everything the server said to anyone, each with where it was said.
+#[derive(Default)]
+struct Transcript {
+    said: Vec<(String, Vec<u8>)>,
+}
+
+impl Transcript {
+    fn note(&mut self, place: impl Into<String>, bytes: impl Into<Vec<u8>>) {
+        self.said.push((place.into(), bytes.into()));
+    }
+}
+
+/// A canary: a secret and the places it may legitimately appear.
+struct Canary {
+    name: String,
+    bytes: Vec<u8>,
+    allowed: Vec<String>,
+}
+
+fn spawn(dir: &Path, run: usize) -> (Server, PathBuf, PathBuf) {
+    let out = dir.parent().unwrap().join(format!("stdout-{run}.log"));
+    let err = dir.parent().unwrap().join(format!("stderr-{run}.log"));
+    let _ = std::fs::remove_file(dir.join("server.json"));
+    let child = Command::new(BIN)
+        .args(["--data-dir", dir.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0", "--limits", "off"])
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::from(std::fs::File::create(&out).unwrap()))
+        .stderr(Stdio::from(std::fs::File::create(&err).unwrap()))
+        .spawn()
+        .expect("start calamari");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let url = loop {
+        assert!(Instant::now() < deadline, "server did not start");
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| l.contains("listening on")) {
+            break line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (Server::attach(child, url, dir), out, err)
+}
+
+fn answer(t: &mut Transcript, place: &str, r: Result<ureq::Response, ureq::Error>) -> Value {
+    let resp = match r {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{place}: {e}"),
+    };
+    let mut head = format!("{} {}\n", resp.status(), resp.status_text());
+    for h in resp.headers_names() {
+        head.push_str(&format!("{h}: {}\n", resp.header(&h).unwrap_or("")));
+    }
+    let body = resp.into_string().unwrap();
+    t.note(place, format!("{head}\n{body}"));
+    serde_json::from_str(&body).unwrap_or(Value::Null)
+}
+
+/// A signed private call (form body) whose whole answer goes into the transcript.
+fn call(s: &Server, t: &mut Transcript, k: &Key, method: &str, params: &[(&str, &str)]) -> Value {
+    let nonce = next_nonce().to_string();
+    let mut body = serde_urlencoded::to_string(params).unwrap();
+    body.push_str(if body.is_empty() { "" } else { "&" });
+    body.push_str(&format!("nonce={nonce}"));
+    signed(s, t, k, method, &nonce, &body, "application/x-www-form-urlencoded")
+}
+
+fn signed(s: &Server, t: &mut Transcript, k: &Key, method: &str, nonce: &str, body: &str, content_type: &str) -> Value {
+    let path = format!("/0/private/{method}");
+    let secret = base64::engine::general_purpose::STANDARD.decode(&k.secret).unwrap();
+    let sign = calamari::auth::sign(&path, nonce, body.as_bytes(), &secret);
+    let r = ureq::post(&format!("{}{path}", s.url))
+        .set("API-Key", &k.key)
+        .set("API-Sign", &sign)
+        .set("Content-Type", content_type)
+        .send_string(body);
+    answer(t, &format!("answer to {method}"), r)
+}
+
+fn get(s: &Server, t: &mut Transcript, path: &str, admin: bool) -> Value {
+    let mut req = ureq::get(&format!("{}{path}", s.url));
+    if admin {
+        let token = std::fs::read_to_string(s.data_dir.join("admin.token")).unwrap();
+        req = req.set("Authorization", &format!("Bearer {}", token.trim()));
+    }
+    answer(t, &format!("answer to GET {path}"), req.call())
+}
+
+fn cli(s: &Server, t: &mut Transcript, place: &str, args: &[&str]) -> String {
+    let out = Command::new(BIN).arg("--data-dir").arg(&s.data_dir).args(args).output().expect("run cli");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    t.note(place, text.clone());
+    text
+}
+
+fn json_line(text: &str) -> Value {
+    serde_json::from_str(text.lines().find(|l| l.starts_with('{')).expect("json output")).unwrap()
+}
+
+/// Every way `secret` could be written: in clear, hex in both cases, Rust's debug list of bytes,
+/// and base64 (standard and
+/// URL-safe) at each of the three byte alignments (the stable middle of the encoding).
+fn encodings(secret: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut out = vec![("clear".to_string(), secret.to_vec())];
+    out.push(("hex".into(), hex(secret).into_bytes()));
+    out.push(("HEX".into(), hex(secret).to_uppercase().into_bytes()));
+    // Rust's `{:?}` of a byte slice: "[12, 34, …]".
+    let debug = format!("{secret:?}");
+    out.push(("debug bytes".into(), debug.trim_start_matches('[').trim_end_matches(']').as_bytes().to_vec()));
+    for (name, engine) in
+        [("base64", &base64::engine::general_purpose::STANDARD), ("base64url", &base64::engine::general_purpose::URL_SAFE)]
+    {
+        for shift in 0..3usize {
+            let mut shifted = vec![0u8; shift];
+            shifted.extend_from_slice(secret);
+            let enc = engine.encode(&shifted);
+            // Characters touched by the leading zero bytes or by what follows the secret vary.
+            let start = if shift == 0 { 0 } else { 4 };
+            let stable = enc.len().saturating_sub(4).max(start);
+            out.push((format!("{name}@{shift}"), enc.as_bytes()[start..stable].to_vec()));
+        }
+    }
+    out
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    needle.len() >= 8 && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn canary_secrets_appear_nowhere_but_where_they_are_shown_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    std::fs::create_dir(&dir).unwrap();
+    let mut t = Transcript::default();
+    let mut canaries: Vec<Canary> = Vec::new();
+
+    let (mut s, out1, err1) = spawn(&dir, 1);
+    // The demo key is shown once, on the first start's console.
+    let first = std::fs::read_to_string(&out1).unwrap();
+    let demo_secret = first.lines().find_map(|l| l.trim().strip_prefix("API secret:")).expect("demo secret").trim().to_string();
+    let demo_key = first.lines().find_map(|l| l.trim().strip_prefix("API key:")).unwrap().trim().to_string();
+    canaries.push(Canary { name: "demo API secret".into(), bytes: demo_secret.clone().into_bytes(), allowed: vec!["stdout-1".into()] });
+    let demo = Key { key: demo_key, secret: demo_secret };
+
+    // Keys of every kind, each secret shown once by `key create`.
+    cli(&s, &mut t, "cli account create", &["account", "create", "alice"]);
+    cli(&s, &mut t, "cli tier", &["account", "tier", "alice", "intermediate"]);
+    cli(&s, &mut t, "cli deposit", &["deposit", "--account", "alice", "USD", "50000"]);
+    cli(&s, &mut t, "cli deposit", &["deposit", "--account", "alice", "XBT", "3"]);
+    let key_of = |t: &mut Transcript, canaries: &mut Vec<Canary>, name: &str, flags: &[&str]| -> (Key, Value) {
+        let place = format!("cli key create {name}");
+        let mut args = vec!["key", "create", "--account", "alice", "--name", name, "--permissions", "all", "--json"];
+        args.extend_from_slice(flags);
+        let v = json_line(&cli(&s, t, &place, &args));
+        let k = Key { key: v["key"].as_str().unwrap().into(), secret: v["secret"].as_str().unwrap().into() };
+        let raw = base64::engine::general_purpose::STANDARD.decode(&k.secret).unwrap();
+        canaries.push(Canary { name: format!("{name} API secret"), bytes: k.secret.clone().into_bytes(), allowed: vec![place.clone()] });
+        canaries.push(Canary { name: format!("{name} API secret (raw bytes)"), bytes: raw, allowed: vec![place.clone()] });
+        if let Some(totp) = v["totp_secret"].as_str() {
+            canaries.push(Canary { name: format!("{name} TOTP secret"), bytes: totp.as_bytes().to_vec(), allowed: vec![place.clone()] });
+            let raw = calamari::limits::second_factor::parse_base32(totp).unwrap();
+            canaries.push(Canary { name: format!("{name} TOTP secret (raw)"), bytes: raw, allowed: vec![place] });
+        }
+        (k, v)
+    };
+    let password = "canary-otp-password-7Qk2vXr9Lm4s";
+    let (trader, _) = key_of(&mut t, &mut canaries, "trader", &[]);
+    let (with_password, _) = key_of(&mut t, &mut canaries, "password", &["--otp-password", password]);
+    let (with_totp, v) = key_of(&mut t, &mut canaries, "totp", &["--otp-totp", "--nonce-window", "5", "--ip", "127.0.0.0/8"]);
+    let (doomed, _) = key_of(&mut t, &mut canaries, "doomed", &[]);
+    // The password travels in request bodies: it is the client's, the server must not repeat it.
+    canaries.push(Canary { name: "static 2FA password".into(), bytes: password.as_bytes().to_vec(), allowed: vec![] });
+
+    // Every private method, with successes and failures.
+    for m in ["Balance", "BalanceEx", "TradeBalance", "TradeVolume", "OpenOrders", "ClosedOrders", "TradesHistory", "Ledgers"] {
+        call(&s, &mut t, &trader, m, &[]);
+        call(&s, &mut t, &demo, m, &[]);
+    }
+    let buy = call(
+        &s,
+        &mut t,
+        &trader,
+        "AddOrder",
+        &[("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "1000"), ("volume", "0.01")],
+    );
+    let txid = buy["result"]["txid"][0].as_str().expect("order placed").to_string();
+    call(
+        &s,
+        &mut t,
+        &trader,
+        "AddOrder",
+        &[("pair", "XBTUSD"), ("type", "sell"), ("ordertype", "limit"), ("price", "999"), ("volume", "0.004")],
+    );
+    call(&s, &mut t, &trader, "QueryOrders", &[("txid", &txid)]);
+    call(&s, &mut t, &trader, "QueryTrades", &[("txid", "TAAAAA-AAAAA-AAAAAA")]);
+    call(&s, &mut t, &trader, "QueryLedgers", &[("id", "LAAAAA-AAAAA-AAAAAA")]);
+    call(&s, &mut t, &trader, "CancelOrder", &[("txid", &txid)]);
+    call(&s, &mut t, &trader, "CancelAll", &[]);
+    call(
+        &s,
+        &mut t,
+        &trader,
+        "AddOrder",
+        &[("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "1"), ("volume", "99999")],
+    );
+    let nonce = next_nonce().to_string();
+    let json_body = format!("{{\"nonce\":\"{nonce}\",\"asset\":\"ZUSD\"}}");
+    signed(&s, &mut t, &trader, "TradeBalance", &nonce, &json_body, "application/json");
+    // Failures: replayed nonce, a signature under the wrong secret, an unknown key, bad bodies.
+    signed(&s, &mut t, &trader, "Balance", &nonce, &format!("nonce={nonce}"), "application/x-www-form-urlencoded");
+    let forged = Key { key: trader.key.clone(), secret: with_password.secret.clone() };
+    call(&s, &mut t, &forged, "Balance", &[]);
+    let stranger = Key { key: "A".repeat(56), secret: trader.secret.clone() };
+    call(&s, &mut t, &stranger, "Balance", &[]);
+    signed(&s, &mut t, &trader, "Balance", "1", "{not json", "application/json");
+    call(&s, &mut t, &trader, "NoSuchMethod", &[]);
+    // Second factors: missing, wrong, right (the password is in these bodies).
+    call(&s, &mut t, &with_password, "Balance", &[]);
+    call(&s, &mut t, &with_password, "Balance", &[("otp", "wrong-password")]);
+    ok(&call(&s, &mut t, &with_password, "Balance", &[("otp", password)]));
+    call(&s, &mut t, &with_password, "AddOrder", &[("otp", password), ("pair", "XBTUSD"), ("type", "sell"), ("volume", "0.0001")]);
+    let totp = calamari::limits::second_factor::parse_base32(v["totp_secret"].as_str().unwrap()).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    ok(&call(&s, &mut t, &with_totp, "Balance", &[("otp", &calamari::limits::second_factor::totp_code(&totp, now))]));
+    call(&s, &mut t, &with_totp, "Balance", &[("otp", "123456")]);
+    // Operator interface and CLI.
+    cli(&s, &mut t, "cli key list", &["key", "list"]);
+    cli(&s, &mut t, "cli key set", &["key", "set", &with_password.key, "--otp-password", "canary-otp-password-7Qk2vXr9Lm4s"]);
+    cli(&s, &mut t, "cli key set totp", &["key", "set", &with_totp.key, "--nonce-window", "10"]);
+    cli(&s, &mut t, "cli limits", &["limits", &trader.key]);
+    cli(&s, &mut t, "cli lockouts", &["lockouts"]);
+    cli(&s, &mut t, "cli audit", &["audit"]);
+    cli(&s, &mut t, "cli key revoke", &["key", "revoke", &doomed.key]);
+    call(&s, &mut t, &doomed, "Balance", &[]);
+    get(&s, &mut t, "/admin/keys", true);
+    get(&s, &mut t, "/admin/audit", true);
+    get(&s, &mut t, "/admin/limits?key=".to_string().as_str(), true);
+    get(&s, &mut t, "/metrics", false);
+    get(&s, &mut t, "/0/public/Ticker?pair=XBTUSD", false);
+    get(&s, &mut t, "/0/public/Depth?pair=XBTUSD", false);
+    s.terminate();
+
+    // A restart replays everything; the keys are loaded again from their sealed form.
+    let (mut s, _out2, _err2) = spawn(&dir, 2);
+    ok(&call(&s, &mut t, &trader, "Balance", &[]));
+    ok(&call(&s, &mut t, &with_password, "Balance", &[("otp", password)]));
+    call(&s, &mut t, &trader, "Ledgers", &[]);
+    cli(&s, &mut t, "cli key list (after restart)", &["key", "list"]);
+    s.terminate();
+
+    // The operator's own secrets: each only in its own file.
+    let token = std::fs::read_to_string(dir.join("admin.token")).unwrap().trim().to_string();
+    canaries.push(Canary { name: "admin token".into(), bytes: token.into_bytes(), allowed: vec!["file admin.token".into()] });
+    let master = std::fs::read(dir.join("master.key")).unwrap();
+    canaries.push(Canary { name: "master key".into(), bytes: master, allowed: vec!["file master.key".into()] });
+
+    // Where to look: logs, answers, CLI outputs, every file of the data directory.
+    let mut places: Vec<(String, Vec<u8>)> = t.said;
+    for (i, path) in [out1, err1, dir.parent().unwrap().join("stdout-2.log"), dir.parent().unwrap().join("stderr-2.log")].iter().enumerate()
+    {
+        let name = ["stdout-1", "stderr-1", "stdout-2", "stderr-2"][i];
+        places.push((name.to_string(), std::fs::read(path).unwrap()));
+    }
+    let files = files_under(&dir);
+    for f in &files {
+        places.push((format!("file {}", f.strip_prefix(&dir).unwrap().display()), std::fs::read(f).unwrap()));
+    }
+    let stderr_bytes: usize = places.iter().filter(|(p, _)| p.starts_with("stderr")).map(|(_, b)| b.len()).sum();
+    assert!(stderr_bytes > 2_000, "the trace-level log should have recorded the run ({stderr_bytes} bytes)");
+    assert!(files.iter().any(|f| f.ends_with("calamari.db")), "the database is among the files searched");
+
+    let mut leaks = Vec::new();
+    let mut checked = 0usize;
+    for c in &canaries {
+        for (encoding, needle) in encodings(&c.bytes) {
+            for (place, bytes) in &places {
+                checked += 1;
+                if c.allowed.iter().any(|a| a == place) {
+                    continue;
+                }
+                if contains(bytes, &needle) {
+                    leaks.push(format!("{} ({encoding}) found in {place}", c.name));
+                }
+            }
+        }
+    }
+    // The allowed places really do hold their secret (so the search itself works).
+    for c in canaries.iter().filter(|c| !c.allowed.is_empty() && !c.name.contains("raw")) {
+        let shown = places.iter().any(|(p, b)| c.allowed.contains(p) && contains(b, &c.bytes));
+        assert!(shown, "{} should be in {:?} (the search is broken)", c.name, c.allowed);
+    }
+    eprintln!(
+        "secret hygiene: {} canaries × {} encodings searched in {} places ({} files, {} bytes of log): {} checks, {} leaks",
+        canaries.len(),
+        encodings(b"0123456789abcdef").len(),
+        places.len(),
+        files.len(),
+        stderr_bytes,
+        checked,
+        leaks.len()
+    );
+    assert!(leaks.is_empty(), "secrets leaked:\n{}", leaks.join("\n"));
+}
+
+fn ok(v: &Value) -> &Value {
+    assert_eq!(v["error"], serde_json::json!([]), "unexpected error: {v}");
+    &v["result"]
+}
