@@ -1,0 +1,188 @@
+//! `loadgen [throughput]`: closed-loop signed load, one phase after another, each for
+//! `--seconds` with `--clients` threads on keep-alive connections, one funded account and key per
+//! client, on a server with `--limits off` (16 clients from one address would be refused by
+//! Kraken's counters within seconds: this mode measures the request path, not the limits):
+//!   1. `GET /0/public/Time`: the baseline (HTTP and the envelope, nothing else);
+//!   2. signed `Balance`: authentication and one engine read;
+//!   3. signed, durable `AddOrder`: limit orders alternating buy/sell over 60 ticks around the mid,
+//!      about a third crossing: authentication, validation, matching, a group-committed fsync;
+//!   4. signed `AddOrder` of a resting order far from the mid, then `CancelOrder` of it, in turn:
+//!      both durable; their latencies are reported apart.
+//!
+//! Each row: requests/s, its ratio to the baseline, p50/p99, Kraken errors and non-Kraken answers.
+
+use super::{arg, classify, nonce, percentile, signed, write_markdown, Answer, Key, Server};
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What one client remembers between its requests.
+#[derive(Default)]
+struct ClientState {
+    last_nonce: u64,
+    /// A resting order waiting to be canceled (phase 4).
+    resting: Option<String>,
+}
+
+/// One request of a phase: the row it belongs to and the server's answer.
+type Request = fn(&ureq::Agent, &str, &Key, &mut ClientState, u64) -> (&'static str, Result<String, String>);
+
+/// The figures of one row.
+#[derive(Default)]
+struct Row {
+    latencies_us: Vec<u64>,
+    kraken_errors: u64,
+    not_kraken: u64,
+    first_problem: Option<String>,
+}
+
+fn run_phase(url: &str, clients: usize, seconds: u64, keys: &[Arc<Key>], request: Request) -> BTreeMap<&'static str, Row> {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let counter = Arc::new(AtomicU64::new(0));
+    let handles: Vec<_> = (0..clients)
+        .map(|i| {
+            let url = url.to_string();
+            let key = keys[i].clone();
+            let counter = counter.clone();
+            std::thread::spawn(move || {
+                let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
+                let mut state = ClientState::default();
+                let mut rows: BTreeMap<&'static str, Row> = BTreeMap::new();
+                while Instant::now() < deadline {
+                    let n = counter.fetch_add(1, Ordering::Relaxed);
+                    let t0 = Instant::now();
+                    let (label, answer) = request(&agent, &url, &key, &mut state, n);
+                    let row = rows.entry(label).or_default();
+                    row.latencies_us.push(t0.elapsed().as_micros() as u64);
+                    match classify(&answer) {
+                        Answer::Ok => {}
+                        Answer::KrakenError => row.kraken_errors += 1,
+                        Answer::NotKraken => row.not_kraken += 1,
+                    }
+                    if classify(&answer) != Answer::Ok {
+                        row.first_problem.get_or_insert_with(|| format!("{answer:?}"));
+                    }
+                }
+                rows
+            })
+        })
+        .collect();
+    let mut out: BTreeMap<&'static str, Row> = BTreeMap::new();
+    for h in handles {
+        for (label, row) in h.join().expect("client thread") {
+            let total = out.entry(label).or_default();
+            total.latencies_us.extend(row.latencies_us);
+            total.kraken_errors += row.kraken_errors;
+            total.not_kraken += row.not_kraken;
+            total.first_problem = total.first_problem.take().or(row.first_problem);
+        }
+    }
+    for row in out.values_mut() {
+        row.latencies_us.sort_unstable();
+    }
+    out
+}
+
+fn time_request(agent: &ureq::Agent, url: &str, _: &Key, _: &mut ClientState, _: u64) -> (&'static str, Result<String, String>) {
+    let answer = agent
+        .get(&format!("{url}/0/public/Time"))
+        .call()
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.into_string().map_err(|e| e.to_string()));
+    ("GET /0/public/Time", answer)
+}
+
+fn balance_request(agent: &ureq::Agent, url: &str, key: &Key, st: &mut ClientState, _: u64) -> (&'static str, Result<String, String>) {
+    ("signed Balance", signed(agent, url, key, "Balance", nonce(&mut st.last_nonce), ""))
+}
+
+fn add_order_request(agent: &ureq::Agent, url: &str, key: &Key, st: &mut ClientState, n: u64) -> (&'static str, Result<String, String>) {
+    // Buys and sells alternate over 60 ticks around 88,000.0; about a third cross and trade.
+    let side = if n % 2 == 0 { "buy" } else { "sell" };
+    let offset = (n.wrapping_mul(2654435761) % 60) as i64 - 20;
+    let price = match side {
+        "buy" => 880_000 - offset,
+        _ => 880_000 + offset,
+    };
+    let params = format!("ordertype=limit&type={side}&volume=0.001&pair=XBTUSD&price={}.{}", price / 10, price % 10);
+    ("signed durable AddOrder", signed(agent, url, key, "AddOrder", nonce(&mut st.last_nonce), &params))
+}
+
+/// Places a buy far below the market (it rests), then cancels it on the client's next turn.
+fn add_cancel_request(agent: &ureq::Agent, url: &str, key: &Key, st: &mut ClientState, n: u64) -> (&'static str, Result<String, String>) {
+    if let Some(txid) = st.resting.take() {
+        return (
+            "signed CancelOrder (of a resting order)",
+            signed(agent, url, key, "CancelOrder", nonce(&mut st.last_nonce), &format!("txid={txid}")),
+        );
+    }
+    let price = 40_000 + n % 1_000;
+    let params = format!("ordertype=limit&type=buy&volume=0.001&pair=XBTUSD&price={price}");
+    let answer = signed(agent, url, key, "AddOrder", nonce(&mut st.last_nonce), &params);
+    if let Ok(body) = &answer {
+        let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+        st.resting = v["result"]["txid"][0].as_str().map(str::to_string);
+    }
+    ("signed AddOrder (resting, to be canceled)", answer)
+}
+
+pub fn throughput() {
+    let clients = arg("--clients", 16) as usize;
+    let seconds = arg("--seconds", 10);
+    let server = Server::start(&["--limits", "off"], &[], Stdio::inherit());
+    let url = server.url.clone();
+    let keys: Vec<Arc<Key>> = (0..clients).map(|i| server.account_with_key(&format!("load{i}"), "intermediate")).collect();
+
+    println!(
+        "loadgen: {clients} clients, {seconds} s per phase, server {url} (limits off), {} cores",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
+    );
+    let mut table = String::from(
+        "| request | requests/s | ratio to GET Time | p50 ms | p99 ms | Kraken errors | non-Kraken answers |\n|---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    let phases: [Request; 4] = [time_request, balance_request, add_order_request, add_cancel_request];
+    let mut baseline = 0.0;
+    let mut problems = Vec::new();
+    for request in phases {
+        for (name, row) in run_phase(&url, clients, seconds, &keys, request) {
+            let rate = row.latencies_us.len() as f64 / seconds as f64;
+            if baseline == 0.0 {
+                baseline = rate;
+            }
+            table.push_str(&format!(
+                "| {name} | {rate:.0} | {:.2} | {:.2} | {:.2} | {} | {} |\n",
+                rate / baseline,
+                percentile(&row.latencies_us, 0.50) as f64 / 1000.0,
+                percentile(&row.latencies_us, 0.99) as f64 / 1000.0,
+                row.kraken_errors,
+                row.not_kraken
+            ));
+            if let Some(p) = row.first_problem {
+                eprintln!("first answer that was not OK in {name}: {p}");
+            }
+            if row.not_kraken > 0 || row.kraken_errors > 0 {
+                problems.push(format!("{name}: {} Kraken errors, {} non-Kraken answers", row.kraken_errors, row.not_kraken));
+            }
+        }
+    }
+    print!("{table}");
+    let audit = super::audit_problem(&server);
+    write_markdown(&format!(
+        "{table}\nAfter the load: {}.\n",
+        if audit.is_none() {
+            "the audit passes (every asset sums to zero over all accounts, holds equal open orders)"
+        } else {
+            "**the audit FAILED**"
+        }
+    ));
+    drop(server);
+    if let Some(a) = audit {
+        problems.push(format!("audit failed: {a}"));
+    }
+    if !problems.is_empty() {
+        eprintln!("loadgen: {}", problems.join("; "));
+        std::process::exit(1);
+    }
+}
