@@ -9,6 +9,7 @@ use crate::engine::{Applied, Command, Envelope, Exchange};
 use crate::error::KrakenError;
 use crate::storage::CommandLog;
 use crossbeam_channel::{Receiver, Sender};
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -25,12 +26,27 @@ struct Batch {
     replies: Vec<Deferred>,
 }
 
-/// Counters an operator (and the benchmarks) can read.
-#[derive(Default)]
+/// Counters an operator (and the benchmarks) can read; `telemetry` exposes them in `/metrics`.
 pub struct SequencerStats {
     pub queue_depth: AtomicUsize,
     pub commits: AtomicU64,
     pub committed_commands: AtomicU64,
+    /// Log records per group commit (1, 2, 4, … 8192).
+    pub commit_records: Histogram,
+    /// Seconds per group commit (append + sync).
+    pub commit_seconds: Histogram,
+}
+
+impl Default for SequencerStats {
+    fn default() -> Self {
+        SequencerStats {
+            queue_depth: AtomicUsize::new(0),
+            commits: AtomicU64::new(0),
+            committed_commands: AtomicU64::new(0),
+            commit_records: Histogram::new(exponential_buckets(1.0, 2.0, 14)),
+            commit_seconds: Histogram::new(crate::telemetry::SECONDS_BUCKETS),
+        }
+    }
 }
 
 /// A cheap, cloneable handle to the engine thread.
@@ -62,9 +78,10 @@ impl Sequencer {
 
     fn submit(&self, job: Job) -> Result<(), KrakenError> {
         self.stats.queue_depth.fetch_add(1, Ordering::Relaxed);
-        self.jobs.try_send(job).map_err(|e| match e {
-            crossbeam_channel::TrySendError::Full(_) => KrakenError::Unavailable,
-            crossbeam_channel::TrySendError::Disconnected(_) => KrakenError::Unavailable,
+        self.jobs.try_send(job).map_err(|_| {
+            // Full or disconnected: the job never entered the queue.
+            self.stats.queue_depth.fetch_sub(1, Ordering::Relaxed);
+            KrakenError::Unavailable
         })
     }
 
@@ -151,12 +168,15 @@ fn storage_loop(mut log: Box<dyn CommandLog>, batches: Receiver<Batch>, stats: A
             }
         }
         if !records.is_empty() {
+            let started = std::time::Instant::now();
             if let Err(e) = log.append(&records) {
                 tracing::error!(error = %e, "storage failed; stopping so that nothing unsaved is acknowledged");
                 std::process::abort();
             }
             stats.commits.fetch_add(1, Ordering::Relaxed);
             stats.committed_commands.fetch_add(records.len() as u64, Ordering::Relaxed);
+            stats.commit_seconds.observe(started.elapsed().as_secs_f64());
+            stats.commit_records.observe(records.len() as f64);
         }
         for reply in replies {
             reply();
