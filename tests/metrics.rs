@@ -1,5 +1,6 @@
 //! Health and metrics over HTTP against the real server: `/health`'s exact answer, the request
-//! counter by endpoint and Kraken error (unknown methods collapse into "other"), the latency
+//! counter by endpoint and Kraken error (unknown methods collapse into "other", errors lose
+//! client-chosen details), the latency
 //! histograms, the engine queue and group-commit figures, and the panic path (HTTP 500 with
 //! `EGeneral:Internal error`, the server serving on, `calamari_panics_total` counting).
 
@@ -56,6 +57,8 @@ fn requests_are_counted_by_endpoint_and_kraken_error() {
     assert_eq!(err(&s.private(&demo, "Bogus", &[])), "EGeneral:Unknown method");
     let sell_too_much = [("pair", "XBTUSD"), ("type", "sell"), ("ordertype", "limit"), ("price", "90000"), ("volume", "5")];
     assert_eq!(err(&s.private(&demo, "AddOrder", &sell_too_much)), "EOrder:Insufficient funds");
+    let bad_price = [("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "abc"), ("volume", "0.01")];
+    assert_eq!(err(&s.private(&demo, "AddOrder", &bad_price)), "EGeneral:Invalid arguments:price");
     let not_found = ureq::get(&format!("{}/no/such/path", s.url)).call();
     assert!(matches!(not_found, Err(ureq::Error::Status(404, _))), "{not_found:?}");
 
@@ -72,6 +75,8 @@ fn requests_are_counted_by_endpoint_and_kraken_error() {
         (requests("other", "private", "EGeneral:Unknown method"), 1.0),
         (requests("AddOrder", "private", "EOrder:Insufficient funds"), 1.0),
         (requests("AddOrder", "private", ""), 1.0),
+        // The field is left out of the label (it can be a client's JSON key: unbounded).
+        (requests("AddOrder", "private", "EGeneral:Invalid arguments"), 1.0),
     ];
     for (name, count) in &expected {
         assert_eq!(value(&m, name), *count, "{name}");
@@ -79,7 +84,7 @@ fn requests_are_counted_by_endpoint_and_kraken_error() {
     let lines: Vec<&str> = m.lines().filter(|l| l.starts_with("calamari_http_requests_total{")).collect();
     assert_eq!(lines.len(), expected.len(), "one series per endpoint and error, nothing else: {lines:#?}");
     for (endpoint, kind, n) in
-        [("Time", "public", 3.0), ("other", "public", 4.0), ("Balance", "private", 3.0), ("AddOrder", "private", 2.0)]
+        [("Time", "public", 3.0), ("other", "public", 4.0), ("Balance", "private", 3.0), ("AddOrder", "private", 3.0)]
     {
         assert_eq!(value(&m, &latency_count(endpoint, kind)), n, "{endpoint}");
         let inf = format!("calamari_http_request_duration_seconds_bucket{{endpoint=\"{endpoint}\",kind=\"{kind}\",le=\"+Inf\"}}");
@@ -130,4 +135,12 @@ fn a_panicking_handler_answers_internal_error_and_is_counted() {
     ok(&s.private(&s.demo.clone().unwrap(), "Balance", &[]));
     assert_eq!(ureq::get(&format!("{}/health", s.url)).call().unwrap().status(), 200);
     assert_eq!(s.panics(), 1);
+}
+
+#[test]
+fn error_labels_drop_client_chosen_and_time_details() {
+    use calamari::error::KrakenError;
+    assert_eq!(KrakenError::Throttled(1_800_000_001).metric_label(), "EService:Throttled");
+    assert_eq!(KrakenError::invalid("any-json-key-a-client-sends").metric_label(), "EGeneral:Invalid arguments");
+    assert_eq!(KrakenError::InsufficientFunds.metric_label(), KrakenError::InsufficientFunds.as_kraken());
 }

@@ -56,10 +56,7 @@ pub fn envelope(result: ApiResult) -> Response {
 pub fn envelope_with_status(status: StatusCode, result: ApiResult) -> Response {
     let (body, error) = match result {
         Ok(v) => (json!({ "error": [], "result": v }), String::new()),
-        Err(e) => {
-            let text = e.as_kraken();
-            (json!({ "error": [text] }), text)
-        }
+        Err(e) => (json!({ "error": [e.as_kraken()] }), e.metric_label()),
     };
     let mut response = (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response();
     response.extensions_mut().insert(Outcome(error));

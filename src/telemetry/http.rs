@@ -14,7 +14,8 @@ use axum::response::Response;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The Kraken error of an answer ("" for success), attached by the envelope as an extension.
+/// The Kraken error of an answer ("" for success; see `KrakenError::metric_label`), attached by
+/// the envelope as an extension.
 #[derive(Clone, Debug)]
 pub struct Outcome(pub String);
 
