@@ -144,3 +144,19 @@ fn error_labels_drop_client_chosen_and_time_details() {
     assert_eq!(KrakenError::invalid("any-json-key-a-client-sends").metric_label(), "EGeneral:Invalid arguments");
     assert_eq!(KrakenError::InsufficientFunds.metric_label(), KrakenError::InsufficientFunds.as_kraken());
 }
+
+#[test]
+fn a_panic_on_the_engine_thread_is_counted_and_health_says_unavailable() {
+    let mut s = Server::start_with(&[], &[("CALAMARI_TEST_PANIC", "1")]);
+    let (status, body) = admin_post_raw(&s, "/admin/test/panic?thread=engine");
+    assert_eq!((status, body.as_str()), (400, r#"{"error":"Err(Unavailable)"}"#));
+    s.expect_panics(1);
+    assert_eq!(s.panics(), 1);
+    let health = match ureq::get(&format!("{}/health", s.url)).call() {
+        Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap()),
+        other => panic!("expected 503, got {other:?}"),
+    };
+    assert_eq!(health, (503, r#"{"status":"unavailable","checks":{"engine":"unavailable","storage":"unknown"}}"#.to_string()));
+    assert_eq!(err(&s.public("Depth", "pair=XBTUSD")), "EService:Unavailable");
+    ok(&s.public("Time", ""));
+}

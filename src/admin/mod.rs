@@ -44,8 +44,24 @@ pub fn router(server: Shared) -> Router {
     router.layer(crate::telemetry::http::catch_panic()).with_state(server)
 }
 
-async fn test_panic(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketAddr>, h: HeaderMap) -> Response {
+#[derive(Deserialize)]
+struct PanicWhere {
+    /// `handler` (the default) or `engine` (the engine thread dies: the server then answers
+    /// `EService:Unavailable` to everything that needs the engine, and `/health` is 503).
+    thread: Option<String>,
+}
+
+async fn test_panic(
+    State(s): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    h: HeaderMap,
+    axum::extract::Query(w): axum::extract::Query<PanicWhere>,
+) -> Response {
     crate::admin_guard!(s, peer, h);
+    if w.thread.as_deref() == Some("engine") {
+        let answer = s.state.sequencer.read(|_| -> () { panic!("deliberate panic on the engine thread (CALAMARI_TEST_PANIC=1)") }).await;
+        return bad(format!("{answer:?}"));
+    }
     panic!("deliberate panic of /admin/test/panic (CALAMARI_TEST_PANIC=1)");
 }
 
