@@ -59,6 +59,9 @@ fn requests_are_counted_by_endpoint_and_kraken_error() {
     assert_eq!(err(&s.private(&demo, "AddOrder", &sell_too_much)), "EOrder:Insufficient funds");
     let bad_price = [("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "abc"), ("volume", "0.01")];
     assert_eq!(err(&s.private(&demo, "AddOrder", &bad_price)), "EGeneral:Invalid arguments:price");
+    // Refused by the body limit before any envelope: labelled with the HTTP status.
+    let oversized = ureq::post(&format!("{}/0/private/Balance", s.url)).send_string(&"x".repeat(70_000));
+    assert!(matches!(oversized, Err(ureq::Error::Status(413, _))), "{oversized:?}");
     let not_found = ureq::get(&format!("{}/no/such/path", s.url)).call();
     assert!(matches!(not_found, Err(ureq::Error::Status(404, _))), "{not_found:?}");
 
@@ -72,6 +75,7 @@ fn requests_are_counted_by_endpoint_and_kraken_error() {
         (requests("other", "public", "EGeneral:Unknown method"), 4.0),
         (requests("Balance", "private", ""), 2.0),
         (requests("Balance", "private", "EAPI:Invalid nonce"), 1.0),
+        (requests("Balance", "private", "HTTP 413"), 1.0),
         (requests("other", "private", "EGeneral:Unknown method"), 1.0),
         (requests("AddOrder", "private", "EOrder:Insufficient funds"), 1.0),
         (requests("AddOrder", "private", ""), 1.0),
@@ -84,7 +88,7 @@ fn requests_are_counted_by_endpoint_and_kraken_error() {
     let lines: Vec<&str> = m.lines().filter(|l| l.starts_with("calamari_http_requests_total{")).collect();
     assert_eq!(lines.len(), expected.len(), "one series per endpoint and error, nothing else: {lines:#?}");
     for (endpoint, kind, n) in
-        [("Time", "public", 3.0), ("other", "public", 4.0), ("Balance", "private", 3.0), ("AddOrder", "private", 3.0)]
+        [("Time", "public", 3.0), ("other", "public", 4.0), ("Balance", "private", 4.0), ("AddOrder", "private", 3.0)]
     {
         assert_eq!(value(&m, &latency_count(endpoint, kind)), n, "{endpoint}");
         let inf = format!("calamari_http_request_duration_seconds_bucket{{endpoint=\"{endpoint}\",kind=\"{kind}\",le=\"+Inf\"}}");
