@@ -10,7 +10,7 @@ use crate::error::KrakenError;
 use crate::storage::CommandLog;
 use crossbeam_channel::{Receiver, Sender};
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::oneshot;
@@ -35,6 +35,19 @@ pub struct SequencerStats {
     pub commit_records: Histogram,
     /// Seconds per group commit (append + sync).
     pub commit_seconds: Histogram,
+    /// False once the engine thread has ended (returned or panicked).
+    pub engine_running: AtomicBool,
+    /// False once the storage thread has ended.
+    pub storage_running: AtomicBool,
+}
+
+/// Clears a running flag when its thread ends, by return or by panic.
+struct RunningFlag<'a>(&'a AtomicBool);
+
+impl Drop for RunningFlag<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
+    }
 }
 
 impl Default for SequencerStats {
@@ -45,6 +58,8 @@ impl Default for SequencerStats {
             committed_commands: AtomicU64::new(0),
             commit_records: Histogram::new(exponential_buckets(1.0, 2.0, 14)),
             commit_seconds: Histogram::new(crate::telemetry::SECONDS_BUCKETS),
+            engine_running: AtomicBool::new(true),
+            storage_running: AtomicBool::new(true),
         }
     }
 }
@@ -136,6 +151,7 @@ impl Sequencer {
 }
 
 fn engine_loop(mut ex: Exchange, jobs: Receiver<Job>, batches: Sender<Batch>, max_batch: usize, stats: Arc<SequencerStats>) {
+    let _running = RunningFlag(&stats.engine_running);
     let mut last = 0u64;
     while let Ok(first) = jobs.recv() {
         let mut batch = Batch { records: Vec::new(), replies: Vec::new() };
@@ -156,6 +172,7 @@ fn engine_loop(mut ex: Exchange, jobs: Receiver<Job>, batches: Sender<Batch>, ma
 }
 
 fn storage_loop(mut log: Box<dyn CommandLog>, batches: Receiver<Batch>, stats: Arc<SequencerStats>) {
+    let _running = RunningFlag(&stats.storage_running);
     while let Ok(first) = batches.recv() {
         let mut records = first.records;
         let mut replies = first.replies;

@@ -156,11 +156,19 @@ fn a_panic_on_the_engine_thread_is_counted_and_health_says_unavailable() {
     assert_eq!((status, body.as_str()), (400, r#"{"error":"Err(Unavailable)"}"#));
     s.expect_panics(1);
     assert_eq!(s.panics(), 1);
-    let health = match ureq::get(&format!("{}/health", s.url)).call() {
-        Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap()),
-        other => panic!("expected 503, got {other:?}"),
+    // The engine thread ends as it unwinds; the storage thread follows when its queue closes.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let health = loop {
+        let health = match ureq::get(&format!("{}/health", s.url)).call() {
+            Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap()),
+            other => panic!("expected 503, got {other:?}"),
+        };
+        if health.1.contains(r#""storage":"stopped""#) || std::time::Instant::now() > deadline {
+            break health;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
     };
-    assert_eq!(health, (503, r#"{"status":"unavailable","checks":{"engine":"unavailable","storage":"unknown"}}"#.to_string()));
+    assert_eq!(health, (503, r#"{"status":"unavailable","checks":{"engine":"stopped","storage":"stopped"}}"#.to_string()));
     assert_eq!(err(&s.public("Depth", "pair=XBTUSD")), "EService:Unavailable");
     ok(&s.public("Time", ""));
 }

@@ -26,10 +26,18 @@ async fn metrics(State(st): State<Shared>) -> Response {
 }
 
 /// 200 `{"status":"ok","checks":{"engine":"ok","storage":"ok"}}`, or 503 with
-/// `"status":"unavailable"` and the failing check's reason.
+/// `"status":"unavailable"` and the failing check's reason: `stopped` (the thread has ended),
+/// `timeout` (no answer within [`HEALTH_TIMEOUT`]), `unavailable` (the queue refused the read);
+/// a check that could not be reached says `unknown`.
 async fn health(State(st): State<Shared>) -> Response {
     // The engine thread marks the read when it runs it; the reply comes back only after the
     // storage thread has committed the batch before it.
+    let stats = &st.sequencer.stats;
+    let (engine_running, storage_running) = (stats.engine_running.load(Ordering::Relaxed), stats.storage_running.load(Ordering::Relaxed));
+    if !engine_running || !storage_running {
+        let reason = |running| if running { "unknown" } else { "stopped" };
+        return unhealthy(reason(engine_running), reason(storage_running));
+    }
     let engine_ran = Arc::new(AtomicBool::new(false));
     let mark = engine_ran.clone();
     let round_trip = st.sequencer.read(move |_| mark.store(true, Ordering::Relaxed));
@@ -39,8 +47,14 @@ async fn health(State(st): State<Shared>) -> Response {
         Err(_) if engine_ran.load(Ordering::Relaxed) => ("ok", "timeout"),
         Err(_) => ("timeout", "unknown"),
     };
-    let healthy = engine == "ok" && storage == "ok";
-    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let body = json!({ "status": if healthy { "ok" } else { "unavailable" }, "checks": { "engine": engine, "storage": storage } });
-    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    if engine == "ok" && storage == "ok" {
+        let body = json!({ "status": "ok", "checks": { "engine": "ok", "storage": "ok" } });
+        return (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response();
+    }
+    unhealthy(engine, storage)
+}
+
+fn unhealthy(engine: &str, storage: &str) -> Response {
+    let body = json!({ "status": "unavailable", "checks": { "engine": engine, "storage": storage } });
+    (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
