@@ -76,6 +76,17 @@ impl KrakenError {
         }
     }
 
+    /// The error as a metrics label: the Kraken string without the details that would make the
+    /// label set unbounded (the field of `Invalid arguments` can be a client's JSON key, the time
+    /// of `Throttled` changes every second).
+    pub fn metric_label(&self) -> String {
+        match self {
+            KrakenError::InvalidArguments(Some(_)) => KrakenError::InvalidArguments(None).as_kraken(),
+            KrakenError::Throttled(_) => "EService:Throttled".into(),
+            other => other.as_kraken(),
+        }
+    }
+
     pub fn invalid(field: &str) -> KrakenError {
         KrakenError::InvalidArguments(Some(field.to_string()))
     }

@@ -15,3 +15,4 @@ pub mod money;
 pub mod sequencer;
 pub mod server;
 pub mod storage;
+pub mod telemetry;

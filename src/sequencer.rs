@@ -9,7 +9,8 @@ use crate::engine::{Applied, Command, Envelope, Exchange};
 use crate::error::KrakenError;
 use crate::storage::CommandLog;
 use crossbeam_channel::{Receiver, Sender};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::oneshot;
@@ -25,12 +26,42 @@ struct Batch {
     replies: Vec<Deferred>,
 }
 
-/// Counters an operator (and the benchmarks) can read.
-#[derive(Default)]
+/// Counters an operator (and the benchmarks) can read; `telemetry` exposes them in `/metrics`.
 pub struct SequencerStats {
     pub queue_depth: AtomicUsize,
     pub commits: AtomicU64,
     pub committed_commands: AtomicU64,
+    /// Log records per group commit (1, 2, 4, … 8192).
+    pub commit_records: Histogram,
+    /// Seconds per group commit (append + sync).
+    pub commit_seconds: Histogram,
+    /// False once the engine thread has ended (returned or panicked).
+    pub engine_running: AtomicBool,
+    /// False once the storage thread has ended.
+    pub storage_running: AtomicBool,
+}
+
+/// Clears a running flag when its thread ends, by return or by panic.
+struct RunningFlag<'a>(&'a AtomicBool);
+
+impl Drop for RunningFlag<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
+    }
+}
+
+impl Default for SequencerStats {
+    fn default() -> Self {
+        SequencerStats {
+            queue_depth: AtomicUsize::new(0),
+            commits: AtomicU64::new(0),
+            committed_commands: AtomicU64::new(0),
+            commit_records: Histogram::new(exponential_buckets(1.0, 2.0, 14)),
+            commit_seconds: Histogram::new(crate::telemetry::SECONDS_BUCKETS),
+            engine_running: AtomicBool::new(true),
+            storage_running: AtomicBool::new(true),
+        }
+    }
 }
 
 /// A cheap, cloneable handle to the engine thread.
@@ -62,9 +93,10 @@ impl Sequencer {
 
     fn submit(&self, job: Job) -> Result<(), KrakenError> {
         self.stats.queue_depth.fetch_add(1, Ordering::Relaxed);
-        self.jobs.try_send(job).map_err(|e| match e {
-            crossbeam_channel::TrySendError::Full(_) => KrakenError::Unavailable,
-            crossbeam_channel::TrySendError::Disconnected(_) => KrakenError::Unavailable,
+        self.jobs.try_send(job).map_err(|_| {
+            // Full or disconnected: the job never entered the queue.
+            self.stats.queue_depth.fetch_sub(1, Ordering::Relaxed);
+            KrakenError::Unavailable
         })
     }
 
@@ -119,6 +151,7 @@ impl Sequencer {
 }
 
 fn engine_loop(mut ex: Exchange, jobs: Receiver<Job>, batches: Sender<Batch>, max_batch: usize, stats: Arc<SequencerStats>) {
+    let _running = RunningFlag(&stats.engine_running);
     let mut last = 0u64;
     while let Ok(first) = jobs.recv() {
         let mut batch = Batch { records: Vec::new(), replies: Vec::new() };
@@ -139,6 +172,7 @@ fn engine_loop(mut ex: Exchange, jobs: Receiver<Job>, batches: Sender<Batch>, ma
 }
 
 fn storage_loop(mut log: Box<dyn CommandLog>, batches: Receiver<Batch>, stats: Arc<SequencerStats>) {
+    let _running = RunningFlag(&stats.storage_running);
     while let Ok(first) = batches.recv() {
         let mut records = first.records;
         let mut replies = first.replies;
@@ -151,12 +185,15 @@ fn storage_loop(mut log: Box<dyn CommandLog>, batches: Receiver<Batch>, stats: A
             }
         }
         if !records.is_empty() {
+            let started = std::time::Instant::now();
             if let Err(e) = log.append(&records) {
                 tracing::error!(error = %e, "storage failed; stopping so that nothing unsaved is acknowledged");
                 std::process::abort();
             }
             stats.commits.fetch_add(1, Ordering::Relaxed);
             stats.committed_commands.fetch_add(records.len() as u64, Ordering::Relaxed);
+            stats.commit_seconds.observe(started.elapsed().as_secs_f64());
+            stats.commit_records.observe(records.len() as f64);
         }
         for reply in replies {
             reply();

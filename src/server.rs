@@ -14,6 +14,7 @@ use crate::key_settings::StoredSettings;
 use crate::limits::{Limits, Policy, Profile, Tier};
 use crate::sequencer::Sequencer;
 use crate::storage::{self, KeyRecord, KeyStore};
+use crate::telemetry::{self, Telemetry};
 use base64::Engine as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -98,6 +99,8 @@ impl Server {
         }
         let ids = exchange.ids.clone();
         let sequencer = Sequencer::start(exchange, log, config.server.max_batch);
+        let clock = Clock::from_env();
+        let telemetry = Arc::new(Telemetry::new(sequencer.stats.clone(), limits.clone(), clock.clone()));
         let state = Arc::new(AppState {
             sequencer,
             markets: Arc::new(markets),
@@ -105,7 +108,8 @@ impl Server {
             ids,
             max_body_bytes: config.server.max_body_bytes,
             limits,
-            clock: Clock::from_env(),
+            clock,
+            telemetry,
         });
         let admin_token = load_or_create_token(data_dir)?;
         Ok((Server { state, key_store, sbox, data_dir: data_dir.to_path_buf(), admin_token, config }, fresh))
@@ -295,6 +299,7 @@ pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 
 /// Runs the server until a shutdown signal. Prints the demo credentials on first start.
 pub async fn serve(data_dir: &Path, listen: SocketAddr, config: Config, profile: Option<Profile>) -> Result<(), String> {
+    telemetry::install_panic_hook();
     let (server, fresh) = Server::open_with(data_dir, config, profile)?;
     let server = Arc::new(server);
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("{listen}: {e}"))?;
@@ -321,7 +326,9 @@ pub async fn serve(data_dir: &Path, listen: SocketAddr, config: Config, profile:
             }
         });
     }
-    let app = api::router(server.state.clone()).merge(crate::admin::router(server.clone()));
+    let app = api::router(server.state.clone())
+        .merge(crate::admin::router(server.clone()))
+        .merge(telemetry::routes::router(server.state.clone()));
     tracing::info!(%url, "Calamari is listening");
     println!("Calamari listening on {url} (data directory {})", data_dir.display());
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())

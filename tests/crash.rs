@@ -105,6 +105,7 @@ fn kill_9_loses_nothing_acknowledged() {
         }));
     }
     std::thread::sleep(stop_at - Instant::now());
+    s.assert_no_panics(); // the kill is on purpose; the zero-panic check comes before it
     s.kill9();
     for t in threads {
         let _ = t.join();

@@ -1,19 +1,18 @@
 //! The operator's view of call restrictions: account tiers, key settings, each counter with its
-//! ceiling and drain time, lockouts (listed and lifted), and the Prometheus metrics of the
-//! limiter. The test clock can be moved forward here when the server runs with one.
+//! ceiling and drain time, lockouts (listed and lifted). (The limiter's counters are in
+//! `/metrics`, see `telemetry`.) The test clock can be moved forward here when the server runs with one.
 
 use super::{bad, reply, Shared};
 use crate::key_settings::{StoredOtp, StoredSettings};
 use crate::limits::second_factor::parse_base32;
 use crate::limits::Tier;
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 
 /// Key settings as the operator gives them: the second factor in clear (it is sealed here and
 /// never stored or shown in clear again).
@@ -204,52 +203,4 @@ pub async fn advance_clock(
     } else {
         bad("this server runs on the system clock")
     }
-}
-
-/// Prometheus text: the limiter's refusals and state.
-pub async fn metrics(State(s): State<Shared>) -> Response {
-    let l = &s.state.limits;
-    let st = &l.stats;
-    let mut out = String::new();
-    let mut counter = |name: &str, help: &str, v: u64| {
-        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"));
-    };
-    counter(
-        "calamari_rest_rate_limited_total",
-        "Private calls refused with EAPI:Rate limit exceeded.",
-        st.rest_refused.load(Ordering::Relaxed),
-    );
-    counter(
-        "calamari_trading_rate_limited_total",
-        "Orders and cancels refused with EOrder:Rate limit exceeded.",
-        st.trading_refused.load(Ordering::Relaxed),
-    );
-    counter(
-        "calamari_open_orders_cap_total",
-        "Orders refused with EOrder:Orders limit exceeded.",
-        st.orders_cap_refused.load(Ordering::Relaxed),
-    );
-    counter(
-        "calamari_public_rate_limited_total",
-        "Public calls refused with EGeneral:Too many requests.",
-        st.public_refused.load(Ordering::Relaxed),
-    );
-    counter("calamari_auth_failures_total", "Invalid key, signature or nonce answers.", st.auth_failures.load(Ordering::Relaxed));
-    counter("calamari_lockouts_total", "Temporary lockouts started.", st.lockouts_started.load(Ordering::Relaxed));
-    counter(
-        "calamari_locked_out_refused_total",
-        "Calls refused with EGeneral:Temporary lockout.",
-        st.locked_refused.load(Ordering::Relaxed),
-    );
-    counter("calamari_throttled_total", "Calls refused with EService:Throttled.", st.throttled.load(Ordering::Relaxed));
-    let now = s.state.clock.now_us();
-    out.push_str(&format!(
-        "# HELP calamari_lockouts_active Addresses locked out now.\n# TYPE calamari_lockouts_active gauge\ncalamari_lockouts_active {}\n",
-        l.lockouts(now).len()
-    ));
-    out.push_str(&format!(
-        "# HELP calamari_tracked_addresses Client addresses the limiter tracks.\n# TYPE calamari_tracked_addresses gauge\ncalamari_tracked_addresses {}\n",
-        l.tracked_addresses()
-    ));
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

@@ -21,7 +21,7 @@ use subtle::ConstantTimeEq;
 type Shared = Arc<Server>;
 
 pub fn router(server: Shared) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/admin/accounts", post(create_account))
         .route("/admin/keys", get(list_keys).post(create_key))
         .route("/admin/keys/revoke", post(revoke_key))
@@ -33,9 +33,36 @@ pub fn router(server: Shared) -> Router {
         .route("/admin/lockouts", get(limits::lockouts))
         .route("/admin/lockouts/lift", post(limits::lift))
         .route("/admin/clock/advance", post(limits::advance_clock))
-        .route("/metrics", get(limits::metrics))
-        .layer(DefaultBodyLimit::max(16 * 1024))
-        .with_state(server)
+        .layer(DefaultBodyLimit::max(16 * 1024));
+    // Tests only: a handler that panics, to prove the panic path (500 + EGeneral:Internal error,
+    // the connection answered, the server serving on, calamari_panics_total counting).
+    let router = if std::env::var("CALAMARI_TEST_PANIC").is_ok_and(|v| v == "1") {
+        router.route("/admin/test/panic", post(test_panic))
+    } else {
+        router
+    };
+    router.layer(crate::telemetry::http::catch_panic()).with_state(server)
+}
+
+#[derive(Deserialize)]
+struct PanicWhere {
+    /// `handler` (the default) or `engine` (the engine thread dies: the server then answers
+    /// `EService:Unavailable` to everything that needs the engine, and `/health` is 503).
+    thread: Option<String>,
+}
+
+async fn test_panic(
+    State(s): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    h: HeaderMap,
+    axum::extract::Query(w): axum::extract::Query<PanicWhere>,
+) -> Response {
+    crate::admin_guard!(s, peer, h);
+    if w.thread.as_deref() == Some("engine") {
+        let answer = s.state.sequencer.read(|_| -> () { panic!("deliberate panic on the engine thread (CALAMARI_TEST_PANIC=1)") }).await;
+        return bad(format!("{answer:?}"));
+    }
+    panic!("deliberate panic of /admin/test/panic (CALAMARI_TEST_PANIC=1)");
 }
 
 pub(crate) fn reply(status: StatusCode, v: Value) -> Response {

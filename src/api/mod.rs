@@ -14,6 +14,7 @@ use crate::engine::markets::Markets;
 use crate::error::KrakenError;
 use crate::limits::Limits;
 use crate::sequencer::Sequencer;
+use crate::telemetry::{self, http::Outcome};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -37,6 +38,8 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     /// The time the request path sees (the system clock, or a test's).
     pub clock: Clock,
+    /// The process's metrics (`/metrics`).
+    pub telemetry: Arc<crate::telemetry::Telemetry>,
 }
 
 pub type Shared = Arc<AppState>;
@@ -45,19 +48,30 @@ pub type Shared = Arc<AppState>;
 pub type ApiResult = Result<Value, KrakenError>;
 
 pub fn envelope(result: ApiResult) -> Response {
-    let body = match result {
-        Ok(v) => json!({ "error": [], "result": v }),
-        Err(e) => json!({ "error": [e.as_kraken()] }),
+    envelope_with_status(StatusCode::OK, result)
+}
+
+/// The envelope with another HTTP status (500 for a handler that panicked). The Kraken error is
+/// also attached as an [`Outcome`] for the metrics layer.
+pub fn envelope_with_status(status: StatusCode, result: ApiResult) -> Response {
+    let (body, error) = match result {
+        Ok(v) => (json!({ "error": [], "result": v }), String::new()),
+        Err(e) => (json!({ "error": [e.as_kraken()] }), e.metric_label()),
     };
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    let mut response = (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response();
+    response.extensions_mut().insert(Outcome(error));
+    response
 }
 
 pub fn router(state: Shared) -> Router {
     let limit = state.max_body_bytes;
+    let telemetry = state.telemetry.clone();
     Router::new()
         .route("/0/public/{method}", get(public_get).post(public_post))
         .route("/0/private/{method}", post(private_call))
         .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .route_layer(telemetry::http::catch_panic())
+        .route_layer(axum::middleware::from_fn_with_state(telemetry, telemetry::http::record))
         .with_state(state)
 }
 

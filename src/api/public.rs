@@ -13,6 +13,9 @@ use crate::error::KrakenError;
 use crate::money::{div_round_half_up, format_units};
 use serde_json::{json, Map, Value};
 
+/// The public methods, as [`dispatch`] knows them.
+pub const METHODS: &[&str] = &["Time", "SystemStatus", "Assets", "AssetPairs", "Ticker", "Depth", "Trades", "Spread", "OHLC"];
+
 pub async fn dispatch(st: &Shared, method: &str, p: Params) -> ApiResult {
     match method {
         "Time" => Ok(time()),

@@ -18,6 +18,8 @@ pub struct Server {
     _tmp: Option<tempfile::TempDir>,
     /// The demo key printed on first start (empty after a restart).
     pub demo: Option<Key>,
+    /// Panics this test provokes on purpose; `calamari_panics_total` must equal it at the end.
+    expected_panics: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -81,12 +83,12 @@ impl Server {
             (Some(key), Some(secret)) => Some(Key { key, secret }),
             _ => None,
         };
-        Server { child: Some(child), url, data_dir: dir.to_path_buf(), _tmp: None, demo }
+        Server { child: Some(child), url, data_dir: dir.to_path_buf(), _tmp: None, demo, expected_panics: 0 }
     }
 
     /// A second handle on a running server, for client threads (it owns no process).
     pub fn client(&self) -> Server {
-        Server { child: None, url: self.url.clone(), data_dir: self.data_dir.clone(), _tmp: None, demo: None }
+        Server { child: None, url: self.url.clone(), data_dir: self.data_dir.clone(), _tmp: None, demo: None, expected_panics: 0 }
     }
 
     /// Takes ownership of the temporary directory so it outlives this server process.
@@ -120,6 +122,43 @@ impl Server {
         Key { key: v["key"].as_str().unwrap().into(), secret: v["secret"].as_str().unwrap().into() }
     }
 
+    /// The server's `/metrics` text.
+    pub fn metrics(&self) -> String {
+        ureq::get(&format!("{}/metrics", self.url)).call().expect("GET /metrics").into_string().unwrap()
+    }
+
+    /// One sample of `/metrics`: `name` with its labels exactly as exposed (e.g.
+    /// `calamari_http_requests_total{endpoint="Time",kind="public",error=""}`); `None` if absent.
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        sample(&self.metrics(), name)
+    }
+
+    /// `calamari_panics_total` of the running server.
+    pub fn panics(&self) -> u64 {
+        self.metric("calamari_panics_total").expect("calamari_panics_total in /metrics") as u64
+    }
+
+    /// Tells the zero-panic check that this test provokes `n` panics on purpose.
+    pub fn expect_panics(&mut self, n: u64) {
+        self.expected_panics = n;
+    }
+
+    /// Asserts that the server counted no panic (beyond those expected). Called on drop and before
+    /// a graceful stop; a test that kills the server on purpose calls it before the kill.
+    pub fn assert_no_panics(&self) {
+        let panics = self.panics();
+        assert_eq!(
+            panics, self.expected_panics,
+            "calamari_panics_total is {panics}, expected {} (see the server's stderr)",
+            self.expected_panics
+        );
+    }
+
+    /// Whether this handle owns a server process that is still running.
+    fn running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
@@ -128,6 +167,9 @@ impl Server {
     }
 
     pub fn terminate(&mut self) {
+        if self.running() && !std::thread::panicking() {
+            self.assert_no_panics();
+        }
         if let Some(mut c) = self.child.take() {
             unsafe_sigterm(c.id());
             let _ = c.wait();
@@ -207,9 +249,24 @@ impl Server {
 }
 
 impl Drop for Server {
+    /// Every suite's zero-panic check: a server still running at the end of a test that did not
+    /// fail otherwise must have counted no panic. Read first, then stop, then assert.
     fn drop(&mut self) {
+        let panics = if self.running() && !std::thread::panicking() { Some(self.panics()) } else { None };
         self.kill9();
+        if let Some(panics) = panics {
+            assert_eq!(
+                panics, self.expected_panics,
+                "calamari_panics_total is {panics}, expected {} (see the server's stderr)",
+                self.expected_panics
+            );
+        }
     }
+}
+
+/// The value of the sample `name` (with its labels, as exposed) in Prometheus text.
+pub fn sample(metrics: &str, name: &str) -> Option<f64> {
+    metrics.lines().filter(|l| !l.starts_with('#')).find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
 fn unsafe_sigterm(pid: u32) {

@@ -14,6 +14,24 @@ use crate::error::KrakenError;
 /// From Kraken's REST reference: each endpoint's "API Key Permissions Required" (where Kraken's
 /// key guide says otherwise, the endpoint's own page wins; tests/permissions.rs checks this
 /// table against the documentation independently).
+/// The private methods (each has an entry in [`permission_for`]).
+pub const METHODS: &[&str] = &[
+    "Balance",
+    "BalanceEx",
+    "TradeBalance",
+    "TradeVolume",
+    "OpenOrders",
+    "ClosedOrders",
+    "QueryOrders",
+    "TradesHistory",
+    "QueryTrades",
+    "Ledgers",
+    "QueryLedgers",
+    "AddOrder",
+    "CancelOrder",
+    "CancelAll",
+];
+
 pub fn permission_for(method: &str) -> Option<Needs> {
     Some(match method {
         "Balance" | "BalanceEx" | "TradeVolume" => &[P::QUERY_FUNDS],
