@@ -301,6 +301,6 @@ impl Server {
     /// Adopts a server process the test started itself (e.g. with its output sent to files),
     /// listening at `url` on the data directory `dir`.
     pub fn attach(child: Child, url: String, dir: &Path) -> Server {
-        Server { child: Some(child), url, data_dir: dir.to_path_buf(), _tmp: None, demo: None }
+        Server { child: Some(child), url, data_dir: dir.to_path_buf(), _tmp: None, demo: None, expected_panics: 0 }
     }
 }

@@ -201,14 +201,22 @@ fn write_markdown(text: &str) {
     }
 }
 
-/// Runs the server's audit (conservation, holds, books); `None` when it passes, else the report.
+/// Runs the server's audit (conservation, holds, books) and reads its panic counter; `None`
+/// when the audit passes and nothing panicked, else what went wrong.
 fn audit_problem(server: &Server) -> Option<String> {
+    let metrics = ureq::get(&format!("{}/metrics", server.url)).call().ok().and_then(|r| r.into_string().ok()).unwrap_or_default();
+    let panics = metrics.lines().find_map(|l| l.strip_prefix("calamari_panics_total ")).map(str::trim).map(str::to_string);
     let text = server.cli(&["audit"]);
     let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap_or(serde_json::Value::Null);
-    if v["ok"] == true {
-        println!("audit after load: ok ({} orders, {} trades, {} ledger entries)", v["orders"], v["trades"], v["ledger_entries"]);
-        None
-    } else {
-        Some(text)
+    if v["ok"] != true {
+        return Some(text);
     }
+    if panics.as_deref() != Some("0") {
+        return Some(format!("calamari_panics_total is {panics:?}, expected \"0\""));
+    }
+    println!(
+        "audit after load: ok ({} orders, {} trades, {} ledger entries); calamari_panics_total 0",
+        v["orders"], v["trades"], v["ledger_entries"]
+    );
+    None
 }
