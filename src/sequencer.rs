@@ -180,6 +180,10 @@ fn engine_loop(mut ex: Exchange, jobs: Receiver<Message>, batches: Sender<Batch>
         let mut n = 0;
         while let Some(message) = next {
             match message {
+                Message::Job(j) if stats.storage_failed.load(Ordering::SeqCst) => {
+                    n += 1;
+                    drop(j);
+                }
                 Message::Job(j) => {
                     n += 1;
                     let now = wall_clock_ns().max(last);
