@@ -285,12 +285,14 @@ fn kill_9_under_load_loses_nothing_acknowledged() {
         assert_eq!(audit(&s)["digest"], replayed["digest"], "round {round}: second restart differs");
         eprintln!(
             "crash round {round}: killed after {after_ms} ms; acked {} orders, {} cancels, {} deposits; in flight at the kill: {lost:?}; \
-             state after restart: {} records, {orders} orders ({} unanswered ones landed in total), digest {} = offline replay, = after 2nd restart",
+             state after restart: {} records, {orders} orders ({} unanswered ones landed in total), {deposits} deposits ({} unanswered \
+             landed), digest {} = offline replay, = after 2nd restart",
             a.orders.len() - o0,
             a.canceled.len() - c0,
             a.deposits.len() - d0,
             replayed["records"],
             orders - a.orders.len(),
+            deposits - setup_deposits - a.deposits.len(),
             &replayed["digest"].as_str().unwrap()[..12],
         );
     }
