@@ -110,8 +110,8 @@ fn load(host: String, k: Key, who: usize, acked: Arc<Mutex<Acked>>, stop: Arc<At
     while !stop.load(Ordering::Relaxed) {
         i += 1;
         let price = format!("{}.0", 49_990 + (i * 7 + who as u64) % 20);
-        let side = if (i + who as u64) % 2 == 0 { "buy" } else { "sell" };
-        let cancel = i % 3 == 0 && !mine.is_empty();
+        let side = if (i + who as u64).is_multiple_of(2) { "buy" } else { "sell" };
+        let cancel = i.is_multiple_of(3) && !mine.is_empty();
         let (head, body) = if cancel {
             signed_request(&host, &k, "CancelOrder", &[("txid", mine.last().unwrap())], false)
         } else {
@@ -121,7 +121,7 @@ fn load(host: String, k: Key, who: usize, acked: Arc<Mutex<Acked>>, stop: Arc<At
         let sent = Instant::now();
         let answer = call(&host, &head, &body);
         let signaled = *signal.lock().unwrap();
-        let before = signaled.map_or(true, |t| sent < t);
+        let before = signaled.is_none_or(|t| sent < t);
         let mut a = acked.lock().unwrap();
         match answer {
             Answer::Complete(200, v) => {
@@ -166,7 +166,7 @@ fn sigterm_drains_in_flight_requests_and_loses_nothing() {
     let half_sent = Arc::new(Barrier::new(SLOW + 1));
     let go_on = Arc::new(Barrier::new(SLOW + 1));
     let mut slow = Vec::new();
-    for k in slow_keys.iter().cloned() {
+    for k in slow_keys.clone() {
         let (h, half_sent, go_on) = (h.clone(), half_sent.clone(), go_on.clone());
         slow.push(std::thread::spawn(move || {
             let mut conn = TcpStream::connect(&h).unwrap();
