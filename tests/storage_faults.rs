@@ -261,7 +261,7 @@ fn check_recovered(seed: u64, life: usize, r: &recovery::Recovered, disk: &Disk,
     }
 }
 
-fn run_seed(rt: &tokio::runtime::Runtime, seed: u64) -> (usize, usize, usize, usize) {
+fn run_seed(rt: &tokio::runtime::Runtime, seed: u64, by_kind: &mut [usize; 4]) -> (usize, usize, usize, usize) {
     let mut rng = StdRng::seed_from_u64(seed);
     let disk = Arc::new(Mutex::new(Disk::default()));
     let acks = Arc::new(Mutex::new(Acks::default()));
@@ -320,6 +320,9 @@ fn run_seed(rt: &tokio::runtime::Runtime, seed: u64) -> (usize, usize, usize, us
         seq.stop();
         drop(seq);
         crashes += failed as usize;
+        if failed {
+            by_kind[fault as usize] += 1;
+        }
         let after = recover(&disk);
         let d = disk.lock().unwrap();
         let a = acks.lock().unwrap();
@@ -353,15 +356,17 @@ fn acknowledged_means_durable_under_storage_faults() {
     };
     let started = std::time::Instant::now();
     let (mut crashes, mut orders, mut cancels, mut deposits) = (0, 0, 0, 0);
+    let mut by_kind = [0usize; 4];
     for seed in &seeds {
-        let (c, o, x, d) = run_seed(&rt, *seed);
+        let (c, o, x, d) = run_seed(&rt, *seed, &mut by_kind);
         crashes += c;
         orders += o;
         cancels += x;
         deposits += d;
     }
     eprintln!(
-        "storage faults: {} seeds x {LIVES} lives, {crashes} simulated crashes; acknowledged {orders} orders, {cancels} cancels, \
+        "storage faults: {} seeds x {LIVES} lives, {crashes} simulated crashes (before write, mid-batch, failed sync, after sync: \
+         {by_kind:?}); acknowledged {orders} orders, {cancels} cancels, \
          {deposits} deposits, all recovered; {:.1} s",
         seeds.len(),
         started.elapsed().as_secs_f64()
