@@ -52,6 +52,13 @@ pub enum Cmd {
     },
     /// Check the running server's books: conservation, holds, order books.
     Audit,
+    /// Offline: replay the data directory's command log into a fresh engine (no server needed)
+    /// and print the record count, the state digest and the invariant check, as JSON.
+    Replay {
+        /// The configuration the server runs with (markets); the built-in default otherwise.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Show the call-restriction counters of an account or key: level, ceiling, drain time.
     Limits {
         /// Account name or API key.
@@ -271,6 +278,20 @@ pub fn run(cli: Cli) -> Result<i32, String> {
             let v = Admin::find(&cli.data_dir)?.get("/admin/audit")?;
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             Ok(if v["ok"] == true { 0 } else { 1 })
+        }
+        Cmd::Replay { config } => {
+            let config = crate::config::Config::load(config.as_deref())?;
+            let r = crate::recovery::replay_data_dir(&cli.data_dir, &config)?;
+            let out = json!({
+                "records": r.records,
+                "digest": r.digest,
+                "ok": r.invariants.is_ok(),
+                "problem": r.invariants.as_ref().err(),
+                "orders": r.orders,
+                "ledger_entries": r.ledger_entries,
+            });
+            println!("{out}");
+            Ok(if r.invariants.is_ok() { 0 } else { 1 })
         }
         Cmd::Call { method, params, url } => call(&url, &method, &params),
     }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod key_settings;
 pub mod limits;
 pub mod money;
+pub mod recovery;
 pub mod sequencer;
 pub mod server;
 pub mod storage;

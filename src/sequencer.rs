@@ -2,8 +2,19 @@
 //! command with the time, applies it, and collects the applied commands of a batch; a second
 //! thread makes each batch durable in one storage transaction (group commit) and only then
 //! releases the batch's replies. Reads go through the same queue, so no reply, not even a read,
-//! shows a state that is not yet durable. If storage fails, the process stops: a command whose
-//! reply was never sent was never acknowledged.
+//! shows a state that is not yet durable.
+//!
+//! If storage fails, nothing more is acknowledged. The server's policy
+//! ([`OnStorageFailure::Abort`]) stops the process, so a command whose reply was never sent was
+//! never acknowledged and the next start replays what the disk kept. Tests of the fault model
+//! (`tests/storage_faults.rs`) run the same threads with [`OnStorageFailure::StopAcknowledging`]:
+//! the failed batch's replies are dropped unsent (callers get `EService:Unavailable`), the engine
+//! stops applying, and every later job is dropped unrun, so the test process survives to recover
+//! from the simulated disk. Both policies release a reply only after `CommandLog::append` returned
+//! `Ok`; they differ only in what happens to the process afterwards.
+//!
+//! [`Sequencer::stop`] is the graceful end (SIGTERM): the engine finishes the jobs queued before
+//! it, the storage thread commits the last batch and exits, and `stop` returns once it has.
 
 use crate::engine::{Applied, Command, Envelope, Exchange};
 use crate::error::KrakenError;
@@ -11,7 +22,8 @@ use crate::storage::CommandLog;
 use crossbeam_channel::{Receiver, Sender};
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::oneshot;
 
@@ -20,6 +32,24 @@ type Deferred = Box<dyn FnOnce() + Send>;
 /// A unit of work for the engine thread: given the exchange, the batch's log records and the
 /// time, it does its work and returns the deferred reply.
 type Job = Box<dyn FnOnce(&mut Exchange, &mut Vec<Vec<u8>>, u64) -> Deferred + Send>;
+
+/// What the engine thread's queue carries.
+enum Message {
+    Job(Job),
+    /// Finish what is queued before this, hand the last batch to storage, and stop.
+    Stop,
+}
+
+/// What the storage thread does when `CommandLog::append` fails. Either way the failed batch is
+/// never acknowledged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnStorageFailure {
+    /// Stop the process (the server): the next start replays what the disk kept.
+    Abort,
+    /// Stop acknowledging and applying, drop every pending and later reply unsent, keep the
+    /// process (the fault-injection tests, which then "restart" from their simulated disk).
+    StopAcknowledging,
+}
 
 struct Batch {
     records: Vec<Vec<u8>>,
@@ -39,6 +69,8 @@ pub struct SequencerStats {
     pub engine_running: AtomicBool,
     /// False once the storage thread has ended.
     pub storage_running: AtomicBool,
+    /// Set once a commit failed (only observable with [`OnStorageFailure::StopAcknowledging`]).
+    pub storage_failed: AtomicBool,
 }
 
 /// Clears a running flag when its thread ends, by return or by panic.
@@ -60,6 +92,7 @@ impl Default for SequencerStats {
             commit_seconds: Histogram::new(crate::telemetry::SECONDS_BUCKETS),
             engine_running: AtomicBool::new(true),
             storage_running: AtomicBool::new(true),
+            storage_failed: AtomicBool::new(false),
         }
     }
 }
@@ -67,8 +100,9 @@ impl Default for SequencerStats {
 /// A cheap, cloneable handle to the engine thread.
 #[derive(Clone)]
 pub struct Sequencer {
-    jobs: Sender<Job>,
+    jobs: Sender<Message>,
     pub stats: Arc<SequencerStats>,
+    storage_thread: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
 fn wall_clock_ns() -> u64 {
@@ -78,7 +112,12 @@ fn wall_clock_ns() -> u64 {
 impl Sequencer {
     /// Starts the engine and storage threads. `exchange` must already hold the replayed state.
     pub fn start(exchange: Exchange, log: Box<dyn CommandLog>, max_batch: usize) -> Sequencer {
-        let (job_tx, job_rx) = crossbeam_channel::bounded::<Job>(65_536);
+        Sequencer::start_with(exchange, log, max_batch, OnStorageFailure::Abort)
+    }
+
+    /// [`Sequencer::start`] with an explicit storage-failure policy.
+    pub fn start_with(exchange: Exchange, log: Box<dyn CommandLog>, max_batch: usize, on_failure: OnStorageFailure) -> Sequencer {
+        let (job_tx, job_rx) = crossbeam_channel::bounded::<Message>(65_536);
         let (batch_tx, batch_rx) = crossbeam_channel::bounded::<Batch>(1024);
         let stats = Arc::new(SequencerStats::default());
         let s2 = stats.clone();
@@ -87,13 +126,27 @@ impl Sequencer {
             .spawn(move || engine_loop(exchange, job_rx, batch_tx, max_batch.max(1), s2))
             .expect("spawn engine thread");
         let s3 = stats.clone();
-        std::thread::Builder::new().name("storage".into()).spawn(move || storage_loop(log, batch_rx, s3)).expect("spawn storage thread");
-        Sequencer { jobs: job_tx, stats }
+        let storage = std::thread::Builder::new()
+            .name("storage".into())
+            .spawn(move || storage_loop(log, batch_rx, s3, on_failure))
+            .expect("spawn storage thread");
+        Sequencer { jobs: job_tx, stats, storage_thread: Arc::new(Mutex::new(Some(storage))) }
+    }
+
+    /// The graceful end: every job queued before this call is applied, its batch committed and
+    /// its reply released; then the storage thread exits and this returns. Later jobs are
+    /// answered `EService:Unavailable` without being applied. Blocking; idempotent.
+    pub fn stop(&self) {
+        let _ = self.jobs.send(Message::Stop);
+        let handle = self.storage_thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
     }
 
     fn submit(&self, job: Job) -> Result<(), KrakenError> {
         self.stats.queue_depth.fetch_add(1, Ordering::Relaxed);
-        self.jobs.try_send(job).map_err(|_| {
+        self.jobs.try_send(Message::Job(job)).map_err(|_| {
             // Full or disconnected: the job never entered the queue.
             self.stats.queue_depth.fetch_sub(1, Ordering::Relaxed);
             KrakenError::Unavailable
@@ -150,28 +203,51 @@ impl Sequencer {
     }
 }
 
-fn engine_loop(mut ex: Exchange, jobs: Receiver<Job>, batches: Sender<Batch>, max_batch: usize, stats: Arc<SequencerStats>) {
+fn engine_loop(mut ex: Exchange, jobs: Receiver<Message>, batches: Sender<Batch>, max_batch: usize, stats: Arc<SequencerStats>) {
     let _running = RunningFlag(&stats.engine_running);
     let mut last = 0u64;
-    while let Ok(first) = jobs.recv() {
+    let mut stopping = false;
+    while !stopping && !stats.storage_failed.load(Ordering::SeqCst) {
+        let Ok(first) = jobs.recv() else { break };
         let mut batch = Batch { records: Vec::new(), replies: Vec::new() };
-        let mut job = Some(first);
+        let mut next = Some(first);
         let mut n = 0;
-        while let Some(j) = job {
-            let now = wall_clock_ns().max(last);
-            last = now;
-            batch.replies.push(j(&mut ex, &mut batch.records, now));
-            n += 1;
-            job = if n < max_batch { jobs.try_recv().ok() } else { None };
+        while let Some(message) = next {
+            match message {
+                Message::Job(j) if stats.storage_failed.load(Ordering::SeqCst) => {
+                    n += 1;
+                    drop(j);
+                }
+                Message::Job(j) => {
+                    n += 1;
+                    let now = wall_clock_ns().max(last);
+                    last = now;
+                    batch.replies.push(j(&mut ex, &mut batch.records, now));
+                }
+                Message::Stop => {
+                    stopping = true;
+                    break;
+                }
+            }
+            next = if n < max_batch { jobs.try_recv().ok() } else { None };
         }
         stats.queue_depth.fetch_sub(n, Ordering::Relaxed);
         if batches.send(batch).is_err() {
-            return;
+            break;
+        }
+    }
+    // Stopped or storage failed: storage gets nothing more, and every job still queued or sent
+    // later is dropped unrun, which answers its caller `EService:Unavailable`.
+    drop(batches);
+    for message in jobs.iter() {
+        if let Message::Job(j) = message {
+            stats.queue_depth.fetch_sub(1, Ordering::Relaxed);
+            drop(j);
         }
     }
 }
 
-fn storage_loop(mut log: Box<dyn CommandLog>, batches: Receiver<Batch>, stats: Arc<SequencerStats>) {
+fn storage_loop(mut log: Box<dyn CommandLog>, batches: Receiver<Batch>, stats: Arc<SequencerStats>, on_failure: OnStorageFailure) {
     let _running = RunningFlag(&stats.storage_running);
     while let Ok(first) = batches.recv() {
         let mut records = first.records;
@@ -188,7 +264,16 @@ fn storage_loop(mut log: Box<dyn CommandLog>, batches: Receiver<Batch>, stats: A
             let started = std::time::Instant::now();
             if let Err(e) = log.append(&records) {
                 tracing::error!(error = %e, "storage failed; stopping so that nothing unsaved is acknowledged");
-                std::process::abort();
+                if on_failure == OnStorageFailure::Abort {
+                    std::process::abort();
+                }
+                stats.storage_failed.store(true, Ordering::SeqCst);
+                // Unsent replies answer `EService:Unavailable`; so do the batches still queued.
+                drop(replies);
+                for batch in batches.iter() {
+                    drop(batch);
+                }
+                return;
             }
             stats.commits.fetch_add(1, Ordering::Relaxed);
             stats.committed_commands.fetch_add(records.len() as u64, Ordering::Relaxed);

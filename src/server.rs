@@ -8,7 +8,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::{self, SecretBox};
 use crate::engine::markets::Markets;
-use crate::engine::{Applied, Command, Envelope, Exchange};
+use crate::engine::{Applied, Command};
 use crate::error::KrakenError;
 use crate::key_settings::StoredSettings;
 use crate::limits::{Limits, Policy, Profile, Tier};
@@ -68,20 +68,8 @@ impl Server {
         };
         check_markets_compatible(key_store.as_ref(), &config)?;
         let markets = Markets::from_config(&config)?;
-        let mut exchange = Exchange::new(markets.clone(), seed);
-        let mut nonces: std::collections::HashMap<i64, u64> = Default::default();
-        let mut replayed = 0u64;
-        log.replay(&mut |seq, bytes| {
-            let env: Envelope = serde_json::from_slice(bytes).map_err(|e| format!("record {seq}: {e}"))?;
-            if let Some((k, n)) = env.key_nonce {
-                let e = nonces.entry(k).or_default();
-                *e = (*e).max(n);
-            }
-            exchange.apply(&env).map_err(|e| format!("record {seq} no longer applies: {e}"))?;
-            replayed += 1;
-            Ok(())
-        })
-        .map_err(|e| e.to_string())?;
+        let crate::recovery::Recovered { exchange, nonces, records: replayed } =
+            crate::recovery::replay(log.as_mut(), markets.clone(), seed)?;
         let fresh = replayed == 0 && exchange.account_by_name(&config.demo.account).is_none();
         tracing::info!(replayed, "state restored from the command log");
         let keys = KeyRegistry::load(key_store.as_ref(), &sbox)?;
@@ -311,7 +299,7 @@ pub async fn serve(data_dir: &Path, listen: SocketAddr, config: Config, profile:
         let key = server.bootstrap_demo().await?;
         print_demo(&server.config.demo.account, &key, &url);
     }
-    {
+    let ticker = {
         let s = server.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
@@ -324,8 +312,8 @@ pub async fn serve(data_dir: &Path, listen: SocketAddr, config: Config, profile:
                     s.state.limits.sweep(s.state.clock.now_us());
                 }
             }
-        });
-    }
+        })
+    };
     let app = api::router(server.state.clone())
         .merge(crate::admin::router(server.clone()))
         .merge(telemetry::routes::router(server.state.clone()));
@@ -335,7 +323,14 @@ pub async fn serve(data_dir: &Path, listen: SocketAddr, config: Config, profile:
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| e.to_string())?;
+    // Shutdown order: axum has stopped accepting and every in-flight request has its answer
+    // (so every acknowledged command is already committed); now the sequencer commits whatever
+    // is still queued and its storage thread exits; last, the nonces of reads are saved.
+    tracing::info!("requests drained; stopping the sequencer");
+    ticker.abort();
+    server.state.sequencer.stop();
     server.flush_nonces();
+    tracing::info!(commits = server.state.sequencer.stats.commits.load(std::sync::atomic::Ordering::Relaxed), "storage synced; shut down");
     Ok(())
 }
 
@@ -352,6 +347,7 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutdown signal: draining in-flight requests");
 }
 
 fn print_demo(account: &str, key: &NewKey, url: &str) {

@@ -196,14 +196,16 @@ async fn deposit(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketA
     }
 }
 
-/// Runs the engine's invariant checks (conservation, holds, books) on the live state.
+/// Runs the engine's invariant checks (conservation, holds, books) on the live state, and gives
+/// its digest (compare with `calamari replay` of the same data directory).
 async fn audit(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketAddr>, h: HeaderMap) -> Response {
     crate::admin_guard!(s, peer, h);
-    let result = s.state.sequencer.read(|ex| (ex.check_invariants(), ex.orders.len(), ex.trades.len(), ex.ledger.len())).await;
+    let result = s.state.sequencer.read(|ex| (ex.check_invariants(), ex.orders.len(), ex.trades.len(), ex.ledger.len(), ex.digest())).await;
     match result {
-        Ok((check, orders, trades, ledger)) => reply(
+        Ok((check, orders, trades, ledger, digest)) => reply(
             StatusCode::OK,
-            json!({ "ok": check.is_ok(), "problem": check.err(), "orders": orders, "trades": trades, "ledger_entries": ledger }),
+            json!({ "ok": check.is_ok(), "problem": check.err(), "orders": orders, "trades": trades, "ledger_entries": ledger,
+                    "digest": digest }),
         ),
         Err(e) => bad(e),
     }

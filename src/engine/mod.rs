@@ -12,6 +12,7 @@
 
 pub mod account;
 pub mod book;
+mod digest;
 pub mod ids;
 pub mod market_data;
 pub mod markets;

@@ -304,3 +304,26 @@ impl Server {
         Server { child: Some(child), url, data_dir: dir.to_path_buf(), _tmp: None, demo: None, expected_panics: 0 }
     }
 }
+
+/// A signed call that reports transport failures instead of panicking (for servers that may be
+/// killed or shut down mid-call): `Err` when no complete HTTP answer came back.
+pub fn try_private(url: &str, k: &Key, method: &str, params: &[(&str, &str)]) -> Result<Value, String> {
+    use base64::Engine as _;
+    let nonce = next_nonce().to_string();
+    let mut body = serde_urlencoded::to_string(params).unwrap();
+    if !body.is_empty() {
+        body.push('&');
+    }
+    body.push_str(&format!("nonce={nonce}"));
+    let path = format!("/0/private/{method}");
+    let secret = base64::engine::general_purpose::STANDARD.decode(&k.secret).unwrap();
+    let sign = calamari::auth::sign(&path, &nonce, body.as_bytes(), &secret);
+    let resp = ureq::post(&format!("{url}{path}"))
+        .timeout(Duration::from_secs(30))
+        .set("API-Key", &k.key)
+        .set("API-Sign", &sign)
+        .set("Content-Type", "application/x-www-form-urlencoded")
+        .send_string(&body)
+        .map_err(|e| e.to_string())?;
+    resp.into_json().map_err(|e| e.to_string())
+}
