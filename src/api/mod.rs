@@ -63,10 +63,16 @@ pub fn envelope_with_status(status: StatusCode, result: ApiResult) -> Response {
     response
 }
 
+/// The OpenAPI 3.0 description of every route above and of /health and /metrics, served as is at
+/// `GET /openapi.json`. tests/openapi.rs keeps it in step with the code (methods, permissions,
+/// error strings); tests/schema runs schemathesis against it.
+pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+
 pub fn router(state: Shared) -> Router {
     let limit = state.max_body_bytes;
     let telemetry = state.telemetry.clone();
     Router::new()
+        .route("/openapi.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON) }))
         .route("/0/public/{method}", get(public_get).post(public_post))
         .route("/0/private/{method}", post(private_call))
         .layer(axum::extract::DefaultBodyLimit::max(limit))

@@ -13,10 +13,15 @@ use crate::error::KrakenError;
 use crate::money::{div_round_half_up, format_units};
 use serde_json::{json, Map, Value};
 
-/// The public methods, as [`dispatch`] knows them.
+/// Every public method served, in Kraken's names. The dispatch answers only these (anything else
+/// is `EGeneral:Unknown method`), and tests/openapi.rs checks this list against the paths of
+/// src/api/openapi.json and that each one is served.
 pub const METHODS: &[&str] = &["Time", "SystemStatus", "Assets", "AssetPairs", "Ticker", "Depth", "Trades", "Spread", "OHLC"];
 
 pub async fn dispatch(st: &Shared, method: &str, p: Params) -> ApiResult {
+    if !METHODS.contains(&method) {
+        return Err(KrakenError::UnknownMethod);
+    }
     match method {
         "Time" => Ok(time()),
         "SystemStatus" => Ok(json!({ "status": "online", "timestamp": rfc3339(now_ns() / NS) })),

@@ -26,7 +26,7 @@ pub fn endpoint_of(path: &str) -> (&'static str, &'static str) {
     if let Some(name) = path.strip_prefix("/0/public/") {
         (find(public::METHODS, name), "public")
     } else if let Some(name) = path.strip_prefix("/0/private/") {
-        (find(private::METHODS, name), "private")
+        (private::METHODS.iter().map(|(m, _)| *m).find(|m| *m == name).unwrap_or("other"), "private")
     } else {
         ("other", "other")
     }

@@ -10,42 +10,33 @@ use super::{ApiResult, Caller, Needs, Shared};
 use crate::auth::Permissions as P;
 use crate::error::KrakenError;
 
-/// The permissions a private method accepts (any one suffices), or `None` for an unknown method.
-/// From Kraken's REST reference: each endpoint's "API Key Permissions Required" (where Kraken's
-/// key guide says otherwise, the endpoint's own page wins; tests/permissions.rs checks this
-/// table against the documentation independently).
-/// The private methods (each has an entry in [`permission_for`]).
-pub const METHODS: &[&str] = &[
-    "Balance",
-    "BalanceEx",
-    "TradeBalance",
-    "TradeVolume",
-    "OpenOrders",
-    "ClosedOrders",
-    "QueryOrders",
-    "TradesHistory",
-    "QueryTrades",
-    "Ledgers",
-    "QueryLedgers",
-    "AddOrder",
-    "CancelOrder",
-    "CancelAll",
+/// Every private method served, with the permissions it accepts (any one suffices). From Kraken's
+/// REST reference: each endpoint's "API Key Permissions Required" (where Kraken's key guide says
+/// otherwise, the endpoint's own page wins; tests/permissions.rs checks this table against the
+/// documentation independently). A method not listed here is `EGeneral:Unknown method` before
+/// anything else; tests/openapi.rs checks the list and the permissions against
+/// src/api/openapi.json (`x-kraken-permissions`) and that each method is served.
+#[rustfmt::skip]
+pub const METHODS: &[(&str, Needs)] = &[
+    ("Balance", &[P::QUERY_FUNDS]),
+    ("BalanceEx", &[P::QUERY_FUNDS]),
+    ("TradeBalance", &[P::QUERY_OPEN_ORDERS]),
+    ("TradeVolume", &[P::QUERY_FUNDS]),
+    ("OpenOrders", &[P::QUERY_OPEN_ORDERS]),
+    ("ClosedOrders", &[P::QUERY_CLOSED_ORDERS]),
+    ("QueryOrders", &[P::QUERY_OPEN_ORDERS, P::QUERY_CLOSED_ORDERS]),
+    ("TradesHistory", &[P::QUERY_CLOSED_ORDERS]),
+    ("QueryTrades", &[P::QUERY_CLOSED_ORDERS]),
+    ("Ledgers", &[P::QUERY_LEDGER]),
+    ("QueryLedgers", &[P::QUERY_LEDGER]),
+    ("AddOrder", &[P::CREATE_MODIFY_ORDERS]),
+    ("CancelOrder", &[P::CANCEL_CLOSE_ORDERS, P::CREATE_MODIFY_ORDERS]),
+    ("CancelAll", &[P::CANCEL_CLOSE_ORDERS, P::CREATE_MODIFY_ORDERS]),
 ];
 
+/// The permissions a private method accepts (any one suffices), or `None` for an unknown method.
 pub fn permission_for(method: &str) -> Option<Needs> {
-    Some(match method {
-        "Balance" | "BalanceEx" | "TradeVolume" => &[P::QUERY_FUNDS],
-        "TradeBalance" => &[P::QUERY_OPEN_ORDERS],
-        "OpenOrders" => &[P::QUERY_OPEN_ORDERS],
-        "ClosedOrders" => &[P::QUERY_CLOSED_ORDERS],
-        "QueryOrders" => &[P::QUERY_OPEN_ORDERS, P::QUERY_CLOSED_ORDERS],
-        "TradesHistory" | "QueryTrades" => &[P::QUERY_CLOSED_ORDERS],
-        "Ledgers" | "QueryLedgers" => &[P::QUERY_LEDGER],
-        "AddOrder" => &[P::CREATE_MODIFY_ORDERS],
-        "CancelOrder" => &[P::CANCEL_CLOSE_ORDERS, P::CREATE_MODIFY_ORDERS],
-        "CancelAll" => &[P::CANCEL_CLOSE_ORDERS, P::CREATE_MODIFY_ORDERS],
-        _ => return None,
-    })
+    METHODS.iter().find(|(name, _)| *name == method).map(|(_, needs)| *needs)
 }
 
 pub async fn dispatch(st: &Shared, method: &str, caller: &Caller, p: &Params) -> ApiResult {

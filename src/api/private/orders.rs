@@ -165,7 +165,9 @@ pub async fn cancel_order(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
 
 pub async fn cancel_all(st: &Shared, c: &Caller) -> ApiResult {
     let cmd = Command::CancelAll { account: c.account() };
-    st.sequencer.execute_gated(c.key_nonce(), cmd, cancel_gate(st, false), |_, applied| count(applied)).await
+    // Kraken's CancelAll answers `{"count": n}` only (CancelOrder also has `pending`).
+    let only_count = |_: &Exchange, applied: &Applied| json!({ "count": count(applied)["count"] });
+    st.sequencer.execute_gated(c.key_nonce(), cmd, cancel_gate(st, false), only_count).await
 }
 
 /// Charges each canceled order's penalty (by its age) to its pair's trading counter. A cancel
