@@ -70,7 +70,10 @@ fn private_permissions_match_permission_for() {
 /// Every literal Kraken error text in `KrakenError::as_kraken` (templates keep their `{name}`).
 fn error_strings_in_code() -> BTreeSet<String> {
     let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/error.rs")).unwrap();
-    let body = &src[src.find("pub fn as_kraken").expect("as_kraken")..src.find("pub fn invalid").expect("invalid")];
+    let start = src.find("pub fn as_kraken").expect("as_kraken");
+    // The body of `as_kraken` only: up to the next function.
+    let end = start + 1 + src[start + 1..].find("pub fn ").expect("a function after as_kraken");
+    let body = &src[start..end];
     let mut out = BTreeSet::new();
     for piece in body.split('"').skip(1).step_by(2) {
         if piece.starts_with('E') && piece.contains(':') {
