@@ -5,6 +5,7 @@ use super::assert_kraken_error;
 use crate::api::params::Params;
 use crate::auth::{authenticate, ApiKey, KeyRegistry, Permissions, Request};
 use crate::error::KrakenError;
+use crate::key_settings::KeySettings;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256, Sha512};
@@ -12,6 +13,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 pub const KEY: &str = "FUZZKEY";
+const WINDOW: u64 = 3;
 const SECRET: &[u8] = b"the fuzz target's API secret, 64 bytes long, as Kraken's are....";
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -23,7 +25,8 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 /// Properties: the answer is exactly the one computed from the parts (key, nonce syntax,
 /// signature, freshness, in Kraken's order); an accepted request is refused when replayed
 /// (`EAPI:Invalid nonce`) or when one byte is added to its body (`EAPI:Invalid signature`); the
-/// next nonce, correctly signed, is accepted; a lower one is then refused.
+/// next nonce, correctly signed, is accepted; a lower one is then refused; on a key with a
+/// nonce window, the nonces just below an accepted one are accepted once each.
 pub fn signed_request(data: &[u8]) {
     let mut parts = data.splitn(5, |b| *b == b'\n').map(String::from_utf8_lossy);
     let mut next = || parts.next().unwrap_or_default();
@@ -64,6 +67,7 @@ pub fn signed_request(data: &[u8]) {
     }
     let (Ok(()), Some(n), Some(sign)) = (got, n, sign) else { return };
     let nonce = nonce.unwrap();
+    check_nonce_window(&path, n, body);
     assert_eq!(call(Some(&sign), Some(&nonce), body), Err(KrakenError::InvalidNonce), "replay accepted");
     let longer = [body, b"&"].concat();
     assert_eq!(call(Some(&sign), Some(&nonce), &longer), Err(KrakenError::InvalidSignature), "a changed body kept its signature");
@@ -71,6 +75,29 @@ pub fn signed_request(data: &[u8]) {
         let up = (n + 1).to_string();
         assert_eq!(call(Some(&real_sign(&path, &up, body)), Some(&up), body), Ok(()), "next nonce refused");
         assert_eq!(call(Some(&real_sign(&path, &nonce, body)), Some(&nonce), body), Err(KrakenError::InvalidNonce), "older nonce");
+    }
+}
+
+/// A key with a nonce window of [`WINDOW`]: after `n` is accepted, each nonce up to `WINDOW`
+/// below it (and above 0) is accepted exactly once, and nothing further below.
+fn check_nonce_window(path: &str, n: u64, body: &[u8]) {
+    let settings = KeySettings { nonce_window: WINDOW, ..KeySettings::default() };
+    let key = ApiKey::new(1, KEY.into(), 2, "fuzz".into(), Permissions::ALL, SECRET.to_vec(), 0).with_settings(settings);
+    let reg = KeyRegistry::new();
+    reg.insert(Arc::new(key));
+    let call = |n: u64| {
+        let nonce = n.to_string();
+        let sign = real_sign(path, &nonce, body);
+        let client = IpAddr::from([127, 0, 0, 1]);
+        let r = Request { api_key: Some(KEY), api_sign: Some(&sign), path, nonce: Some(&nonce), body, otp: None, client, now_secs: 0 };
+        authenticate(&reg, &r).map(|_| ())
+    };
+    assert_eq!(call(n), Ok(()), "fresh nonce {n} on a windowed key");
+    for below in 1..=WINDOW + 1 {
+        let Some(m) = n.checked_sub(below) else { break };
+        let once = if below <= WINDOW && m > 0 { Ok(()) } else { Err(KrakenError::InvalidNonce) };
+        assert_eq!(call(m), once, "nonce {m}, {below} below {n}, window {WINDOW}");
+        assert_eq!(call(m), Err(KrakenError::InvalidNonce), "nonce {m} accepted twice");
     }
 }
 
