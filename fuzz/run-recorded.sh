@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The recorded fuzz runs: each target for SECONDS (default 360) on one job with its dictionary,
-# then `cargo fuzz cmin`; prints one line of figures per target for README.md.
+# then `cargo fuzz cmin` and minimize.sh; prints one line of figures per target for README.md.
 # Needs nightly and cargo-fuzz (cargo install cargo-fuzz --locked).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -15,7 +15,8 @@ for t in ${targets[@]}; do
   execs=$(grep -E 'stat::number_of_executed_units' "logs/$t.log" | awk '{print $2}')
   crashes=$(ls "artifacts/$t" 2>/dev/null | wc -l)
   cargo +nightly fuzz cmin -O "$t" "corpus/$t" -- -dict="dict/$t.dict" >"logs/$t.cmin.log" 2>&1
+  ./minimize.sh "$t" >/dev/null
   after=$(ls "corpus/$t" | wc -l)
   size=$(du -sk "corpus/$t" | cut -f1)
-  echo "$t: ${secs}s, execs $execs, last: $last, corpus $before -> $after files after cmin (${size} KiB), artifacts $crashes"
+  echo "$t: ${secs}s, execs $execs, last: $last, corpus $before -> $after files kept (${size} KiB), artifacts $crashes"
 done
