@@ -9,6 +9,8 @@ pub mod config;
 pub mod crypto;
 pub mod engine;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzz_targets;
 pub mod key_settings;
 pub mod limits;
 pub mod money;

@@ -65,6 +65,11 @@ impl Params {
         }
     }
 
+    /// Every field, in no particular order (for the fuzz targets' checks).
+    pub(crate) fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.map.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.map.get(name).map(|s| s.as_str())
     }

@@ -3,7 +3,7 @@
 
 mod funds;
 mod history;
-mod orders;
+pub(crate) mod orders;
 
 use super::params::Params;
 use super::{ApiResult, Caller, Needs, Shared};

@@ -37,7 +37,10 @@ pub fn parse_new_order(markets: &Markets, account: u32, p: &Params) -> Result<Ne
         OrderKind::Limit => {
             let text = p.required("price")?;
             let ticks = parse_units(text, pair.pair_decimals).ok_or_else(|| {
-                if text.contains('.') && text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+                // A well-formed decimal with too many places; anything else ("1..5") is not a price.
+                let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+                let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+                if text.contains('.') && digits(int) && digits(frac) && frac.trim_end_matches('0').len() > pair.pair_decimals as usize {
                     KrakenError::InvalidPrice(Some(format!(
                         "{} price can only be specified up to {} decimals.",
                         pair.altname, pair.pair_decimals
