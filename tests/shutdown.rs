@@ -12,7 +12,7 @@
 //!   (the nonces of reads are flushed on the way out, not only every second).
 
 mod common;
-use common::{next_nonce, ok, Key, Server};
+use common::{next_nonce, ok, sign_form, Key, Server, SignedForm};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -39,16 +39,7 @@ fn host(url: &str) -> String {
 }
 
 fn signed_request(host: &str, k: &Key, method: &str, params: &[(&str, &str)], keep_alive: bool) -> (String, String) {
-    use base64::Engine as _;
-    let nonce = next_nonce().to_string();
-    let mut body = serde_urlencoded::to_string(params).unwrap();
-    if !body.is_empty() {
-        body.push('&');
-    }
-    body.push_str(&format!("nonce={nonce}"));
-    let path = format!("/0/private/{method}");
-    let secret = base64::engine::general_purpose::STANDARD.decode(&k.secret).unwrap();
-    let sign = calamari::auth::sign(&path, &nonce, body.as_bytes(), &secret);
+    let SignedForm { path, body, sign, .. } = sign_form(k, method, params);
     let head = format!(
         "POST {path} HTTP/1.1\r\nHost: {host}\r\nAPI-Key: {}\r\nAPI-Sign: {sign}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
          Content-Length: {}\r\nConnection: {}\r\n\r\n",

@@ -305,9 +305,15 @@ impl Server {
     }
 }
 
-/// A signed call that reports transport failures instead of panicking (for servers that may be
-/// killed or shut down mid-call): `Err` when no complete HTTP answer came back.
-pub fn try_private(url: &str, k: &Key, method: &str, params: &[(&str, &str)]) -> Result<Value, String> {
+/// A private call's form body with a fresh nonce, and its signature.
+pub struct SignedForm {
+    pub path: String,
+    pub nonce: String,
+    pub body: String,
+    pub sign: String,
+}
+
+pub fn sign_form(k: &Key, method: &str, params: &[(&str, &str)]) -> SignedForm {
     use base64::Engine as _;
     let nonce = next_nonce().to_string();
     let mut body = serde_urlencoded::to_string(params).unwrap();
@@ -318,12 +324,19 @@ pub fn try_private(url: &str, k: &Key, method: &str, params: &[(&str, &str)]) ->
     let path = format!("/0/private/{method}");
     let secret = base64::engine::general_purpose::STANDARD.decode(&k.secret).unwrap();
     let sign = calamari::auth::sign(&path, &nonce, body.as_bytes(), &secret);
-    let resp = ureq::post(&format!("{url}{path}"))
+    SignedForm { path, nonce, body, sign }
+}
+
+/// A signed call that reports transport failures instead of panicking (for servers that may be
+/// killed or shut down mid-call): `Err` when no complete HTTP answer came back.
+pub fn try_private(url: &str, k: &Key, method: &str, params: &[(&str, &str)]) -> Result<Value, String> {
+    let f = sign_form(k, method, params);
+    let resp = ureq::post(&format!("{url}{}", f.path))
         .timeout(Duration::from_secs(30))
         .set("API-Key", &k.key)
-        .set("API-Sign", &sign)
+        .set("API-Sign", &f.sign)
         .set("Content-Type", "application/x-www-form-urlencoded")
-        .send_string(&body)
+        .send_string(&f.body)
         .map_err(|e| e.to_string())?;
     resp.into_json().map_err(|e| e.to_string())
 }
