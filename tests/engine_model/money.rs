@@ -1,0 +1,119 @@
+//! Exact money: trade records pair up, orders' cost/fee/filled are the sums of their trades,
+//! ledgers replay to the balances.
+
+use super::*;
+
+pub fn check_money(ex: &Exchange) {
+    let m = &ex.markets;
+    // Trade records come in (taker, maker) pairs of one fill.
+    assert_eq!(ex.trades.len() % 2, 0);
+    for (i, t) in ex.trades.iter().enumerate() {
+        assert_eq!(t.seq as usize, i);
+        assert_eq!(ex.orders[t.order as usize].req.account, t.account);
+    }
+    let mut fees_collected = vec![0i128; m.assets.len()];
+    for f in ex.trades.chunks(2) {
+        let (taker, maker) = (&f[0], &f[1]);
+        assert!(!taker.maker && maker.maker);
+        assert_ne!(taker.side, maker.side);
+        assert_eq!(
+            (taker.price, taker.volume, taker.cost, taker.public_id, taker.pair, taker.time_ns),
+            (maker.price, maker.volume, maker.cost, maker.public_id, maker.pair, maker.time_ns),
+            "the two sides of a fill disagree"
+        );
+        assert!(taker.order > maker.order, "the taker is the newer order");
+        for r in [taker, maker] {
+            let pair = m.pair(r.pair);
+            assert!(r.volume > 0 && r.cost >= 0 && r.fee >= 0);
+            assert!(r.fee <= if r.fee_in_base { r.volume } else { r.cost }, "fee above what the fill moves");
+            assert_eq!(r.ledgers.len(), 2);
+            let (lb, lq) = (&ex.ledger[r.ledgers[0] as usize], &ex.ledger[r.ledgers[1] as usize]);
+            let (base_fee, quote_fee) = if r.fee_in_base { (r.fee, 0) } else { (0, r.fee) };
+            let (base_amt, quote_amt) = match r.side {
+                Side::Buy => (r.volume, -r.cost),
+                Side::Sell => (-r.volume, r.cost),
+            };
+            for (l, asset, amount, fee) in [(lb, pair.base, base_amt, base_fee), (lq, pair.quote, quote_amt, quote_fee)] {
+                assert_eq!(
+                    (l.account, l.asset, l.amount, l.fee, l.kind, l.refid),
+                    (r.account, asset, amount, fee, LedgerKind::Trade, RefId::Trade(r.seq)),
+                    "ledger entry of trade {}",
+                    r.seq
+                );
+            }
+            fees_collected[if r.fee_in_base { pair.base } else { pair.quote } as usize] += r.fee;
+        }
+    }
+    // The public tape is the fills, in order, numbered from 1 per pair.
+    for (p, md) in ex.market_data.iter().enumerate() {
+        let fills: Vec<_> = ex
+            .trades
+            .chunks(2)
+            .filter(|f| f[0].pair as usize == p)
+            .map(|f| (f[0].price, f[0].volume, f[0].side, f[0].order_kind, f[0].public_id))
+            .collect();
+        let tape: Vec<_> = md.trades.iter().map(|t| (t.price, t.volume, t.taker_side, t.taker_kind, t.trade_id)).collect();
+        assert_eq!(tape, fills, "pair {p}: public trades");
+        assert!(tape.iter().enumerate().all(|(i, t)| t.4 == i as u64 + 1));
+        if let Some(t) = tape.last() {
+            assert_eq!(md.last_price, t.0);
+        }
+    }
+    // Orders are the sums of their fills.
+    for o in &ex.orders {
+        let pair = m.pair(o.req.pair);
+        let mine: Vec<_> = o.trades.iter().map(|t| &ex.trades[*t as usize]).collect();
+        assert!(mine.iter().all(|t| t.order == o.seq), "order {}'s trade list points at other orders' trades", o.seq);
+        let n = ex.trades.iter().filter(|t| t.order == o.seq).count();
+        assert_eq!(n, mine.len(), "order {}: trade list incomplete", o.seq);
+        assert_eq!(o.filled, mine.iter().map(|t| t.volume).sum::<i128>(), "order {} filled", o.seq);
+        assert_eq!(o.cost, mine.iter().map(|t| t.cost).sum::<i128>(), "order {} cost", o.seq);
+        assert_eq!(o.fee, mine.iter().map(|t| t.fee).sum::<i128>(), "order {} fee", o.seq);
+        let exact: i128 = mine.iter().map(|t| t.price as i128 * t.volume).sum();
+        assert_eq!(o.exact_cost, exact, "order {} exact cost", o.seq);
+        if o.req.side == Side::Buy {
+            // The buyer pays exactly its rounded exact total.
+            assert_eq!(o.cost, div_round_half_up(exact, pair.cost_divisor), "buy order {} cost not the rounded exact cost", o.seq);
+        } else {
+            // The seller gets the buyers' rounded deltas, each less than one unit from its exact
+            // cost (a buyer's running total may cross a rounding boundary on any fill).
+            assert!(
+                (o.cost * pair.cost_divisor - exact).abs() < pair.cost_divisor * mine.len().max(1) as i128,
+                "sell order {} cost drifted",
+                o.seq
+            );
+        }
+        // Fees never exceed the rounded exact fee, nor the highest rate.
+        let divisor = if o.req.fee_in_base { PPM } else { pair.cost_divisor * PPM };
+        assert!(o.fee <= div_round_half_up(o.exact_fee, divisor), "order {} fee above the exact fee", o.seq);
+        let basis = if o.req.fee_in_base { o.filled } else { exact };
+        assert!(o.exact_fee <= basis * m.max_taker_ppm(), "order {} fee rate above the highest", o.seq);
+        assert!(o.exact_fee >= basis * 2000, "order {} fee rate below the lowest", o.seq);
+    }
+    // Each account's ledger replays to its balances.
+    let mut owner = vec![None; ex.ledger.len()];
+    for (id, acct) in ex.accounts.iter().enumerate() {
+        let mut bal = vec![0i128; m.assets.len()];
+        let mut last = None;
+        for l in &acct.ledger {
+            assert!(last.is_none_or(|p| p < *l), "account {id}: ledger out of order");
+            last = Some(*l);
+            assert!(owner[*l as usize].replace(id).is_none(), "ledger entry {l} in two accounts");
+            let e = &ex.ledger[*l as usize];
+            assert_eq!(e.seq, *l);
+            assert_eq!(e.account as usize, id);
+            bal[e.asset as usize] += e.amount - e.fee;
+            assert_eq!(e.balance, bal[e.asset as usize], "account {id}: ledger entry {l}'s balance");
+        }
+        assert_eq!(bal, acct.balances, "account {id}: ledger does not replay to the balances");
+    }
+    assert!(owner.iter().all(|o| o.is_some()), "a ledger entry belongs to no account");
+    assert_eq!(ex.accounts[FEES as usize].balances, fees_collected, "@fees holds exactly the fees charged");
+    // @external is minus the deposits.
+    let mut deposited = vec![0i128; m.assets.len()];
+    for e in ex.ledger.iter().filter(|e| e.kind == LedgerKind::Deposit && e.account != EXTERNAL) {
+        deposited[e.asset as usize] += e.amount;
+    }
+    let ext: Vec<i128> = ex.accounts[EXTERNAL as usize].balances.iter().map(|b| -b).collect();
+    assert_eq!(ext, deposited);
+}

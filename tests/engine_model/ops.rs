@@ -1,0 +1,178 @@
+//! Random operations (proptest strategies), interpreted against the current state as commands.
+
+use super::*;
+
+#[derive(Clone, Debug)]
+pub struct Place {
+    pub acct: u8,
+    pub pair: u8,
+    pub buy: bool,
+    pub market: bool,
+    /// Ticks from the pair's centre price.
+    pub price_off: i64,
+    pub lots: i64,
+    pub post_only: bool,
+    pub ioc: bool,
+    pub fee_in_base: bool,
+    pub stp: u8,
+    pub userref: Option<i32>,
+    pub cl: Option<u8>,
+}
+
+#[derive(Clone, Debug)]
+pub enum Op {
+    Place(Place),
+    /// Cancels `orders[pick % len]`, as its owner or (if `as_other`) as `acct`.
+    CancelOrder {
+        acct: u8,
+        pick: usize,
+        as_other: bool,
+    },
+    CancelUserRef {
+        acct: u8,
+        userref: i32,
+    },
+    CancelClOrdId {
+        acct: u8,
+        cl: u8,
+    },
+    CancelAll {
+        acct: u8,
+    },
+    Deposit {
+        acct: u8,
+        asset: u8,
+        amount: i128,
+    },
+    /// A malformed command of kind `what`, which must be rejected.
+    Invalid {
+        acct: u8,
+        what: u8,
+    },
+}
+
+pub fn lots() -> impl Strategy<Value = i64> {
+    // Dust (costs round), mid-size, and whole coins (fee tiers move).
+    prop_oneof![1i64..1_000, 1_000i64..10_000_000, 10_000_000i64..200_000_000]
+}
+
+pub fn place(band: i64, market_weight: u32, post_only_weight: u32) -> impl Strategy<Value = Place> {
+    (
+        (0u8..4, 0u8..2, any::<bool>(), prop::bool::weighted(market_weight as f64 / 10.0), -band..=band, lots()),
+        (
+            prop::bool::weighted(post_only_weight as f64 / 10.0),
+            prop::bool::weighted(0.15),
+            any::<bool>(),
+            0u8..3,
+            prop::option::weighted(0.3, 0i32..3),
+            prop::option::weighted(0.2, 0u8..3),
+        ),
+    )
+        .prop_map(|((acct, pair, buy, market, price_off, lots), (post_only, ioc, fee_in_base, stp, userref, cl))| Place {
+            acct,
+            pair,
+            buy,
+            market,
+            price_off,
+            lots,
+            post_only,
+            ioc,
+            fee_in_base,
+            stp,
+            userref,
+            cl,
+        })
+}
+
+pub fn cancel_ops() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (0u8..4, any::<usize>(), prop::bool::weighted(0.2)).prop_map(|(acct, pick, as_other)| Op::CancelOrder { acct, pick, as_other }),
+        1 => (0u8..4, 0i32..3).prop_map(|(acct, userref)| Op::CancelUserRef { acct, userref }),
+        1 => (0u8..4, 0u8..3).prop_map(|(acct, cl)| Op::CancelClOrdId { acct, cl }),
+        1 => (0u8..4).prop_map(|acct| Op::CancelAll { acct }),
+    ]
+}
+
+pub fn mixed_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        14 => place(15, 2, 2).prop_map(Op::Place),
+        5 => cancel_ops(),
+        1 => (0u8..4, 0u8..3, prop_oneof![1i128..1_000, 1_000_000i128..100_000_000_000]).prop_map(|(acct, asset, amount)| Op::Deposit { acct, asset, amount }),
+        1 => (0u8..4, 0u8..10).prop_map(|(acct, what)| Op::Invalid { acct, what }),
+    ]
+}
+
+/// Time steps: mostly seconds to minutes, sometimes days (fee-volume windows roll).
+pub fn dt() -> impl Strategy<Value = u64> {
+    prop_oneof![10 => 0u64..120 * NS, 1 => 0u64..3 * DAY_NS, 1 => Just(0)]
+}
+
+pub fn new_order(users: &[AccountId], p: &Place) -> NewOrder {
+    let pair = p.pair as u16;
+    NewOrder {
+        account: users[p.acct as usize % users.len()],
+        pair,
+        side: side_of(p.buy),
+        kind: if p.market { OrderKind::Market } else { OrderKind::Limit },
+        price: if p.market { 0 } else { (CENTER[pair as usize] as i64 + p.price_off) as u64 },
+        volume: p.lots as i128 * LOT,
+        post_only: p.post_only,
+        fee_in_base: p.fee_in_base,
+        time_in_force: if p.ioc { TimeInForce::Ioc } else { TimeInForce::Gtc },
+        self_trade: stp_of(p.stp),
+        userref: p.userref,
+        cl_ord_id: p.cl.map(|c| format!("cl-{c}")),
+    }
+}
+
+/// Turns an op into a concrete command for the current state.
+pub fn command(ex: &Exchange, users: &[AccountId], op: &Op) -> Command {
+    let user = |a: &u8| users[*a as usize % users.len()];
+    match op {
+        Op::Place(p) => Command::PlaceOrder(new_order(users, p)),
+        Op::CancelOrder { acct, pick, as_other } => {
+            if ex.orders.is_empty() {
+                return Command::Cancel { account: user(acct), target: CancelTarget::Order(*pick as u64 % 1000) };
+            }
+            let o = &ex.orders[pick % ex.orders.len()];
+            let account = if *as_other { user(acct) } else { o.req.account };
+            Command::Cancel { account, target: CancelTarget::Order(o.seq) }
+        }
+        Op::CancelUserRef { acct, userref } => Command::Cancel { account: user(acct), target: CancelTarget::UserRef(*userref) },
+        Op::CancelClOrdId { acct, cl } => Command::Cancel { account: user(acct), target: CancelTarget::ClOrdId(format!("cl-{cl}")) },
+        Op::CancelAll { acct } => Command::CancelAll { account: user(acct) },
+        Op::Deposit { acct, asset, amount } => Command::Deposit { account: user(acct), asset: *asset as u16, amount: *amount },
+        Op::Invalid { acct, what } => {
+            let base = NewOrder {
+                account: user(acct),
+                pair: 0,
+                side: Side::Buy,
+                kind: OrderKind::Limit,
+                price: CENTER[0],
+                volume: 1_000 * LOT,
+                post_only: false,
+                fee_in_base: false,
+                time_in_force: TimeInForce::Gtc,
+                self_trade: SelfTrade::CancelNewest,
+                userref: None,
+                cl_ord_id: None,
+            };
+            match what {
+                0 => Command::PlaceOrder(NewOrder { account: EXTERNAL, ..base }),
+                1 => Command::PlaceOrder(NewOrder { account: 999, ..base }),
+                2 => Command::PlaceOrder(NewOrder { volume: 1_000 * LOT + 1, ..base }),
+                3 => Command::PlaceOrder(NewOrder { price: 0, ..base }),
+                4 => Command::PlaceOrder(NewOrder { pair: 7, ..base }),
+                5 => Command::PlaceOrder(NewOrder { volume: 0, ..base }),
+                6 => Command::Deposit { account: user(acct), asset: USD, amount: 0 },
+                7 => Command::Deposit { account: user(acct), asset: 9, amount: 1 },
+                8 => Command::Deposit { account: FEES, asset: USD, amount: 1 },
+                _ => Command::Cancel { account: user(acct), target: CancelTarget::Order(1_000_000) },
+            }
+        }
+    }
+}
+
+pub fn must_reject(op: &Op) -> bool {
+    matches!(op, Op::Invalid { .. })
+}

@@ -1,0 +1,162 @@
+//! The driver: applies commands with increasing time, checks the engine's invariants and a few
+//! structural ones after each, keeps the log; and a cheap fingerprint of everything a command may
+//! change (a rejected command must leave it as it was).
+
+use super::*;
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Fingerprint {
+    pub accounts: Vec<(Vec<i128>, Vec<i128>, Vec<OrderSeq>, usize, usize, usize, Vec<(u64, i128)>)>,
+    pub orders: Vec<(Status, Option<CancelReason>, i128, i128, i128, i128, usize)>,
+    pub trades: usize,
+    pub ledger: usize,
+    pub books: Vec<(Vec<(u64, i128)>, Vec<(u64, i128)>, usize, usize)>,
+    pub market_data: Vec<(usize, usize, u64)>,
+}
+
+pub fn fingerprint(ex: &Exchange) -> Fingerprint {
+    Fingerprint {
+        accounts: ex
+            .accounts
+            .iter()
+            .map(|a| {
+                (
+                    a.balances.clone(),
+                    a.holds.clone(),
+                    a.open_orders.iter().copied().collect(),
+                    a.closed_orders.len(),
+                    a.trades.len(),
+                    a.ledger.len(),
+                    a.volume_by_day.iter().copied().collect(),
+                )
+            })
+            .collect(),
+        orders: ex.orders.iter().map(|o| (o.status, o.reason, o.filled, o.cost, o.fee, o.hold_remaining, o.trades.len())).collect(),
+        trades: ex.trades.len(),
+        ledger: ex.ledger.len(),
+        books: ex
+            .books
+            .iter()
+            .map(|b| {
+                let queued: usize = [Side::Buy, Side::Sell].iter().map(|s| b.levels(*s).map(|(_, l)| l.queue.len()).sum::<usize>()).sum();
+                (b.depth(Side::Buy, usize::MAX), b.depth(Side::Sell, usize::MAX), b.total_live(), queued)
+            })
+            .collect(),
+        market_data: ex.market_data.iter().map(|m| (m.trades.len(), m.spreads.len(), m.last_price)).collect(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A driver: applies commands with increasing time, checks invariants after each, keeps the log.
+
+pub struct Sim {
+    pub ex: Exchange,
+    pub t: u64,
+    pub users: Vec<AccountId>,
+    /// Every envelope applied, with whether it was accepted.
+    pub all: Vec<(Envelope, bool)>,
+}
+
+impl Sim {
+    pub fn new(seed: u64, n_users: usize, funds: [i128; 3]) -> Sim {
+        let mut sim = Sim { ex: exchange(seed), t: T0, users: Vec::new(), all: Vec::new() };
+        for i in 0..n_users {
+            match sim.apply(Command::CreateAccount { name: format!("user{i}") }) {
+                Ok(Applied::AccountCreated(id)) => sim.users.push(id),
+                other => panic!("create account: {other:?}"),
+            }
+            for (asset, amount) in funds.iter().enumerate() {
+                let acct = sim.users[i];
+                sim.apply(Command::Deposit { account: acct, asset: asset as u16, amount: *amount }).expect("deposit");
+            }
+        }
+        sim
+    }
+
+    /// Applies a command at the current time; asserts the invariants, and that a rejected
+    /// command changed nothing.
+    pub fn apply(&mut self, command: Command) -> Result<Applied, KrakenError> {
+        let env = Envelope { time_ns: self.t, key_nonce: None, command };
+        let before = fingerprint(&self.ex);
+        let (n_orders, n_trades) = (self.ex.orders.len(), self.ex.trades.len());
+        let out = self.ex.apply(&env);
+        if let Err(e) = self.ex.check_invariants() {
+            panic!("invariant broken after {env:?} -> {out:?}: {e}");
+        }
+        extra_invariants(&self.ex, n_trades);
+        match &out {
+            Err(e) => {
+                let after = fingerprint(&self.ex);
+                assert!(before == after, "rejected command {env:?} ({e:?}) changed the state");
+            }
+            Ok(Applied::OrderPlaced(seq)) => {
+                assert_eq!(*seq as usize, n_orders, "new order's seq");
+                assert_eq!(self.ex.orders.len(), n_orders + 1);
+            }
+            Ok(_) => assert_eq!(self.ex.orders.len(), n_orders),
+        }
+        self.all.push((env, out.is_ok()));
+        out
+    }
+
+    pub fn advance(&mut self, dt: u64) {
+        self.t += dt;
+    }
+}
+
+/// Structural checks beyond `check_invariants`, plus the limit-price rule on the fills the last
+/// command made (`trades[n_trades..]`).
+pub fn extra_invariants(ex: &Exchange, n_trades: usize) {
+    for o in &ex.orders {
+        if o.is_open() {
+            assert!(o.req.kind == OrderKind::Limit && o.req.time_in_force == TimeInForce::Gtc, "open order {} cannot rest", o.seq);
+            assert!(o.filled < o.req.volume && o.hold_remaining >= 0);
+            let owner = &ex.accounts[o.req.account as usize];
+            assert!(owner.open_orders.contains(&o.seq));
+            let level = ex.books[o.req.pair as usize].levels(o.req.side).find(|(p, _)| **p == o.req.price).map(|(_, l)| l);
+            assert!(level.is_some_and(|l| l.queue.contains(&o.seq)), "open order {} missing from its book level", o.seq);
+        } else {
+            assert_eq!(o.hold_remaining, 0, "finished order {} still holds", o.seq);
+            match o.status {
+                Status::Closed => {
+                    assert_eq!(o.filled, o.req.volume, "closed order {} not filled", o.seq)
+                }
+                Status::Canceled => assert!(o.filled < o.req.volume && o.reason.is_some(), "canceled order {}", o.seq),
+                Status::Open => unreachable!(),
+            }
+            assert!(!ex.accounts[o.req.account as usize].open_orders.contains(&o.seq));
+        }
+    }
+    for (i, a) in ex.accounts.iter().enumerate() {
+        for s in &a.open_orders {
+            assert!(ex.orders[*s as usize].is_open() && ex.orders[*s as usize].req.account as usize == i);
+        }
+    }
+    for (p, book) in ex.books.iter().enumerate() {
+        // The spread history ends with the current top of the book.
+        let top = (book.best(Side::Buy).unwrap_or(0), book.best(Side::Sell).unwrap_or(0));
+        let last = ex.market_data[p].spreads.back().map(|(_, b, a)| (*b, *a)).unwrap_or((0, 0));
+        assert_eq!(last, top, "pair {p}: spread history behind the book");
+        if let (Some(bid), Some(ask)) = (book.best(Side::Buy), book.best(Side::Sell)) {
+            assert!(bid < ask, "pair {p}: crossed book {bid} >= {ask}");
+        }
+        for side in [Side::Buy, Side::Sell] {
+            for (price, level) in book.levels(side) {
+                assert!(level.live > 0 && level.volume > 0, "pair {p}: empty level {price} left in the book");
+                let live = level.queue.iter().filter(|s| ex.orders[**s as usize].is_open()).count();
+                assert_eq!(live as u32, level.live, "pair {p} level {price}: live count");
+            }
+        }
+    }
+    // New fills never trade through either order's limit, and happen at the maker's price.
+    assert_eq!(ex.trades.len() % 2, 0);
+    for pair in ex.trades[n_trades..].chunks(2) {
+        let (taker, maker) = (&pair[0], &pair[1]);
+        assert!(!taker.maker && maker.maker);
+        let (b, s) = if taker.side == Side::Buy { (taker, maker) } else { (maker, taker) };
+        let (bo, so) = (&ex.orders[b.order as usize], &ex.orders[s.order as usize]);
+        assert!(bo.req.kind == OrderKind::Market || taker.price <= bo.req.price, "buy {} filled above its limit", bo.seq);
+        assert!(so.req.kind == OrderKind::Market || taker.price >= so.req.price, "sell {} filled below its limit", so.seq);
+        assert_eq!(maker.price, ex.orders[maker.order as usize].req.price, "fill not at the maker's price");
+    }
+}
