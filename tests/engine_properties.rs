@@ -17,7 +17,7 @@
 
 mod engine_model;
 use calamari::engine::account::FIRST_USER;
-use calamari::engine::order::{AccountId, CancelReason, NewOrder, OrderKind, OrderSeq, SelfTrade, Side, Status, TimeInForce};
+use calamari::engine::order::{AccountId, CancelReason, NewOrder, OrderKind, OrderSeq, SelfTrade, Side, Status};
 use calamari::engine::{Applied, CancelTarget, Command, Envelope, Exchange};
 use calamari::error::KrakenError;
 use calamari::money::div_round_half_up;
@@ -138,20 +138,7 @@ fn state(ex: &Exchange) -> String {
 // 5. Unit cases.
 
 fn limit(account: AccountId, pair: u16, side: Side, price: u64, volume: i128) -> NewOrder {
-    NewOrder {
-        account,
-        pair,
-        side,
-        kind: OrderKind::Limit,
-        price,
-        volume,
-        post_only: false,
-        fee_in_base: false,
-        time_in_force: TimeInForce::Gtc,
-        self_trade: SelfTrade::CancelNewest,
-        userref: None,
-        cl_ord_id: None,
-    }
+    NewOrder::limit(account, pair, side, price, volume)
 }
 
 fn place_ok(sim: &mut Sim, req: NewOrder) -> OrderSeq {

@@ -23,7 +23,7 @@
 use calamari::config::Config;
 use calamari::engine::account::{LedgerKind, RefId, EXTERNAL, FEES, FIRST_USER};
 use calamari::engine::markets::{AssetIdx, Markets};
-use calamari::engine::order::{AccountId, NewOrder, OrderKind, OrderSeq, SelfTrade, Side, Status, TimeInForce};
+use calamari::engine::order::{AccountId, NewOrder, OrderSeq, Side, Status};
 use calamari::engine::{Applied, CancelTarget, Command, Exchange};
 use calamari::error::KrakenError;
 use calamari::recovery;
@@ -161,20 +161,7 @@ async fn client(seq: Sequencer, account: AccountId, mut rng: StdRng, mut open: V
         let sent = if roll < 45 || (roll < 75 && open.is_empty()) {
             let side = if rng.gen_bool(0.5) { Side::Buy } else { Side::Sell };
             let price = (p.reference_price as i64 + rng.gen_range(-40i64..=40) * p.tick as i64) as u64;
-            Sent::Place(NewOrder {
-                account,
-                pair,
-                side,
-                kind: OrderKind::Limit,
-                price,
-                volume: p.ordermin + rng.gen_range(0..400) * p.lot_step(),
-                post_only: false,
-                fee_in_base: false,
-                time_in_force: TimeInForce::Gtc,
-                self_trade: SelfTrade::CancelNewest,
-                userref: None,
-                cl_ord_id: None,
-            })
+            Sent::Place(NewOrder::limit(account, pair, side, price, p.ordermin + rng.gen_range(0..400) * p.lot_step()))
         } else if roll < 75 {
             Sent::Cancel(open.swap_remove(rng.gen_range(0..open.len())))
         } else if roll < 90 {

@@ -7,7 +7,7 @@ use crate::stream::{Op, Side, ACCOUNTS};
 use calamari::config::Config;
 use calamari::engine::account::FIRST_USER;
 use calamari::engine::markets::Markets;
-use calamari::engine::order::{self as cal, NewOrder, OrderKind, SelfTrade};
+use calamari::engine::order::{self as cal, NewOrder};
 use calamari::engine::{Applied, CancelTarget, Command, Envelope, Exchange};
 
 pub trait Engine {
@@ -60,23 +60,14 @@ impl Calamari {
     }
 
     fn place(&mut self, id: u32, account: u32, side: Side, price: u64, qty: u64, ioc: bool) {
-        let req = NewOrder {
-            account: FIRST_USER + account,
-            pair: 0,
-            side: match side {
-                Side::Buy => cal::Side::Buy,
-                Side::Sell => cal::Side::Sell,
-            },
-            kind: OrderKind::Limit,
-            price,
-            volume: qty as i128 * LOT_UNITS,
-            post_only: false,
-            fee_in_base: false,
-            time_in_force: if ioc { cal::TimeInForce::Ioc } else { cal::TimeInForce::Gtc },
-            self_trade: SelfTrade::CancelNewest,
-            userref: None,
-            cl_ord_id: None,
+        let side = match side {
+            Side::Buy => cal::Side::Buy,
+            Side::Sell => cal::Side::Sell,
         };
+        let mut req = NewOrder::limit(FIRST_USER + account, 0, side, price, qty as i128 * LOT_UNITS);
+        if ioc {
+            req.time_in_force = cal::TimeInForce::Ioc;
+        }
         let env = self.envelope(Command::PlaceOrder(req));
         if let Ok(Applied::OrderPlaced(seq)) = self.exchange.apply(&env) {
             self.seq_of[id as usize] = seq;

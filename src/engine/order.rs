@@ -110,6 +110,27 @@ pub struct NewOrder {
     pub cl_ord_id: Option<String>,
 }
 
+impl NewOrder {
+    /// A plain good-till-canceled limit order with Kraken's defaults (fees in quote, no post-only,
+    /// cancel-newest self-trade prevention, no user reference).
+    pub fn limit(account: AccountId, pair: PairIdx, side: Side, price: u64, volume: i128) -> NewOrder {
+        NewOrder {
+            account,
+            pair,
+            side,
+            kind: OrderKind::Limit,
+            price,
+            volume,
+            post_only: false,
+            fee_in_base: false,
+            time_in_force: TimeInForce::Gtc,
+            self_trade: SelfTrade::CancelNewest,
+            userref: None,
+            cl_ord_id: None,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Order {
     pub seq: OrderSeq,

@@ -143,20 +143,7 @@ pub fn command(ex: &Exchange, users: &[AccountId], op: &Op) -> Command {
         Op::CancelAll { acct } => Command::CancelAll { account: user(acct) },
         Op::Deposit { acct, asset, amount } => Command::Deposit { account: user(acct), asset: *asset as u16, amount: *amount },
         Op::Invalid { acct, what } => {
-            let base = NewOrder {
-                account: user(acct),
-                pair: 0,
-                side: Side::Buy,
-                kind: OrderKind::Limit,
-                price: CENTER[0],
-                volume: 1_000 * LOT,
-                post_only: false,
-                fee_in_base: false,
-                time_in_force: TimeInForce::Gtc,
-                self_trade: SelfTrade::CancelNewest,
-                userref: None,
-                cl_ord_id: None,
-            };
+            let base = NewOrder::limit(user(acct), 0, Side::Buy, CENTER[0], 1_000 * LOT);
             match what {
                 0 => Command::PlaceOrder(NewOrder { account: EXTERNAL, ..base }),
                 1 => Command::PlaceOrder(NewOrder { account: 999, ..base }),
