@@ -3,11 +3,14 @@
 //! `server.json` and `admin.token`, never by opening its database); `call` is a signed Kraken
 //! client for any endpoint, with the key and secret from the environment.
 
-use crate::server::{ADMIN_TOKEN_FILE, SERVER_FILE};
-use base64::Engine as _;
+mod admin_client;
+mod call;
+
+use admin_client::Admin;
+use call::call;
 use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
 #[command(name = "calamari", version, about = "A Kraken-compatible spot exchange for testing trading bots")]
@@ -168,8 +171,6 @@ pub enum KeyCmd {
     },
 }
 
-const PUBLIC_METHODS: &[&str] = &["Time", "SystemStatus", "Assets", "AssetPairs", "Ticker", "Depth", "Trades", "Spread", "OHLC"];
-
 /// Runs a parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32, String> {
     match cli.command {
@@ -320,84 +321,6 @@ fn print_limits(v: &Value) {
     }
 }
 
-/// A client of a running server's admin interface.
-struct Admin {
-    url: String,
-    token: String,
-}
-
-impl Admin {
-    fn find(dir: &Path) -> Result<Admin, String> {
-        let missing = || format!("no running server found for data directory {}; start it with `calamari serve`", dir.display());
-        let text = std::fs::read_to_string(dir.join(SERVER_FILE)).map_err(|_| missing())?;
-        let v: Value = serde_json::from_str(&text).map_err(|_| missing())?;
-        let url = v["url"].as_str().ok_or_else(missing)?.to_string();
-        let token = std::fs::read_to_string(dir.join(ADMIN_TOKEN_FILE)).map_err(|_| missing())?.trim().to_string();
-        Ok(Admin { url, token })
-    }
-
-    fn answer(&self, r: Result<ureq::Response, ureq::Error>) -> Result<Value, String> {
-        match r {
-            Ok(resp) => resp.into_json().map_err(|e| e.to_string()),
-            Err(ureq::Error::Status(_, resp)) => {
-                let v: Value = resp.into_json().unwrap_or(Value::Null);
-                Err(v["error"].as_str().unwrap_or("the server refused the request").to_string())
-            }
-            Err(_) => Err(format!("no running server answers at {} (is `calamari serve` running?)", self.url)),
-        }
-    }
-
-    fn post(&self, path: &str, body: Value) -> Result<Value, String> {
-        let r = ureq::post(&format!("{}{path}", self.url)).set("Authorization", &format!("Bearer {}", self.token)).send_json(body);
-        self.answer(r)
-    }
-
-    fn get(&self, path: &str) -> Result<Value, String> {
-        let r = ureq::get(&format!("{}{path}", self.url)).set("Authorization", &format!("Bearer {}", self.token)).call();
-        self.answer(r)
-    }
-}
-
-fn parse_params(params: &[String]) -> Result<Vec<(String, String)>, String> {
-    params
-        .iter()
-        .map(|p| p.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).ok_or_else(|| format!("parameter {p:?} is not key=value")))
-        .collect()
-}
-
-fn call(url: &str, method: &str, params: &[String]) -> Result<i32, String> {
-    let url = url.trim_end_matches('/');
-    let mut pairs = parse_params(params)?;
-    let response = if PUBLIC_METHODS.contains(&method) {
-        let query = serde_urlencoded::to_string(&pairs).map_err(|e| e.to_string())?;
-        ureq::get(&format!("{url}/0/public/{method}?{query}")).call()
-    } else {
-        let key =
-            std::env::var("KRAKEN_API_KEY").map_err(|_| "set KRAKEN_API_KEY (and KRAKEN_API_SECRET) for private calls".to_string())?;
-        let secret_b64 = std::env::var("KRAKEN_API_SECRET").map_err(|_| "set KRAKEN_API_SECRET for private calls".to_string())?;
-        let secret = base64::engine::general_purpose::STANDARD
-            .decode(secret_b64.trim())
-            .map_err(|_| "KRAKEN_API_SECRET is not base64".to_string())?;
-        let nonce = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0).to_string();
-        pairs.push(("nonce".into(), nonce.clone()));
-        let body = serde_urlencoded::to_string(&pairs).map_err(|e| e.to_string())?;
-        let path = format!("/0/private/{method}");
-        let sign = crate::auth::sign(&path, &nonce, body.as_bytes(), &secret);
-        ureq::post(&format!("{url}{path}"))
-            .set("API-Key", &key)
-            .set("API-Sign", &sign)
-            .set("Content-Type", "application/x-www-form-urlencoded")
-            .send_string(&body)
-    };
-    let v: Value = match response {
-        Ok(r) => r.into_json().map_err(|e| e.to_string())?,
-        Err(ureq::Error::Status(code, r)) => return Err(format!("HTTP {code}: {}", r.into_string().unwrap_or_default())),
-        Err(e) => return Err(format!("{url}: {e}")),
-    };
-    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-    Ok(if v["error"].as_array().is_some_and(|e| !e.is_empty()) { 1 } else { 0 })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -424,7 +347,7 @@ mod tests {
         assert!(matches!(c.command, Cmd::Deposit { .. }));
         let c = Cli::try_parse_from(["calamari", "call", "AddOrder", "pair=XBTUSD", "type=buy"]).unwrap();
         assert!(matches!(c.command, Cmd::Call { ref params, .. } if params.len() == 2));
-        assert!(parse_params(&["novalue".to_string()]).is_err());
+        assert!(call::parse_params(&["novalue".to_string()]).is_err());
         let c = Cli::try_parse_from(["calamari", "account", "tier", "alice", "pro"]).unwrap();
         assert!(matches!(c.command, Cmd::Account { action: AccountCmd::Tier { ref tier, .. } } if tier == "pro"));
         let c = Cli::try_parse_from(["calamari", "serve", "--limits", "simple"]).unwrap();
