@@ -94,6 +94,22 @@ impl Book {
         }
     }
 
+    /// Removes a live order from its level at once, queue slot included (an order re-priced in
+    /// place must not be met at its old slot).
+    pub fn remove(&mut self, side: Side, price: u64, seq: OrderSeq, remaining: i128) {
+        let book = self.side_mut(side);
+        if let Some(level) = book.get_mut(&price) {
+            if let Some(pos) = level.queue.iter().position(|s| *s == seq) {
+                level.queue.remove(pos);
+            }
+            level.volume -= remaining;
+            level.live -= 1;
+            if level.live == 0 {
+                book.remove(&price);
+            }
+        }
+    }
+
     /// Up to `n` aggregated levels from the best price outward.
     pub fn depth(&self, side: Side, n: usize) -> Vec<(u64, i128)> {
         let map = self.side(side);

@@ -45,6 +45,9 @@ pub struct MarketData {
     pub spreads: VecDeque<(u64, u64, u64)>,
     pub last_price: u64,
     pub open_price: u64,
+    /// How many of the first `trades` came from a generated or imported history (no account
+    /// took part in them).
+    pub history_len: usize,
 }
 
 /// The Ticker's figures over one window.
@@ -65,6 +68,30 @@ impl MarketData {
             spreads: VecDeque::new(),
             last_price: reference_price,
             open_price,
+            history_len: 0,
+        }
+    }
+
+    /// Whether any trade happened here since the history (a history may only replace a history).
+    pub fn has_live_trades(&self) -> bool {
+        self.trades.len() > self.history_len
+    }
+
+    /// Replaces the history: the trades (when given) and the candles of the intervals given.
+    pub fn set_history(&mut self, trades: Option<Vec<PublicTrade>>, candles: Vec<Option<VecDeque<Candle>>>) {
+        if let Some(t) = trades {
+            self.history_len = t.len();
+            self.trades = t;
+        }
+        for (slot, c) in self.candles.iter_mut().zip(candles) {
+            if let Some(c) = c {
+                *slot = c;
+            }
+        }
+        if let Some(t) = self.trades.last() {
+            self.last_price = t.price;
+        } else if let Some(c) = self.candles.iter().find_map(|c| c.back()) {
+            self.last_price = c.close;
         }
     }
 
@@ -147,9 +174,13 @@ impl MarketData {
         s
     }
 
-    /// Today's opening price: the last trade before 00:00 UTC, else the configured open.
+    /// Today's opening price: the open of today's daily candle (its first trade), else the last
+    /// trade before 00:00 UTC, else the configured open.
     pub fn today_open(&self, now_ns: u64) -> u64 {
         let midnight = now_ns / DAY_NS * DAY_NS;
+        if let Some(c) = self.candles[6].back().filter(|c| c.time == midnight / NS) {
+            return c.open;
+        }
         let before = self.trades.partition_point(|t| t.time_ns < midnight);
         if before > 0 {
             self.trades[before - 1].price
@@ -185,6 +216,7 @@ mod tests {
         assert_eq!(later.last().unwrap().time, 600);
         assert_eq!(later.last().unwrap().close, 90);
         assert_eq!(m.window(61 * NS).count, 2);
-        assert_eq!(m.today_open(130 * NS), 99);
+        assert_eq!(m.today_open(130 * NS), 100, "today's daily candle opens at its first trade");
+        assert_eq!(MarketData::new(100, 99).today_open(130 * NS), 99, "no trade yet: the configured open");
     }
 }

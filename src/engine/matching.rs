@@ -40,18 +40,7 @@ impl Exchange {
             (OrderKind::Market, Side::Sell) => 0,
             (OrderKind::Market, Side::Buy) => self.worst_ask_for(req.pair, req.volume),
         };
-        let max_taker = self.markets.max_taker_ppm();
-        let (hold_asset, hold) = match req.side {
-            Side::Buy => {
-                let exact = pair.exact_cost(limit, req.volume);
-                let fee = if req.fee_in_base { 0 } else { div_ceil(exact * max_taker, pair.cost_divisor * PPM) };
-                (pair.quote, div_ceil(exact, pair.cost_divisor) + fee)
-            }
-            Side::Sell => {
-                let fee = if req.fee_in_base { div_ceil(req.volume * max_taker, PPM) } else { 0 };
-                (pair.base, req.volume + fee)
-            }
-        };
+        let (hold_asset, hold) = self.hold_for(req, limit, req.volume);
         if account.available(hold_asset) < hold {
             return Err(KrakenError::InsufficientFunds);
         }
@@ -76,7 +65,31 @@ impl Exchange {
         let acct = &mut self.accounts[req.account as usize];
         acct.holds[hold_asset as usize] += hold;
         acct.open_orders.insert(seq);
+        self.execute(seq, limit, t);
+        Ok(Applied::OrderPlaced(seq))
+    }
 
+    /// The hold an order of `volume` at `limit` needs: (asset, amount).
+    pub(super) fn hold_for(&self, req: &NewOrder, limit: u64, volume: i128) -> (u16, i128) {
+        let pair = self.markets.pair(req.pair);
+        let max_taker = self.markets.max_taker_ppm();
+        match req.side {
+            Side::Buy => {
+                let exact = pair.exact_cost(limit, volume);
+                let fee = if req.fee_in_base { 0 } else { div_ceil(exact * max_taker, pair.cost_divisor * PPM) };
+                (pair.quote, div_ceil(exact, pair.cost_divisor) + fee)
+            }
+            Side::Sell => {
+                let fee = if req.fee_in_base { div_ceil(volume * max_taker, PPM) } else { 0 };
+                (pair.base, volume + fee)
+            }
+        }
+    }
+
+    /// Matches an order that holds its funds and is open against the opposite side, then ends
+    /// it or rests the remainder (post-only, STP, IOC and market orders as their flags say).
+    pub(super) fn execute(&mut self, seq: OrderSeq, limit: u64, t: u64) {
+        let req = self.orders[seq as usize].req.clone();
         let opposite = match req.side {
             Side::Buy => Side::Sell,
             Side::Sell => Side::Buy,
@@ -88,7 +101,7 @@ impl Exchange {
         let book_best = self.books[req.pair as usize].best(opposite);
         if req.post_only && book_best.is_some_and(crosses) {
             self.finish(seq, Status::Canceled, Some(CancelReason::PostOnly), t);
-            return Ok(Applied::OrderPlaced(seq));
+            return;
         }
         let mut stopped: Option<CancelReason> = None;
         while self.orders[seq as usize].remaining() > 0 {
@@ -142,7 +155,6 @@ impl Exchange {
             self.books[req.pair as usize].insert(req.side, req.price, seq, remaining);
         }
         self.note_spread(req.pair, t);
-        Ok(Applied::OrderPlaced(seq))
     }
 
     /// The highest ask price a market buy of `volume` would reach (the deepest level if the

@@ -13,11 +13,14 @@
 pub mod account;
 pub mod book;
 mod digest;
+pub mod history;
 pub mod ids;
+pub mod ladder;
 pub mod market_data;
 pub mod markets;
 mod matching;
 pub mod order;
+pub mod walk;
 pub use matching::{MAX_PRICE, MAX_VOLUME};
 
 use crate::error::KrakenError;
@@ -33,11 +36,34 @@ use std::collections::HashMap;
 /// Everything that changes the exchange. Logged as is; replayed in order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
-    CreateAccount { name: String },
-    Deposit { account: AccountId, asset: AssetIdx, amount: i128 },
+    CreateAccount {
+        name: String,
+    },
+    Deposit {
+        account: AccountId,
+        asset: AssetIdx,
+        amount: i128,
+    },
     PlaceOrder(NewOrder),
-    Cancel { account: AccountId, target: CancelTarget },
-    CancelAll { account: AccountId },
+    Cancel {
+        account: AccountId,
+        target: CancelTarget,
+    },
+    CancelAll {
+        account: AccountId,
+    },
+    /// A market maker's whole ladder on one pair, and the pair's index price (see `ladder`).
+    Requote(ladder::Requote),
+    /// A generated history for a pair that has no trades since its last history (see `history`).
+    History {
+        pair: PairIdx,
+        params: history::HistoryParams,
+    },
+    /// An imported history (Kraken's CSV files), under the same condition.
+    Import {
+        pair: PairIdx,
+        rows: history::ImportRows,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,9 +87,14 @@ pub struct Envelope {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Applied {
     AccountCreated(AccountId),
-    Deposited { ledger: u64 },
+    Deposited {
+        ledger: u64,
+    },
     OrderPlaced(OrderSeq),
     Canceled(u32),
+    Requoted,
+    /// A history was loaded: how many public trades it holds.
+    HistoryLoaded(usize),
 }
 
 pub struct Exchange {
@@ -78,6 +109,9 @@ pub struct Exchange {
     pub ledger: Vec<LedgerEntry>,
     next_funding: u64,
     next_public_trade: Vec<u64>,
+    /// Per pair, the reference ("index") price: the pair's reference price until a market
+    /// maker's `Requote` states another. Deterministic (it comes from logged commands).
+    pub index: Vec<u64>,
     /// Time of the last applied command.
     pub now_ns: u64,
 }
@@ -92,6 +126,7 @@ impl Exchange {
         let books = markets.pairs.iter().map(|_| Book::default()).collect();
         let market_data = markets.pairs.iter().map(|p| MarketData::new(p.reference_price, p.open_price)).collect();
         let next_public_trade = vec![1; markets.pairs.len()];
+        let index = markets.pairs.iter().map(|p| p.reference_price).collect();
         Exchange {
             markets,
             ids: IdCodec::new(seed),
@@ -104,6 +139,7 @@ impl Exchange {
             ledger: Vec::new(),
             next_funding: 1,
             next_public_trade,
+            index,
             now_ns: 0,
         }
     }
@@ -117,11 +153,46 @@ impl Exchange {
             Command::PlaceOrder(req) => self.place_order(req, t),
             Command::Cancel { account, target } => self.cancel(*account, target, t),
             Command::CancelAll { account } => self.cancel_all(*account, t),
+            Command::Requote(q) => self.requote(q, t),
+            Command::History { pair, params } => self.load_history(*pair, Some(params), None),
+            Command::Import { pair, rows } => self.load_history(*pair, None, Some(rows)),
         };
         if result.is_ok() {
             self.now_ns = t;
         }
         result
+    }
+
+    /// Replaces a pair's history (generated or imported) while it has no live trade.
+    fn load_history(
+        &mut self,
+        pair: PairIdx,
+        generated: Option<&history::HistoryParams>,
+        imported: Option<&history::ImportRows>,
+    ) -> Result<Applied, KrakenError> {
+        let p = self.markets.pairs.get(pair as usize).ok_or(KrakenError::UnknownAssetPair)?;
+        if self.market_data[pair as usize].has_live_trades() {
+            return Err(KrakenError::invalid("pair"));
+        }
+        let (trades, candles) = match (generated, imported) {
+            (Some(params), _) => {
+                if params.trade_every_ms == 0 || params.trade_size <= 0 || params.trade_size > MAX_VOLUME / 1_000_000 {
+                    return Err(KrakenError::invalid("history"));
+                }
+                let (t, c) = history::generate(p, pair, params);
+                (Some(t), c.into_iter().map(Some).collect())
+            }
+            (None, Some(rows)) => {
+                history::check_import(rows)?;
+                history::from_import(rows)
+            }
+            (None, None) => return Err(KrakenError::invalid("history")),
+        };
+        let md = &mut self.market_data[pair as usize];
+        md.set_history(trades, candles);
+        let n = md.trades.len();
+        self.next_public_trade[pair as usize] = n as u64 + 1;
+        Ok(Applied::HistoryLoaded(n))
     }
 
     pub fn account_by_name(&self, name: &str) -> Option<AccountId> {
