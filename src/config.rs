@@ -20,6 +20,9 @@ pub struct Config {
     #[serde(default)]
     pub limits: crate::limits::LimitsConfig,
     pub demo: DemoConfig,
+    /// The simulated market (`[market]`).
+    #[serde(default)]
+    pub market: crate::market::config::MarketConfig,
     pub fees: FeeSchedule,
     pub assets: Vec<AssetConfig>,
     pub pairs: Vec<PairConfig>,
@@ -182,7 +185,8 @@ impl Config {
             return Err("fee schedule is empty".into());
         }
         // The integer view checks every number against its decimals.
-        crate::engine::markets::Markets::from_config(self).map(|_| ())
+        let markets = crate::engine::markets::Markets::from_config(self)?;
+        self.market.pair_params(&markets).map(|_| ())
     }
 }
 

@@ -13,6 +13,7 @@ pub mod error;
 pub mod fuzz_targets;
 pub mod key_settings;
 pub mod limits;
+pub mod market;
 pub mod money;
 pub mod recovery;
 pub mod sequencer;

@@ -31,7 +31,46 @@ use tokio::sync::oneshot;
 type Deferred = Box<dyn FnOnce() + Send>;
 /// A unit of work for the engine thread: given the exchange, the batch's log records and the
 /// time, it does its work and returns the deferred reply.
-type Job = Box<dyn FnOnce(&mut Exchange, &mut Vec<Vec<u8>>, u64) -> Deferred + Send>;
+type Job = Box<dyn FnOnce(&mut Exchange, &mut Pending, u64) -> Deferred + Send>;
+
+/// What the jobs of one batch hand to storage.
+#[derive(Default)]
+pub struct Pending {
+    /// Log records of the commands applied, in order.
+    pub records: Vec<Vec<u8>>,
+    /// The whole log is replaced by `records` (reset, snapshot restore): set by the job that
+    /// replaced the state, which clears the records before it.
+    pub replace_log: bool,
+    /// Copies of the whole database to write once this batch is durable (snapshot save).
+    pub snapshots: Vec<std::path::PathBuf>,
+}
+
+impl Pending {
+    fn has_control(&self) -> bool {
+        self.replace_log || !self.snapshots.is_empty()
+    }
+}
+
+/// A client that submits several commands in one job, seeing the state after each (the market
+/// simulator). Each command is applied and logged exactly like a client's, with the job's time.
+pub struct Driver<'a> {
+    ex: &'a mut Exchange,
+    pending: &'a mut Pending,
+    pub now: u64,
+}
+
+impl Driver<'_> {
+    pub fn state(&self) -> &Exchange {
+        self.ex
+    }
+
+    pub fn submit(&mut self, command: Command) -> Result<Applied, KrakenError> {
+        let env = Envelope { time_ns: self.now, key_nonce: None, command };
+        let applied = self.ex.apply(&env)?;
+        self.pending.records.push(serde_json::to_vec(&env).expect("commands serialize"));
+        Ok(applied)
+    }
+}
 
 /// What the engine thread's queue carries.
 enum Message {
@@ -52,7 +91,7 @@ pub enum OnStorageFailure {
 }
 
 struct Batch {
-    records: Vec<Vec<u8>>,
+    pending: Pending,
     replies: Vec<Deferred>,
 }
 
@@ -178,7 +217,7 @@ impl Sequencer {
             let env = Envelope { time_ns: now, key_nonce, command };
             let out = match gate(ex, &env.command, now).and_then(|_| ex.apply(&env)) {
                 Ok(applied) => {
-                    records.push(serde_json::to_vec(&env).expect("commands serialize"));
+                    records.records.push(serde_json::to_vec(&env).expect("commands serialize"));
                     Ok(render(ex, &applied))
                 }
                 Err(e) => Err(e),
@@ -188,6 +227,46 @@ impl Sequencer {
             })
         }))?;
         rx.await.map_err(|_| KrakenError::Unavailable)?
+    }
+
+    /// Runs `f` on the engine thread with a [`Driver`] that applies and logs commands; the answer
+    /// comes once they are durable.
+    pub async fn drive<T: Send + 'static>(&self, f: impl FnOnce(&mut Driver<'_>) -> T + Send + 'static) -> Result<T, KrakenError> {
+        let (tx, rx) = oneshot::channel();
+        self.submit(Box::new(move |ex, pending, now| {
+            let out = f(&mut Driver { ex, pending, now });
+            Box::new(move || {
+                let _ = tx.send(out);
+            })
+        }))?;
+        rx.await.map_err(|_| KrakenError::Unavailable)
+    }
+
+    /// Replaces the whole state and the whole command log (reset, snapshot restore): `exchange`
+    /// must be the replay of `records`. Answers once the new log is durable.
+    pub async fn replace_state(&self, exchange: Exchange, records: Vec<Vec<u8>>) -> Result<(), KrakenError> {
+        let (tx, rx) = oneshot::channel();
+        self.submit(Box::new(move |ex, pending, _now| {
+            *ex = exchange;
+            pending.records = records;
+            pending.replace_log = true;
+            Box::new(move || {
+                let _ = tx.send(());
+            })
+        }))?;
+        rx.await.map_err(|_| KrakenError::Unavailable)
+    }
+
+    /// Copies the whole database to `path` once everything queued before is durable.
+    pub async fn snapshot(&self, path: std::path::PathBuf) -> Result<(), KrakenError> {
+        let (tx, rx) = oneshot::channel();
+        self.submit(Box::new(move |_ex, pending, _now| {
+            pending.snapshots.push(path);
+            Box::new(move || {
+                let _ = tx.send(());
+            })
+        }))?;
+        rx.await.map_err(|_| KrakenError::Unavailable)
     }
 
     /// Reads the state, in order with the commands before it.
@@ -209,7 +288,7 @@ fn engine_loop(mut ex: Exchange, jobs: Receiver<Message>, batches: Sender<Batch>
     let mut stopping = false;
     while !stopping && !stats.storage_failed.load(Ordering::SeqCst) {
         let Ok(first) = jobs.recv() else { break };
-        let mut batch = Batch { records: Vec::new(), replies: Vec::new() };
+        let mut batch = Batch { pending: Pending::default(), replies: Vec::new() };
         let mut next = Some(first);
         let mut n = 0;
         while let Some(message) = next {
@@ -222,14 +301,15 @@ fn engine_loop(mut ex: Exchange, jobs: Receiver<Message>, batches: Sender<Batch>
                     n += 1;
                     let now = wall_clock_ns().max(last);
                     last = now;
-                    batch.replies.push(j(&mut ex, &mut batch.records, now));
+                    batch.replies.push(j(&mut ex, &mut batch.pending, now));
                 }
                 Message::Stop => {
                     stopping = true;
                     break;
                 }
             }
-            next = if n < max_batch { jobs.try_recv().ok() } else { None };
+            // A state replacement or a snapshot ends its batch, so storage sees it alone.
+            next = if n < max_batch && !batch.pending.has_control() { jobs.try_recv().ok() } else { None };
         }
         stats.queue_depth.fetch_sub(n, Ordering::Relaxed);
         if batches.send(batch).is_err() {
@@ -249,20 +329,36 @@ fn engine_loop(mut ex: Exchange, jobs: Receiver<Message>, batches: Sender<Batch>
 
 fn storage_loop(mut log: Box<dyn CommandLog>, batches: Receiver<Batch>, stats: Arc<SequencerStats>, on_failure: OnStorageFailure) {
     let _running = RunningFlag(&stats.storage_running);
-    while let Ok(first) = batches.recv() {
-        let mut records = first.records;
+    let mut carried: Option<Batch> = None;
+    loop {
+        let first = match carried.take() {
+            Some(b) => b,
+            None => match batches.recv() {
+                Ok(b) => b,
+                Err(_) => break,
+            },
+        };
+        let control = first.pending.has_control();
+        let Pending { mut records, replace_log, snapshots } = first.pending;
         let mut replies = first.replies;
-        // Group commit: whatever queued up while the last commit was syncing goes in this one.
-        while let Ok(more) = batches.try_recv() {
-            records.extend(more.records);
+        // Group commit: whatever queued up while the last commit was syncing goes in this one
+        // (a batch that replaces the log or takes a snapshot is committed on its own).
+        while !control {
+            let Ok(more) = batches.try_recv() else { break };
+            if more.pending.has_control() {
+                carried = Some(more);
+                break;
+            }
+            records.extend(more.pending.records);
             replies.extend(more.replies);
             if records.len() >= 8192 {
                 break;
             }
         }
-        if !records.is_empty() {
+        if !records.is_empty() || replace_log {
             let started = std::time::Instant::now();
-            if let Err(e) = log.append(&records) {
+            let result = if replace_log { log.replace_all(&records) } else { log.append(&records) };
+            if let Err(e) = result {
                 tracing::error!(error = %e, "storage failed; stopping so that nothing unsaved is acknowledged");
                 if on_failure == OnStorageFailure::Abort {
                     std::process::abort();
@@ -270,6 +366,7 @@ fn storage_loop(mut log: Box<dyn CommandLog>, batches: Receiver<Batch>, stats: A
                 stats.storage_failed.store(true, Ordering::SeqCst);
                 // Unsent replies answer `EService:Unavailable`; so do the batches still queued.
                 drop(replies);
+                drop(carried);
                 for batch in batches.iter() {
                     drop(batch);
                 }
@@ -279,6 +376,11 @@ fn storage_loop(mut log: Box<dyn CommandLog>, batches: Receiver<Batch>, stats: A
             stats.committed_commands.fetch_add(records.len() as u64, Ordering::Relaxed);
             stats.commit_seconds.observe(started.elapsed().as_secs_f64());
             stats.commit_records.observe(records.len() as f64);
+        }
+        for path in snapshots {
+            if let Err(e) = log.snapshot(&path) {
+                tracing::error!(error = %e, path = %path.display(), "snapshot failed");
+            }
         }
         for reply in replies {
             reply();

@@ -31,6 +31,8 @@ pub struct Server {
     pub data_dir: PathBuf,
     pub admin_token: String,
     pub config: Config,
+    /// The simulated market (running or not; `calamari market on|off` switches it).
+    pub market: Arc<crate::market::Market>,
 }
 
 /// A freshly created API key; the secret is shown once and never stored in clear.
@@ -86,6 +88,7 @@ impl Server {
             }
         }
         let ids = exchange.ids.clone();
+        let market = Arc::new(build_market(&config, &markets, seed)?);
         let sequencer = Sequencer::start(exchange, log, config.server.max_batch);
         let clock = Clock::from_env();
         let telemetry = Arc::new(Telemetry::new(sequencer.stats.clone(), limits.clone(), clock.clone()));
@@ -100,7 +103,7 @@ impl Server {
             telemetry,
         });
         let admin_token = load_or_create_token(data_dir)?;
-        Ok((Server { state, key_store, sbox, data_dir: data_dir.to_path_buf(), admin_token, config }, fresh))
+        Ok((Server { state, key_store, sbox, data_dir: data_dir.to_path_buf(), admin_token, config, market }, fresh))
     }
 
     pub async fn create_account(&self, name: &str) -> Result<u32, KrakenError> {
@@ -239,6 +242,24 @@ impl Server {
     }
 }
 
+/// The simulator from `[market]`: its seed (the data directory's own unless configured), each
+/// pair's figures with the taker rate multiplied by `rate`, and the switch.
+fn build_market(config: &Config, markets: &Markets, id_seed: u64) -> Result<crate::market::Market, String> {
+    let m = &config.market;
+    let rate = m.rate.max(1);
+    let params = m
+        .pair_params(markets)?
+        .into_iter()
+        .map(|mut p| {
+            p.trade_every_ms = (p.trade_every_ms / rate).max(1);
+            p.requote_ms = (p.requote_ms / rate).max(1);
+            p
+        })
+        .collect();
+    let sim = crate::market::sim::Simulator::new(m.seed.unwrap_or(id_seed), m.step_ms, params);
+    Ok(crate::market::Market::new(sim, m.enabled, m.speed))
+}
+
 /// The asset and pair lists may only grow once a data directory has state.
 fn check_markets_compatible(store: &dyn KeyStore, config: &Config) -> Result<(), String> {
     let names: Vec<String> =
@@ -314,6 +335,7 @@ pub async fn serve(data_dir: &Path, listen: SocketAddr, config: Config, profile:
             }
         })
     };
+    let market = crate::market::spawn(server.state.clone(), server.market.clone());
     let app = api::router(server.state.clone())
         .merge(crate::admin::router(server.clone()))
         .merge(telemetry::routes::router(server.state.clone()));
@@ -328,6 +350,7 @@ pub async fn serve(data_dir: &Path, listen: SocketAddr, config: Config, profile:
     // is still queued and its storage thread exits; last, the nonces of reads are saved.
     tracing::info!("requests drained; stopping the sequencer");
     ticker.abort();
+    market.abort();
     server.state.sequencer.stop();
     server.flush_nonces();
     tracing::info!(commits = server.state.sequencer.stats.commits.load(std::sync::atomic::Ordering::Relaxed), "storage synced; shut down");

@@ -40,7 +40,7 @@ fn spawn(dir: &Path, run: usize) -> (Server, PathBuf, PathBuf) {
     let err = dir.parent().unwrap().join(format!("stderr-{run}.log"));
     let _ = std::fs::remove_file(dir.join("server.json"));
     let child = Command::new(BIN)
-        .args(["--data-dir", dir.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0", "--limits", "off"])
+        .args(["--data-dir", dir.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0", "--limits", "off", "--market", "off"])
         .env("RUST_LOG", "trace")
         .stdout(Stdio::from(std::fs::File::create(&out).unwrap()))
         .stderr(Stdio::from(std::fs::File::create(&err).unwrap()))

@@ -34,6 +34,10 @@ pub enum Cmd {
         /// Call-restriction profile, overriding the config's: kraken, simple or off.
         #[arg(long)]
         limits: Option<crate::limits::Profile>,
+        /// The simulated market: on (the default, or as the config says) or off for a quiet
+        /// exchange with only the users' own orders.
+        #[arg(long, env = "CALAMARI_MARKET", value_parser = ["on", "off"])]
+        market: Option<String>,
     },
     /// Accounts.
     Account {
@@ -174,8 +178,11 @@ pub enum KeyCmd {
 /// Runs a parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32, String> {
     match cli.command {
-        Cmd::Serve { listen, config, limits } => {
-            let config = crate::config::Config::load(config.as_deref())?;
+        Cmd::Serve { listen, config, limits, market } => {
+            let mut config = crate::config::Config::load(config.as_deref())?;
+            if let Some(m) = market {
+                config.market.enabled = m == "on";
+            }
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
             rt.block_on(crate::server::serve(&cli.data_dir, listen, config, limits))?;
             Ok(0)

@@ -176,7 +176,7 @@ impl Exchange {
         }
         let (trades, candles) = match (generated, imported) {
             (Some(params), _) => {
-                if params.trade_every_ms == 0 || params.trade_size <= 0 || params.trade_size > MAX_VOLUME / 1_000_000 {
+                if params.trade_every_ms == 0 || params.trade_size <= 0 || params.trade_size > MAX_VOLUME / 1_000 {
                     return Err(KrakenError::invalid("history"));
                 }
                 let (t, c) = history::generate(p, pair, params);

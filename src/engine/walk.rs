@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 pub const PPB: i128 = 1_000_000_000;
 /// Fixed-point scale of a walked price: `fp = price_units × FP` (price units: 10^-pair_decimals).
 pub const FP: i128 = 1_000_000;
-const DAY_S: i128 = 86_400;
+const DAY_MS: i128 = 86_400_000;
 
 /// A pair's price dynamics, all integers: daily volatility and drift in parts per million of
 /// the price, jumps per day in thousandths, the jump size (one standard deviation) in ppm.
@@ -61,17 +61,17 @@ pub fn uniform(r: &mut ChaCha8Rng, lo: i128, hi: i128) -> i128 {
     r.gen_range(lo as i64..=hi as i64) as i128
 }
 
-/// A return (ppb) over `dt_s` seconds; `backward` reverses the drift (walking back in time).
-pub fn step_return(r: &mut ChaCha8Rng, p: &WalkParams, dt_s: u64, backward: bool) -> i128 {
-    let dt = dt_s as i128;
+/// A return (ppb) over `dt_ms` milliseconds; `backward` reverses the drift (walking back in time).
+pub fn step_return(r: &mut ChaCha8Rng, p: &WalkParams, dt_ms: u64, backward: bool) -> i128 {
+    let dt = dt_ms as i128;
     // sd over dt = daily sd × sqrt(dt / 1 day), in ppb.
-    let sqrt_frac_e6 = ((dt as u128 * 1_000_000_000_000) / DAY_S as u128).isqrt() as i128;
+    let sqrt_frac_e6 = ((dt as u128 * 1_000_000_000_000) / DAY_MS as u128).isqrt() as i128;
     let sd = p.vol_ppm as i128 * 1000 * sqrt_frac_e6 / 1_000_000;
     let mut ret = gauss(r, sd);
-    let drift = p.drift_ppm as i128 * 1000 * dt / DAY_S;
+    let drift = p.drift_ppm as i128 * 1000 * dt / DAY_MS;
     ret += if backward { -drift } else { drift };
     // P(jump in dt) = jumps per day × dt / 1 day, drawn in ppb.
-    let jump_chance = p.jumps_milli as i128 * 1_000_000 * dt / DAY_S;
+    let jump_chance = p.jumps_milli as i128 * 1_000_000 * dt / DAY_MS;
     if jump_chance > 0 && (r.gen_range(0..PPB as i64) as i128) < jump_chance {
         ret += gauss(r, p.jump_ppm as i128 * 1000);
     }
@@ -100,7 +100,7 @@ mod tests {
         let p = WalkParams { vol_ppm: 30_000, drift_ppm: 0, jumps_milli: 0, jump_ppm: 0 };
         let path = |seed| {
             let mut r = rng(seed, &[1, 2]);
-            (0..1000).map(|_| step_return(&mut r, &p, 86_400, false)).collect::<Vec<_>>()
+            (0..1000).map(|_| step_return(&mut r, &p, 86_400_000, false)).collect::<Vec<_>>()
         };
         assert_eq!(path(7), path(7));
         assert_ne!(path(7), path(8));

@@ -27,6 +27,15 @@ pub trait CommandLog: Send {
     /// Calls `f(seq, bytes)` for every record in order. An error from `f` stops the replay and is
     /// returned as [`StorageError::Replay`].
     fn replay(&mut self, f: &mut ReplayFn<'_>) -> Result<(), StorageError>;
+    /// Replaces every record by `records` (numbered from 1) in one durable transaction (reset,
+    /// snapshot restore).
+    fn replace_all(&mut self, _records: &[Vec<u8>]) -> Result<(), StorageError> {
+        Err(StorageError::Backend("this log cannot be replaced".into()))
+    }
+    /// Writes a consistent copy of the whole store (log, keys, metadata) to a new file.
+    fn snapshot(&mut self, _path: &Path) -> Result<(), StorageError> {
+        Err(StorageError::Backend("this log cannot be copied".into()))
+    }
 }
 
 /// One stored API key. The secret is only ever held here as [`crate::crypto::SecretBox`]

@@ -113,6 +113,26 @@ impl CommandLog for SqliteLog {
         Ok(())
     }
 
+    fn replace_all(&mut self, records: &[Vec<u8>]) -> Result<(), StorageError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+        tx.execute("DELETE FROM commands", []).map_err(backend)?;
+        {
+            let mut stmt = tx.prepare_cached("INSERT INTO commands (seq, body) VALUES (?1, ?2)").map_err(backend)?;
+            for (i, body) in records.iter().enumerate() {
+                stmt.execute(params![i as i64 + 1, body]).map_err(backend)?;
+            }
+        }
+        tx.commit().map_err(backend)?;
+        self.next_seq = records.len() as u64 + 1;
+        Ok(())
+    }
+
+    fn snapshot(&mut self, path: &Path) -> Result<(), StorageError> {
+        let target = path.to_str().ok_or_else(|| StorageError::Backend("snapshot path is not UTF-8".into()))?;
+        self.conn.execute("VACUUM INTO ?1", [target]).map_err(backend)?;
+        Ok(())
+    }
+
     fn replay(&mut self, f: &mut ReplayFn<'_>) -> Result<(), StorageError> {
         let mut stmt = self.conn.prepare_cached("SELECT seq, body FROM commands ORDER BY seq").map_err(backend)?;
         let mut rows = stmt.query([]).map_err(backend)?;

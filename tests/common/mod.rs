@@ -51,6 +51,8 @@ impl Server {
         let _ = std::fs::remove_file(dir.join("server.json"));
         let mut child = Command::new(BIN)
             .args(["--data-dir", dir.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
+            // A quiet exchange unless the test asks for the simulated market.
+            .args(if args.contains(&"--market") { &[][..] } else { &["--market", "off"][..] })
             .args(args)
             .envs(env.iter().copied())
             .env("RUST_LOG", "warn")

@@ -109,6 +109,8 @@ impl Server {
         let args: Vec<String> = args.iter().map(|a| a.replace("{data}", dir)).collect();
         let child = Command::new(&bin)
             .args(["--data-dir", dir, "serve", "--listen", "127.0.0.1:0"])
+            // A quiet exchange unless the run asks for the simulated market.
+            .args(if args.iter().any(|a| a == "--market") { &[][..] } else { &["--market", "off"][..] })
             .args(&args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
