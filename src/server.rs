@@ -33,6 +33,8 @@ pub struct Server {
     pub config: Config,
     /// The simulated market (running or not; `calamari market on|off` switches it).
     pub market: Arc<crate::market::Market>,
+    /// The data directory's id seed (a reset starts from it again).
+    pub id_seed: u64,
 }
 
 /// A freshly created API key; the secret is shown once and never stored in clear.
@@ -43,7 +45,7 @@ pub struct NewKey {
 }
 
 /// Where account tiers are kept (the metadata table, as JSON `{account id: tier}`).
-const TIERS_META: &str = "account_tiers";
+pub(crate) const TIERS_META: &str = "account_tiers";
 
 fn now_secs() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
@@ -103,7 +105,7 @@ impl Server {
             telemetry,
         });
         let admin_token = load_or_create_token(data_dir)?;
-        Ok((Server { state, key_store, sbox, data_dir: data_dir.to_path_buf(), admin_token, config, market }, fresh))
+        Ok((Server { state, key_store, sbox, data_dir: data_dir.to_path_buf(), admin_token, config, market, id_seed: seed }, fresh))
     }
 
     pub async fn create_account(&self, name: &str) -> Result<u32, KrakenError> {

@@ -4,6 +4,8 @@
 //! 403. Secrets leave only once, in the answer that creates a key.
 
 mod limits;
+mod market;
+mod state;
 
 use crate::auth::Permissions;
 use crate::server::Server;
@@ -33,7 +35,12 @@ pub fn router(server: Shared) -> Router {
         .route("/admin/lockouts", get(limits::lockouts))
         .route("/admin/lockouts/lift", post(limits::lift))
         .route("/admin/clock/advance", post(limits::advance_clock))
-        .layer(DefaultBodyLimit::max(16 * 1024));
+        .route("/admin/reset", post(state::reset))
+        .route("/admin/snapshots", get(state::list))
+        .route("/admin/snapshots/save", post(state::save))
+        .route("/admin/snapshots/restore", post(state::restore))
+        .layer(DefaultBodyLimit::max(16 * 1024))
+        .merge(market::router());
     // Tests only: a handler that panics, to prove the panic path (500 + EGeneral:Internal error,
     // the connection answered, the server serving on, calamari_panics_total counting).
     let router = if std::env::var("CALAMARI_TEST_PANIC").is_ok_and(|v| v == "1") {

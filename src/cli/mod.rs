@@ -5,6 +5,7 @@
 
 mod admin_client;
 mod call;
+mod market;
 
 use admin_client::Admin;
 use call::call;
@@ -78,6 +79,20 @@ pub enum Cmd {
         /// Lift the lockout of this address.
         #[arg(long)]
         lift: Option<String>,
+    },
+    /// The simulated market: show a pair, switch it on or off, replay imported history, export.
+    Market {
+        #[command(subcommand)]
+        action: market::MarketCmd,
+    },
+    /// Load Kraken's OHLCVT or time-and-sales CSV file as a pair's history.
+    Import(market::ImportArgs),
+    /// Return the exchange to its initial state (after confirmation, or with --yes).
+    Reset(market::ResetArgs),
+    /// Keep or bring back the whole state under a name.
+    Snapshot {
+        #[command(subcommand)]
+        action: market::SnapshotCmd,
     },
     /// A signed call to any Kraken endpoint (KRAKEN_API_KEY / KRAKEN_API_SECRET for private ones).
     Call {
@@ -302,6 +317,7 @@ pub fn run(cli: Cli) -> Result<i32, String> {
             Ok(if r.invariants.is_ok() { 0 } else { 1 })
         }
         Cmd::Call { method, params, url } => call(&url, &method, &params),
+        c @ (Cmd::Market { .. } | Cmd::Import(_) | Cmd::Reset(_) | Cmd::Snapshot { .. }) => market::run(&cli.data_dir, c),
     }
 }
 

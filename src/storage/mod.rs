@@ -91,6 +91,10 @@ pub trait KeyStore: Send + Sync {
     /// Raises each key's stored nonce to `max(stored, given)`; unknown ids are ignored.
     fn save_nonces(&self, nonces: &[(i64, u64)]) -> Result<(), StorageError>;
     fn get_meta(&self, key: &str) -> Result<Option<String>, StorageError>;
+    /// Replaces every key by `keys` (ids kept) in one transaction (reset, snapshot restore).
+    fn replace_keys(&self, _keys: &[KeyRecord]) -> Result<(), StorageError> {
+        Err(StorageError::Backend("this store cannot replace its keys".into()))
+    }
     fn set_meta(&self, key: &str, value: &str) -> Result<(), StorageError>;
 }
 

@@ -192,6 +192,32 @@ impl KeyStore for SqliteKeyStore {
         }
     }
 
+    fn replace_keys(&self, keys: &[KeyRecord]) -> Result<(), StorageError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+        tx.execute("DELETE FROM api_keys", []).map_err(backend)?;
+        for rec in keys {
+            tx.execute(
+                "INSERT INTO api_keys (id, public_key, account_id, name, permissions, secret_ciphertext, created_at, revoked, nonce, settings)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    rec.id,
+                    rec.public_key,
+                    rec.account_id,
+                    rec.name,
+                    rec.permissions,
+                    rec.secret_ciphertext,
+                    rec.created_at,
+                    rec.revoked,
+                    nonce_to_sql(rec.nonce),
+                    rec.settings
+                ],
+            )
+            .map_err(backend)?;
+        }
+        tx.commit().map_err(backend)
+    }
+
     fn list_keys(&self) -> Result<Vec<KeyRecord>, StorageError> {
         let conn = self.lock();
         let mut stmt = conn
