@@ -59,7 +59,13 @@ pub struct Driver<'a> {
     pub now: u64,
 }
 
-impl Driver<'_> {
+impl<'a> Driver<'a> {
+    /// A driver over an exchange outside the sequencer, at a given time (offline runs and tests
+    /// of the simulator; the server's go through [`Sequencer::drive`]).
+    pub fn new(ex: &'a mut Exchange, pending: &'a mut Pending, now: u64) -> Driver<'a> {
+        Driver { ex, pending, now }
+    }
+
     pub fn state(&self) -> &Exchange {
         self.ex
     }
