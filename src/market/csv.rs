@@ -22,7 +22,13 @@ fn units(text: &str, decimals: u32) -> Option<i128> {
 
 /// Unix time in seconds (an integer, or with a fraction for trades) → nanoseconds.
 fn time_ns(text: &str) -> Option<u64> {
-    units(text, 9).filter(|v| *v >= 0).map(|v| v as u64)
+    let (secs, frac) = text.trim().split_once('.').unwrap_or((text.trim(), ""));
+    let frac = &frac[..frac.len().min(9)];
+    if secs.is_empty() || !secs.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let nanos: u64 = if frac.is_empty() { 0 } else { frac.parse::<u64>().ok()? * 10u64.pow(9 - frac.len() as u32) };
+    secs.parse::<u64>().ok()?.checked_mul(1_000_000_000)?.checked_add(nanos)
 }
 
 /// Parses a file; `interval` (minutes) names an OHLCVT file's interval, otherwise it is taken
