@@ -11,6 +11,8 @@
 //!   AddOrder + CancelOrder of resting orders, with `--limits off`.
 //! * `loadgen public [--seconds 10] [--connections 16] [--markdown FILE]`: wrk against the public
 //!   endpoints ([`public`]), GET Time the baseline.
+//! * `loadgen market` / `loadgen market-day`: the simulated market's cost to users' AddOrder
+//!   latency (off, default rate, 10x side by side) and its storage per simulated day ([`market`]).
 //! * `loadgen flood`: the call restrictions under a flood of invalid requests from thousands of
 //!   loopback addresses ([`flood`]).
 //!
@@ -18,6 +20,7 @@
 //! into BENCHMARKS.md.
 
 mod flood;
+mod market;
 mod public;
 mod throughput;
 
@@ -99,7 +102,9 @@ impl Server {
     /// is replaced by the directory).
     fn start(args: &[&str], files: &[(&str, String)], stderr: Stdio) -> Server {
         let bin: PathBuf = std::env::current_exe().unwrap().parent().unwrap().join("calamari");
-        let data = std::env::temp_dir().join(format!("calamari-loadgen-{}", std::process::id()));
+        static STARTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let data = std::env::temp_dir().join(format!("calamari-loadgen-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&data);
         std::fs::create_dir_all(&data).unwrap();
         for (name, text) in files {
@@ -163,6 +168,8 @@ fn main() {
     match std::env::args().nth(1).as_deref() {
         Some("flood") => flood::flood(),
         Some("public") => public::public(),
+        Some("market") => market::side_by_side(),
+        Some("market-day") => market::simulated_day(),
         _ => throughput::throughput(),
     }
 }

@@ -20,25 +20,25 @@ use std::time::{Duration, Instant};
 
 /// What one client remembers between its requests.
 #[derive(Default)]
-struct ClientState {
+pub(super) struct ClientState {
     last_nonce: u64,
     /// A resting order waiting to be canceled (phase 4).
     resting: Option<String>,
 }
 
 /// One request of a phase: the row it belongs to and the server's answer.
-type Request = fn(&ureq::Agent, &str, &Key, &mut ClientState, u64) -> (&'static str, Result<String, String>);
+pub(super) type Request = fn(&ureq::Agent, &str, &Key, &mut ClientState, u64) -> (&'static str, Result<String, String>);
 
 /// The figures of one row.
 #[derive(Default)]
-struct Row {
-    latencies_us: Vec<u64>,
-    kraken_errors: u64,
-    not_kraken: u64,
-    first_problem: Option<String>,
+pub(super) struct Row {
+    pub(super) latencies_us: Vec<u64>,
+    pub(super) kraken_errors: u64,
+    pub(super) not_kraken: u64,
+    pub(super) first_problem: Option<String>,
 }
 
-fn run_phase(url: &str, clients: usize, seconds: u64, keys: &[Arc<Key>], request: Request) -> BTreeMap<&'static str, Row> {
+pub(super) fn run_phase(url: &str, clients: usize, seconds: u64, keys: &[Arc<Key>], request: Request) -> BTreeMap<&'static str, Row> {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let counter = Arc::new(AtomicU64::new(0));
     let handles: Vec<_> = (0..clients)
@@ -98,7 +98,7 @@ fn balance_request(agent: &ureq::Agent, url: &str, key: &Key, st: &mut ClientSta
     ("signed Balance", signed(agent, url, key, "Balance", nonce(&mut st.last_nonce), ""))
 }
 
-fn add_order_request(agent: &ureq::Agent, url: &str, key: &Key, st: &mut ClientState, n: u64) -> (&'static str, Result<String, String>) {
+pub(super) fn add_order_request(agent: &ureq::Agent, url: &str, key: &Key, st: &mut ClientState, n: u64) -> (&'static str, Result<String, String>) {
     // Buys and sells alternate over 60 ticks around 88,000.0; about a third cross and trade.
     let side = if n % 2 == 0 { "buy" } else { "sell" };
     let offset = (n.wrapping_mul(2654435761) % 60) as i64 - 20;
