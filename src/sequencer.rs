@@ -238,6 +238,15 @@ impl Sequencer {
     /// Runs `f` on the engine thread with a [`Driver`] that applies and logs commands; the answer
     /// comes once they are durable.
     pub async fn drive<T: Send + 'static>(&self, f: impl FnOnce(&mut Driver<'_>) -> T + Send + 'static) -> Result<T, KrakenError> {
+        self.drive_queued(f)?.await.map_err(|_| KrakenError::Unavailable)
+    }
+
+    /// [`Sequencer::drive`] that queues the job at once and returns the receiver of its answer
+    /// (several jobs can be queued in order and only the last one awaited).
+    pub fn drive_queued<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Driver<'_>) -> T + Send + 'static,
+    ) -> Result<oneshot::Receiver<T>, KrakenError> {
         let (tx, rx) = oneshot::channel();
         self.submit(Box::new(move |ex, pending, now| {
             let out = f(&mut Driver { ex, pending, now });
@@ -245,7 +254,7 @@ impl Sequencer {
                 let _ = tx.send(out);
             })
         }))?;
-        rx.await.map_err(|_| KrakenError::Unavailable)
+        Ok(rx)
     }
 
     /// Replaces the whole state and the whole command log (reset, snapshot restore): `exchange`

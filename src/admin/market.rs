@@ -51,7 +51,8 @@ async fn show(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketAddr
         json!({
             "enabled": s.market.enabled(),
             "seed": sim.seed,
-            "step": sim.step,
+            "step": sim.steps(),
+            "pair_step": st.step,
             "step_ms": sim.step_ms,
             "speed": s.market.speed,
             "walked_index_units": (st.index_fp / crate::engine::walk::FP).to_string(),
@@ -150,8 +151,8 @@ async fn replay(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketAd
         Err(e) => return bad(e),
     };
     let mut sim = s.market.sim();
-    let from_step = sim.step;
     let st = &mut sim.pairs[idx as usize];
+    let from_step = st.step;
     st.replay = (b.speed > 0).then(|| Replay { points: series.len(), series, from_step, speed: b.speed });
     reply(StatusCode::OK, json!({ "pair": b.pair, "speed": b.speed, "points": st.replay.as_ref().map_or(0, |r| r.points) }))
 }

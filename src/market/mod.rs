@@ -27,8 +27,8 @@ pub struct Market {
     pub steps: AtomicU64,
 }
 
-/// Most steps one engine job runs when the timer fell behind (accelerated runs).
-const MAX_STEPS_PER_JOB: u64 = 200;
+/// Most pair-steps queued at one tick (accelerated runs catch up in bigger jobs).
+const MAX_PAIR_STEPS_PER_TICK: u64 = 3000;
 
 impl Market {
     pub fn new(sim: Simulator, enabled: bool, speed: u64) -> Market {
@@ -47,20 +47,26 @@ impl Market {
         self.enabled.store(on, Ordering::SeqCst);
     }
 
-    /// Runs up to `steps` steps in one engine job (genesis first if the exchange has no
-    /// simulator accounts yet); the report sums them.
-    pub async fn run(self: &Arc<Self>, state: &Shared, steps: u64) -> Result<StepReport, String> {
+    /// Queues one engine job that runs `steps` steps of pair `i` (after the genesis, if the
+    /// exchange has no simulator accounts yet). One pair per job keeps each job short, so users'
+    /// orders wait for at most one pair's work.
+    fn queue_pair(
+        self: &Arc<Self>,
+        state: &Shared,
+        i: usize,
+        steps: u64,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<StepReport, String>>, String> {
         let me = self.clone();
         state
             .sequencer
-            .drive(move |d| {
+            .drive_queued(move |d| {
                 let mut sim = me.sim();
                 if sim.genesis(d)? {
                     tracing::info!("market: simulator accounts funded and history generated");
                 }
                 let mut total = StepReport::default();
                 for _ in 0..steps {
-                    let r = sim.run_step(d);
+                    let r = sim.step_pair(d, i);
                     total.requotes += r.requotes;
                     total.taker_orders += r.taker_orders;
                     total.refused += r.refused;
@@ -68,21 +74,38 @@ impl Market {
                 me.steps.fetch_add(steps, Ordering::Relaxed);
                 Ok(total)
             })
-            .await
-            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())
+    }
+
+    /// Runs `steps` steps of every pair now (one job per pair) and waits until they are durable.
+    pub async fn run(self: &Arc<Self>, state: &Shared, steps: u64) -> Result<(), String> {
+        let pairs = self.sim().params.len();
+        let mut last = None;
+        for i in 0..pairs {
+            last = Some(self.queue_pair(state, i, steps)?);
+        }
+        match last {
+            Some(rx) => rx.await.map_err(|e| e.to_string())?.map(|_| ()),
+            None => Ok(()),
+        }
     }
 }
 
-/// The timer: one step every `step_ms / speed` of wall time while enabled, catching up in
-/// bigger jobs when the engine was busy.
+/// The timer: pairs take turns, one pair-step every `step_ms / speed / pairs` of wall time while
+/// enabled (so each pair steps every `step_ms / speed`), spread over the period rather than in
+/// one burst; when the engine was busy the due steps run in bigger jobs.
 pub fn spawn(state: Shared, market: Arc<Market>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let step_ms = market.sim().step_ms;
-        let period = Duration::from_micros((step_ms * 1000 / market.speed).max(200));
-        let mut tick = tokio::time::interval(period);
+        let (step_ms, pairs) = {
+            let sim = market.sim();
+            (sim.step_ms, sim.params.len().max(1) as u64)
+        };
+        let period_us = (step_ms * 1000 / market.speed / pairs).max(200);
+        let mut tick = tokio::time::interval(Duration::from_micros(period_us));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut origin = Instant::now();
         let mut done = 0u64;
+        let mut cursor = 0u64;
         loop {
             tick.tick().await;
             if !market.enabled() {
@@ -90,10 +113,38 @@ pub fn spawn(state: Shared, market: Arc<Market>) -> tokio::task::JoinHandle<()> 
                 done = 0;
                 continue;
             }
-            let due = (origin.elapsed().as_micros() as u64 / period.as_micros().max(1) as u64 + 1).saturating_sub(done);
-            let n = due.clamp(1, MAX_STEPS_PER_JOB);
-            match market.run(&state, n).await {
-                Ok(_) => done += n,
+            let due = (origin.elapsed().as_micros() as u64 / period_us + 1).saturating_sub(done).clamp(1, MAX_PAIR_STEPS_PER_TICK);
+            // Pair-steps cursor..cursor+due, grouped per pair in turn order.
+            let mut counts = vec![0u64; pairs as usize];
+            let mut order = Vec::new();
+            for k in cursor..cursor + due {
+                let i = (k % pairs) as usize;
+                if counts[i] == 0 {
+                    order.push(i);
+                }
+                counts[i] += 1;
+            }
+            let mut last = None;
+            let mut failed = None;
+            for i in order {
+                match market.queue_pair(&state, i, counts[i]) {
+                    Ok(rx) => last = Some(rx),
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            let outcome = match (failed, last) {
+                (Some(e), _) => Err(e),
+                (None, Some(rx)) => rx.await.map_err(|e| e.to_string()).and_then(|r| r.map(|_| ())),
+                (None, None) => Ok(()),
+            };
+            match outcome {
+                Ok(()) => {
+                    done += due;
+                    cursor += due;
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "market step failed");
                     tokio::time::sleep(Duration::from_secs(1)).await;

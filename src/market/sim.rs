@@ -39,6 +39,9 @@ pub struct Replay {
 pub struct PairState {
     /// The walked reference price, fixed point (price units × FP); 0 until first read.
     pub index_fp: i128,
+    /// The pair's next step (each pair steps on its own, so that the engine takes one pair's
+    /// work at a time and users' orders interleave).
+    pub step: u64,
     /// The step and the best bid of the last re-quote.
     pub quoted_step: Option<u64>,
     pub quoted_bid: u64,
@@ -58,15 +61,13 @@ pub struct Simulator {
     pub step_ms: u64,
     pub params: Vec<PairParams>,
     pub pairs: Vec<PairState>,
-    /// The next step's number (steps since the simulator first ran here).
-    pub step: u64,
     pub totals: StepReport,
 }
 
 impl Simulator {
     pub fn new(seed: u64, step_ms: u64, params: Vec<PairParams>) -> Simulator {
         let pairs = params.iter().map(|_| PairState::default()).collect();
-        Simulator { seed, step_ms: step_ms.max(1), params, pairs, step: 0, totals: StepReport::default() }
+        Simulator { seed, step_ms: step_ms.max(1), params, pairs, totals: StepReport::default() }
     }
 
     /// Forgets the walked prices and quotes (after a reset or a restore): the next step starts
@@ -121,16 +122,33 @@ impl Simulator {
         Ok(true)
     }
 
-    /// One step: every pair's reference price moves, its ladder is re-quoted when needed, and a
-    /// taker may trade. Commands the engine refuses (a taker short of funds) are skipped.
+    /// Steps completed by every pair.
+    pub fn steps(&self) -> u64 {
+        self.pairs.iter().map(|p| p.step).min().unwrap_or(0)
+    }
+
+    /// One step of every pair, in pair order.
     pub fn run_step(&mut self, d: &mut Driver<'_>) -> StepReport {
+        let mut total = StepReport::default();
+        for i in 0..self.params.len() {
+            let r = self.step_pair(d, i);
+            total.requotes += r.requotes;
+            total.taker_orders += r.taker_orders;
+            total.refused += r.refused;
+        }
+        total
+    }
+
+    /// One step of one pair: its reference price moves, its ladder is re-quoted when needed, and
+    /// a taker may trade. Commands the engine refuses (a taker short of funds) are skipped.
+    pub fn step_pair(&mut self, d: &mut Driver<'_>, i: usize) -> StepReport {
         let mut report = StepReport::default();
         let (Some(maker), Some(taker)) = (d.state().account_by_name(MAKER), d.state().account_by_name(TAKER)) else {
             return report;
         };
-        let n = self.step;
-        self.step += 1;
-        for i in 0..self.params.len() {
+        let n = self.pairs[i].step;
+        self.pairs[i].step += 1;
+        {
             let p = self.params[i].clone();
             let ex = d.state();
             let pair = ex.markets.pair(i as PairIdx).clone();

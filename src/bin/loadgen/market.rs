@@ -3,7 +3,8 @@
 //! * `loadgen market [--clients 8] [--seconds 5] [--rounds 3] [--markdown FILE]`: users first.
 //!   Three fresh servers at once (market off, on at the default rate, on at 10x the rate), then
 //!   rounds of signed durable AddOrder load (throughput's phase 3) against each in turn, so that
-//!   all three see the same machine; p50/p99 of each over all rounds, and p99's ratio to off.
+//!   all three see the same machine; only the loaded server's simulator runs during its phase.
+//!   p50/p99 of each over all rounds, and p99's ratio to off.
 //! * `loadgen market-day [--speed 1000] [--rate 1] [--markdown FILE]`: storage. A fresh server
 //!   whose simulator runs `speed` times faster than real time, until it has run one simulated
 //!   day of steps; then the data directory's size, the log's records (by `calamari replay`,
@@ -38,6 +39,10 @@ pub fn side_by_side() {
     let mut problems = (0u64, 0u64);
     for _ in 0..rounds {
         for (i, (_, s, keys)) in servers.iter().enumerate() {
+            // Only the simulator of the server under load runs (the others would share the cores).
+            for (j, (_, other, _)) in servers.iter().enumerate().skip(1) {
+                other.cli(&["market", if i == j { "on" } else { "off" }]);
+            }
             let rows = run_phase(&s.url, clients, seconds, keys, add_order_request);
             for (_, row) in rows {
                 let Row { latencies_us, kraken_errors, not_kraken, .. } = row;
@@ -82,12 +87,19 @@ pub fn side_by_side() {
 }
 
 fn dir_bytes(dir: &std::path::Path) -> u64 {
-    std::fs::read_dir(dir).map(|d| d.filter_map(|e| e.ok()).filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum()).unwrap_or(0)
+    std::fs::read_dir(dir)
+        .map(|d| d.filter_map(|e| e.ok()).filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum())
+        .unwrap_or(0)
 }
 
 fn rss_mb(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok()).unwrap_or(0.0) / 1024.0
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1024.0
 }
 
 pub fn simulated_day() {
@@ -95,7 +107,11 @@ pub fn simulated_day() {
     let rate = arg("--rate", 1);
     let day_steps = 86_400;
     let config = format!("[market]\nspeed = {speed}\nrate = {rate}\n");
-    let s = Server::start(&["--limits", "off", "--market", "on", "--config", "{data}/market.toml"], &[("market.toml", config)], Stdio::inherit());
+    let s = Server::start(
+        &["--limits", "off", "--market", "on", "--config", "{data}/market.toml"],
+        &[("market.toml", config)],
+        Stdio::inherit(),
+    );
     let started = Instant::now();
     let after_genesis = {
         std::thread::sleep(Duration::from_secs(2));

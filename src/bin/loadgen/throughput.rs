@@ -98,7 +98,13 @@ fn balance_request(agent: &ureq::Agent, url: &str, key: &Key, st: &mut ClientSta
     ("signed Balance", signed(agent, url, key, "Balance", nonce(&mut st.last_nonce), ""))
 }
 
-pub(super) fn add_order_request(agent: &ureq::Agent, url: &str, key: &Key, st: &mut ClientState, n: u64) -> (&'static str, Result<String, String>) {
+pub(super) fn add_order_request(
+    agent: &ureq::Agent,
+    url: &str,
+    key: &Key,
+    st: &mut ClientState,
+    n: u64,
+) -> (&'static str, Result<String, String>) {
     // Buys and sells alternate over 60 ticks around 88,000.0; about a third cross and trade.
     let side = if n % 2 == 0 { "buy" } else { "sell" };
     let offset = (n.wrapping_mul(2654435761) % 60) as i64 - 20;
