@@ -199,9 +199,11 @@ impl Simulator {
                     Err(_) => report.refused += 1,
                 }
             }
-            // A taker trades with probability step / trade_every.
-            let chance = (self.step_ms as i128 * PPB / p.trade_every_ms.max(1) as i128).min(PPB);
-            if walk::uniform(&mut r, 0, PPB - 1) < chance {
+            // step / trade_every takers a step on average: the whole part, and one more with the
+            // fraction's probability.
+            let expected = self.step_ms as i128 * PPB / p.trade_every_ms.max(1) as i128;
+            let takers = expected / PPB + i128::from(walk::uniform(&mut r, 0, PPB - 1) < expected % PPB);
+            for _ in 0..takers.min(100) {
                 let ex = d.state();
                 let base = ex.accounts[maker as usize].balances[pair.base as usize];
                 let target = p.level_size * p.levels as i128 * FUNDING_LADDERS;
