@@ -396,6 +396,12 @@ pub fn authenticate(reg: &KeyRegistry, r: &Request<'_>) -> Result<Arc<ApiKey>, K
         return Err(KrakenError::InvalidSignature);
     }
     if !key.accept_nonce(n) {
+        let highest = key.highest_nonce();
+        if n.checked_mul(100).is_some_and(|x| x < highest) {
+            // Not in the answer (Kraken's string is all a client gets); a hint for the operator.
+            tracing::info!(key = %key.name, nonce = n, highest, "nonce on a smaller scale than this key's highest: \
+                 clients with different nonce scales (ms, µs, 10^-8 s) must not share a key");
+        }
         return Err(KrakenError::InvalidNonce);
     }
     if let Some(otp) = &key.settings.otp {

@@ -405,4 +405,6 @@ fn print_demo(account: &str, key: &NewKey, url: &str) {
     println!("  API secret: {}", key.secret_b64);
     println!("Try a signed call:");
     println!("  KRAKEN_API_KEY='{}' KRAKEN_API_SECRET='{}' calamari call Balance --url {url}", key.public_key, key.secret_b64);
+    println!("Give each client library its own key (`calamari key create --account {account} --name NAME --permissions all`):");
+    println!("their nonces differ in scale (krakenex ms, python-kraken-sdk 10^-8 s), and a smaller one is refused after a larger.");
 }
