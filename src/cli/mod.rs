@@ -34,6 +34,9 @@ pub enum Cmd {
         /// Call-restriction profile, overriding the config's: kraken, simple or off.
         #[arg(long)]
         limits: Option<crate::limits::Profile>,
+        /// Log lines (stderr) as text or as one JSON object a line (RUST_LOG sets the level).
+        #[arg(long, env = "CALAMARI_LOG_FORMAT", value_enum, default_value_t = crate::telemetry::LogFormat::Text)]
+        log_format: crate::telemetry::LogFormat,
     },
     /// Accounts.
     Account {
@@ -174,7 +177,7 @@ pub enum KeyCmd {
 /// Runs a parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32, String> {
     match cli.command {
-        Cmd::Serve { listen, config, limits } => {
+        Cmd::Serve { listen, config, limits, .. } => {
             let config = crate::config::Config::load(config.as_deref())?;
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
             rt.block_on(crate::server::serve(&cli.data_dir, listen, config, limits))?;
@@ -353,6 +356,9 @@ mod tests {
         let c = Cli::try_parse_from(["calamari", "serve", "--limits", "simple"]).unwrap();
         assert!(matches!(c.command, Cmd::Serve { limits: Some(crate::limits::Profile::Simple), .. }));
         assert!(Cli::try_parse_from(["calamari", "serve", "--limits", "gold"]).is_err());
+        let c = Cli::try_parse_from(["calamari", "serve", "--log-format", "json"]).unwrap();
+        assert!(matches!(c.command, Cmd::Serve { log_format: crate::telemetry::LogFormat::Json, .. }));
+        assert!(Cli::try_parse_from(["calamari", "serve", "--log-format", "xml"]).is_err());
         let c =
             Cli::try_parse_from(["calamari", "key", "set", "K", "--ip", "10.0.0.0/8", "--ip", "::1", "--nonce-window", "5", "--otp-totp"])
                 .unwrap();
