@@ -10,7 +10,7 @@ use super::request_log::Line;
 use super::{EndpointLabels, RequestLabels};
 use crate::api::{self, private, public, Shared};
 use crate::error::KrakenError;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -28,8 +28,8 @@ pub struct Outcome(pub String);
 pub struct KeyName(pub String);
 
 /// The endpoint label: a known method's name, or "other" (a client cannot add label values by
-/// inventing paths); the admin routes (kind `admin`) and `/health`, `/metrics` (kind
-/// `operator`) by their path, for the request log only.
+/// inventing paths); for the request log only, kind `admin` for the admin routes (the log names
+/// them by their route's path) and `/health`, `/metrics` by their path (kind `operator`).
 pub fn endpoint_of(path: &str) -> (&'static str, &'static str) {
     let find = |list: &[&'static str], name: &str| list.iter().copied().find(|m| *m == name).unwrap_or("other");
     if let Some(name) = path.strip_prefix("/0/public/") {
@@ -37,7 +37,7 @@ pub fn endpoint_of(path: &str) -> (&'static str, &'static str) {
     } else if let Some(name) = path.strip_prefix("/0/private/") {
         (private::METHODS.iter().map(|(m, _)| *m).find(|m| *m == name).unwrap_or("other"), "private")
     } else if path.starts_with("/admin/") {
-        (find(crate::admin::PATHS, path), "admin")
+        ("other", "admin")
     } else if path == "/health" || path == "/metrics" {
         (find(&["/health", "/metrics"], path), "operator")
     } else {
@@ -49,6 +49,8 @@ pub fn endpoint_of(path: &str) -> (&'static str, &'static str) {
 /// its request-log line.
 pub async fn record(State(st): State<Shared>, request: Request, next: Next) -> Response {
     let (endpoint, kind) = endpoint_of(request.uri().path());
+    // An admin line names the route that matched (one of the router's, never the raw path).
+    let route = (kind == "admin").then(|| request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string())).flatten();
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
     let client = peer.map(|p| api::client_address(&st.limits, p, request.headers()));
     let started = Instant::now();
@@ -68,7 +70,7 @@ pub async fn record(State(st): State<Shared>, request: Request, next: Next) -> R
     }
     let line = Line {
         client,
-        method: endpoint,
+        method: route.as_deref().unwrap_or(endpoint),
         kind,
         key: response.extensions().get::<KeyName>().map(|k| k.0.as_str()),
         status,

@@ -4,8 +4,8 @@
 //! lines in each second, the rest counted by method and Kraken error and reported by one summary
 //! line per `summary_seconds`.
 //!
-//! A line holds the client address, the method label (a known Kraken method, `other`, an admin
-//! route from a fixed list, or `/health`, `/metrics`), its kind, the NAME of the API key (the one
+//! A line holds the client address, the method label (a known Kraken method or `other`, the
+//! admin route's path, or `/health`, `/metrics`), its kind, the NAME of the API key (the one
 //! given at `key create`; never the public key, the secret, a header or a body), the HTTP status,
 //! the Kraken error as its bounded metric label (no client-chosen text), and the latency in
 //! microseconds; the formatter adds the time. API, admin and `/openapi.json` lines are at info;
@@ -54,13 +54,13 @@ pub struct Summary {
     /// From the first withheld line to the time of the summary.
     pub over_ms: u64,
     /// `(method, error, count)`, most frequent first.
-    pub counts: Vec<(&'static str, String, u64)>,
+    pub counts: Vec<(String, String, u64)>,
 }
 
 impl Summary {
     /// `AddOrder EAPI:Invalid nonce=120; Time=3` (no error after the method for successes).
     pub fn counts_text(&self) -> String {
-        let one = |(m, e, n): &(&'static str, String, u64)| if e.is_empty() { format!("{m}={n}") } else { format!("{m} {e}={n}") };
+        let one = |(m, e, n): &(String, String, u64)| if e.is_empty() { format!("{m}={n}") } else { format!("{m} {e}={n}") };
         self.counts.iter().map(one).collect::<Vec<_>>().join("; ")
     }
 }
@@ -73,7 +73,7 @@ pub struct LineBudget {
     summary_us: u64,
     window: u64,
     used: u32,
-    withheld: BTreeMap<(&'static str, String), u64>,
+    withheld: BTreeMap<(String, String), u64>,
     /// When the first line not yet summarised was withheld.
     since_us: Option<u64>,
 }
@@ -91,7 +91,7 @@ impl LineBudget {
     }
 
     /// Whether a line about this request may be written now; if not, it is counted.
-    pub fn admit(&mut self, now_us: u64, method: &'static str, error: &str) -> bool {
+    pub fn admit(&mut self, now_us: u64, method: &str, error: &str) -> bool {
         let window = now_us / 1_000_000;
         if window != self.window {
             self.window = window;
@@ -101,7 +101,7 @@ impl LineBudget {
             self.used += 1;
             return true;
         }
-        *self.withheld.entry((method, error.to_string())).or_insert(0) += 1;
+        *self.withheld.entry((method.to_string(), error.to_string())).or_insert(0) += 1;
         self.since_us.get_or_insert(now_us);
         false
     }
@@ -118,9 +118,8 @@ impl LineBudget {
     /// The summary of whatever is withheld, now (at shutdown).
     pub fn take(&mut self, now_us: u64) -> Option<Summary> {
         let since = self.since_us.take()?;
-        let mut counts: Vec<(&'static str, String, u64)> =
-            std::mem::take(&mut self.withheld).into_iter().map(|((m, e), n)| (m, e, n)).collect();
-        counts.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| (a.0, &a.1).cmp(&(b.0, &b.1))));
+        let mut counts: Vec<(String, String, u64)> = std::mem::take(&mut self.withheld).into_iter().map(|((m, e), n)| (m, e, n)).collect();
+        counts.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| (&a.0, &a.1).cmp(&(&b.0, &b.1))));
         let suppressed = counts.iter().map(|c| c.2).sum();
         Some(Summary { suppressed, over_ms: now_us.saturating_sub(since) / 1000, counts })
     }
@@ -129,7 +128,7 @@ impl LineBudget {
 /// One answered request, as the middleware saw it.
 pub struct Line<'a> {
     pub client: Option<IpAddr>,
-    pub method: &'static str,
+    pub method: &'a str,
     pub kind: &'static str,
     pub key: Option<&'a str>,
     pub status: u16,
