@@ -91,3 +91,19 @@ pub fn panic_answer(_payload: Box<dyn std::any::Any + Send + 'static>) -> Respon
 pub fn catch_panic() -> tower_http::catch_panic::CatchPanicLayer<fn(Box<dyn std::any::Any + Send + 'static>) -> Response> {
     tower_http::catch_panic::CatchPanicLayer::custom(panic_answer as fn(Box<dyn std::any::Any + Send + 'static>) -> Response)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::endpoint_of;
+
+    #[test]
+    fn endpoints_are_labelled_from_fixed_lists() {
+        assert_eq!(endpoint_of("/0/public/Time"), ("Time", "public"));
+        assert_eq!(endpoint_of("/0/public/Time\nINFO forged"), ("other", "public"));
+        assert_eq!(endpoint_of("/0/private/AddOrder"), ("AddOrder", "private"));
+        assert_eq!(endpoint_of("/admin/keys"), ("other", "admin"), "the log names admin routes by their matched path");
+        assert_eq!(endpoint_of("/health"), ("/health", "operator"));
+        assert_eq!(endpoint_of("/metrics"), ("/metrics", "operator"));
+        assert_eq!(endpoint_of("/openapi.json"), ("other", "other"));
+    }
+}
