@@ -90,7 +90,7 @@ impl Server {
         let ids = exchange.ids.clone();
         let sequencer = Sequencer::start(exchange, log, config.server.max_batch);
         let clock = Clock::from_env();
-        let telemetry = Arc::new(Telemetry::new(sequencer.stats.clone(), limits.clone(), clock.clone()));
+        let telemetry = Arc::new(Telemetry::new(sequencer.stats.clone(), limits.clone(), clock.clone(), config.log));
         let state = Arc::new(AppState {
             sequencer,
             markets: Arc::new(markets),
@@ -355,6 +355,7 @@ pub async fn serve(data_dir: &Path, listen: SocketAddr, config: Config, profile:
             loop {
                 tick.tick().await;
                 s.flush_nonces();
+                s.state.telemetry.request_log.flush(false);
                 n += 1;
                 if n % 60 == 0 {
                     s.state.limits.sweep(s.state.clock.now_us());
@@ -376,6 +377,7 @@ pub async fn serve(data_dir: &Path, listen: SocketAddr, config: Config, profile:
     // is still queued and its storage thread exits; last, the nonces of reads are saved.
     tracing::info!("requests drained; stopping the sequencer");
     ticker.abort();
+    server.state.telemetry.request_log.flush(true);
     server.state.sequencer.stop();
     server.flush_nonces();
     tracing::info!(commits = server.state.sequencer.stats.commits.load(std::sync::atomic::Ordering::Relaxed), "storage synced; shut down");

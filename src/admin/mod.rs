@@ -21,6 +21,8 @@ use subtle::ConstantTimeEq;
 
 type Shared = Arc<Server>;
 
+/// The admin routes, each answer logged by the request log's middleware (the route's path,
+/// status, client, latency: never a header, so never the token, nor a query or body).
 pub fn router(server: Shared) -> Router {
     let router = Router::new()
         .route("/admin/accounts", get(accounts::list).post(create_account))
@@ -45,7 +47,8 @@ pub fn router(server: Shared) -> Router {
     } else {
         router
     };
-    router.layer(crate::telemetry::http::catch_panic()).with_state(server)
+    let log = axum::middleware::from_fn_with_state(server.state.clone(), crate::telemetry::http::record);
+    router.layer(crate::telemetry::http::catch_panic()).route_layer(log).with_state(server)
 }
 
 #[derive(Deserialize)]

@@ -39,6 +39,9 @@ pub enum Cmd {
         /// Call-restriction profile, overriding the config's: kraken, simple or off.
         #[arg(long)]
         limits: Option<crate::limits::Profile>,
+        /// Log lines (stderr) as text or as one JSON object a line (RUST_LOG sets the level).
+        #[arg(long, env = "CALAMARI_LOG_FORMAT", value_enum, default_value_t = crate::telemetry::LogFormat::Text)]
+        log_format: crate::telemetry::LogFormat,
     },
     /// Accounts.
     Account {
@@ -193,7 +196,7 @@ pub enum KeyCmd {
 pub fn run(cli: Cli) -> Result<i32, String> {
     let Cli { target, json, command } = cli;
     match command {
-        Cmd::Serve { listen, config, limits } => {
+        Cmd::Serve { listen, config, limits, .. } => {
             let config = crate::config::Config::load(config.as_deref())?;
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
             rt.block_on(crate::server::serve(&target.data_dir, listen, config, limits))?;
@@ -253,6 +256,9 @@ mod tests {
         let c = Cli::try_parse_from(["calamari", "serve", "--limits", "simple"]).unwrap();
         assert!(matches!(c.command, Cmd::Serve { limits: Some(crate::limits::Profile::Simple), .. }));
         assert!(Cli::try_parse_from(["calamari", "serve", "--limits", "gold"]).is_err());
+        let c = Cli::try_parse_from(["calamari", "serve", "--log-format", "json"]).unwrap();
+        assert!(matches!(c.command, Cmd::Serve { log_format: crate::telemetry::LogFormat::Json, .. }));
+        assert!(Cli::try_parse_from(["calamari", "serve", "--log-format", "xml"]).is_err());
         let c =
             Cli::try_parse_from(["calamari", "key", "set", "K", "--ip", "10.0.0.0/8", "--ip", "::1", "--nonce-window", "5", "--otp-totp"])
                 .unwrap();
