@@ -1,21 +1,17 @@
 //! `calamari market …`, `calamari import`, `calamari reset` and `calamari snapshot …`: the
 //! simulated market and the exchange's whole state, through the running server's admin interface.
 
-use super::admin_client::Admin;
+use super::admin_client::{Admin, Target};
 use super::Cmd;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 use std::io::{BufRead, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]
 pub enum MarketCmd {
     /// The book, the last trades and the simulator's state for one pair.
-    Show {
-        pair: String,
-        #[arg(long)]
-        json: bool,
-    },
+    Show { pair: String },
     /// Start the simulated traders (a fresh exchange gets their accounts and history first).
     On,
     /// Stop them: a quiet exchange with only the users' own orders (their orders stay).
@@ -77,10 +73,12 @@ fn confirm(question: &str) -> Result<bool, String> {
     Ok(matches!(line.trim(), "y" | "Y" | "yes"))
 }
 
-pub fn run(data_dir: &Path, cmd: Cmd) -> Result<i32, String> {
-    let admin = Admin::find(data_dir)?;
+/// Runs one of these commands against the server `target` finds; `--json` prints the admin
+/// answer itself.
+pub fn run(target: &Target, json: bool, cmd: Cmd) -> Result<i32, String> {
+    let admin = Admin::find(target)?;
     match cmd {
-        Cmd::Market { action: MarketCmd::Show { pair, json } } => {
+        Cmd::Market { action: MarketCmd::Show { pair } } => {
             let q = serde_urlencoded::to_string([("pair", pair.as_str())]).map_err(|e| e.to_string())?;
             let v = admin.get(&format!("/admin/market?{q}"))?;
             if json {
@@ -91,15 +89,15 @@ pub fn run(data_dir: &Path, cmd: Cmd) -> Result<i32, String> {
         }
         Cmd::Market { action: MarketCmd::On } | Cmd::Market { action: MarketCmd::Off } => {
             let on = matches!(cmd, Cmd::Market { action: MarketCmd::On });
-            admin.post("/admin/market/switch", json!({ "enabled": on }))?;
-            println!("the simulated market is {}", if on { "on" } else { "off" });
+            let v = admin.post("/admin/market/switch", json!({ "enabled": on }))?;
+            say(json, &v, || println!("the simulated market is {}", if on { "on" } else { "off" }));
         }
         Cmd::Market { action: MarketCmd::Replay { pair, speed } } => {
             let v = admin.post("/admin/market/replay", json!({ "pair": pair, "speed": speed }))?;
-            match speed {
+            say(json, &v, || match speed {
                 0 => println!("{pair}: back to the random walk"),
                 _ => println!("{pair}: replaying {} points at {speed}x", v["points"]),
-            }
+            });
         }
         Cmd::Market { action: MarketCmd::Export { pair, kind } } => {
             let q = serde_urlencoded::to_string([("pair", pair.as_str()), ("kind", kind.as_str())]).map_err(|e| e.to_string())?;
@@ -110,7 +108,7 @@ pub fn run(data_dir: &Path, cmd: Cmd) -> Result<i32, String> {
             let text = std::fs::read_to_string(&a.file).map_err(|e| format!("{}: {e}", a.file.display()))?;
             let name = a.file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
             let v = admin.post("/admin/market/import", json!({ "pair": a.pair, "name": name, "text": text, "interval": a.interval }))?;
-            println!("imported {} {} into {}", v["imported"], v["kind"].as_str().unwrap_or(""), a.pair);
+            say(json, &v, || println!("imported {} {} into {}", v["imported"], v["kind"].as_str().unwrap_or(""), a.pair));
         }
         Cmd::Reset(a) => {
             if !a.yes && !confirm("Reset the exchange to its initial state? Every account, order, trade and key is lost.")? {
@@ -118,13 +116,15 @@ pub fn run(data_dir: &Path, cmd: Cmd) -> Result<i32, String> {
                 return Ok(1);
             }
             let v = admin.post("/admin/reset", json!({}))?;
-            println!("The exchange is back to its initial state. New demo key (the secret is shown only now):");
-            println!("API key:     {}", v["key"].as_str().unwrap_or(""));
-            println!("API secret:  {}", v["secret"].as_str().unwrap_or(""));
+            say(json, &v, || {
+                println!("The exchange is back to its initial state. New demo key (the secret is shown only now):");
+                println!("API key:     {}", v["key"].as_str().unwrap_or(""));
+                println!("API secret:  {}", v["secret"].as_str().unwrap_or(""));
+            });
         }
         Cmd::Snapshot { action: SnapshotCmd::Save { name } } => {
-            admin.post("/admin/snapshots/save", json!({ "name": name }))?;
-            println!("saved snapshot {name}");
+            let v = admin.post("/admin/snapshots/save", json!({ "name": name }))?;
+            say(json, &v, || println!("saved snapshot {name}"));
         }
         Cmd::Snapshot { action: SnapshotCmd::Restore { name, yes } } => {
             if !yes && !confirm(&format!("Restore snapshot {name}? Everything since it was saved is lost."))? {
@@ -132,17 +132,28 @@ pub fn run(data_dir: &Path, cmd: Cmd) -> Result<i32, String> {
                 return Ok(1);
             }
             let v = admin.post("/admin/snapshots/restore", json!({ "name": name }))?;
-            println!("restored snapshot {name} ({} commands)", v["records"]);
+            say(json, &v, || println!("restored snapshot {name} ({} commands)", v["records"]));
         }
         Cmd::Snapshot { action: SnapshotCmd::List } => {
             let v = admin.get("/admin/snapshots")?;
-            for n in v["snapshots"].as_array().into_iter().flatten() {
-                println!("{}", n.as_str().unwrap_or(""));
-            }
+            say(json, &v, || {
+                for n in v["snapshots"].as_array().into_iter().flatten() {
+                    println!("{}", n.as_str().unwrap_or(""));
+                }
+            });
         }
         _ => return Err("not a market command".into()),
     }
     Ok(0)
+}
+
+/// The text form, or the admin answer itself with `--json`.
+fn say(json: bool, v: &Value, text: impl FnOnce()) {
+    if json {
+        println!("{v}");
+    } else {
+        text()
+    }
 }
 
 fn print_show(v: &Value) {

@@ -117,7 +117,8 @@ impl Server {
             // A quiet exchange unless the run asks for the simulated market.
             .args(if args.iter().any(|a| a == "--market") { &[][..] } else { &["--market", "off"][..] })
             .args(&args)
-            .env("RUST_LOG", "warn")
+            // LOADGEN_RUST_LOG=info measures the server with its request log on.
+            .env("RUST_LOG", std::env::var("LOADGEN_RUST_LOG").unwrap_or_else(|_| "warn".into()))
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
