@@ -132,7 +132,16 @@ fn kill9_then_restart_replays_the_same_market() {
     let shown = s3.cli(&["market", "show", "XBTUSD", "--json"]);
     let v: Value = serde_json::from_str(&shown).unwrap();
     assert!(v["history_trades"].as_u64().unwrap() > 1000);
-    drop(s3);
+    // kill -9 while the simulator runs: what was persisted replays offline and on restart alike.
+    let mut s3 = s3;
+    s3.kill9();
+    let out = std::process::Command::new(common::BIN).arg("--data-dir").arg(&dir).arg("replay").output().unwrap();
+    let offline: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(offline["ok"], true, "{offline}");
+    let s4 = Server::start_in_with(&dir, &["--market", "off"], &[]);
+    let d = audit(&s4);
+    assert_eq!((d["ok"].as_bool(), &d["digest"]), (Some(true), &offline["digest"]), "restart after kill -9 = offline replay");
+    drop(s4);
     drop(tmp);
 }
 

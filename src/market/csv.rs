@@ -105,3 +105,41 @@ fn trim(s: &str) -> String {
     }
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::engine::markets::Markets;
+
+    fn xbt() -> Pair {
+        let m = Markets::from_config(&Config::builtin()).unwrap();
+        m.pair(m.pair_by_name("XBTUSD").unwrap()).clone()
+    }
+
+    #[test]
+    fn reads_both_formats_and_writes_them_back() {
+        let p = xbt();
+        let trades = "1796035207,86789.8,0.02839361\n1796035208.25,86790.44,0.1\n";
+        let rows = parse(&p, trades, "XBTUSD.csv", None).unwrap();
+        // Prices round half up to the pair's decimals; fractional seconds are kept.
+        assert_eq!(
+            rows,
+            ImportRows::Trades(vec![
+                (1_796_035_207_000_000_000, 867_898, 283_936_100),
+                (1_796_035_208_250_000_000, 867_904, 1_000_000_000)
+            ])
+        );
+        assert_eq!(format(&p, &rows), "1796035207,86789.8,0.02839361\n1796035208.25,86790.4,0.1\n");
+        let candles =
+            "1793530800,114928.7,115820.5,114667.2,115686.1,14.93862422,450\n1793534400,115686.1,116401.6,115568.1,115937.9,15.87,668\n";
+        let rows = parse(&p, candles, "XBTUSD_60.csv", None).unwrap();
+        assert!(matches!(&rows, ImportRows::Candles { interval: 60, rows } if rows.len() == 2));
+        assert_eq!(format(&p, &rows), candles.replace("15.87,", "15.87,"));
+        // The interval from the rows' spacing when the name does not say it.
+        assert!(matches!(parse(&p, candles, "history.csv", None).unwrap(), ImportRows::Candles { interval: 60, .. }));
+        assert!(parse(&p, "1,2\n", "x.csv", None).unwrap_err().contains("2 columns"));
+        assert!(parse(&p, "x,86789.8,0.1\n", "x.csv", None).unwrap_err().contains("timestamp"));
+        assert!(parse(&p, "1,-5,0.1\n", "x.csv", None).unwrap_err().contains("price"));
+    }
+}

@@ -100,8 +100,10 @@ pub fn spawn(state: Shared, market: Arc<Market>) -> tokio::task::JoinHandle<()> 
             let sim = market.sim();
             (sim.step_ms, sim.params.len().max(1) as u64)
         };
-        let period_us = (step_ms * 1000 / market.speed / pairs).max(200);
-        let mut tick = tokio::time::interval(Duration::from_micros(period_us));
+        // One pair-step every `period_ns`; the timer ticks at least every 200 µs and runs what
+        // is due (several pair-steps a tick when `speed` asks for more).
+        let period_ns = (step_ms * 1_000_000 / market.speed / pairs).max(1);
+        let mut tick = tokio::time::interval(Duration::from_nanos(period_ns.max(200_000)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut origin = Instant::now();
         let mut done = 0u64;
@@ -113,7 +115,7 @@ pub fn spawn(state: Shared, market: Arc<Market>) -> tokio::task::JoinHandle<()> 
                 done = 0;
                 continue;
             }
-            let due = (origin.elapsed().as_micros() as u64 / period_us + 1).saturating_sub(done).clamp(1, MAX_PAIR_STEPS_PER_TICK);
+            let due = (origin.elapsed().as_nanos() as u64 / period_ns + 1).saturating_sub(done).clamp(1, MAX_PAIR_STEPS_PER_TICK);
             // Pair-steps cursor..cursor+due, grouped per pair in turn order.
             let mut counts = vec![0u64; pairs as usize];
             let mut order = Vec::new();

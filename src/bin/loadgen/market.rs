@@ -36,23 +36,35 @@ pub fn side_by_side() {
     // Let the simulators fund their accounts, write their history and quote.
     std::thread::sleep(Duration::from_secs(5));
     let mut latencies: Vec<Vec<u64>> = vec![Vec::new(); servers.len()];
+    // Per round, each server's p99 over its phase; the order of the servers rotates per round.
+    let mut round_p99: Vec<Vec<f64>> = vec![Vec::new(); servers.len()];
     let mut problems = (0u64, 0u64);
-    for _ in 0..rounds {
-        for (i, (_, s, keys)) in servers.iter().enumerate() {
+    for round in 0..rounds as usize {
+        for k in 0..servers.len() {
+            let i = (k + round) % servers.len();
+            let (_, s, keys) = &servers[i];
             // Only the simulator of the server under load runs (the others would share the cores).
             for (j, (_, other, _)) in servers.iter().enumerate().skip(1) {
                 other.cli(&["market", if i == j { "on" } else { "off" }]);
             }
             let rows = run_phase(&s.url, clients, seconds, keys, add_order_request);
             for (_, row) in rows {
-                let Row { latencies_us, kraken_errors, not_kraken, .. } = row;
+                let Row { mut latencies_us, kraken_errors, not_kraken, .. } = row;
+                latencies_us.sort_unstable();
+                round_p99[i].push(percentile(&latencies_us, 0.99) as f64 / 1000.0);
                 latencies[i].extend(latencies_us);
                 problems.0 += kraken_errors;
                 problems.1 += not_kraken;
             }
         }
     }
-    let mut table = String::from("| server | AddOrders | requests/s | p50 ms | p99 ms | p99 vs market off | simulator trades during the run |\n|---|---:|---:|---:|---:|---:|---:|\n");
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    };
+    let mut table = String::from(
+        "| server | AddOrders | requests/s | p50 ms | p99 ms (all rounds) | p99 vs market off | median of the rounds' p99 ratios | simulator during the run |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
     let mut p99_off = 0.0;
     for (i, (name, s, _)) in servers.iter().enumerate() {
         let mut l = latencies[i].clone();
@@ -61,14 +73,16 @@ pub fn side_by_side() {
         if i == 0 {
             p99_off = p99;
         }
+        let ratios: Vec<f64> = round_p99[i].iter().zip(&round_p99[0]).map(|(a, b)| a / b - 1.0).collect();
         let shown: serde_json::Value = serde_json::from_str(&s.cli(&["market", "show", "XBTUSD", "--json"])).unwrap_or_default();
         let taker_orders = shown["simulator"]["totals"]["taker_orders"].as_u64().unwrap_or(0);
         table.push_str(&format!(
-            "| {name} | {} | {:.0} | {:.2} | {p99:.2} | {:+.1}% | {taker_orders} taker orders |\n",
+            "| {name} | {} | {:.0} | {:.2} | {p99:.2} | {:+.1}% | {:+.1}% | {taker_orders} taker orders |\n",
             l.len(),
             l.len() as f64 / (seconds * rounds) as f64,
             percentile(&l, 0.50) as f64 / 1000.0,
-            (p99 / p99_off - 1.0) * 100.0
+            (p99 / p99_off - 1.0) * 100.0,
+            median(ratios) * 100.0
         ));
     }
     let audits: Vec<Option<String>> = servers.iter().map(|(_, s, _)| super::audit_problem(s)).collect();
