@@ -22,6 +22,9 @@ pub struct Config {
     /// The request log's flood budget.
     #[serde(default)]
     pub log: crate::telemetry::request_log::LogConfig,
+    /// The web console (`/console`): sign-up and what a new account starts with.
+    #[serde(default)]
+    pub console: ConsoleConfig,
     pub demo: DemoConfig,
     pub fees: FeeSchedule,
     pub assets: Vec<AssetConfig>,
@@ -48,6 +51,52 @@ fn default_max_batch() -> usize {
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig { max_body_bytes: default_max_body(), max_batch: default_max_batch() }
+    }
+}
+
+/// The `[console]` table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConsoleConfig {
+    /// Whether anyone who reaches the console may create an account (the operator can still
+    /// create accounts with `calamari account create` and give them a password).
+    #[serde(default = "yes")]
+    pub signup: bool,
+    /// Opening balances of an account made by sign-up, as (asset, decimal amount): test money,
+    /// credited as deposits (ledger entries) like the demo account's.
+    #[serde(default)]
+    pub signup_balances: Vec<(String, String)>,
+    /// Consecutive failed log-ins to one account before it is locked, and for how long.
+    #[serde(default = "default_login_failures")]
+    pub lockout_after: u32,
+    #[serde(default = "default_login_lockout")]
+    pub lockout_secs: u64,
+    /// A session ends after this many seconds without a request.
+    #[serde(default = "default_idle")]
+    pub session_idle_secs: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_login_failures() -> u32 {
+    5
+}
+fn default_login_lockout() -> u64 {
+    900
+}
+fn default_idle() -> u64 {
+    3600
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            signup: true,
+            signup_balances: Vec::new(),
+            lockout_after: default_login_failures(),
+            lockout_secs: default_login_lockout(),
+            session_idle_secs: default_idle(),
+        }
     }
 }
 

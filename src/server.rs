@@ -31,6 +31,8 @@ pub struct Server {
     pub data_dir: PathBuf,
     pub admin_token: String,
     pub config: Config,
+    /// The web console's sessions and log-in failure counts (in memory).
+    pub sessions: crate::console::session::Sessions,
 }
 
 /// A freshly created API key; the secret is shown once and never stored in clear.
@@ -102,7 +104,8 @@ impl Server {
             telemetry,
         });
         let admin_token = load_or_create_token(data_dir)?;
-        Ok((Server { state, key_store, sbox, data_dir: data_dir.to_path_buf(), admin_token, config }, fresh))
+        let sessions = crate::console::session::Sessions::new(&config.console);
+        Ok((Server { state, key_store, sbox, data_dir: data_dir.to_path_buf(), admin_token, config, sessions }, fresh))
     }
 
     pub async fn create_account(&self, name: &str) -> Result<u32, KrakenError> {
@@ -230,6 +233,7 @@ impl Server {
         )
         .with_settings(settings.load(&self.sbox)?);
         key.restore_nonce(old.highest_nonce());
+        key.last_used.store(old.last_used.load(std::sync::atomic::Ordering::Relaxed), std::sync::atomic::Ordering::Relaxed);
         self.state.keys.insert(Arc::new(key));
         Ok((permissions, note))
     }
@@ -255,6 +259,7 @@ impl Server {
         let key = ApiKey::new(old.id, old.public_key.clone(), old.account_id, old.name.clone(), old.permissions, secret, old.created_at)
             .with_settings(live);
         key.restore_nonce(old.highest_nonce());
+        key.last_used.store(old.last_used.load(std::sync::atomic::Ordering::Relaxed), std::sync::atomic::Ordering::Relaxed);
         self.state.keys.insert(Arc::new(key));
         Ok(())
     }
@@ -365,6 +370,7 @@ pub async fn serve(data_dir: &Path, listen: SocketAddr, config: Config, profile:
     };
     let app = api::router(server.state.clone())
         .merge(crate::admin::router(server.clone()))
+        .merge(crate::console::router(server.clone()))
         .merge(telemetry::routes::router(server.state.clone()));
     tracing::info!(%url, "Calamari is listening");
     println!("Calamari listening on {url} (data directory {})", data_dir.display());
@@ -409,4 +415,5 @@ fn print_demo(account: &str, key: &NewKey, url: &str) {
     println!("  KRAKEN_API_KEY='{}' KRAKEN_API_SECRET='{}' calamari call Balance --url {url}", key.public_key, key.secret_b64);
     println!("Give each client library its own key (`calamari key create --account {account} --name NAME --permissions all`):");
     println!("their nonces differ in scale (krakenex ms, python-kraken-sdk 10^-8 s), and a smaller one is refused after a larger.");
+    println!("Web console: {url}/console/ (give {account} a password first: `calamari account password {account}` reads it from standard input).");
 }

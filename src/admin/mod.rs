@@ -4,7 +4,8 @@
 //! 403. Secrets leave only once, in the answer that creates a key.
 
 mod accounts;
-mod limits;
+mod console;
+pub(crate) mod limits;
 
 use crate::auth::PermissionRequest;
 use crate::server::Server;
@@ -34,6 +35,7 @@ pub fn router(server: Shared) -> Router {
         .route("/admin/deposits", post(deposit))
         .route("/admin/audit", get(audit))
         .route("/admin/accounts/tier", post(limits::set_tier))
+        .route("/admin/accounts/password", post(console::set_password))
         .route("/admin/keys/settings", post(limits::set_key_settings))
         .route("/admin/limits", get(limits::show))
         .route("/admin/lockouts", get(limits::lockouts))

@@ -169,8 +169,16 @@ impl Caller {
     pub fn account(&self) -> u32 {
         self.key.account_id
     }
+    /// The key and nonce the command log records with a write (none for the console, which
+    /// acts for a logged-in account without a key).
     pub fn key_nonce(&self) -> Option<(i64, u64)> {
-        Some((self.key.id, self.nonce))
+        (self.key.id >= 0).then_some((self.key.id, self.nonce))
+    }
+    /// The web console's caller: the account itself, with every permission and no key (id -1,
+    /// never in the registry), so that its pages run the API's own methods and rules.
+    pub fn console(account: u32) -> Caller {
+        let key = auth::ApiKey::new(-1, String::new(), account, "console".into(), Permissions::ALL, Vec::new(), 0);
+        Caller { key: Arc::new(key), nonce: 0 }
     }
     pub fn query_window(&self) -> QueryWindow {
         let (from, to) = self.key.settings.query_window();

@@ -7,6 +7,7 @@
 
 mod admin_client;
 mod call;
+mod console;
 mod operator;
 
 pub use admin_client::Target;
@@ -108,6 +109,11 @@ pub enum AccountCmd {
     Tier {
         name: String,
         tier: String,
+    },
+    /// Set the web console password of an account (read from standard input, one line; logs the
+    /// account's console sessions out).
+    Password {
+        name: String,
     },
 }
 

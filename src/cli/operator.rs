@@ -74,6 +74,7 @@ fn account(admin: &Admin, action: AccountCmd, as_json: bool) -> Result<Value, St
             text(as_json, || println!("account {name} is now {}", s(&v["tier"])));
             v
         }
+        AccountCmd::Password { name } => super::console::password(admin, &name, as_json)?,
         AccountCmd::List => {
             let v = admin.get("/admin/accounts")?;
             text(as_json, || {
