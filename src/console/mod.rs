@@ -29,9 +29,10 @@ use std::sync::Arc;
 
 type Shared = Arc<Server>;
 
-/// The stylesheet and script, embedded in the binary.
+/// The stylesheet, the script and the icon, embedded in the binary.
 const CSS: &str = include_str!("assets/console.css");
 const JS: &str = include_str!("assets/console.js");
+const ICON: &str = include_str!("assets/favicon.svg");
 
 /// Content-Security-Policy of every console answer: nothing but this origin's own files, no
 /// inline script or style, no framing, forms only to this origin.
@@ -46,6 +47,7 @@ pub fn router(server: Shared) -> Router {
         .route("/console/", get(home))
         .route("/console/assets/console.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))
         .route("/console/assets/console.js", get(|| async { asset("text/javascript; charset=utf-8", JS) }))
+        .route("/console/assets/favicon.svg", get(|| async { asset("image/svg+xml", ICON) }))
         .route("/console/login", get(accounts::login_page).post(accounts::login))
         .route("/console/signup", get(accounts::signup_page).post(accounts::signup))
         .route("/console/logout", post(accounts::logout))
