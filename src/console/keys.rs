@@ -191,7 +191,7 @@ pub async fn list(State(s): State<Shared>, ctx: Ctx, Query(q): Query<Vec<(String
                     tr data-key-name=(k.name) {
                         th scope="row" { (k.name) }
                         td { code { (short(&k.public_key)) } }
-                        td { (P(k.permissions).names().join(", ")) }
+                        td.perms { (P(k.permissions).names().join(", ")) }
                         td { (time::display(k.created_at)) }
                         td { (time::display(last)) }
                         td.actions {

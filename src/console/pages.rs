@@ -117,7 +117,7 @@ fn order_rows(ctx: &Ctx, v: &Value, open: bool) -> Markup {
         div.scroll { table {
             thead { tr {
                 th scope="col" { "Order" } th scope="col" { "Pair" } th scope="col" { "Side" } th scope="col" { "Type" }
-                th.num scope="col" { "Price" } th.num scope="col" { "Volume" } th.num scope="col" { "Filled" }
+                th.num scope="col" { (if open { "Limit price" } else { "Avg. price" }) } th.num scope="col" { "Volume" } th.num scope="col" { "Filled" }
                 th scope="col" { "Status" } th scope="col" { (if open { "Opened (UTC)" } else { "Closed (UTC)" }) }
                 @if open { th scope="col" { span.sr { "Action" } } }
             } }
@@ -127,7 +127,7 @@ fn order_rows(ctx: &Ctx, v: &Value, open: bool) -> Markup {
                     td { (text(&o["descr"]["pair"])) }
                     td { (text(&o["descr"]["type"])) }
                     td { (text(&o["descr"]["ordertype"])) }
-                    td.num { (text(&o["descr"]["price"])) }
+                    td.num { (text(if open { &o["descr"]["price"] } else { &o["price"] })) }
                     td.num { (text(&o["vol"])) }
                     td.num { (text(&o["vol_exec"])) }
                     td { (text(&o["status"])) @if let Some(r) = o["reason"].as_str() { " (" (r) ")" } }
@@ -316,7 +316,8 @@ pub async fn account(State(s): State<Shared>, ctx: Ctx) -> Response {
             dd { @match p.trading { Some(r) => { "threshold " (per_second(r.get(tier).max)) ", draining " (per_second(r.get(tier).decay_per_sec)) " a second" }, None => "none" } }
             dt { "Open orders per pair" }
             dd { @match p.open_orders { Some(c) => (c.get(tier)), None => "no cap" } }
-            dt { "Requests in flight per key" } dd { (p.max_in_flight_per_key) }
+            dt { "Requests in flight per key" }
+            dd { @if p.max_in_flight_per_key == u32::MAX { "no cap" } @else { (p.max_in_flight_per_key) } }
             @if let Ok(v) = &volume {
                 dt { "30-day volume" } dd { (text(&v["volume"])) " " (text(&v["currency"])) }
                 dt { "Fees on XBTUSD (taker / maker)" }
