@@ -60,7 +60,12 @@ pub async fn login(State(s): State<Shared>, ctx: Ctx, Form(f): Form<Fields>) -> 
         if let Some(a) = account {
             s.sessions.failed(a, now);
         }
-        tracing::info!(account = %name, "console log-in refused");
+        // Only an existing account's name (engine-checked characters) reaches the log, never
+        // what a client typed for an unknown one.
+        match account {
+            Some(_) => tracing::info!(account = %name, "console log-in refused"),
+            None => tracing::info!("console log-in refused (no such account)"),
+        }
         return refuse(&ctx, WRONG);
     }
     let id = account.unwrap_or_default();
