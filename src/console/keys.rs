@@ -181,7 +181,7 @@ pub async fn list(State(s): State<Shared>, ctx: Ctx, Query(q): Query<Vec<(String
     let body = html! {
         @if let Some(d) = done { (notice(d)) }
         @if keys.is_empty() { (notice("No API keys yet.")) } @else {
-            div.scroll { table.keys {
+            div.scroll { table.keys.cards {
                 thead { tr {
                     th scope="col" { "Name" } th scope="col" { "Key" } th scope="col" { "Permissions" }
                     th scope="col" { "Created (UTC)" } th scope="col" { "Last used (UTC)" } th scope="col" { span.sr { "Actions" } }
@@ -189,11 +189,11 @@ pub async fn list(State(s): State<Shared>, ctx: Ctx, Query(q): Query<Vec<(String
                 tbody { @for k in &keys {
                     @let last = s.state.keys.get(&k.public_key).map(|l| l.last_used.load(Ordering::Relaxed)).unwrap_or(0);
                     tr data-key-name=(k.name) {
-                        th scope="row" { (k.name) }
-                        td { code { (short(&k.public_key)) } }
-                        td.perms { (P(k.permissions).names().join(", ")) }
-                        td { (time::display(k.created_at)) }
-                        td { (time::display(last)) }
+                        th scope="row" data-label="Name" { (k.name) }
+                        td data-label="Key" { code { (short(&k.public_key)) } }
+                        td.perms data-label="Permissions" { (P(k.permissions).names().join(", ")) }
+                        td data-label="Created (UTC)" { (time::display(k.created_at)) }
+                        td data-label="Last used (UTC)" { (time::display(last)) }
                         td.actions {
                             a href={ "/console/keys/edit?id=" (k.id) } aria-label={ "Edit key " (k.name) } { "Edit" }
                             " "

@@ -98,10 +98,10 @@ pub async fn balances(State(s): State<Shared>, ctx: Ctx) -> Response {
                 .collect();
             html! {
                 @if rows.is_empty() { (notice("No balances yet.")) } @else {
-                    div.scroll { table {
+                    div.scroll { table.cards {
                         thead { tr { th scope="col" { "Asset" } th.num scope="col" { "Balance" } th.num scope="col" { "On hold" } th.num scope="col" { "Available" } } }
                         tbody { @for (asset, bal, hold, avail) in &rows {
-                            tr { th scope="row" { (asset) } td.num { (bal) } td.num { (hold) } td.num { (avail) } }
+                            tr { th scope="row" data-label="Asset" { (asset) } td.num data-label="Balance" { (bal) } td.num data-label="On hold" { (hold) } td.num data-label="Available" { (avail) } }
                         } }
                     } }
                 }
@@ -114,7 +114,7 @@ pub async fn balances(State(s): State<Shared>, ctx: Ctx) -> Response {
 
 fn order_rows(ctx: &Ctx, v: &Value, open: bool) -> Markup {
     html! {
-        div.scroll { table {
+        div.scroll { table.cards {
             thead { tr {
                 th scope="col" { "Order" } th scope="col" { "Pair" } th scope="col" { "Side" } th scope="col" { "Type" }
                 th.num scope="col" { (if open { "Limit price" } else { "Avg. price" }) } th.num scope="col" { "Volume" } th.num scope="col" { "Filled" }
@@ -123,16 +123,16 @@ fn order_rows(ctx: &Ctx, v: &Value, open: bool) -> Markup {
             } }
             tbody { @for (txid, o) in entries(v) {
                 tr data-txid=(txid) {
-                    td { code { (txid) } }
-                    td { (text(&o["descr"]["pair"])) }
-                    td { (text(&o["descr"]["type"])) }
-                    td { (text(&o["descr"]["ordertype"])) }
-                    td.num { (text(if open { &o["descr"]["price"] } else { &o["price"] })) }
-                    td.num { (text(&o["vol"])) }
-                    td.num { (text(&o["vol_exec"])) }
-                    td { (text(&o["status"])) @if let Some(r) = o["reason"].as_str() { " (" (r) ")" } }
-                    td { (when(if open { &o["opentm"] } else { &o["closetm"] })) }
-                    @if open { td {
+                    td data-label="Order" { code { (txid) } }
+                    td data-label="Pair" { (text(&o["descr"]["pair"])) }
+                    td data-label="Side" { (text(&o["descr"]["type"])) }
+                    td data-label="Type" { (text(&o["descr"]["ordertype"])) }
+                    td.num data-label=(if open { "Limit price" } else { "Avg. price" }) { (text(if open { &o["descr"]["price"] } else { &o["price"] })) }
+                    td.num data-label="Volume" { (text(&o["vol"])) }
+                    td.num data-label="Filled" { (text(&o["vol_exec"])) }
+                    td data-label="Status" { (text(&o["status"])) @if let Some(r) = o["reason"].as_str() { " (" (r) ")" } }
+                    td data-label=(if open { "Opened (UTC)" } else { "Closed (UTC)" }) { (when(if open { &o["opentm"] } else { &o["closetm"] })) }
+                    @if open { td.action {
                         form.inline method="post" action="/console/orders/cancel" {
                             (csrf(&ctx.session))
                             input type="hidden" name="txid" value=(txid);
@@ -222,17 +222,18 @@ pub async fn trades(State(s): State<Shared>, ctx: Ctx, Query(q): Query<Vec<(Stri
             Some(Err(e)) => (error(&e.as_kraken())),
             Some(Ok(v)) => {
                 @if entries(&v["trades"]).is_empty() { (notice("No trades.")) } @else {
-                    div.scroll { table {
+                    div.scroll { table.cards {
                         thead { tr {
                             th scope="col" { "Trade" } th scope="col" { "Order" } th scope="col" { "Pair" } th scope="col" { "Side" }
                             th.num scope="col" { "Price" } th.num scope="col" { "Volume" } th.num scope="col" { "Cost" } th.num scope="col" { "Fee" }
                             th scope="col" { "Time (UTC)" }
                         } }
                         tbody { @for (id, t) in entries(&v["trades"]) { tr {
-                            td { code { (id) } } td { code { (text(&t["ordertxid"])) } } td { (text(&t["pair"])) }
-                            td { (text(&t["type"])) " " (text(&t["ordertype"])) }
-                            td.num { (text(&t["price"])) } td.num { (text(&t["vol"])) } td.num { (text(&t["cost"])) } td.num { (text(&t["fee"])) }
-                            td { (when(&t["time"])) }
+                            td data-label="Trade" { code { (id) } } td data-label="Order" { code { (text(&t["ordertxid"])) } } td data-label="Pair" { (text(&t["pair"])) }
+                            td data-label="Side" { (text(&t["type"])) " " (text(&t["ordertype"])) }
+                            td.num data-label="Price" { (text(&t["price"])) } td.num data-label="Volume" { (text(&t["vol"])) }
+                            td.num data-label="Cost" { (text(&t["cost"])) } td.num data-label="Fee" { (text(&t["fee"])) }
+                            td data-label="Time (UTC)" { (when(&t["time"])) }
                         } } }
                     } }
                 }
@@ -275,15 +276,15 @@ pub async fn ledger(State(s): State<Shared>, ctx: Ctx, Query(q): Query<Vec<(Stri
             Some(Err(e)) => (error(&e.as_kraken())),
             Some(Ok(v)) => {
                 @if entries(&v["ledger"]).is_empty() { (notice("No ledger entries.")) } @else {
-                    div.scroll { table {
+                    div.scroll { table.cards {
                         thead { tr {
                             th scope="col" { "Entry" } th scope="col" { "Reference" } th scope="col" { "Type" } th scope="col" { "Asset" }
                             th.num scope="col" { "Amount" } th.num scope="col" { "Fee" } th.num scope="col" { "Balance" } th scope="col" { "Time (UTC)" }
                         } }
                         tbody { @for (id, l) in entries(&v["ledger"]) { tr {
-                            td { code { (id) } } td { code { (text(&l["refid"])) } } td { (text(&l["type"])) }
-                            td { (text(&l["asset"])) } td.num { (text(&l["amount"])) } td.num { (text(&l["fee"])) }
-                            td.num { (text(&l["balance"])) } td { (when(&l["time"])) }
+                            td data-label="Entry" { code { (id) } } td data-label="Reference" { code { (text(&l["refid"])) } } td data-label="Type" { (text(&l["type"])) }
+                            td data-label="Asset" { (text(&l["asset"])) } td.num data-label="Amount" { (text(&l["amount"])) } td.num data-label="Fee" { (text(&l["fee"])) }
+                            td.num data-label="Balance" { (text(&l["balance"])) } td data-label="Time (UTC)" { (when(&l["time"])) }
                         } } }
                     } }
                 }
