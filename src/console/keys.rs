@@ -19,8 +19,11 @@ use axum::response::Response;
 use maud::{html, Markup};
 use std::sync::atomic::Ordering;
 
+/// A permission on the form: its bit, its form value (the API field name) and Kraken's label.
+type Checkbox = (P, &'static str, &'static str);
+
 /// Kraken's permission groups, each permission with its form value (the API field name).
-const GROUPS: &[(&str, &[(P, &str, &str)])] = &[
+const GROUPS: &[(&str, &[Checkbox])] = &[
     (
         "Funds",
         &[

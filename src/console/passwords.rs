@@ -1,7 +1,7 @@
 //! Console passwords: Argon2id (the `argon2` crate's defaults, OWASP's minimum: 19 MiB, t=2, p=1)
 //! in PHC form, one per account, in the data directory's metadata table
 //! (`console_password:<account id>`). Only the hash is ever stored; the password itself is
-//! never logged or kept. An account made with `calamari account create` has no password until
+//! never logged or kept. At most four hashes are computed at once. An account made with `calamari account create` has no password until
 //! `calamari account password NAME` sets one.
 
 use crate::server::Server;
@@ -10,6 +10,9 @@ use argon2::Argon2;
 use std::sync::OnceLock;
 
 pub const MIN_LEN: usize = 8;
+/// Argon2 computations at once (each takes 19 MiB for tens of milliseconds): a flood of log-ins
+/// queues here instead of taking the machine's memory.
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
 pub const MAX_LEN: usize = 128;
 
 fn meta_key(account: u32) -> String {
@@ -46,6 +49,7 @@ fn decoy() -> &'static str {
 pub async fn set(server: &Server, account: u32, password: &str) -> Result<(), String> {
     acceptable(password)?;
     let pw = password.to_string();
+    let _permit = HASHING.acquire().await.map_err(|e| e.to_string())?;
     let phc = tokio::task::spawn_blocking(move || hash(&pw)).await.map_err(|e| e.to_string())??;
     server.key_store.set_meta(&meta_key(account), &phc).map_err(|e| e.to_string())?;
     server.sessions.end_all_of(account);
@@ -58,6 +62,7 @@ pub async fn check(server: &Server, account: Option<u32>, password: &str) -> boo
     let has = stored.is_some();
     let phc = stored.unwrap_or_else(|| decoy().to_string());
     let pw = password.to_string();
+    let Ok(_permit) = HASHING.acquire().await else { return false };
     let ok = tokio::task::spawn_blocking(move || verify(&phc, &pw)).await.unwrap_or(false);
     ok && has
 }
