@@ -86,8 +86,12 @@ impl Server {
             }
         }
         let ids = exchange.ids.clone();
-        let sequencer = Sequencer::start(exchange, log, config.server.max_batch);
         let clock = Clock::from_env();
+        // The engine stamps commands from the test clock too when there is one, so that moving it
+        // moves deposit confirmations and withdrawal processing on (tests only).
+        let engine_clock = clock.is_adjustable().then(|| clock.clone());
+        let sequencer =
+            Sequencer::start_clocked(exchange, log, config.server.max_batch, crate::sequencer::OnStorageFailure::Abort, engine_clock);
         let telemetry = Arc::new(Telemetry::new(sequencer.stats.clone(), limits.clone(), clock.clone()));
         let state = Arc::new(AppState {
             sequencer,
@@ -98,6 +102,7 @@ impl Server {
             limits,
             clock,
             telemetry,
+            funding: config.funding.clone(),
         });
         let admin_token = load_or_create_token(data_dir)?;
         Ok((Server { state, key_store, sbox, data_dir: data_dir.to_path_buf(), admin_token, config }, fresh))
@@ -307,6 +312,9 @@ pub async fn serve(data_dir: &Path, listen: SocketAddr, config: Config, profile:
             loop {
                 tick.tick().await;
                 s.flush_nonces();
+                // A pass through the engine's queue applies funding transitions that came due
+                // (confirmations, withdrawal processing) even when no request arrives.
+                let _ = s.state.sequencer.read(|_| ()).await;
                 n += 1;
                 if n % 60 == 0 {
                     s.state.limits.sweep(s.state.clock.now_us());

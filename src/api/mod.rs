@@ -40,6 +40,8 @@ pub struct AppState {
     pub clock: Clock,
     /// The process's metrics (`/metrics`).
     pub telemetry: Arc<crate::telemetry::Telemetry>,
+    /// Withdrawal timings and limits.
+    pub funding: crate::config::FundingConfig,
 }
 
 pub type Shared = Arc<AppState>;
