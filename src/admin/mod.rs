@@ -1,8 +1,9 @@
-//! The operator's interface, used by the `calamari` CLI: accounts, API keys, deposits and an
-//! audit of the books. Mounted on the API listener under `/admin`, but answered only for
+//! The operator's interface, used by the `calamari` CLI: accounts, API keys, deposits, the chain
+//! and address books (funding.rs), adjustments and an audit of the books. Mounted on the API listener under `/admin`, but answered only for
 //! loopback peers that present the admin token kept in the data directory; everyone else gets
 //! 403. Secrets leave only once, in the answer that creates a key.
 
+mod funding;
 mod limits;
 
 use crate::auth::Permissions;
@@ -33,6 +34,11 @@ pub fn router(server: Shared) -> Router {
         .route("/admin/lockouts", get(limits::lockouts))
         .route("/admin/lockouts/lift", post(limits::lift))
         .route("/admin/clock/advance", post(limits::advance_clock))
+        .route("/admin/chain/deposit", post(funding::chain_deposit))
+        .route("/admin/chain/fail", post(funding::fail))
+        .route("/admin/address-book", get(funding::list_entries).post(funding::add_entry))
+        .route("/admin/address-book/remove", post(funding::remove_entry))
+        .route("/admin/adjust", post(funding::adjust))
         .layer(DefaultBodyLimit::max(16 * 1024));
     // Tests only: a handler that panics, to prove the panic path (500 + EGeneral:Internal error,
     // the connection answered, the server serving on, calamari_panics_total counting).

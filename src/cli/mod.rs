@@ -5,6 +5,7 @@
 
 mod admin_client;
 mod call;
+mod funding;
 
 use admin_client::Admin;
 use call::call;
@@ -52,6 +53,25 @@ pub enum Cmd {
         /// Asset altname or id (USD or ZUSD, XBT or XXBT).
         asset: String,
         amount: String,
+    },
+    /// The chain outside the exchange: deposits arriving on addresses, failures.
+    Chain {
+        #[command(subcommand)]
+        action: funding::ChainCmd,
+    },
+    /// Accounts' address books (Kraken's withdrawal keys).
+    AddressBook {
+        #[command(subcommand)]
+        action: funding::AddressBookCmd,
+    },
+    /// Book an operator's correction: an `adjustment` ledger entry (AMOUNT may be negative).
+    Adjust {
+        account: String,
+        asset: String,
+        #[arg(allow_hyphen_values = true)]
+        amount: String,
+        #[arg(long)]
+        reason: String,
     },
     /// Check the running server's books: conservation, holds, order books.
     Audit,
@@ -295,6 +315,9 @@ pub fn run(cli: Cli) -> Result<i32, String> {
             Ok(if r.invariants.is_ok() { 0 } else { 1 })
         }
         Cmd::Call { method, params, url } => call(&url, &method, &params),
+        Cmd::Chain { action } => funding::chain(&cli.data_dir, action),
+        Cmd::AddressBook { action } => funding::address_book(&cli.data_dir, action),
+        Cmd::Adjust { account, asset, amount, reason } => funding::adjust(&cli.data_dir, &account, &asset, &amount, &reason),
     }
 }
 
