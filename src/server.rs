@@ -103,6 +103,7 @@ impl Server {
             clock,
             telemetry,
             funding: config.funding.clone(),
+            exports: Arc::new(crate::exports::Exports::open(data_dir)?),
         });
         let admin_token = load_or_create_token(data_dir)?;
         Ok((Server { state, key_store, sbox, data_dir: data_dir.to_path_buf(), admin_token, config }, fresh))
@@ -295,6 +296,8 @@ pub async fn serve(data_dir: &Path, listen: SocketAddr, config: Config, profile:
     telemetry::install_panic_hook();
     let (server, fresh) = Server::open_with(data_dir, config, profile)?;
     let server = Arc::new(server);
+    // Reports a stop interrupted are built again from their recorded snapshots.
+    server.state.exports.resume(&server.state.sequencer, &server.state.ids);
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("{listen}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let url = format!("http://{addr}");

@@ -42,6 +42,8 @@ pub struct AppState {
     pub telemetry: Arc<crate::telemetry::Telemetry>,
     /// Withdrawal timings and limits.
     pub funding: crate::config::FundingConfig,
+    /// Data exports (AddExport … RemoveExport), kept in the data directory.
+    pub exports: Arc<crate::exports::Exports>,
 }
 
 pub type Shared = Arc<AppState>;
@@ -189,12 +191,35 @@ async fn private_call(
     body: Bytes,
 ) -> Response {
     let client = client_address(&st.limits, peer, &headers);
+    if method == "RetrieveExport" {
+        // The one private method whose answer is a file, not the JSON envelope.
+        return match authorize(&st, client, &method, &headers, &body).await {
+            Ok((caller, params, _in_flight)) => match private::exports::retrieve_export(&st, &caller, &params).await {
+                Ok(file) => file,
+                Err(e) => envelope(Err(e)),
+            },
+            Err(e) => envelope(Err(e)),
+        };
+    }
     envelope(private_inner(&st, client, &method, &headers, &body).await)
 }
 
 /// The path of a private call: lockout, body, authentication (failures counted per address),
 /// the in-flight cap, the REST counter, the permission, then the method.
 async fn private_inner(st: &Shared, client: IpAddr, method: &str, headers: &HeaderMap, body: &[u8]) -> ApiResult {
+    let (caller, params, _in_flight) = authorize(st, client, method, headers, body).await?;
+    private::dispatch(st, method, &caller, &params).await
+}
+
+/// Everything before the method: the authenticated caller, the parameters, and the in-flight
+/// slot the call holds until it is answered.
+async fn authorize(
+    st: &Shared,
+    client: IpAddr,
+    method: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Caller, Params, crate::limits::InFlight), KrakenError> {
     let Some(needs) = private::permission_for(method) else { return Err(KrakenError::UnknownMethod) };
     let now_us = st.clock.now_us();
     st.limits.check_lockout(client, now_us)?;
@@ -225,14 +250,13 @@ async fn private_inner(st: &Shared, client: IpAddr, method: &str, headers: &Head
             return Err(e);
         }
     };
-    let _in_flight = st.limits.enter(key.id, now_secs as u64)?;
+    let in_flight = st.limits.enter(key.id, now_secs as u64)?;
     st.limits.charge_rest(key.id, key.account_id, method, now_us)?;
     if !needs.iter().any(|p| key.permissions.contains(*p)) {
         return Err(KrakenError::PermissionDenied);
     }
     let nonce = nonce_text.and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
-    let caller = Caller { key, nonce };
-    private::dispatch(st, method, &caller, &params).await
+    Ok((Caller { key, nonce }, params, in_flight))
 }
 
 /// Permissions a method accepts (any one of them suffices).

@@ -2,6 +2,7 @@
 //! implement them (funds, orders, history).
 
 mod deposits;
+pub(crate) mod exports;
 mod funds;
 mod history;
 pub(crate) mod orders;
@@ -47,6 +48,10 @@ pub const METHODS: &[(&str, Needs)] = &[
     ("WalletTransfer", &[P::WITHDRAW_FUNDS]),
     ("CreateSubaccount", &[P::WITHDRAW_FUNDS]),
     ("AccountTransfer", &[P::WITHDRAW_FUNDS]),
+    ("AddExport", &[P::EXPORT_DATA]),
+    ("ExportStatus", &[P::EXPORT_DATA]),
+    ("RetrieveExport", &[P::EXPORT_DATA]),
+    ("RemoveExport", &[P::EXPORT_DATA]),
 ];
 
 /// The permissions a private method accepts (any one suffices), or `None` for an unknown method.
@@ -81,6 +86,10 @@ pub async fn dispatch(st: &Shared, method: &str, caller: &Caller, p: &Params) ->
         "WithdrawCancel" => withdrawals::withdraw_cancel(st, caller, p).await,
         "WalletTransfer" => withdrawals::wallet_transfer(st, caller, p).await,
         "CreateSubaccount" | "AccountTransfer" => withdrawals::institutional_only(st, caller, p).await,
+        "AddExport" => exports::add_export(st, caller, p).await,
+        "ExportStatus" => exports::export_status(st, caller, p).await,
+        "RemoveExport" => exports::remove_export(st, caller, p).await,
+        // RetrieveExport answers a file; `api::private_call` serves it before the envelope.
         _ => Err(KrakenError::UnknownMethod),
     }
 }
