@@ -53,7 +53,24 @@ impl Permissions {
     /// field ("funds_query"), a kebab slug ("query-funds", "create-modify-orders"), a constant
     /// name ("QUERY_OPEN_ORDERS"), `all`, or `none`; case, spaces, `&`, `/`, `-` and `_` don't matter.
     pub fn parse_list(s: &str) -> Result<Permissions, String> {
+        PermissionRequest::parse(s).map(|r| if r.all { r.named | Permissions::ALL } else { r.named })
+    }
+}
+
+/// A permission list as an operator wrote it: the permissions named one by one, and whether it
+/// said `all` (every permission the account may hold: on an unverified or starter account that is
+/// all but Withdraw Funds, which is refused only when asked for by name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PermissionRequest {
+    pub named: Permissions,
+    pub all: bool,
+}
+
+impl PermissionRequest {
+    /// Parses `all`, `none`, or a comma list of Kraken's names, API field names or slugs.
+    pub fn parse(s: &str) -> Result<PermissionRequest, String> {
         let mut out = Permissions::NONE;
+        let mut all = false;
         let mut any = false;
         for item in s.split(',') {
             let want = slug(item);
@@ -65,7 +82,7 @@ impl Permissions {
                 continue;
             }
             if want == "all" {
-                out = out | Permissions::ALL;
+                all = true;
                 continue;
             }
             let found =
@@ -78,9 +95,31 @@ impl Permissions {
         if !any {
             return Err("no permissions given".into());
         }
-        Ok(out)
+        Ok(PermissionRequest { named: out, all })
     }
 
+    /// The set granted on an account: `all` less Withdraw Funds when the account is not verified,
+    /// with the one line that says so; Withdraw Funds named on such an account is an error.
+    pub fn grant(&self, verified: bool) -> Result<(Permissions, Option<String>), WithdrawNeedsVerification> {
+        if self.named.contains(Permissions::WITHDRAW_FUNDS) && !verified {
+            return Err(WithdrawNeedsVerification);
+        }
+        if !self.all {
+            return Ok((self.named, None));
+        }
+        if verified {
+            return Ok((Permissions::ALL, None));
+        }
+        let granted = Permissions(Permissions::ALL.0 & !Permissions::WITHDRAW_FUNDS.0);
+        Ok((granted, Some("all permissions but Withdraw Funds, which needs a verified account (intermediate or pro)".into())))
+    }
+}
+
+/// Withdraw Funds asked for by name on an account that is not verified.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WithdrawNeedsVerification;
+
+impl Permissions {
     /// Kraken's UI names of the permissions in the set, in Kraken's order.
     pub fn names(&self) -> Vec<&'static str> {
         TABLE.iter().filter(|(bit, ..)| self.0 & bit != 0).map(|(_, ui, ..)| *ui).collect()
@@ -357,6 +396,12 @@ pub fn authenticate(reg: &KeyRegistry, r: &Request<'_>) -> Result<Arc<ApiKey>, K
         return Err(KrakenError::InvalidSignature);
     }
     if !key.accept_nonce(n) {
+        let highest = key.highest_nonce();
+        if n.checked_mul(100).is_some_and(|x| x < highest) {
+            // Not in the answer (Kraken's string is all a client gets); a hint for the operator.
+            tracing::info!(key = %key.name, nonce = n, highest, "nonce on a smaller scale than this key's highest: \
+                 clients with different nonce scales (ms, µs, 10^-8 s) must not share a key");
+        }
         return Err(KrakenError::InvalidNonce);
     }
     if let Some(otp) = &key.settings.otp {

@@ -19,6 +19,9 @@ pub struct Config {
     /// Call restrictions: the `kraken` (default) or `simple` profile and any overrides.
     #[serde(default)]
     pub limits: crate::limits::LimitsConfig,
+    /// The request log's flood budget.
+    #[serde(default)]
+    pub log: crate::telemetry::request_log::LogConfig,
     pub demo: DemoConfig,
     /// Withdrawal processing times and limits per tier.
     #[serde(default)]

@@ -4,9 +4,8 @@ use clap::Parser;
 
 fn main() {
     let cli = calamari::cli::Cli::parse();
-    if matches!(cli.command, calamari::cli::Cmd::Serve { .. }) {
-        let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    if let calamari::cli::Cmd::Serve { log_format, .. } = cli.command {
+        calamari::telemetry::init_logging(log_format);
     }
     match calamari::cli::run(cli) {
         Ok(code) => std::process::exit(code),

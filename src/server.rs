@@ -3,7 +3,7 @@
 //! and the address file the CLI uses, and serve HTTP until SIGTERM/SIGINT.
 
 use crate::api::{self, AppState, Shared};
-use crate::auth::{ApiKey, KeyRegistry, Permissions};
+use crate::auth::{ApiKey, KeyRegistry, PermissionRequest, Permissions};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::{self, SecretBox};
@@ -38,6 +38,8 @@ pub struct NewKey {
     pub public_key: String,
     pub secret_b64: String,
     pub permissions: Permissions,
+    /// One line about what was granted differently from what was asked (`all` on an unverified account).
+    pub note: Option<String>,
 }
 
 /// Where account tiers are kept (the metadata table, as JSON `{account id: tier}`).
@@ -92,7 +94,7 @@ impl Server {
         let engine_clock = clock.is_adjustable().then(|| clock.clone());
         let sequencer =
             Sequencer::start_clocked(exchange, log, config.server.max_batch, crate::sequencer::OnStorageFailure::Abort, engine_clock);
-        let telemetry = Arc::new(Telemetry::new(sequencer.stats.clone(), limits.clone(), clock.clone()));
+        let telemetry = Arc::new(Telemetry::new(sequencer.stats.clone(), limits.clone(), clock.clone(), config.log));
         let state = Arc::new(AppState {
             sequencer,
             markets: Arc::new(markets),
@@ -155,27 +157,24 @@ impl Server {
 
     /// Creates an API key for an account: stored encrypted and durable before it is returned.
     pub async fn create_key(&self, account: &str, name: &str, permissions: Permissions) -> Result<NewKey, String> {
-        self.create_key_with(account, name, permissions, StoredSettings::default()).await
+        let exactly = PermissionRequest { named: permissions, all: false };
+        self.create_key_with(account, name, exactly, StoredSettings::default()).await
     }
 
+    /// Creates a key with the permissions asked for, as the account's tier allows them (`all`
+    /// on an unverified account grants all but Withdraw Funds and says so in `NewKey::note`).
     pub async fn create_key_with(
         &self,
         account: &str,
         name: &str,
-        permissions: Permissions,
+        request: PermissionRequest,
         settings: StoredSettings,
     ) -> Result<NewKey, String> {
         let account_id = self.account_id(account).await.map_err(|_| format!("no account named {account:?}"))?;
         if name.is_empty() || name.len() > 32 {
             return Err("a key name has 1 to 32 characters".into());
         }
-        let tier = self.state.limits.tier(account_id);
-        if permissions.contains(Permissions::WITHDRAW_FUNDS) && !tier.is_verified() {
-            return Err(format!(
-                "Withdraw Funds needs a verified account: verify your identity first (account {account:?} is {tier}; \
-                 `calamari account tier {account} intermediate`)"
-            ));
-        }
+        let (permissions, note) = self.grant(account_id, account, request)?;
         let live = settings.load(&self.sbox)?;
         let public_key = crypto::random_api_key();
         let secret = crypto::random_api_secret();
@@ -198,7 +197,56 @@ impl Server {
         let key = ApiKey::new(id, public_key.clone(), account_id, name.to_string(), permissions, secret.clone(), rec.created_at)
             .with_settings(live);
         self.state.keys.insert(Arc::new(key));
-        Ok(NewKey { public_key, secret_b64: base64::engine::general_purpose::STANDARD.encode(&secret), permissions })
+        Ok(NewKey { public_key, secret_b64: base64::engine::general_purpose::STANDARD.encode(&secret), permissions, note })
+    }
+
+    /// The permissions a request grants on this account, by its tier.
+    fn grant(&self, account_id: u32, account: &str, request: PermissionRequest) -> Result<(Permissions, Option<String>), String> {
+        let tier = self.state.limits.tier(account_id);
+        request.grant(tier.is_verified()).map_err(|_| {
+            format!(
+                "Withdraw Funds needs a verified account: verify your identity first (account {account:?} is {tier}; \
+                 `calamari account tier {account} intermediate`)"
+            )
+        })
+    }
+
+    /// Replaces a live key's permissions, as Kraken's key edit page does (durable before it
+    /// returns); the key keeps its secret, settings and nonces. Returns the granted set and a note.
+    pub async fn set_key_permissions(&self, public_key: &str, request: PermissionRequest) -> Result<(Permissions, Option<String>), String> {
+        let old = self.state.keys.get(public_key).ok_or_else(|| format!("no live key {public_key:?}"))?;
+        let account = self.account_name(old.account_id).await;
+        let (permissions, note) = self.grant(old.account_id, &account, request)?;
+        if !self.key_store.update_permissions(public_key, permissions.0).map_err(|e| e.to_string())? {
+            return Err(format!("no live key {public_key:?}"));
+        }
+        let stored = self.key_store.list_keys().map_err(|e| e.to_string())?.into_iter().find(|k| k.public_key == public_key && !k.revoked);
+        let settings: StoredSettings = match stored {
+            Some(rec) => serde_json::from_str(&rec.settings).map_err(|e| e.to_string())?,
+            None => return Err(format!("no live key {public_key:?}")),
+        };
+        let key = ApiKey::new(
+            old.id,
+            old.public_key.clone(),
+            old.account_id,
+            old.name.clone(),
+            permissions,
+            old.secret().to_vec(),
+            old.created_at,
+        )
+        .with_settings(settings.load(&self.sbox)?);
+        key.restore_nonce(old.highest_nonce());
+        self.state.keys.insert(Arc::new(key));
+        Ok((permissions, note))
+    }
+
+    /// An account's name by id ("" if there is none).
+    pub async fn account_name(&self, id: u32) -> String {
+        self.state
+            .sequencer
+            .read(move |ex| ex.accounts.get(id as usize).map(|a| a.name.clone()).unwrap_or_default())
+            .await
+            .unwrap_or_default()
     }
 
     /// Replaces a key's settings (durable before it returns); the key keeps its nonces.
@@ -315,6 +363,7 @@ pub async fn serve(data_dir: &Path, listen: SocketAddr, config: Config, profile:
             loop {
                 tick.tick().await;
                 s.flush_nonces();
+                s.state.telemetry.request_log.flush(false);
                 // A pass through the engine's queue applies funding transitions that came due
                 // (confirmations, withdrawal processing) even when no request arrives.
                 let _ = s.state.sequencer.read(|_| ()).await;
@@ -339,6 +388,7 @@ pub async fn serve(data_dir: &Path, listen: SocketAddr, config: Config, profile:
     // is still queued and its storage thread exits; last, the nonces of reads are saved.
     tracing::info!("requests drained; stopping the sequencer");
     ticker.abort();
+    server.state.telemetry.request_log.flush(true);
     server.state.sequencer.stop();
     server.flush_nonces();
     tracing::info!(commits = server.state.sequencer.stats.commits.load(std::sync::atomic::Ordering::Relaxed), "storage synced; shut down");
@@ -368,4 +418,6 @@ fn print_demo(account: &str, key: &NewKey, url: &str) {
     println!("  API secret: {}", key.secret_b64);
     println!("Try a signed call:");
     println!("  KRAKEN_API_KEY='{}' KRAKEN_API_SECRET='{}' calamari call Balance --url {url}", key.public_key, key.secret_b64);
+    println!("Give each client library its own key (`calamari key create --account {account} --name NAME --permissions all`):");
+    println!("their nonces differ in scale (krakenex ms, python-kraken-sdk 10^-8 s), and a smaller one is refused after a larger.");
 }

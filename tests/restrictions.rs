@@ -257,7 +257,15 @@ fn withdraw_funds_needs_a_verified_account() {
     let (okay, text) = s.try_cli(&["key", "create", "--account", "newbie", "--name", "w", "--permissions", "Withdraw Funds"]);
     assert!(!okay && text.contains("verify your identity first"), "{text}");
     s.cli(&["account", "tier", "newbie", "starter"]);
-    assert!(!s.try_cli(&["key", "create", "--account", "newbie", "--name", "w", "--permissions", "all"]).0, "starter is not verified");
+    assert!(
+        !s.try_cli(&["key", "create", "--account", "newbie", "--name", "w", "--permissions", "Query Funds,Withdraw Funds"]).0,
+        "starter is not verified"
+    );
+    // `all` means every permission the account may hold: on a starter account, all but Withdraw Funds.
+    let (okay, text) = s.try_cli(&["key", "create", "--account", "newbie", "--name", "all", "--permissions", "all", "--json"]);
+    assert!(okay, "{text}");
+    let v: Value = serde_json::from_str(text.trim()).unwrap();
+    assert!(!v["permissions"].as_array().unwrap().iter().any(|p| p == "Withdraw Funds") && v["note"].is_string(), "{v}");
     s.cli(&["account", "tier", "newbie", "intermediate"]);
     key_with(&s, "newbie", "w", "Withdraw Funds", &[]);
     let (bad, text) = s.try_cli(&["account", "tier", "newbie", "gold"]);

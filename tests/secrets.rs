@@ -1,6 +1,7 @@
-//! Secret hygiene: a server run at the most verbose log level, driven through every private
-//! method, failed authentications, second factors, key settings, revocation, the operator
-//! interface and a restart, with canary secrets: API secrets, a static 2FA password, a TOTP
+//! Secret hygiene: a server driven through every private method, failed authentications, second
+//! factors, key settings, revocation, the operator interface and a restart, its first run logging
+//! at the most verbose level (trace, text) and its second at info as JSON, both with the request
+//! log's one line per request; with canary secrets: API secrets, a static 2FA password, a TOTP
 //! secret, the admin token and the master key. Afterwards each canary is searched for in clear,
 //! in hex (both cases) and in base64 (standard and URL-safe, at every byte alignment) in the
 //! server's stdout and stderr, every HTTP answer it gave, every CLI output, and every byte of
@@ -35,13 +36,15 @@ struct Canary {
     allowed: Vec<String>,
 }
 
-fn spawn(dir: &Path, run: usize) -> (Server, PathBuf, PathBuf) {
+/// Starts the server at a log level (`RUST_LOG`) with extra `serve` arguments.
+fn spawn(dir: &Path, run: usize, rust_log: &str, extra: &[&str]) -> (Server, PathBuf, PathBuf) {
     let out = dir.parent().unwrap().join(format!("stdout-{run}.log"));
     let err = dir.parent().unwrap().join(format!("stderr-{run}.log"));
     let _ = std::fs::remove_file(dir.join("server.json"));
     let child = Command::new(BIN)
         .args(["--data-dir", dir.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0", "--limits", "off"])
-        .env("RUST_LOG", "trace")
+        .args(extra)
+        .env("RUST_LOG", rust_log)
         .stdout(Stdio::from(std::fs::File::create(&out).unwrap()))
         .stderr(Stdio::from(std::fs::File::create(&err).unwrap()))
         .spawn()
@@ -169,7 +172,9 @@ fn canary_secrets_appear_nowhere_but_where_they_are_shown_once() {
     let mut t = Transcript::default();
     let mut canaries: Vec<Canary> = Vec::new();
 
-    let (mut s, out1, err1) = spawn(&dir, 1);
+    // The first run logs at trace as text, the second at info as JSON: both carry the request
+    // log's lines (one per request, with the key's name), which are searched like the rest.
+    let (mut s, out1, err1) = spawn(&dir, 1, "trace", &[]);
     // The demo key is shown once, on the first start's console.
     let first = std::fs::read_to_string(&out1).unwrap();
     let demo_secret = first.lines().find_map(|l| l.trim().strip_prefix("API secret:")).expect("demo secret").trim().to_string();
@@ -276,7 +281,7 @@ fn canary_secrets_appear_nowhere_but_where_they_are_shown_once() {
     s.terminate();
 
     // A restart replays everything; the keys are loaded again from their sealed form.
-    let (mut s, _out2, _err2) = spawn(&dir, 2);
+    let (mut s, _out2, _err2) = spawn(&dir, 2, "info", &["--log-format", "json"]);
     ok(&call(&s, &mut t, &trader, "Balance", &[]));
     ok(&call(&s, &mut t, &with_password, "Balance", &[("otp", password)]));
     call(&s, &mut t, &trader, "Ledgers", &[]);
@@ -301,6 +306,17 @@ fn canary_secrets_appear_nowhere_but_where_they_are_shown_once() {
         places.push((format!("file {}", f.strip_prefix(&dir).unwrap().display()), std::fs::read(f).unwrap()));
     }
     let stderr_bytes: usize = places.iter().filter(|(p, _)| p.starts_with("stderr")).map(|(_, b)| b.len()).sum();
+    // The request lines are among what is searched: text at trace, JSON at info.
+    let log_of = |name: &str| String::from_utf8_lossy(&places.iter().find(|(p, _)| p == name).unwrap().1).to_string();
+    let (trace, info) = (log_of("stderr-1"), log_of("stderr-2"));
+    for needle in
+        ["calamari::request: request", "key=\"trader\"", "key=\"password\"", "error=\"EAPI:Invalid signature\"", "method=\"/admin/keys\""]
+    {
+        assert!(trace.contains(needle), "the trace log has request lines with {needle}");
+    }
+    let json_requests =
+        info.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter(|v| v["target"] == "calamari::request").count();
+    assert!(json_requests >= 4 && info.contains("\"key\":\"trader\""), "the info log has JSON request lines ({json_requests})");
     assert!(stderr_bytes > 2_000, "the trace-level log should have recorded the run ({stderr_bytes} bytes)");
     assert!(files.iter().any(|f| f.ends_with("calamari.db")), "the database is among the files searched");
 

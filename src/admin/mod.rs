@@ -3,10 +3,11 @@
 //! loopback peers that present the admin token kept in the data directory; everyone else gets
 //! 403. Secrets leave only once, in the answer that creates a key.
 
+mod accounts;
 mod funding;
 mod limits;
 
-use crate::auth::Permissions;
+use crate::auth::PermissionRequest;
 use crate::server::Server;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -21,9 +22,14 @@ use subtle::ConstantTimeEq;
 
 type Shared = Arc<Server>;
 
+/// The admin routes, each answer logged by the request log's middleware (the route's path,
+/// status, client, latency: never a header, so never the token, nor a query or body).
 pub fn router(server: Shared) -> Router {
     let router = Router::new()
-        .route("/admin/accounts", post(create_account))
+        .route("/admin/accounts", get(accounts::list).post(create_account))
+        .route("/admin/accounts/show", get(accounts::show))
+        .route("/admin/keys/show", get(accounts::show_key))
+        .route("/admin/keys/permissions", post(accounts::set_permissions))
         .route("/admin/keys", get(list_keys).post(create_key))
         .route("/admin/keys/revoke", post(revoke_key))
         .route("/admin/deposits", post(deposit))
@@ -47,7 +53,8 @@ pub fn router(server: Shared) -> Router {
     } else {
         router
     };
-    router.layer(crate::telemetry::http::catch_panic()).with_state(server)
+    let log = axum::middleware::from_fn_with_state(server.state.clone(), crate::telemetry::http::record);
+    router.layer(crate::telemetry::http::catch_panic()).route_layer(log).with_state(server)
 }
 
 #[derive(Deserialize)]
@@ -129,7 +136,7 @@ async fn create_key(
     Json(b): Json<NewKeyReq>,
 ) -> Response {
     crate::admin_guard!(s, peer, h);
-    let perms = match Permissions::parse_list(&b.permissions) {
+    let request = match PermissionRequest::parse(&b.permissions) {
         Ok(p) => p,
         Err(e) => return bad(e),
     };
@@ -137,8 +144,11 @@ async fn create_key(
         Ok(st) => st,
         Err(e) => return bad(e),
     };
-    match s.create_key_with(&b.account, &b.name, perms, settings).await {
-        Ok(k) => reply(StatusCode::OK, json!({ "key": k.public_key, "secret": k.secret_b64, "permissions": k.permissions.names() })),
+    match s.create_key_with(&b.account, &b.name, request, settings).await {
+        Ok(k) => reply(
+            StatusCode::OK,
+            json!({ "key": k.public_key, "secret": k.secret_b64, "permissions": k.permissions.names(), "note": k.note }),
+        ),
         Err(e) => bad(e),
     }
 }
@@ -156,21 +166,7 @@ async fn list_keys(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<Socke
         .read(move |ex| ids.iter().map(|i| ex.accounts.get(*i as usize).map(|a| a.name.clone()).unwrap_or_default()).collect::<Vec<_>>())
         .await;
     let names = names.unwrap_or_default();
-    let list: Vec<Value> = keys
-        .iter()
-        .zip(names)
-        .filter(|(k, _)| !k.revoked)
-        .map(|(k, account)| {
-            json!({
-                "key": k.public_key,
-                "account": account,
-                "name": k.name,
-                "permissions": Permissions(k.permissions).names(),
-                "created_at": k.created_at,
-                "settings": limits::settings_view(&k.settings),
-            })
-        })
-        .collect();
+    let list: Vec<Value> = keys.iter().zip(names).filter(|(k, _)| !k.revoked).map(|(k, account)| accounts::key_view(k, &account)).collect();
     reply(StatusCode::OK, json!({ "keys": list }))
 }
 

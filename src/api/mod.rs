@@ -14,7 +14,7 @@ use crate::engine::markets::Markets;
 use crate::error::KrakenError;
 use crate::limits::Limits;
 use crate::sequencer::Sequencer;
-use crate::telemetry::{self, http::Outcome};
+use crate::telemetry::{self, http::KeyName, http::Outcome};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -74,14 +74,14 @@ pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 
 pub fn router(state: Shared) -> Router {
     let limit = state.max_body_bytes;
-    let telemetry = state.telemetry.clone();
+    let record = axum::middleware::from_fn_with_state(state.clone(), telemetry::http::record);
     Router::new()
         .route("/openapi.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON) }))
         .route("/0/public/{method}", get(public_get).post(public_post))
         .route("/0/private/{method}", post(private_call))
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .route_layer(telemetry::http::catch_panic())
-        .route_layer(axum::middleware::from_fn_with_state(telemetry, telemetry::http::record))
+        .route_layer(record)
         .with_state(state)
 }
 
@@ -191,23 +191,38 @@ async fn private_call(
     body: Bytes,
 ) -> Response {
     let client = client_address(&st.limits, peer, &headers);
-    if method == "RetrieveExport" {
+    let mut key_name = None;
+    let mut response = if method == "RetrieveExport" {
         // The one private method whose answer is a file, not the JSON envelope.
-        return match authorize(&st, client, &method, &headers, &body).await {
+        match authorize(&st, client, &method, &headers, &body, &mut key_name).await {
             Ok((caller, params, _in_flight)) => match private::exports::retrieve_export(&st, &caller, &params).await {
                 Ok(file) => file,
                 Err(e) => envelope(Err(e)),
             },
             Err(e) => envelope(Err(e)),
-        };
+        }
+    } else {
+        envelope(private_inner(&st, client, &method, &headers, &body, &mut key_name).await)
+    };
+    if let Some(name) = key_name {
+        response.extensions_mut().insert(KeyName(name));
     }
-    envelope(private_inner(&st, client, &method, &headers, &body).await)
+    response
 }
 
 /// The path of a private call: lockout, body, authentication (failures counted per address),
-/// the in-flight cap, the REST counter, the permission, then the method.
-async fn private_inner(st: &Shared, client: IpAddr, method: &str, headers: &HeaderMap, body: &[u8]) -> ApiResult {
-    let (caller, params, _in_flight) = authorize(st, client, method, headers, body).await?;
+/// the in-flight cap, the REST counter, the permission, then the method. `key_name` receives the
+/// name of the key the request named, for the request log, once the key is known to exist (also
+/// when its signature, nonce or second factor is then refused).
+async fn private_inner(
+    st: &Shared,
+    client: IpAddr,
+    method: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    key_name: &mut Option<String>,
+) -> ApiResult {
+    let (caller, params, _in_flight) = authorize(st, client, method, headers, body, key_name).await?;
     private::dispatch(st, method, &caller, &params).await
 }
 
@@ -219,6 +234,7 @@ async fn authorize(
     method: &str,
     headers: &HeaderMap,
     body: &[u8],
+    key_name: &mut Option<String>,
 ) -> Result<(Caller, Params, crate::limits::InFlight), KrakenError> {
     let Some(needs) = private::permission_for(method) else { return Err(KrakenError::UnknownMethod) };
     let now_us = st.clock.now_us();
@@ -241,9 +257,11 @@ async fn authorize(
     let key = match auth::authenticate(&st.keys, &request) {
         Ok(key) => {
             st.limits.auth_succeeded(client);
+            *key_name = Some(key.name.clone());
             key
         }
         Err(e) => {
+            *key_name = request.api_key.and_then(|k| st.keys.get(k)).map(|k| k.name.clone());
             if matches!(e, KrakenError::InvalidKey | KrakenError::InvalidSignature | KrakenError::InvalidNonce) {
                 st.limits.auth_failed(client, now_us);
             }

@@ -1,10 +1,11 @@
 //! `calamari chain …`, `calamari address-book …` and `calamari adjust`: the operator's funding
-//! commands, clients of the running server's admin interface (src/admin/funding.rs).
+//! commands, clients of the running server's admin interface (src/admin/funding.rs). Each prints
+//! a line for a person, or the admin answer itself with `--json`.
 
-use super::admin_client::Admin;
+use super::admin_client::{Admin, Target};
+use super::Cmd;
 use clap::Subcommand;
-use serde_json::json;
-use std::path::Path;
+use serde_json::{json, Value};
 
 /// What happens "on the chain", outside the exchange.
 #[derive(Subcommand, Debug)]
@@ -50,62 +51,59 @@ pub enum AddressBookCmd {
     },
 }
 
-pub fn chain(dir: &Path, cmd: ChainCmd) -> Result<i32, String> {
-    let admin = Admin::find(dir)?;
-    match cmd {
-        ChainCmd::Deposit { address, amount, tag } => {
-            let v = admin.post("/admin/chain/deposit", json!({ "address": address, "amount": amount, "tag": tag }))?;
-            println!(
-                "deposit {} of {amount} {} is Settled, waiting for confirmations",
-                v["refid"].as_str().unwrap_or(""),
-                v["asset"].as_str().unwrap_or("")
-            );
-        }
-        ChainCmd::Fail { refid } => {
-            admin.post("/admin/chain/fail", json!({ "refid": refid }))?;
-            println!("{refid} failed");
-        }
-    }
-    Ok(0)
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or("")
 }
 
-pub fn address_book(dir: &Path, cmd: AddressBookCmd) -> Result<i32, String> {
-    let admin = Admin::find(dir)?;
-    match cmd {
-        AddressBookCmd::Add { account, key, asset, method, address, tag, unverified } => {
+/// Runs `chain`, `address-book` or `adjust` against the server `target` finds.
+pub fn run(target: &Target, as_json: bool, cmd: Cmd) -> Result<i32, String> {
+    let admin = Admin::find(target)?;
+    let (v, line) = match cmd {
+        Cmd::Chain { action: ChainCmd::Deposit { address, amount, tag } } => {
+            let v = admin.post("/admin/chain/deposit", json!({ "address": address, "amount": amount, "tag": tag }))?;
+            let line = format!("deposit {} of {amount} {} is Settled, waiting for confirmations", s(&v["refid"]), s(&v["asset"]));
+            (v, line)
+        }
+        Cmd::Chain { action: ChainCmd::Fail { refid } } => {
+            (admin.post("/admin/chain/fail", json!({ "refid": refid }))?, format!("{refid} failed"))
+        }
+        Cmd::AddressBook { action: AddressBookCmd::Add { account, key, asset, method, address, tag, unverified } } => {
             let body = json!({ "account": account, "key": key, "asset": asset, "method": method, "address": address, "tag": tag, "verified": !unverified });
             let v = admin.post("/admin/address-book", body)?;
-            println!(
-                "{account}: withdrawal key {key:?} ({}) {}",
-                v["method"].as_str().unwrap_or(""),
-                if unverified { "unverified" } else { "verified" }
-            );
+            let line =
+                format!("{account}: withdrawal key {key:?} ({}) {}", s(&v["method"]), if unverified { "unverified" } else { "verified" });
+            (v, line)
         }
-        AddressBookCmd::List { account } => {
+        Cmd::AddressBook { action: AddressBookCmd::List { account } } => {
             let q = serde_urlencoded::to_string([("account", account.as_str())]).map_err(|e| e.to_string())?;
             let v = admin.get(&format!("/admin/address-book?{q}"))?;
-            for e in v["entries"].as_array().into_iter().flatten() {
-                println!(
-                    "{:<20} {:<6} {:<20} {} {}{}",
-                    e["key"].as_str().unwrap_or(""),
-                    e["asset"].as_str().unwrap_or(""),
-                    e["method"].as_str().unwrap_or(""),
-                    e["address"].as_str().unwrap_or(""),
-                    e["tag"].as_str().map(|t| format!("tag {t} ")).unwrap_or_default(),
-                    if e["verified"] == true { "verified" } else { "unverified" }
-                );
-            }
+            let lines: Vec<String> = v["entries"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|e| {
+                    let tag = e["tag"].as_str().map(|t| format!(" tag {t}")).unwrap_or_default();
+                    let verified = if e["verified"] == true { "verified" } else { "unverified" };
+                    format!("{:<20} {:<6} {:<20} {}{tag} {verified}", s(&e["key"]), s(&e["asset"]), s(&e["method"]), s(&e["address"]))
+                })
+                .collect();
+            (v, lines.join("\n"))
         }
-        AddressBookCmd::Remove { account, key } => {
-            admin.post("/admin/address-book/remove", json!({ "account": account, "key": key }))?;
-            println!("removed {key:?} from {account}'s address book");
+        Cmd::AddressBook { action: AddressBookCmd::Remove { account, key } } => {
+            let v = admin.post("/admin/address-book/remove", json!({ "account": account, "key": key }))?;
+            (v, format!("removed {key:?} from {account}'s address book"))
         }
+        Cmd::Adjust { account, asset, amount, reason } => {
+            let v = admin.post("/admin/adjust", json!({ "account": account, "asset": asset, "amount": amount, "reason": reason }))?;
+            let line = format!("adjusted {account} by {amount} {asset} (refid {})", s(&v["refid"]));
+            (v, line)
+        }
+        _ => unreachable!("not a funding command"),
+    };
+    if as_json {
+        println!("{v}");
+    } else if !line.is_empty() {
+        println!("{line}");
     }
-    Ok(0)
-}
-
-pub fn adjust(dir: &Path, account: &str, asset: &str, amount: &str, reason: &str) -> Result<i32, String> {
-    let v = Admin::find(dir)?.post("/admin/adjust", json!({ "account": account, "asset": asset, "amount": amount, "reason": reason }))?;
-    println!("adjusted {account} by {amount} {asset} (refid {})", v["refid"].as_str().unwrap_or(""));
     Ok(0)
 }

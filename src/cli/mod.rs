@@ -1,13 +1,16 @@
-//! The `calamari` command line: `serve` runs the exchange; `account`, `key` and `deposit` are
-//! clients of a running server's admin interface (found through the data directory's
-//! `server.json` and `admin.token`, never by opening its database); `call` is a signed Kraken
-//! client for any endpoint, with the key and secret from the environment.
+//! The `calamari` command line: `serve` runs the exchange; `account`, `key`, `deposit`, `limits`,
+//! `lockouts` and `audit` are clients of a running server's admin interface (found through
+//! `--data-dir` / `CALAMARI_DATA_DIR` or `--server URL` with its token file, never by opening its
+//! database); `replay` reads a data directory offline; `call` is a signed Kraken client for any
+//! endpoint, with the key and secret from the environment. Every command takes `--json` and ends
+//! with exit code 1 and one line on error.
 
 mod admin_client;
 mod call;
 mod funding;
+mod operator;
 
-use admin_client::Admin;
+pub use admin_client::Target;
 use call::call;
 use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
@@ -16,9 +19,11 @@ use std::path::PathBuf;
 #[derive(Parser, Debug)]
 #[command(name = "calamari", version, about = "A Kraken-compatible spot exchange for testing trading bots")]
 pub struct Cli {
-    /// Where the server keeps its state (and where the CLI finds a running server).
-    #[arg(long, global = true, env = "CALAMARI_DATA_DIR", default_value = "./calamari-data")]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub target: Target,
+    /// Print the answer as JSON (one object) instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
     #[command(subcommand)]
     pub command: Cmd,
 }
@@ -35,6 +40,9 @@ pub enum Cmd {
         /// Call-restriction profile, overriding the config's: kraken, simple or off.
         #[arg(long)]
         limits: Option<crate::limits::Profile>,
+        /// Log lines (stderr) as text or as one JSON object a line (RUST_LOG sets the level).
+        #[arg(long, env = "CALAMARI_LOG_FORMAT", value_enum, default_value_t = crate::telemetry::LogFormat::Text)]
+        log_format: crate::telemetry::LogFormat,
     },
     /// Accounts.
     Account {
@@ -86,8 +94,6 @@ pub enum Cmd {
     Limits {
         /// Account name or API key.
         who: String,
-        #[arg(long)]
-        json: bool,
     },
     /// List temporary lockouts, or lift one.
     Lockouts {
@@ -100,14 +106,22 @@ pub enum Cmd {
         method: String,
         /// Parameters as key=value.
         params: Vec<String>,
-        #[arg(long, env = "CALAMARI_URL", default_value = "http://127.0.0.1:8080")]
-        url: String,
+        /// The server's URL; by default the one the data directory's server records, else
+        /// http://127.0.0.1:8080.
+        #[arg(long, env = "CALAMARI_URL")]
+        url: Option<String>,
     },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum AccountCmd {
     Create {
+        name: String,
+    },
+    /// Every account: tier, live keys, open orders.
+    List,
+    /// One account: tier, balances with holds, open orders, keys.
+    Show {
         name: String,
     },
     /// Set the verification tier: unverified, starter, intermediate or pro.
@@ -118,7 +132,7 @@ pub enum AccountCmd {
 }
 
 /// A key's settings, as on Kraken's key page.
-#[derive(clap::Args, Debug, Default)]
+#[derive(clap::Args, Debug, Default, PartialEq, Eq)]
 pub struct KeySettingsArgs {
     /// Accept a nonce up to this much below the highest seen (once).
     #[arg(long, default_value_t = 0)]
@@ -145,7 +159,7 @@ pub struct KeySettingsArgs {
 
 impl KeySettingsArgs {
     /// The admin request's settings, and the TOTP secret to show (if one was generated).
-    fn to_request(&self) -> (Value, Option<String>) {
+    pub(crate) fn to_request(&self) -> (Value, Option<String>) {
         let totp = self.otp_totp.then(|| crate::limits::second_factor::to_base32(&rand::random::<[u8; 20]>()));
         let v = json!({
             "nonce_window": self.nonce_window,
@@ -171,21 +185,28 @@ pub enum KeyCmd {
         /// `all`, `none`, or a comma list of Kraken's permission names (e.g. "Query Funds,Create & Modify Orders").
         #[arg(long)]
         permissions: String,
-        #[arg(long)]
-        json: bool,
+        /// Print `export KRAKEN_API_KEY=… KRAKEN_API_SECRET=…` for the shell's `eval`.
+        #[arg(long, conflicts_with = "json")]
+        env: bool,
         #[command(flatten)]
         settings: KeySettingsArgs,
     },
-    /// Replace a key's settings (nonce window, expiry, query window, IP allowlist, 2FA).
+    /// Change a key as Kraken's key edit page does: `--permissions` alone replaces its
+    /// permissions; settings flags (or none at all) replace its settings.
     Set {
         key: String,
+        /// `all`, `none`, or a comma list of Kraken's permission names.
+        #[arg(long)]
+        permissions: Option<String>,
         #[command(flatten)]
         settings: KeySettingsArgs,
     },
-    List {
-        #[arg(long)]
-        json: bool,
+    /// One key: account, name, permissions, settings (never the secret).
+    Show {
+        key: String,
     },
+    /// Every live key.
+    List,
     Revoke {
         key: String,
     },
@@ -193,116 +214,17 @@ pub enum KeyCmd {
 
 /// Runs a parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32, String> {
-    match cli.command {
-        Cmd::Serve { listen, config, limits } => {
+    let Cli { target, json, command } = cli;
+    match command {
+        Cmd::Serve { listen, config, limits, .. } => {
             let config = crate::config::Config::load(config.as_deref())?;
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
-            rt.block_on(crate::server::serve(&cli.data_dir, listen, config, limits))?;
+            rt.block_on(crate::server::serve(&target.data_dir, listen, config, limits))?;
             Ok(0)
-        }
-        Cmd::Account { action: AccountCmd::Tier { name, tier } } => {
-            let v = Admin::find(&cli.data_dir)?.post("/admin/accounts/tier", json!({ "account": name, "tier": tier }))?;
-            println!("account {name} is now {}", v["tier"].as_str().unwrap_or(""));
-            Ok(0)
-        }
-        Cmd::Key { action: KeyCmd::Set { key, settings } } => {
-            let (body, totp) = settings.to_request();
-            let v = Admin::find(&cli.data_dir)?.post("/admin/keys/settings", json!({ "key": key, "settings": body }))?;
-            println!("{}", v["settings"]);
-            print_totp(totp.as_deref());
-            Ok(0)
-        }
-        Cmd::Limits { who, json } => {
-            let q = serde_urlencoded::to_string([("who", who.as_str())]).map_err(|e| e.to_string())?;
-            let v = Admin::find(&cli.data_dir)?.get(&format!("/admin/limits?{q}"))?;
-            if json {
-                println!("{v}");
-            } else {
-                print_limits(&v);
-            }
-            Ok(0)
-        }
-        Cmd::Lockouts { lift: Some(address) } => {
-            let v = Admin::find(&cli.data_dir)?.post("/admin/lockouts/lift", json!({ "address": address }))?;
-            println!("{}", if v["lifted"] == true { "lifted" } else { "that address was not locked out" });
-            Ok(0)
-        }
-        Cmd::Lockouts { lift: None } => {
-            let v = Admin::find(&cli.data_dir)?.get("/admin/lockouts")?;
-            let list = v["lockouts"].as_array().cloned().unwrap_or_default();
-            if list.is_empty() {
-                println!("no lockouts ({} addresses tracked)", v["tracked_addresses"]);
-            }
-            for l in list {
-                println!("{}  locked for {} more seconds (until {})", l["address"].as_str().unwrap_or(""), l["seconds_left"], l["until"]);
-            }
-            Ok(0)
-        }
-        Cmd::Account { action: AccountCmd::Create { name } } => {
-            let v = Admin::find(&cli.data_dir)?.post("/admin/accounts", json!({ "name": name }))?;
-            println!("created account {} (id {})", v["account"].as_str().unwrap_or(""), v["id"]);
-            Ok(0)
-        }
-        Cmd::Key { action: KeyCmd::Create { account, name, permissions, json, settings } } => {
-            let (settings, totp) = settings.to_request();
-            let body = json!({ "account": account, "name": name, "permissions": permissions, "settings": settings });
-            let mut v = Admin::find(&cli.data_dir)?.post("/admin/keys", body)?;
-            if json {
-                if let Some(t) = &totp {
-                    v["totp_secret"] = json!(t);
-                }
-                println!("{v}");
-            } else {
-                print_totp(totp.as_deref());
-                println!("API key:     {}", v["key"].as_str().unwrap_or(""));
-                println!("API secret:  {}", v["secret"].as_str().unwrap_or(""));
-                println!(
-                    "Permissions: {}",
-                    v["permissions"]
-                        .as_array()
-                        .map(|a| a.iter().filter_map(|p| p.as_str()).collect::<Vec<_>>().join(", "))
-                        .unwrap_or_default()
-                );
-                println!("The secret is shown only now; it is stored encrypted.");
-            }
-            Ok(0)
-        }
-        Cmd::Key { action: KeyCmd::List { json } } => {
-            let v = Admin::find(&cli.data_dir)?.get("/admin/keys")?;
-            if json {
-                println!("{v}");
-            } else {
-                for k in v["keys"].as_array().into_iter().flatten() {
-                    let perms: Vec<&str> = k["permissions"].as_array().into_iter().flatten().filter_map(|p| p.as_str()).collect();
-                    println!(
-                        "{}  account={}  name={}  permissions={}",
-                        k["key"].as_str().unwrap_or(""),
-                        k["account"].as_str().unwrap_or(""),
-                        k["name"].as_str().unwrap_or(""),
-                        perms.join(", ")
-                    );
-                }
-            }
-            Ok(0)
-        }
-        Cmd::Key { action: KeyCmd::Revoke { key } } => {
-            let v = Admin::find(&cli.data_dir)?.post("/admin/keys/revoke", json!({ "key": key }))?;
-            println!("{}", if v["revoked"] == true { "revoked" } else { "no live key with that name" });
-            Ok(0)
-        }
-        Cmd::Deposit { account, asset, amount } => {
-            let v = Admin::find(&cli.data_dir)?.post("/admin/deposits", json!({ "account": account, "asset": asset, "amount": amount }))?;
-            println!("deposited {amount} {asset} to {account} (refid {})", v["refid"].as_str().unwrap_or(""));
-            Ok(0)
-        }
-        Cmd::Audit => {
-            let v = Admin::find(&cli.data_dir)?.get("/admin/audit")?;
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-            Ok(if v["ok"] == true { 0 } else { 1 })
         }
         Cmd::Replay { config } => {
             let config = crate::config::Config::load(config.as_deref())?;
-            let r = crate::recovery::replay_data_dir(&cli.data_dir, &config)?;
+            let r = crate::recovery::replay_data_dir(&target.data_dir, &config)?;
             let out = json!({
                 "records": r.records,
                 "digest": r.digest,
@@ -314,33 +236,12 @@ pub fn run(cli: Cli) -> Result<i32, String> {
             println!("{out}");
             Ok(if r.invariants.is_ok() { 0 } else { 1 })
         }
-        Cmd::Call { method, params, url } => call(&url, &method, &params),
-        Cmd::Chain { action } => funding::chain(&cli.data_dir, action),
-        Cmd::AddressBook { action } => funding::address_book(&cli.data_dir, action),
-        Cmd::Adjust { account, asset, amount, reason } => funding::adjust(&cli.data_dir, &account, &asset, &amount, &reason),
-    }
-}
-
-fn print_totp(secret: Option<&str>) {
-    if let Some(t) = secret {
-        println!("TOTP secret: {t}   (add it to an authenticator app; send its code as `otp`; shown only now)");
-    }
-}
-
-fn print_limits(v: &Value) {
-    println!("account id {}  tier {}  profile {}", v["account_id"], v["tier"].as_str().unwrap_or(""), v["profile"].as_str().unwrap_or(""));
-    if !v["open_orders_per_pair"].is_null() {
-        println!("open orders per pair: at most {}", v["open_orders_per_pair"]);
-    }
-    for c in v["counters"].as_array().into_iter().flatten() {
-        println!(
-            "{:<40} {:>8.2} of {:<8.2} drains {:.2}/s, empty in {:.1} s",
-            c["name"].as_str().unwrap_or(""),
-            c["level"].as_f64().unwrap_or(0.0),
-            c["max"].as_f64().unwrap_or(0.0),
-            c["decay_per_sec"].as_f64().unwrap_or(0.0),
-            c["drains_in_secs"].as_f64().unwrap_or(0.0)
-        );
+        Cmd::Call { method, params, url } => {
+            let url = url.or_else(|| target.server.clone()).unwrap_or_else(|| admin_client::recorded_url(&target.data_dir));
+            call(&url, &method, &params)
+        }
+        cmd @ (Cmd::Chain { .. } | Cmd::AddressBook { .. } | Cmd::Adjust { .. }) => funding::run(&target, json, cmd),
+        other => operator::run(&target, json, other),
     }
 }
 
@@ -365,7 +266,7 @@ mod tests {
             "--json",
         ])
         .unwrap();
-        assert!(matches!(c.command, Cmd::Key { action: KeyCmd::Create { json: true, .. } }));
+        assert!(c.json && matches!(c.command, Cmd::Key { action: KeyCmd::Create { .. } }));
         let c = Cli::try_parse_from(["calamari", "deposit", "--account", "a", "USD", "100"]).unwrap();
         assert!(matches!(c.command, Cmd::Deposit { .. }));
         let c = Cli::try_parse_from(["calamari", "call", "AddOrder", "pair=XBTUSD", "type=buy"]).unwrap();
@@ -376,6 +277,9 @@ mod tests {
         let c = Cli::try_parse_from(["calamari", "serve", "--limits", "simple"]).unwrap();
         assert!(matches!(c.command, Cmd::Serve { limits: Some(crate::limits::Profile::Simple), .. }));
         assert!(Cli::try_parse_from(["calamari", "serve", "--limits", "gold"]).is_err());
+        let c = Cli::try_parse_from(["calamari", "serve", "--log-format", "json"]).unwrap();
+        assert!(matches!(c.command, Cmd::Serve { log_format: crate::telemetry::LogFormat::Json, .. }));
+        assert!(Cli::try_parse_from(["calamari", "serve", "--log-format", "xml"]).is_err());
         let c =
             Cli::try_parse_from(["calamari", "key", "set", "K", "--ip", "10.0.0.0/8", "--ip", "::1", "--nonce-window", "5", "--otp-totp"])
                 .unwrap();
@@ -385,6 +289,29 @@ mod tests {
         assert_eq!(totp.as_deref().map(str::len), Some(32), "20 random bytes in base32");
         let c = Cli::try_parse_from(["calamari", "lockouts", "--lift", "203.0.113.9"]).unwrap();
         assert!(matches!(c.command, Cmd::Lockouts { lift: Some(_) }));
-        assert!(matches!(Cli::try_parse_from(["calamari", "limits", "alice", "--json"]).unwrap().command, Cmd::Limits { json: true, .. }));
+        let c = Cli::try_parse_from(["calamari", "limits", "alice", "--json"]).unwrap();
+        assert!(c.json && matches!(c.command, Cmd::Limits { .. }));
+        // Every command finds its server by --server URL and a token file as well as by --data-dir.
+        let c = Cli::try_parse_from(["calamari", "account", "show", "alice", "--server", "http://127.0.0.1:9", "--admin-token-file", "/t"])
+            .unwrap();
+        assert_eq!(c.target.server.as_deref(), Some("http://127.0.0.1:9"));
+        assert!(matches!(c.command, Cmd::Account { action: AccountCmd::Show { .. } }));
+        let c = Cli::try_parse_from(["calamari", "key", "set", "K", "--permissions", "Query Funds"]).unwrap();
+        let Cmd::Key { action: KeyCmd::Set { permissions, settings, .. } } = c.command else { panic!("key set") };
+        assert_eq!((permissions.as_deref(), settings == KeySettingsArgs::default()), (Some("Query Funds"), true));
+        assert!(Cli::try_parse_from([
+            "calamari",
+            "key",
+            "create",
+            "--account",
+            "a",
+            "--name",
+            "k",
+            "--permissions",
+            "all",
+            "--env",
+            "--json"
+        ])
+        .is_err());
     }
 }

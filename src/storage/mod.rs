@@ -79,6 +79,9 @@ pub trait KeyStore: Send + Sync {
     fn revoke_key(&self, public_key: &str) -> Result<bool, StorageError>;
     /// Replaces a live key's settings; `true` if the key exists and is live.
     fn update_settings(&self, public_key: &str, settings: &str) -> Result<bool, StorageError>;
+    /// Replaces a live key's permissions (bits of [`crate::auth::Permissions`]); `true` if the key
+    /// exists and is live.
+    fn update_permissions(&self, public_key: &str, permissions: u32) -> Result<bool, StorageError>;
     /// Raises each key's stored nonce to `max(stored, given)`; unknown ids are ignored.
     fn save_nonces(&self, nonces: &[(i64, u64)]) -> Result<(), StorageError>;
     fn get_meta(&self, key: &str) -> Result<Option<String>, StorageError>;

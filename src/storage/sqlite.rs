@@ -211,6 +211,13 @@ impl KeyStore for SqliteKeyStore {
         Ok(stmt.execute([public_key, settings]).map_err(backend)? > 0)
     }
 
+    fn update_permissions(&self, public_key: &str, permissions: u32) -> Result<bool, StorageError> {
+        let conn = self.lock();
+        let mut stmt =
+            conn.prepare_cached("UPDATE api_keys SET permissions = ?2 WHERE public_key = ?1 AND revoked = 0").map_err(backend)?;
+        Ok(stmt.execute(params![public_key, permissions]).map_err(backend)? > 0)
+    }
+
     fn save_nonces(&self, nonces: &[(i64, u64)]) -> Result<(), StorageError> {
         if nonces.is_empty() {
             return Ok(());

@@ -1,11 +1,13 @@
 //! What an operator can see of a running process: the Prometheus registry behind `/metrics`
 //! (requests by endpoint and Kraken error, latency, the engine's queue, group commits, the
-//! limiter's refusals) and the process-wide panic counter that every test suite asserts is zero.
+//! limiter's refusals), the request log (one line per request, `request_log`) and the
+//! process-wide panic counter that every test suite asserts is zero.
 //! The registry is `prometheus-client` (the Prometheus project's Rust client); values that other
 //! modules already keep as atomics (the sequencer's queue, the limiter's counters) are read at
 //! scrape time by a collector instead of being counted twice.
 
 pub mod http;
+pub mod request_log;
 pub mod routes;
 
 use crate::clock::Clock;
@@ -51,10 +53,12 @@ pub struct Telemetry {
     registry: Registry,
     pub requests: Family<RequestLabels, Counter>,
     pub latency: HistogramFamily<EndpointLabels>,
+    /// One line per request (`calamari::request`), under a flood budget.
+    pub request_log: request_log::RequestLog,
 }
 
 impl Telemetry {
-    pub fn new(sequencer: Arc<SequencerStats>, limits: Arc<Limits>, clock: Clock) -> Telemetry {
+    pub fn new(sequencer: Arc<SequencerStats>, limits: Arc<Limits>, clock: Clock, log: request_log::LogConfig) -> Telemetry {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register("calamari_http_requests", "API answers by endpoint, kind and Kraken error (\"\" = success)", requests.clone());
@@ -71,7 +75,7 @@ impl Telemetry {
             sequencer.commit_seconds.clone(),
         );
         registry.register_collector(Box::new(LiveValues { sequencer, limits, clock }));
-        Telemetry { registry, requests, latency }
+        Telemetry { registry, requests, latency, request_log: request_log::RequestLog::new(log) }
     }
 
     /// The Prometheus text exposition (format 0.0.4).
@@ -79,6 +83,29 @@ impl Telemetry {
         let mut out = String::new();
         prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         out
+    }
+}
+
+/// How log lines are written to stderr (`serve --log-format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// `tracing`'s human-readable lines: time, level, target, message, `field=value`s.
+    Text,
+    /// One JSON object a line, the event's fields at the top level beside `timestamp`, `level`,
+    /// `target` and `message`.
+    Json,
+}
+
+/// Installs the process's `tracing` subscriber on stderr, at `RUST_LOG`'s levels (info by
+/// default). Called once, by `calamari serve`.
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only on a terminal: a file or a pipe gets plain lines a program can read.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).with_span_list(false).init(),
     }
 }
 

@@ -18,7 +18,13 @@ use std::time::Duration;
 pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub fn router(state: Shared) -> Router {
-    Router::new().route("/health", get(health)).route("/metrics", get(metrics)).layer(super::http::catch_panic()).with_state(state)
+    let log = axum::middleware::from_fn_with_state(state.clone(), super::http::record);
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .layer(super::http::catch_panic())
+        .route_layer(log)
+        .with_state(state)
 }
 
 async fn metrics(State(st): State<Shared>) -> Response {

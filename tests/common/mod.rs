@@ -48,14 +48,31 @@ impl Server {
     }
 
     pub fn start_in_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+        Server::spawn_in(dir, args, env, "warn", Stdio::inherit())
+    }
+
+    /// Starts a server in a fresh directory (`<tmp>/data`) at the log level `rust_log`, its
+    /// stderr written to the file returned (`<tmp>/stderr.log`), for tests that read its log.
+    pub fn start_logging(args: &[&str], env: &[(&str, &str)], rust_log: &str) -> (Server, PathBuf) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        std::fs::create_dir(&dir).unwrap();
+        let log = tmp.path().join("stderr.log");
+        let stderr = Stdio::from(std::fs::File::create(&log).unwrap());
+        let mut s = Server::spawn_in(&dir, args, env, rust_log, stderr);
+        s._tmp = Some(tmp);
+        (s, log)
+    }
+
+    fn spawn_in(dir: &Path, args: &[&str], env: &[(&str, &str)], rust_log: &str, stderr: Stdio) -> Server {
         let _ = std::fs::remove_file(dir.join("server.json"));
         let mut child = Command::new(BIN)
             .args(["--data-dir", dir.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
             .args(args)
             .envs(env.iter().copied())
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", rust_log)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("start calamari");
         let stdout = child.stdout.take().unwrap();

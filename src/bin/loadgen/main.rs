@@ -110,7 +110,8 @@ impl Server {
         let child = Command::new(&bin)
             .args(["--data-dir", dir, "serve", "--listen", "127.0.0.1:0"])
             .args(&args)
-            .env("RUST_LOG", "warn")
+            // LOADGEN_RUST_LOG=info measures the server with its request log on.
+            .env("RUST_LOG", std::env::var("LOADGEN_RUST_LOG").unwrap_or_else(|_| "warn".into()))
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
