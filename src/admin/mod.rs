@@ -202,12 +202,18 @@ async fn deposit(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketA
 /// its digest (compare with `calamari replay` of the same data directory).
 async fn audit(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketAddr>, h: HeaderMap) -> Response {
     crate::admin_guard!(s, peer, h);
-    let result = s.state.sequencer.read(|ex| (ex.check_invariants(), ex.orders.len(), ex.trades.len(), ex.ledger.len(), ex.digest())).await;
+    let result = s
+        .state
+        .sequencer
+        .read(|ex| (ex.check_invariants(), ex.orders.len(), ex.trades.len(), ex.ledger.len(), ex.digest(), ex.now_ns))
+        .await;
     match result {
-        Ok((check, orders, trades, ledger, digest)) => reply(
+        // `now_ns`: the engine's time, for `calamari replay --at` (funding transitions are a
+        // function of the state and the time, so a replay brought to this time must agree).
+        Ok((check, orders, trades, ledger, digest, now_ns)) => reply(
             StatusCode::OK,
             json!({ "ok": check.is_ok(), "problem": check.err(), "orders": orders, "trades": trades, "ledger_entries": ledger,
-                    "digest": digest }),
+                    "digest": digest, "now_ns": now_ns }),
         ),
         Err(e) => bad(e),
     }

@@ -89,6 +89,10 @@ pub enum Cmd {
         /// The configuration the server runs with (markets); the built-in default otherwise.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Then bring the state to this engine time (ns; `now_ns` of `calamari audit`): apply the
+        /// funding transitions due by then, as the running server does on its own clock.
+        #[arg(long)]
+        at: Option<u64>,
     },
     /// Show the call-restriction counters of an account or key: level, ceiling, drain time.
     Limits {
@@ -222,9 +226,9 @@ pub fn run(cli: Cli) -> Result<i32, String> {
             rt.block_on(crate::server::serve(&target.data_dir, listen, config, limits))?;
             Ok(0)
         }
-        Cmd::Replay { config } => {
+        Cmd::Replay { config, at } => {
             let config = crate::config::Config::load(config.as_deref())?;
-            let r = crate::recovery::replay_data_dir(&target.data_dir, &config)?;
+            let r = crate::recovery::replay_data_dir(&target.data_dir, &config, at)?;
             let out = json!({
                 "records": r.records,
                 "digest": r.digest,
