@@ -149,18 +149,24 @@ def withdraw_to_failure():
     assert user.get_account_balance()["XXBT"] == "1.2500000000"
 
 
+def kxq(method: str, data: dict) -> dict:
+    # krakenex's nonce is milliseconds: two calls within one would repeat it (EAPI:Invalid nonce).
+    time.sleep(0.002)
+    return kx.query_private(method, data)
+
+
 def krakenex_funding():
-    r = kx.query_private("DepositMethods", {"asset": "XBT"})
+    r = kxq("DepositMethods", {"asset": "XBT"})
     assert r.get("error") == [] and r["result"][0]["method"] == "Bitcoin", r
-    r = kx.query_private("Withdraw", {"asset": "XBT", "key": "nope", "amount": "0.1"})
+    r = kxq("Withdraw", {"asset": "XBT", "key": "nope", "amount": "0.1"})
     assert r == {"error": ["EFunding:Unknown withdraw key"]}, r
-    r = kx.query_private("Withdraw", {"asset": "XBT", "key": "cold", "amount": "0.05"})
+    r = kxq("Withdraw", {"asset": "XBT", "key": "cold", "amount": "0.05"})
     assert r.get("error") == [], r
     refid = r["result"]["refid"]
-    r = kx.query_private("WithdrawCancel", {"asset": "XBT", "refid": refid})
+    r = kxq("WithdrawCancel", {"asset": "XBT", "refid": refid})
     assert r == {"error": [], "result": True}, r
-    r = kx.query_private("WithdrawStatus", {"asset": "XBT", "cursor": "true", "limit": "1"})
-    assert r["result"]["withdrawals"][0]["refid"] == refid and "next_cursor" in r["result"], r
+    r = kxq("WithdrawStatus", {"asset": "XBT", "cursor": "true", "limit": "1"})
+    assert r.get("error") == [] and r["result"]["withdrawals"][0]["refid"] == refid and "next_cursor" in r["result"], r
 
 
 def exports():
