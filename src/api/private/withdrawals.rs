@@ -97,7 +97,7 @@ pub async fn withdraw_info(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
             let headroom_usd = ex.withdraw_headroom(account, daily, monthly, now.max(ex.now_ns));
             let one = 10i128.pow(a.decimals);
             let price_usd = ex.usd_value(asset, one);
-            let by_limit = if price_usd > 0 { headroom_usd * one / price_usd } else { i128::MAX };
+            let by_limit = if price_usd > 0 { headroom_usd.checked_mul(one).map_or(i128::MAX, |v| v / price_usd) } else { i128::MAX };
             let limit = ex.accounts[account as usize].available(asset).min(by_limit).max(0);
             Ok(json!({
                 "method": m.name,
