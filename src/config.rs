@@ -26,6 +26,9 @@ pub struct Config {
     #[serde(default)]
     pub console: ConsoleConfig,
     pub demo: DemoConfig,
+    /// Withdrawal processing times and limits per tier.
+    #[serde(default)]
+    pub funding: FundingConfig,
     pub fees: FeeSchedule,
     pub assets: Vec<AssetConfig>,
     pub pairs: Vec<PairConfig>,
@@ -96,6 +99,47 @@ impl Default for ConsoleConfig {
             lockout_after: default_login_failures(),
             lockout_secs: default_login_lockout(),
             session_idle_secs: default_idle(),
+        }
+    }
+}
+
+/// Withdrawals: how long each stage takes and how much each tier may withdraw (USD value at the
+/// last price). Kraken publishes limits per verification level; these are Kraken-like defaults.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FundingConfig {
+    /// Seconds a withdrawal stays `Initial` (cancellable) before processing.
+    pub withdraw_process_seconds: u32,
+    /// Seconds from processing (`Pending`) to broadcast (`Settled`).
+    pub withdraw_broadcast_seconds: u32,
+    /// Daily and monthly limits in USD per tier (unverified and starter cannot withdraw).
+    pub intermediate_daily_usd: u64,
+    pub intermediate_monthly_usd: u64,
+    pub pro_daily_usd: u64,
+    pub pro_monthly_usd: u64,
+}
+
+impl Default for FundingConfig {
+    fn default() -> Self {
+        FundingConfig {
+            withdraw_process_seconds: 60,
+            withdraw_broadcast_seconds: 60,
+            intermediate_daily_usd: 500_000,
+            intermediate_monthly_usd: 5_000_000,
+            pro_daily_usd: 10_000_000,
+            pro_monthly_usd: 100_000_000,
+        }
+    }
+}
+
+impl FundingConfig {
+    /// (daily, monthly) USD limits of a tier; (0, 0) for tiers that cannot withdraw.
+    pub fn limits(&self, tier: crate::limits::Tier) -> (u64, u64) {
+        use crate::limits::Tier::*;
+        match tier {
+            Intermediate => (self.intermediate_daily_usd, self.intermediate_monthly_usd),
+            Pro => (self.pro_daily_usd, self.pro_monthly_usd),
+            _ => (0, 0),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod console;
 pub mod crypto;
 pub mod engine;
 pub mod error;
+pub mod exports;
 #[doc(hidden)]
 pub mod fuzz_targets;
 pub mod key_settings;

@@ -90,8 +90,12 @@ impl Server {
             }
         }
         let ids = exchange.ids.clone();
-        let sequencer = Sequencer::start(exchange, log, config.server.max_batch);
         let clock = Clock::from_env();
+        // The engine stamps commands from the test clock too when there is one, so that moving it
+        // moves deposit confirmations and withdrawal processing on (tests only).
+        let engine_clock = clock.is_adjustable().then(|| clock.clone());
+        let sequencer =
+            Sequencer::start_clocked(exchange, log, config.server.max_batch, crate::sequencer::OnStorageFailure::Abort, engine_clock);
         let telemetry = Arc::new(Telemetry::new(sequencer.stats.clone(), limits.clone(), clock.clone(), config.log));
         let state = Arc::new(AppState {
             sequencer,
@@ -102,6 +106,8 @@ impl Server {
             limits,
             clock,
             telemetry,
+            funding: config.funding.clone(),
+            exports: Arc::new(crate::exports::Exports::open(data_dir)?),
         });
         let admin_token = load_or_create_token(data_dir)?;
         let sessions = crate::console::session::Sessions::new(&config.console);
@@ -343,6 +349,8 @@ pub async fn serve(data_dir: &Path, listen: SocketAddr, config: Config, profile:
     telemetry::install_panic_hook();
     let (server, fresh) = Server::open_with(data_dir, config, profile)?;
     let server = Arc::new(server);
+    // Reports a stop interrupted are built again from their recorded snapshots.
+    server.state.exports.resume(&server.state.sequencer, &server.state.ids);
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("{listen}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let url = format!("http://{addr}");
@@ -361,6 +369,9 @@ pub async fn serve(data_dir: &Path, listen: SocketAddr, config: Config, profile:
                 tick.tick().await;
                 s.flush_nonces();
                 s.state.telemetry.request_log.flush(false);
+                // A pass through the engine's queue applies funding transitions that came due
+                // (confirmations, withdrawal processing) even when no request arrives.
+                let _ = s.state.sequencer.read(|_| ()).await;
                 n += 1;
                 if n % 60 == 0 {
                     s.state.limits.sweep(s.state.clock.now_us());

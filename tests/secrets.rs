@@ -73,9 +73,13 @@ fn answer(t: &mut Transcript, place: &str, r: Result<ureq::Response, ureq::Error
     for h in resp.headers_names() {
         head.push_str(&format!("{h}: {}\n", resp.header(&h).unwrap_or("")));
     }
-    let body = resp.into_string().unwrap();
-    t.note(place, format!("{head}\n{body}"));
-    serde_json::from_str(&body).unwrap_or(Value::Null)
+    // Bytes, not text: RetrieveExport answers a zip.
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(&mut resp.into_reader(), &mut body).unwrap();
+    let mut said = format!("{head}\n").into_bytes();
+    said.extend_from_slice(&body);
+    t.note(place, said);
+    serde_json::from_slice(&body).unwrap_or(Value::Null)
 }
 
 /// A signed private call (form body) whose whole answer goes into the transcript.
@@ -245,6 +249,45 @@ fn canary_secrets_appear_nowhere_but_where_they_are_shown_once() {
         "AddOrder",
         &[("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "1"), ("volume", "99999")],
     );
+    // Funding and exports: addresses, a deposit from the chain, the address book, withdrawals,
+    // a cancel, an operator failure, an adjustment, a report built into the data directory.
+    for (m, p) in [
+        ("DepositMethods", vec![("asset", "XBT")]),
+        ("DepositAddresses", vec![("asset", "XBT"), ("method", "Bitcoin"), ("new", "true")]),
+        ("WithdrawMethods", vec![]),
+        ("WithdrawAddresses", vec![]),
+    ] {
+        call(&s, &mut t, &trader, m, &p);
+    }
+    let addr = call(&s, &mut t, &trader, "DepositAddresses", &[("asset", "XBT"), ("method", "Bitcoin")]);
+    let addr = addr["result"][0]["address"].as_str().expect("a deposit address").to_string();
+    cli(&s, &mut t, "cli chain deposit", &["chain", "deposit", &addr, "0.5"]);
+    cli(
+        &s,
+        &mut t,
+        "cli address-book",
+        &["address-book", "add", "alice", "cold", "--asset", "XBT", "bc1qcanarydest0000000000000000000000000000"],
+    );
+    cli(&s, &mut t, "cli adjust", &["adjust", "alice", "USD", "-1", "--reason", "canary run"]);
+    call(&s, &mut t, &trader, "WithdrawInfo", &[("asset", "XBT"), ("key", "cold"), ("amount", "0.1")]);
+    let w = call(&s, &mut t, &trader, "Withdraw", &[("asset", "XBT"), ("key", "cold"), ("amount", "0.1")]);
+    let refid = w["result"]["refid"].as_str().expect("withdrawal").to_string();
+    call(&s, &mut t, &trader, "WithdrawCancel", &[("asset", "XBT"), ("refid", &refid)]);
+    let w = call(&s, &mut t, &trader, "Withdraw", &[("asset", "XBT"), ("key", "cold"), ("amount", "0.2")]);
+    cli(&s, &mut t, "cli chain fail", &["chain", "fail", w["result"]["refid"].as_str().expect("withdrawal")]);
+    call(&s, &mut t, &trader, "Withdraw", &[("asset", "XBT"), ("key", "nope"), ("amount", "0.1")]);
+    call(&s, &mut t, &trader, "WithdrawStatus", &[]);
+    call(&s, &mut t, &trader, "DepositStatus", &[]);
+    let export = call(&s, &mut t, &trader, "AddExport", &[("report", "ledgers"), ("description", "canary")]);
+    let export_id = export["result"]["id"].as_str().expect("export").to_string();
+    for _ in 0..100 {
+        let st = call(&s, &mut t, &trader, "ExportStatus", &[("report", "ledgers")]);
+        if st["result"][0]["status"] == "Processed" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    call(&s, &mut t, &trader, "RetrieveExport", &[("id", &export_id)]);
     let nonce = next_nonce().to_string();
     let json_body = format!("{{\"nonce\":\"{nonce}\",\"asset\":\"ZUSD\"}}");
     signed(&s, &mut t, &trader, "TradeBalance", &nonce, &json_body, "application/json");

@@ -1,10 +1,11 @@
-//! The operator's interface, used by the `calamari` CLI: accounts, API keys, deposits and an
-//! audit of the books. Mounted on the API listener under `/admin`, but answered only for
+//! The operator's interface, used by the `calamari` CLI: accounts, API keys, deposits, the chain
+//! and address books (funding.rs), adjustments and an audit of the books. Mounted on the API listener under `/admin`, but answered only for
 //! loopback peers that present the admin token kept in the data directory; everyone else gets
 //! 403. Secrets leave only once, in the answer that creates a key.
 
 mod accounts;
 mod console;
+mod funding;
 pub(crate) mod limits;
 
 use crate::auth::PermissionRequest;
@@ -41,6 +42,11 @@ pub fn router(server: Shared) -> Router {
         .route("/admin/lockouts", get(limits::lockouts))
         .route("/admin/lockouts/lift", post(limits::lift))
         .route("/admin/clock/advance", post(limits::advance_clock))
+        .route("/admin/chain/deposit", post(funding::chain_deposit))
+        .route("/admin/chain/fail", post(funding::fail))
+        .route("/admin/address-book", get(funding::list_entries).post(funding::add_entry))
+        .route("/admin/address-book/remove", post(funding::remove_entry))
+        .route("/admin/adjust", post(funding::adjust))
         .layer(DefaultBodyLimit::max(16 * 1024));
     // Tests only: a handler that panics, to prove the panic path (500 + EGeneral:Internal error,
     // the connection answered, the server serving on, calamari_panics_total counting).
@@ -198,12 +204,18 @@ async fn deposit(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketA
 /// its digest (compare with `calamari replay` of the same data directory).
 async fn audit(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketAddr>, h: HeaderMap) -> Response {
     crate::admin_guard!(s, peer, h);
-    let result = s.state.sequencer.read(|ex| (ex.check_invariants(), ex.orders.len(), ex.trades.len(), ex.ledger.len(), ex.digest())).await;
+    let result = s
+        .state
+        .sequencer
+        .read(|ex| (ex.check_invariants(), ex.orders.len(), ex.trades.len(), ex.ledger.len(), ex.digest(), ex.now_ns))
+        .await;
     match result {
-        Ok((check, orders, trades, ledger, digest)) => reply(
+        // `now_ns`: the engine's time, for `calamari replay --at` (funding transitions are a
+        // function of the state and the time, so a replay brought to this time must agree).
+        Ok((check, orders, trades, ledger, digest, now_ns)) => reply(
             StatusCode::OK,
             json!({ "ok": check.is_ok(), "problem": check.err(), "orders": orders, "trades": trades, "ledger_entries": ledger,
-                    "digest": digest }),
+                    "digest": digest, "now_ns": now_ns }),
         ),
         Err(e) => bad(e),
     }

@@ -8,6 +8,7 @@
 mod admin_client;
 mod call;
 mod console;
+mod funding;
 mod operator;
 
 pub use admin_client::Target;
@@ -62,6 +63,25 @@ pub enum Cmd {
         asset: String,
         amount: String,
     },
+    /// The chain outside the exchange: deposits arriving on addresses, failures.
+    Chain {
+        #[command(subcommand)]
+        action: funding::ChainCmd,
+    },
+    /// Accounts' address books (Kraken's withdrawal keys).
+    AddressBook {
+        #[command(subcommand)]
+        action: funding::AddressBookCmd,
+    },
+    /// Book an operator's correction: an `adjustment` ledger entry (AMOUNT may be negative).
+    Adjust {
+        account: String,
+        asset: String,
+        #[arg(allow_hyphen_values = true)]
+        amount: String,
+        #[arg(long)]
+        reason: String,
+    },
     /// Check the running server's books: conservation, holds, order books.
     Audit,
     /// Offline: replay the data directory's command log into a fresh engine (no server needed)
@@ -70,6 +90,10 @@ pub enum Cmd {
         /// The configuration the server runs with (markets); the built-in default otherwise.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Then bring the state to this engine time (ns; `now_ns` of `calamari audit`): apply the
+        /// funding transitions due by then, as the running server does on its own clock.
+        #[arg(long)]
+        at: Option<u64>,
     },
     /// Show the call-restriction counters of an account or key: level, ceiling, drain time.
     Limits {
@@ -208,9 +232,9 @@ pub fn run(cli: Cli) -> Result<i32, String> {
             rt.block_on(crate::server::serve(&target.data_dir, listen, config, limits))?;
             Ok(0)
         }
-        Cmd::Replay { config } => {
+        Cmd::Replay { config, at } => {
             let config = crate::config::Config::load(config.as_deref())?;
-            let r = crate::recovery::replay_data_dir(&target.data_dir, &config)?;
+            let r = crate::recovery::replay_data_dir(&target.data_dir, &config, at)?;
             let out = json!({
                 "records": r.records,
                 "digest": r.digest,
@@ -226,6 +250,7 @@ pub fn run(cli: Cli) -> Result<i32, String> {
             let url = url.or_else(|| target.server.clone()).unwrap_or_else(|| admin_client::recorded_url(&target.data_dir));
             call(&url, &method, &params)
         }
+        cmd @ (Cmd::Chain { .. } | Cmd::AddressBook { .. } | Cmd::Adjust { .. }) => funding::run(&target, json, cmd),
         other => operator::run(&target, json, other),
     }
 }

@@ -39,7 +39,9 @@ pub fn run(target: &Target, as_json: bool, cmd: Cmd) -> Result<i32, String> {
             text(as_json, || print_lockouts(&v));
             (v, 0)
         }
-        Cmd::Serve { .. } | Cmd::Replay { .. } | Cmd::Call { .. } => unreachable!("not an operator command"),
+        Cmd::Serve { .. } | Cmd::Replay { .. } | Cmd::Call { .. } | Cmd::Chain { .. } | Cmd::AddressBook { .. } | Cmd::Adjust { .. } => {
+            unreachable!("not run here")
+        }
     };
     if as_json {
         println!("{v}");

@@ -5,14 +5,15 @@
 //!
 //! Invariants (checked by [`Exchange::check_invariants`] in tests):
 //! - for every asset, the balances of all accounts, `@external` and `@fees` included, sum to 0;
-//! - an account's hold of an asset equals the `hold_remaining` of its open orders in that asset,
-//!   and never exceeds its balance;
+//! - an account's hold of an asset equals the `hold_remaining` of its open orders in that asset
+//!   plus its withdrawals still `Initial` (amount and fee), and never exceeds its balance;
 //! - every book level's volume equals the remaining volume of the open orders resting there;
 //! - a fill never happens at a price worse than either order's limit.
 
 pub mod account;
 pub mod book;
 mod digest;
+pub mod funding;
 pub mod ids;
 pub mod market_data;
 pub mod markets;
@@ -33,11 +34,66 @@ use std::collections::HashMap;
 /// Everything that changes the exchange. Logged as is; replayed in order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
-    CreateAccount { name: String },
-    Deposit { account: AccountId, asset: AssetIdx, amount: i128 },
+    CreateAccount {
+        name: String,
+    },
+    Deposit {
+        account: AccountId,
+        asset: AssetIdx,
+        amount: i128,
+    },
     PlaceOrder(NewOrder),
-    Cancel { account: AccountId, target: CancelTarget },
-    CancelAll { account: AccountId },
+    Cancel {
+        account: AccountId,
+        target: CancelTarget,
+    },
+    CancelAll {
+        account: AccountId,
+    },
+    /// A deposit seen on the chain on one of the account's addresses (`calamari chain deposit`).
+    ChainDeposit {
+        owner: funding::addresses::AddressOwner,
+        amount: i128,
+    },
+    /// DepositAddresses with `new=true`.
+    NewDepositAddress {
+        account: AccountId,
+        asset: AssetIdx,
+        method: u8,
+    },
+    /// The operator adds or replaces an address-book entry (Kraken's withdrawal key).
+    SetWithdrawKey {
+        account: AccountId,
+        key: String,
+        asset: AssetIdx,
+        method: u8,
+        address: String,
+        tag: Option<String>,
+        verified: bool,
+    },
+    RemoveWithdrawKey {
+        account: AccountId,
+        key: String,
+    },
+    Withdraw(funding::WithdrawRequest),
+    WithdrawCancel {
+        account: AccountId,
+        asset: AssetIdx,
+        refid: u64,
+    },
+    /// The operator makes a deposit or withdrawal fail (`calamari chain fail`).
+    FailFunding {
+        refid: u64,
+    },
+    /// An operator's correction (`calamari adjust`); the reason is kept in the log.
+    Adjust {
+        account: AccountId,
+        asset: AssetIdx,
+        amount: i128,
+        reason: String,
+    },
+    /// Applies the funding transitions due at the envelope's time (see `engine::funding`).
+    Tick,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,9 +117,16 @@ pub struct Envelope {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Applied {
     AccountCreated(AccountId),
-    Deposited { ledger: u64 },
+    Deposited {
+        ledger: u64,
+    },
     OrderPlaced(OrderSeq),
     Canceled(u32),
+    AddressIssued(u16),
+    /// A deposit or withdrawal (its funding id).
+    Funding(u64),
+    Ticked(u32),
+    Done,
 }
 
 pub struct Exchange {
@@ -77,6 +140,7 @@ pub struct Exchange {
     pub trades: Vec<TradeRecord>,
     pub ledger: Vec<LedgerEntry>,
     next_funding: u64,
+    pub funding: funding::FundingState,
     next_public_trade: Vec<u64>,
     /// Time of the last applied command.
     pub now_ns: u64,
@@ -103,6 +167,7 @@ impl Exchange {
             trades: Vec::new(),
             ledger: Vec::new(),
             next_funding: 1,
+            funding: funding::FundingState::default(),
             next_public_trade,
             now_ns: 0,
         }
@@ -117,6 +182,19 @@ impl Exchange {
             Command::PlaceOrder(req) => self.place_order(req, t),
             Command::Cancel { account, target } => self.cancel(*account, target, t),
             Command::CancelAll { account } => self.cancel_all(*account, t),
+            Command::ChainDeposit { owner, amount } => self.chain_deposit(*owner, *amount, t),
+            Command::NewDepositAddress { account, asset, method } => self.new_deposit_address(*account, *asset, *method),
+            Command::SetWithdrawKey { account, key, asset, method, address, tag, verified } => {
+                let entry =
+                    funding::BookEntry { asset: *asset, method: *method, address: address.clone(), tag: tag.clone(), verified: *verified };
+                self.set_withdraw_key(*account, key, entry)
+            }
+            Command::RemoveWithdrawKey { account, key } => self.remove_withdraw_key(*account, key),
+            Command::Withdraw(req) => self.withdraw(req, t),
+            Command::WithdrawCancel { account, asset, refid } => self.withdraw_cancel(*account, *asset, *refid, t),
+            Command::FailFunding { refid } => self.fail_funding(*refid, t),
+            Command::Adjust { account, asset, amount, reason: _ } => self.adjust(*account, *asset, *amount, t),
+            Command::Tick => self.tick(t),
         };
         if result.is_ok() {
             self.now_ns = t;
@@ -166,7 +244,16 @@ impl Exchange {
     }
 
     /// Moves a balance by `amount - fee` and writes the ledger entry; returns its sequence.
-    fn post(&mut self, account: AccountId, asset: AssetIdx, amount: i128, fee: i128, kind: LedgerKind, refid: RefId, t: u64) -> u64 {
+    pub(crate) fn post(
+        &mut self,
+        account: AccountId,
+        asset: AssetIdx,
+        amount: i128,
+        fee: i128,
+        kind: LedgerKind,
+        refid: RefId,
+        t: u64,
+    ) -> u64 {
         let acct = &mut self.accounts[account as usize];
         acct.balances[asset as usize] += amount - fee;
         let seq = self.ledger.len() as u64;
@@ -289,9 +376,10 @@ impl Exchange {
         for o in self.orders.iter().filter(|o| o.is_open()) {
             holds[o.req.account as usize][o.hold_asset as usize] += o.hold_remaining;
         }
+        self.withdrawal_holds(&mut holds);
         for (id, acct) in self.accounts.iter().enumerate() {
             if acct.holds != holds[id] {
-                return Err(format!("account {id}: holds {:?} != open orders' {:?}", acct.holds, holds[id]));
+                return Err(format!("account {id}: holds {:?} != open orders' and withdrawals' {:?}", acct.holds, holds[id]));
             }
             for (a, (b, h)) in acct.balances.iter().zip(&acct.holds).enumerate() {
                 if id as AccountId >= FIRST_USER && (b < h || *b < 0) {
