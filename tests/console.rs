@@ -115,7 +115,15 @@ fn headers_cookies_and_what_a_session_may_touch() {
     let cookie = p.header("set-cookie").unwrap();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Path=/"), "{cookie}");
     b.sign_up("alice", "alice-password-1");
-    for path in ["/console/balances", "/console/orders", "/console/trades", "/console/ledger", "/console/account", "/console/keys"] {
+    for path in [
+        "/console/balances",
+        "/console/orders",
+        "/console/trades",
+        "/console/ledger",
+        "/console/funding",
+        "/console/account",
+        "/console/keys",
+    ] {
         let p = b.get(path);
         assert_eq!(p.status, 200, "{path}");
         let csp = p.header("content-security-policy").unwrap();
@@ -168,4 +176,26 @@ fn sign_up_can_be_turned_off() {
     assert_eq!(p.status, 403);
     let v: serde_json::Value = serde_json::from_str(s.cli(&["account", "list", "--json"]).trim()).unwrap();
     assert!(v["accounts"].as_array().unwrap().iter().all(|a| a["name"] != "eve"), "no account was created");
+}
+
+#[test]
+fn funding_page_runs_the_apis_funding_methods_and_rules() {
+    let s = Server::start();
+    let mut b = Browser::new(&s.url);
+    b.sign_up("alice", "alice-password-1");
+    let p = b.get("/console/funding?asset=XBT");
+    assert_eq!(p.status, 200);
+    assert!(p.body.contains("EFunding:No funding method"), "an unverified account gets the API's answer: {}", p.body);
+    s.cli(&["account", "tier", "alice", "intermediate"]);
+    let p = b.get("/console/funding?asset=XBT");
+    assert!(p.body.contains("Generate a new Bitcoin address") && !p.body.contains("EFunding"), "{}", p.body);
+    assert_eq!(b.post("/console/funding/address", &[("asset", "XBT"), ("method", "Bitcoin")]).status, 403, "no CSRF token");
+    let p = b.post("/console/funding/address", &[("csrf", &p.csrf()), ("asset", "XBT"), ("method", "Bitcoin")]);
+    assert_eq!(p.status, 303);
+    let page = b.get(p.header("location").unwrap());
+    assert!(page.body.contains("A new deposit address was generated.") && page.body.contains("<code>bc1"), "{}", page.body);
+    // A withdrawal to a key the book does not have: the API's refusal, shown on the page.
+    let p = b.post("/console/funding/withdraw", &[("csrf", &page.csrf()), ("asset", "XBT"), ("key", "nowhere"), ("amount", "0.01")]);
+    let page = b.get(p.header("location").unwrap());
+    assert!(page.body.contains("Refused: EFunding:Unknown withdraw key"), "{}", page.body);
 }

@@ -433,7 +433,14 @@ fn console(s: &Server, t: &mut Transcript, canaries: &mut Vec<Canary>) {
     let p = b.post("/console/login", &[("csrf", &csrf), ("account", "alice"), ("password", password)]);
     let session = see(t, "console log-in answer", p).session_cookie().expect("a new session");
     canaries.push(Canary { name: "console session id".into(), bytes: session.into_bytes(), allowed: vec!["console log-in answer".into()] });
-    for path in ["/console/balances", "/console/orders", "/console/trades", "/console/ledger?asset=all&type=all", "/console/account"] {
+    for path in [
+        "/console/balances",
+        "/console/orders",
+        "/console/trades",
+        "/console/ledger?asset=all&type=all",
+        "/console/funding",
+        "/console/account",
+    ] {
         let p = b.get(path);
         assert_eq!(see(t, &format!("console page {path}"), p).status, 200);
     }

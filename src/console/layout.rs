@@ -10,6 +10,7 @@ const NAV: &[(&str, &str)] = &[
     ("/console/orders", "Orders"),
     ("/console/trades", "Trades"),
     ("/console/ledger", "Ledger"),
+    ("/console/funding", "Funding"),
     ("/console/account", "Account"),
     ("/console/keys", "API keys"),
 ];

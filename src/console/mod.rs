@@ -10,6 +10,7 @@
 //! engine's checks and the storage are one code path.
 
 mod accounts;
+mod funding;
 mod keys;
 mod layout;
 mod pages;
@@ -57,6 +58,10 @@ pub fn router(server: Shared) -> Router {
         .route("/console/trades", get(pages::trades))
         .route("/console/ledger", get(pages::ledger))
         .route("/console/account", get(pages::account))
+        .route("/console/funding", get(funding::funding))
+        .route("/console/funding/address", post(funding::new_address))
+        .route("/console/funding/withdraw", post(funding::withdraw))
+        .route("/console/funding/cancel", post(funding::cancel))
         .route("/console/keys", get(keys::list).post(keys::create))
         .route("/console/keys/edit", get(keys::edit_page).post(keys::edit))
         .route("/console/keys/revoke", get(keys::revoke_page).post(keys::revoke))

@@ -16,12 +16,12 @@ use maud::{html, Markup};
 use serde_json::{Map, Value};
 
 /// Runs an API method for the logged-in account.
-async fn call(s: &Shared, account: u32, method: &str, fields: Vec<(String, String)>) -> Result<Value, KrakenError> {
+pub(super) async fn call(s: &Shared, account: u32, method: &str, fields: Vec<(String, String)>) -> Result<Value, KrakenError> {
     let p = Params::from_pairs(fields)?;
     private::dispatch(&s.state, method, &Caller::console(account), &p).await
 }
 
-fn text(v: &Value) -> String {
+pub(super) fn text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
@@ -30,7 +30,7 @@ fn text(v: &Value) -> String {
 }
 
 /// Seconds as a JSON number (Kraken's `opentm`, `time`) shown as UTC.
-fn when(v: &Value) -> String {
+pub(super) fn when(v: &Value) -> String {
     v.as_f64().map(|f| time::display(f as i64)).unwrap_or_default()
 }
 

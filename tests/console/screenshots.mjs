@@ -32,6 +32,11 @@ try {
   const gone = call(server.demo, "AddOrder", "pair=XBTUSD", "type=buy", "ordertype=limit", "price=80000.0", "volume=0.1");
   call(server.demo, "CancelOrder", "txid=" + gone.match(/O[A-Z0-9]{5}-[A-Z0-9]{5}-[A-Z0-9]{6}/)[0]);
 
+  // Funding: a deposit arrives on the demo account's Bitcoin address; an address-book entry
+  // (the maker's address) to withdraw to.
+  const addressOf = (key) => JSON.parse(call(key, "DepositAddresses", "asset=XBT", "method=Bitcoin", "new=true")).result[0].address;
+  server.cli("chain", "deposit", addressOf(server.demo), "0.25");
+  server.cli("address-book", "add", "demo", "cold-storage", "--asset", "XBT", addressOf(maker));
   const browser = await launch();
   const shots = [];
   for (const [width, height, kind] of [[1280, 800, "desktop"], [390, 844, "phone"]]) {
@@ -53,6 +58,13 @@ try {
     await shot("trades", "Trade history");
     await page.goto(server.url + "/console/ledger");
     await shot("ledger", "Ledger with Kraken's filters");
+    await page.goto(server.url + "/console/funding");
+    if (kind === "desktop") {
+      await page.getByLabel("Amount (XBT, the fee included)").fill("0.01");
+      await page.getByRole("button", { name: "Withdraw", exact: true }).click();
+      await page.getByText(/Withdrawal .* requested/).waitFor();
+    }
+    await shot("funding", "Funding: deposit addresses, deposits, the address book, withdrawals");
     await page.goto(server.url + "/console/account");
     await shot("account", "Verification tier and its limits");
     await page.goto(server.url + "/console/keys");
