@@ -424,7 +424,7 @@ fn console(s: &Server, t: &mut Transcript, canaries: &mut Vec<Canary>) {
     t.note("cli account password", [out.stdout, out.stderr].concat());
 
     let mut b = Browser::new(&s.url);
-    let mut see = |t: &mut Transcript, place: &str, p: Page| -> Page {
+    let see = |t: &mut Transcript, place: &str, p: Page| -> Page {
         t.note(place, p.whole());
         p
     };
