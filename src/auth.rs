@@ -198,6 +198,8 @@ pub struct ApiKey {
     persisted: AtomicU64,
     pub created_at: i64,
     pub settings: KeySettings,
+    /// Unix seconds of the last authenticated call (0: never; in memory, shown by the console).
+    pub last_used: std::sync::atomic::AtomicI64,
 }
 
 impl ApiKey {
@@ -221,6 +223,7 @@ impl ApiKey {
             persisted: AtomicU64::new(0),
             created_at,
             settings: KeySettings::default(),
+            last_used: std::sync::atomic::AtomicI64::new(0),
         }
     }
 
@@ -407,6 +410,7 @@ pub fn authenticate(reg: &KeyRegistry, r: &Request<'_>) -> Result<Arc<ApiKey>, K
     if let Some(otp) = &key.settings.otp {
         otp.check(r.otp, r.now_secs.max(0) as u64).map_err(|_| KrakenError::PermissionDenied)?;
     }
+    key.last_used.store(r.now_secs, Ordering::Relaxed);
     Ok(key)
 }
 

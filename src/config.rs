@@ -22,10 +22,16 @@ pub struct Config {
     /// The request log's flood budget.
     #[serde(default)]
     pub log: crate::telemetry::request_log::LogConfig,
+    /// The web console (`/console`): sign-up and what a new account starts with.
+    #[serde(default)]
+    pub console: ConsoleConfig,
     pub demo: DemoConfig,
     /// The simulated market (`[market]`).
     #[serde(default)]
     pub market: crate::market::config::MarketConfig,
+    /// Withdrawal processing times and limits per tier.
+    #[serde(default)]
+    pub funding: FundingConfig,
     pub fees: FeeSchedule,
     pub assets: Vec<AssetConfig>,
     pub pairs: Vec<PairConfig>,
@@ -51,6 +57,93 @@ fn default_max_batch() -> usize {
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig { max_body_bytes: default_max_body(), max_batch: default_max_batch() }
+    }
+}
+
+/// The `[console]` table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConsoleConfig {
+    /// Whether anyone who reaches the console may create an account (the operator can still
+    /// create accounts with `calamari account create` and give them a password).
+    #[serde(default = "yes")]
+    pub signup: bool,
+    /// Opening balances of an account made by sign-up, as (asset, decimal amount): test money,
+    /// credited as deposits (ledger entries) like the demo account's.
+    #[serde(default)]
+    pub signup_balances: Vec<(String, String)>,
+    /// Consecutive failed log-ins to one account before it is locked, and for how long.
+    #[serde(default = "default_login_failures")]
+    pub lockout_after: u32,
+    #[serde(default = "default_login_lockout")]
+    pub lockout_secs: u64,
+    /// A session ends after this many seconds without a request.
+    #[serde(default = "default_idle")]
+    pub session_idle_secs: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_login_failures() -> u32 {
+    5
+}
+fn default_login_lockout() -> u64 {
+    900
+}
+fn default_idle() -> u64 {
+    3600
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            signup: true,
+            signup_balances: Vec::new(),
+            lockout_after: default_login_failures(),
+            lockout_secs: default_login_lockout(),
+            session_idle_secs: default_idle(),
+        }
+    }
+}
+
+/// Withdrawals: how long each stage takes and how much each tier may withdraw (USD value at the
+/// last price). Kraken publishes limits per verification level; these are Kraken-like defaults.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FundingConfig {
+    /// Seconds a withdrawal stays `Initial` (cancellable) before processing.
+    pub withdraw_process_seconds: u32,
+    /// Seconds from processing (`Pending`) to broadcast (`Settled`).
+    pub withdraw_broadcast_seconds: u32,
+    /// Daily and monthly limits in USD per tier (unverified and starter cannot withdraw).
+    pub intermediate_daily_usd: u64,
+    pub intermediate_monthly_usd: u64,
+    pub pro_daily_usd: u64,
+    pub pro_monthly_usd: u64,
+}
+
+impl Default for FundingConfig {
+    fn default() -> Self {
+        FundingConfig {
+            withdraw_process_seconds: 60,
+            withdraw_broadcast_seconds: 60,
+            intermediate_daily_usd: 500_000,
+            intermediate_monthly_usd: 5_000_000,
+            pro_daily_usd: 10_000_000,
+            pro_monthly_usd: 100_000_000,
+        }
+    }
+}
+
+impl FundingConfig {
+    /// (daily, monthly) USD limits of a tier; (0, 0) for tiers that cannot withdraw.
+    pub fn limits(&self, tier: crate::limits::Tier) -> (u64, u64) {
+        use crate::limits::Tier::*;
+        match tier {
+            Intermediate => (self.intermediate_daily_usd, self.intermediate_monthly_usd),
+            Pro => (self.pro_daily_usd, self.pro_monthly_usd),
+            _ => (0, 0),
+        }
     }
 }
 

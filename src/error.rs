@@ -38,6 +38,13 @@ pub enum KrakenError {
     // EFunding
     FundingUnknownAsset,
     FundingInvalidAmount,
+    FundingNoMethod,
+    FundingUnknownWithdrawKey,
+    FundingMaxFeeExceeded,
+    FundingInsufficientFunds,
+    FundingTooManyAddresses,
+    FundingInvalidReference,
+    FundingUnknownReference,
 }
 
 impl KrakenError {
@@ -73,6 +80,13 @@ impl KrakenError {
             Throttled(at) => format!("EService:Throttled: {at}"),
             FundingUnknownAsset => "EFunding:Unknown asset".into(),
             FundingInvalidAmount => "EFunding:Invalid amount".into(),
+            FundingNoMethod => "EFunding:No funding method".into(),
+            FundingUnknownWithdrawKey => "EFunding:Unknown withdraw key".into(),
+            FundingMaxFeeExceeded => "EFunding:Max fee exceeded".into(),
+            FundingInsufficientFunds => "EFunding:Insufficient funds".into(),
+            FundingTooManyAddresses => "EFunding:Too many addresses".into(),
+            FundingInvalidReference => "EFunding:Invalid reference id".into(),
+            FundingUnknownReference => "EFunding:Unknown reference id".into(),
         }
     }
 

@@ -6,9 +6,11 @@ pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod crypto;
 pub mod engine;
 pub mod error;
+pub mod exports;
 #[doc(hidden)]
 pub mod fuzz_targets;
 pub mod key_settings;

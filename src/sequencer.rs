@@ -154,6 +154,15 @@ fn wall_clock_ns() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }
 
+/// The engine's time source: the system clock, or the request path's clock when it is a test's
+/// (so that `/admin/clock/advance` also moves deposits' confirmations and withdrawals on).
+fn clock_ns(clock: &Option<crate::clock::Clock>) -> u64 {
+    match clock {
+        Some(c) => c.now_us().saturating_mul(1000),
+        None => wall_clock_ns(),
+    }
+}
+
 impl Sequencer {
     /// Starts the engine and storage threads. `exchange` must already hold the replayed state.
     pub fn start(exchange: Exchange, log: Box<dyn CommandLog>, max_batch: usize) -> Sequencer {
@@ -162,13 +171,25 @@ impl Sequencer {
 
     /// [`Sequencer::start`] with an explicit storage-failure policy.
     pub fn start_with(exchange: Exchange, log: Box<dyn CommandLog>, max_batch: usize, on_failure: OnStorageFailure) -> Sequencer {
+        Sequencer::start_clocked(exchange, log, max_batch, on_failure, None)
+    }
+
+    /// [`Sequencer::start_with`] stamping time from `clock` (the server passes its clock when it
+    /// is an adjustable test clock; `None` is the system clock).
+    pub fn start_clocked(
+        exchange: Exchange,
+        log: Box<dyn CommandLog>,
+        max_batch: usize,
+        on_failure: OnStorageFailure,
+        clock: Option<crate::clock::Clock>,
+    ) -> Sequencer {
         let (job_tx, job_rx) = crossbeam_channel::bounded::<Message>(65_536);
         let (batch_tx, batch_rx) = crossbeam_channel::bounded::<Batch>(1024);
         let stats = Arc::new(SequencerStats::default());
         let s2 = stats.clone();
         std::thread::Builder::new()
             .name("engine".into())
-            .spawn(move || engine_loop(exchange, job_rx, batch_tx, max_batch.max(1), s2))
+            .spawn(move || engine_loop(exchange, job_rx, batch_tx, max_batch.max(1), s2, clock))
             .expect("spawn engine thread");
         let s3 = stats.clone();
         let storage = std::thread::Builder::new()
@@ -297,7 +318,14 @@ impl Sequencer {
     }
 }
 
-fn engine_loop(mut ex: Exchange, jobs: Receiver<Message>, batches: Sender<Batch>, max_batch: usize, stats: Arc<SequencerStats>) {
+fn engine_loop(
+    mut ex: Exchange,
+    jobs: Receiver<Message>,
+    batches: Sender<Batch>,
+    max_batch: usize,
+    stats: Arc<SequencerStats>,
+    clock: Option<crate::clock::Clock>,
+) {
     let _running = RunningFlag(&stats.engine_running);
     let mut last = 0u64;
     let mut stopping = false;
@@ -314,8 +342,9 @@ fn engine_loop(mut ex: Exchange, jobs: Receiver<Message>, batches: Sender<Batch>
                 }
                 Message::Job(j) => {
                     n += 1;
-                    let now = wall_clock_ns().max(last);
+                    let now = clock_ns(&clock).max(last);
                     last = now;
+                    tick_if_due(&mut ex, &mut batch.pending.records, now);
                     batch.replies.push(j(&mut ex, &mut batch.pending, now));
                 }
                 Message::Stop => {
@@ -338,6 +367,17 @@ fn engine_loop(mut ex: Exchange, jobs: Receiver<Message>, batches: Sender<Batch>
         if let Message::Job(j) = message {
             stats.queue_depth.fetch_sub(1, Ordering::Relaxed);
             drop(j);
+        }
+    }
+}
+
+/// Funding transitions whose time has come are applied (and logged) before the job that first
+/// runs at or after their time, so that every job sees them and a replay repeats them.
+fn tick_if_due(ex: &mut Exchange, records: &mut Vec<Vec<u8>>, now: u64) {
+    if ex.funding_due(now) {
+        let env = Envelope { time_ns: now, key_nonce: None, command: Command::Tick };
+        if ex.apply(&env).is_ok() {
+            records.push(serde_json::to_vec(&env).expect("commands serialize"));
         }
     }
 }

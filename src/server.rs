@@ -35,6 +35,8 @@ pub struct Server {
     pub market: Arc<crate::market::Market>,
     /// The data directory's id seed (a reset starts from it again).
     pub id_seed: u64,
+    /// The web console's sessions and log-in failure counts (in memory).
+    pub sessions: crate::console::session::Sessions,
 }
 
 /// A freshly created API key; the secret is shown once and never stored in clear.
@@ -93,8 +95,12 @@ impl Server {
         }
         let ids = exchange.ids.clone();
         let market = Arc::new(build_market(&config, &markets, seed)?);
-        let sequencer = Sequencer::start(exchange, log, config.server.max_batch);
         let clock = Clock::from_env();
+        // The engine stamps commands from the test clock too when there is one, so that moving it
+        // moves deposit confirmations and withdrawal processing on (tests only).
+        let engine_clock = clock.is_adjustable().then(|| clock.clone());
+        let sequencer =
+            Sequencer::start_clocked(exchange, log, config.server.max_batch, crate::sequencer::OnStorageFailure::Abort, engine_clock);
         let telemetry = Arc::new(Telemetry::new(sequencer.stats.clone(), limits.clone(), clock.clone(), config.log));
         let state = Arc::new(AppState {
             sequencer,
@@ -105,9 +111,15 @@ impl Server {
             limits,
             clock,
             telemetry,
+            funding: config.funding.clone(),
+            exports: Arc::new(crate::exports::Exports::open(data_dir)?),
         });
         let admin_token = load_or_create_token(data_dir)?;
-        Ok((Server { state, key_store, sbox, data_dir: data_dir.to_path_buf(), admin_token, config, market, id_seed: seed }, fresh))
+        let sessions = crate::console::session::Sessions::new(&config.console);
+        Ok((
+            Server { state, key_store, sbox, data_dir: data_dir.to_path_buf(), admin_token, config, sessions, market, id_seed: seed },
+            fresh,
+        ))
     }
 
     pub async fn create_account(&self, name: &str) -> Result<u32, KrakenError> {
@@ -235,6 +247,7 @@ impl Server {
         )
         .with_settings(settings.load(&self.sbox)?);
         key.restore_nonce(old.highest_nonce());
+        key.last_used.store(old.last_used.load(std::sync::atomic::Ordering::Relaxed), std::sync::atomic::Ordering::Relaxed);
         self.state.keys.insert(Arc::new(key));
         Ok((permissions, note))
     }
@@ -260,6 +273,7 @@ impl Server {
         let key = ApiKey::new(old.id, old.public_key.clone(), old.account_id, old.name.clone(), old.permissions, secret, old.created_at)
             .with_settings(live);
         key.restore_nonce(old.highest_nonce());
+        key.last_used.store(old.last_used.load(std::sync::atomic::Ordering::Relaxed), std::sync::atomic::Ordering::Relaxed);
         self.state.keys.insert(Arc::new(key));
         Ok(())
     }
@@ -361,6 +375,8 @@ pub async fn serve(data_dir: &Path, listen: SocketAddr, config: Config, profile:
     telemetry::install_panic_hook();
     let (server, fresh) = Server::open_with(data_dir, config, profile)?;
     let server = Arc::new(server);
+    // Reports a stop interrupted are built again from their recorded snapshots.
+    server.state.exports.resume(&server.state.sequencer, &server.state.ids);
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("{listen}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let url = format!("http://{addr}");
@@ -379,6 +395,9 @@ pub async fn serve(data_dir: &Path, listen: SocketAddr, config: Config, profile:
                 tick.tick().await;
                 s.flush_nonces();
                 s.state.telemetry.request_log.flush(false);
+                // A pass through the engine's queue applies funding transitions that came due
+                // (confirmations, withdrawal processing) even when no request arrives.
+                let _ = s.state.sequencer.read(|_| ()).await;
                 n += 1;
                 if n % 60 == 0 {
                     s.state.limits.sweep(s.state.clock.now_us());
@@ -389,6 +408,7 @@ pub async fn serve(data_dir: &Path, listen: SocketAddr, config: Config, profile:
     let market = crate::market::spawn(server.state.clone(), server.market.clone());
     let app = api::router(server.state.clone())
         .merge(crate::admin::router(server.clone()))
+        .merge(crate::console::router(server.clone()))
         .merge(telemetry::routes::router(server.state.clone()));
     tracing::info!(%url, "Calamari is listening");
     println!("Calamari listening on {url} (data directory {})", data_dir.display());
@@ -434,4 +454,5 @@ fn print_demo(account: &str, key: &NewKey, url: &str) {
     println!("  KRAKEN_API_KEY='{}' KRAKEN_API_SECRET='{}' calamari call Balance --url {url}", key.public_key, key.secret_b64);
     println!("Give each client library its own key (`calamari key create --account {account} --name NAME --permissions all`):");
     println!("their nonces differ in scale (krakenex ms, python-kraken-sdk 10^-8 s), and a smaller one is refused after a larger.");
+    println!("Web console: {url}/console/ (give {account} a password first: `calamari account password {account}` reads it from standard input).");
 }

@@ -1,5 +1,6 @@
 //! Secret hygiene: a server driven through every private method, failed authentications, second
-//! factors, key settings, revocation, the operator interface and a restart, its first run logging
+//! factors, key settings, revocation, the operator interface, the web console (passwords,
+//! sessions, a key made and revoked on its pages) and a restart, its first run logging
 //! at the most verbose level (trace, text) and its second at info as JSON, both with the request
 //! log's one line per request; with canary secrets: API secrets, a static 2FA password, a TOTP
 //! secret, the admin token and the master key. Afterwards each canary is searched for in clear,
@@ -11,6 +12,7 @@
 
 mod common;
 use base64::Engine as _;
+use common::console::{Browser, Page};
 use common::{next_nonce, Key, Server, BIN};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -71,9 +73,13 @@ fn answer(t: &mut Transcript, place: &str, r: Result<ureq::Response, ureq::Error
     for h in resp.headers_names() {
         head.push_str(&format!("{h}: {}\n", resp.header(&h).unwrap_or("")));
     }
-    let body = resp.into_string().unwrap();
-    t.note(place, format!("{head}\n{body}"));
-    serde_json::from_str(&body).unwrap_or(Value::Null)
+    // Bytes, not text: RetrieveExport answers a zip.
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(&mut resp.into_reader(), &mut body).unwrap();
+    let mut said = format!("{head}\n").into_bytes();
+    said.extend_from_slice(&body);
+    t.note(place, said);
+    serde_json::from_slice(&body).unwrap_or(Value::Null)
 }
 
 /// A signed private call (form body) whose whole answer goes into the transcript.
@@ -243,6 +249,45 @@ fn canary_secrets_appear_nowhere_but_where_they_are_shown_once() {
         "AddOrder",
         &[("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "1"), ("volume", "99999")],
     );
+    // Funding and exports: addresses, a deposit from the chain, the address book, withdrawals,
+    // a cancel, an operator failure, an adjustment, a report built into the data directory.
+    for (m, p) in [
+        ("DepositMethods", vec![("asset", "XBT")]),
+        ("DepositAddresses", vec![("asset", "XBT"), ("method", "Bitcoin"), ("new", "true")]),
+        ("WithdrawMethods", vec![]),
+        ("WithdrawAddresses", vec![]),
+    ] {
+        call(&s, &mut t, &trader, m, &p);
+    }
+    let addr = call(&s, &mut t, &trader, "DepositAddresses", &[("asset", "XBT"), ("method", "Bitcoin")]);
+    let addr = addr["result"][0]["address"].as_str().expect("a deposit address").to_string();
+    cli(&s, &mut t, "cli chain deposit", &["chain", "deposit", &addr, "0.5"]);
+    cli(
+        &s,
+        &mut t,
+        "cli address-book",
+        &["address-book", "add", "alice", "cold", "--asset", "XBT", "bc1qcanarydest0000000000000000000000000000"],
+    );
+    cli(&s, &mut t, "cli adjust", &["adjust", "alice", "USD", "-1", "--reason", "canary run"]);
+    call(&s, &mut t, &trader, "WithdrawInfo", &[("asset", "XBT"), ("key", "cold"), ("amount", "0.1")]);
+    let w = call(&s, &mut t, &trader, "Withdraw", &[("asset", "XBT"), ("key", "cold"), ("amount", "0.1")]);
+    let refid = w["result"]["refid"].as_str().expect("withdrawal").to_string();
+    call(&s, &mut t, &trader, "WithdrawCancel", &[("asset", "XBT"), ("refid", &refid)]);
+    let w = call(&s, &mut t, &trader, "Withdraw", &[("asset", "XBT"), ("key", "cold"), ("amount", "0.2")]);
+    cli(&s, &mut t, "cli chain fail", &["chain", "fail", w["result"]["refid"].as_str().expect("withdrawal")]);
+    call(&s, &mut t, &trader, "Withdraw", &[("asset", "XBT"), ("key", "nope"), ("amount", "0.1")]);
+    call(&s, &mut t, &trader, "WithdrawStatus", &[]);
+    call(&s, &mut t, &trader, "DepositStatus", &[]);
+    let export = call(&s, &mut t, &trader, "AddExport", &[("report", "ledgers"), ("description", "canary")]);
+    let export_id = export["result"]["id"].as_str().expect("export").to_string();
+    for _ in 0..100 {
+        let st = call(&s, &mut t, &trader, "ExportStatus", &[("report", "ledgers")]);
+        if st["result"][0]["status"] == "Processed" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    call(&s, &mut t, &trader, "RetrieveExport", &[("id", &export_id)]);
     let nonce = next_nonce().to_string();
     let json_body = format!("{{\"nonce\":\"{nonce}\",\"asset\":\"ZUSD\"}}");
     signed(&s, &mut t, &trader, "TradeBalance", &nonce, &json_body, "application/json");
@@ -278,6 +323,7 @@ fn canary_secrets_appear_nowhere_but_where_they_are_shown_once() {
     get(&s, &mut t, "/metrics", false);
     get(&s, &mut t, "/0/public/Ticker?pair=XBTUSD", false);
     get(&s, &mut t, "/0/public/Depth?pair=XBTUSD", false);
+    console(&s, &mut t, &mut canaries);
     s.terminate();
 
     // A restart replays everything; the keys are loaded again from their sealed form.
@@ -351,6 +397,124 @@ fn canary_secrets_appear_nowhere_but_where_they_are_shown_once() {
         leaks.len()
     );
     assert!(leaks.is_empty(), "secrets leaked:\n{}", leaks.join("\n"));
+}
+
+/// The web console: a password given by the CLI (on standard input), a sign-up, log-ins, every
+/// account page, a key generated on the keys page (its secret only in that one answer), an edit,
+/// a cancel, a revoke, a log-out. The passwords and session ids are canaries too: a session id
+/// may appear only in the answer that set it.
+fn console(s: &Server, t: &mut Transcript, canaries: &mut Vec<Canary>) {
+    let password = "canary-console-password-Hq3Xw9Zt";
+    let signup_password = "canary-signup-password-Jm5Rv2Ks";
+    canaries.push(Canary { name: "console password (CLI)".into(), bytes: password.as_bytes().to_vec(), allowed: vec![] });
+    canaries.push(Canary { name: "sign-up password".into(), bytes: signup_password.as_bytes().to_vec(), allowed: vec![] });
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(&s.data_dir)
+        .args(["account", "password", "alice"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    t.note("cli account password", [out.stdout, out.stderr].concat());
+
+    let mut b = Browser::new(&s.url);
+    let see = |t: &mut Transcript, place: &str, p: Page| -> Page {
+        t.note(place, p.whole());
+        p
+    };
+    let p = b.get("/console/login");
+    let csrf = see(t, "console login form", p).csrf();
+    let p = b.post("/console/login", &[("csrf", &csrf), ("account", "alice"), ("password", password)]);
+    let session = see(t, "console log-in answer", p).session_cookie().expect("a new session");
+    canaries.push(Canary { name: "console session id".into(), bytes: session.into_bytes(), allowed: vec!["console log-in answer".into()] });
+    for path in [
+        "/console/balances",
+        "/console/orders",
+        "/console/trades",
+        "/console/ledger?asset=all&type=all",
+        "/console/funding",
+        "/console/account",
+    ] {
+        let p = b.get(path);
+        assert_eq!(see(t, &format!("console page {path}"), p).status, 200);
+    }
+    let csrf = see(t, "console keys page", b.get("/console/keys")).csrf();
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("name", "console-bot"),
+        ("perm", "funds_query"),
+        ("perm", "trades_modify"),
+        ("nonce_window", "3"),
+        ("ip_allowlist", "127.0.0.1"),
+        ("valid_until", "2099-01-01T00:00"),
+        ("otp", "password"),
+        ("otp_password", "canary-console-otp-Pw4Lq8Nc"),
+    ];
+    let made = see(t, "console key generated", b.post("/console/keys", &form));
+    canaries.push(Canary { name: "console 2FA password".into(), bytes: b"canary-console-otp-Pw4Lq8Nc".to_vec(), allowed: vec![] });
+    assert_eq!(made.header("cache-control"), Some("no-store"), "the page that shows a secret is never cached");
+    let value_of = |id: &str| {
+        let needle = format!("id=\"{id}\" readonly value=\"");
+        let at = made.body.find(&needle).expect(id) + needle.len();
+        made.body[at..].split('"').next().unwrap().to_string()
+    };
+    let secret = value_of("private-key");
+    let raw = base64::engine::general_purpose::STANDARD.decode(&secret).unwrap();
+    canaries.push(Canary {
+        name: "console API secret".into(),
+        bytes: secret.clone().into_bytes(),
+        allowed: vec!["console key generated".into()],
+    });
+    canaries.push(Canary { name: "console API secret (raw bytes)".into(), bytes: raw, allowed: vec!["console key generated".into()] });
+    let key = Key { key: value_of("api-key"), secret };
+    ok(&call(
+        s,
+        t,
+        &key,
+        "AddOrder",
+        &[
+            ("otp", "canary-console-otp-Pw4Lq8Nc"),
+            ("pair", "XBTUSD"),
+            ("type", "buy"),
+            ("ordertype", "limit"),
+            ("price", "900"),
+            ("volume", "0.01"),
+        ],
+    ));
+    let keys = see(t, "console keys list", b.get("/console/keys"));
+    let row = keys.body.split("data-key-name=\"console-bot\"").nth(1).expect("the console key's row");
+    let id = row.split("/console/keys/edit?id=").nth(1).and_then(|r| r.split('"').next()).expect("the console key's id").to_string();
+    let p = b.get(&format!("/console/keys/edit?id={id}"));
+    let csrf = see(t, "console key edit page", p).csrf();
+    let p = b.post("/console/keys/edit", &[("csrf", &csrf), ("id", &id), ("perm", "funds_query"), ("otp", "keep"), ("nonce_window", "4")]);
+    see(t, "console key edit answer", p);
+    let p = b.post("/console/orders/cancel", &[("csrf", &csrf), ("all", "1")]);
+    see(t, "console cancel answer", p);
+    see(t, "console orders after cancel", b.get("/console/orders"));
+    see(t, "console revoke page", b.get(&format!("/console/keys/revoke?id={id}")));
+    see(t, "console revoke answer", b.post("/console/keys/revoke", &[("csrf", &csrf), ("id", &id)]));
+    see(t, "console log-out", b.post("/console/logout", &[("csrf", &csrf)]));
+    // A sign-up: its session is set once, in the sign-up's answer.
+    let mut c = Browser::new(&s.url);
+    let form = see(t, "console sign-up form", c.get("/console/signup"));
+    let p = c.post(
+        "/console/signup",
+        &[("csrf", &form.csrf()), ("account", "carol"), ("password", signup_password), ("password2", signup_password)],
+    );
+    let session = see(t, "console sign-up answer", p).session_cookie().expect("a session");
+    canaries.push(Canary {
+        name: "sign-up session id".into(),
+        bytes: session.into_bytes(),
+        allowed: vec!["console sign-up answer".into()],
+    });
+    see(t, "console page after sign-up", c.get("/console/balances"));
+    see(t, "console failed log-in", Browser::new(&s.url).log_in("carol", "not-the-password"));
 }
 
 fn ok(v: &Value) -> &Value {

@@ -1,10 +1,12 @@
-//! The operator's interface, used by the `calamari` CLI: accounts, API keys, deposits and an
-//! audit of the books. Mounted on the API listener under `/admin`, but answered only for
+//! The operator's interface, used by the `calamari` CLI: accounts, API keys, deposits, the chain
+//! and address books (funding.rs), adjustments and an audit of the books. Mounted on the API listener under `/admin`, but answered only for
 //! loopback peers that present the admin token kept in the data directory; everyone else gets
 //! 403. Secrets leave only once, in the answer that creates a key.
 
 mod accounts;
-mod limits;
+mod console;
+mod funding;
+pub(crate) mod limits;
 mod market;
 mod state;
 
@@ -36,11 +38,17 @@ pub fn router(server: Shared) -> Router {
         .route("/admin/deposits", post(deposit))
         .route("/admin/audit", get(audit))
         .route("/admin/accounts/tier", post(limits::set_tier))
+        .route("/admin/accounts/password", post(console::set_password))
         .route("/admin/keys/settings", post(limits::set_key_settings))
         .route("/admin/limits", get(limits::show))
         .route("/admin/lockouts", get(limits::lockouts))
         .route("/admin/lockouts/lift", post(limits::lift))
         .route("/admin/clock/advance", post(limits::advance_clock))
+        .route("/admin/chain/deposit", post(funding::chain_deposit))
+        .route("/admin/chain/fail", post(funding::fail))
+        .route("/admin/address-book", get(funding::list_entries).post(funding::add_entry))
+        .route("/admin/address-book/remove", post(funding::remove_entry))
+        .route("/admin/adjust", post(funding::adjust))
         .route("/admin/reset", post(state::reset))
         .route("/admin/snapshots", get(state::list))
         .route("/admin/snapshots/save", post(state::save))
@@ -203,12 +211,18 @@ async fn deposit(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketA
 /// its digest (compare with `calamari replay` of the same data directory).
 async fn audit(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketAddr>, h: HeaderMap) -> Response {
     crate::admin_guard!(s, peer, h);
-    let result = s.state.sequencer.read(|ex| (ex.check_invariants(), ex.orders.len(), ex.trades.len(), ex.ledger.len(), ex.digest())).await;
+    let result = s
+        .state
+        .sequencer
+        .read(|ex| (ex.check_invariants(), ex.orders.len(), ex.trades.len(), ex.ledger.len(), ex.digest(), ex.now_ns))
+        .await;
     match result {
-        Ok((check, orders, trades, ledger, digest)) => reply(
+        // `now_ns`: the engine's time, for `calamari replay --at` (funding transitions are a
+        // function of the state and the time, so a replay brought to this time must agree).
+        Ok((check, orders, trades, ledger, digest, now_ns)) => reply(
             StatusCode::OK,
             json!({ "ok": check.is_ok(), "problem": check.err(), "orders": orders, "trades": trades, "ledger_entries": ledger,
-                    "digest": digest }),
+                    "digest": digest, "now_ns": now_ns }),
         ),
         Err(e) => bad(e),
     }

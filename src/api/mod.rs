@@ -40,6 +40,10 @@ pub struct AppState {
     pub clock: Clock,
     /// The process's metrics (`/metrics`).
     pub telemetry: Arc<crate::telemetry::Telemetry>,
+    /// Withdrawal timings and limits.
+    pub funding: crate::config::FundingConfig,
+    /// Data exports (AddExport … RemoveExport), kept in the data directory.
+    pub exports: Arc<crate::exports::Exports>,
 }
 
 pub type Shared = Arc<AppState>;
@@ -169,8 +173,16 @@ impl Caller {
     pub fn account(&self) -> u32 {
         self.key.account_id
     }
+    /// The key and nonce the command log records with a write (none for the console, which
+    /// acts for a logged-in account without a key).
     pub fn key_nonce(&self) -> Option<(i64, u64)> {
-        Some((self.key.id, self.nonce))
+        (self.key.id >= 0).then_some((self.key.id, self.nonce))
+    }
+    /// The web console's caller: the account itself, with every permission and no key (id -1,
+    /// never in the registry), so that its pages run the API's own methods and rules.
+    pub fn console(account: u32) -> Caller {
+        let key = auth::ApiKey::new(-1, String::new(), account, "console".into(), Permissions::ALL, Vec::new(), 0);
+        Caller { key: Arc::new(key), nonce: 0 }
     }
     pub fn query_window(&self) -> QueryWindow {
         let (from, to) = self.key.settings.query_window();
@@ -188,7 +200,18 @@ async fn private_call(
 ) -> Response {
     let client = client_address(&st.limits, peer, &headers);
     let mut key_name = None;
-    let mut response = envelope(private_inner(&st, client, &method, &headers, &body, &mut key_name).await);
+    let mut response = if method == "RetrieveExport" {
+        // The one private method whose answer is a file, not the JSON envelope.
+        match authorize(&st, client, &method, &headers, &body, &mut key_name).await {
+            Ok((caller, params, _in_flight)) => match private::exports::retrieve_export(&st, &caller, &params).await {
+                Ok(file) => file,
+                Err(e) => envelope(Err(e)),
+            },
+            Err(e) => envelope(Err(e)),
+        }
+    } else {
+        envelope(private_inner(&st, client, &method, &headers, &body, &mut key_name).await)
+    };
     if let Some(name) = key_name {
         response.extensions_mut().insert(KeyName(name));
     }
@@ -207,6 +230,20 @@ async fn private_inner(
     body: &[u8],
     key_name: &mut Option<String>,
 ) -> ApiResult {
+    let (caller, params, _in_flight) = authorize(st, client, method, headers, body, key_name).await?;
+    private::dispatch(st, method, &caller, &params).await
+}
+
+/// Everything before the method: the authenticated caller, the parameters, and the in-flight
+/// slot the call holds until it is answered.
+async fn authorize(
+    st: &Shared,
+    client: IpAddr,
+    method: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    key_name: &mut Option<String>,
+) -> Result<(Caller, Params, crate::limits::InFlight), KrakenError> {
     let Some(needs) = private::permission_for(method) else { return Err(KrakenError::UnknownMethod) };
     let now_us = st.clock.now_us();
     st.limits.check_lockout(client, now_us)?;
@@ -239,14 +276,13 @@ async fn private_inner(
             return Err(e);
         }
     };
-    let _in_flight = st.limits.enter(key.id, now_secs as u64)?;
+    let in_flight = st.limits.enter(key.id, now_secs as u64)?;
     st.limits.charge_rest(key.id, key.account_id, method, now_us)?;
     if !needs.iter().any(|p| key.permissions.contains(*p)) {
         return Err(KrakenError::PermissionDenied);
     }
     let nonce = nonce_text.and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
-    let caller = Caller { key, nonce };
-    private::dispatch(st, method, &caller, &params).await
+    Ok((Caller { key, nonce }, params, in_flight))
 }
 
 /// Permissions a method accepts (any one of them suffices).

@@ -7,6 +7,8 @@
 
 mod admin_client;
 mod call;
+mod console;
+mod funding;
 mod market;
 mod operator;
 
@@ -66,6 +68,25 @@ pub enum Cmd {
         asset: String,
         amount: String,
     },
+    /// The chain outside the exchange: deposits arriving on addresses, failures.
+    Chain {
+        #[command(subcommand)]
+        action: funding::ChainCmd,
+    },
+    /// Accounts' address books (Kraken's withdrawal keys).
+    AddressBook {
+        #[command(subcommand)]
+        action: funding::AddressBookCmd,
+    },
+    /// Book an operator's correction: an `adjustment` ledger entry (AMOUNT may be negative).
+    Adjust {
+        account: String,
+        asset: String,
+        #[arg(allow_hyphen_values = true)]
+        amount: String,
+        #[arg(long)]
+        reason: String,
+    },
     /// Check the running server's books: conservation, holds, order books.
     Audit,
     /// Offline: replay the data directory's command log into a fresh engine (no server needed)
@@ -74,6 +95,10 @@ pub enum Cmd {
         /// The configuration the server runs with (markets); the built-in default otherwise.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Then bring the state to this engine time (ns; `now_ns` of `calamari audit`): apply the
+        /// funding transitions due by then, as the running server does on its own clock.
+        #[arg(long)]
+        at: Option<u64>,
     },
     /// Show the call-restriction counters of an account or key: level, ceiling, drain time.
     Limits {
@@ -127,6 +152,11 @@ pub enum AccountCmd {
     Tier {
         name: String,
         tier: String,
+    },
+    /// Set the web console password of an account (read from standard input, one line; logs the
+    /// account's console sessions out).
+    Password {
+        name: String,
     },
 }
 
@@ -224,9 +254,9 @@ pub fn run(cli: Cli) -> Result<i32, String> {
             rt.block_on(crate::server::serve(&target.data_dir, listen, config, limits))?;
             Ok(0)
         }
-        Cmd::Replay { config } => {
+        Cmd::Replay { config, at } => {
             let config = crate::config::Config::load(config.as_deref())?;
-            let r = crate::recovery::replay_data_dir(&target.data_dir, &config)?;
+            let r = crate::recovery::replay_data_dir(&target.data_dir, &config, at)?;
             let out = json!({
                 "records": r.records,
                 "digest": r.digest,
@@ -242,6 +272,7 @@ pub fn run(cli: Cli) -> Result<i32, String> {
             let url = url.or_else(|| target.server.clone()).unwrap_or_else(|| admin_client::recorded_url(&target.data_dir));
             call(&url, &method, &params)
         }
+        cmd @ (Cmd::Chain { .. } | Cmd::AddressBook { .. } | Cmd::Adjust { .. }) => funding::run(&target, json, cmd),
         c @ (Cmd::Market { .. } | Cmd::Import(_) | Cmd::Reset(_) | Cmd::Snapshot { .. }) => market::run(&target, json, c),
         other => operator::run(&target, json, other),
     }

@@ -39,7 +39,9 @@ pub fn run(target: &Target, as_json: bool, cmd: Cmd) -> Result<i32, String> {
             text(as_json, || print_lockouts(&v));
             (v, 0)
         }
-        Cmd::Serve { .. } | Cmd::Replay { .. } | Cmd::Call { .. } => unreachable!("not an operator command"),
+        Cmd::Serve { .. } | Cmd::Replay { .. } | Cmd::Call { .. } | Cmd::Chain { .. } | Cmd::AddressBook { .. } | Cmd::Adjust { .. } => {
+            unreachable!("not run here")
+        }
         Cmd::Market { .. } | Cmd::Import(_) | Cmd::Reset(_) | Cmd::Snapshot { .. } => unreachable!("a market command"),
     };
     if as_json {
@@ -75,6 +77,7 @@ fn account(admin: &Admin, action: AccountCmd, as_json: bool) -> Result<Value, St
             text(as_json, || println!("account {name} is now {}", s(&v["tier"])));
             v
         }
+        AccountCmd::Password { name } => super::console::password(admin, &name, as_json)?,
         AccountCmd::List => {
             let v = admin.get("/admin/accounts")?;
             text(as_json, || {

@@ -66,6 +66,8 @@ impl Account {
 pub enum LedgerKind {
     Trade,
     Deposit,
+    Withdrawal,
+    Adjustment,
 }
 
 impl LedgerKind {
@@ -73,6 +75,8 @@ impl LedgerKind {
         match self {
             LedgerKind::Trade => "trade",
             LedgerKind::Deposit => "deposit",
+            LedgerKind::Withdrawal => "withdrawal",
+            LedgerKind::Adjustment => "adjustment",
         }
     }
 }

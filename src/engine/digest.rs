@@ -58,6 +58,7 @@ impl Exchange {
         for e in &self.ledger {
             writeln!(w, "ledger {e:?}")?;
         }
+        writeln!(w, "funding {:?}", self.funding)?;
         Ok(())
     }
 }

@@ -91,6 +91,17 @@ impl IdCodec {
         out
     }
 
+    /// A keyed bijection of 64-bit values under this exchange's seed (`salt` separates uses):
+    /// what deposit addresses are derived from.
+    pub fn scramble(&self, salt: u64, x: u64) -> u64 {
+        mix(x, self.seed ^ salt)
+    }
+
+    /// The inverse of [`IdCodec::scramble`].
+    pub fn unscramble(&self, salt: u64, x: u64) -> u64 {
+        unmix(x, self.seed ^ salt)
+    }
+
     pub fn decode(&self, kind: IdKind, text: &str) -> Option<u64> {
         let b = text.as_bytes();
         if b.len() != 19 || b[0] != kind.prefix() || b[6] != b'-' || b[12] != b'-' {

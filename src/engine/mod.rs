@@ -5,14 +5,15 @@
 //!
 //! Invariants (checked by [`Exchange::check_invariants`] in tests):
 //! - for every asset, the balances of all accounts, `@external` and `@fees` included, sum to 0;
-//! - an account's hold of an asset equals the `hold_remaining` of its open orders in that asset,
-//!   and never exceeds its balance;
+//! - an account's hold of an asset equals the `hold_remaining` of its open orders in that asset
+//!   plus its withdrawals still `Initial` (amount and fee), and never exceeds its balance;
 //! - every book level's volume equals the remaining volume of the open orders resting there;
 //! - a fill never happens at a price worse than either order's limit.
 
 pub mod account;
 pub mod book;
 mod digest;
+pub mod funding;
 pub mod history;
 pub mod ids;
 pub mod ladder;
@@ -64,6 +65,50 @@ pub enum Command {
         pair: PairIdx,
         rows: history::ImportRows,
     },
+    /// A deposit seen on the chain on one of the account's addresses (`calamari chain deposit`).
+    ChainDeposit {
+        owner: funding::addresses::AddressOwner,
+        amount: i128,
+    },
+    /// DepositAddresses with `new=true`.
+    NewDepositAddress {
+        account: AccountId,
+        asset: AssetIdx,
+        method: u8,
+    },
+    /// The operator adds or replaces an address-book entry (Kraken's withdrawal key).
+    SetWithdrawKey {
+        account: AccountId,
+        key: String,
+        asset: AssetIdx,
+        method: u8,
+        address: String,
+        tag: Option<String>,
+        verified: bool,
+    },
+    RemoveWithdrawKey {
+        account: AccountId,
+        key: String,
+    },
+    Withdraw(funding::WithdrawRequest),
+    WithdrawCancel {
+        account: AccountId,
+        asset: AssetIdx,
+        refid: u64,
+    },
+    /// The operator makes a deposit or withdrawal fail (`calamari chain fail`).
+    FailFunding {
+        refid: u64,
+    },
+    /// An operator's correction (`calamari adjust`); the reason is kept in the log.
+    Adjust {
+        account: AccountId,
+        asset: AssetIdx,
+        amount: i128,
+        reason: String,
+    },
+    /// Applies the funding transitions due at the envelope's time (see `engine::funding`).
+    Tick,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,6 +140,11 @@ pub enum Applied {
     Requoted,
     /// A history was loaded: how many public trades it holds.
     HistoryLoaded(usize),
+    AddressIssued(u16),
+    /// A deposit or withdrawal (its funding id).
+    Funding(u64),
+    Ticked(u32),
+    Done,
 }
 
 pub struct Exchange {
@@ -108,6 +158,7 @@ pub struct Exchange {
     pub trades: Vec<TradeRecord>,
     pub ledger: Vec<LedgerEntry>,
     next_funding: u64,
+    pub funding: funding::FundingState,
     next_public_trade: Vec<u64>,
     /// Per pair, the reference ("index") price: the pair's reference price until a market
     /// maker's `Requote` states another. Deterministic (it comes from logged commands).
@@ -138,6 +189,7 @@ impl Exchange {
             trades: Vec::new(),
             ledger: Vec::new(),
             next_funding: 1,
+            funding: funding::FundingState::default(),
             next_public_trade,
             index,
             now_ns: 0,
@@ -156,6 +208,19 @@ impl Exchange {
             Command::Requote(q) => self.requote(q, t),
             Command::History { pair, params } => self.load_history(*pair, Some(params), None),
             Command::Import { pair, rows } => self.load_history(*pair, None, Some(rows)),
+            Command::ChainDeposit { owner, amount } => self.chain_deposit(*owner, *amount, t),
+            Command::NewDepositAddress { account, asset, method } => self.new_deposit_address(*account, *asset, *method),
+            Command::SetWithdrawKey { account, key, asset, method, address, tag, verified } => {
+                let entry =
+                    funding::BookEntry { asset: *asset, method: *method, address: address.clone(), tag: tag.clone(), verified: *verified };
+                self.set_withdraw_key(*account, key, entry)
+            }
+            Command::RemoveWithdrawKey { account, key } => self.remove_withdraw_key(*account, key),
+            Command::Withdraw(req) => self.withdraw(req, t),
+            Command::WithdrawCancel { account, asset, refid } => self.withdraw_cancel(*account, *asset, *refid, t),
+            Command::FailFunding { refid } => self.fail_funding(*refid, t),
+            Command::Adjust { account, asset, amount, reason: _ } => self.adjust(*account, *asset, *amount, t),
+            Command::Tick => self.tick(t),
         };
         if result.is_ok() {
             self.now_ns = t;
@@ -237,7 +302,16 @@ impl Exchange {
     }
 
     /// Moves a balance by `amount - fee` and writes the ledger entry; returns its sequence.
-    fn post(&mut self, account: AccountId, asset: AssetIdx, amount: i128, fee: i128, kind: LedgerKind, refid: RefId, t: u64) -> u64 {
+    pub(crate) fn post(
+        &mut self,
+        account: AccountId,
+        asset: AssetIdx,
+        amount: i128,
+        fee: i128,
+        kind: LedgerKind,
+        refid: RefId,
+        t: u64,
+    ) -> u64 {
         let acct = &mut self.accounts[account as usize];
         acct.balances[asset as usize] += amount - fee;
         let seq = self.ledger.len() as u64;
@@ -360,9 +434,10 @@ impl Exchange {
         for o in self.orders.iter().filter(|o| o.is_open()) {
             holds[o.req.account as usize][o.hold_asset as usize] += o.hold_remaining;
         }
+        self.withdrawal_holds(&mut holds);
         for (id, acct) in self.accounts.iter().enumerate() {
             if acct.holds != holds[id] {
-                return Err(format!("account {id}: holds {:?} != open orders' {:?}", acct.holds, holds[id]));
+                return Err(format!("account {id}: holds {:?} != open orders' and withdrawals' {:?}", acct.holds, holds[id]));
             }
             for (a, (b, h)) in acct.balances.iter().zip(&acct.holds).enumerate() {
                 if id as AccountId >= FIRST_USER && (b < h || *b < 0) {

@@ -38,6 +38,8 @@ pub fn endpoint_of(path: &str) -> (&'static str, &'static str) {
         (private::METHODS.iter().map(|(m, _)| *m).find(|m| *m == name).unwrap_or("other"), "private")
     } else if path.starts_with("/admin/") {
         ("other", "admin")
+    } else if path == "/" || path.starts_with("/console") {
+        ("other", "console")
     } else if path == "/health" || path == "/metrics" {
         (find(&["/health", "/metrics"], path), "operator")
     } else {
@@ -50,7 +52,8 @@ pub fn endpoint_of(path: &str) -> (&'static str, &'static str) {
 pub async fn record(State(st): State<Shared>, request: Request, next: Next) -> Response {
     let (endpoint, kind) = endpoint_of(request.uri().path());
     // An admin line names the route that matched (one of the router's, never the raw path).
-    let route = (kind == "admin").then(|| request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string())).flatten();
+    let route =
+        matches!(kind, "admin" | "console").then(|| request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string())).flatten();
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
     let client = peer.map(|p| api::client_address(&st.limits, p, request.headers()));
     let started = Instant::now();
@@ -59,7 +62,7 @@ pub async fn record(State(st): State<Shared>, request: Request, next: Next) -> R
     let outcome = response.extensions().get::<Outcome>().map(|o| o.0.as_str());
     let status = response.status().as_u16();
     let telemetry = &st.telemetry;
-    if !matches!(kind, "admin" | "operator") {
+    if !matches!(kind, "admin" | "operator" | "console") {
         let error = match outcome {
             Some(e) => e.to_string(),
             // Refused before the envelope (e.g. axum's body limit): no Kraken string, the HTTP status.
@@ -103,6 +106,7 @@ mod tests {
         assert_eq!(endpoint_of("/0/private/AddOrder"), ("AddOrder", "private"));
         assert_eq!(endpoint_of("/admin/keys"), ("other", "admin"), "the log names admin routes by their matched path");
         assert_eq!(endpoint_of("/health"), ("/health", "operator"));
+        assert_eq!(endpoint_of("/console/keys"), ("other", "console"), "console lines name their matched route too");
         assert_eq!(endpoint_of("/metrics"), ("/metrics", "operator"));
         assert_eq!(endpoint_of("/openapi.json"), ("other", "other"));
     }

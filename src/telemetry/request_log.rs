@@ -5,7 +5,7 @@
 //! line per `summary_seconds`.
 //!
 //! A line holds the client address, the method label (a known Kraken method or `other`, the
-//! admin route's path, or `/health`, `/metrics`), its kind, the NAME of the API key (the one
+//! admin or console route's path, or `/health`, `/metrics`), its kind, the NAME of the API key (the one
 //! given at `key create`; never the public key, the secret, a header or a body), the HTTP status,
 //! the Kraken error as its bounded metric label (no client-chosen text), and the latency in
 //! microseconds; the formatter adds the time. API, admin and `/openapi.json` lines are at info;

@@ -2,6 +2,8 @@
 //! directory, and talks to it over HTTP with Kraken-signed requests. No mocks.
 #![allow(dead_code)]
 
+pub mod console;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

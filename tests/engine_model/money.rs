@@ -108,12 +108,41 @@ pub fn check_money(ex: &Exchange) {
         assert_eq!(bal, acct.balances, "account {id}: ledger does not replay to the balances");
     }
     assert!(owner.iter().all(|o| o.is_some()), "a ledger entry belongs to no account");
+    // Withdrawal fees go to @fees too (and come back on a refund).
+    for e in ex.ledger.iter().filter(|e| e.kind == LedgerKind::Withdrawal && e.account == FEES) {
+        fees_collected[e.asset as usize] += e.amount;
+    }
     assert_eq!(ex.accounts[FEES as usize].balances, fees_collected, "@fees holds exactly the fees charged");
-    // @external is minus the deposits.
-    let mut deposited = vec![0i128; m.assets.len()];
-    for e in ex.ledger.iter().filter(|e| e.kind == LedgerKind::Deposit && e.account != EXTERNAL) {
-        deposited[e.asset as usize] += e.amount;
+    // @external is minus what came in from outside: deposits and adjustments, less withdrawals.
+    let mut came_in = vec![0i128; m.assets.len()];
+    for e in ex.ledger.iter().filter(|e| e.kind != LedgerKind::Trade && e.account != EXTERNAL) {
+        came_in[e.asset as usize] += e.amount - e.fee;
     }
     let ext: Vec<i128> = ex.accounts[EXTERNAL as usize].balances.iter().map(|b| -b).collect();
-    assert_eq!(ext, deposited);
+    assert_eq!(ext, came_in);
+    check_funding(ex);
+}
+
+/// Each deposit and withdrawal has exactly the ledger entries its status calls for.
+fn check_funding(ex: &Exchange) {
+    use calamari::engine::funding::Status as F;
+    let net = |account: AccountId, id: u64| -> (usize, i128) {
+        let mine = ex.ledger.iter().filter(|e| e.account == account && e.refid == RefId::Funding(id));
+        mine.fold((0, 0), |(n, sum), e| (n + 1, sum + e.amount - e.fee))
+    };
+    for d in &ex.funding.deposits {
+        let (n, sum) = net(d.owner.account, d.id);
+        match d.status {
+            F::Success => assert_eq!((n, sum), (1, d.amount), "deposit {} credited once", d.id),
+            _ => assert_eq!(n, 0, "deposit {} ({:?}) credited", d.id, d.status),
+        }
+    }
+    for w in &ex.funding.withdrawals {
+        let (n, sum) = net(w.account, w.id);
+        match (w.status, w.prop) {
+            (F::Initial, _) | (F::Failure, Some(_)) => assert_eq!(n, 0, "withdrawal {} ({:?}) touched the ledger", w.id, w.status),
+            (F::Failure, None) => assert!(n == 0 || (n == 2 && sum == 0), "withdrawal {} failed without a full refund", w.id),
+            _ => assert_eq!((n, sum), (1, -(w.amount + w.fee)), "withdrawal {} ({:?}) debit", w.id, w.status),
+        }
+    }
 }

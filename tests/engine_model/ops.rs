@@ -44,6 +44,45 @@ pub enum Op {
         asset: u8,
         amount: i128,
     },
+    /// Funding: on-chain deposits, addresses, address books, withdrawals, cancels, failures,
+    /// adjustments (each may be refused; a refusal must change nothing).
+    ChainDeposit {
+        acct: u8,
+        asset: u8,
+        index: u16,
+        amount: i128,
+    },
+    NewAddress {
+        acct: u8,
+        asset: u8,
+    },
+    SetKey {
+        acct: u8,
+        key: u8,
+        asset: u8,
+        verified: bool,
+    },
+    Withdraw {
+        acct: u8,
+        key: u8,
+        asset: u8,
+        amount: i128,
+        max_fee: Option<i128>,
+        tight_limit: bool,
+    },
+    CancelWithdraw {
+        acct: u8,
+        pick: usize,
+        as_other: bool,
+    },
+    FailFunding {
+        pick: usize,
+    },
+    Adjust {
+        acct: u8,
+        asset: u8,
+        amount: i128,
+    },
     /// A malformed command of kind `what`, which must be rejected.
     Invalid {
         acct: u8,
@@ -99,6 +138,25 @@ pub fn mixed_op() -> impl Strategy<Value = Op> {
         5 => cancel_ops(),
         1 => (0u8..4, 0u8..3, prop_oneof![1i128..1_000, 1_000_000i128..100_000_000_000]).prop_map(|(acct, asset, amount)| Op::Deposit { acct, asset, amount }),
         1 => (0u8..4, 0u8..10).prop_map(|(acct, what)| Op::Invalid { acct, what }),
+        8 => funding_op(),
+    ]
+}
+
+/// Amounts of XBT/ETH: dust (below the minimums), ordinary, and more than anyone has.
+fn coin() -> impl Strategy<Value = i128> {
+    prop_oneof![1i128..1_000_000, 1_000_000i128..20_000_000_000, 20_000_000_000i128..2_000_000_000_000]
+}
+
+pub fn funding_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (0u8..4, 0u8..3, 0u16..3, coin()).prop_map(|(acct, asset, index, amount)| Op::ChainDeposit { acct, asset, index, amount }),
+        1 => (0u8..4, 0u8..3).prop_map(|(acct, asset)| Op::NewAddress { acct, asset }),
+        3 => (0u8..4, 0u8..2, 1u8..3, prop::bool::weighted(0.8)).prop_map(|(acct, key, asset, verified)| Op::SetKey { acct, key, asset, verified }),
+        6 => (0u8..4, 0u8..2, 0u8..3, coin(), prop::option::weighted(0.3, 0i128..2_000_000), prop::bool::weighted(0.2))
+            .prop_map(|(acct, key, asset, amount, max_fee, tight_limit)| Op::Withdraw { acct, key, asset, amount, max_fee, tight_limit }),
+        3 => (0u8..4, any::<usize>(), prop::bool::weighted(0.2)).prop_map(|(acct, pick, as_other)| Op::CancelWithdraw { acct, pick, as_other }),
+        1 => any::<usize>().prop_map(|pick| Op::FailFunding { pick }),
+        1 => (0u8..4, 0u8..3, -2_000_000_000i128..2_000_000_000).prop_map(|(acct, asset, amount)| Op::Adjust { acct, asset, amount }),
     ]
 }
 
@@ -142,6 +200,58 @@ pub fn command(ex: &Exchange, users: &[AccountId], op: &Op) -> Command {
         Op::CancelClOrdId { acct, cl } => Command::Cancel { account: user(acct), target: CancelTarget::ClOrdId(format!("cl-{cl}")) },
         Op::CancelAll { acct } => Command::CancelAll { account: user(acct) },
         Op::Deposit { acct, asset, amount } => Command::Deposit { account: user(acct), asset: *asset as u16, amount: *amount },
+        Op::ChainDeposit { acct, asset, index, amount } => {
+            let owner =
+                calamari::engine::funding::addresses::AddressOwner { account: user(acct), asset: *asset as u16, method: 0, index: *index };
+            Command::ChainDeposit { owner, amount: *amount }
+        }
+        Op::NewAddress { acct, asset } => Command::NewDepositAddress { account: user(acct), asset: *asset as u16, method: 0 },
+        Op::SetKey { acct, key, asset, verified } => Command::SetWithdrawKey {
+            account: user(acct),
+            key: format!("key{key}"),
+            asset: *asset as u16,
+            method: 0,
+            address: format!("addr{acct}x{key}"),
+            tag: None,
+            verified: *verified,
+        },
+        Op::Withdraw { acct, key, asset, amount, max_fee, tight_limit } => {
+            let limit = if *tight_limit { 1_000 * 10_000 } else { 100_000_000 * 10_000 };
+            // Mostly the asset of the key's entry (when it exists); asset 0 (USD) stays a mismatch.
+            let entry = ex.funding.address_book.get(&(user(acct), format!("key{key}")));
+            let asset = entry.map_or(*asset as u16, |e| if *asset == 0 { 0 } else { e.asset });
+            Command::Withdraw(calamari::engine::funding::WithdrawRequest {
+                account: user(acct),
+                asset,
+                key: format!("key{key}"),
+                amount: *amount,
+                max_fee: *max_fee,
+                address: None,
+                daily_limit: limit,
+                monthly_limit: limit * 10,
+                // Ten minutes to cancel in: random steps are mostly under two minutes.
+                process_after_s: 600,
+                broadcast_after_s: 30,
+            })
+        }
+        Op::CancelWithdraw { acct, pick, as_other } => {
+            let ws = &ex.funding.withdrawals;
+            if ws.is_empty() {
+                return Command::WithdrawCancel { account: user(acct), asset: XBT, refid: *pick as u64 % 1000 };
+            }
+            // Mostly one still cancellable, when there is one.
+            let initial: Vec<_> = ws.iter().filter(|w| w.status == calamari::engine::funding::Status::Initial).collect();
+            let w = if !initial.is_empty() && pick % 4 != 0 { initial[pick % initial.len()] } else { &ws[pick % ws.len()] };
+            let account = if *as_other { user(acct) } else { w.account };
+            Command::WithdrawCancel { account, asset: w.asset, refid: w.id }
+        }
+        Op::FailFunding { pick } => {
+            let ids: Vec<u64> = ex.funding.by_id.keys().copied().collect();
+            Command::FailFunding { refid: if ids.is_empty() { *pick as u64 % 1000 } else { ids[pick % ids.len()] } }
+        }
+        Op::Adjust { acct, asset, amount } => {
+            Command::Adjust { account: user(acct), asset: *asset as u16, amount: *amount, reason: "test".into() }
+        }
         Op::Invalid { acct, what } => {
             let base = NewOrder::limit(user(acct), 0, Side::Buy, CENTER[0], 1_000 * LOT);
             match what {

@@ -12,6 +12,7 @@ pub struct Fingerprint {
     pub ledger: usize,
     pub books: Vec<(Vec<(u64, i128)>, Vec<(u64, i128)>, usize, usize)>,
     pub market_data: Vec<(usize, usize, u64)>,
+    pub funding: String,
 }
 
 pub fn fingerprint(ex: &Exchange) -> Fingerprint {
@@ -43,6 +44,7 @@ pub fn fingerprint(ex: &Exchange) -> Fingerprint {
             })
             .collect(),
         market_data: ex.market_data.iter().map(|m| (m.trades.len(), m.spreads.len(), m.last_price)).collect(),
+        funding: format!("{:?}", ex.funding),
     }
 }
 
@@ -101,6 +103,13 @@ impl Sim {
 
     pub fn advance(&mut self, dt: u64) {
         self.t += dt;
+    }
+
+    /// What the sequencer does before each job: apply the funding transitions that came due.
+    pub fn tick_if_due(&mut self) {
+        if self.ex.funding_due(self.t) {
+            self.apply(Command::Tick).expect("a due tick applies");
+        }
     }
 }
 

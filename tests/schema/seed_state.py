@@ -2,13 +2,20 @@
 the tested account trades against it (a partial fill, a market order), keeps an open order and
 cancels another. So OpenOrders, ClosedOrders, TradesHistory, Ledgers and the public market data
 answer with real entries whose shapes the schema checks, and the Query* methods get real ids.
+With CALAMARI_BIN and CALAMARI_DATA set (tests/schema/run sets them) it also plays the chain and
+the operator through the CLI: a deposit waiting for confirmations, an address-book entry, a
+withdrawal and a canceled one, and a ledger export, so that DepositStatus, WithdrawStatus,
+WithdrawAddresses and ExportStatus answer with records too.
 
 Usage: seed_state.py URL MAKER_KEY MAKER_SECRET IDS_OUT   (the tested key in KRAKEN_KEY/SECRET)
 Writes the ids it saw to IDS_OUT (JSON: orders, trades, ledgers) for kraken_hooks.py.
 """
 
 import json
+import os
+import subprocess
 import sys
+import time
 import urllib.parse
 
 import requests
@@ -19,7 +26,7 @@ url, maker_key, maker_secret, ids_out = sys.argv[1:5]
 MAKER = KrakenSigner(maker_key, maker_secret)
 
 
-def call(signer, method, **fields):
+def call(signer, method, /, **fields):  # positional: DepositAddresses has a `method` field
     body = urllib.parse.urlencode({**fields, "nonce": "0"})  # the signer sets the nonce
     r = requests.post(f"{url}/0/private/{method}", data=body, auth=signer, timeout=30,
                       headers={"Content-Type": "application/x-www-form-urlencoded"})
@@ -36,6 +43,20 @@ call(SIGNER, "AddOrder", pair="XBTUSD", type="buy", ordertype="limit", price="20
      cl_ord_id="seed-open")
 gone = call(SIGNER, "AddOrder", pair="XBTUSD", type="buy", ordertype="limit", price="21000.0", volume="0.001")["txid"][0]
 call(SIGNER, "CancelOrder", txid=gone)
+
+calamari, data = os.environ.get("CALAMARI_BIN"), os.environ.get("CALAMARI_DATA")
+if calamari and data:
+    def cli(*args):
+        subprocess.run([calamari, "--data-dir", data, *args], check=True, capture_output=True)
+
+    address = call(SIGNER, "DepositAddresses", asset="XBT", method="Bitcoin")[0]["address"]
+    cli("chain", "deposit", address, "0.1")
+    cli("address-book", "add", "schema", "seed", "--asset", "XBT", "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq")
+    call(SIGNER, "Withdraw", asset="XBT", key="seed", amount="0.02")
+    canceled = call(SIGNER, "Withdraw", asset="XBT", key="seed", amount="0.01")["refid"]
+    call(SIGNER, "WithdrawCancel", asset="XBT", refid=canceled)
+    call(SIGNER, "AddExport", report="ledgers", description="seed")
+    time.sleep(0.5)
 
 orders = list(call(SIGNER, "OpenOrders")["open"]) + list(call(SIGNER, "ClosedOrders")["closed"])
 trades = list(call(SIGNER, "TradesHistory")["trades"])

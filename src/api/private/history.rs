@@ -213,10 +213,13 @@ pub async fn ledgers(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
         "all" => None,
         "trade" => Some(Some(LedgerKind::Trade)),
         "deposit" => Some(Some(LedgerKind::Deposit)),
-        "withdrawal" | "transfer" | "margin" | "adjustment" | "rollover" | "credit" | "settled" | "staking" | "dividend" | "sale"
-        | "nft_rebate" => Some(None),
+        "withdrawal" => Some(Some(LedgerKind::Withdrawal)),
+        "adjustment" => Some(Some(LedgerKind::Adjustment)),
+        "transfer" | "margin" | "rollover" | "credit" | "settled" | "staking" | "dividend" | "sale" | "nft_rebate" => Some(None),
         _ => return Err(KrakenError::invalid("type")),
     };
+    // Every entry here is of asset class `currency` (Kraken's default); another class matches none.
+    let other_class = p.text("aclass").is_some_and(|a| a != "currency");
     st.sequencer
         .read(move |ex| {
             let start = bound(ex, &p, "start", IdKind::Ledger)?;
@@ -229,7 +232,8 @@ pub async fn ledgers(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
                 .copied()
                 .filter(|l| {
                     let e = &ex.ledger[*l as usize];
-                    in_window(e.time_ns, start, end)
+                    !other_class
+                        && in_window(e.time_ns, start, end)
                         && sees.contains(e.time_ns)
                         && (assets.is_empty() || assets.contains(&e.asset))
                         && kind.is_none_or(|k| k == Some(e.kind))

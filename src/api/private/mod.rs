@@ -1,9 +1,12 @@
 //! Kraken's private methods: which permission each needs, and the dispatch to the modules that
 //! implement them (funds, orders, history).
 
+mod deposits;
+pub(crate) mod exports;
 mod funds;
 mod history;
 pub(crate) mod orders;
+mod withdrawals;
 
 use super::params::Params;
 use super::{ApiResult, Caller, Needs, Shared};
@@ -32,6 +35,23 @@ pub const METHODS: &[(&str, Needs)] = &[
     ("AddOrder", &[P::CREATE_MODIFY_ORDERS]),
     ("CancelOrder", &[P::CANCEL_CLOSE_ORDERS, P::CREATE_MODIFY_ORDERS]),
     ("CancelAll", &[P::CANCEL_CLOSE_ORDERS, P::CREATE_MODIFY_ORDERS]),
+    // A combined permission (`P(a | b)`) needs all of its parts: "Query and Deposit".
+    ("DepositMethods", &[P(P::QUERY_FUNDS.0 | P::DEPOSIT_FUNDS.0)]),
+    ("DepositAddresses", &[P::QUERY_FUNDS, P::DEPOSIT_FUNDS]),
+    ("DepositStatus", &[P::QUERY_FUNDS]),
+    ("WithdrawMethods", &[P(P::QUERY_FUNDS.0 | P::WITHDRAW_FUNDS.0)]),
+    ("WithdrawAddresses", &[P(P::QUERY_FUNDS.0 | P::WITHDRAW_FUNDS.0)]),
+    ("WithdrawInfo", &[P(P::QUERY_FUNDS.0 | P::WITHDRAW_FUNDS.0)]),
+    ("Withdraw", &[P::WITHDRAW_FUNDS]),
+    ("WithdrawStatus", &[P::WITHDRAW_FUNDS, P::QUERY_LEDGER]),
+    ("WithdrawCancel", &[P::WITHDRAW_FUNDS]),
+    ("WalletTransfer", &[P::WITHDRAW_FUNDS]),
+    ("CreateSubaccount", &[P::WITHDRAW_FUNDS]),
+    ("AccountTransfer", &[P::WITHDRAW_FUNDS]),
+    ("AddExport", &[P::EXPORT_DATA]),
+    ("ExportStatus", &[P::EXPORT_DATA]),
+    ("RetrieveExport", &[P::EXPORT_DATA]),
+    ("RemoveExport", &[P::EXPORT_DATA]),
 ];
 
 /// The permissions a private method accepts (any one suffices), or `None` for an unknown method.
@@ -55,6 +75,21 @@ pub async fn dispatch(st: &Shared, method: &str, caller: &Caller, p: &Params) ->
         "AddOrder" => orders::add_order(st, caller, p).await,
         "CancelOrder" => orders::cancel_order(st, caller, p).await,
         "CancelAll" => orders::cancel_all(st, caller).await,
+        "DepositMethods" => deposits::deposit_methods(st, caller, p).await,
+        "DepositAddresses" => deposits::deposit_addresses(st, caller, p).await,
+        "DepositStatus" => deposits::deposit_status(st, caller, p).await,
+        "WithdrawMethods" => withdrawals::withdraw_methods(st, caller, p).await,
+        "WithdrawAddresses" => withdrawals::withdraw_addresses(st, caller, p).await,
+        "WithdrawInfo" => withdrawals::withdraw_info(st, caller, p).await,
+        "Withdraw" => withdrawals::withdraw(st, caller, p).await,
+        "WithdrawStatus" => withdrawals::withdraw_status(st, caller, p).await,
+        "WithdrawCancel" => withdrawals::withdraw_cancel(st, caller, p).await,
+        "WalletTransfer" => withdrawals::wallet_transfer(st, caller, p).await,
+        "CreateSubaccount" | "AccountTransfer" => withdrawals::institutional_only(st, caller, p).await,
+        "AddExport" => exports::add_export(st, caller, p).await,
+        "ExportStatus" => exports::export_status(st, caller, p).await,
+        "RemoveExport" => exports::remove_export(st, caller, p).await,
+        // RetrieveExport answers a file; `api::private_call` serves it before the envelope.
         _ => Err(KrakenError::UnknownMethod),
     }
 }
