@@ -15,7 +15,9 @@ export const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 /** Starts a server; resolves to { url, dir, demo: {key, secret}, stderr(), stop() }. */
 export async function startServer(extraArgs = [], env = {}) {
   const dir = mkdtempSync(join(tmpdir(), "calamari-console-"));
-  const child = spawn(BIN, ["--data-dir", dir, "serve", "--listen", "127.0.0.1:0", ...extraArgs], {
+  // A quiet exchange (no simulated market) unless the test asks for one.
+  const market = extraArgs.includes("--market") ? [] : ["--market", "off"];
+  const child = spawn(BIN, ["--data-dir", dir, "serve", "--listen", "127.0.0.1:0", ...market, ...extraArgs], {
     env: { ...process.env, RUST_LOG: process.env.CONSOLE_RUST_LOG || "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
