@@ -6,7 +6,8 @@
 //! right after the commands queued before it are durable) in `snapshots/NAME/`: the command log,
 //! the API keys and the metadata. Restoring replays the copy's log into a fresh engine, then
 //! swaps it in through the sequencer, which replaces the log in one transaction; keys and tiers
-//! follow. Requests in flight meanwhile see the old state or the new one, never a mix.
+//! follow, and so do the console passwords (metadata); every console session ends. Requests in
+//! flight meanwhile see the old state or the new one, never a mix.
 
 use super::{bad, reply, Shared};
 use crate::auth::KeyRegistry;
@@ -24,6 +25,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+/// Metadata that belongs to accounts and goes with them (the console passwords).
+const ACCOUNT_META: &str = "console_password:";
+
 /// One state replacement at a time.
 static REPLACING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -38,7 +42,8 @@ fn snapshot_dir(s: &Server, name: &str) -> Result<PathBuf, String> {
     Ok(s.data_dir.join("snapshots").join(name))
 }
 
-/// Swaps in a state: engine and log through the sequencer, then keys and tiers. The simulator
+/// Swaps in a state: engine and log through the sequencer, then keys, tiers and console
+/// passwords (every console session ends). The simulator
 /// pauses meanwhile and starts again from the new state's index prices.
 async fn replace(
     s: &Server,
@@ -46,12 +51,15 @@ async fn replace(
     records: Vec<Vec<u8>>,
     keys: Vec<KeyRecord>,
     tiers: BTreeMap<u32, Tier>,
+    meta: Vec<(String, String)>,
 ) -> Result<(), String> {
     let was_on = s.market.enabled();
     s.market.set_enabled(false);
     let nonces: std::collections::HashMap<i64, u64> = keys.iter().map(|k| (k.id, k.nonce)).collect();
     let result = async {
         s.key_store.replace_keys(&keys).map_err(|e| e.to_string())?;
+        s.key_store.replace_meta_prefix(ACCOUNT_META, &meta).map_err(|e| e.to_string())?;
+        s.sessions.end_all();
         s.key_store.set_meta(TIERS_META, &serde_json::to_string(&tiers).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
         let registry = KeyRegistry::load(s.key_store.as_ref(), &s.sbox)?;
         for old in s.state.keys.all() {
@@ -81,7 +89,7 @@ pub async fn reset(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<Socke
     crate::admin_guard!(s, peer, h);
     let _one = REPLACING.lock().await;
     let fresh = Exchange::new((*s.state.markets).clone(), s.id_seed);
-    if let Err(e) = replace(&s, fresh, Vec::new(), Vec::new(), BTreeMap::new()).await {
+    if let Err(e) = replace(&s, fresh, Vec::new(), Vec::new(), BTreeMap::new(), Vec::new()).await {
         return bad(format!("reset failed: {e}"));
     }
     match s.bootstrap_demo().await {
@@ -133,19 +141,19 @@ pub async fn restore(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<Soc
         move || load(&dir, markets, seed)
     })
     .await;
-    let (exchange, records, keys, tiers) = match loaded {
+    let (exchange, records, keys, tiers, meta) = match loaded {
         Ok(Ok(x)) => x,
         Ok(Err(e)) => return bad(format!("snapshot {:?}: {e}", b.name)),
         Err(e) => return bad(e),
     };
     let n = records.len();
-    match replace(&s, exchange, records, keys, tiers).await {
+    match replace(&s, exchange, records, keys, tiers, meta).await {
         Ok(()) => reply(StatusCode::OK, json!({ "name": b.name, "records": n })),
         Err(e) => bad(format!("restore failed: {e}")),
     }
 }
 
-type Loaded = (Exchange, Vec<Vec<u8>>, Vec<KeyRecord>, BTreeMap<u32, Tier>);
+type Loaded = (Exchange, Vec<Vec<u8>>, Vec<KeyRecord>, BTreeMap<u32, Tier>, Vec<(String, String)>);
 
 /// Reads a snapshot: its log (replayed here into an engine), keys with their nonces, tiers.
 fn load(dir: &std::path::Path, markets: crate::engine::markets::Markets, seed: u64) -> Result<Loaded, String> {
@@ -168,7 +176,8 @@ fn load(dir: &std::path::Path, markets: crate::engine::markets::Markets, seed: u
         Some(t) => serde_json::from_str(&t).map_err(|e| e.to_string())?,
         None => BTreeMap::new(),
     };
-    Ok((recovered.exchange, records, keys, tiers))
+    let meta = store.meta_with_prefix(ACCOUNT_META).map_err(|e| e.to_string())?;
+    Ok((recovered.exchange, records, keys, tiers, meta))
 }
 
 pub async fn list(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketAddr>, h: HeaderMap) -> Response {

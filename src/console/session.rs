@@ -120,6 +120,13 @@ impl Sessions {
         lock(&self.map).retain(|_, s| s.account.as_ref().is_none_or(|(a, _)| *a != account));
     }
 
+    /// Ends every logged-in session and forgets log-in failures (the accounts were replaced:
+    /// `calamari reset`, `calamari snapshot restore`).
+    pub fn end_all(&self) {
+        lock(&self.map).retain(|_, s| s.account.is_none());
+        lock(&self.failures).clear();
+    }
+
     /// Whether the form's token is the session's (constant time).
     pub fn csrf_ok(session: &Session, token: Option<&str>) -> bool {
         token.is_some_and(|t| t.len() == session.csrf.len() && bool::from(t.as_bytes().ct_eq(session.csrf.as_bytes())))

@@ -94,6 +94,14 @@ pub trait KeyStore: Send + Sync {
     /// Raises each key's stored nonce to `max(stored, given)`; unknown ids are ignored.
     fn save_nonces(&self, nonces: &[(i64, u64)]) -> Result<(), StorageError>;
     fn get_meta(&self, key: &str) -> Result<Option<String>, StorageError>;
+    /// Metadata entries whose key starts with `prefix`.
+    fn meta_with_prefix(&self, _prefix: &str) -> Result<Vec<(String, String)>, StorageError> {
+        Ok(Vec::new())
+    }
+    /// Replaces the metadata entries whose key starts with `prefix` by `entries`, in one transaction.
+    fn replace_meta_prefix(&self, _prefix: &str, _entries: &[(String, String)]) -> Result<(), StorageError> {
+        Err(StorageError::Backend("this store cannot replace its metadata".into()))
+    }
     /// Replaces every key by `keys` (ids kept) in one transaction (reset, snapshot restore).
     fn replace_keys(&self, _keys: &[KeyRecord]) -> Result<(), StorageError> {
         Err(StorageError::Backend("this store cannot replace its keys".into()))

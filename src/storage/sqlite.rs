@@ -192,6 +192,26 @@ impl KeyStore for SqliteKeyStore {
         }
     }
 
+    fn meta_with_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>, StorageError> {
+        let conn = self.lock();
+        let mut stmt =
+            conn.prepare_cached("SELECT key, value FROM meta WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key").map_err(backend)?;
+        let rows = stmt
+            .query_map([prefix], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?.unwrap_or_default())))
+            .map_err(backend)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+    }
+
+    fn replace_meta_prefix(&self, prefix: &str, entries: &[(String, String)]) -> Result<(), StorageError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+        tx.execute("DELETE FROM meta WHERE substr(key, 1, length(?1)) = ?1", [prefix]).map_err(backend)?;
+        for (k, v) in entries.iter().filter(|(k, _)| k.starts_with(prefix)) {
+            tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)", params![k, v]).map_err(backend)?;
+        }
+        tx.commit().map_err(backend)
+    }
+
     fn replace_keys(&self, keys: &[KeyRecord]) -> Result<(), StorageError> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
