@@ -214,18 +214,8 @@ pub const TRADE_COLUMNS: [&str; 13] =
 /// `YYYY-MM-DD hh:mm:ss` (UTC), with `.ffff` when `frac` (trades), as Kraken's CSVs print time.
 pub fn csv_time(time_ns: u64, frac: bool) -> String {
     let secs = time_ns / 1_000_000_000;
-    let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
-    // Days to civil date (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = crate::calendar::civil_from_days((secs / 86_400) as i64);
     let base = format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60);
     if frac {
         format!("{base}.{:04}", (time_ns % 1_000_000_000) / 100_000)

@@ -1,28 +1,8 @@
 //! Dates on the console's pages: unix seconds shown as UTC (`2026-12-01 10:41:24`) and read back
 //! from the browser's `datetime-local` inputs (`2026-12-01T10:41`, taken as UTC) or as plain unix
-//! seconds. Civil-date arithmetic from Howard Hinnant's `days_from_civil`.
+//! seconds (civil dates from `crate::calendar`).
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
+use crate::calendar::{civil_from_days, days_from_civil};
 
 /// `YYYY-MM-DDTHH:MM` (the `datetime-local` value) of unix seconds; "" for 0.
 pub fn input_value(secs: i64) -> String {
