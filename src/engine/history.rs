@@ -131,16 +131,7 @@ pub fn generate(pair: &Pair, pair_idx: u16, p: &HistoryParams) -> (Vec<PublicTra
         band_end = t;
     }
     atoms.reverse();
-    let trade_atoms = trades.iter().map(|t| Candle {
-        time: t.time_ns / NS,
-        open: t.price,
-        high: t.price,
-        low: t.price,
-        close: t.price,
-        value: t.price as i128 * t.volume,
-        volume: t.volume,
-        count: 1,
-    });
+    let trade_atoms = trades.iter().map(|t| Candle::of_trade(t.time_ns / NS, t.price, t.volume));
     let all: Vec<Candle> = atoms.into_iter().chain(trade_atoms).collect();
     let candles = INTERVALS.iter().map(|m| aggregate(&all, m * 60, end_s)).collect();
     (trades, candles)
@@ -225,19 +216,7 @@ pub fn from_import(rows: &ImportRows) -> (Option<Vec<PublicTrade>>, Vec<Option<V
                 })
                 .collect();
             let end = trades.last().map_or(0, |t| t.time_ns / NS);
-            let atoms: Vec<Candle> = trades
-                .iter()
-                .map(|t| Candle {
-                    time: t.time_ns / NS,
-                    open: t.price,
-                    high: t.price,
-                    low: t.price,
-                    close: t.price,
-                    value: t.price as i128 * t.volume,
-                    volume: t.volume,
-                    count: 1,
-                })
-                .collect();
+            let atoms: Vec<Candle> = trades.iter().map(|t| Candle::of_trade(t.time_ns / NS, t.price, t.volume)).collect();
             let candles = INTERVALS.iter().map(|m| Some(aggregate(&atoms, m * 60, end))).collect();
             (Some(trades), candles)
         }

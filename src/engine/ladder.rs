@@ -126,22 +126,7 @@ impl Exchange {
                 }
                 None => {
                     let seq = self.orders.len() as OrderSeq;
-                    self.orders.push(super::order::Order {
-                        seq,
-                        req,
-                        status: Status::Open,
-                        reason: None,
-                        open_ns: t,
-                        close_ns: 0,
-                        filled: 0,
-                        cost: 0,
-                        fee: 0,
-                        exact_cost: 0,
-                        exact_fee: 0,
-                        hold_asset: asset,
-                        hold_remaining: hold,
-                        trades: Vec::new(),
-                    });
+                    self.orders.push(super::order::Order::opened(seq, req, t, asset, hold));
                     self.accounts[q.account as usize].open_orders.insert(seq);
                     seq
                 }

@@ -37,6 +37,13 @@ pub struct Candle {
     pub count: u64,
 }
 
+impl Candle {
+    /// The candle of one trade: opening at `time` (unix seconds) with that trade alone.
+    pub fn of_trade(time: u64, price: u64, volume: i128) -> Candle {
+        Candle { time, open: price, high: price, low: price, close: price, value: price as i128 * volume, volume, count: 1 }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct MarketData {
     pub trades: Vec<PublicTrade>,
@@ -110,16 +117,7 @@ impl MarketData {
                     c.count += 1;
                 }
                 _ => {
-                    list.push_back(Candle {
-                        time: start,
-                        open: t.price,
-                        high: t.price,
-                        low: t.price,
-                        close: t.price,
-                        value: t.price as i128 * t.volume,
-                        volume: t.volume,
-                        count: 1,
-                    });
+                    list.push_back(Candle::of_trade(start, t.price, t.volume));
                     if list.len() > MAX_CANDLES {
                         list.pop_front();
                     }

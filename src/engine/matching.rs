@@ -46,22 +46,7 @@ impl Exchange {
         }
         // Checks done: from here on the command applies.
         let seq = self.orders.len() as OrderSeq;
-        self.orders.push(Order {
-            seq,
-            req: req.clone(),
-            status: Status::Open,
-            reason: None,
-            open_ns: t,
-            close_ns: 0,
-            filled: 0,
-            cost: 0,
-            fee: 0,
-            exact_cost: 0,
-            exact_fee: 0,
-            hold_asset,
-            hold_remaining: hold,
-            trades: Vec::new(),
-        });
+        self.orders.push(Order::opened(seq, req.clone(), t, hold_asset, hold));
         let acct = &mut self.accounts[req.account as usize];
         acct.holds[hold_asset as usize] += hold;
         acct.open_orders.insert(seq);

@@ -157,6 +157,26 @@ pub struct Order {
 }
 
 impl Order {
+    /// A new open order, nothing filled yet, holding `hold_remaining` of `hold_asset`.
+    pub fn opened(seq: OrderSeq, req: NewOrder, open_ns: u64, hold_asset: AssetIdx, hold_remaining: i128) -> Order {
+        Order {
+            seq,
+            req,
+            status: Status::Open,
+            reason: None,
+            open_ns,
+            close_ns: 0,
+            filled: 0,
+            cost: 0,
+            fee: 0,
+            exact_cost: 0,
+            exact_fee: 0,
+            hold_asset,
+            hold_remaining,
+            trades: Vec::new(),
+        }
+    }
+
     pub fn remaining(&self) -> i128 {
         self.req.volume - self.filled
     }
