@@ -39,7 +39,7 @@ pub fn method_param(st: &Shared, asset: AssetIdx, name: &str) -> Result<(u8, &'s
 }
 
 /// `start`/`end` of the funding lists: unix seconds, records strictly outside are left out.
-pub fn time_bounds(p: &Params) -> Result<(u64, u64), KrakenError> {
+fn time_bounds(p: &Params) -> Result<(u64, u64), KrakenError> {
     let secs = |name: &str| -> Result<Option<u64>, KrakenError> {
         match p.text(name) {
             None => Ok(None),
@@ -58,7 +58,7 @@ pub enum Cursor {
     From(Option<FundingId>),
 }
 
-pub fn cursor_param(p: &Params) -> Result<Cursor, KrakenError> {
+fn cursor_param(p: &Params) -> Result<Cursor, KrakenError> {
     match p.text("cursor") {
         None => Ok(Cursor::Off),
         Some(v) => match v.to_ascii_lowercase().as_str() {
@@ -66,6 +66,35 @@ pub fn cursor_param(p: &Params) -> Result<Cursor, KrakenError> {
             "true" | "1" => Ok(Cursor::From(None)),
             _ => v.parse::<u64>().map(|id| Cursor::From(Some(id))).map_err(|_| KrakenError::invalid("cursor")),
         },
+    }
+}
+
+/// The filters DepositStatus and WithdrawStatus share: `asset`, `method`, `start`/`end`,
+/// `cursor` and `limit` (bounded; the default differs per list, as on Kraken).
+pub struct StatusFilter {
+    pub asset: Option<AssetIdx>,
+    method: Option<String>,
+    start: u64,
+    end: u64,
+    pub cursor: Cursor,
+    pub limit: usize,
+}
+
+impl StatusFilter {
+    pub fn parse(st: &Shared, p: &Params, default_limit: usize) -> Result<StatusFilter, KrakenError> {
+        let asset = asset_param(st, p, false)?;
+        let method = p.text("method").map(str::to_ascii_lowercase);
+        let (start, end) = time_bounds(p)?;
+        let cursor = cursor_param(p)?;
+        let limit = p.int::<usize>("limit")?.unwrap_or(default_limit).clamp(1, 1000);
+        Ok(StatusFilter { asset, method, start, end, cursor, limit })
+    }
+
+    /// Whether a record of `asset` by the method named `method`, made at `time_ns`, is listed.
+    pub fn admits(&self, asset: AssetIdx, method: &str, time_ns: u64) -> bool {
+        self.asset.is_none_or(|a| a == asset)
+            && self.method.as_ref().is_none_or(|n| n.eq_ignore_ascii_case(method))
+            && (self.start..=self.end).contains(&time_ns)
     }
 }
 
@@ -162,11 +191,7 @@ pub async fn deposit_addresses(st: &Shared, c: &Caller, p: &Params) -> ApiResult
 }
 
 pub async fn deposit_status(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
-    let asset = asset_param(st, p, false)?;
-    let method = p.text("method").map(str::to_ascii_lowercase);
-    let (start, end) = time_bounds(p)?;
-    let cursor = cursor_param(p)?;
-    let limit = p.int::<usize>("limit")?.unwrap_or(25).clamp(1, 1000);
+    let filter = StatusFilter::parse(st, p, 25)?;
     let account = c.account();
     st.sequencer
         .read(move |ex| {
@@ -174,11 +199,7 @@ pub async fn deposit_status(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
             let mut items = Vec::new();
             for d in mine.iter().rev().map(|i| &ex.funding.deposits[*i as usize]) {
                 let Some(m) = ex.funding_method(d.owner.asset, d.owner.method) else { continue };
-                if asset.is_some_and(|a| a != d.owner.asset)
-                    || method.as_ref().is_some_and(|n| *n != m.name.to_ascii_lowercase())
-                    || d.time_ns < start
-                    || d.time_ns > end
-                {
+                if !filter.admits(d.owner.asset, &m.name, d.time_ns) {
                     continue;
                 }
                 let a = ex.markets.asset(d.owner.asset);
@@ -197,7 +218,7 @@ pub async fn deposit_status(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
                 });
                 items.push((d.id, v));
             }
-            paged(items, cursor, limit, "deposit")
+            paged(items, filter.cursor, filter.limit, "deposit")
         })
         .await
 }

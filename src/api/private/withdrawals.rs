@@ -3,7 +3,7 @@
 //! WalletTransfer (no Futures wallet here), CreateSubaccount and AccountTransfer (Kraken offers
 //! spot subaccounts to institutional clients only): `EGeneral:Permission denied`.
 
-use super::deposits::{asset_param, chain_txid, cursor_param, paged, require_funding_tier, time_bounds};
+use super::deposits::{asset_param, chain_txid, paged, require_funding_tier, StatusFilter};
 use crate::api::params::Params;
 use crate::api::views::refid;
 use crate::api::{ApiResult, Caller, Shared};
@@ -140,11 +140,7 @@ pub async fn withdraw(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
 }
 
 pub async fn withdraw_status(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
-    let asset = asset_param(st, p, false)?;
-    let method = p.text("method").map(str::to_ascii_lowercase);
-    let (start, end) = time_bounds(p)?;
-    let cursor = cursor_param(p)?;
-    let limit = p.int::<usize>("limit")?.unwrap_or(500).clamp(1, 1000);
+    let filter = StatusFilter::parse(st, p, 500)?;
     let account = c.account();
     st.sequencer
         .read(move |ex| {
@@ -152,11 +148,7 @@ pub async fn withdraw_status(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
             let mut items = Vec::new();
             for w in mine.iter().rev().map(|i| &ex.funding.withdrawals[*i as usize]) {
                 let Some(m) = ex.funding_method(w.asset, w.method) else { continue };
-                if asset.is_some_and(|a| a != w.asset)
-                    || method.as_ref().is_some_and(|n| *n != m.name.to_ascii_lowercase())
-                    || w.time_ns < start
-                    || w.time_ns > end
-                {
+                if !filter.admits(w.asset, &m.name, w.time_ns) {
                     continue;
                 }
                 let a = ex.markets.asset(w.asset);
@@ -180,7 +172,7 @@ pub async fn withdraw_status(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
                 v["key"] = json!(w.key);
                 items.push((w.id, v));
             }
-            paged(items, cursor, limit, "withdrawals")
+            paged(items, filter.cursor, filter.limit, "withdrawals")
         })
         .await
 }
