@@ -31,6 +31,7 @@ pub enum KrakenError {
     UnknownOrder,
     OrdersLimitExceeded,
     OrderRateLimitExceeded,
+    UnknownPosition,
     // EService
     Unavailable,
     /// Too many concurrent requests of one key; retry after this unix time.
@@ -76,6 +77,7 @@ impl KrakenError {
             UnknownOrder => "EOrder:Unknown order".into(),
             OrdersLimitExceeded => "EOrder:Orders limit exceeded".into(),
             OrderRateLimitExceeded => "EOrder:Rate limit exceeded".into(),
+            UnknownPosition => "EOrder:Unknown position".into(),
             Unavailable => "EService:Unavailable".into(),
             Throttled(at) => format!("EService:Throttled: {at}"),
             FundingUnknownAsset => "EFunding:Unknown asset".into(),

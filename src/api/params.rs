@@ -42,7 +42,16 @@ impl Params {
         let obj = value.as_object().ok_or(KrakenError::InvalidArguments(None))?;
         let mut pairs = Vec::with_capacity(obj.len());
         for (k, v) in obj {
-            pairs.push((k.clone(), json_text(v).ok_or_else(|| KrakenError::invalid(k))?));
+            match v {
+                // A nested object (a conditional close: `"close": {"ordertype": …}`) is read as
+                // its form spelling, `close[ordertype]`.
+                serde_json::Value::Object(inner) => {
+                    for (ik, iv) in inner {
+                        pairs.push((format!("{k}[{ik}]"), json_text(iv).ok_or_else(|| KrakenError::invalid(k))?));
+                    }
+                }
+                _ => pairs.push((k.clone(), json_text(v).ok_or_else(|| KrakenError::invalid(k))?)),
+            }
         }
         Params::from_pairs(pairs)
     }

@@ -88,8 +88,12 @@ impl Exchange {
         let lot = pair.lot_step();
         let min_volume = crate::money::div_ceil(pair.ordermin.max(1), lot) * lot;
         let wanted = q.levels(lot, min_volume);
-        let current: Vec<OrderSeq> =
-            self.accounts[q.account as usize].open_orders.iter().copied().filter(|s| self.orders[*s as usize].req.pair == q.pair).collect();
+        let current: Vec<OrderSeq> = self.accounts[q.account as usize]
+            .open_orders
+            .iter()
+            .copied()
+            .filter(|s| self.orders[*s as usize].req.pair == q.pair && !self.orders[*s as usize].is_armed())
+            .collect();
         let mut keep = vec![false; wanted.len()];
         let mut pool = Vec::new();
         for seq in current {
@@ -139,6 +143,7 @@ impl Exchange {
             self.finish(seq, Status::Canceled, Some(super::order::CancelReason::UserRequested), t);
         }
         self.index[q.pair as usize] = q.index;
+        self.triggers.note(q.pair, super::order::Trigger::Index, q.index);
         self.note_spread(q.pair, t);
         Ok(Applied::Requoted)
     }

@@ -26,6 +26,17 @@ impl Exchange {
         if req.volume <= 0 || req.volume % pair.lot_step() != 0 || req.volume > MAX_VOLUME {
             return Err(KrakenError::invalid("volume"));
         }
+        if req.kind == OrderKind::Market && (req.price_offset.is_some() || req.price2 != 0 || req.price2_offset.is_some()) {
+            return Err(KrakenError::invalid("price"));
+        }
+        // Relative prices against the last trade; triggered kinds wait armed (`triggers`).
+        let resolved;
+        let req = if req.price_offset.is_some() || req.price2_offset.is_some() {
+            resolved = self.resolve_prices(req, self.market_data[req.pair as usize].last_price)?;
+            &resolved
+        } else {
+            req
+        };
         if req.kind == OrderKind::Limit && (req.price == 0 || req.price > MAX_PRICE) {
             return Err(KrakenError::invalid("price"));
         }
@@ -34,11 +45,15 @@ impl Exchange {
                 return Err(KrakenError::invalid("cl_ord_id"));
             }
         }
+        if req.kind.is_triggered() {
+            return self.arm(req.clone(), t);
+        }
         // The price the order may trade down (sell) or up (buy) to.
         let limit = match (req.kind, req.side) {
             (OrderKind::Limit, _) => req.price,
             (OrderKind::Market, Side::Sell) => 0,
             (OrderKind::Market, Side::Buy) => self.worst_ask_for(req.pair, req.volume),
+            _ => unreachable!("triggered kinds are armed above"),
         };
         let (hold_asset, hold) = self.hold_for(req, limit, req.volume);
         if account.available(hold_asset) < hold {
@@ -131,7 +146,7 @@ impl Exchange {
             self.finish(seq, Status::Closed, None, t);
         } else if let Some(reason) = stopped {
             self.finish(seq, Status::Canceled, Some(reason), t);
-        } else if req.kind == OrderKind::Market {
+        } else if req.kind.is_market() {
             self.finish(seq, Status::Canceled, Some(CancelReason::NoLiquidity), t);
         } else if req.time_in_force == TimeInForce::Ioc {
             self.finish(seq, Status::Canceled, Some(CancelReason::ImmediateOrCancel), t);
@@ -144,7 +159,7 @@ impl Exchange {
 
     /// The highest ask price a market buy of `volume` would reach (the deepest level if the
     /// book is too thin; 0 if there are no asks).
-    fn worst_ask_for(&self, pair: u16, volume: i128) -> u64 {
+    pub(super) fn worst_ask_for(&self, pair: u16, volume: i128) -> u64 {
         let mut need = volume;
         let mut worst = 0;
         for (price, level) in self.books[pair as usize].levels(Side::Sell) {
@@ -168,7 +183,7 @@ impl Exchange {
             Side::Buy => (taker, maker),
             Side::Sell => (maker, taker),
         };
-        debug_assert!(price <= self.orders[buyer as usize].req.price || self.orders[buyer as usize].req.kind == OrderKind::Market);
+        debug_assert!(price <= self.orders[buyer as usize].req.price || self.orders[buyer as usize].req.kind.is_market());
         debug_assert!(price >= self.orders[seller as usize].req.price);
         let exact = self.markets.pair(pair_idx).exact_cost(price, qty);
         // The buyer's running total decides the quote amount that changes hands.
@@ -254,5 +269,6 @@ impl Exchange {
         let public =
             PublicTrade { price, volume: qty, time_ns: t, taker_side: taker_order.side, taker_kind: taker_order.kind, trade_id: public_id };
         self.market_data[pair_idx as usize].record_trade(public);
+        self.triggers.note(pair_idx, super::order::Trigger::Last, price);
     }
 }

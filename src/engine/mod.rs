@@ -21,6 +21,8 @@ pub mod market_data;
 pub mod markets;
 mod matching;
 pub mod order;
+pub mod trailing;
+pub mod triggers;
 pub mod walk;
 pub use matching::{MAX_PRICE, MAX_VOLUME};
 
@@ -165,6 +167,8 @@ pub struct Exchange {
     pub index: Vec<u64>,
     /// Time of the last applied command.
     pub now_ns: u64,
+    /// Armed stop orders by trigger price, pending reference moves and closes (`triggers`).
+    pub triggers: triggers::Triggers,
 }
 
 impl Exchange {
@@ -178,6 +182,7 @@ impl Exchange {
         let market_data = markets.pairs.iter().map(|p| MarketData::new(p.reference_price, p.open_price)).collect();
         let next_public_trade = vec![1; markets.pairs.len()];
         let index = markets.pairs.iter().map(|p| p.reference_price).collect();
+        let triggers = triggers::Triggers::new(markets.pairs.len());
         Exchange {
             markets,
             ids: IdCodec::new(seed),
@@ -193,6 +198,7 @@ impl Exchange {
             next_public_trade,
             index,
             now_ns: 0,
+            triggers,
         }
     }
 
@@ -224,6 +230,8 @@ impl Exchange {
         };
         if result.is_ok() {
             self.now_ns = t;
+            // Stops reached by this command's trades or index moves, and due closes.
+            self.run_triggers(t);
         }
         result
     }
@@ -256,7 +264,9 @@ impl Exchange {
         let md = &mut self.market_data[pair as usize];
         md.set_history(trades, candles);
         let n = md.trades.len();
+        let last = md.last_price;
         self.next_public_trade[pair as usize] = n as u64 + 1;
+        self.triggers.note(pair, order::Trigger::Last, last);
         Ok(Applied::HistoryLoaded(n))
     }
 
@@ -378,7 +388,11 @@ impl Exchange {
         let o = &self.orders[seq as usize];
         debug_assert!(o.is_open());
         let (pair, side, price, remaining) = (o.req.pair, o.req.side, o.req.price, o.remaining());
-        self.books[pair as usize].cancel(side, price, remaining);
+        if o.is_armed() {
+            self.disarm(seq);
+        } else {
+            self.books[pair as usize].cancel(side, price, remaining);
+        }
         self.finish(seq, Status::Canceled, Some(reason), t);
         self.note_spread(pair, t);
     }
@@ -395,6 +409,10 @@ impl Exchange {
         acct.holds[asset as usize] -= release;
         acct.open_orders.remove(&seq);
         acct.closed_orders.push(seq);
+        let o = &self.orders[seq as usize];
+        if o.req.close.is_some() && o.filled > 0 {
+            self.triggers.note_close(seq);
+        }
     }
 
     fn note_spread(&mut self, pair: PairIdx, t: u64) {
@@ -445,6 +463,7 @@ impl Exchange {
                 }
             }
         }
+        self.check_triggers()?;
         for (p, book) in self.books.iter().enumerate() {
             for side in [order::Side::Buy, order::Side::Sell] {
                 for (price, level) in book.levels(side) {
@@ -452,7 +471,7 @@ impl Exchange {
                         .queue
                         .iter()
                         .map(|s| &self.orders[*s as usize])
-                        .filter(|o| o.is_open() && o.req.price == *price)
+                        .filter(|o| o.is_open() && !o.is_armed() && o.req.price == *price)
                         .map(|o| o.remaining())
                         .sum();
                     if live != level.volume {

@@ -1,6 +1,7 @@
 //! AddOrder, CancelOrder and CancelAll: the request is parsed and checked against the pair's
 //! rules here (Kraken's argument errors), then sent to the engine as one command.
 
+use super::order_params;
 use crate::api::params::Params;
 use crate::api::views;
 use crate::api::{ApiResult, Caller, Shared};
@@ -23,42 +24,17 @@ pub fn parse_new_order(markets: &Markets, account: u32, p: &Params) -> Result<Ne
         _ => return Err(KrakenError::invalid("type")),
     };
     let kind = match p.required("ordertype")? {
-        "market" => OrderKind::Market,
-        "limit" => OrderKind::Limit,
-        _ => return Err(KrakenError::invalid("ordertype")),
+        // Spot accounts hold no margin position to settle.
+        "settle-position" => return Err(KrakenError::UnknownPosition),
+        other => OrderKind::parse(other).ok_or_else(|| KrakenError::invalid("ordertype"))?,
     };
     let volume_text = p.required("volume")?;
     let volume = parse_units(volume_text, pair.lot_decimals).ok_or_else(|| KrakenError::invalid("volume"))? * pair.lot_step();
     if volume <= 0 || volume > crate::engine::MAX_VOLUME {
         return Err(KrakenError::invalid("volume"));
     }
-    let price = match kind {
-        OrderKind::Market => 0,
-        OrderKind::Limit => {
-            let text = p.required("price")?;
-            let ticks = parse_units(text, pair.pair_decimals).ok_or_else(|| {
-                // A well-formed decimal with too many places; anything else ("1..5") is not a price.
-                let (int, frac) = text.split_once('.').unwrap_or((text, ""));
-                let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-                if text.contains('.') && digits(int) && digits(frac) && frac.trim_end_matches('0').len() > pair.pair_decimals as usize {
-                    KrakenError::InvalidPrice(Some(format!(
-                        "{} price can only be specified up to {} decimals.",
-                        pair.altname, pair.pair_decimals
-                    )))
-                } else {
-                    KrakenError::invalid("price")
-                }
-            })?;
-            if ticks <= 0 || ticks > crate::engine::MAX_PRICE as i128 {
-                return Err(KrakenError::invalid("price"));
-            }
-            let ticks = ticks as u64;
-            if ticks % pair.tick != 0 {
-                return Err(KrakenError::TickSizeCheckFailed);
-            }
-            ticks
-        }
-    };
+    let prices = order_params::parse_prices(pair, kind, p)?;
+    let price = prices.price;
     let mut post_only = false;
     let (mut fcib, mut fciq) = (false, false);
     for flag in p.list("oflags", 8)? {
@@ -70,7 +46,7 @@ pub fn parse_new_order(markets: &Markets, account: u32, p: &Params) -> Result<Ne
             _ => return Err(KrakenError::invalid("oflags")),
         }
     }
-    if (fcib && fciq) || (post_only && kind == OrderKind::Market) {
+    if (fcib && fciq) || (post_only && kind != OrderKind::Limit) {
         return Err(KrakenError::invalid("oflags"));
     }
     let time_in_force = match p.text("timeinforce").map(|s| s.to_ascii_uppercase()) {
@@ -107,8 +83,10 @@ pub fn parse_new_order(markets: &Markets, account: u32, p: &Params) -> Result<Ne
     if volume < pair.ordermin {
         return Err(KrakenError::OrderMinimumNotMet);
     }
-    if kind == OrderKind::Limit {
-        let cost = pair.exact_cost(price, volume) / pair.cost_divisor;
+    // The cost minimum at the price the order will trade at, when it is known here.
+    let known = if kind.has_limit2() { prices.price2 } else { price };
+    if kind != OrderKind::Market && !kind.is_trailing() && known > 0 {
+        let cost = pair.exact_cost(known, volume) / pair.cost_divisor;
         if cost < pair.costmin {
             return Err(KrakenError::CostMinimumNotMet);
         }
@@ -126,14 +104,18 @@ pub fn parse_new_order(markets: &Markets, account: u32, p: &Params) -> Result<Ne
         self_trade,
         userref,
         cl_ord_id,
+        price2: prices.price2,
+        trigger: prices.trigger,
+        price_offset: prices.price_offset,
+        price2_offset: prices.price2_offset,
+        close: prices.close,
     })
 }
 
 pub async fn add_order(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
     let req = parse_new_order(&st.markets, c.account(), p)?;
-    let text = views::order_text(&st.markets, &req);
     if p.flag("validate")? {
-        return Ok(json!({ "descr": { "order": text } }));
+        return Ok(json!({ "descr": views::descr_request(&st.markets, &req) }));
     }
     let limits = st.limits.clone();
     // The matching engine's limits, on the engine thread: +1 on the pair's counter on receipt,
@@ -144,7 +126,10 @@ pub async fn add_order(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
     };
     st.sequencer
         .execute_gated(c.key_nonce(), Command::PlaceOrder(req), gate, move |ex, applied| match applied {
-            Applied::OrderPlaced(seq) => json!({ "descr": { "order": text }, "txid": [ex.order_txid(*seq)] }),
+            Applied::OrderPlaced(seq) => {
+                let o = &ex.orders[*seq as usize];
+                json!({ "descr": views::descr_answer(ex, o), "txid": [ex.order_txid(*seq)] })
+            }
             _ => json!({}),
         })
         .await
