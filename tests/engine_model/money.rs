@@ -21,7 +21,9 @@ pub fn check_money(ex: &Exchange) {
             (maker.price, maker.volume, maker.cost, maker.public_id, maker.pair, maker.time_ns),
             "the two sides of a fill disagree"
         );
-        assert!(taker.order > maker.order, "the taker is the newer order");
+        // The taker is the newer order, a fired trigger order, or one re-quoted since.
+        let (to, mo) = (&ex.orders[taker.order as usize], &ex.orders[maker.order as usize]);
+        assert!(taker.order > maker.order || to.stop.is_some() || to.open_ns >= mo.open_ns, "the taker is the newer order");
         for r in [taker, maker] {
             let pair = m.pair(r.pair);
             assert!(r.volume > 0 && r.cost >= 0 && r.fee >= 0);

@@ -83,6 +83,8 @@ pub enum Op {
         asset: u8,
         amount: i128,
     },
+    /// Triggered orders, conditional closes and index moves (see `triggers`).
+    Trigger(super::triggers::TriggerOp),
     /// A malformed command of kind `what`, which must be rejected.
     Invalid {
         acct: u8,
@@ -139,6 +141,7 @@ pub fn mixed_op() -> impl Strategy<Value = Op> {
         1 => (0u8..4, 0u8..3, prop_oneof![1i128..1_000, 1_000_000i128..100_000_000_000]).prop_map(|(acct, asset, amount)| Op::Deposit { acct, asset, amount }),
         1 => (0u8..4, 0u8..10).prop_map(|(acct, what)| Op::Invalid { acct, what }),
         8 => funding_op(),
+        6 => super::triggers::trigger_op().prop_map(Op::Trigger),
     ]
 }
 
@@ -180,6 +183,7 @@ pub fn new_order(users: &[AccountId], p: &Place) -> NewOrder {
         self_trade: stp_of(p.stp),
         userref: p.userref,
         cl_ord_id: p.cl.map(|c| format!("cl-{c}")),
+        ..NewOrder::limit(0, 0, Side::Buy, 0, 0)
     }
 }
 
@@ -252,6 +256,7 @@ pub fn command(ex: &Exchange, users: &[AccountId], op: &Op) -> Command {
         Op::Adjust { acct, asset, amount } => {
             Command::Adjust { account: user(acct), asset: *asset as u16, amount: *amount, reason: "test".into() }
         }
+        Op::Trigger(t) => super::triggers::command(users, t),
         Op::Invalid { acct, what } => {
             let base = NewOrder::limit(user(acct), 0, Side::Buy, CENTER[0], 1_000 * LOT);
             match what {
