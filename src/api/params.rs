@@ -152,7 +152,9 @@ mod tests {
         assert_eq!(j.list("txid", 50).unwrap(), vec!["A", "B"]);
         assert_eq!(j.get("n"), Some("5"));
         assert!(Params::from_body(None, b"{not json").is_err());
-        assert!(Params::from_body(None, br#"{"a":{"b":1}}"#).is_err());
+        // One level of nesting reads as the form spelling (`close[ordertype]`); more is refused.
+        assert_eq!(Params::from_body(None, br#"{"a":{"b":1}}"#).unwrap().get("a[b]"), Some("1"));
+        assert!(Params::from_body(None, br#"{"a":{"b":{"c":1}}}"#).is_err());
         let many: String = (0..100).map(|i| format!("k{i}=v&")).collect();
         assert!(Params::from_form(many.as_bytes()).is_err());
     }
