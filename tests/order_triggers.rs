@@ -260,7 +260,7 @@ fn conditional_close_is_placed_for_the_executed_volume() {
         })
         .to_string(),
     );
-    assert_eq!(ok(&v)["descr"]["close"], "close position @ take profit #10.0000%", "{v}");
+    assert_eq!(ok(&v)["descr"]["close"], "close position @ take profit +10.0000%", "{v}");
 }
 
 #[test]

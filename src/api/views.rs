@@ -6,7 +6,8 @@
 use crate::engine::account::{LedgerEntry, RefId, TradeRecord};
 use crate::engine::ids::IdKind;
 use crate::engine::markets::{Markets, Pair};
-use crate::engine::order::{NewOrder, Offset, OffsetSign, Order, OrderKind, Status};
+use crate::engine::order::{NewOrder, Offset, OffsetSign, Order, OrderKind, Side, Status};
+use crate::engine::triggers::auto_plus;
 use crate::engine::Exchange;
 use crate::money::{div_round_half_up, format_units};
 use serde_json::{json, Map, Value};
@@ -35,13 +36,15 @@ pub fn volume(pair: &Pair, units: i128) -> String {
     fixed(units, pair.base_decimals, pair.lot_decimals)
 }
 
-/// A relative price as Kraken prints it: `+50.0000%`, `-100.0`, `#5.0`.
-pub fn offset_text(pair: &Pair, off: Offset) -> String {
-    let sign = match off.sign {
-        OffsetSign::Plus => '+',
-        OffsetSign::Minus => '-',
-        OffsetSign::Auto => '#',
+/// A relative price as Kraken prints it: `+50.0000%`, `-100.0`; `#` shows the sign it picks
+/// for this kind and side (`second`: the price2 field).
+pub fn offset_text(pair: &Pair, off: Offset, kind: OrderKind, side: Side, second: bool) -> String {
+    let plus = match off.sign {
+        OffsetSign::Plus => true,
+        OffsetSign::Minus => false,
+        OffsetSign::Auto => auto_plus(kind, side, second),
     };
+    let sign = if plus { '+' } else { '-' };
     if off.percent {
         format!("{sign}{}%", format_units(off.value as i128, 4))
     } else {
@@ -49,9 +52,9 @@ pub fn offset_text(pair: &Pair, off: Offset) -> String {
     }
 }
 
-fn price_or_offset(pair: &Pair, ticks: u64, off: Option<Offset>) -> String {
+fn price_or_offset(pair: &Pair, ticks: u64, off: Option<Offset>, kind: OrderKind, side: Side, second: bool) -> String {
     match off {
-        Some(o) => offset_text(pair, o),
+        Some(o) => offset_text(pair, o, kind, side, second),
         None => price(pair, ticks),
     }
 }
@@ -77,8 +80,8 @@ pub fn order_text_with(markets: &Markets, req: &NewOrder, p1: &str, p2: &str) ->
 /// `descr.order` of a request, its prices as given (relative ones as their text).
 pub fn order_text(markets: &Markets, req: &NewOrder) -> String {
     let pair = markets.pair(req.pair);
-    let p1 = price_or_offset(pair, req.price, req.price_offset);
-    let p2 = price_or_offset(pair, req.price2, req.price2_offset);
+    let p1 = price_or_offset(pair, req.price, req.price_offset, req.kind, req.side, false);
+    let p2 = price_or_offset(pair, req.price2, req.price2_offset, req.kind, req.side, true);
     order_text_with(markets, req, &p1, &p2)
 }
 
@@ -86,8 +89,9 @@ pub fn order_text(markets: &Markets, req: &NewOrder) -> String {
 pub fn close_text(markets: &Markets, req: &NewOrder) -> String {
     let Some(c) = &req.close else { return String::new() };
     let pair = markets.pair(req.pair);
-    let p1 = price_or_offset(pair, c.price, c.price_offset);
-    let p2 = price_or_offset(pair, c.price2, c.price2_offset);
+    let side = req.side.opposite();
+    let p1 = price_or_offset(pair, c.price, c.price_offset, c.kind, side, false);
+    let p2 = price_or_offset(pair, c.price2, c.price2_offset, c.kind, side, true);
     format!("close position @ {}", at_text(c.kind, &p1, &p2))
 }
 
@@ -105,13 +109,13 @@ pub fn descr_request(markets: &Markets, req: &NewOrder) -> Value {
 fn descr_prices(o: &Order, pair: &Pair) -> (String, String) {
     let st = o.stop.as_ref();
     let p1 = match (o.req.kind.is_trailing(), st) {
-        (true, _) => price_or_offset(pair, 0, o.req.price_offset),
+        (true, _) => price_or_offset(pair, 0, o.req.price_offset, o.req.kind, o.req.side, false),
         (false, Some(s)) => price(pair, s.stop),
         (false, None) if o.req.kind == OrderKind::Limit => price(pair, o.req.price),
         _ => price(pair, 0),
     };
     let p2 = match o.req.kind {
-        OrderKind::TrailingStopLimit => price_or_offset(pair, 0, o.req.price2_offset),
+        OrderKind::TrailingStopLimit => price_or_offset(pair, 0, o.req.price2_offset, o.req.kind, o.req.side, true),
         k if k.has_limit2() => price(pair, o.req.price2),
         _ => price(pair, 0),
     };

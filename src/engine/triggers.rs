@@ -87,8 +87,10 @@ fn fires_up(kind: OrderKind, side: Side) -> bool {
     kind.is_take_profit() == (side == Side::Sell)
 }
 
-/// `#`'s direction for a price (`second`: price2) of an order of this kind and side.
-fn auto_plus(kind: OrderKind, side: Side, second: bool) -> bool {
+/// `#`'s direction for a price (`second`: price2) of an order of this kind and side: a limit
+/// away from the market, a stop-loss beyond it, a take-profit towards the gain, a `-limit`'s
+/// limit beyond its trigger (up for a buy, down for a sell).
+pub fn auto_plus(kind: OrderKind, side: Side, second: bool) -> bool {
     match (kind, second) {
         (OrderKind::Limit | OrderKind::Market, _) => side == Side::Sell,
         (_, true) => side == Side::Buy,
