@@ -180,10 +180,10 @@ fn relative_prices_resolve_against_the_last_trade() {
     let (b, _) = place(&s, &alice, &[("type", "sell"), ("ordertype", "stop-loss"), ("price", "#5%"), ("volume", "0.01")]);
     assert_eq!(order(&s, &alice, &a)["descr"]["price"], "86959.9");
     assert_eq!(order(&s, &alice, &b)["stopprice"], "83561.9", "87959.9 less 5% (4398.0 rounded to the tick)");
-    // A buy limit `#2%` goes below the last price; validate shows the request as given.
+    // A buy limit `#2%` goes below the last price; validate shows the request, `#` as the sign it picks.
     let v = ok(&add(&s, &alice, &[("type", "buy"), ("ordertype", "limit"), ("price", "#2%"), ("volume", "0.01"), ("validate", "true")]))
         .clone();
-    assert_eq!(v["descr"]["order"], "buy 0.01000000 XBTUSD @ limit #2.0000%");
+    assert_eq!(v["descr"]["order"], "buy 0.01000000 XBTUSD @ limit -2.0000%");
     let (c, answer) = place(&s, &alice, &[("type", "buy"), ("ordertype", "limit"), ("price", "#2%"), ("volume", "0.01")]);
     assert_eq!(answer["descr"]["order"], "buy 0.01000000 XBTUSD @ limit 86200.7");
     assert_eq!(order(&s, &alice, &c)["descr"]["price"], "86200.7");
