@@ -26,8 +26,11 @@ impl Exchange {
         if req.volume <= 0 || req.volume % pair.lot_step() != 0 || req.volume > MAX_VOLUME {
             return Err(KrakenError::invalid("volume"));
         }
-        if req.kind == OrderKind::Market && (req.price_offset.is_some() || req.price2 != 0 || req.price2_offset.is_some()) {
+        if req.kind == OrderKind::Market && req.price_offset.is_some() {
             return Err(KrakenError::invalid("price"));
+        }
+        if !req.kind.has_limit2() && (req.price2 != 0 || req.price2_offset.is_some()) {
+            return Err(KrakenError::invalid("price2"));
         }
         // Relative prices against the last trade; triggered kinds wait armed (`triggers`).
         let resolved;

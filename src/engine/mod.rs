@@ -8,7 +8,9 @@
 //! - an account's hold of an asset equals the `hold_remaining` of its open orders in that asset
 //!   plus its withdrawals still `Initial` (amount and fee), and never exceeds its balance;
 //! - every book level's volume equals the remaining volume of the open orders resting there;
-//! - a fill never happens at a price worse than either order's limit.
+//! - a fill never happens at a price worse than either order's limit;
+//! - an untriggered ("armed") order is on no book and in exactly one place of the trigger
+//!   index, not yet reached by its reference price (see `triggers`).
 
 pub mod account;
 pub mod book;

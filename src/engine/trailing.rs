@@ -191,8 +191,8 @@ impl Trailing {
     }
 
     /// The reference moved to `r`: follows it, then takes out every order whose stop it
-    /// reached, nearest first, each with the stop price it fired at.
-    pub fn on_move(&mut self, r: u64, fired: &mut Vec<(OrderSeq, u64)>) {
+    /// reached, nearest first, each with the stop price it fired at and its peak.
+    pub fn on_move(&mut self, r: u64, fired: &mut Vec<(OrderSeq, u64, u64)>) {
         if self.member.is_empty() {
             return;
         }
@@ -212,7 +212,7 @@ impl Trailing {
             let (_, seq) = entry.expect("front names a live entry");
             bucket.size -= 1;
             self.member.remove(&seq);
-            fired.push((seq, stop));
+            fired.push((seq, stop, peak));
             if bucket.size == 0 {
                 if let Some(old) = bucket.front.take() {
                     self.front.remove(&(old, b));
@@ -264,12 +264,12 @@ mod tests {
         assert!(fired.is_empty());
         assert_eq!(t.peak_of(1), Some(1100));
         t.on_move(1040, &mut fired);
-        assert_eq!(fired, vec![(3, 1050)]);
+        assert_eq!(fired, vec![(3, 1050, 1100)]);
         t.insert(4, 10, false, 1040); // new bucket at 1040: stop 1030
         t.on_move(995, &mut fired);
-        assert_eq!(fired, vec![(3, 1050), (4, 1030), (1, 1000)]);
+        assert_eq!(fired, vec![(3, 1050, 1100), (4, 1030, 1040), (1, 1000, 1100)]);
         t.on_move(990, &mut fired);
-        assert_eq!(fired.last(), Some(&(2, 990)));
+        assert_eq!(fired.last(), Some(&(2, 990, 1100)));
         assert!(t.is_empty());
         t.check().unwrap();
     }
@@ -286,7 +286,7 @@ mod tests {
         t.on_move(899, &mut fired);
         assert!(fired.is_empty());
         t.on_move(900, &mut fired);
-        assert_eq!(fired, vec![(1, 900)]);
+        assert_eq!(fired, vec![(1, 900, 800)]);
         t.check().unwrap();
     }
 }

@@ -171,6 +171,17 @@ impl Exchange {
     pub(super) fn arm(&mut self, req: NewOrder, t: u64) -> Result<Applied, KrakenError> {
         let reference = self.reference(req.pair, req.trigger);
         let trailing = req.kind.is_trailing();
+        // A trailing offset is `+n` or `+n%`; its limit's offset `+`/`-`; nothing else relative.
+        let offset_ok = |o: Option<Offset>, signs: &[OffsetSign]| o.is_some_and(|o| signs.contains(&o.sign) && o.value <= MAX_PRICE);
+        if trailing && !offset_ok(req.price_offset, &[OffsetSign::Plus]) || !trailing && req.price_offset.is_some() {
+            return Err(KrakenError::invalid("price"));
+        }
+        let trailing_limit = req.kind == OrderKind::TrailingStopLimit;
+        if trailing_limit && !offset_ok(req.price2_offset, &[OffsetSign::Plus, OffsetSign::Minus])
+            || !trailing_limit && req.price2_offset.is_some()
+        {
+            return Err(KrakenError::invalid("price2"));
+        }
         if trailing {
             if reference == 0 {
                 return Err(KrakenError::invalid("price"));
@@ -266,20 +277,20 @@ impl Exchange {
                         break;
                     }
                     idx.up.pop_first();
-                    fired.push((seq, stop));
+                    fired.push((seq, stop, 0));
                 }
                 while let Some(&(stop, seq)) = idx.down.last() {
                     if stop < r {
                         break;
                     }
                     idx.down.pop_last();
-                    fired.push((seq, stop));
+                    fired.push((seq, stop, 0));
                 }
                 idx.trail_sell.on_move(r, &mut fired);
                 idx.trail_buy.on_move(r, &mut fired);
                 // Fire in the order reached; their fills are later events.
-                for (seq, stop) in fired.drain(..).collect::<Vec<_>>() {
-                    self.fire(seq, stop, t);
+                for (seq, stop, peak) in fired.drain(..).collect::<Vec<_>>() {
+                    self.fire(seq, stop, peak, t);
                 }
             } else if let Some(seq) = self.triggers.closes.pop_front() {
                 self.place_close(seq, t);
@@ -289,15 +300,15 @@ impl Exchange {
         }
     }
 
-    /// An armed order's trigger was reached at `stop`: it becomes its market or limit order.
-    fn fire(&mut self, seq: OrderSeq, stop: u64, t: u64) {
+    /// An armed order's trigger was reached at `stop` (a trailing one's peak then: `peak`): it
+    /// becomes its market or limit order.
+    fn fire(&mut self, seq: OrderSeq, stop: u64, peak: u64, t: u64) {
         if !self.orders[seq as usize].is_armed() {
             return;
         }
-        let peak = if self.orders[seq as usize].req.kind.is_trailing() { self.trailing_peak(&self.orders[seq as usize]) } else { 0 };
         let limit = self.limit_at(&self.orders[seq as usize].req, stop);
         let o = &mut self.orders[seq as usize];
-        o.stop = Some(StopState { armed: false, stop, peak: if peak == 0 { o.stop.as_ref().map_or(0, |s| s.peak) } else { peak }, limit });
+        o.stop = Some(StopState { armed: false, stop, peak, limit });
         o.req.price = limit;
         let (account, asset, held) = (o.req.account, o.hold_asset, o.hold_remaining);
         o.hold_remaining = 0;

@@ -139,7 +139,7 @@ pub fn mixed_op() -> impl Strategy<Value = Op> {
         14 => place(15, 2, 2).prop_map(Op::Place),
         5 => cancel_ops(),
         1 => (0u8..4, 0u8..3, prop_oneof![1i128..1_000, 1_000_000i128..100_000_000_000]).prop_map(|(acct, asset, amount)| Op::Deposit { acct, asset, amount }),
-        1 => (0u8..4, 0u8..10).prop_map(|(acct, what)| Op::Invalid { acct, what }),
+        1 => (0u8..4, 0u8..13).prop_map(|(acct, what)| Op::Invalid { acct, what }),
         8 => funding_op(),
         6 => super::triggers::trigger_op().prop_map(Op::Trigger),
     ]
@@ -269,6 +269,10 @@ pub fn command(ex: &Exchange, users: &[AccountId], op: &Op) -> Command {
                 6 => Command::Deposit { account: user(acct), asset: USD, amount: 0 },
                 7 => Command::Deposit { account: user(acct), asset: 9, amount: 1 },
                 8 => Command::Deposit { account: FEES, asset: USD, amount: 1 },
+                // Triggered orders the API would not let through.
+                10 => Command::PlaceOrder(NewOrder { kind: OrderKind::TrailingStop, ..base }),
+                11 => Command::PlaceOrder(NewOrder { price2: CENTER[0], ..base }),
+                12 => Command::PlaceOrder(NewOrder { kind: OrderKind::StopLossLimit, price2: 0, ..base }),
                 _ => Command::Cancel { account: user(acct), target: CancelTarget::Order(1_000_000) },
             }
         }
