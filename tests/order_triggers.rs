@@ -32,6 +32,12 @@ fn hold_xbt(s: &Server, k: &Key) -> String {
     ok(&s.private(k, "BalanceEx", &[]))["XXBT"]["hold_trade"].as_str().unwrap_or("").to_string()
 }
 
+/// A price or volume field as a number (the figures here do not depend on how many decimals
+/// the answer prints).
+fn num(v: &Value) -> f64 {
+    v.as_str().unwrap_or_else(|| panic!("{v} is not a string")).parse().unwrap()
+}
+
 fn digest(s: &Server) -> String {
     let v: Value = serde_json::from_str(s.cli(&["audit", "--json"]).trim()).unwrap();
     assert_eq!(v["ok"], true, "{v}");
@@ -65,8 +71,8 @@ fn stop_loss_limit_waits_untriggered_then_fires_once_on_a_trade() {
     assert_eq!(o["descr"]["price2"], "84000.0");
     assert_eq!(o["descr"]["order"], "sell 0.10000000 XBTUSD @ stop loss 85000.0 -> limit 84000.0");
     assert_eq!(o["descr"]["close"], "");
-    assert_eq!(o["stopprice"], "85000.0");
-    assert_eq!(o["limitprice"], "84000.0");
+    assert_eq!(num(&o["stopprice"]), 85000.0);
+    assert_eq!(num(&o["limitprice"]), 84000.0);
     assert_eq!(o["trigger"], "last");
     assert_eq!(o["misc"], "");
     assert_eq!(o["vol_exec"], "0.00000000");
@@ -84,15 +90,15 @@ fn stop_loss_limit_waits_untriggered_then_fires_once_on_a_trade() {
     assert_eq!(o["status"], "closed", "{o}");
     assert_eq!(o["misc"], "stopped");
     assert_eq!(o["vol_exec"], "0.10000000");
-    assert_eq!(o["price"], "84500.0");
-    assert_eq!(o["stopprice"], "85000.0");
-    assert_eq!(o["limitprice"], "84000.0");
+    assert_eq!(num(&o["price"]), 84500.0);
+    assert_eq!(num(&o["stopprice"]), 85000.0);
+    assert_eq!(num(&o["limitprice"]), 84000.0);
     assert_eq!(o["descr"]["price"], "85000.0", "descr keeps the trigger");
     assert_eq!(o["trades"].as_array().unwrap().len(), 1, "fired once, filled once: {o}");
     assert_eq!(hold_xbt(&s, &alice), "0.0000000000");
     // Bob's bid kept the rest: 0.2 - 0.05 - 0.1.
     let depth = ok(&s.public("Depth", "pair=XBTUSD")).clone();
-    assert_eq!(depth["XXBTZUSD"]["bids"][0][1], "0.05000000", "{depth}");
+    assert_eq!(num(&depth["XXBTZUSD"]["bids"][0][1]), 0.05, "{depth}");
     // Another trade below does nothing more.
     place(&s, &carol, &[("type", "sell"), ("ordertype", "market"), ("volume", "0.01")]);
     assert_eq!(order(&s, &alice, &txid)["trades"].as_array().unwrap().len(), 1);
@@ -104,6 +110,28 @@ fn stop_loss_limit_waits_untriggered_then_fires_once_on_a_trade() {
     s.terminate();
     let s2 = Server::start_in_with(&dir, &["--limits", "off"], &[]);
     assert_eq!(digest(&s2), before);
+}
+
+#[test]
+fn a_fired_stops_fills_fire_the_next_stop_in_the_same_command() {
+    let s = Server::start_with(&["--limits", "off"], &[]);
+    let alice = s.account("alice", "0", "1", "all");
+    let bob = s.account("bob", "200000", "0", "all");
+    let carol = s.account("carol", "0", "1", "all");
+    let (first, _) = place(&s, &alice, &[("type", "sell"), ("ordertype", "stop-loss"), ("price", "85000"), ("volume", "0.1")]);
+    let (second, _) = place(&s, &alice, &[("type", "sell"), ("ordertype", "stop-loss"), ("price", "84000"), ("volume", "0.1")]);
+    place(&s, &bob, &[("type", "buy"), ("ordertype", "limit"), ("price", "84900"), ("volume", "0.01")]);
+    place(&s, &bob, &[("type", "buy"), ("ordertype", "limit"), ("price", "83500"), ("volume", "1")]);
+    // One market sell of 0.01 at 84900 fires the first stop; its fill at 83500 fires the second.
+    place(&s, &carol, &[("type", "sell"), ("ordertype", "market"), ("volume", "0.01")]);
+    for txid in [&first, &second] {
+        let o = order(&s, &alice, txid);
+        assert_eq!((o["status"].as_str(), o["misc"].as_str(), num(&o["price"])), (Some("closed"), Some("stopped"), 83500.0), "{o}");
+        assert_eq!(o["trades"].as_array().unwrap().len(), 1);
+    }
+    let trades = ok(&s.public("Trades", "pair=XBTUSD")).clone();
+    let prices: Vec<f64> = trades["XXBTZUSD"].as_array().unwrap().iter().rev().take(3).map(|t| num(&t[0])).collect();
+    assert_eq!(prices, [83500.0, 83500.0, 84900.0], "{trades}");
 }
 
 #[test]
@@ -119,7 +147,7 @@ fn take_profit_buy_and_trailing_stops_follow_the_price() {
     let usd_hold = ok(&s.private(&alice, "BalanceEx", &[]))["ZUSD"]["hold_trade"].clone();
     assert_eq!(usd_hold, "8032.0000", "cost at the trigger plus the highest taker fee");
     let o = order(&s, &alice, &tp);
-    assert_eq!((o["status"].as_str(), o["stopprice"].as_str(), o["limitprice"].as_str()), (Some("open"), Some("80000.0"), Some("0.0")));
+    assert_eq!((o["status"].as_str(), num(&o["stopprice"]), num(&o["limitprice"])), (Some("open"), 80000.0, 0.0));
 
     // Trailing sell stops: 1000.0 and 5% below the highest last price since they were placed.
     let (abs, answer) = place(&s, &alice, &[("type", "sell"), ("ordertype", "trailing-stop"), ("price", "+1000"), ("volume", "0.1")]);
@@ -132,17 +160,17 @@ fn take_profit_buy_and_trailing_stops_follow_the_price() {
     let o = order(&s, &alice, &abs);
     assert_eq!(o["descr"]["price"], "+1000.0");
     assert_eq!(o["descr"]["price2"], "0.0");
-    assert_eq!(o["stopprice"], "86959.9", "the board's last price 87959.9 less 1000");
-    assert_eq!(o["limitprice"], "87959.9", "a trailing stop shows its peak");
+    assert_eq!(num(&o["stopprice"]), 86959.9, "the board's last price 87959.9 less 1000");
+    assert_eq!(num(&o["limitprice"]), 87959.9, "a trailing stop shows its peak");
     let o = order(&s, &alice, &pct);
     assert_eq!(o["descr"]["order"], "sell 0.10000000 XBTUSD @ trailing stop +5.0000% -> limit -100.0");
-    assert_eq!(o["stopprice"], "83561.9", "87959.9 x 0.95");
-    assert_eq!(o["limitprice"], "83461.9");
+    assert_eq!(num(&o["stopprice"]), 83561.9, "87959.9 x 0.95");
+    assert_eq!(num(&o["limitprice"]), 83461.9);
 
     // The price rises to 90000: the peaks follow.
     trade_at(&s, &bob, &carol, "90000", "sell");
-    assert_eq!(order(&s, &alice, &abs)["stopprice"], "89000.0");
-    assert_eq!(order(&s, &alice, &pct)["stopprice"], "85500.0");
+    assert_eq!(num(&order(&s, &alice, &abs)["stopprice"]), 89000.0);
+    assert_eq!(num(&order(&s, &alice, &pct)["stopprice"]), 85500.0);
     // It falls to 88500: the absolute one fires (a market sell into bob's bid), the 5% one waits.
     place(&s, &bob, &[("type", "buy"), ("ordertype", "limit"), ("price", "88500"), ("volume", "0.5")]);
     place(&s, &carol, &[("type", "sell"), ("ordertype", "market"), ("volume", "0.01")]);
@@ -152,7 +180,7 @@ fn take_profit_buy_and_trailing_stops_follow_the_price() {
         (Some("closed"), Some("stopped"), Some("0.10000000")),
         "{o}"
     );
-    assert_eq!(o["stopprice"], "89000.0");
+    assert_eq!(num(&o["stopprice"]), 89000.0);
     assert_eq!(order(&s, &alice, &pct)["status"], "open");
 
     // Down to 79000: the take-profit buy fires and buys from bob's ask; the 5% stop fires too,
@@ -161,13 +189,13 @@ fn take_profit_buy_and_trailing_stops_follow_the_price() {
     place(&s, &bob, &[("type", "sell"), ("ordertype", "limit"), ("price", "79000"), ("volume", "0.5")]);
     place(&s, &carol, &[("type", "buy"), ("ordertype", "market"), ("volume", "0.01")]);
     let o = order(&s, &alice, &tp);
-    assert_eq!((o["status"].as_str(), o["misc"].as_str(), o["price"].as_str()), (Some("closed"), Some("touched"), Some("79000.0")), "{o}");
+    assert_eq!((o["status"].as_str(), o["misc"].as_str(), num(&o["price"])), (Some("closed"), Some("touched"), 79000.0), "{o}");
     assert_eq!(o["trades"].as_array().unwrap().len(), 1);
     let o = order(&s, &alice, &pct);
     assert_eq!((o["status"].as_str(), o["misc"].as_str()), (Some("open"), Some("stopped")), "{o}");
-    assert_eq!(o["limitprice"], "85400.0");
+    assert_eq!(num(&o["limitprice"]), 85400.0);
     let depth = ok(&s.public("Depth", "pair=XBTUSD")).clone();
-    assert!(depth["XXBTZUSD"]["asks"].as_array().unwrap().iter().any(|l| l[0] == "85400.0"), "{depth}");
+    assert!(depth["XXBTZUSD"]["asks"].as_array().unwrap().iter().any(|l| num(&l[0]) == 85400.0), "{depth}");
 }
 
 #[test]
@@ -179,7 +207,7 @@ fn relative_prices_resolve_against_the_last_trade() {
     assert_eq!(answer["descr"]["order"], "sell 0.01000000 XBTUSD @ stop loss 86959.9");
     let (b, _) = place(&s, &alice, &[("type", "sell"), ("ordertype", "stop-loss"), ("price", "#5%"), ("volume", "0.01")]);
     assert_eq!(order(&s, &alice, &a)["descr"]["price"], "86959.9");
-    assert_eq!(order(&s, &alice, &b)["stopprice"], "83561.9", "87959.9 less 5% (4398.0 rounded to the tick)");
+    assert_eq!(num(&order(&s, &alice, &b)["stopprice"]), 83561.9, "87959.9 less 5% (4398.0 rounded to the tick)");
     // A buy limit `#2%` goes below the last price; validate shows the request, `#` as the sign it picks.
     let v = ok(&add(&s, &alice, &[("type", "buy"), ("ordertype", "limit"), ("price", "#2%"), ("volume", "0.01"), ("validate", "true")]))
         .clone();
@@ -226,7 +254,7 @@ fn conditional_close_is_placed_for_the_executed_volume() {
     assert_eq!(close["descr"]["type"], "sell");
     assert_eq!(close["descr"]["ordertype"], "stop-loss-limit");
     assert_eq!(close["descr"]["order"], "sell 0.05000000 XBTUSD @ stop loss 78000.0 -> limit 77000.0");
-    assert_eq!(close["stopprice"], "78000.0");
+    assert_eq!(num(&close["stopprice"]), 78000.0);
     assert_eq!(close["vol"], "0.05000000");
     assert_eq!(hold_xbt(&s, &alice), "0.0500000000");
 

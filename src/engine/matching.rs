@@ -73,7 +73,7 @@ impl Exchange {
     }
 
     /// The hold an order of `volume` at `limit` needs: (asset, amount).
-    pub(super) fn hold_for(&self, req: &NewOrder, limit: u64, volume: i128) -> (u16, i128) {
+    pub fn hold_for(&self, req: &NewOrder, limit: u64, volume: i128) -> (u16, i128) {
         let pair = self.markets.pair(req.pair);
         let max_taker = self.markets.max_taker_ppm();
         match req.side {

@@ -81,8 +81,8 @@ def krakenex_stop_loss_fires() -> None:
     assert r["descr"] == {"order": "sell 0.01000000 XBTUSD @ stop loss 85000.0"}, r
     txid = r["txid"][0]
     o = kx(kx_alice, "QueryOrders", {"txid": txid})[txid]
-    assert (o["status"], o["descr"]["ordertype"], o["stopprice"], o["trigger"], o["misc"]) == \
-        ("open", "stop-loss", "85000.0", "last", ""), o
+    assert (o["status"], o["descr"]["ordertype"], float(o["stopprice"]), o["trigger"], o["misc"]) == \
+        ("open", "stop-loss", 85000.0, "last", ""), o
     # Bob bids 84000; a third account's market sell trades with it at 84000: the stop fires.
     kx(kx_bob, "AddOrder", {"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "price": "84000", "volume": "0.05"})
     carol = kx_api(account("carol", "0", "1"))
@@ -97,8 +97,8 @@ def sdk_take_profit_limit() -> None:
     assert r["descr"]["order"] == "sell 0.02000000 XBTUSD @ take profit 95000.0 -> limit 94900.0", r
     txid = r["txid"][0]
     o = user.get_orders_info(txid=txid)[txid]
-    assert (o["status"], o["descr"]["price"], o["descr"]["price2"], o["stopprice"], o["limitprice"], o["trigger"]) == \
-        ("open", "95000.0", "94900.0", "95000.0", "94900.0", "index"), o
+    assert (o["status"], o["descr"]["price"], o["descr"]["price2"], float(o["stopprice"]), float(o["limitprice"]),
+            o["trigger"]) == ("open", "95000.0", "94900.0", 95000.0, 94900.0, "index"), o
     assert txid in user.get_open_orders()["open"]
     assert trade.cancel_order(txid=txid)["count"] == 1
 

@@ -156,7 +156,17 @@ pub fn check(ex: &Exchange, armed_before: &[OrderSeq], n_orders_before: usize, m
             let fee = if o.req.fee_in_base { calamari::money::div_ceil(o.req.volume * max_taker_ppm, PPM) } else { 0 };
             assert_eq!(o.hold_remaining, o.req.volume + fee, "armed sell {} holds", o.seq);
         } else {
-            assert!(o.hold_remaining > 0, "armed buy {} holds nothing", o.seq);
+            // A buy holds its order at the limit (or, for the market kinds, the trigger): exactly
+            // for fixed triggers, at least what the current one needs for trailing ones (their
+            // stop only falls).
+            let (stop, limit) = ex.stop_and_limit(o);
+            let at = if o.req.kind.has_limit2() { limit } else { stop };
+            let (_, need) = ex.hold_for(&o.req, at, o.req.volume);
+            if o.req.kind.is_trailing() {
+                assert!(o.hold_remaining >= need, "armed trailing buy {} holds {} < {need}", o.seq, o.hold_remaining);
+            } else {
+                assert_eq!(o.hold_remaining, need, "armed buy {} holds", o.seq);
+            }
         }
     }
     // A fired order's fills all came after it fired: its trades are not older than its arming.
