@@ -59,6 +59,7 @@ impl Exchange {
             writeln!(w, "ledger {e:?}")?;
         }
         writeln!(w, "funding {:?}", self.funding)?;
+        writeln!(w, "timers {:?}", self.timers)?;
         Ok(())
     }
 }

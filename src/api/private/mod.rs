@@ -5,6 +5,7 @@ mod deposits;
 pub(crate) mod exports;
 mod funds;
 mod history;
+pub(crate) mod order_params;
 pub(crate) mod orders;
 mod withdrawals;
 
