@@ -8,7 +8,7 @@
 //! - an account's hold of an asset equals the `hold_remaining` of its open orders in that asset
 //!   plus its withdrawals still `Initial` (amount and fee), and never exceeds its balance;
 //! - every book level's volume equals the volume the open orders resting there show (all that
-//!   remains, or an iceberg's shown part, which is its display volume or what remains if less);
+//!   remains, or an iceberg's shown part: more than 0, at most its display volume and what remains);
 //! - every timer is live: each open GTD order has its expiry, each pending order its start,
 //!   each armed dead man's switch its trigger, and nothing else is queued;
 //! - a fill never happens at a price worse than either order's limit.
@@ -488,9 +488,9 @@ impl Exchange {
         }
         for o in self.orders.iter().filter(|o| o.is_open()) {
             if let Some(display) = o.req.display_volume {
-                let want = if o.status == Status::Open { display.min(o.remaining()) } else { 0 };
-                if o.shown != want {
-                    return Err(format!("iceberg {}: shown {} != {want}", o.seq, o.shown));
+                let fits = if o.status == Status::Open { o.shown > 0 && o.shown <= display.min(o.remaining()) } else { o.shown == 0 };
+                if !fits {
+                    return Err(format!("iceberg {}: shows {} of display {display}, {} remaining", o.seq, o.shown, o.remaining()));
                 }
             }
         }
