@@ -70,7 +70,7 @@ const ALL_PERMISSIONS: [&str; 10] = [
 /// Withdraw" on their pages), which this venue refuses to every key with
 /// `EGeneral:Permission denied` (no Futures wallet; spot subaccounts are for institutional clients
 /// only), so a permission check cannot be told apart there (tests/funding.rs checks the refusal).
-const DOCUMENTED: [(&str, &[&str]); 23] = [
+const DOCUMENTED: [(&str, &[&str]); 24] = [
     // https://docs.kraken.com/api-reference/account-data/get-account-balance.md
     // (legacy https://docs.kraken.com/api/docs/rest-api/get-account-balance)
     // "Funds permissions - Query" [Query Funds]
