@@ -486,14 +486,7 @@ impl Exchange {
                 }
             }
         }
-        for o in self.orders.iter().filter(|o| o.is_open()) {
-            if let Some(display) = o.req.display_volume {
-                let fits = if o.status == Status::Open { o.shown > 0 && o.shown <= display.min(o.remaining()) } else { o.shown == 0 };
-                if !fits {
-                    return Err(format!("iceberg {}: shows {} of display {display}, {} remaining", o.seq, o.shown, o.remaining()));
-                }
-            }
-        }
+        self.check_icebergs()?;
         self.check_timers()
     }
 }

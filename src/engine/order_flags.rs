@@ -84,4 +84,18 @@ impl Exchange {
         let q = budget * pair.cost_divisor * PPM / (price as i128 * (PPM + rate));
         q - q % pair.lot_step()
     }
+
+    /// Each open iceberg shows more than 0, at most its display volume and what remains; a
+    /// pending one shows nothing (part of `check_invariants`).
+    pub(super) fn check_icebergs(&self) -> Result<(), String> {
+        for o in self.orders.iter().filter(|o| o.is_open()) {
+            if let Some(display) = o.req.display_volume {
+                let fits = if o.status == Status::Open { o.shown > 0 && o.shown <= display.min(o.remaining()) } else { o.shown == 0 };
+                if !fits {
+                    return Err(format!("iceberg {}: shows {} of display {display}, {} remaining", o.seq, o.shown, o.remaining()));
+                }
+            }
+        }
+        Ok(())
+    }
 }
