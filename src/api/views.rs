@@ -6,7 +6,7 @@
 use crate::engine::account::{LedgerEntry, RefId, TradeRecord};
 use crate::engine::ids::IdKind;
 use crate::engine::markets::{Markets, Pair};
-use crate::engine::order::{NewOrder, Offset, OffsetSign, Order, OrderKind, Side, Status};
+use crate::engine::order::{NewOrder, Offset, OffsetSign, Order, OrderKind, Side};
 use crate::engine::triggers::auto_plus;
 use crate::engine::Exchange;
 use crate::money::{div_round_half_up, format_units};
@@ -63,7 +63,8 @@ fn price_or_offset(pair: &Pair, ticks: u64, off: Option<Offset>, kind: OrderKind
 fn at_text(kind: OrderKind, p1: &str, p2: &str) -> String {
     match kind {
         OrderKind::Market => "market".into(),
-        OrderKind::Limit => format!("limit {p1}"),
+        // An iceberg reads as the limit order it is (clients parse `@ limit PRICE`).
+        OrderKind::Limit | OrderKind::Iceberg => format!("limit {p1}"),
         k if k.has_limit2() => format!("{} {p1} -> limit {p2}", k.words()),
         k => format!("{} {p1}", k.words()),
     }
@@ -73,8 +74,17 @@ fn at_text(kind: OrderKind, p1: &str, p2: &str) -> String {
 /// they are to be shown.
 pub fn order_text_with(markets: &Markets, req: &NewOrder, p1: &str, p2: &str) -> String {
     let pair = markets.pair(req.pair);
-    let vol = fixed(req.volume, pair.base_decimals, 8);
+    let vol = order_volume(pair, req);
     format!("{} {} {} @ {}", req.side.as_str(), vol, pair.altname, at_text(req.kind, p1, p2))
+}
+
+/// An order's volume with 8 decimals: base, or the quote to spend of a `viqc` market buy.
+pub fn order_volume(pair: &Pair, req: &NewOrder) -> String {
+    if req.quote_volume {
+        fixed(req.volume, pair.quote_decimals, 8)
+    } else {
+        fixed(req.volume, pair.base_decimals, 8)
+    }
 }
 
 /// `descr.order` of a request, its prices as given (relative ones as their text).
@@ -111,7 +121,7 @@ fn descr_prices(o: &Order, pair: &Pair) -> (String, String) {
     let p1 = match (o.req.kind.is_trailing(), st) {
         (true, _) => price_or_offset(pair, 0, o.req.price_offset, o.req.kind, o.req.side, false),
         (false, Some(s)) => price(pair, s.stop),
-        (false, None) if o.req.kind == OrderKind::Limit => price(pair, o.req.price),
+        (false, None) if matches!(o.req.kind, OrderKind::Limit | OrderKind::Iceberg) => price(pair, o.req.price),
         _ => price(pair, 0),
     };
     let p2 = match o.req.kind {
@@ -135,11 +145,11 @@ pub fn descr_answer(ex: &Exchange, o: &Order) -> Value {
 
 pub fn oflags(req: &NewOrder) -> String {
     let fee = if req.fee_in_base { "fcib" } else { "fciq" };
-    if req.post_only {
-        format!("post,{fee}")
-    } else {
-        fee.to_string()
+    let mut flags = if req.post_only { format!("post,{fee}") } else { fee.to_string() };
+    if req.quote_volume {
+        flags.push_str(",viqc");
     }
+    flags
 }
 
 pub fn order(ex: &Exchange, o: &Order, with_trades: bool) -> Value {
@@ -158,11 +168,11 @@ pub fn order(ex: &Exchange, o: &Order, with_trades: bool) -> Value {
     m.insert("status".into(), json!(o.status.as_str()));
     m.insert("reason".into(), o.reason.map(|r| json!(r.as_str())).unwrap_or(Value::Null));
     m.insert("opentm".into(), seconds(o.open_ns));
-    if o.status != Status::Open {
+    if !o.is_open() {
         m.insert("closetm".into(), seconds(o.close_ns));
     }
-    m.insert("starttm".into(), json!(0));
-    m.insert("expiretm".into(), json!(0));
+    m.insert("starttm".into(), o.req.start_ns.map_or(json!(0), seconds));
+    m.insert("expiretm".into(), o.req.expire_ns.map_or(json!(0), seconds));
     m.insert(
         "descr".into(),
         json!({
@@ -176,7 +186,8 @@ pub fn order(ex: &Exchange, o: &Order, with_trades: bool) -> Value {
             "close": close_text(markets, &o.req),
         }),
     );
-    m.insert("vol".into(), json!(volume(pair, o.req.volume)));
+    let vol = if o.req.quote_volume { order_volume(pair, &o.req) } else { volume(pair, o.req.volume) };
+    m.insert("vol".into(), json!(vol));
     m.insert("vol_exec".into(), json!(volume(pair, o.filled)));
     m.insert("cost".into(), json!(format_units(o.cost, pair.quote_decimals)));
     m.insert("fee".into(), json!(format_units(o.fee, fee_dec)));

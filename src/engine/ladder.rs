@@ -92,7 +92,19 @@ impl Exchange {
             .open_orders
             .iter()
             .copied()
-            .filter(|s| self.orders[*s as usize].req.pair == q.pair && !self.orders[*s as usize].is_armed())
+            .filter(|s| {
+                // The ladder is plain resting GTC limit orders: the account's other orders on the
+                // pair (stops, icebergs, scheduled, GTD, with a conditional close) are left alone.
+                let o = &self.orders[*s as usize];
+                let r = &o.req;
+                r.pair == q.pair
+                    && o.status == Status::Open
+                    && r.kind == super::order::OrderKind::Limit
+                    && r.display_volume.is_none()
+                    && r.expire_ns.is_none()
+                    && r.start_ns.is_none()
+                    && r.close.is_none()
+            })
             .collect();
         let mut keep = vec![false; wanted.len()];
         let mut pool = Vec::new();

@@ -41,6 +41,8 @@ pub enum OrderKind {
     TakeProfitLimit,
     TrailingStop,
     TrailingStopLimit,
+    /// A limit order of which only `display_volume` shows in the book (Kraken's `iceberg`).
+    Iceberg,
 }
 
 impl OrderKind {
@@ -54,6 +56,7 @@ impl OrderKind {
             OrderKind::TakeProfitLimit => "take-profit-limit",
             OrderKind::TrailingStop => "trailing-stop",
             OrderKind::TrailingStopLimit => "trailing-stop-limit",
+            OrderKind::Iceberg => "iceberg",
         }
     }
 
@@ -62,6 +65,7 @@ impl OrderKind {
         Some(match s {
             "market" => OrderKind::Market,
             "limit" => OrderKind::Limit,
+            "iceberg" => OrderKind::Iceberg,
             "stop-loss" => OrderKind::StopLoss,
             "take-profit" => OrderKind::TakeProfit,
             "stop-loss-limit" => OrderKind::StopLossLimit,
@@ -72,9 +76,9 @@ impl OrderKind {
         })
     }
 
-    /// Waits for a trigger before it trades (every kind but market and limit).
+    /// Waits for a trigger before it trades (every kind but market, limit and iceberg).
     pub fn is_triggered(self) -> bool {
-        !matches!(self, OrderKind::Market | OrderKind::Limit)
+        !matches!(self, OrderKind::Market | OrderKind::Limit | OrderKind::Iceberg)
     }
 
     /// Trades as a market order (once triggered, for the stop kinds).
@@ -101,7 +105,7 @@ impl OrderKind {
     pub fn words(self) -> &'static str {
         match self {
             OrderKind::Market => "market",
-            OrderKind::Limit => "limit",
+            OrderKind::Limit | OrderKind::Iceberg => "limit",
             OrderKind::StopLoss | OrderKind::StopLossLimit => "stop loss",
             OrderKind::TakeProfit | OrderKind::TakeProfitLimit => "take profit",
             OrderKind::TrailingStop | OrderKind::TrailingStopLimit => "trailing stop",
@@ -175,6 +179,8 @@ pub struct StopState {
 pub enum TimeInForce {
     Gtc,
     Ioc,
+    /// Good till `expire_ns` (Kraken's GTD with `expiretm`).
+    Gtd,
 }
 
 /// Kraken's self-trade prevention modes (`stptype`).
@@ -187,17 +193,23 @@ pub enum SelfTrade {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Status {
+    /// Accepted, holding its funds, waiting for its `starttm` (not in the book).
+    Pending,
     Open,
     Closed,
     Canceled,
+    /// A GTD order whose `expiretm` came before it filled.
+    Expired,
 }
 
 impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Pending => "pending",
             Status::Open => "open",
             Status::Closed => "closed",
             Status::Canceled => "canceled",
+            Status::Expired => "expired",
         }
     }
 }
@@ -257,6 +269,19 @@ pub struct NewOrder {
     pub price2_offset: Option<Offset>,
     #[serde(default)]
     pub close: Option<CloseOrder>,
+    /// Iceberg: the volume shown in the book at a time (base minimal units).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_volume: Option<i128>,
+    /// `viqc`: a market buy whose `volume` is the quote amount to spend, fee included (quote
+    /// minimal units).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub quote_volume: bool,
+    /// GTD: the engine time at which the order expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expire_ns: Option<u64>,
+    /// `starttm` in the future: the engine time at which the order enters the book.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_ns: Option<u64>,
 }
 
 impl NewOrder {
@@ -281,6 +306,10 @@ impl NewOrder {
             price_offset: None,
             price2_offset: None,
             close: None,
+            display_volume: None,
+            quote_volume: false,
+            expire_ns: None,
+            start_ns: None,
         }
     }
 }
@@ -312,6 +341,11 @@ pub struct Order {
     pub stop: Option<StopState>,
     /// A conditional close: the order whose execution placed it (Kraken's `refid`).
     pub parent: Option<OrderSeq>,
+    /// Iceberg: the part of the remaining volume shown in the book now (0 for other orders).
+    pub shown: i128,
+    /// The price the order may trade to, as its hold was reserved (a market buy's worst ask at
+    /// placement; what a scheduled market buy is protected at when it starts).
+    pub held_limit: u64,
 }
 
 impl Order {
@@ -334,14 +368,25 @@ impl Order {
             trades: Vec::new(),
             stop: None,
             parent: None,
+            shown: 0,
+            held_limit: 0,
         }
     }
 
     pub fn remaining(&self) -> i128 {
         self.req.volume - self.filled
     }
+    /// Open in the account's sense: not finished, holding funds (in the book or pending).
     pub fn is_open(&self) -> bool {
-        self.status == Status::Open
+        matches!(self.status, Status::Open | Status::Pending)
+    }
+    /// The volume this order has in its book level: an iceberg's shown part, else what remains.
+    pub fn book_volume(&self) -> i128 {
+        if self.req.display_volume.is_some() {
+            self.shown
+        } else {
+            self.remaining()
+        }
     }
     /// Open and still waiting for its trigger (not on the book).
     pub fn is_armed(&self) -> bool {

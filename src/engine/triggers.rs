@@ -176,6 +176,10 @@ impl Exchange {
         if trailing && !offset_ok(req.price_offset, &[OffsetSign::Plus]) || !trailing && req.price_offset.is_some() {
             return Err(KrakenError::invalid("price"));
         }
+        // A scheduled start is not taken for triggered kinds (see ARCHITECTURE's choices).
+        if req.start_ns.is_some() {
+            return Err(KrakenError::invalid("starttm"));
+        }
         let trailing_limit = req.kind == OrderKind::TrailingStopLimit;
         if trailing_limit && !offset_ok(req.price2_offset, &[OffsetSign::Plus, OffsetSign::Minus])
             || !trailing_limit && req.price2_offset.is_some()
@@ -210,6 +214,8 @@ impl Exchange {
         let acct = &mut self.accounts[self.orders[seq as usize].req.account as usize];
         acct.holds[asset as usize] += hold;
         acct.open_orders.insert(seq);
+        // A GTD stop expires, armed or fired, like any order.
+        self.arm_order_timers(seq);
         let idx = &mut self.triggers.index[pair as usize][trigger as usize];
         match (trailing, offset) {
             (true, Some(off)) => {

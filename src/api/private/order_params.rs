@@ -1,179 +1,146 @@
-//! AddOrder's price fields: `price` and `price2` in Kraken's absolute and relative forms
-//! (`+`, `-`, `#` prefixes, `%` suffix), `trigger`, and the conditional close
-//! (`close[ordertype]`, `close[price]`, `close[price2]`), checked against the order type as
-//! Kraken checks them. Relative prices are kept relative: the engine resolves them against the
-//! last trade at the order's place in the log.
+//! AddOrder's flags and options beyond the core fields, parsed and checked as Kraken does:
+//! `oflags` (post, fcib, fciq, nompp, viqc), iceberg `displayvol`, `timeinforce` with
+//! `expiretm`, `starttm`, `deadline`, and the margin parameters a spot account is refused.
+//! Times are read against the request path's clock (`+n` is n seconds from now); the engine
+//! checks expiry and start again at the time it applies the order, and the `deadline` is checked
+//! again then (`EService:Deadline elapsed`, refused before anything is logged).
 
 use crate::api::params::Params;
 use crate::engine::markets::Pair;
-use crate::engine::order::{CloseOrder, Offset, OffsetSign, OrderKind, Trigger};
+use crate::engine::order::{OrderKind, TimeInForce};
 use crate::error::KrakenError;
 use crate::money::parse_units;
 
-/// A price field as given: absolute (ticks) or relative.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PriceField {
-    Absolute(u64),
-    Relative(Offset),
+const NS: u64 = 1_000_000_000;
+/// Kraken's `deadline` may be at most this far ahead.
+pub const DEADLINE_MAX_NS: u64 = 60 * NS;
+/// The latest time `starttm`/`expiretm` may name (year 9999), so that no sum overflows.
+const MAX_TIME_S: u64 = 253_402_300_799;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct OrderFlags {
+    pub post_only: bool,
+    pub fee_in_base: bool,
+    pub viqc: bool,
 }
 
-/// The price fields of an order, parsed and checked against its kind.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Prices {
-    pub price: u64,
-    pub price_offset: Option<Offset>,
-    pub price2: u64,
-    pub price2_offset: Option<Offset>,
-    pub trigger: Trigger,
-    pub close: Option<CloseOrder>,
-}
-
-/// An absolute price in ticks, with Kraken's refusals (too many decimals, tick size, bounds).
-pub fn absolute_price(pair: &Pair, text: &str, field: &str) -> Result<u64, KrakenError> {
-    let ticks = parse_units(text, pair.pair_decimals).ok_or_else(|| {
-        // A well-formed decimal with too many places; anything else ("1..5") is not a price.
-        let (int, frac) = text.split_once('.').unwrap_or((text, ""));
-        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-        if text.contains('.') && digits(int) && digits(frac) && frac.trim_end_matches('0').len() > pair.pair_decimals as usize {
-            KrakenError::InvalidPrice(Some(format!("{} price can only be specified up to {} decimals.", pair.altname, pair.pair_decimals)))
-        } else {
-            KrakenError::invalid(field)
+/// `oflags`: a comma list of post, fcib, fciq, nompp (accepted, ignored: Kraken deprecated it),
+/// viqc. fcib with fciq is contradictory.
+pub fn oflags(p: &Params) -> Result<OrderFlags, KrakenError> {
+    let mut f = OrderFlags::default();
+    let mut fciq = false;
+    for flag in p.list("oflags", 8)? {
+        match flag.as_str() {
+            "post" => f.post_only = true,
+            "fcib" => f.fee_in_base = true,
+            "fciq" => fciq = true,
+            "nompp" => {}
+            "viqc" => f.viqc = true,
+            _ => return Err(KrakenError::invalid("oflags")),
         }
-    })?;
-    if ticks <= 0 || ticks > crate::engine::MAX_PRICE as i128 {
-        return Err(KrakenError::invalid(field));
     }
-    let ticks = ticks as u64;
-    if ticks % pair.tick != 0 {
-        return Err(KrakenError::TickSizeCheckFailed);
+    if f.fee_in_base && fciq {
+        return Err(KrakenError::invalid("oflags"));
     }
-    Ok(ticks)
+    Ok(f)
 }
 
-/// `+100`, `-2.5%`, `#50`, or a plain price.
-pub fn price_field(pair: &Pair, text: &str, field: &str) -> Result<PriceField, KrakenError> {
-    let (sign, rest) = match text.as_bytes().first() {
-        Some(b'+') => (OffsetSign::Plus, &text[1..]),
-        Some(b'-') => (OffsetSign::Minus, &text[1..]),
-        Some(b'#') => (OffsetSign::Auto, &text[1..]),
-        _ if text.ends_with('%') => return Err(KrakenError::invalid(field)),
-        _ => return absolute_price(pair, text, field).map(PriceField::Absolute),
+/// `ordertype=iceberg`, or `displayvol` on a limit order: the display volume in base units. At
+/// least 1/15 of the volume (Kraken's rule), at most all of it, whole lots.
+pub fn display_volume(p: &Params, pair: &Pair, kind: OrderKind, volume: i128) -> Result<(OrderKind, Option<i128>), KrakenError> {
+    let text = p.text("displayvol").filter(|t| !t.is_empty());
+    let kind = match (kind, text) {
+        (OrderKind::Limit | OrderKind::Iceberg, Some(_)) => OrderKind::Iceberg,
+        (OrderKind::Iceberg, None) | (_, Some(_)) => return Err(KrakenError::invalid("displayvol")),
+        (kind, None) => return Ok((kind, None)),
     };
-    let bad = || KrakenError::invalid(field);
-    let (number, percent) = match rest.strip_suffix('%') {
-        Some(n) => (n, true),
-        None => (rest, false),
+    let text = text.expect("matched above");
+    let d = parse_units(text, pair.lot_decimals).ok_or_else(|| KrakenError::invalid("displayvol"))? * pair.lot_step();
+    if d <= 0 || d > volume || d * crate::engine::order_flags::ICEBERG_MIN_FRACTION < volume {
+        return Err(KrakenError::invalid("displayvol"));
+    }
+    Ok((kind, Some(d)))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    pub time_in_force: TimeInForce,
+    pub expire_ns: Option<u64>,
+    pub start_ns: Option<u64>,
+}
+
+/// `timeinforce` (GTC, IOC, GTD), `expiretm` and `starttm` (`0` or absent: none/now, `+n`: n
+/// seconds from now, else a unix time). GTD needs an expiry after now and after the start; an
+/// `expiretm` without `timeinforce` is GTD (Kraken's older API had no `timeinforce`); with GTC
+/// or IOC it is refused. A start in the past is now.
+pub fn timing(p: &Params, now_ns: u64) -> Result<Timing, KrakenError> {
+    let tif = match p.text("timeinforce").map(|s| s.to_ascii_uppercase()) {
+        None => None,
+        Some(s) if s == "GTC" => Some(TimeInForce::Gtc),
+        Some(s) if s == "IOC" => Some(TimeInForce::Ioc),
+        Some(s) if s == "GTD" => Some(TimeInForce::Gtd),
+        Some(_) => return Err(KrakenError::invalid("timeinforce")),
     };
-    if number.is_empty() || number.starts_with(['+', '-']) {
+    let start_ns = time_param(p, "starttm", now_ns)?.filter(|s| *s > now_ns);
+    let expire_ns = time_param(p, "expiretm", now_ns)?;
+    let time_in_force = match (tif, expire_ns) {
+        (None | Some(TimeInForce::Gtd), Some(_)) => TimeInForce::Gtd,
+        (Some(TimeInForce::Gtd), None) | (Some(_), Some(_)) => return Err(KrakenError::invalid("expiretm")),
+        (tif, None) => tif.unwrap_or(TimeInForce::Gtc),
+    };
+    if let Some(at) = expire_ns {
+        if at <= now_ns.max(start_ns.unwrap_or(0)) {
+            return Err(KrakenError::invalid("expiretm"));
+        }
+    }
+    Ok(Timing { time_in_force, expire_ns, start_ns })
+}
+
+fn time_param(p: &Params, name: &str, now_ns: u64) -> Result<Option<u64>, KrakenError> {
+    let Some(text) = p.text(name).map(str::trim).filter(|t| !t.is_empty() && *t != "0") else { return Ok(None) };
+    let bad = || KrakenError::invalid(name);
+    let (relative, digits) = match text.strip_prefix('+') {
+        Some(d) => (true, d),
+        None => (false, text),
+    };
+    if digits.is_empty() || digits.len() > 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
-    let value = if percent {
-        // Parts per million of the price: four decimals of a percent.
-        let v = parse_units(number, 4).ok_or_else(bad)?;
-        if !(0..=1_000_000).contains(&v) {
-            return Err(bad());
-        }
-        v as u64
-    } else {
-        let v = parse_units(number, pair.pair_decimals).ok_or_else(bad)?;
-        if v < 0 || v > crate::engine::MAX_PRICE as i128 || v as u64 % pair.tick != 0 {
-            return Err(bad());
-        }
-        v as u64
-    };
-    Ok(PriceField::Relative(Offset { sign, value, percent }))
+    let secs: u64 = digits.parse().map_err(|_| bad())?;
+    let at = if relative { now_ns / NS + secs } else { secs };
+    if at > MAX_TIME_S {
+        return Err(bad());
+    }
+    Ok(Some(if relative { now_ns + secs * NS } else { secs * NS }))
 }
 
-fn split(f: PriceField) -> (u64, Option<Offset>) {
-    match f {
-        PriceField::Absolute(p) => (p, None),
-        PriceField::Relative(o) => (0, Some(o)),
+/// `deadline`: an RFC 3339 time at most 60 s ahead; already past is Kraken's
+/// `EService:Deadline elapsed`. The engine checks it again when it applies the order.
+pub fn deadline(p: &Params, now_ns: u64) -> Result<Option<u64>, KrakenError> {
+    let Some(text) = p.text("deadline").filter(|t| !t.is_empty()) else { return Ok(None) };
+    let at = crate::calendar::parse_rfc3339(text.trim()).ok_or_else(|| KrakenError::invalid("deadline"))?;
+    if at < now_ns {
+        return Err(KrakenError::DeadlineElapsed);
     }
+    if at > now_ns + DEADLINE_MAX_NS {
+        return Err(KrakenError::invalid("deadline"));
+    }
+    Ok(Some(at))
 }
 
-/// `price` and `price2` of an order (or a close) of `kind`; `prefix` names the fields in errors.
-fn prices_of(pair: &Pair, kind: OrderKind, price: Option<&str>, price2: Option<&str>, names: [&str; 2]) -> Result<Prices, KrakenError> {
-    let mut out = Prices::default();
-    if kind == OrderKind::Market {
-        // Kraken ignores a market order's price; a price2 is refused like on a limit order.
-        if price2.is_some() {
-            return Err(KrakenError::invalid(names[1]));
-        }
-        return Ok(out);
+/// The margin parameters on a spot account: `leverage` other than `none` is a margin order,
+/// which Calamari's accounts are not eligible for (`EOrder:Cannot open position`); a
+/// `reduce_only` order has no position to reduce (`EOrder:Reduce only:No position exists`).
+pub fn margin(p: &Params) -> Result<(), KrakenError> {
+    if let Some(l) = p.text("leverage").filter(|l| !l.eq_ignore_ascii_case("none")) {
+        let n = l.strip_suffix(":1").unwrap_or(l);
+        return match n.parse::<u32>() {
+            Ok(n) if n >= 1 => Err(KrakenError::CannotOpenPosition),
+            _ => Err(KrakenError::invalid("leverage")),
+        };
     }
-    let text = price.ok_or_else(|| KrakenError::invalid(names[0]))?;
-    let field = price_field(pair, text, names[0])?;
-    if kind.is_trailing() {
-        // A trailing offset must be `+n` or `+n%`.
-        match field {
-            PriceField::Relative(o) if o.sign == OffsetSign::Plus => {}
-            _ => return Err(KrakenError::invalid(names[0])),
-        }
+    if p.flag("reduce_only")? {
+        return Err(KrakenError::ReduceOnlyNoPosition);
     }
-    (out.price, out.price_offset) = split(field);
-    match (kind.has_limit2(), price2) {
-        (false, Some(_)) => return Err(KrakenError::invalid(names[1])),
-        (false, None) => {}
-        (true, None) => return Err(KrakenError::invalid(names[1])),
-        (true, Some(text)) => {
-            let field = price_field(pair, text, names[1])?;
-            if kind.is_trailing() {
-                // The limit's offset from the trigger: `+n`/`-n`, with or without `%`.
-                match field {
-                    PriceField::Relative(o) if o.sign != OffsetSign::Auto => {}
-                    _ => return Err(KrakenError::invalid(names[1])),
-                }
-            }
-            (out.price2, out.price2_offset) = split(field);
-        }
-    }
-    Ok(out)
-}
-
-/// The price fields, `trigger` and the conditional close of an AddOrder request.
-pub fn parse_prices(pair: &Pair, kind: OrderKind, p: &Params) -> Result<Prices, KrakenError> {
-    let mut out = prices_of(pair, kind, p.text("price"), p.text("price2"), ["price", "price2"])?;
-    out.trigger = match p.text("trigger") {
-        None => Trigger::Last,
-        Some(_) if !kind.is_triggered() => return Err(KrakenError::invalid("trigger")),
-        Some("last") => Trigger::Last,
-        Some("index") => Trigger::Index,
-        Some(_) => return Err(KrakenError::invalid("trigger")),
-    };
-    let close_kind = p.text("close[ordertype]");
-    out.close = match close_kind {
-        None => {
-            if p.text("close[price]").is_some() || p.text("close[price2]").is_some() {
-                return Err(KrakenError::invalid("close[ordertype]"));
-            }
-            None
-        }
-        Some(k) => {
-            let kind = OrderKind::parse(k).filter(|k| *k != OrderKind::Market).ok_or_else(|| KrakenError::invalid("close[ordertype]"))?;
-            let c = prices_of(pair, kind, p.text("close[price]"), p.text("close[price2]"), ["close[price]", "close[price2]"])?;
-            Some(CloseOrder { kind, price: c.price, price2: c.price2, price_offset: c.price_offset, price2_offset: c.price2_offset })
-        }
-    };
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Config;
-    use crate::engine::markets::Markets;
-
-    #[test]
-    fn relative_forms() {
-        let m = Markets::from_config(&Config::builtin()).unwrap();
-        let pair = m.pair(m.pair_by_name("XBTUSD").unwrap());
-        let rel = |t| price_field(pair, t, "price").unwrap();
-        assert_eq!(rel("+50%"), PriceField::Relative(Offset { sign: OffsetSign::Plus, value: 500_000, percent: true }));
-        assert_eq!(rel("-1.5"), PriceField::Relative(Offset { sign: OffsetSign::Minus, value: 15, percent: false }));
-        assert_eq!(rel("#100"), PriceField::Relative(Offset { sign: OffsetSign::Auto, value: 1000, percent: false }));
-        assert_eq!(rel("30000"), PriceField::Absolute(300_000));
-        for bad in ["+", "+-5", "5%", "+101%", "+1.23"] {
-            assert!(price_field(pair, bad, "price").is_err(), "{bad}");
-        }
-    }
+    Ok(())
 }
