@@ -92,7 +92,7 @@ fn fires_up(kind: OrderKind, side: Side) -> bool {
 /// limit beyond its trigger (up for a buy, down for a sell).
 pub fn auto_plus(kind: OrderKind, side: Side, second: bool) -> bool {
     match (kind, second) {
-        (OrderKind::Limit | OrderKind::Market, _) => side == Side::Sell,
+        (OrderKind::Limit | OrderKind::Iceberg | OrderKind::Market, _) => side == Side::Sell,
         (_, true) => side == Side::Buy,
         (k, false) => fires_up(k, side),
     }
