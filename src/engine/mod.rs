@@ -281,9 +281,8 @@ impl Exchange {
         let md = &mut self.market_data[pair as usize];
         md.set_history(trades, candles);
         let n = md.trades.len();
-        let last = md.last_price;
+        self.triggers.note(pair, order::Trigger::Last, md.last_price);
         self.next_public_trade[pair as usize] = n as u64 + 1;
-        self.triggers.note(pair, order::Trigger::Last, last);
         Ok(Applied::HistoryLoaded(n))
     }
 
@@ -411,9 +410,7 @@ impl Exchange {
         let o = &self.orders[seq as usize];
         debug_assert!(o.is_open());
         let (pair, side, price, in_book) = (o.req.pair, o.req.side, o.req.price, o.book_volume());
-        if o.is_armed() {
-            self.disarm(seq);
-        } else if o.status == Status::Open {
+        if o.status == Status::Open && !self.disarm(seq) {
             self.books[pair as usize].cancel(side, price, in_book);
         }
         self.finish(seq, status, reason, t);
@@ -434,10 +431,7 @@ impl Exchange {
         acct.holds[asset as usize] -= release;
         acct.open_orders.remove(&seq);
         acct.closed_orders.push(seq);
-        let o = &self.orders[seq as usize];
-        if o.req.close.is_some() && o.filled > 0 {
-            self.triggers.note_close(seq);
-        }
+        self.triggers.note_close(&self.orders[seq as usize]);
     }
 
     fn note_spread(&mut self, pair: PairIdx, t: u64) {

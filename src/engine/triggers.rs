@@ -72,8 +72,11 @@ impl Triggers {
         }
     }
 
-    pub fn note_close(&mut self, seq: OrderSeq) {
-        self.closes.push_back(seq);
+    /// An order ended: its conditional close is due if it traded.
+    pub fn note_close(&mut self, o: &Order) {
+        if o.req.close.is_some() && o.filled > 0 {
+            self.closes.push_back(o.seq);
+        }
     }
 
     /// How many orders are armed.
@@ -234,10 +237,11 @@ impl Exchange {
         Ok(Applied::OrderPlaced(seq))
     }
 
-    /// Takes an armed order out of the index (it is being canceled).
-    pub(super) fn disarm(&mut self, seq: OrderSeq) {
+    /// Takes an armed order out of the index (it is being canceled); false if it is not armed
+    /// (it is in its book, or pending).
+    pub(super) fn disarm(&mut self, seq: OrderSeq) -> bool {
         let o = &self.orders[seq as usize];
-        let Some(st) = &o.stop else { return };
+        let Some(st) = o.stop.as_ref().filter(|_| o.is_armed()) else { return false };
         let idx = &mut self.triggers.index[o.req.pair as usize][o.req.trigger as usize];
         match (o.req.kind.is_trailing(), o.req.price_offset) {
             (true, Some(off)) => {
@@ -249,6 +253,7 @@ impl Exchange {
                 idx.down.remove(&(st.stop, seq));
             }
         }
+        true
     }
 
     /// A trailing order's current peak (its placing reference until the index knows better).
