@@ -123,3 +123,18 @@ impl fmt::Display for KrakenError {
 }
 
 impl std::error::Error for KrakenError {}
+
+/// WebSocket v2's error strings (the ack's `error`), as Kraken sends them and ccxt's table knows them.
+pub mod ws {
+    pub const MALFORMED: &str = "Malformed request";
+    pub const METHOD_NOT_FOUND: &str = "Method not found";
+    pub const CHANNEL_INVALID: &str = "Subscription name invalid";
+    pub const PAIR_NOT_SUPPORTED: &str = "Currency pair not supported";
+    pub const ALREADY_SUBSCRIBED: &str = "Already subscribed";
+    pub const NOT_FOUND: &str = "Subscription Not Found";
+    pub const DEPTH: &str = "Subscription depth not supported";
+    pub const INTERVAL: &str = "Subscription ohlc interval not supported";
+    pub const TOO_MANY: &str = "Exceeded max subscriptions";
+    /// Private channels are not served yet (a token-less connection gets Kraken's session error).
+    pub const NOT_SUPPORTED_YET: &str = "ESession:Invalid session";
+}

@@ -23,3 +23,4 @@ pub mod sequencer;
 pub mod server;
 pub mod storage;
 pub mod telemetry;
+pub mod ws;

@@ -43,6 +43,9 @@ pub struct Pending {
     pub replace_log: bool,
     /// Copies of the whole database to write once this batch is durable (snapshot save).
     pub snapshots: Vec<std::path::PathBuf>,
+    /// The public state of the pairs this batch changed, for the market-data publisher (filled
+    /// by the engine thread after the batch's jobs, handed over once the batch is durable).
+    pub market: Vec<crate::ws::capture::PairCapture>,
 }
 
 impl Pending {
@@ -142,12 +145,16 @@ impl Default for SequencerStats {
     }
 }
 
+/// Where committed batches' market captures go (the publisher's queue), once one is attached.
+pub type MarketSink = Arc<std::sync::OnceLock<Sender<Vec<crate::ws::capture::PairCapture>>>>;
+
 /// A cheap, cloneable handle to the engine thread.
 #[derive(Clone)]
 pub struct Sequencer {
     jobs: Sender<Message>,
     pub stats: Arc<SequencerStats>,
     storage_thread: Arc<Mutex<Option<JoinHandle<()>>>>,
+    market: MarketSink,
 }
 
 fn wall_clock_ns() -> u64 {
@@ -187,16 +194,27 @@ impl Sequencer {
         let (batch_tx, batch_rx) = crossbeam_channel::bounded::<Batch>(1024);
         let stats = Arc::new(SequencerStats::default());
         let s2 = stats.clone();
+        let market: MarketSink = Arc::default();
+        let m2 = market.clone();
         std::thread::Builder::new()
             .name("engine".into())
-            .spawn(move || engine_loop(exchange, job_rx, batch_tx, max_batch.max(1), s2, clock))
+            .spawn(move || engine_loop(exchange, job_rx, batch_tx, max_batch.max(1), s2, clock, m2))
             .expect("spawn engine thread");
         let s3 = stats.clone();
+        let m3 = market.clone();
         let storage = std::thread::Builder::new()
             .name("storage".into())
-            .spawn(move || storage_loop(log, batch_rx, s3, on_failure))
+            .spawn(move || storage_loop(log, batch_rx, s3, on_failure, m3))
             .expect("spawn storage thread");
-        Sequencer { jobs: job_tx, stats, storage_thread: Arc::new(Mutex::new(Some(storage))) }
+        Sequencer { jobs: job_tx, stats, storage_thread: Arc::new(Mutex::new(Some(storage))), market }
+    }
+
+    /// Hands every later committed batch's market captures to `sink` (the publisher), starting
+    /// with a full capture of every pair. Only the first call counts.
+    pub fn attach_market(&self, sink: Sender<Vec<crate::ws::capture::PairCapture>>) {
+        let _ = self.market.set(sink);
+        // A pass through the queue makes the first (full) capture now rather than at the next job.
+        let _ = self.submit(Box::new(|_, _, _| Box::new(|| ())));
     }
 
     /// The graceful end: every job queued before this call is applied, its batch committed and
@@ -325,8 +343,10 @@ fn engine_loop(
     max_batch: usize,
     stats: Arc<SequencerStats>,
     clock: Option<crate::clock::Clock>,
+    market: MarketSink,
 ) {
     let _running = RunningFlag(&stats.engine_running);
+    let mut tracker = crate::ws::capture::Tracker::new();
     let mut last = 0u64;
     let mut stopping = false;
     while !stopping && !stats.storage_failed.load(Ordering::SeqCst) {
@@ -356,6 +376,12 @@ fn engine_loop(
             next = if n < max_batch && !batch.pending.has_control() { jobs.try_recv().ok() } else { None };
         }
         stats.queue_depth.fetch_sub(n, Ordering::Relaxed);
+        if batch.pending.replace_log {
+            tracker.force_full = true;
+        }
+        if market.get().is_some() {
+            batch.pending.market = tracker.capture(&ex, last);
+        }
         if batches.send(batch).is_err() {
             break;
         }
@@ -383,7 +409,13 @@ fn tick_if_due(ex: &mut Exchange, records: &mut Vec<Vec<u8>>, now: u64) {
     }
 }
 
-fn storage_loop(mut log: Box<dyn CommandLog>, batches: Receiver<Batch>, stats: Arc<SequencerStats>, on_failure: OnStorageFailure) {
+fn storage_loop(
+    mut log: Box<dyn CommandLog>,
+    batches: Receiver<Batch>,
+    stats: Arc<SequencerStats>,
+    on_failure: OnStorageFailure,
+    market_sink: MarketSink,
+) {
     let _running = RunningFlag(&stats.storage_running);
     let mut carried: Option<Batch> = None;
     loop {
@@ -395,7 +427,7 @@ fn storage_loop(mut log: Box<dyn CommandLog>, batches: Receiver<Batch>, stats: A
             },
         };
         let control = first.pending.has_control();
-        let Pending { mut records, replace_log, snapshots } = first.pending;
+        let Pending { mut records, replace_log, snapshots, mut market } = first.pending;
         let mut replies = first.replies;
         // Group commit: whatever queued up while the last commit was syncing goes in this one
         // (a batch that replaces the log or takes a snapshot is committed on its own).
@@ -406,6 +438,7 @@ fn storage_loop(mut log: Box<dyn CommandLog>, batches: Receiver<Batch>, stats: A
                 break;
             }
             records.extend(more.pending.records);
+            market.extend(more.pending.market);
             replies.extend(more.replies);
             if records.len() >= 8192 {
                 break;
@@ -432,6 +465,12 @@ fn storage_loop(mut log: Box<dyn CommandLog>, batches: Receiver<Batch>, stats: A
             stats.committed_commands.fetch_add(records.len() as u64, Ordering::Relaxed);
             stats.commit_seconds.observe(started.elapsed().as_secs_f64());
             stats.commit_records.observe(records.len() as f64);
+        }
+        // Durable now: the publisher may show it (an unbounded queue: never blocks storage).
+        if !market.is_empty() {
+            if let Some(sink) = market_sink.get() {
+                let _ = sink.send(market);
+            }
         }
         for path in snapshots {
             if let Err(e) = log.snapshot(&path) {

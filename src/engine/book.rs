@@ -19,10 +19,14 @@ pub struct Level {
 pub struct Book {
     bids: BTreeMap<u64, Level>,
     asks: BTreeMap<u64, Level>,
+    /// Bumped on every change (derived, not state): the market-data publisher's cue that this
+    /// book must be captured after the batch.
+    version: u64,
 }
 
 impl Book {
     fn side_mut(&mut self, side: Side) -> &mut BTreeMap<u64, Level> {
+        self.version = self.version.wrapping_add(1);
         match side {
             Side::Buy => &mut self.bids,
             Side::Sell => &mut self.asks,
@@ -134,6 +138,11 @@ impl Book {
             Side::Buy => Box::new(self.bids.iter().rev()),
             Side::Sell => Box::new(self.asks.iter()),
         }
+    }
+
+    /// Changes so far (see the field); equal versions mean an unchanged book.
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     pub fn total_live(&self) -> usize {

@@ -1,0 +1,262 @@
+//! One WebSocket v2 connection: reads requests, answers acks, and writes what the publisher
+//! queued for it; a heartbeat each second without other traffic once subscribed. The outbound
+//! queue is bounded (the publisher drops a client that falls behind, which closes the socket).
+
+use super::channels::{self, rfc3339};
+use super::publisher::{Client, Publisher, Subs, CLIENT_QUEUE};
+use crate::engine::market_data::INTERVALS;
+use crate::error::ws as err;
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Map, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Subscriptions one connection may hold.
+pub const MAX_SUBSCRIPTIONS: usize = 200;
+const DEPTHS: [u64; 5] = [10, 25, 100, 500, 1000];
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+fn now_ns() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+}
+
+pub async fn run(publisher: Arc<Publisher>, socket: WebSocket) {
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let (tx, mut rx) = mpsc::channel::<Arc<str>>(CLIENT_QUEUE);
+    publisher.lock().clients.insert(id, Client { tx: tx.clone(), subs: Subs::default() });
+    let (mut sink, mut stream) = socket.split();
+    let status = json!({"channel":"status","type":"update","data":[{"api_version":"v2","connection_id":id,"system":"online","version":env!("CARGO_PKG_VERSION")}]});
+    let _ = tx.try_send(Arc::from(status.to_string()));
+    drop(tx);
+    let mut beat = tokio::time::interval(std::time::Duration::from_secs(1));
+    let mut sent_since_beat = false;
+    loop {
+        tokio::select! {
+            incoming = stream.next() => {
+                let Some(Ok(msg)) = incoming else { break };
+                let text = match msg {
+                    Message::Text(t) => t.to_string(),
+                    Message::Close(_) => break,
+                    _ => continue,
+                };
+                let time_in = now_ns();
+                for reply in handle(&publisher, id, &text, time_in) {
+                    let mut g = publisher.lock();
+                    if !publisher.send(&mut g, id, Arc::from(reply)) {
+                        break;
+                    }
+                }
+            }
+            out = rx.recv() => {
+                let Some(m) = out else {
+                    // Dropped by the publisher: too slow.
+                    let _ = sink.send(Message::Close(Some(CloseFrame { code: 1008, reason: "slow consumer".into() }))).await;
+                    break;
+                };
+                sent_since_beat = true;
+                if sink.send(Message::Text(m.as_ref().into())).await.is_err() {
+                    break;
+                }
+            }
+            _ = beat.tick() => {
+                let subscribed = publisher.lock().clients.get(&id).is_some_and(|c| c.subs.count() > 0);
+                if subscribed && !sent_since_beat && sink.send(Message::Text("{\"channel\":\"heartbeat\"}".into())).await.is_err() {
+                    break;
+                }
+                sent_since_beat = false;
+            }
+        }
+    }
+    publisher.lock().clients.remove(&id);
+}
+
+fn ack(method: &str, req_id: &Option<Value>, time_in: u64, outcome: Result<Value, String>) -> String {
+    let mut m = Map::new();
+    m.insert("method".into(), json!(method));
+    match outcome {
+        Ok(result) => {
+            if !result.is_null() {
+                m.insert("result".into(), result);
+            }
+            m.insert("success".into(), json!(true));
+        }
+        Err(e) => {
+            m.insert("error".into(), json!(e));
+            m.insert("success".into(), json!(false));
+        }
+    }
+    m.insert("time_in".into(), json!(rfc3339(time_in)));
+    m.insert("time_out".into(), json!(rfc3339(now_ns())));
+    if let Some(r) = req_id {
+        m.insert("req_id".into(), r.clone());
+    }
+    Value::Object(m).to_string()
+}
+
+/// The replies to one request (acks; snapshots are queued by the publisher under its lock).
+fn handle(publisher: &Publisher, id: u64, text: &str, time_in: u64) -> Vec<String> {
+    let Ok(Value::Object(req)) = serde_json::from_str::<Value>(text) else {
+        return vec![ack("", &None, time_in, Err(err::MALFORMED.into()))];
+    };
+    let req_id = req.get("req_id").filter(|v| v.is_u64() || v.is_i64()).cloned();
+    let Some(method) = req.get("method").and_then(Value::as_str) else {
+        return vec![ack("", &req_id, time_in, Err(err::MALFORMED.into()))];
+    };
+    let params = req.get("params").cloned().unwrap_or(json!({}));
+    match method {
+        "ping" => {
+            let mut m = Map::new();
+            m.insert("method".into(), json!("pong"));
+            if let Some(r) = &req_id {
+                m.insert("req_id".into(), r.clone());
+            }
+            m.insert("time_in".into(), json!(rfc3339(time_in)));
+            m.insert("time_out".into(), json!(rfc3339(now_ns())));
+            vec![Value::Object(m).to_string()]
+        }
+        "subscribe" | "unsubscribe" => subscribe(publisher, id, method == "subscribe", &params, &req_id, time_in),
+        _ => vec![ack(method, &req_id, time_in, Err(err::METHOD_NOT_FOUND.into()))],
+    }
+}
+
+fn subscribe(publisher: &Publisher, id: u64, on: bool, params: &Value, req_id: &Option<Value>, time_in: u64) -> Vec<String> {
+    let method = if on { "subscribe" } else { "unsubscribe" };
+    let fail = |e: &str| vec![ack(method, req_id, time_in, Err(e.to_string()))];
+    let Some(channel) = params.get("channel").and_then(Value::as_str) else { return fail(err::MALFORMED) };
+    let snapshot_default = channel != "trade";
+    let snapshot = match params.get("snapshot") {
+        None => snapshot_default,
+        Some(v) => match v.as_bool() {
+            Some(b) => b,
+            None => return fail(err::MALFORMED),
+        },
+    };
+    if channel == "instrument" {
+        let mut g = publisher.lock();
+        let Some(c) = g.clients.get_mut(&id) else { return vec![] };
+        if on == c.subs.instrument {
+            return fail(if on { err::ALREADY_SUBSCRIBED } else { err::NOT_FOUND });
+        }
+        c.subs.instrument = on;
+        let mut result = json!({"channel": "instrument"});
+        if on {
+            result["snapshot"] = json!(snapshot);
+        }
+        let a = ack(method, req_id, time_in, Ok(result));
+        if publisher.send(&mut g, id, Arc::from(a)) && on && snapshot {
+            let snap = channels::instrument_snapshot(&publisher.markets, &publisher.syms);
+            publisher.send(&mut g, id, Arc::from(snap));
+        }
+        return vec![];
+    }
+    if !matches!(channel, "book" | "trade" | "ticker" | "ohlc") {
+        return fail(if matches!(channel, "executions" | "balances" | "level3") { err::NOT_SUPPORTED_YET } else { err::CHANNEL_INVALID });
+    }
+    let Some(symbols) = params.get("symbol").and_then(Value::as_array).filter(|a| !a.is_empty()) else { return fail(err::MALFORMED) };
+    let depth = match params.get("depth") {
+        None => 10,
+        Some(v) => match v.as_u64().filter(|d| DEPTHS.contains(d)) {
+            Some(d) => d,
+            None => return fail(err::DEPTH),
+        },
+    };
+    let interval = match params.get("interval") {
+        None => 1,
+        Some(v) => match v.as_u64().filter(|i| INTERVALS.contains(i)) {
+            Some(i) => i,
+            None => return fail(err::INTERVAL),
+        },
+    };
+    let bbo = match params.get("event_trigger").map(|v| v.as_str()) {
+        None | Some(Some("trades")) => false,
+        Some(Some("bbo")) => true,
+        _ => return fail(err::MALFORMED),
+    };
+    let mut replies = Vec::new();
+    let mut g = publisher.lock();
+    for s in symbols {
+        let name = s.as_str().unwrap_or("");
+        let Some(p) = channels::resolve(&publisher.markets, &publisher.syms, name) else {
+            let mut a: Value =
+                serde_json::from_str(&ack(method, req_id, time_in, Err(format!("{} {name}", err::PAIR_NOT_SUPPORTED)))).unwrap_or_default();
+            a["symbol"] = json!(name);
+            replies.push(a.to_string());
+            continue;
+        };
+        let key = p as u16;
+        let sym = &publisher.syms[p];
+        let mut result = json!({"channel": channel, "symbol": sym.symbol});
+        let Some(c) = g.clients.get_mut(&id) else { return vec![] };
+        if on && c.subs.count() >= MAX_SUBSCRIPTIONS {
+            replies.push(ack(method, req_id, time_in, Err(err::TOO_MANY.into())));
+            continue;
+        }
+        let had = match channel {
+            "book" => {
+                if on {
+                    c.subs.book.insert(key, depth as usize).is_some()
+                } else {
+                    c.subs.book.remove(&key).is_some()
+                }
+            }
+            "trade" => {
+                if on {
+                    c.subs.trade.insert(key, ()).is_some()
+                } else {
+                    c.subs.trade.remove(&key).is_some()
+                }
+            }
+            "ticker" => {
+                if on {
+                    c.subs.ticker.insert(key, bbo).is_some()
+                } else {
+                    c.subs.ticker.remove(&key).is_some()
+                }
+            }
+            _ => {
+                if on {
+                    c.subs.ohlc.insert((key, interval), ()).is_some()
+                } else {
+                    c.subs.ohlc.remove(&(key, interval)).is_some()
+                }
+            }
+        };
+        if on == had {
+            replies.push(ack(method, req_id, time_in, Err(if on { err::ALREADY_SUBSCRIBED.into() } else { err::NOT_FOUND.into() })));
+            continue;
+        }
+        match channel {
+            "book" => result["depth"] = json!(depth),
+            "ticker" => result["event_trigger"] = json!(if bbo { "bbo" } else { "trades" }),
+            "ohlc" => result["interval"] = json!(interval),
+            _ => {}
+        }
+        if on {
+            result["snapshot"] = json!(snapshot);
+        }
+        let a = ack(method, req_id, time_in, Ok(result));
+        if !publisher.send(&mut g, id, Arc::from(a)) {
+            return vec![];
+        }
+        if on && snapshot {
+            let pair = &publisher.markets.pairs[p];
+            let st = &g.pairs[p];
+            let snap = match channel {
+                "book" => channels::book_snapshot(pair, sym, st, depth as usize),
+                "trade" => channels::trade_message(pair, sym, "snapshot", &st.trades.iter().cloned().collect::<Vec<_>>()),
+                "ticker" => channels::ticker_message(pair, sym, "snapshot", st),
+                _ => {
+                    let i = INTERVALS.iter().position(|x| *x == interval).unwrap_or(0);
+                    let candles: Vec<_> = st.candles.get(i).map(|q| q.iter().cloned().collect()).unwrap_or_default();
+                    channels::ohlc_message(pair, sym, "snapshot", &candles, interval, st.time_ns)
+                }
+            };
+            if !publisher.send(&mut g, id, Arc::from(snap)) {
+                return vec![];
+            }
+        }
+    }
+    replies
+}

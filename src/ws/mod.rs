@@ -1,0 +1,27 @@
+//! Kraken's WebSocket API v2 at `ws://HOST:PORT/v2` on the REST listener: the `status` message on
+//! connect, `heartbeat`, `ping`/`pong`, the request/ack envelope and the public channels
+//! (instrument, book, trade, ticker, ohlc), all served by the market-data [`publisher`] from
+//! committed state only. Private channels and trading over WS are not built yet.
+
+pub mod capture;
+pub mod channels;
+mod conn;
+pub mod publisher;
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use std::sync::Arc;
+
+/// Largest request frame accepted (Kraken's requests are small).
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+pub fn router(publisher: Arc<publisher::Publisher>) -> Router {
+    Router::new().route("/v2", get(upgrade)).with_state(publisher)
+}
+
+async fn upgrade(State(publisher): State<Arc<publisher::Publisher>>, ws: WebSocketUpgrade) -> Response {
+    ws.max_message_size(MAX_MESSAGE_BYTES).max_frame_size(MAX_MESSAGE_BYTES).on_upgrade(move |socket| conn::run(publisher, socket))
+}

@@ -1,0 +1,220 @@
+//! The market-data publisher: one thread takes the committed batches' captures (see
+//! [`super::capture`]), keeps each pair's public state (book levels, recent trades, candles,
+//! ticker figures) and fans the changes out to the subscribed WebSocket clients. Each client has a
+//! bounded queue; a client whose queue is full is dropped (its connection closes), so a slow
+//! client never stalls the publisher, the engine or anyone else. Subscribing takes the same lock
+//! as publishing, so a client's snapshot and the updates after it never miss or repeat a change.
+
+use super::capture::{PairCapture, TickerStats, SNAPSHOT_TRADES};
+use super::channels::{self, Sym};
+use crate::engine::market_data::{Candle, PublicTrade, INTERVALS, MAX_CANDLES};
+use crate::engine::markets::Markets;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+
+/// Messages queued per client before it counts as too slow and is disconnected.
+pub const CLIENT_QUEUE: usize = 4096;
+
+/// One pair's public state as the feeds show it.
+#[derive(Default)]
+pub struct PairState {
+    pub bids: BTreeMap<u64, i128>,
+    pub asks: BTreeMap<u64, i128>,
+    pub trades: VecDeque<PublicTrade>,
+    pub candles: Vec<VecDeque<Candle>>,
+    pub stats: TickerStats,
+    pub time_ns: u64,
+}
+
+impl PairState {
+    /// Best first: (price, volume) of the top `n` levels of a side.
+    pub fn top(&self, bids: bool, n: usize) -> Vec<(u64, i128)> {
+        if bids {
+            self.bids.iter().rev().take(n).map(|(p, v)| (*p, *v)).collect()
+        } else {
+            self.asks.iter().take(n).map(|(p, v)| (*p, *v)).collect()
+        }
+    }
+}
+
+/// What a connection is subscribed to.
+#[derive(Default)]
+pub struct Subs {
+    /// pair → depth
+    pub book: HashMap<u16, usize>,
+    pub trade: HashMap<u16, ()>,
+    /// pair → bbo (true) or trades (false)
+    pub ticker: HashMap<u16, bool>,
+    /// (pair, interval minutes)
+    pub ohlc: HashMap<(u16, u64), ()>,
+    pub instrument: bool,
+}
+
+impl Subs {
+    pub fn count(&self) -> usize {
+        self.book.len() + self.trade.len() + self.ticker.len() + self.ohlc.len() + self.instrument as usize
+    }
+}
+
+pub struct Client {
+    pub tx: mpsc::Sender<Arc<str>>,
+    pub subs: Subs,
+}
+
+pub struct Inner {
+    pub pairs: Vec<PairState>,
+    pub clients: HashMap<u64, Client>,
+}
+
+/// The shared publisher; connections subscribe through it.
+pub struct Publisher {
+    pub markets: Arc<Markets>,
+    pub syms: Vec<Sym>,
+    pub inner: Mutex<Inner>,
+    /// Messages delivered to client queues, and clients dropped as too slow (for /metrics and
+    /// the benchmarks).
+    pub delivered: std::sync::atomic::AtomicU64,
+    pub dropped_slow: std::sync::atomic::AtomicU64,
+}
+
+impl Publisher {
+    /// Starts the publisher thread and attaches it to the sequencer.
+    pub fn start(markets: Arc<Markets>, sequencer: &crate::sequencer::Sequencer) -> Arc<Publisher> {
+        let syms = markets.pairs.iter().map(|p| Sym::of(&markets, p)).collect();
+        let n = markets.pairs.len();
+        let publisher = Arc::new(Publisher {
+            markets,
+            syms,
+            inner: Mutex::new(Inner { pairs: (0..n).map(|_| PairState::default()).collect(), clients: HashMap::new() }),
+            delivered: Default::default(),
+            dropped_slow: Default::default(),
+        });
+        let (tx, rx) = crossbeam_channel::unbounded::<Vec<PairCapture>>();
+        let p = publisher.clone();
+        std::thread::Builder::new()
+            .name("publisher".into())
+            .spawn(move || {
+                for batch in rx.iter() {
+                    p.publish(batch);
+                }
+            })
+            .expect("spawn publisher thread");
+        sequencer.attach_market(tx);
+        publisher
+    }
+
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a message for one client; false (and the client is dropped) when its queue is full.
+    pub fn send(&self, inner: &mut Inner, id: u64, msg: Arc<str>) -> bool {
+        let ok = inner.clients.get(&id).is_some_and(|c| c.tx.try_send(msg).is_ok());
+        if ok {
+            self.delivered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        } else if inner.clients.remove(&id).is_some() {
+            self.dropped_slow.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        ok
+    }
+
+    fn publish(&self, batch: Vec<PairCapture>) {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        for cap in batch {
+            let p = cap.pair as usize;
+            if p >= inner.pairs.len() {
+                continue;
+            }
+            let old = std::mem::take(&mut inner.pairs[p]);
+            let mut st = PairState {
+                bids: cap.bids.iter().copied().collect(),
+                asks: cap.asks.iter().copied().collect(),
+                trades: if cap.full { VecDeque::new() } else { old.trades.clone() },
+                candles: if cap.full || old.candles.is_empty() { vec![VecDeque::new(); INTERVALS.len()] } else { old.candles.clone() },
+                stats: old.stats.clone(),
+                time_ns: cap.time_ns,
+            };
+            for t in &cap.trades {
+                st.trades.push_back(t.clone());
+                if st.trades.len() > SNAPSHOT_TRADES {
+                    st.trades.pop_front();
+                }
+            }
+            for (i, list) in cap.candles.iter().enumerate() {
+                for c in list {
+                    let q = &mut st.candles[i];
+                    match q.back_mut() {
+                        Some(b) if b.time == c.time => *b = c.clone(),
+                        _ => {
+                            q.push_back(c.clone());
+                            if q.len() > MAX_CANDLES {
+                                q.pop_front();
+                            }
+                        }
+                    }
+                }
+            }
+            st.stats.last = cap.stats.last;
+            st.stats.open = cap.stats.open;
+            if cap.full || !cap.trades.is_empty() {
+                st.stats.day = cap.stats.day.clone();
+            }
+            if !cap.full {
+                self.fan_out(inner, p, &old, &st, &cap);
+            }
+            inner.pairs[p] = st;
+        }
+    }
+
+    fn fan_out(&self, inner: &mut Inner, p: usize, old: &PairState, new: &PairState, cap: &PairCapture) {
+        let pair = &self.markets.pairs[p];
+        let sym = &self.syms[p];
+        let key = p as u16;
+        let mut book_msgs: HashMap<usize, Option<Arc<str>>> = HashMap::new();
+        let bbo_changed = old.top(true, 1) != new.top(true, 1) || old.top(false, 1) != new.top(false, 1);
+        let trades_msg = (!cap.trades.is_empty()).then(|| Arc::<str>::from(channels::trade_message(pair, sym, "update", &cap.trades)));
+        let ticker_msg = Arc::<str>::from(channels::ticker_message(pair, sym, "update", new));
+        let mut ohlc_msgs: HashMap<u64, Arc<str>> = HashMap::new();
+        let ids: Vec<u64> = inner.clients.keys().copied().collect();
+        for id in ids {
+            let mut out: Vec<Arc<str>> = Vec::new();
+            {
+                let subs = &inner.clients[&id].subs;
+                if let Some(&depth) = subs.book.get(&key) {
+                    let msg = book_msgs.entry(depth).or_insert_with(|| channels::book_update(pair, sym, old, new, depth).map(Arc::from));
+                    if let Some(m) = msg {
+                        out.push(m.clone());
+                    }
+                }
+                if let Some(&bbo) = subs.ticker.get(&key) {
+                    if (bbo && bbo_changed) || (!bbo && trades_msg.is_some()) {
+                        out.push(ticker_msg.clone());
+                    }
+                }
+                if subs.trade.contains_key(&key) {
+                    if let Some(m) = &trades_msg {
+                        out.push(m.clone());
+                    }
+                }
+                if trades_msg.is_some() {
+                    for (i, minutes) in INTERVALS.iter().enumerate() {
+                        if subs.ohlc.contains_key(&(key, *minutes)) {
+                            let m = ohlc_msgs.entry(*minutes).or_insert_with(|| {
+                                let last: Vec<Candle> = new.candles[i].back().cloned().into_iter().collect();
+                                Arc::from(channels::ohlc_message(pair, sym, "update", &last, *minutes, new.time_ns))
+                            });
+                            out.push(m.clone());
+                        }
+                    }
+                }
+            }
+            for m in out {
+                if !self.send(inner, id, m) {
+                    break;
+                }
+            }
+        }
+    }
+}
