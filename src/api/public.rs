@@ -144,9 +144,13 @@ fn asset_pairs(m: &Markets, p: &Params) -> ApiResult {
     if !["info", "leverage", "fees", "margin"].contains(&info) {
         return Err(KrakenError::invalid("info"));
     }
+    // A pair asked by a v2/ws name (`BTC/USD`) is answered under that name, as Kraken does
+    // (python-kraken-sdk's order book reads `result["BTC/USD"]`); other names under the pair id.
+    let asked = p.list("pair", 200)?;
     let mut out = Map::new();
-    for idx in pairs {
+    for (i, idx) in pairs.into_iter().enumerate() {
         let pair = m.pair(idx);
+        let key = asked.get(i).filter(|n| n.contains('/')).map(|n| n.to_string()).unwrap_or_else(|| pair.id.clone());
         let fees = json!({
             "fees": fee_rows(&m.taker_fees),
             "fees_maker": fee_rows(&m.maker_fees),
@@ -181,7 +185,7 @@ fn asset_pairs(m: &Markets, p: &Params) -> ApiResult {
                 "status": "online",
             }),
         };
-        out.insert(pair.id.clone(), v);
+        out.insert(key, v);
     }
     Ok(Value::Object(out))
 }
