@@ -188,7 +188,7 @@ pub fn ticker_message(pair: &Pair, sym: &Sym, kind: &str, st: &PairState) -> Str
         price(pair, st.stats.last),
         qty(pair, day.volume),
         price(pair, vwap),
-        price(pair, day.low.min(st.stats.last.max(day.low))),
+        price(pair, day.low),
         price(pair, day.high),
         num(change, pair.pair_decimals),
         num(pct, 2),
@@ -261,6 +261,15 @@ mod tests {
         }
         assert!(s.starts_with("566844107976974156694655404124875670498448942499856712430641"));
         assert_eq!(crc32fast::hash(s.as_bytes()), 2439117997);
+        // The same book through this module's own checksum (a pair at MATIC/USD's precisions).
+        let markets = crate::engine::markets::Markets::from_config(&crate::config::Config::builtin()).unwrap();
+        let mut pair = markets.pairs[0].clone();
+        (pair.pair_decimals, pair.lot_decimals, pair.base_decimals) = (4, 8, 8);
+        let levels = |text: &str| -> Vec<(u64, i128)> {
+            let t: Vec<&str> = text.split(' ').collect();
+            t.chunks(2).map(|c| (crate::money::parse_units(c[0], 4).unwrap() as u64, crate::money::parse_units(c[1], 8).unwrap())).collect()
+        };
+        assert_eq!(super::checksum(&pair, &levels(bids), &levels(asks)), 2439117997);
         assert_eq!(super::num(56700, 5), "0.567");
         assert_eq!(super::num(500, 2), "5");
         assert_eq!(super::rfc3339(1_696_613_755_440_295_000), "2023-10-06T17:35:55.440295Z");
