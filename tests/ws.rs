@@ -193,6 +193,28 @@ fn status_ping_and_bad_requests() {
     send(&mut ws, sub);
     assert_eq!(next(&mut ws, 5.0).unwrap()["error"], "Already subscribed");
     wait_for(&mut ws, 4.0, |m| m["channel"] == "heartbeat");
+
+    // Unsubscribe answers per symbol with the params to subscribe again; a second one is refused.
+    send(
+        &mut ws,
+        json!({"method": "subscribe", "params": {"channel": "book", "symbol": ["ETH/USD", "XBTUSD"], "depth": 25}, "req_id": 10}),
+    );
+    let mut acked = Vec::new();
+    while acked.len() < 2 {
+        let m = next(&mut ws, 5.0).expect("two acks");
+        if m["method"] == "subscribe" {
+            assert_eq!(m["success"], true, "{m}");
+            assert_eq!(m["req_id"], 10);
+            acked.push(m["result"]["symbol"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(acked, ["ETH/USD", "BTC/USD"]);
+    let unsub = json!({"method": "unsubscribe", "params": {"channel": "book", "symbol": ["BTC/USD"], "depth": 25}, "req_id": 11});
+    send(&mut ws, unsub.clone());
+    let a = wait_for(&mut ws, 5.0, |m| m["method"] == "unsubscribe");
+    assert_eq!(a["result"], json!({"channel": "book", "symbol": "BTC/USD", "depth": 25}), "{a}");
+    send(&mut ws, unsub);
+    assert_eq!(wait_for(&mut ws, 5.0, |m| m["method"] == "unsubscribe")["error"], "Subscription Not Found");
     s.assert_no_panics();
 }
 
