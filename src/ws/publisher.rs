@@ -218,3 +218,35 @@ impl Publisher {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_whose_queue_is_full_is_dropped_and_others_still_served() {
+        let markets = Arc::new(Markets::from_config(&crate::config::Config::builtin()).unwrap());
+        let syms = markets.pairs.iter().map(|p| Sym::of(&markets, p)).collect();
+        let publisher = Publisher {
+            markets,
+            syms,
+            inner: Mutex::new(Inner { pairs: Vec::new(), clients: HashMap::new() }),
+            delivered: Default::default(),
+            dropped_slow: Default::default(),
+        };
+        let (slow_tx, mut slow_rx) = mpsc::channel(1);
+        let (fast_tx, mut fast_rx) = mpsc::channel(8);
+        let mut g = publisher.lock();
+        g.clients.insert(1, Client { tx: slow_tx, subs: Subs::default() });
+        g.clients.insert(2, Client { tx: fast_tx, subs: Subs::default() });
+        assert!(publisher.send(&mut g, 1, Arc::from("a")));
+        assert!(!publisher.send(&mut g, 1, Arc::from("b")), "the second message finds the queue full");
+        assert!(!g.clients.contains_key(&1));
+        assert!(publisher.send(&mut g, 2, Arc::from("c")));
+        drop(g);
+        assert_eq!(publisher.dropped_slow.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert_eq!(slow_rx.try_recv().unwrap().as_ref(), "a");
+        assert!(matches!(slow_rx.try_recv(), Err(mpsc::error::TryRecvError::Disconnected)), "its connection sees the end");
+        assert_eq!(fast_rx.try_recv().unwrap().as_ref(), "c");
+    }
+}
