@@ -43,6 +43,10 @@ pub struct Pair {
     /// price (10^-pd) × volume (10^-bd) is quote in units of 10^-(pd+bd); this many of those
     /// make one quote minimal unit.
     pub cost_divisor: i128,
+    /// How many units of 10^-(pd+bd) make one unit of 10^-cost_decimals, and how many of those
+    /// make one quote minimal unit (cost_divisor = to_cost_decimals × cost_to_quote).
+    pub to_cost_decimals: i128,
+    pub cost_to_quote: i128,
 }
 
 impl Pair {
@@ -92,8 +96,9 @@ impl Markets {
             let quote = find(&p.quote).ok_or("unknown quote")?;
             let bd = assets[base as usize].decimals;
             let qd = assets[quote as usize].decimals;
-            if p.pair_decimals + bd < qd {
-                return Err(format!("pair {}: price and base decimals too few for the quote", p.id));
+            if p.pair_decimals + bd < p.cost_decimals || p.cost_decimals < qd {
+                // A trade's exact cost is rounded to cost_decimals, then to the quote's decimals.
+                return Err(format!("pair {}: cost_decimals must lie between the quote's decimals and price + base decimals", p.id));
             }
             let bad = |what: &str| format!("pair {}: bad {what}", p.id);
             let reference_price = parse_units(&p.reference_price, p.pair_decimals).ok_or_else(|| bad("reference_price"))? as u64;
@@ -133,6 +138,8 @@ impl Markets {
                 reference_price,
                 open_price,
                 cost_divisor: 10i128.pow(p.pair_decimals + bd - qd),
+                to_cost_decimals: 10i128.pow(p.pair_decimals + bd - p.cost_decimals),
+                cost_to_quote: 10i128.pow(p.cost_decimals - qd),
             });
             let idx = i as PairIdx;
             pair_names.insert(p.id.to_ascii_uppercase(), idx);

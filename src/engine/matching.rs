@@ -3,9 +3,10 @@
 //! (balances, holds, fees, ledger entries, trade records, public market data).
 //!
 //! Amounts stay exact by cumulative rounding: each order keeps its running exact cost and fee,
-//! and each fill charges the difference between the rounded running totals. The total charged is
-//! therefore the rounded exact total, never more than the hold reserved at the limit price and
-//! the highest taker rate (both rounded up).
+//! and each fill charges the difference between the rounded running totals (first to the pair's
+//! `cost_decimals`, Kraken's trade figures, then to the asset's decimals, the ledger's). The total
+//! charged is therefore the rounded exact total, never more than the hold reserved at the limit
+//! price and the highest taker rate (both rounded up).
 
 use super::account::{LedgerKind, RefId, TradeRecord, FEES};
 use super::market_data::{PublicTrade, DAY_NS};
@@ -158,11 +159,17 @@ impl Exchange {
     }
 
     /// Settles one fill of `qty` at `price` between the incoming order and a resting one.
+    ///
+    /// Two roundings, both half up and both cumulative per order: the exact cost (and fee) to the
+    /// pair's `cost_decimals`, which is the trade's `cost`/`fee` as Kraken prints it, then that to
+    /// the asset's decimals, which is what the ledger moves. A fill charges the change in the
+    /// order's rounded running totals, so an order's trades sum to its own figures and a buy never
+    /// pays more than its hold (rounding to a grid never passes the next grid point up).
     fn settle_fill(&mut self, taker: OrderSeq, maker: OrderSeq, price: u64, qty: i128, t: u64) {
         let pair_idx = self.orders[taker as usize].req.pair;
-        let (base, quote, cost_divisor) = {
+        let (base, quote, to_cd, cd_to_quote) = {
             let p = self.markets.pair(pair_idx);
-            (p.base, p.quote, p.cost_divisor)
+            (p.base, p.quote, p.to_cost_decimals, p.cost_to_quote)
         };
         let (buyer, seller) = match self.orders[taker as usize].req.side {
             Side::Buy => (taker, maker),
@@ -172,17 +179,20 @@ impl Exchange {
         debug_assert!(price >= self.orders[seller as usize].req.price);
         let exact = self.markets.pair(pair_idx).exact_cost(price, qty);
         // The buyer's running total decides the quote amount that changes hands.
-        let cost = {
+        let (cost_cd, cost) = {
             let b = &mut self.orders[buyer as usize];
             b.exact_cost += exact;
-            let total = div_round_half_up(b.exact_cost, cost_divisor);
-            let c = total - b.cost;
-            b.cost = total;
-            c
+            let cd_total = div_round_half_up(b.exact_cost, to_cd);
+            let quote_total = div_round_half_up(cd_total, cd_to_quote);
+            let delta = (cd_total - b.cost_cd, quote_total - b.cost);
+            b.cost_cd = cd_total;
+            b.cost = quote_total;
+            delta
         };
         {
             let s = &mut self.orders[seller as usize];
             s.exact_cost += exact;
+            s.cost_cd += cost_cd;
             s.cost += cost;
         }
         let public_id = self.next_public_trade[pair_idx as usize];
@@ -193,13 +203,17 @@ impl Exchange {
             let rate = self.fee_ppm(account, is_maker, t);
             let o = &mut self.orders[seq as usize];
             o.filled += qty;
-            let fee = if o.req.fee_in_base {
+            let (fee_cd, fee) = if o.req.fee_in_base {
                 o.exact_fee += qty * rate;
-                (div_round_half_up(o.exact_fee, PPM) - o.fee).min(qty)
+                let f = (div_round_half_up(o.exact_fee, PPM) - o.fee).min(qty);
+                (f, f)
             } else {
                 o.exact_fee += exact * rate;
-                (div_round_half_up(o.exact_fee, cost_divisor * PPM) - o.fee).min(cost)
+                let fee_cd = (div_round_half_up(o.exact_fee, to_cd * PPM) - o.fee_cd).min(cost_cd);
+                let fee = (div_round_half_up(o.fee_cd + fee_cd, cd_to_quote) - o.fee).min(cost);
+                (fee_cd, fee)
             };
+            o.fee_cd += fee_cd;
             o.fee += fee;
             let (side, kind, fee_in_base) = (o.req.side, o.req.kind, o.req.fee_in_base);
             let trade_seq = self.trades.len() as u64;
@@ -243,6 +257,8 @@ impl Exchange {
                 volume: qty,
                 cost,
                 fee,
+                cost_cd,
+                fee_cd,
                 fee_in_base,
                 maker: is_maker,
                 time_ns: t,
