@@ -33,6 +33,12 @@ pub enum KrakenError {
     OrderRateLimitExceeded,
     // EService
     Unavailable,
+    /// The pair or the whole market is in `cancel_only` (`post_only`, `limit_only`,
+    /// `reduce_only`) state and the request is not one it allows.
+    MarketCancelOnly,
+    MarketPostOnly,
+    MarketLimitOnly,
+    MarketReduceOnly,
     /// Too many concurrent requests of one key; retry after this unix time.
     Throttled(u64),
     // EFunding
@@ -77,6 +83,10 @@ impl KrakenError {
             OrdersLimitExceeded => "EOrder:Orders limit exceeded".into(),
             OrderRateLimitExceeded => "EOrder:Rate limit exceeded".into(),
             Unavailable => "EService:Unavailable".into(),
+            MarketCancelOnly => "EService:Market in cancel_only mode".into(),
+            MarketPostOnly => "EService:Market in post_only mode".into(),
+            MarketLimitOnly => "EService:Market in limit_only mode".into(),
+            MarketReduceOnly => "EService:Market in reduce_only mode".into(),
             Throttled(at) => format!("EService:Throttled: {at}"),
             FundingUnknownAsset => "EFunding:Unknown asset".into(),
             FundingInvalidAmount => "EFunding:Invalid amount".into(),

@@ -24,6 +24,7 @@ impl Exchange {
     pub(super) fn place_order(&mut self, req: &NewOrder, t: u64) -> Result<Applied, KrakenError> {
         let account = self.user_account(req.account)?;
         let pair = self.markets.pairs.get(req.pair as usize).ok_or(KrakenError::UnknownAssetPair)?;
+        self.admit_new_order(req)?;
         if req.volume <= 0 || req.volume % pair.lot_step() != 0 || req.volume > MAX_VOLUME {
             return Err(KrakenError::invalid("volume"));
         }

@@ -21,6 +21,7 @@ pub mod market_data;
 pub mod markets;
 mod matching;
 pub mod order;
+pub mod status;
 pub mod walk;
 pub use matching::{MAX_PRICE, MAX_VOLUME};
 
@@ -109,6 +110,11 @@ pub enum Command {
     },
     /// Applies the funding transitions due at the envelope's time (see `engine::funding`).
     Tick,
+    /// The operator sets the whole market's state (`pair` None) or a pair's (see `status`).
+    SetMarketStatus {
+        pair: Option<PairIdx>,
+        status: status::MarketStatus,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,6 +171,8 @@ pub struct Exchange {
     pub index: Vec<u64>,
     /// Time of the last applied command.
     pub now_ns: u64,
+    /// The system's and each pair's market state (`status`).
+    pub market_status: status::MarketStates,
 }
 
 impl Exchange {
@@ -174,6 +182,7 @@ impl Exchange {
         let mut account_names = HashMap::new();
         account_names.insert("@external".to_string(), EXTERNAL);
         account_names.insert("@fees".to_string(), FEES);
+        let n_pairs = markets.pairs.len();
         let books = markets.pairs.iter().map(|_| Book::default()).collect();
         let market_data = markets.pairs.iter().map(|p| MarketData::new(p.reference_price, p.open_price)).collect();
         let next_public_trade = vec![1; markets.pairs.len()];
@@ -193,12 +202,16 @@ impl Exchange {
             next_public_trade,
             index,
             now_ns: 0,
+            market_status: status::MarketStates::new(n_pairs),
         }
     }
 
     /// Applies one command: all of it, or (on error) nothing.
     pub fn apply(&mut self, env: &Envelope) -> Result<Applied, KrakenError> {
         let t = self.now_ns.max(env.time_ns);
+        for book in &mut self.books {
+            book.set_time(t);
+        }
         let result = match &env.command {
             Command::CreateAccount { name } => self.create_account(name),
             Command::Deposit { account, asset, amount } => self.deposit(*account, *asset, *amount, t),
@@ -221,9 +234,15 @@ impl Exchange {
             Command::FailFunding { refid } => self.fail_funding(*refid, t),
             Command::Adjust { account, asset, amount, reason: _ } => self.adjust(*account, *asset, *amount, t),
             Command::Tick => self.tick(t),
+            Command::SetMarketStatus { pair, status } => self.set_market_status(*pair, *status),
         };
         if result.is_ok() {
             self.now_ns = t;
+        } else {
+            // A refused command leaves no trace, not even the books' clock.
+            for book in &mut self.books {
+                book.set_time(self.now_ns);
+            }
         }
         result
     }
@@ -349,6 +368,7 @@ impl Exchange {
             // The common case, without collecting.
             return match self.orders.get(*seq as usize) {
                 Some(o) if o.req.account == account && o.is_open() => {
+                    self.admit_cancel(o.req.pair)?;
                     self.cancel_resting(*seq, CancelReason::UserRequested, t);
                     Ok(Applied::Canceled(1))
                 }
@@ -360,6 +380,9 @@ impl Exchange {
             return Err(KrakenError::UnknownOrder);
         }
         for seq in &victims {
+            self.admit_cancel(self.orders[*seq as usize].req.pair)?;
+        }
+        for seq in &victims {
             self.cancel_resting(*seq, CancelReason::UserRequested, t);
         }
         Ok(Applied::Canceled(victims.len() as u32))
@@ -367,6 +390,9 @@ impl Exchange {
 
     fn cancel_all(&mut self, account: AccountId, t: u64) -> Result<Applied, KrakenError> {
         let victims: Vec<OrderSeq> = self.user_account(account)?.open_orders.iter().copied().collect();
+        for seq in &victims {
+            self.admit_cancel(self.orders[*seq as usize].req.pair)?;
+        }
         for seq in &victims {
             self.cancel_resting(*seq, CancelReason::UserRequested, t);
         }
