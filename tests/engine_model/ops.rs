@@ -83,6 +83,12 @@ pub enum Op {
         asset: u8,
         amount: i128,
     },
+    /// The operator sets a pair's (`pair` Some) or the whole market's state (`status` indexes
+    /// `MarketStatus::ALL`, online half the time so that trading resumes).
+    MarketStatus {
+        pair: Option<u8>,
+        status: u8,
+    },
     /// A malformed command of kind `what`, which must be rejected.
     Invalid {
         acct: u8,
@@ -137,8 +143,9 @@ pub fn mixed_op() -> impl Strategy<Value = Op> {
         14 => place(15, 2, 2).prop_map(Op::Place),
         5 => cancel_ops(),
         1 => (0u8..4, 0u8..3, prop_oneof![1i128..1_000, 1_000_000i128..100_000_000_000]).prop_map(|(acct, asset, amount)| Op::Deposit { acct, asset, amount }),
-        1 => (0u8..4, 0u8..10).prop_map(|(acct, what)| Op::Invalid { acct, what }),
+        1 => (0u8..4, 0u8..12).prop_map(|(acct, what)| Op::Invalid { acct, what }),
         8 => funding_op(),
+        1 => (prop::option::weighted(0.7, 0u8..2), 0u8..12).prop_map(|(pair, status)| Op::MarketStatus { pair, status }),
     ]
 }
 
@@ -252,7 +259,15 @@ pub fn command(ex: &Exchange, users: &[AccountId], op: &Op) -> Command {
         Op::Adjust { acct, asset, amount } => {
             Command::Adjust { account: user(acct), asset: *asset as u16, amount: *amount, reason: "test".into() }
         }
+        Op::MarketStatus { pair, status } => {
+            use calamari::engine::status::MarketStatus as M;
+            let status = if *status >= 6 { M::Online } else { M::ALL[*status as usize] };
+            // The whole market takes only its four states; the others go to a pair instead.
+            let pair = pair.map(u16::from).or(if status.is_system_state() { None } else { Some(0) });
+            Command::SetMarketStatus { pair, status }
+        }
         Op::Invalid { acct, what } => {
+            use calamari::engine::status::MarketStatus as M;
             let base = NewOrder::limit(user(acct), 0, Side::Buy, CENTER[0], 1_000 * LOT);
             match what {
                 0 => Command::PlaceOrder(NewOrder { account: EXTERNAL, ..base }),
@@ -264,6 +279,8 @@ pub fn command(ex: &Exchange, users: &[AccountId], op: &Op) -> Command {
                 6 => Command::Deposit { account: user(acct), asset: USD, amount: 0 },
                 7 => Command::Deposit { account: user(acct), asset: 9, amount: 1 },
                 8 => Command::Deposit { account: FEES, asset: USD, amount: 1 },
+                10 => Command::SetMarketStatus { pair: None, status: M::LimitOnly },
+                11 => Command::SetMarketStatus { pair: Some(99), status: M::CancelOnly },
                 _ => Command::Cancel { account: user(acct), target: CancelTarget::Order(1_000_000) },
             }
         }
