@@ -31,6 +31,9 @@ pub enum KrakenError {
     UnknownOrder,
     OrdersLimitExceeded,
     OrderRateLimitExceeded,
+    /// A margin order on an account not eligible for margin (every Calamari account).
+    CannotOpenPosition,
+    ReduceOnlyNoPosition,
     // EService
     Unavailable,
     /// The pair or the whole market is in `cancel_only` (`post_only`, `limit_only`,
@@ -39,6 +42,8 @@ pub enum KrakenError {
     MarketPostOnly,
     MarketLimitOnly,
     MarketReduceOnly,
+    /// The request's `deadline` passed before the engine applied it.
+    DeadlineElapsed,
     /// Too many concurrent requests of one key; retry after this unix time.
     Throttled(u64),
     // EFunding
@@ -82,11 +87,14 @@ impl KrakenError {
             UnknownOrder => "EOrder:Unknown order".into(),
             OrdersLimitExceeded => "EOrder:Orders limit exceeded".into(),
             OrderRateLimitExceeded => "EOrder:Rate limit exceeded".into(),
+            CannotOpenPosition => "EOrder:Cannot open position".into(),
+            ReduceOnlyNoPosition => "EOrder:Reduce only:No position exists".into(),
             Unavailable => "EService:Unavailable".into(),
             MarketCancelOnly => "EService:Market in cancel_only mode".into(),
             MarketPostOnly => "EService:Market in post_only mode".into(),
             MarketLimitOnly => "EService:Market in limit_only mode".into(),
             MarketReduceOnly => "EService:Market in reduce_only mode".into(),
+            DeadlineElapsed => "EService:Deadline elapsed".into(),
             Throttled(at) => format!("EService:Throttled: {at}"),
             FundingUnknownAsset => "EFunding:Unknown asset".into(),
             FundingInvalidAmount => "EFunding:Invalid amount".into(),

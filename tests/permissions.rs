@@ -70,7 +70,7 @@ const ALL_PERMISSIONS: [&str; 10] = [
 /// Withdraw" on their pages), which this venue refuses to every key with
 /// `EGeneral:Permission denied` (no Futures wallet; spot subaccounts are for institutional clients
 /// only), so a permission check cannot be told apart there (tests/funding.rs checks the refusal).
-const DOCUMENTED: [(&str, &[&str]); 23] = [
+const DOCUMENTED: [(&str, &[&str]); 24] = [
     // https://docs.kraken.com/api-reference/account-data/get-account-balance.md
     // (legacy https://docs.kraken.com/api/docs/rest-api/get-account-balance)
     // "Funds permissions - Query" [Query Funds]
@@ -139,6 +139,10 @@ const DOCUMENTED: [(&str, &[&str]); 23] = [
     // Conflict: https://docs.kraken.com/exchange/guides/rest/api-keys (and the spot-api.md
     // digest) list CancelAll under Cancel/Close Orders only; the per-endpoint reference wins.
     ("CancelAll", &[CREATE_MODIFY, CANCEL_CLOSE]),
+    // https://docs.kraken.com/api-reference/trading/cancel-all-orders-after-x.md
+    // "API Key Permissions Required: Orders and trades - Create & modify orders or Orders and
+    // trades - Cancel & close orders" (python-kraken-sdk's docstring says Create & Modify only).
+    ("CancelAllOrdersAfter", &[CREATE_MODIFY, CANCEL_CLOSE]),
     // https://docs.kraken.com/api-reference/funding/get-deposit-methods.md
     // "Funds permissions - Query and Funds permissions - Deposit" [both]
     ("DepositMethods", &["Query Funds+Deposit Funds"]),
@@ -186,6 +190,8 @@ fn params(endpoint: &str) -> Vec<(&'static str, &'static str)> {
             vec![("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "1000"), ("volume", "0.0001"), ("validate", "true")]
         }
         "CancelOrder" => vec![("txid", "OAAAAA-AAAAA-AAAAAA")],
+        // 0 disables the switch: nothing to cancel, ever.
+        "CancelAllOrdersAfter" => vec![("timeout", "0")],
         "DepositMethods" | "WithdrawMethods" => vec![("asset", "XBT")],
         "DepositAddresses" => vec![("asset", "XBT"), ("method", "Bitcoin")],
         "WithdrawInfo" | "Withdraw" => vec![("asset", "XBT"), ("key", "no-such-key"), ("amount", "0.01")],

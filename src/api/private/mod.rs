@@ -1,10 +1,12 @@
 //! Kraken's private methods: which permission each needs, and the dispatch to the modules that
 //! implement them (funds, orders, history).
 
+mod dead_man;
 mod deposits;
 pub(crate) mod exports;
 mod funds;
 mod history;
+pub(crate) mod order_params;
 pub(crate) mod orders;
 mod withdrawals;
 
@@ -35,6 +37,7 @@ pub const METHODS: &[(&str, Needs)] = &[
     ("AddOrder", &[P::CREATE_MODIFY_ORDERS]),
     ("CancelOrder", &[P::CANCEL_CLOSE_ORDERS, P::CREATE_MODIFY_ORDERS]),
     ("CancelAll", &[P::CANCEL_CLOSE_ORDERS, P::CREATE_MODIFY_ORDERS]),
+    ("CancelAllOrdersAfter", &[P::CANCEL_CLOSE_ORDERS, P::CREATE_MODIFY_ORDERS]),
     // A combined permission (`P(a | b)`) needs all of its parts: "Query and Deposit".
     ("DepositMethods", &[P(P::QUERY_FUNDS.0 | P::DEPOSIT_FUNDS.0)]),
     ("DepositAddresses", &[P::QUERY_FUNDS, P::DEPOSIT_FUNDS]),
@@ -75,6 +78,7 @@ pub async fn dispatch(st: &Shared, method: &str, caller: &Caller, p: &Params) ->
         "AddOrder" => orders::add_order(st, caller, p).await,
         "CancelOrder" => orders::cancel_order(st, caller, p).await,
         "CancelAll" => orders::cancel_all(st, caller).await,
+        "CancelAllOrdersAfter" => dead_man::cancel_all_orders_after(st, caller, p).await,
         "DepositMethods" => deposits::deposit_methods(st, caller, p).await,
         "DepositAddresses" => deposits::deposit_addresses(st, caller, p).await,
         "DepositStatus" => deposits::deposit_status(st, caller, p).await,
