@@ -164,3 +164,10 @@ impl Book {
         self.bids.values().chain(self.asks.values()).map(|l| l.live as usize).sum()
     }
 }
+
+impl super::Exchange {
+    /// The time every book stamps the levels a command changes with (`Book::set_time`).
+    pub(super) fn set_books_time(&mut self, t: u64) {
+        self.books.iter_mut().for_each(|b| b.set_time(t));
+    }
+}

@@ -223,9 +223,7 @@ impl Exchange {
     /// Applies one command: all of it, or (on error) nothing.
     pub fn apply(&mut self, env: &Envelope) -> Result<Applied, KrakenError> {
         let t = self.now_ns.max(env.time_ns);
-        for book in &mut self.books {
-            book.set_time(t);
-        }
+        self.set_books_time(t);
         let result = match &env.command {
             Command::CreateAccount { name } => self.create_account(name),
             Command::Deposit { account, asset, amount } => self.deposit(*account, *asset, *amount, t),
@@ -254,10 +252,7 @@ impl Exchange {
         if result.is_ok() {
             self.now_ns = t;
         } else {
-            // A refused command leaves no trace, not even the books' clock.
-            for book in &mut self.books {
-                book.set_time(self.now_ns);
-            }
+            self.set_books_time(self.now_ns); // a refusal leaves no trace, the books' clock included
         }
         result
     }
@@ -394,9 +389,7 @@ impl Exchange {
         if victims.is_empty() {
             return Err(KrakenError::UnknownOrder);
         }
-        for seq in &victims {
-            self.admit_cancel(self.orders[*seq as usize].req.pair)?;
-        }
+        victims.iter().try_for_each(|s| self.admit_cancel(self.orders[*s as usize].req.pair))?;
         for seq in &victims {
             self.cancel_resting(*seq, CancelReason::UserRequested, t);
         }
@@ -405,9 +398,7 @@ impl Exchange {
 
     fn cancel_all(&mut self, account: AccountId, t: u64) -> Result<Applied, KrakenError> {
         let victims: Vec<OrderSeq> = self.user_account(account)?.open_orders.iter().copied().collect();
-        for seq in &victims {
-            self.admit_cancel(self.orders[*seq as usize].req.pair)?;
-        }
+        victims.iter().try_for_each(|s| self.admit_cancel(self.orders[*s as usize].req.pair))?;
         for seq in &victims {
             self.cancel_resting(*seq, CancelReason::UserRequested, t);
         }
