@@ -42,7 +42,16 @@ impl Params {
         let obj = value.as_object().ok_or(KrakenError::InvalidArguments(None))?;
         let mut pairs = Vec::with_capacity(obj.len());
         for (k, v) in obj {
-            pairs.push((k.clone(), json_text(v).ok_or_else(|| KrakenError::invalid(k))?));
+            match v {
+                // A nested object (a conditional close: `"close": {"ordertype": …}`) is read as
+                // its form spelling, `close[ordertype]`.
+                serde_json::Value::Object(inner) => {
+                    for (ik, iv) in inner {
+                        pairs.push((format!("{k}[{ik}]"), json_text(iv).ok_or_else(|| KrakenError::invalid(k))?));
+                    }
+                }
+                _ => pairs.push((k.clone(), json_text(v).ok_or_else(|| KrakenError::invalid(k))?)),
+            }
         }
         Params::from_pairs(pairs)
     }
@@ -143,7 +152,9 @@ mod tests {
         assert_eq!(j.list("txid", 50).unwrap(), vec!["A", "B"]);
         assert_eq!(j.get("n"), Some("5"));
         assert!(Params::from_body(None, b"{not json").is_err());
-        assert!(Params::from_body(None, br#"{"a":{"b":1}}"#).is_err());
+        // One level of nesting reads as the form spelling (`close[ordertype]`); more is refused.
+        assert_eq!(Params::from_body(None, br#"{"a":{"b":1}}"#).unwrap().get("a[b]"), Some("1"));
+        assert!(Params::from_body(None, br#"{"a":{"b":{"c":1}}}"#).is_err());
         let many: String = (0..100).map(|i| format!("k{i}=v&")).collect();
         assert!(Params::from_form(many.as_bytes()).is_err());
     }

@@ -7,7 +7,7 @@ use super::views::{fixed, nanos_seconds, price_cd};
 use super::{ApiResult, Shared};
 use crate::engine::market_data::{INTERVALS, NS};
 use crate::engine::markets::{Markets, Pair, PairIdx};
-use crate::engine::order::{OrderKind, Side};
+use crate::engine::order::Side;
 use crate::engine::status::MarketStatus;
 use crate::engine::Exchange;
 use crate::error::KrakenError;
@@ -295,7 +295,7 @@ fn trades(ex: &Exchange, idx: PairIdx, since: Option<u64>, count: usize) -> ApiR
         .iter()
         .map(|t| {
             let side = if t.taker_side == Side::Buy { "b" } else { "s" };
-            let kind = if t.taker_kind == OrderKind::Market { "m" } else { "l" };
+            let kind = if t.taker_kind.is_market() { "m" } else { "l" };
             json!([price(pair, t.price), volume(pair, t.volume), nanos_seconds(t.time_ns), side, kind, "", t.trade_id])
         })
         .collect();

@@ -61,6 +61,7 @@ impl Exchange {
             writeln!(w, "ledger {e:?}")?;
         }
         writeln!(w, "funding {:?}", self.funding)?;
+        writeln!(w, "triggers {:?}", self.triggers)?;
         writeln!(w, "timers {:?}", self.timers)?;
         Ok(())
     }

@@ -21,9 +21,11 @@ pub fn check_money(ex: &Exchange) {
             (maker.price, maker.volume, maker.cost, maker.cost_cd, maker.public_id, maker.pair, maker.time_ns),
             "the two sides of a fill disagree"
         );
-        // The taker is the newer order, or a scheduled one that started after the maker came.
-        let scheduled = ex.orders[taker.order as usize].req.start_ns.is_some();
-        assert!(taker.order > maker.order || scheduled, "the taker is the newer order");
+        // The taker is the newer order, a scheduled one that started after the maker came, a
+        // fired trigger order, or one re-quoted since.
+        let (to, mo) = (&ex.orders[taker.order as usize], &ex.orders[maker.order as usize]);
+        let scheduled = to.req.start_ns.is_some();
+        assert!(taker.order > maker.order || scheduled || to.stop.is_some() || to.open_ns >= mo.open_ns, "the taker is the newer order");
         for r in [taker, maker] {
             let pair = m.pair(r.pair);
             assert!(r.volume > 0 && r.cost >= 0 && r.fee >= 0);

@@ -110,6 +110,8 @@ pub enum Op {
         asset: u8,
         amount: i128,
     },
+    /// Triggered orders, conditional closes and index moves (see `triggers`).
+    Trigger(super::triggers::TriggerOp),
     /// The operator sets a pair's (`pair` Some) or the whole market's state (`status` indexes
     /// `MarketStatus::ALL`, online half the time so that trading resumes).
     MarketStatus {
@@ -173,8 +175,9 @@ pub fn mixed_op() -> impl Strategy<Value = Op> {
         1 => (0u8..4, prop_oneof![8 => 0u64..300, 1 => Just(86_401u64)]).prop_map(|(acct, timeout_s)| Op::DeadMan { acct, timeout_s }),
         5 => cancel_ops(),
         1 => (0u8..4, 0u8..3, prop_oneof![1i128..1_000, 1_000_000i128..100_000_000_000]).prop_map(|(acct, asset, amount)| Op::Deposit { acct, asset, amount }),
-        1 => (0u8..4, 0u8..15).prop_map(|(acct, what)| Op::Invalid { acct, what }),
+        1 => (0u8..4, 0u8..18).prop_map(|(acct, what)| Op::Invalid { acct, what }),
         8 => funding_op(),
+        6 => super::triggers::trigger_op().prop_map(Op::Trigger),
         1 => (prop::option::weighted(0.7, 0u8..2), 0u8..12).prop_map(|(pair, status)| Op::MarketStatus { pair, status }),
     ]
 }
@@ -310,6 +313,7 @@ pub fn command(ex: &Exchange, users: &[AccountId], op: &Op) -> Command {
         Op::Adjust { acct, asset, amount } => {
             Command::Adjust { account: user(acct), asset: *asset as u16, amount: *amount, reason: "test".into() }
         }
+        Op::Trigger(t) => super::triggers::command(users, t),
         Op::MarketStatus { pair, status } => {
             use calamari::engine::status::MarketStatus as M;
             let status = if *status >= 6 { M::Online } else { M::ALL[*status as usize] };
@@ -333,8 +337,12 @@ pub fn command(ex: &Exchange, users: &[AccountId], op: &Op) -> Command {
                 9 => Command::PlaceOrder(NewOrder { kind: OrderKind::Market, price: 0, display_volume: Some(100 * LOT), ..base }),
                 10 => Command::PlaceOrder(NewOrder { time_in_force: TimeInForce::Gtd, ..base }),
                 11 => Command::PlaceOrder(NewOrder { quote_volume: true, ..base }),
-                12 => Command::SetMarketStatus { pair: None, status: M::LimitOnly },
-                13 => Command::SetMarketStatus { pair: Some(99), status: M::CancelOnly },
+                // Triggered orders the API would not let through.
+                12 => Command::PlaceOrder(NewOrder { kind: OrderKind::TrailingStop, ..base }),
+                13 => Command::PlaceOrder(NewOrder { price2: CENTER[0], ..base }),
+                14 => Command::PlaceOrder(NewOrder { kind: OrderKind::StopLossLimit, price2: 0, ..base }),
+                15 => Command::SetMarketStatus { pair: None, status: M::LimitOnly },
+                16 => Command::SetMarketStatus { pair: Some(99), status: M::CancelOnly },
                 _ => Command::Cancel { account: user(acct), target: CancelTarget::Order(1_000_000) },
             }
         }

@@ -88,11 +88,13 @@ impl Sim {
         let env = Envelope { time_ns: self.t, key_nonce: None, command };
         let before = fingerprint(&self.ex);
         let (n_orders, n_trades) = (self.ex.orders.len(), self.ex.trades.len());
+        let armed = super::triggers::armed(&self.ex);
         let out = self.ex.apply(&env);
         if let Err(e) = self.ex.check_invariants() {
             panic!("invariant broken after {env:?} -> {out:?}: {e}");
         }
         extra_invariants(&self.ex, n_trades);
+        super::triggers::check(&self.ex, &armed, n_orders, self.ex.markets.max_taker_ppm());
         match &out {
             Err(e) => {
                 let after = fingerprint(&self.ex);
@@ -100,9 +102,12 @@ impl Sim {
             }
             Ok(Applied::OrderPlaced(seq)) => {
                 assert_eq!(*seq as usize, n_orders, "new order's seq");
-                assert_eq!(self.ex.orders.len(), n_orders + 1);
+                // Beyond it, only conditional closes (of orders that ended) are new.
+                assert!(self.ex.orders[n_orders + 1..].iter().all(|o| o.parent.is_some()));
             }
-            Ok(_) => assert_eq!(self.ex.orders.len(), n_orders),
+            // A re-quote makes its ladder's orders; others only conditional closes.
+            Ok(_) if matches!(env.command, Command::Requote(_)) => {}
+            Ok(_) => assert!(self.ex.orders[n_orders..].iter().all(|o| o.parent.is_some()), "a command made orders"),
         }
         self.all.push((env, out.is_ok()));
         out
@@ -130,9 +135,14 @@ impl Sim {
 /// command made (`trades[n_trades..]`).
 pub fn extra_invariants(ex: &Exchange, n_trades: usize) {
     for o in &ex.orders {
+        if o.is_armed() {
+            // Waits for its trigger, off the book (see `triggers::check`).
+            assert!(ex.accounts[o.req.account as usize].open_orders.contains(&o.seq));
+            continue;
+        }
         if o.is_open() {
             let pending = o.status == Status::Pending;
-            let rests = matches!(o.req.kind, OrderKind::Limit | OrderKind::Iceberg)
+            let rests = (matches!(o.req.kind, OrderKind::Limit | OrderKind::Iceberg) || o.req.kind.has_limit2())
                 && matches!(o.req.time_in_force, TimeInForce::Gtc | TimeInForce::Gtd);
             assert!(rests || pending, "open order {} cannot rest", o.seq);
             assert!(o.filled < o.req.volume && o.hold_remaining >= 0);
@@ -191,8 +201,8 @@ pub fn extra_invariants(ex: &Exchange, n_trades: usize) {
         assert!(!taker.maker && maker.maker);
         let (b, s) = if taker.side == Side::Buy { (taker, maker) } else { (maker, taker) };
         let (bo, so) = (&ex.orders[b.order as usize], &ex.orders[s.order as usize]);
-        assert!(bo.req.kind == OrderKind::Market || taker.price <= bo.req.price, "buy {} filled above its limit", bo.seq);
-        assert!(so.req.kind == OrderKind::Market || taker.price >= so.req.price, "sell {} filled below its limit", so.seq);
+        assert!(bo.req.kind.is_market() || taker.price <= bo.req.price, "buy {} filled above its limit", bo.seq);
+        assert!(so.req.kind.is_market() || taker.price >= so.req.price, "sell {} filled below its limit", so.seq);
         assert_eq!(maker.price, ex.orders[maker.order as usize].req.price, "fill not at the maker's price");
     }
 }
