@@ -98,7 +98,7 @@ fn xbtusd_orders_and_trades_at_five_cost_decimals() {
 }
 
 #[test]
-fn a_doge_fee_keeps_its_nine_decimals_and_the_ledger_rounds_it() {
+fn a_doge_trade_keeps_nine_decimals_and_its_fee_is_the_amount_charged() {
     let s = Server::start();
     let seller = s.account("doge-seller", "0", "0", "all");
     s.cli(&["deposit", "--account", "doge-seller", "XDG", "1000"]);
@@ -106,18 +106,19 @@ fn a_doge_fee_keeps_its_nine_decimals_and_the_ledger_rounds_it() {
     let sell =
         place(&s, &seller, &[("pair", "XDGUSD"), ("type", "sell"), ("ordertype", "limit"), ("price", "0.1034421"), ("volume", "50")]);
     let buy = place(&s, &buyer, &[("pair", "XDGUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "0.1100000"), ("volume", "50")]);
-    // 50 × 0.1034421 = 5.1721050 USD; the taker's 0.40% is 0.02068842, the maker's 0.25%
-    // 0.012930262(5) -> 0.012930263 at XDGUSD's 9 cost decimals.
+    // 50 × 0.1034421 = 5.1721050 USD; the taker's 0.40% is 0.02068842, charged as 0.0207 (USD's
+    // 4 decimals, half up) and printed at XDGUSD's 9 cost decimals; the maker's 0.25% is
+    // 0.0129302625 -> 0.0129.
     let o = order(&s, &buyer, &buy);
-    assert_eq!((&o["cost"], &o["fee"], &o["price"]), (&json!("5.172105000"), &json!("0.020688420"), &json!("0.103442100")), "{o}");
+    assert_eq!((&o["cost"], &o["fee"], &o["price"]), (&json!("5.172105000"), &json!("0.020700000"), &json!("0.103442100")), "{o}");
     assert_eq!(o["descr"]["price"], "0.1100000");
     let m = order(&s, &seller, &sell);
-    assert_eq!((&m["cost"], &m["fee"]), (&json!("5.172105000"), &json!("0.012930263")));
+    assert_eq!((&m["cost"], &m["fee"]), (&json!("5.172105000"), &json!("0.012900000")));
     let tid = o["trades"][0].as_str().unwrap().to_string();
     let t = trade(&s, &buyer, &tid);
     assert_eq!(
         (&t["price"], &t["cost"], &t["fee"], &t["vol"]),
-        (&json!("0.103442100"), &json!("5.172105000"), &json!("0.020688420"), &json!("50.00000000"))
+        (&json!("0.103442100"), &json!("5.172105000"), &json!("0.020700000"), &json!("50.00000000"))
     );
     assert_eq!(t["margin"], "0.000000000");
     // A client that recomputes the average from the trades (freqtrade) gets the order's price.

@@ -207,9 +207,10 @@ impl Exchange {
 
     /// Settles one fill of `qty` at `price` between the incoming order and a resting one.
     ///
-    /// Two roundings, both half up and both cumulative per order: the exact cost (and fee) to the
-    /// pair's `cost_decimals`, which is the trade's `cost`/`fee` as Kraken prints it, then that to
-    /// the asset's decimals, which is what the ledger moves. A fill charges the change in the
+    /// Two roundings of the cost, both half up and both cumulative per order: the exact cost to the
+    /// pair's `cost_decimals`, which is the trade's `cost` as Kraken prints it, then that to the
+    /// asset's decimals, which is what the ledger moves. A quote fee is rounded once, to the
+    /// asset's decimals (the amount charged), and printed at `cost_decimals`. A fill charges the change in the
     /// order's rounded running totals, so an order's trades sum to its own figures and a buy never
     /// pays more than its hold (rounding to a grid never passes the next grid point up).
     fn settle_fill(&mut self, taker: OrderSeq, maker: OrderSeq, price: u64, qty: i128, t: u64) {
@@ -255,10 +256,12 @@ impl Exchange {
                 let f = (div_round_half_up(o.exact_fee, PPM) - o.fee).min(qty);
                 (f, f)
             } else {
+                // A fee is a charge: it is rounded once, to the quote asset's decimals (what the
+                // ledger moves), and the trade shows that same amount at cost_decimals, so the
+                // ledger's fee equals the sum of its trades' fees (the conformance suite checks it).
                 o.exact_fee += exact * rate;
-                let fee_cd = (div_round_half_up(o.exact_fee, to_cd * PPM) - o.fee_cd).min(cost_cd);
-                let fee = (div_round_half_up(o.fee_cd + fee_cd, cd_to_quote) - o.fee).min(cost);
-                (fee_cd, fee)
+                let fee = (div_round_half_up(o.exact_fee, to_cd * cd_to_quote * PPM) - o.fee).min(cost);
+                (fee * cd_to_quote, fee)
             };
             o.fee_cd += fee_cd;
             o.fee += fee;

@@ -33,7 +33,8 @@ pub fn check_money(ex: &Exchange) {
             if r.fee_in_base {
                 assert_eq!(r.fee_cd, r.fee, "a base fee is one figure");
             } else {
-                assert!(r.fee_cd >= 0 && r.fee_cd <= r.cost_cd, "fee at cost_decimals above the cost");
+                let pair_ctq = pair.cost_to_quote;
+                assert_eq!(r.fee_cd, r.fee * pair_ctq, "a quote fee is the amount charged, at cost_decimals");
             }
             assert_eq!(r.ledgers.len(), 2);
             let (lb, lq) = (&ex.ledger[r.ledgers[0] as usize], &ex.ledger[r.ledgers[1] as usize]);
