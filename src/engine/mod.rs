@@ -27,6 +27,7 @@ pub mod markets;
 mod matching;
 pub mod order;
 pub mod order_flags;
+pub mod status;
 pub mod timers;
 pub mod trailing;
 pub mod triggers;
@@ -124,6 +125,11 @@ pub enum Command {
         account: AccountId,
         timeout_s: u64,
     },
+    /// The operator sets the whole market's state (`pair` None) or a pair's (see `status`).
+    SetMarketStatus {
+        pair: Option<PairIdx>,
+        status: status::MarketStatus,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -184,6 +190,8 @@ pub struct Exchange {
     pub now_ns: u64,
     /// Armed stop orders by trigger price, pending reference moves and closes (`triggers`).
     pub triggers: triggers::Triggers,
+    /// The system's and each pair's market state (`status`).
+    pub market_status: status::MarketStates,
 }
 
 impl Exchange {
@@ -193,6 +201,7 @@ impl Exchange {
         let mut account_names = HashMap::new();
         account_names.insert("@external".to_string(), EXTERNAL);
         account_names.insert("@fees".to_string(), FEES);
+        let n_pairs = markets.pairs.len();
         let books = markets.pairs.iter().map(|_| Book::default()).collect();
         let market_data = markets.pairs.iter().map(|p| MarketData::new(p.reference_price, p.open_price)).collect();
         let next_public_trade = vec![1; markets.pairs.len()];
@@ -215,12 +224,14 @@ impl Exchange {
             timers: timers::Timers::default(),
             now_ns: 0,
             triggers,
+            market_status: status::MarketStates::new(n_pairs),
         }
     }
 
     /// Applies one command: all of it, or (on error) nothing.
     pub fn apply(&mut self, env: &Envelope) -> Result<Applied, KrakenError> {
         let t = self.now_ns.max(env.time_ns);
+        self.set_books_time(t);
         let result = match &env.command {
             Command::CreateAccount { name } => self.create_account(name),
             Command::Deposit { account, asset, amount } => self.deposit(*account, *asset, *amount, t),
@@ -244,11 +255,14 @@ impl Exchange {
             Command::Adjust { account, asset, amount, reason: _ } => self.adjust(*account, *asset, *amount, t),
             Command::Tick => self.tick(t),
             Command::CancelAllAfter { account, timeout_s } => self.cancel_all_after(*account, *timeout_s, t),
+            Command::SetMarketStatus { pair, status } => self.set_market_status(*pair, *status),
         };
         if result.is_ok() {
             self.now_ns = t;
             // Stops reached by this command's trades or index moves, and due closes.
             self.run_triggers(t);
+        } else {
+            self.set_books_time(self.now_ns); // a refusal leaves no trace, the books' clock included
         }
         result
     }
@@ -375,6 +389,7 @@ impl Exchange {
             // The common case, without collecting.
             return match self.orders.get(*seq as usize) {
                 Some(o) if o.req.account == account && o.is_open() => {
+                    self.admit_cancel(o.req.pair)?;
                     self.cancel_resting(*seq, CancelReason::UserRequested, t);
                     Ok(Applied::Canceled(1))
                 }
@@ -385,6 +400,7 @@ impl Exchange {
         if victims.is_empty() {
             return Err(KrakenError::UnknownOrder);
         }
+        victims.iter().try_for_each(|s| self.admit_cancel(self.orders[*s as usize].req.pair))?;
         for seq in &victims {
             self.cancel_resting(*seq, CancelReason::UserRequested, t);
         }
@@ -393,6 +409,7 @@ impl Exchange {
 
     fn cancel_all(&mut self, account: AccountId, t: u64) -> Result<Applied, KrakenError> {
         let victims: Vec<OrderSeq> = self.user_account(account)?.open_orders.iter().copied().collect();
+        victims.iter().try_for_each(|s| self.admit_cancel(self.orders[*s as usize].req.pair))?;
         for seq in &victims {
             self.cancel_resting(*seq, CancelReason::UserRequested, t);
         }

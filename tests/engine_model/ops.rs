@@ -112,6 +112,12 @@ pub enum Op {
     },
     /// Triggered orders, conditional closes and index moves (see `triggers`).
     Trigger(super::triggers::TriggerOp),
+    /// The operator sets a pair's (`pair` Some) or the whole market's state (`status` indexes
+    /// `MarketStatus::ALL`, online half the time so that trading resumes).
+    MarketStatus {
+        pair: Option<u8>,
+        status: u8,
+    },
     /// A malformed command of kind `what`, which must be rejected.
     Invalid {
         acct: u8,
@@ -169,9 +175,10 @@ pub fn mixed_op() -> impl Strategy<Value = Op> {
         1 => (0u8..4, prop_oneof![8 => 0u64..300, 1 => Just(86_401u64)]).prop_map(|(acct, timeout_s)| Op::DeadMan { acct, timeout_s }),
         5 => cancel_ops(),
         1 => (0u8..4, 0u8..3, prop_oneof![1i128..1_000, 1_000_000i128..100_000_000_000]).prop_map(|(acct, asset, amount)| Op::Deposit { acct, asset, amount }),
-        1 => (0u8..4, 0u8..16).prop_map(|(acct, what)| Op::Invalid { acct, what }),
+        1 => (0u8..4, 0u8..18).prop_map(|(acct, what)| Op::Invalid { acct, what }),
         8 => funding_op(),
         6 => super::triggers::trigger_op().prop_map(Op::Trigger),
+        1 => (prop::option::weighted(0.7, 0u8..2), 0u8..12).prop_map(|(pair, status)| Op::MarketStatus { pair, status }),
     ]
 }
 
@@ -307,7 +314,15 @@ pub fn command(ex: &Exchange, users: &[AccountId], op: &Op) -> Command {
             Command::Adjust { account: user(acct), asset: *asset as u16, amount: *amount, reason: "test".into() }
         }
         Op::Trigger(t) => super::triggers::command(users, t),
+        Op::MarketStatus { pair, status } => {
+            use calamari::engine::status::MarketStatus as M;
+            let status = if *status >= 6 { M::Online } else { M::ALL[*status as usize] };
+            // The whole market takes only its four states; the others go to a pair instead.
+            let pair = pair.map(u16::from).or(if status.is_system_state() { None } else { Some(0) });
+            Command::SetMarketStatus { pair, status }
+        }
         Op::Invalid { acct, what } => {
+            use calamari::engine::status::MarketStatus as M;
             let base = NewOrder::limit(user(acct), 0, Side::Buy, CENTER[0], 1_000 * LOT);
             match what {
                 0 => Command::PlaceOrder(NewOrder { account: EXTERNAL, ..base }),
@@ -326,6 +341,8 @@ pub fn command(ex: &Exchange, users: &[AccountId], op: &Op) -> Command {
                 12 => Command::PlaceOrder(NewOrder { kind: OrderKind::TrailingStop, ..base }),
                 13 => Command::PlaceOrder(NewOrder { price2: CENTER[0], ..base }),
                 14 => Command::PlaceOrder(NewOrder { kind: OrderKind::StopLossLimit, price2: 0, ..base }),
+                15 => Command::SetMarketStatus { pair: None, status: M::LimitOnly },
+                16 => Command::SetMarketStatus { pair: Some(99), status: M::CancelOnly },
                 _ => Command::Cancel { account: user(acct), target: CancelTarget::Order(1_000_000) },
             }
         }

@@ -14,6 +14,9 @@ pub struct Fingerprint {
     pub market_data: Vec<(usize, usize, u64)>,
     pub funding: String,
     pub timers: String,
+    /// Market states and each book level's last-change stamp.
+    pub status: String,
+    pub stamps: Vec<Vec<(u64, i128, u64)>>,
 }
 
 pub fn fingerprint(ex: &Exchange) -> Fingerprint {
@@ -47,6 +50,8 @@ pub fn fingerprint(ex: &Exchange) -> Fingerprint {
         market_data: ex.market_data.iter().map(|m| (m.trades.len(), m.spreads.len(), m.last_price)).collect(),
         funding: format!("{:?}", ex.funding),
         timers: format!("{:?}", ex.timers),
+        status: format!("{:?}", ex.market_status),
+        stamps: ex.books.iter().flat_map(|b| [b.depth_stamped(Side::Buy, usize::MAX), b.depth_stamped(Side::Sell, usize::MAX)]).collect(),
     }
 }
 
