@@ -45,7 +45,7 @@ pub struct Pending {
     pub snapshots: Vec<std::path::PathBuf>,
     /// The public state of the pairs this batch changed, for the market-data publisher (filled
     /// by the engine thread after the batch's jobs, handed over once the batch is durable).
-    pub market: Vec<crate::ws::capture::PairCapture>,
+    pub market: crate::ws::capture::MarketBatch,
 }
 
 impl Pending {
@@ -146,7 +146,7 @@ impl Default for SequencerStats {
 }
 
 /// Where committed batches' market captures go (the publisher's queue), once one is attached.
-pub type MarketSink = Arc<std::sync::OnceLock<Sender<Vec<crate::ws::capture::PairCapture>>>>;
+pub type MarketSink = Arc<std::sync::OnceLock<Sender<crate::ws::capture::MarketBatch>>>;
 
 /// A cheap, cloneable handle to the engine thread.
 #[derive(Clone)]
@@ -211,7 +211,7 @@ impl Sequencer {
 
     /// Hands every later committed batch's market captures to `sink` (the publisher), starting
     /// with a full capture of every pair. Only the first call counts.
-    pub fn attach_market(&self, sink: Sender<Vec<crate::ws::capture::PairCapture>>) {
+    pub fn attach_market(&self, sink: Sender<crate::ws::capture::MarketBatch>) {
         let _ = self.market.set(sink);
         // A pass through the queue makes the first (full) capture now rather than at the next job.
         let _ = self.submit(Box::new(|_, _, _| Box::new(|| ())));

@@ -321,3 +321,25 @@ fn trades_ticker_and_ohlc() {
     assert!(c["data"][0]["trades"].as_u64().unwrap() >= 1);
     s.assert_no_panics();
 }
+
+#[test]
+fn market_states_reach_status_and_instrument() {
+    let s = Server::start();
+    let mut ws = open(&s);
+    assert_eq!(next(&mut ws, 5.0).unwrap()["data"][0]["system"], "online");
+    send(&mut ws, json!({"method": "subscribe", "params": {"channel": "instrument", "snapshot": false}}));
+    assert_eq!(wait_for(&mut ws, 5.0, |m| m["method"] == "subscribe")["result"], json!({"channel": "instrument", "snapshot": false}));
+    s.cli(&["market", "status", "XBTUSD", "cancel_only"]);
+    let inst = wait_for(&mut ws, 5.0, |m| m["channel"] == "instrument");
+    assert_eq!(inst["type"], "update");
+    let pair = |m: &Value, sym: &str| m["data"]["pairs"].as_array().unwrap().iter().find(|p| p["symbol"] == sym).unwrap()["status"].clone();
+    assert_eq!(pair(&inst, "BTC/USD"), "cancel_only");
+    assert_eq!(pair(&inst, "ETH/USD"), "online");
+    s.cli(&["market", "status", "--system", "maintenance"]);
+    let st = wait_for(&mut ws, 5.0, |m| m["channel"] == "status");
+    assert_eq!(st["data"][0]["system"], "maintenance");
+    // A new connection is greeted with the state as it is.
+    let mut ws2 = open(&s);
+    assert_eq!(next(&mut ws2, 5.0).unwrap()["data"][0]["system"], "maintenance");
+    s.assert_no_panics();
+}

@@ -6,6 +6,7 @@
 //! state machine.
 
 use crate::engine::market_data::{Candle, PublicTrade, WindowStats, DAY_NS};
+use crate::engine::status::MarketStates;
 use crate::engine::Exchange;
 
 /// Levels kept per side (Kraken's deepest v2 book subscription).
@@ -38,6 +39,27 @@ pub struct PairCapture {
     pub full: bool,
 }
 
+/// What one committed batch hands the publisher.
+#[derive(Clone, Debug, Default)]
+pub struct MarketBatch {
+    pub pairs: Vec<PairCapture>,
+    /// The system's and the pairs' market states, when they changed (and on a full capture).
+    pub states: Option<MarketStates>,
+}
+
+impl MarketBatch {
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty() && self.states.is_none()
+    }
+
+    pub fn extend(&mut self, more: MarketBatch) {
+        self.pairs.extend(more.pairs);
+        if more.states.is_some() {
+            self.states = more.states;
+        }
+    }
+}
+
 /// What the engine thread remembers between batches to tell changed pairs.
 #[derive(Default)]
 pub struct Tracker {
@@ -45,6 +67,7 @@ pub struct Tracker {
     seen: Vec<(u64, u64)>,
     /// The next capture must be full (start, state replaced).
     pub force_full: bool,
+    states: Option<MarketStates>,
 }
 
 fn last_trade_id(ex: &Exchange, pair: usize) -> u64 {
@@ -53,14 +76,18 @@ fn last_trade_id(ex: &Exchange, pair: usize) -> u64 {
 
 impl Tracker {
     pub fn new() -> Tracker {
-        Tracker { seen: Vec::new(), force_full: true }
+        Tracker { seen: Vec::new(), force_full: true, states: None }
     }
 
     /// The captures of the pairs changed since the last call (all pairs when `force_full`).
-    pub fn capture(&mut self, ex: &Exchange, now_ns: u64) -> Vec<PairCapture> {
+    pub fn capture(&mut self, ex: &Exchange, now_ns: u64) -> MarketBatch {
         let full = std::mem::take(&mut self.force_full) || self.seen.len() != ex.books.len();
         if full {
             self.seen = vec![(u64::MAX, 0); ex.books.len()];
+        }
+        let states = (full || self.states.as_ref() != Some(&ex.market_status)).then(|| ex.market_status.clone());
+        if states.is_some() {
+            self.states = states.clone();
         }
         let mut out = Vec::new();
         for p in 0..ex.books.len() {
@@ -106,6 +133,6 @@ impl Tracker {
             });
             self.seen[p] = (version, last_id);
         }
-        out
+        MarketBatch { pairs: out, states }
     }
 }

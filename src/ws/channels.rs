@@ -7,6 +7,7 @@ use super::publisher::PairState;
 use crate::engine::market_data::{Candle, PublicTrade};
 use crate::engine::markets::{Markets, Pair};
 use crate::engine::order::{OrderKind, Side};
+use crate::engine::status::MarketStates;
 use crate::money::format_units;
 use std::fmt::Write;
 
@@ -221,8 +222,17 @@ pub fn ohlc_message(pair: &Pair, sym: &Sym, kind: &str, candles: &[Candle], inte
     format!("{{\"channel\":\"ohlc\",\"type\":\"{kind}\",\"timestamp\":\"{}\",\"data\":[{data}]}}", rfc3339(time_ns))
 }
 
-/// The `instrument` snapshot: every asset and pair.
-pub fn instrument_snapshot(markets: &Markets, syms: &[Sym]) -> String {
+/// The `status` message: the system's state (`online`, `maintenance`, `cancel_only`, `post_only`).
+pub fn status_message(states: &MarketStates, connection_id: Option<u64>) -> String {
+    let mut d = serde_json::json!({"api_version": "v2", "system": states.system.as_str(), "version": env!("CARGO_PKG_VERSION")});
+    if let Some(id) = connection_id {
+        d["connection_id"] = serde_json::json!(id);
+    }
+    serde_json::json!({"channel": "status", "type": "update", "data": [d]}).to_string()
+}
+
+/// The `instrument` message (`snapshot` or `update`): every asset and pair, with each pair's state.
+pub fn instrument_message(markets: &Markets, syms: &[Sym], states: &MarketStates, kind: &str) -> String {
     let assets: Vec<serde_json::Value> = markets
         .assets
         .iter()
@@ -235,15 +245,17 @@ pub fn instrument_snapshot(markets: &Markets, syms: &[Sym]) -> String {
         .pairs
         .iter()
         .zip(syms)
-        .map(|(p, s)| {
+        .enumerate()
+        .map(|(i, (p, s))| {
+            let status = states.pairs.get(i).map(|s| s.as_str()).unwrap_or("online");
             let n = |t: &str| t.parse::<serde_json::Number>().map(serde_json::Value::Number).unwrap_or(serde_json::Value::Null);
-            serde_json::json!({"symbol": s.symbol, "base": s.base, "quote": s.quote, "status": "online",
+            serde_json::json!({"symbol": s.symbol, "base": s.base, "quote": s.quote, "status": status,
                 "qty_precision": p.lot_decimals, "qty_increment": n(&num(1, p.lot_decimals)), "qty_min": n(&p.ordermin_text),
                 "price_precision": p.pair_decimals, "price_increment": n(&p.tick_text), "cost_precision": p.cost_decimals,
                 "cost_min": n(&p.costmin_text), "marginable": false, "has_index": true, "tick_size": n(&p.tick_text)})
         })
         .collect();
-    serde_json::json!({"channel": "instrument", "type": "snapshot", "data": {"assets": assets, "pairs": pairs}}).to_string()
+    serde_json::json!({"channel": "instrument", "type": kind, "data": {"assets": assets, "pairs": pairs}}).to_string()
 }
 
 #[cfg(test)]

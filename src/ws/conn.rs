@@ -25,10 +25,13 @@ fn now_ns() -> u64 {
 pub async fn run(publisher: Arc<Publisher>, socket: WebSocket) {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let (tx, mut rx) = mpsc::channel::<Arc<str>>(CLIENT_QUEUE);
-    publisher.lock().clients.insert(id, Client { tx: tx.clone(), subs: Subs::default() });
+    {
+        // Registered and greeted under one lock: a state change is either in this status or sent after it.
+        let mut g = publisher.lock();
+        let _ = tx.try_send(Arc::from(channels::status_message(&g.states, Some(id))));
+        g.clients.insert(id, Client { tx: tx.clone(), subs: Subs::default() });
+    }
     let (mut sink, mut stream) = socket.split();
-    let status = json!({"channel":"status","type":"update","data":[{"api_version":"v2","connection_id":id,"system":"online","version":env!("CARGO_PKG_VERSION")}]});
-    let _ = tx.try_send(Arc::from(status.to_string()));
     drop(tx);
     let mut beat = tokio::time::interval(std::time::Duration::from_secs(1));
     let mut sent_since_beat = false;
@@ -146,7 +149,7 @@ fn subscribe(publisher: &Publisher, id: u64, on: bool, params: &Value, req_id: &
         }
         let a = ack(method, req_id, time_in, Ok(result));
         if publisher.send(&mut g, id, Arc::from(a)) && on && snapshot {
-            let snap = channels::instrument_snapshot(&publisher.markets, &publisher.syms);
+            let snap = channels::instrument_message(&publisher.markets, &publisher.syms, &g.states, "snapshot");
             publisher.send(&mut g, id, Arc::from(snap));
         }
         return vec![];

@@ -5,10 +5,11 @@
 //! client never stalls the publisher, the engine or anyone else. Subscribing takes the same lock
 //! as publishing, so a client's snapshot and the updates after it never miss or repeat a change.
 
-use super::capture::{PairCapture, TickerStats, SNAPSHOT_TRADES};
+use super::capture::{MarketBatch, PairCapture, TickerStats, SNAPSHOT_TRADES};
 use super::channels::{self, Sym};
 use crate::engine::market_data::{Candle, PublicTrade, INTERVALS, MAX_CANDLES};
 use crate::engine::markets::Markets;
+use crate::engine::status::MarketStates;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
@@ -64,6 +65,8 @@ pub struct Client {
 
 pub struct Inner {
     pub pairs: Vec<PairState>,
+    /// The system's and each pair's market state (`status` and `instrument`).
+    pub states: MarketStates,
     pub clients: HashMap<u64, Client>,
 }
 
@@ -86,11 +89,15 @@ impl Publisher {
         let publisher = Arc::new(Publisher {
             markets,
             syms,
-            inner: Mutex::new(Inner { pairs: (0..n).map(|_| PairState::default()).collect(), clients: HashMap::new() }),
+            inner: Mutex::new(Inner {
+                pairs: (0..n).map(|_| PairState::default()).collect(),
+                states: MarketStates::new(n),
+                clients: HashMap::new(),
+            }),
             delivered: Default::default(),
             dropped_slow: Default::default(),
         });
-        let (tx, rx) = crossbeam_channel::unbounded::<Vec<PairCapture>>();
+        let (tx, rx) = crossbeam_channel::unbounded::<MarketBatch>();
         let p = publisher.clone();
         std::thread::Builder::new()
             .name("publisher".into())
@@ -119,10 +126,26 @@ impl Publisher {
         ok
     }
 
-    fn publish(&self, batch: Vec<PairCapture>) {
+    fn publish(&self, batch: MarketBatch) {
         let mut guard = self.lock();
         let inner = &mut *guard;
-        for cap in batch {
+        if let Some(states) = batch.states {
+            let system_changed = states.system != inner.states.system;
+            let pairs_changed = states.pairs != inner.states.pairs;
+            inner.states = states;
+            let status: Arc<str> = Arc::from(channels::status_message(&inner.states, None));
+            let instrument: Arc<str> = Arc::from(channels::instrument_message(&self.markets, &self.syms, &inner.states, "update"));
+            let ids: Vec<u64> = inner.clients.keys().copied().collect();
+            for id in ids {
+                if system_changed {
+                    self.send(inner, id, status.clone());
+                }
+                if pairs_changed && inner.clients.get(&id).is_some_and(|c| c.subs.instrument) {
+                    self.send(inner, id, instrument.clone());
+                }
+            }
+        }
+        for cap in batch.pairs {
             let p = cap.pair as usize;
             if p >= inner.pairs.len() {
                 continue;
@@ -230,7 +253,7 @@ mod tests {
         let publisher = Publisher {
             markets,
             syms,
-            inner: Mutex::new(Inner { pairs: Vec::new(), clients: HashMap::new() }),
+            inner: Mutex::new(Inner { pairs: Vec::new(), states: MarketStates::new(0), clients: HashMap::new() }),
             delivered: Default::default(),
             dropped_slow: Default::default(),
         };
