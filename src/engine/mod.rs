@@ -11,6 +11,8 @@
 //! - a fill never happens at a price worse than either order's limit.
 
 pub mod account;
+pub mod amend;
+mod batch;
 pub mod book;
 mod digest;
 pub mod funding;
@@ -22,6 +24,7 @@ pub mod markets;
 mod matching;
 pub mod order;
 pub mod walk;
+pub use batch::{MAX_BATCH, MAX_CANCEL_BATCH, MIN_BATCH};
 pub use matching::{MAX_PRICE, MAX_VOLUME};
 
 use crate::error::KrakenError;
@@ -32,7 +35,7 @@ use market_data::{MarketData, DAY_NS};
 use markets::{AssetIdx, Markets, PairIdx};
 use order::{AccountId, CancelReason, NewOrder, Order, OrderSeq, Status};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Everything that changes the exchange. Logged as is; replayed in order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,6 +112,21 @@ pub enum Command {
     },
     /// Applies the funding transitions due at the envelope's time (see `engine::funding`).
     Tick,
+    /// AddOrderBatch: 2 to 15 orders of one account on one pair, placed in order (see `batch`).
+    PlaceBatch(Vec<NewOrder>),
+    /// AmendOrder: an open order changed in place (see `amend`).
+    Amend(amend::AmendRequest),
+    /// EditOrder: cancel `target` and place `new` instead, or neither (see `batch`).
+    Edit {
+        account: AccountId,
+        target: OrderSeq,
+        new: NewOrder,
+    },
+    /// CancelOrderBatch: every open order the targets name (see `batch`).
+    CancelBatch {
+        account: AccountId,
+        targets: Vec<CancelTarget>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,6 +163,14 @@ pub enum Applied {
     Funding(u64),
     Ticked(u32),
     Done,
+    /// Per order of a batch, its sequence or why the engine refused it.
+    Batch(Vec<Result<OrderSeq, KrakenError>>),
+    /// An amend, by its sequence in the amend id space.
+    Amended(u64),
+    /// An edit: the new order.
+    Edited {
+        txid: OrderSeq,
+    },
 }
 
 pub struct Exchange {
@@ -165,6 +191,9 @@ pub struct Exchange {
     pub index: Vec<u64>,
     /// Time of the last applied command.
     pub now_ns: u64,
+    /// The amend history of every order amended at least once (see `amend`).
+    pub amends: BTreeMap<OrderSeq, Vec<amend::AmendRecord>>,
+    next_amend: u64,
 }
 
 impl Exchange {
@@ -193,6 +222,8 @@ impl Exchange {
             next_public_trade,
             index,
             now_ns: 0,
+            amends: BTreeMap::new(),
+            next_amend: 1,
         }
     }
 
@@ -221,6 +252,10 @@ impl Exchange {
             Command::FailFunding { refid } => self.fail_funding(*refid, t),
             Command::Adjust { account, asset, amount, reason: _ } => self.adjust(*account, *asset, *amount, t),
             Command::Tick => self.tick(t),
+            Command::PlaceBatch(orders) => self.place_batch(orders, t),
+            Command::Amend(r) => self.amend(r, t),
+            Command::Edit { account, target, new } => self.edit(*account, *target, new, t),
+            Command::CancelBatch { account, targets } => self.cancel_batch(*account, targets, t),
         };
         if result.is_ok() {
             self.now_ns = t;

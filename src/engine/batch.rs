@@ -1,0 +1,117 @@
+//! The trading commands that act on several orders at once, each one logged command so that no
+//! other command comes between its parts: AddOrderBatch (2 to 15 orders of one account on one
+//! pair, placed in order; an order the engine refuses, e.g. for funds, gets its own error and the
+//! rest go on, as Kraken documents), EditOrder (Kraken's legacy cancel + replace: the original is
+//! canceled and a new order with a new txid placed, or neither) and CancelOrderBatch (the union of
+//! the orders named by txids, userrefs and cl_ord_ids).
+
+use super::order::{AccountId, CancelReason, NewOrder, OrderKind, OrderSeq};
+use super::{Applied, CancelTarget, Exchange};
+use crate::error::KrakenError;
+
+/// Kraken's AddOrderBatch bounds.
+pub const MIN_BATCH: usize = 2;
+pub const MAX_BATCH: usize = 15;
+/// Kraken's CancelOrderBatch bound (txids, userrefs and cl_ord_ids together).
+pub const MAX_CANCEL_BATCH: usize = 50;
+
+impl Exchange {
+    pub(super) fn place_batch(&mut self, orders: &[NewOrder], t: u64) -> Result<Applied, KrakenError> {
+        let Some(first) = orders.first() else { return Err(KrakenError::invalid("orders")) };
+        if orders.len() < MIN_BATCH || orders.len() > MAX_BATCH {
+            return Err(KrakenError::invalid("orders"));
+        }
+        if orders.iter().any(|o| o.account != first.account || o.pair != first.pair) {
+            return Err(KrakenError::invalid("pair"));
+        }
+        self.user_account(first.account)?;
+        // Each order is checked and applied whole by `place_order`; one that fails changes nothing.
+        let results = orders
+            .iter()
+            .map(|o| match self.place_order(o, t) {
+                Ok(Applied::OrderPlaced(seq)) => Ok(seq),
+                Ok(_) => Err(KrakenError::InternalError),
+                Err(e) => Err(e),
+            })
+            .collect();
+        Ok(Applied::Batch(results))
+    }
+
+    /// The open order an EditOrder names (Kraken edits only plain limit orders here).
+    pub fn edit_target(&self, account: AccountId, seq: OrderSeq) -> Result<&super::order::Order, KrakenError> {
+        self.user_account(account)?;
+        match self.orders.get(seq as usize) {
+            Some(o) if o.req.account == account && o.is_open() => {
+                if o.req.kind != OrderKind::Limit {
+                    return Err(KrakenError::InvalidOrder);
+                }
+                Ok(o)
+            }
+            _ => Err(KrakenError::UnknownOrder),
+        }
+    }
+
+    /// Cancels `target` and places `new` in its stead, whose volume counts what the original has
+    /// already executed (Kraken refuses an edit below the executed volume). The new order is
+    /// checked and placed while the original's hold is set aside, so a refusal restores it and
+    /// changes nothing.
+    pub(super) fn edit(&mut self, account: AccountId, target: OrderSeq, new: &NewOrder, t: u64) -> Result<Applied, KrakenError> {
+        let o = self.edit_target(account, target)?;
+        if new.account != account || new.pair != o.req.pair || new.side != o.req.side {
+            return Err(KrakenError::invalid("pair"));
+        }
+        if new.volume <= o.filled {
+            return Err(KrakenError::InvalidOrder);
+        }
+        let mut replacement = new.clone();
+        replacement.volume = new.volume - o.filled;
+        replacement.cl_ord_id = None;
+        let (asset, held) = (o.hold_asset, o.hold_remaining);
+        self.accounts[account as usize].holds[asset as usize] -= held;
+        self.orders[target as usize].hold_remaining = 0;
+        match self.place_order(&replacement, t) {
+            Ok(Applied::OrderPlaced(seq)) => {
+                // The original's hold is already released; ending it releases nothing more.
+                self.cancel_resting(target, CancelReason::UserRequested, t);
+                Ok(Applied::Edited { txid: seq })
+            }
+            other => {
+                self.accounts[account as usize].holds[asset as usize] += held;
+                self.orders[target as usize].hold_remaining = held;
+                Err(match other {
+                    Err(e) => e,
+                    Ok(_) => KrakenError::InternalError,
+                })
+            }
+        }
+    }
+
+    /// The open orders a CancelOrderBatch ends: every order any target names, once each, in
+    /// the order they are named.
+    pub fn batch_victims(&self, account: AccountId, targets: &[CancelTarget]) -> Vec<OrderSeq> {
+        let mut victims = Vec::new();
+        for target in targets {
+            for seq in self.cancel_victims(account, target) {
+                if !victims.contains(&seq) {
+                    victims.push(seq);
+                }
+            }
+        }
+        victims
+    }
+
+    pub(super) fn cancel_batch(&mut self, account: AccountId, targets: &[CancelTarget], t: u64) -> Result<Applied, KrakenError> {
+        self.user_account(account)?;
+        if targets.is_empty() || targets.len() > MAX_CANCEL_BATCH {
+            return Err(KrakenError::invalid("orders"));
+        }
+        let victims = self.batch_victims(account, targets);
+        if victims.is_empty() {
+            return Err(KrakenError::UnknownOrder);
+        }
+        for seq in &victims {
+            self.cancel_resting(*seq, CancelReason::UserRequested, t);
+        }
+        Ok(Applied::Canceled(victims.len() as u32))
+    }
+}
