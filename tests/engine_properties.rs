@@ -126,7 +126,8 @@ proptest! {
 /// Everything observable of an exchange's state, as text (time aside).
 fn state(ex: &Exchange) -> String {
     format!(
-        "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+        "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+        ex.amends,
         ex.funding,
         ex.trades,
         ex.ledger,
@@ -447,6 +448,71 @@ fn random_streams_reach_every_funding_state() {
         "deposit Failure",
         "ledger Adjustment",
         "ledger Withdrawal",
+    ] {
+        assert!(seen.contains(want), "never reached {want}: {seen:?}");
+    }
+}
+
+/// The random streams do amend, batch, edit and batch-cancel successfully (and see the engine
+/// refuse some of each), so the properties above cover those commands.
+#[test]
+fn random_streams_amend_batch_edit_and_cancel_batch() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..40 {
+        let ops = prop::collection::vec((mixed_op(), dt()), 300).new_tree(&mut runner).unwrap().current();
+        let mut sim = Sim::new(5, 4, [200_000 * 10_000, 5 * 10_000_000_000, 60 * 10_000_000_000]);
+        for (op, dt) in &ops {
+            sim.advance(*dt);
+            sim.tick_if_due();
+            let cmd = command(&sim.ex, &sim.users, op);
+            let kind = match &cmd {
+                Command::Amend(_) => "amend",
+                Command::PlaceBatch(_) => "batch",
+                Command::Edit { .. } => "edit",
+                Command::CancelBatch { .. } => "cancel batch",
+                _ => continue,
+            };
+            match sim.apply(cmd) {
+                Ok(Applied::Batch(results)) => {
+                    seen.insert(format!("batch placed {}", results.iter().any(|r| r.is_ok())));
+                    seen.extend(results.iter().filter_map(|r| r.as_ref().err()).map(|e| format!("batch entry {}", e.as_kraken())));
+                }
+                Ok(_) => {
+                    seen.insert(format!("{kind} ok"));
+                }
+                Err(e) => {
+                    seen.insert(format!("{kind} {}", e.as_kraken()));
+                }
+            }
+        }
+        check_money(&sim.ex);
+        // Amends that kept the order's place and amends that moved it both happen.
+        for history in sim.ex.amends.values() {
+            for w in history.windows(2) {
+                let (before, after) = (&w[0], &w[1]);
+                seen.insert(format!(
+                    "amend keeps place {}",
+                    after.limit_price == before.limit_price && after.order_qty <= before.order_qty
+                ));
+            }
+        }
+    }
+    for want in [
+        "amend ok",
+        "amend EOrder:Unknown order",
+        "amend EOrder:Insufficient funds",
+        "amend keeps place true",
+        "amend keeps place false",
+        "batch placed true",
+        "batch entry EOrder:Insufficient funds",
+        "batch EGeneral:Invalid arguments:orders",
+        "edit ok",
+        "edit EOrder:Invalid order",
+        "cancel batch ok",
+        "cancel batch EOrder:Unknown order",
     ] {
         assert!(seen.contains(want), "never reached {want}: {seen:?}");
     }

@@ -7,12 +7,13 @@ use super::*;
 #[derive(Debug, PartialEq, Eq)]
 pub struct Fingerprint {
     pub accounts: Vec<(Vec<i128>, Vec<i128>, Vec<OrderSeq>, usize, usize, usize, Vec<(u64, i128)>)>,
-    pub orders: Vec<(Status, Option<CancelReason>, i128, i128, i128, i128, usize)>,
+    pub orders: Vec<(Status, Option<CancelReason>, i128, i128, i128, i128, usize, i128, u64)>,
     pub trades: usize,
     pub ledger: usize,
     pub books: Vec<(Vec<(u64, i128)>, Vec<(u64, i128)>, usize, usize)>,
     pub market_data: Vec<(usize, usize, u64)>,
     pub funding: String,
+    pub amends: String,
 }
 
 pub fn fingerprint(ex: &Exchange) -> Fingerprint {
@@ -32,7 +33,11 @@ pub fn fingerprint(ex: &Exchange) -> Fingerprint {
                 )
             })
             .collect(),
-        orders: ex.orders.iter().map(|o| (o.status, o.reason, o.filled, o.cost, o.fee, o.hold_remaining, o.trades.len())).collect(),
+        orders: ex
+            .orders
+            .iter()
+            .map(|o| (o.status, o.reason, o.filled, o.cost, o.fee, o.hold_remaining, o.trades.len(), o.req.volume, o.req.price))
+            .collect(),
         trades: ex.trades.len(),
         ledger: ex.ledger.len(),
         books: ex
@@ -45,6 +50,7 @@ pub fn fingerprint(ex: &Exchange) -> Fingerprint {
             .collect(),
         market_data: ex.market_data.iter().map(|m| (m.trades.len(), m.spreads.len(), m.last_price)).collect(),
         funding: format!("{:?}", ex.funding),
+        amends: format!("{:?}", ex.amends),
     }
 }
 
@@ -91,9 +97,13 @@ impl Sim {
                 let after = fingerprint(&self.ex);
                 assert!(before == after, "rejected command {env:?} ({e:?}) changed the state");
             }
-            Ok(Applied::OrderPlaced(seq)) => {
+            Ok(Applied::OrderPlaced(seq)) | Ok(Applied::Edited { txid: seq }) => {
                 assert_eq!(*seq as usize, n_orders, "new order's seq");
                 assert_eq!(self.ex.orders.len(), n_orders + 1);
+            }
+            Ok(Applied::Batch(results)) => {
+                let placed: Vec<OrderSeq> = results.iter().filter_map(|r| r.as_ref().ok().copied()).collect();
+                assert_eq!(placed, (n_orders as u64..self.ex.orders.len() as u64).collect::<Vec<_>>(), "batch orders' seqs");
             }
             Ok(_) => assert_eq!(self.ex.orders.len(), n_orders),
         }
