@@ -365,3 +365,22 @@ fn trade_volume_moves_to_the_next_fee_tier_after_enough_volume() {
     let last = trades.as_object().unwrap().values().find(|t| t["vol"] == "0.0100000000" || t["vol"] == "0.01000000").unwrap().clone();
     assert!(last["fee"].as_str().unwrap().starts_with("2.1"), "{last}");
 }
+
+/// The 30-day window is counted on the clock the fills are stamped with (the test clock here):
+/// 31 days on, the volume has left the window and the tier is back to the first.
+#[test]
+fn trade_volume_window_follows_the_engine_clock() {
+    let s = Server::start_with(&[], &[("CALAMARI_TEST_CLOCK", "1")]);
+    let maker = s.account("m", "0", "1", TRADER);
+    let taker = s.account("t", "20000", "0", TRADER);
+    limit(&s, &maker, "sell", "0.2", "60000", &[]);
+    market(&s, &taker, "buy", "0.2");
+    let volume = |k: &Key| ok(&s.private(k, "TradeVolume", &[("pair", "XBTUSD")])).clone();
+    assert_eq!(volume(&taker)["fees"]["XXBTZUSD"]["tiervolume"], "10000.0000");
+    s.admin_post("/admin/clock/advance", json!({ "seconds": 29 * 86_400 })).unwrap();
+    assert_eq!(volume(&taker)["volume"], "12000.0000");
+    s.admin_post("/admin/clock/advance", json!({ "seconds": 2 * 86_400 })).unwrap();
+    let v = volume(&taker);
+    assert_eq!((v["volume"].as_str(), v["fees"]["XXBTZUSD"]["fee"].as_str()), (Some("0.0000"), Some("0.4000")));
+    assert_eq!(v["fees"]["XXBTZUSD"]["tiervolume"], "0.0000");
+}
