@@ -75,8 +75,9 @@ fn add_order_batch_places_refuses_whole_and_reports_engine_errors_per_order() {
     assert_eq!(sell["userref"], 7);
     assert_eq!(sell["vol"], "0.02000000");
 
-    // One invalid order refuses the whole batch with its error; nothing is placed.
+    // One invalid order refuses the whole batch with its error; nothing is placed or logged.
     let hold_before = usd_hold(&s, &k);
+    let committed = s.metric("calamari_committed_commands_total").unwrap();
     let bad = json!([
         {"type": "buy", "ordertype": "limit", "volume": "0.01", "price": "20000"},
         {"type": "buy", "ordertype": "limitt", "volume": "0.01", "price": "20000"},
@@ -102,6 +103,7 @@ fn add_order_batch_places_refuses_whole_and_reports_engine_errors_per_order() {
     );
     assert_eq!(open_count(&s, &k), 2);
     assert_eq!(usd_hold(&s, &k), hold_before);
+    assert_eq!(s.metric("calamari_committed_commands_total").unwrap(), committed, "refused batches were logged");
 
     // The engine refuses the second order for funds; the first and third are placed.
     let funds = json!([
@@ -203,6 +205,23 @@ fn amend_keeps_priority_on_a_smaller_quantity_and_loses_it_on_a_larger_one() {
     assert_eq!(h["count"], 1);
     assert_eq!(h["amends"][0]["amend_type"], "original");
     s.assert_no_panics();
+
+    // A restart replays the amends: the same orders, book and history come back.
+    let snapshot = |s: &Server| {
+        let orders = ok(&s.private(&a, "QueryOrders", &[("txid", &format!("{a1},{a2}"))])).clone();
+        let amends = ok(&s.private(&a, "OrderAmends", &[("order_id", &a2)])).clone();
+        let depth = s.public("Depth", "pair=XBTUSD");
+        let bids: Vec<(Value, Value)> =
+            ok(&depth)["XXBTZUSD"]["bids"].as_array().unwrap().iter().map(|l| (l[0].clone(), l[1].clone())).collect();
+        (orders, amends, bids)
+    };
+    let before = snapshot(&s);
+    let dir = s.data_dir.clone();
+    let mut s = s;
+    let _keep = s._tmp_take();
+    s.terminate();
+    let s2 = Server::start_in(&dir);
+    assert_eq!(snapshot(&s2), before);
 }
 
 #[test]
@@ -213,6 +232,7 @@ fn amend_refusals_change_nothing() {
     let o1 = limit(&s, &a, "buy", "0.01", "30000", &[("cl_ord_id", "mine-1"), ("oflags", "post")]);
     let hold = usd_hold(&s, &a);
     assert_eq!(hold, "301.2000", "cost 300 plus the highest taker fee, 0.40%");
+    let committed = s.metric("calamari_committed_commands_total").unwrap();
 
     // Needs more than the account has.
     assert_eq!(err(&s.private(&a, "AmendOrder", &[("txid", &o1), ("order_qty", "0.1")])), "EOrder:Insufficient funds");
@@ -230,6 +250,8 @@ fn amend_refusals_change_nothing() {
     limit(&s, &other, "sell", "0.01", "31000", &[]);
     assert_eq!(err(&s.private(&a, "AmendOrder", &[("txid", &o1), ("limit_price", "32000")])), "EGeneral:Invalid arguments:post_only");
     assert_eq!(err(&s.private(&a, "AmendOrder", &[("txid", &o1), ("limit_price", "31000")])), "EGeneral:Invalid arguments:post_only");
+    // Only the other account's sell above was logged.
+    assert_eq!(s.metric("calamari_committed_commands_total").unwrap(), committed + 1.0, "refused amends were logged");
     assert_eq!(usd_hold(&s, &a), hold);
     let q = query(&s, &a, &o1);
     assert_eq!(
