@@ -167,6 +167,7 @@ fn amend_keeps_priority_on_a_smaller_quantity_and_loses_it_on_a_larger_one() {
     assert_eq!(query(&s, &b, &b1)["status"], "closed");
     assert_eq!(query(&s, &a, &a2)["vol_exec"], "0.00000000");
     assert_eq!(query(&s, &a, &a2)["vol"], "0.03000000");
+    assert_eq!((query(&s, &a, &a2)["misc"].as_str(), query(&s, &b, &b1)["misc"].as_str()), (Some("amended"), Some("")));
 
     // b places behind a, a moves its price away and back: a is now behind b.
     let b2 = limit(&s, &b, "buy", "0.01", "30000", &[]);
@@ -405,4 +406,31 @@ fn trade_volume_window_follows_the_engine_clock() {
     let v = volume(&taker);
     assert_eq!((v["volume"].as_str(), v["fees"]["XXBTZUSD"]["fee"].as_str()), (Some("0.0000"), Some("0.4000")));
     assert_eq!(v["fees"]["XXBTZUSD"]["tiervolume"], "0.0000");
+}
+
+/// Kraken's AmendOrder cost on the matching engine's counter: +1 and +3 under 5 s since the order
+/// was placed or last amended, so a Starter account (60) gets about fifteen quick amends of one
+/// order; the refused amend changes nothing.
+#[test]
+fn quick_amends_meet_the_trading_counter() {
+    let s = Server::start_with(&["--limits", "kraken"], &[]);
+    s.cli(&["account", "create", "st"]);
+    s.cli(&["account", "tier", "st", "starter"]);
+    s.cli(&["deposit", "--account", "st", "USD", "10000"]);
+    let k = s.key("st", "k", TRADER);
+    let o = limit(&s, &k, "buy", "0.01", "30000", &[]);
+    let mut accepted = 0;
+    let refusal = loop {
+        let qty = format!("0.{:04}", 100 - accepted);
+        let v = s.private(&k, "AmendOrder", &[("txid", &o), ("order_qty", &qty)]);
+        if v["error"] != json!([]) {
+            break err(&v);
+        }
+        accepted += 1;
+        assert!(accepted < 30, "never refused");
+    };
+    assert_eq!(refusal, "EOrder:Rate limit exceeded");
+    assert!((14..=15).contains(&accepted), "{accepted} amends before the refusal");
+    assert_eq!(query(&s, &k, &o)["vol"], format!("0.{:04}0000", 100 - accepted + 1));
+    assert_eq!(ok(&s.private(&k, "OrderAmends", &[("order_id", &o)]))["count"], accepted + 1);
 }

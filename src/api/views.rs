@@ -94,7 +94,8 @@ pub fn order(ex: &Exchange, o: &Order, with_trades: bool) -> Value {
     m.insert("price".into(), json!(price(pair, avg)));
     m.insert("stopprice".into(), json!(price(pair, 0)));
     m.insert("limitprice".into(), json!(price(pair, 0)));
-    m.insert("misc".into(), json!(""));
+    // Kraken's `misc` names an order that was amended in place.
+    m.insert("misc".into(), json!(if ex.amends.contains_key(&o.seq) { "amended" } else { "" }));
     m.insert("oflags".into(), json!(oflags(&o.req)));
     if with_trades && !o.trades.is_empty() {
         let ids: Vec<String> = o.trades.iter().map(|t| ex.ids.encode(IdKind::Trade, *t as u64)).collect();

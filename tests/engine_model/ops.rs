@@ -168,7 +168,7 @@ pub fn mixed_op() -> impl Strategy<Value = Op> {
         14 => place(15, 2, 2).prop_map(Op::Place),
         5 => cancel_ops(),
         1 => (0u8..4, 0u8..3, prop_oneof![1i128..1_000, 1_000_000i128..100_000_000_000]).prop_map(|(acct, asset, amount)| Op::Deposit { acct, asset, amount }),
-        1 => (0u8..4, 0u8..10).prop_map(|(acct, what)| Op::Invalid { acct, what }),
+        1 => (0u8..4, 0u8..16).prop_map(|(acct, what)| Op::Invalid { acct, what }),
         8 => funding_op(),
         6 => order_endpoint_op(),
     ]
@@ -370,7 +370,23 @@ pub fn command(ex: &Exchange, users: &[AccountId], op: &Op) -> Command {
                 6 => Command::Deposit { account: user(acct), asset: USD, amount: 0 },
                 7 => Command::Deposit { account: user(acct), asset: 9, amount: 1 },
                 8 => Command::Deposit { account: FEES, asset: USD, amount: 1 },
-                _ => Command::Cancel { account: user(acct), target: CancelTarget::Order(1_000_000) },
+                9 => Command::Cancel { account: user(acct), target: CancelTarget::Order(1_000_000) },
+                // Batches of 1 and 16, a batch across pairs, a batch of two accounts.
+                10 => Command::PlaceBatch(vec![base.clone()]),
+                11 => Command::PlaceBatch(vec![base.clone(); 16]),
+                12 => Command::PlaceBatch(vec![base.clone(), NewOrder { pair: 1, ..base }]),
+                13 => Command::PlaceBatch(vec![base.clone(), NewOrder { account: users[(*acct as usize + 1) % users.len()], ..base }]),
+                // An amend of nothing; an empty batch cancel.
+                14 => Command::Amend(AmendRequest {
+                    account: user(acct),
+                    target: AmendTarget::Order(1_000_000),
+                    order_qty: Some(LOT),
+                    limit_price: None,
+                    trigger_price: None,
+                    display_qty: None,
+                    post_only: false,
+                }),
+                _ => Command::CancelBatch { account: user(acct), targets: vec![] },
             }
         }
     }
