@@ -19,16 +19,21 @@ use crate::limits::{amend_penalty, edit_penalty, TradingCharge};
 use crate::money::parse_units;
 use serde_json::{json, Value};
 
-/// A quantity in base units at the pair's lot decimals, above zero and at least `ordermin`.
+/// A quantity in base units at the pair's lot decimals, above zero.
 fn quantity(pair: &Pair, p: &Params, name: &str) -> Result<Option<i128>, KrakenError> {
     let Some(text) = p.text(name) else { return Ok(None) };
     let lots = parse_units(text, pair.lot_decimals).ok_or_else(|| KrakenError::invalid(name))?;
     let units = lots.checked_mul(pair.lot_step()).filter(|u| *u > 0 && *u <= crate::engine::MAX_VOLUME);
-    let units = units.ok_or_else(|| KrakenError::invalid(name))?;
-    if units < pair.ordermin {
+    units.map(Some).ok_or_else(|| KrakenError::invalid(name))
+}
+
+/// An order quantity: also at least the pair's `ordermin`.
+fn order_quantity(pair: &Pair, p: &Params) -> Result<Option<i128>, KrakenError> {
+    let q = quantity(pair, p, "order_qty")?;
+    if q.is_some_and(|q| q < pair.ordermin) {
         return Err(KrakenError::OrderMinimumNotMet);
     }
-    Ok(Some(units))
+    Ok(q)
 }
 
 /// A price in ticks at the pair's decimals, on the pair's tick size.
@@ -63,7 +68,7 @@ pub async fn amend_order(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
     let request = AmendRequest {
         account,
         target,
-        order_qty: quantity(pair, p, "order_qty")?,
+        order_qty: order_quantity(pair, p)?,
         limit_price: price(pair, p, "limit_price")?,
         trigger_price: price(pair, p, "trigger_price")?,
         display_qty: quantity(pair, p, "display_qty")?,
