@@ -123,6 +123,23 @@ impl Sim {
     }
 }
 
+/// The most an open order's remaining fills can still charge, from its running exact totals
+/// (cumulative rounding, the highest taker rate): what its hold must cover, amended or not.
+fn future_need(ex: &Exchange, o: &calamari::engine::order::Order) -> i128 {
+    let pair = ex.markets.pair(o.req.pair);
+    let max_taker = ex.markets.max_taker_ppm();
+    let ceil = |a: i128, b: i128| (a + b - 1).div_euclid(b);
+    let remaining = o.remaining();
+    match o.req.side {
+        Side::Buy => {
+            let exact = pair.exact_cost(o.req.price, remaining);
+            let fee = if o.req.fee_in_base { 0 } else { ceil(o.exact_fee + exact * max_taker, pair.cost_divisor * PPM) - o.fee };
+            ceil(o.exact_cost + exact, pair.cost_divisor) - o.cost + fee
+        }
+        Side::Sell => remaining + if o.req.fee_in_base { ceil(o.exact_fee + remaining * max_taker, PPM) - o.fee } else { 0 },
+    }
+}
+
 /// Structural checks beyond `check_invariants`, plus the limit-price rule on the fills the last
 /// command made (`trades[n_trades..]`).
 pub fn extra_invariants(ex: &Exchange, n_trades: usize) {
@@ -134,6 +151,7 @@ pub fn extra_invariants(ex: &Exchange, n_trades: usize) {
             assert!(owner.open_orders.contains(&o.seq));
             let level = ex.books[o.req.pair as usize].levels(o.req.side).find(|(p, _)| **p == o.req.price).map(|(_, l)| l);
             assert!(level.is_some_and(|l| l.queue.contains(&o.seq)), "open order {} missing from its book level", o.seq);
+            assert!(o.hold_remaining >= future_need(ex, o), "open order {} holds less than its fills can still charge", o.seq);
         } else {
             assert_eq!(o.hold_remaining, 0, "finished order {} still holds", o.seq);
             match o.status {
