@@ -73,7 +73,7 @@ impl Exchange {
             Ok(Applied::OrderPlaced(seq)) => {
                 // The original's hold is already released; ending it releases nothing more.
                 self.cancel_resting(target, CancelReason::UserRequested, t);
-                Ok(Applied::Edited { txid: seq })
+                Ok(Applied::Edited { order: seq })
             }
             other => {
                 self.accounts[account as usize].holds[asset as usize] += held;

@@ -169,7 +169,7 @@ pub enum Applied {
     Amended(u64),
     /// An edit: the new order.
     Edited {
-        txid: OrderSeq,
+        order: OrderSeq,
     },
 }
 

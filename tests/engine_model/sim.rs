@@ -97,7 +97,7 @@ impl Sim {
                 let after = fingerprint(&self.ex);
                 assert!(before == after, "rejected command {env:?} ({e:?}) changed the state");
             }
-            Ok(Applied::OrderPlaced(seq)) | Ok(Applied::Edited { txid: seq }) => {
+            Ok(Applied::OrderPlaced(seq)) | Ok(Applied::Edited { order: seq }) => {
                 assert_eq!(*seq as usize, n_orders, "new order's seq");
                 assert_eq!(self.ex.orders.len(), n_orders + 1);
             }

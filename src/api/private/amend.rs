@@ -219,9 +219,9 @@ pub async fn edit_order(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
     let cmd = Command::Edit { account, target: seq, new };
     st.sequencer
         .execute_gated(c.key_nonce(), cmd, gate, move |ex, applied| match applied {
-            Applied::Edited { txid } => json!({
+            Applied::Edited { order } => json!({
                 "status": "ok",
-                "txid": ex.order_txid(*txid),
+                "txid": ex.order_txid(*order),
                 "originaltxid": original_txid,
                 "volume": volume,
                 "price": limit,
