@@ -31,8 +31,13 @@ pub enum KrakenError {
     UnknownOrder,
     OrdersLimitExceeded,
     OrderRateLimitExceeded,
+    /// A margin order on an account not eligible for margin (every Calamari account).
+    CannotOpenPosition,
+    ReduceOnlyNoPosition,
     // EService
     Unavailable,
+    /// The request's `deadline` passed before the engine applied it.
+    DeadlineElapsed,
     /// Too many concurrent requests of one key; retry after this unix time.
     Throttled(u64),
     // EFunding
@@ -76,7 +81,10 @@ impl KrakenError {
             UnknownOrder => "EOrder:Unknown order".into(),
             OrdersLimitExceeded => "EOrder:Orders limit exceeded".into(),
             OrderRateLimitExceeded => "EOrder:Rate limit exceeded".into(),
+            CannotOpenPosition => "EOrder:Cannot open position".into(),
+            ReduceOnlyNoPosition => "EOrder:Reduce only:No position exists".into(),
             Unavailable => "EService:Unavailable".into(),
+            DeadlineElapsed => "EService:Deadline elapsed".into(),
             Throttled(at) => format!("EService:Throttled: {at}"),
             FundingUnknownAsset => "EFunding:Unknown asset".into(),
             FundingInvalidAmount => "EFunding:Invalid amount".into(),

@@ -51,8 +51,8 @@ pub struct ReplayReport {
 
 /// Opens a data directory's store, replays its log with the markets of `config` and checks the
 /// result. Reads only the log and the id seed; safe beside a running server (SQLite WAL readers).
-/// With `at`, the replayed state is then brought to that engine time: the funding transitions due
-/// by then are applied (one `Tick`), as a running server applies them as its clock passes.
+/// With `at`, the replayed state is then brought to that engine time: the funding transitions and
+/// timers due by then are applied (one `Tick`), as a running server applies them as its clock passes.
 pub fn replay_data_dir(data_dir: &Path, config: &crate::config::Config, at: Option<u64>) -> Result<ReplayReport, String> {
     if !data_dir.join(crate::storage::sqlite::DB_FILE).exists() {
         return Err(format!("{}: no Calamari database here", data_dir.display()));
@@ -66,7 +66,7 @@ pub fn replay_data_dir(data_dir: &Path, config: &crate::config::Config, at: Opti
         .map_err(|e| e.to_string())?;
     let markets = Markets::from_config(config)?;
     let mut r = replay(log.as_mut(), markets, seed)?;
-    if let Some(t) = at.filter(|t| r.exchange.funding_due(*t)) {
+    if let Some(t) = at.filter(|t| r.exchange.due(*t)) {
         let tick = Envelope { time_ns: t, key_nonce: None, command: crate::engine::Command::Tick };
         r.exchange.apply(&tick).map_err(|e| format!("tick at {t}: {e}"))?;
     }

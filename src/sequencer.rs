@@ -371,10 +371,11 @@ fn engine_loop(
     }
 }
 
-/// Funding transitions whose time has come are applied (and logged) before the job that first
+/// Funding transitions and timers (order expiries and starts, dead man's switches) whose time
+/// has come are applied (and logged) before the job that first
 /// runs at or after their time, so that every job sees them and a replay repeats them.
 fn tick_if_due(ex: &mut Exchange, records: &mut Vec<Vec<u8>>, now: u64) {
-    if ex.funding_due(now) {
+    if ex.due(now) {
         let env = Envelope { time_ns: now, key_nonce: None, command: Command::Tick };
         if ex.apply(&env).is_ok() {
             records.push(serde_json::to_vec(&env).expect("commands serialize"));

@@ -70,7 +70,7 @@ const ALL_PERMISSIONS: [&str; 10] = [
 /// Withdraw" on their pages), which this venue refuses to every key with
 /// `EGeneral:Permission denied` (no Futures wallet; spot subaccounts are for institutional clients
 /// only), so a permission check cannot be told apart there (tests/funding.rs checks the refusal).
-const DOCUMENTED: [(&str, &[&str]); 29] = [
+const DOCUMENTED: [(&str, &[&str]); 30] = [
     // https://docs.kraken.com/api-reference/account-data/get-account-balance.md
     // (legacy https://docs.kraken.com/api/docs/rest-api/get-account-balance)
     // "Funds permissions - Query" [Query Funds]
@@ -139,6 +139,10 @@ const DOCUMENTED: [(&str, &[&str]); 29] = [
     // Conflict: https://docs.kraken.com/exchange/guides/rest/api-keys (and the spot-api.md
     // digest) list CancelAll under Cancel/Close Orders only; the per-endpoint reference wins.
     ("CancelAll", &[CREATE_MODIFY, CANCEL_CLOSE]),
+    // https://docs.kraken.com/api-reference/trading/cancel-all-orders-after-x.md
+    // "API Key Permissions Required: Orders and trades - Create & modify orders or Orders and
+    // trades - Cancel & close orders" (python-kraken-sdk's docstring says Create & Modify only).
+    ("CancelAllOrdersAfter", &[CREATE_MODIFY, CANCEL_CLOSE]),
     // https://docs.kraken.com/api-reference/trading/add-order-batch.md
     // (legacy https://docs.kraken.com/api/docs/rest-api/add-order-batch)
     // "Orders and trades - Create & modify orders and Orders and trades - Cancel & close
@@ -211,6 +215,8 @@ fn params(endpoint: &str) -> Vec<(&'static str, &'static str)> {
             vec![("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "1000"), ("volume", "0.0001"), ("validate", "true")]
         }
         "CancelOrder" | "AmendOrder" => vec![("txid", "OAAAAA-AAAAA-AAAAAA"), ("order_qty", "0.01")],
+        // 0 disables the switch: nothing to cancel, ever.
+        "CancelAllOrdersAfter" => vec![("timeout", "0")],
         "CancelOrderBatch" => vec![("orders", "OAAAAA-AAAAA-AAAAAA")],
         "EditOrder" => vec![("txid", "OAAAAA-AAAAA-AAAAAA"), ("pair", "XBTUSD"), ("volume", "0.01")],
         "OrderAmends" => vec![("order_id", "OAAAAA-AAAAA-AAAAAA")],

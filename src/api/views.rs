@@ -6,7 +6,7 @@
 use crate::engine::account::{LedgerEntry, RefId, TradeRecord};
 use crate::engine::ids::IdKind;
 use crate::engine::markets::{Markets, Pair};
-use crate::engine::order::{NewOrder, Order, OrderKind, Status};
+use crate::engine::order::{NewOrder, Order, OrderKind};
 use crate::engine::Exchange;
 use crate::money::{div_round_half_up, format_units};
 use serde_json::{json, Map, Value};
@@ -38,20 +38,32 @@ pub fn volume(pair: &Pair, units: i128) -> String {
 /// Kraken's `descr.order` text: `buy 0.00010000 XBTUSD @ limit 25000.0`.
 pub fn order_text(markets: &Markets, req: &NewOrder) -> String {
     let pair = markets.pair(req.pair);
-    let vol = fixed(req.volume, pair.base_decimals, 8);
+    let vol = order_volume(pair, req);
     match req.kind {
         OrderKind::Market => format!("{} {} {} @ market", req.side.as_str(), vol, pair.altname),
-        OrderKind::Limit => format!("{} {} {} @ limit {}", req.side.as_str(), vol, pair.altname, price(pair, req.price)),
+        // An iceberg reads as the limit order it is (clients parse `@ limit PRICE`).
+        OrderKind::Limit | OrderKind::Iceberg => {
+            format!("{} {} {} @ limit {}", req.side.as_str(), vol, pair.altname, price(pair, req.price))
+        }
+    }
+}
+
+/// An order's volume with 8 decimals: base, or the quote to spend of a `viqc` market buy.
+pub fn order_volume(pair: &Pair, req: &NewOrder) -> String {
+    if req.quote_volume {
+        fixed(req.volume, pair.quote_decimals, 8)
+    } else {
+        fixed(req.volume, pair.base_decimals, 8)
     }
 }
 
 pub fn oflags(req: &NewOrder) -> String {
     let fee = if req.fee_in_base { "fcib" } else { "fciq" };
-    if req.post_only {
-        format!("post,{fee}")
-    } else {
-        fee.to_string()
+    let mut flags = if req.post_only { format!("post,{fee}") } else { fee.to_string() };
+    if req.quote_volume {
+        flags.push_str(",viqc");
     }
+    flags
 }
 
 pub fn order(ex: &Exchange, o: &Order, with_trades: bool) -> Value {
@@ -59,7 +71,7 @@ pub fn order(ex: &Exchange, o: &Order, with_trades: bool) -> Value {
     let pair = markets.pair(o.req.pair);
     let fee_dec = if o.req.fee_in_base { pair.base_decimals } else { pair.quote_decimals };
     let avg = if o.filled > 0 { div_round_half_up(o.exact_cost, o.filled) as u64 } else { 0 };
-    let limit = if o.req.kind == OrderKind::Limit { o.req.price } else { 0 };
+    let limit = if matches!(o.req.kind, OrderKind::Limit | OrderKind::Iceberg) { o.req.price } else { 0 };
     let mut m = Map::new();
     m.insert("refid".into(), Value::Null);
     m.insert("userref".into(), json!(o.req.userref.unwrap_or(0)));
@@ -69,11 +81,11 @@ pub fn order(ex: &Exchange, o: &Order, with_trades: bool) -> Value {
     m.insert("status".into(), json!(o.status.as_str()));
     m.insert("reason".into(), o.reason.map(|r| json!(r.as_str())).unwrap_or(Value::Null));
     m.insert("opentm".into(), seconds(o.open_ns));
-    if o.status != Status::Open {
+    if !o.is_open() {
         m.insert("closetm".into(), seconds(o.close_ns));
     }
-    m.insert("starttm".into(), json!(0));
-    m.insert("expiretm".into(), json!(0));
+    m.insert("starttm".into(), o.req.start_ns.map_or(json!(0), seconds));
+    m.insert("expiretm".into(), o.req.expire_ns.map_or(json!(0), seconds));
     m.insert(
         "descr".into(),
         json!({
@@ -87,7 +99,8 @@ pub fn order(ex: &Exchange, o: &Order, with_trades: bool) -> Value {
             "close": "",
         }),
     );
-    m.insert("vol".into(), json!(volume(pair, o.req.volume)));
+    let vol = if o.req.quote_volume { order_volume(pair, &o.req) } else { volume(pair, o.req.volume) };
+    m.insert("vol".into(), json!(vol));
     m.insert("vol_exec".into(), json!(volume(pair, o.filled)));
     m.insert("cost".into(), json!(format_units(o.cost, pair.quote_decimals)));
     m.insert("fee".into(), json!(format_units(o.fee, fee_dec)));

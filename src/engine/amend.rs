@@ -16,7 +16,7 @@
 //! refused with `EGeneral:Invalid arguments:<field>` until then.
 
 use super::ids::IdKind;
-use super::order::{AccountId, CancelReason, Order, OrderKind, OrderSeq, Side};
+use super::order::{AccountId, CancelReason, Order, OrderKind, OrderSeq, Side, Status};
 use super::{Applied, Exchange};
 use crate::error::KrakenError;
 use crate::money::div_ceil;
@@ -87,9 +87,9 @@ impl Exchange {
     /// Whether an open order of this kind accepts the amend of `field`.
     fn amendable(o: &Order, field: Field) -> Result<(), KrakenError> {
         match (o.req.kind, field) {
-            (OrderKind::Limit, Field::Quantity | Field::LimitPrice) => Ok(()),
-            // Trigger prices (stop orders) and display quantities (icebergs) come with those
-            // order kinds; until then no open order has them.
+            (OrderKind::Limit | OrderKind::Iceberg, Field::Quantity | Field::LimitPrice) => Ok(()),
+            // Trigger prices come with stop orders; an iceberg's display quantity is not amendable
+            // here yet (its quantity and price are).
             (_, Field::TriggerPrice) => Err(KrakenError::invalid("trigger_price")),
             (_, Field::DisplayQuantity) => Err(KrakenError::invalid("display_qty")),
             (_, Field::LimitPrice) => Err(KrakenError::invalid("limit_price")),
@@ -186,6 +186,10 @@ impl Exchange {
         let (side, old_price, old_qty, filled) = (o.req.side, o.req.price, o.req.volume, o.filled);
         let new_qty = r.order_qty.unwrap_or(old_qty);
         let new_price = r.limit_price.unwrap_or(old_price);
+        // An iceberg keeps Kraken's smallest display: 1/15 of the order's quantity.
+        if o.req.display_volume.is_some_and(|d| new_qty > d * super::order_flags::ICEBERG_MIN_FRACTION) {
+            return Err(KrakenError::invalid("order_qty"));
+        }
         let amend_id = self.next_amend;
         let record = AmendRecord {
             id: amend_id,
@@ -212,7 +216,10 @@ impl Exchange {
             Side::Buy => best <= new_price,
             Side::Sell => best >= new_price,
         };
-        if price_changed && (r.post_only || o.req.post_only) && self.books[o.req.pair as usize].best(opposite).is_some_and(takes) {
+        // A pending (scheduled) order is in no book yet: it meets the book when it starts.
+        let pending = o.status == Status::Pending;
+        let crosses = !pending && self.books[o.req.pair as usize].best(opposite).is_some_and(takes);
+        if price_changed && (r.post_only || o.req.post_only) && crosses {
             return Err(KrakenError::invalid("post_only"));
         }
         let hold = self.amended_hold(o, new_price, remaining);
@@ -222,23 +229,27 @@ impl Exchange {
         }
         // Checks done: from here on the command applies.
         self.push_amend(seq, record);
-        let old_remaining = old_qty - filled;
         let keeps_place = !price_changed && new_qty <= old_qty;
-        let book = &mut self.books[pair_idx as usize];
-        if keeps_place {
-            book.reduce(side, old_price, old_remaining - remaining);
-        } else {
-            book.remove(side, old_price, seq, old_remaining);
-        }
         let o = &mut self.orders[seq as usize];
+        let old_in_book = o.book_volume();
         o.req.volume = new_qty;
         o.req.price = new_price;
+        o.held_limit = new_price;
         o.hold_remaining = hold;
+        // An iceberg keeps its shown part, up to what now remains.
+        o.shown = o.shown.min(remaining);
+        let new_in_book = o.book_volume();
         self.accounts[account as usize].holds[asset as usize] += hold - old_hold;
+        if pending {
+            return Ok(Applied::Amended(amend_id));
+        }
+        let book = &mut self.books[pair_idx as usize];
         if keeps_place {
+            book.reduce(side, old_price, old_in_book - new_in_book);
             self.note_spread(pair_idx, t);
         } else {
             // To the back of the queue at its price, trading first if it now crosses.
+            book.remove(side, old_price, seq, old_in_book);
             self.execute(seq, new_price, t);
         }
         Ok(Applied::Amended(amend_id))

@@ -74,6 +74,15 @@ impl Book {
         }
     }
 
+    /// Sends the order at the front of a level to its back with `shown` more live volume (an
+    /// iceberg refilled from its hidden rest loses its time priority).
+    pub fn requeue_front(&mut self, side: Side, price: u64, shown: i128) {
+        let level = self.side_mut(side).get_mut(&price).expect("refilled level exists");
+        let seq = level.queue.pop_front().expect("a live level has a queue");
+        level.queue.push_back(seq);
+        level.volume += shown;
+    }
+
     /// Drops the queue entry at the front of a level (a cancelled order reaching the front).
     pub fn pop_stale(&mut self, side: Side, price: u64) {
         if let Some(level) = self.side_mut(side).get_mut(&price) {

@@ -23,12 +23,21 @@ impl Exchange {
     pub(super) fn place_order(&mut self, req: &NewOrder, t: u64) -> Result<Applied, KrakenError> {
         let account = self.user_account(req.account)?;
         let pair = self.markets.pairs.get(req.pair as usize).ok_or(KrakenError::UnknownAssetPair)?;
-        if req.volume <= 0 || req.volume % pair.lot_step() != 0 || req.volume > MAX_VOLUME {
+        if req.quote_volume {
+            // viqc: `volume` is quote to spend; market buys only.
+            if req.kind != OrderKind::Market || req.side != Side::Buy || req.fee_in_base {
+                return Err(KrakenError::invalid("oflags"));
+            }
+            if req.volume <= 0 || req.volume > MAX_VOLUME {
+                return Err(KrakenError::invalid("volume"));
+            }
+        } else if req.volume <= 0 || req.volume % pair.lot_step() != 0 || req.volume > MAX_VOLUME {
             return Err(KrakenError::invalid("volume"));
         }
-        if req.kind == OrderKind::Limit && (req.price == 0 || req.price > MAX_PRICE) {
+        if req.kind != OrderKind::Market && (req.price == 0 || req.price > MAX_PRICE) {
             return Err(KrakenError::invalid("price"));
         }
+        super::order_flags::check_flags(req, pair.lot_step(), t)?;
         if let Some(id) = &req.cl_ord_id {
             if account.open_orders.iter().any(|s| self.orders[*s as usize].req.cl_ord_id.as_deref() == Some(id)) {
                 return Err(KrakenError::invalid("cl_ord_id"));
@@ -36,21 +45,31 @@ impl Exchange {
         }
         // The price the order may trade down (sell) or up (buy) to.
         let limit = match (req.kind, req.side) {
-            (OrderKind::Limit, _) => req.price,
             (OrderKind::Market, Side::Sell) => 0,
+            (OrderKind::Market, Side::Buy) if req.quote_volume => u64::MAX,
             (OrderKind::Market, Side::Buy) => self.worst_ask_for(req.pair, req.volume),
+            _ => req.price,
         };
-        let (hold_asset, hold) = self.hold_for(req, limit, req.volume);
+        let (hold_asset, hold) = if req.quote_volume { (pair.quote, req.volume) } else { self.hold_for(req, limit, req.volume) };
         if account.available(hold_asset) < hold {
             return Err(KrakenError::InsufficientFunds);
         }
         // Checks done: from here on the command applies.
         let seq = self.orders.len() as OrderSeq;
-        self.orders.push(Order::opened(seq, req.clone(), t, hold_asset, hold));
+        let mut order = Order::opened(seq, req.clone(), t, hold_asset, hold);
+        order.held_limit = limit;
+        let scheduled = req.start_ns.is_some_and(|s| s > t);
+        if scheduled {
+            order.status = Status::Pending;
+        }
+        self.orders.push(order);
         let acct = &mut self.accounts[req.account as usize];
         acct.holds[hold_asset as usize] += hold;
         acct.open_orders.insert(seq);
-        self.execute(seq, limit, t);
+        self.arm_order_timers(seq);
+        if !scheduled {
+            self.execute(seq, limit, t);
+        }
         Ok(Applied::OrderPlaced(seq))
     }
 
@@ -89,7 +108,9 @@ impl Exchange {
             return;
         }
         let mut stopped: Option<CancelReason> = None;
-        while self.orders[seq as usize].remaining() > 0 {
+        // viqc: the budget ran out (what is left cannot buy one more lot at the next price).
+        let mut spent = false;
+        while self.orders[seq as usize].remaining() > 0 || req.quote_volume {
             let Some(best) = self.books[req.pair as usize].best(opposite) else { break };
             if !crosses(best) {
                 break;
@@ -118,16 +139,24 @@ impl Exchange {
                     }
                 }
             }
-            let qty = self.orders[seq as usize].remaining().min(maker.remaining());
+            let want = if req.quote_volume { self.quote_budget_volume(seq, best) } else { self.orders[seq as usize].remaining() };
+            if want <= 0 {
+                spent = true;
+                break;
+            }
+            // An iceberg maker offers only its shown part; the hidden rest refills after it.
+            let qty = want.min(maker.book_volume());
             let maker_done = qty == maker.remaining();
             self.settle_fill(seq, maker_seq, best, qty, t);
             self.books[req.pair as usize].fill_front(opposite, best, qty, maker_done);
             if maker_done {
                 self.finish(maker_seq, Status::Closed, None, t);
+            } else {
+                self.iceberg_filled(maker_seq, qty);
             }
         }
         let o = &self.orders[seq as usize];
-        if o.remaining() == 0 {
+        if (!req.quote_volume && o.remaining() == 0) || (spent && o.filled > 0) {
             self.finish(seq, Status::Closed, None, t);
         } else if let Some(reason) = stopped {
             self.finish(seq, Status::Canceled, Some(reason), t);
@@ -136,8 +165,8 @@ impl Exchange {
         } else if req.time_in_force == TimeInForce::Ioc {
             self.finish(seq, Status::Canceled, Some(CancelReason::ImmediateOrCancel), t);
         } else {
-            let remaining = o.remaining();
-            self.books[req.pair as usize].insert(req.side, req.price, seq, remaining);
+            let shown = self.rest_volume(seq);
+            self.books[req.pair as usize].insert(req.side, req.price, seq, shown);
         }
         self.note_spread(req.pair, t);
     }

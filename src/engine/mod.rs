@@ -7,7 +7,10 @@
 //! - for every asset, the balances of all accounts, `@external` and `@fees` included, sum to 0;
 //! - an account's hold of an asset equals the `hold_remaining` of its open orders in that asset
 //!   plus its withdrawals still `Initial` (amount and fee), and never exceeds its balance;
-//! - every book level's volume equals the remaining volume of the open orders resting there;
+//! - every book level's volume equals the volume the open orders resting there show (all that
+//!   remains, or an iceberg's shown part: more than 0, at most its display volume and what remains);
+//! - every timer is live: each open GTD order has its expiry, each pending order its start,
+//!   each armed dead man's switch its trigger, and nothing else is queued;
 //! - a fill never happens at a price worse than either order's limit.
 
 pub mod account;
@@ -23,6 +26,8 @@ pub mod market_data;
 pub mod markets;
 mod matching;
 pub mod order;
+pub mod order_flags;
+pub mod timers;
 pub mod walk;
 pub use batch::{MAX_BATCH, MAX_CANCEL_BATCH, MIN_BATCH};
 pub use matching::{MAX_PRICE, MAX_VOLUME};
@@ -110,8 +115,14 @@ pub enum Command {
         amount: i128,
         reason: String,
     },
-    /// Applies the funding transitions due at the envelope's time (see `engine::funding`).
+    /// Applies everything due at the envelope's time: funding transitions (see
+    /// `engine::funding`), order expiries and starts, dead man's switches (see `engine::timers`).
     Tick,
+    /// CancelAllOrdersAfter: arms, re-arms or (0) disarms the account's dead man's switch.
+    CancelAllAfter {
+        account: AccountId,
+        timeout_s: u64,
+    },
     /// AddOrderBatch: 2 to 15 orders of one account on one pair, placed in order (see `batch`).
     PlaceBatch(Vec<NewOrder>),
     /// AmendOrder: an open order changed in place (see `amend`).
@@ -189,6 +200,8 @@ pub struct Exchange {
     /// Per pair, the reference ("index") price: the pair's reference price until a market
     /// maker's `Requote` states another. Deterministic (it comes from logged commands).
     pub index: Vec<u64>,
+    /// Order expiries, scheduled starts and dead man's switches (see `timers`).
+    pub timers: timers::Timers,
     /// Time of the last applied command.
     pub now_ns: u64,
     /// The amend history of every order amended at least once (see `amend`).
@@ -221,6 +234,7 @@ impl Exchange {
             funding: funding::FundingState::default(),
             next_public_trade,
             index,
+            timers: timers::Timers::default(),
             now_ns: 0,
             amends: BTreeMap::new(),
             next_amend: 1,
@@ -252,6 +266,7 @@ impl Exchange {
             Command::FailFunding { refid } => self.fail_funding(*refid, t),
             Command::Adjust { account, asset, amount, reason: _ } => self.adjust(*account, *asset, *amount, t),
             Command::Tick => self.tick(t),
+            Command::CancelAllAfter { account, timeout_s } => self.cancel_all_after(*account, *timeout_s, t),
             Command::PlaceBatch(orders) => self.place_batch(orders, t),
             Command::Amend(r) => self.amend(r, t),
             Command::Edit { account, target, new } => self.edit(*account, *target, new, t),
@@ -410,20 +425,30 @@ impl Exchange {
 
     /// Takes a resting order off its book and ends it as canceled.
     fn cancel_resting(&mut self, seq: OrderSeq, reason: CancelReason, t: u64) {
+        self.end_order(seq, Status::Canceled, Some(reason), t);
+    }
+
+    /// Ends an open or pending order before it filled: off its book (a pending order is not in
+    /// one), hold released, filed with `status`.
+    pub(crate) fn end_order(&mut self, seq: OrderSeq, status: Status, reason: Option<CancelReason>, t: u64) {
         let o = &self.orders[seq as usize];
         debug_assert!(o.is_open());
-        let (pair, side, price, remaining) = (o.req.pair, o.req.side, o.req.price, o.remaining());
-        self.books[pair as usize].cancel(side, price, remaining);
-        self.finish(seq, Status::Canceled, Some(reason), t);
+        let (pair, side, price, in_book) = (o.req.pair, o.req.side, o.req.price, o.book_volume());
+        if o.status == Status::Open {
+            self.books[pair as usize].cancel(side, price, in_book);
+        }
+        self.finish(seq, status, reason, t);
         self.note_spread(pair, t);
     }
 
     /// Ends an order: releases what is left of its hold and files it as closed or canceled.
     fn finish(&mut self, seq: OrderSeq, status: Status, reason: Option<CancelReason>, t: u64) {
+        self.disarm_order_timers(seq);
         let o = &mut self.orders[seq as usize];
         o.status = status;
         o.reason = reason;
         o.close_ns = t;
+        o.shown = 0;
         let (account, asset, release) = (o.req.account, o.hold_asset, o.hold_remaining);
         o.hold_remaining = 0;
         let acct = &mut self.accounts[account as usize];
@@ -487,8 +512,8 @@ impl Exchange {
                         .queue
                         .iter()
                         .map(|s| &self.orders[*s as usize])
-                        .filter(|o| o.is_open() && o.req.price == *price)
-                        .map(|o| o.remaining())
+                        .filter(|o| o.status == Status::Open && o.req.price == *price)
+                        .map(|o| o.book_volume())
                         .sum();
                     if live != level.volume {
                         return Err(format!("pair {p} level {price}: volume {} != orders' {live}", level.volume));
@@ -496,6 +521,7 @@ impl Exchange {
                 }
             }
         }
-        Ok(())
+        self.check_icebergs()?;
+        self.check_timers()
     }
 }

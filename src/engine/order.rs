@@ -28,6 +28,8 @@ impl Side {
 pub enum OrderKind {
     Market,
     Limit,
+    /// A limit order of which only `display_volume` shows in the book (Kraken's `iceberg`).
+    Iceberg,
 }
 
 impl OrderKind {
@@ -35,6 +37,7 @@ impl OrderKind {
         match self {
             OrderKind::Market => "market",
             OrderKind::Limit => "limit",
+            OrderKind::Iceberg => "iceberg",
         }
     }
 }
@@ -43,6 +46,8 @@ impl OrderKind {
 pub enum TimeInForce {
     Gtc,
     Ioc,
+    /// Good till `expire_ns` (Kraken's GTD with `expiretm`).
+    Gtd,
 }
 
 /// Kraken's self-trade prevention modes (`stptype`).
@@ -55,17 +60,23 @@ pub enum SelfTrade {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Status {
+    /// Accepted, holding its funds, waiting for its `starttm` (not in the book).
+    Pending,
     Open,
     Closed,
     Canceled,
+    /// A GTD order whose `expiretm` came before it filled.
+    Expired,
 }
 
 impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Pending => "pending",
             Status::Open => "open",
             Status::Closed => "closed",
             Status::Canceled => "canceled",
+            Status::Expired => "expired",
         }
     }
 }
@@ -108,6 +119,19 @@ pub struct NewOrder {
     pub self_trade: SelfTrade,
     pub userref: Option<i32>,
     pub cl_ord_id: Option<String>,
+    /// Iceberg: the volume shown in the book at a time (base minimal units).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_volume: Option<i128>,
+    /// `viqc`: a market buy whose `volume` is the quote amount to spend, fee included (quote
+    /// minimal units).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub quote_volume: bool,
+    /// GTD: the engine time at which the order expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expire_ns: Option<u64>,
+    /// `starttm` in the future: the engine time at which the order enters the book.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_ns: Option<u64>,
 }
 
 impl NewOrder {
@@ -127,6 +151,10 @@ impl NewOrder {
             self_trade: SelfTrade::CancelNewest,
             userref: None,
             cl_ord_id: None,
+            display_volume: None,
+            quote_volume: false,
+            expire_ns: None,
+            start_ns: None,
         }
     }
 }
@@ -154,6 +182,11 @@ pub struct Order {
     pub hold_remaining: i128,
     /// Index into the exchange's trade records of each fill of this order.
     pub trades: Vec<u32>,
+    /// Iceberg: the part of the remaining volume shown in the book now (0 for other orders).
+    pub shown: i128,
+    /// The price the order may trade to, as its hold was reserved (a market buy's worst ask at
+    /// placement; what a scheduled market buy is protected at when it starts).
+    pub held_limit: u64,
 }
 
 impl Order {
@@ -174,14 +207,25 @@ impl Order {
             hold_asset,
             hold_remaining,
             trades: Vec::new(),
+            shown: 0,
+            held_limit: 0,
         }
     }
 
     pub fn remaining(&self) -> i128 {
         self.req.volume - self.filled
     }
+    /// Open in the account's sense: not finished, holding funds (in the book or pending).
     pub fn is_open(&self) -> bool {
-        self.status == Status::Open
+        matches!(self.status, Status::Open | Status::Pending)
+    }
+    /// The volume this order has in its book level: an iceberg's shown part, else what remains.
+    pub fn book_volume(&self) -> i128 {
+        if self.req.display_volume.is_some() {
+            self.shown
+        } else {
+            self.remaining()
+        }
     }
     /// The asset fees are charged in: base with `fcib`, quote otherwise.
     pub fn fee_asset(&self, base: AssetIdx, quote: AssetIdx) -> AssetIdx {

@@ -34,12 +34,19 @@ pub fn new_order(data: &[u8]) {
     let volume = |pair: &Pair| reference_units(field("volume"), pair.base_decimals);
     let price = |pair: &Pair| reference_units(field("price"), pair.pair_decimals);
     let cost = |pair: &Pair, price: i128, volume: i128| price * volume / pair.cost_divisor;
+    let viqc = p.list("oflags", 8).is_ok_and(|f| f.iter().any(|f| f == "viqc"));
     let o = match got {
         Err(e) => {
             assert_kraken_error(&e);
             let ((_, pr), v) = match (&e, pair) {
                 (KrakenError::UnknownAssetPair, pair) => return assert!(pair.is_none(), "{:?} is a pair", field("pair")),
                 (KrakenError::InvalidArguments(Some(_)), _) => return,
+                (KrakenError::CannotOpenPosition, _) => return assert!(!field("leverage").eq_ignore_ascii_case("none")),
+                (KrakenError::ReduceOnlyNoPosition, _) => return assert!(p.flag("reduce_only").unwrap_or(false)),
+                (KrakenError::CostMinimumNotMet, Some((_, pr))) if viqc => {
+                    let spend = reference_units(field("volume"), pr.quote_decimals).expect("volume parsed");
+                    return assert!(spend < pr.costmin, "viqc {spend} >= costmin {}", pr.costmin);
+                }
                 (e, None) => panic!("{e:?} without a pair"),
                 (_, Some(pair)) => (pair, volume(pair.1).expect("volume parsed")),
             };
@@ -64,13 +71,27 @@ pub fn new_order(data: &[u8]) {
     assert_eq!((o.pair, o.account), (idx, 7));
     assert_eq!(o.side, if field("type") == "buy" { Side::Buy } else { Side::Sell });
     assert_eq!(field("type") == "buy" || field("type") == "sell", true);
-    assert_eq!(o.kind, if field("ordertype") == "limit" { OrderKind::Limit } else { OrderKind::Market });
+    let kind = match field("ordertype") {
+        "limit" if o.display_volume.is_none() => OrderKind::Limit,
+        "limit" | "iceberg" => OrderKind::Iceberg,
+        _ => OrderKind::Market,
+    };
+    assert_eq!(o.kind, kind);
+    assert_eq!(o.quote_volume, viqc);
+    if viqc {
+        assert_eq!(reference_units(field("volume"), pair.quote_decimals), Some(o.volume), "viqc volume {:?}", field("volume"));
+        assert!(o.volume >= pair.costmin && o.volume <= MAX_VOLUME, "viqc volume {}", o.volume);
+        return;
+    }
     assert_eq!(volume(pair), Some(o.volume), "volume {:?}", field("volume"));
     assert!(o.volume % pair.lot_step() == 0, "volume {} is not whole lots of {}", o.volume, pair.lot_step());
     assert!(o.volume >= pair.ordermin && o.volume > 0 && o.volume <= MAX_VOLUME, "volume {}", o.volume);
+    if let Some(d) = o.display_volume {
+        assert!(d > 0 && d <= o.volume && d * 15 >= o.volume && d % pair.lot_step() == 0, "display {d} of {}", o.volume);
+    }
     match o.kind {
         OrderKind::Market => assert_eq!((o.price, field("ordertype")), (0, "market")),
-        OrderKind::Limit => {
+        OrderKind::Limit | OrderKind::Iceberg => {
             assert_eq!(price(pair), Some(o.price as i128), "price {:?}", field("price"));
             assert!(o.price > 0 && o.price <= MAX_PRICE && o.price % pair.tick == 0, "price {} tick {}", o.price, pair.tick);
             let c = cost(pair, o.price as i128, o.volume);

@@ -18,6 +18,28 @@ pub struct Place {
     pub stp: u8,
     pub userref: Option<i32>,
     pub cl: Option<u8>,
+    /// AddOrder's options (iceberg, GTD, starttm, viqc); none in `place()`.
+    pub extra: Extra,
+}
+
+/// The flags part of an order: an iceberg showing 1/`display_div` of it, an expiry and a start
+/// in seconds from the engine's time, a market buy sized in quote (viqc).
+#[derive(Clone, Debug, Default)]
+pub struct Extra {
+    pub display_div: Option<u8>,
+    pub expire_s: Option<u64>,
+    pub start_s: Option<u64>,
+    pub viqc: bool,
+}
+
+pub fn extra() -> impl Strategy<Value = Extra> {
+    (
+        prop::option::weighted(0.4, 1u8..17),
+        prop::option::weighted(0.4, 1u64..600),
+        prop::option::weighted(0.3, 1u64..300),
+        prop::bool::weighted(0.5),
+    )
+        .prop_map(|(display_div, expire_s, start_s, viqc)| Extra { display_div, expire_s, start_s, viqc })
 }
 
 #[derive(Clone, Debug)]
@@ -39,6 +61,11 @@ pub enum Op {
     },
     CancelAll {
         acct: u8,
+    },
+    /// CancelAllOrdersAfter (0 disables; above a day is refused).
+    DeadMan {
+        acct: u8,
+        timeout_s: u64,
     },
     Deposit {
         acct: u8,
@@ -151,6 +178,7 @@ pub fn place(band: i64, market_weight: u32, post_only_weight: u32) -> impl Strat
             stp,
             userref,
             cl,
+            extra: Extra::default(),
         })
 }
 
@@ -166,9 +194,11 @@ pub fn cancel_ops() -> impl Strategy<Value = Op> {
 pub fn mixed_op() -> impl Strategy<Value = Op> {
     prop_oneof![
         14 => place(15, 2, 2).prop_map(Op::Place),
+        6 => (place(15, 3, 1), extra()).prop_map(|(p, extra)| Op::Place(Place { extra, ..p })),
+        1 => (0u8..4, prop_oneof![8 => 0u64..300, 1 => Just(86_401u64)]).prop_map(|(acct, timeout_s)| Op::DeadMan { acct, timeout_s }),
         5 => cancel_ops(),
         1 => (0u8..4, 0u8..3, prop_oneof![1i128..1_000, 1_000_000i128..100_000_000_000]).prop_map(|(acct, asset, amount)| Op::Deposit { acct, asset, amount }),
-        1 => (0u8..4, 0u8..16).prop_map(|(acct, what)| Op::Invalid { acct, what }),
+        1 => (0u8..4, 0u8..19).prop_map(|(acct, what)| Op::Invalid { acct, what }),
         8 => funding_op(),
         6 => order_endpoint_op(),
     ]
@@ -236,14 +266,34 @@ pub fn new_order(users: &[AccountId], p: &Place) -> NewOrder {
         self_trade: stp_of(p.stp),
         userref: p.userref,
         cl_ord_id: p.cl.map(|c| format!("cl-{c}")),
+        ..NewOrder::limit(0, 0, Side::Buy, 0, 0)
     }
+}
+
+/// An order with its options, times counted from the engine's time `now`.
+pub fn with_extra(mut o: NewOrder, e: &Extra, now: u64) -> NewOrder {
+    if let Some(d) = e.display_div.filter(|_| o.kind == OrderKind::Limit) {
+        o.kind = OrderKind::Iceberg;
+        o.display_volume = Some(o.volume / d as i128 / LOT * LOT);
+    }
+    if let Some(s) = e.expire_s {
+        o.time_in_force = TimeInForce::Gtd;
+        o.expire_ns = Some(now + s * NS);
+    }
+    o.start_ns = e.start_s.map(|s| now + s * NS);
+    if e.viqc && o.kind == OrderKind::Market && o.side == Side::Buy {
+        o.quote_volume = true;
+        o.fee_in_base = false;
+        o.volume = o.volume / LOT * 1_000;
+    }
+    o
 }
 
 /// Turns an op into a concrete command for the current state.
 pub fn command(ex: &Exchange, users: &[AccountId], op: &Op) -> Command {
     let user = |a: &u8| users[*a as usize % users.len()];
     match op {
-        Op::Place(p) => Command::PlaceOrder(new_order(users, p)),
+        Op::Place(p) => Command::PlaceOrder(with_extra(new_order(users, p), &p.extra, ex.now_ns)),
         Op::CancelOrder { acct, pick, as_other } => {
             if ex.orders.is_empty() {
                 return Command::Cancel { account: user(acct), target: CancelTarget::Order(*pick as u64 % 1000) };
@@ -255,6 +305,7 @@ pub fn command(ex: &Exchange, users: &[AccountId], op: &Op) -> Command {
         Op::CancelUserRef { acct, userref } => Command::Cancel { account: user(acct), target: CancelTarget::UserRef(*userref) },
         Op::CancelClOrdId { acct, cl } => Command::Cancel { account: user(acct), target: CancelTarget::ClOrdId(format!("cl-{cl}")) },
         Op::CancelAll { acct } => Command::CancelAll { account: user(acct) },
+        Op::DeadMan { acct, timeout_s } => Command::CancelAllAfter { account: user(acct), timeout_s: *timeout_s },
         Op::Deposit { acct, asset, amount } => Command::Deposit { account: user(acct), asset: *asset as u16, amount: *amount },
         Op::ChainDeposit { acct, asset, index, amount } => {
             let owner =
@@ -370,14 +421,17 @@ pub fn command(ex: &Exchange, users: &[AccountId], op: &Op) -> Command {
                 6 => Command::Deposit { account: user(acct), asset: USD, amount: 0 },
                 7 => Command::Deposit { account: user(acct), asset: 9, amount: 1 },
                 8 => Command::Deposit { account: FEES, asset: USD, amount: 1 },
-                9 => Command::Cancel { account: user(acct), target: CancelTarget::Order(1_000_000) },
+                9 => Command::PlaceOrder(NewOrder { kind: OrderKind::Market, price: 0, display_volume: Some(100 * LOT), ..base }),
+                10 => Command::PlaceOrder(NewOrder { time_in_force: TimeInForce::Gtd, ..base }),
+                11 => Command::PlaceOrder(NewOrder { quote_volume: true, ..base }),
+                12 => Command::Cancel { account: user(acct), target: CancelTarget::Order(1_000_000) },
                 // Batches of 1 and 16, a batch across pairs, a batch of two accounts.
-                10 => Command::PlaceBatch(vec![base.clone()]),
-                11 => Command::PlaceBatch(vec![base.clone(); 16]),
-                12 => Command::PlaceBatch(vec![base.clone(), NewOrder { pair: 1, ..base }]),
-                13 => Command::PlaceBatch(vec![base.clone(), NewOrder { account: users[(*acct as usize + 1) % users.len()], ..base }]),
+                13 => Command::PlaceBatch(vec![base.clone()]),
+                14 => Command::PlaceBatch(vec![base.clone(); 16]),
+                15 => Command::PlaceBatch(vec![base.clone(), NewOrder { pair: 1, ..base.clone() }]),
+                16 => Command::PlaceBatch(vec![base.clone(), NewOrder { account: users[(*acct as usize + 1) % users.len()], ..base }]),
                 // An amend of nothing; an empty batch cancel.
-                14 => Command::Amend(AmendRequest {
+                17 => Command::Amend(AmendRequest {
                     account: user(acct),
                     target: AmendTarget::Order(1_000_000),
                     order_qty: Some(LOT),
@@ -393,5 +447,5 @@ pub fn command(ex: &Exchange, users: &[AccountId], op: &Op) -> Command {
 }
 
 pub fn must_reject(op: &Op) -> bool {
-    matches!(op, Op::Invalid { .. })
+    matches!(op, Op::Invalid { .. } | Op::DeadMan { timeout_s: 86_401.., .. })
 }

@@ -53,7 +53,7 @@ impl Reference {
         }
         let opp = opposite(req.side);
         let limit = match (req.kind, req.side) {
-            (OrderKind::Limit, _) => req.price,
+            (OrderKind::Limit | OrderKind::Iceberg, _) => req.price,
             (OrderKind::Market, Side::Sell) => 0,
             (OrderKind::Market, Side::Buy) => {
                 // The price level at which the asks' cumulative volume reaches the order's.

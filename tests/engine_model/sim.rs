@@ -13,6 +13,7 @@ pub struct Fingerprint {
     pub books: Vec<(Vec<(u64, i128)>, Vec<(u64, i128)>, usize, usize)>,
     pub market_data: Vec<(usize, usize, u64)>,
     pub funding: String,
+    pub timers: String,
     pub amends: String,
 }
 
@@ -50,6 +51,7 @@ pub fn fingerprint(ex: &Exchange) -> Fingerprint {
             .collect(),
         market_data: ex.market_data.iter().map(|m| (m.trades.len(), m.spreads.len(), m.last_price)).collect(),
         funding: format!("{:?}", ex.funding),
+        timers: format!("{:?}", ex.timers),
         amends: format!("{:?}", ex.amends),
     }
 }
@@ -117,8 +119,14 @@ impl Sim {
 
     /// What the sequencer does before each job: apply the funding transitions that came due.
     pub fn tick_if_due(&mut self) {
-        if self.ex.funding_due(self.t) {
+        if self.ex.due(self.t) {
             self.apply(Command::Tick).expect("a due tick applies");
+            // Everything due fired, once: no expiry or start left at or before the time.
+            assert!(!self.ex.due(self.t), "a tick left something due");
+            for o in self.ex.orders.iter().filter(|o| o.is_open()) {
+                assert!(o.req.expire_ns.is_none_or(|e| e > self.t), "order {} outlived its expiry", o.seq);
+                assert!(o.status != Status::Pending || o.req.start_ns.is_some_and(|s| s > self.t), "order {} missed its start", o.seq);
+            }
         }
     }
 }
@@ -145,21 +153,35 @@ fn future_need(ex: &Exchange, o: &calamari::engine::order::Order) -> i128 {
 pub fn extra_invariants(ex: &Exchange, n_trades: usize) {
     for o in &ex.orders {
         if o.is_open() {
-            assert!(o.req.kind == OrderKind::Limit && o.req.time_in_force == TimeInForce::Gtc, "open order {} cannot rest", o.seq);
+            let pending = o.status == Status::Pending;
+            let rests = matches!(o.req.kind, OrderKind::Limit | OrderKind::Iceberg)
+                && matches!(o.req.time_in_force, TimeInForce::Gtc | TimeInForce::Gtd);
+            assert!(rests || pending, "open order {} cannot rest", o.seq);
             assert!(o.filled < o.req.volume && o.hold_remaining >= 0);
+            assert!(!pending || (o.filled == 0 && o.trades.is_empty()), "pending order {} traded", o.seq);
             let owner = &ex.accounts[o.req.account as usize];
             assert!(owner.open_orders.contains(&o.seq));
             let level = ex.books[o.req.pair as usize].levels(o.req.side).find(|(p, _)| **p == o.req.price).map(|(_, l)| l);
-            assert!(level.is_some_and(|l| l.queue.contains(&o.seq)), "open order {} missing from its book level", o.seq);
+            let queued = level.is_some_and(|l| l.queue.contains(&o.seq));
+            assert_eq!(queued, !pending, "order {} ({:?}) in its book level: {queued}", o.seq, o.status);
+            if let Some(d) = o.req.display_volume {
+                assert!(pending || (o.shown > 0 && o.shown <= d), "iceberg {} shows {} of {d}", o.seq, o.shown);
+            }
             assert!(o.hold_remaining >= future_need(ex, o), "open order {} holds less than its fills can still charge", o.seq);
         } else {
             assert_eq!(o.hold_remaining, 0, "finished order {} still holds", o.seq);
             match o.status {
+                Status::Closed if o.req.quote_volume => assert!(o.filled > 0, "closed viqc order {} bought nothing", o.seq),
                 Status::Closed => {
                     assert_eq!(o.filled, o.req.volume, "closed order {} not filled", o.seq)
                 }
-                Status::Canceled => assert!(o.filled < o.req.volume && o.reason.is_some(), "canceled order {}", o.seq),
-                Status::Open => unreachable!(),
+                Status::Canceled => {
+                    assert!((o.req.quote_volume || o.filled < o.req.volume) && o.reason.is_some(), "canceled order {}", o.seq)
+                }
+                Status::Expired => {
+                    assert!(o.filled < o.req.volume && o.reason.is_none() && o.req.expire_ns == Some(o.close_ns), "expired order {}", o.seq)
+                }
+                Status::Open | Status::Pending => unreachable!(),
             }
             assert!(!ex.accounts[o.req.account as usize].open_orders.contains(&o.seq));
         }

@@ -39,8 +39,14 @@ def call(signer, method, /, **fields):  # positional: DepositAddresses has a `me
 call(MAKER, "AddOrder", pair="XBTUSD", type="sell", ordertype="limit", price="30000.0", volume="0.01")
 call(SIGNER, "AddOrder", pair="XBTUSD", type="buy", ordertype="limit", price="30000.0", volume="0.004")
 call(SIGNER, "AddOrder", pair="XBTUSD", type="buy", ordertype="market", volume="0.002", oflags="fcib")
-call(SIGNER, "AddOrder", pair="XBTUSD", type="buy", ordertype="limit", price="20000.0", volume="0.001", userref="42",
-     cl_ord_id="seed-open")
+# userref and cl_ord_id are mutually exclusive (Kraken's rule): one open order with each.
+call(SIGNER, "AddOrder", pair="XBTUSD", type="buy", ordertype="limit", price="20000.0", volume="0.001", userref="42")
+call(SIGNER, "AddOrder", pair="XBTUSD", type="buy", ordertype="limit", price="20000.0", volume="0.001", cl_ord_id="seed-open")
+# The order flags' shapes in the views: an iceberg, a GTD order, a pending (scheduled) one.
+call(SIGNER, "AddOrder", pair="XBTUSD", type="sell", ordertype="iceberg", price="40000.0", volume="0.15", displayvol="0.01")
+call(SIGNER, "AddOrder", pair="XBTUSD", type="buy", ordertype="limit", price="19000.0", volume="0.001", timeinforce="GTD",
+     expiretm="+3600")
+call(SIGNER, "AddOrder", pair="XBTUSD", type="buy", ordertype="limit", price="19000.0", volume="0.001", starttm="+3600")
 gone = call(SIGNER, "AddOrder", pair="XBTUSD", type="buy", ordertype="limit", price="21000.0", volume="0.001")["txid"][0]
 call(SIGNER, "CancelOrder", txid=gone)
 

@@ -137,7 +137,11 @@ fn as_params(ex: &Exchange, seq: OrderSeq) -> Vec<(String, String)> {
         SelfTrade::CancelOldest => "cancel-oldest",
         SelfTrade::CancelBoth => "cancel-both",
     };
-    let tif = if o.req.time_in_force == TimeInForce::Ioc { "IOC" } else { "GTC" };
+    let tif = match o.req.time_in_force {
+        TimeInForce::Ioc => "IOC",
+        TimeInForce::Gtd => "GTD",
+        _ => "GTC",
+    };
     let mut fields = vec![
         ("pair", pair.altname.clone()),
         ("type", o.req.side.as_str().to_string()),
@@ -150,6 +154,10 @@ fn as_params(ex: &Exchange, seq: OrderSeq) -> Vec<(String, String)> {
     ];
     if let Some(r) = o.req.userref {
         fields.push(("userref", r.to_string()));
+    }
+    // A GTD order keeps its expiry (whole seconds, rounded up).
+    if let Some(at) = o.req.expire_ns {
+        fields.push(("expiretm", at.div_ceil(1_000_000_000).to_string()));
     }
     fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }

@@ -3,10 +3,12 @@
 
 mod amend;
 mod batch;
+mod dead_man;
 mod deposits;
 pub(crate) mod exports;
 mod funds;
 mod history;
+pub(crate) mod order_params;
 pub(crate) mod orders;
 mod withdrawals;
 
@@ -37,6 +39,7 @@ pub const METHODS: &[(&str, Needs)] = &[
     ("AddOrder", &[P::CREATE_MODIFY_ORDERS]),
     ("CancelOrder", &[P::CANCEL_CLOSE_ORDERS, P::CREATE_MODIFY_ORDERS]),
     ("CancelAll", &[P::CANCEL_CLOSE_ORDERS, P::CREATE_MODIFY_ORDERS]),
+    ("CancelAllOrdersAfter", &[P::CANCEL_CLOSE_ORDERS, P::CREATE_MODIFY_ORDERS]),
     // "Create & modify orders and Cancel & close orders": both.
     ("AddOrderBatch", &[P(P::CREATE_MODIFY_ORDERS.0 | P::CANCEL_CLOSE_ORDERS.0)]),
     ("EditOrder", &[P(P::CREATE_MODIFY_ORDERS.0 | P::CANCEL_CLOSE_ORDERS.0)]),
@@ -85,6 +88,7 @@ pub async fn dispatch(st: &Shared, method: &str, caller: &Caller, p: &Params) ->
         "AddOrder" => orders::add_order(st, caller, p).await,
         "CancelOrder" => orders::cancel_order(st, caller, p).await,
         "CancelAll" => orders::cancel_all(st, caller).await,
+        "CancelAllOrdersAfter" => dead_man::cancel_all_orders_after(st, caller, p).await,
         "AddOrderBatch" => batch::add_order_batch(st, caller, p).await,
         "CancelOrderBatch" => batch::cancel_order_batch(st, caller, p).await,
         "AmendOrder" => amend::amend_order(st, caller, p).await,

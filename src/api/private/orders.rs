@@ -1,6 +1,7 @@
 //! AddOrder, CancelOrder and CancelAll: the request is parsed and checked against the pair's
 //! rules here (Kraken's argument errors), then sent to the engine as one command.
 
+use super::order_params;
 use crate::api::params::Params;
 use crate::api::views;
 use crate::api::{ApiResult, Caller, Shared};
@@ -13,8 +14,15 @@ use crate::limits::{cancel_penalty, TradingCharge};
 use crate::money::parse_units;
 use serde_json::json;
 
-/// Parses and validates an AddOrder request into an engine order.
+/// Parses and validates an AddOrder request into an engine order, relative times (`+n`) read
+/// against the system clock; the API's handlers use [`parse_new_order_at`] with the server's
+/// clock (a test clock under `CALAMARI_TEST_CLOCK`).
 pub fn parse_new_order(markets: &Markets, account: u32, p: &Params) -> Result<NewOrder, KrakenError> {
+    parse_new_order_at(markets, account, p, crate::api::public::now_ns())
+}
+
+/// Parses and validates an AddOrder request into an engine order at `now_ns`.
+pub fn parse_new_order_at(markets: &Markets, account: u32, p: &Params, now_ns: u64) -> Result<NewOrder, KrakenError> {
     let pair_idx = markets.pair_by_name(p.required("pair")?).ok_or(KrakenError::UnknownAssetPair)?;
     let pair = markets.pair(pair_idx);
     let side = match p.required("type")? {
@@ -25,16 +33,26 @@ pub fn parse_new_order(markets: &Markets, account: u32, p: &Params) -> Result<Ne
     let kind = match p.required("ordertype")? {
         "market" => OrderKind::Market,
         "limit" => OrderKind::Limit,
+        "iceberg" => OrderKind::Iceberg,
         _ => return Err(KrakenError::invalid("ordertype")),
     };
+    let flags = order_params::oflags(p)?;
+    // viqc: a market buy's volume is the quote to spend, fee included.
+    if flags.viqc && (kind != OrderKind::Market || side != Side::Buy || flags.fee_in_base) {
+        return Err(KrakenError::invalid("viqc"));
+    }
     let volume_text = p.required("volume")?;
-    let volume = parse_units(volume_text, pair.lot_decimals).ok_or_else(|| KrakenError::invalid("volume"))? * pair.lot_step();
+    let volume = if flags.viqc {
+        parse_units(volume_text, pair.quote_decimals).ok_or_else(|| KrakenError::invalid("volume"))?
+    } else {
+        parse_units(volume_text, pair.lot_decimals).ok_or_else(|| KrakenError::invalid("volume"))? * pair.lot_step()
+    };
     if volume <= 0 || volume > crate::engine::MAX_VOLUME {
         return Err(KrakenError::invalid("volume"));
     }
     let price = match kind {
         OrderKind::Market => 0,
-        OrderKind::Limit => {
+        OrderKind::Limit | OrderKind::Iceberg => {
             let text = p.required("price")?;
             let ticks = parse_units(text, pair.pair_decimals).ok_or_else(|| {
                 // A well-formed decimal with too many places; anything else ("1..5") is not a price.
@@ -59,26 +77,15 @@ pub fn parse_new_order(markets: &Markets, account: u32, p: &Params) -> Result<Ne
             ticks
         }
     };
-    let mut post_only = false;
-    let (mut fcib, mut fciq) = (false, false);
-    for flag in p.list("oflags", 8)? {
-        match flag.as_str() {
-            "post" => post_only = true,
-            "fcib" => fcib = true,
-            "fciq" => fciq = true,
-            "nompp" => {}
-            _ => return Err(KrakenError::invalid("oflags")),
-        }
-    }
-    if (fcib && fciq) || (post_only && kind == OrderKind::Market) {
+    let (kind, display_volume) = order_params::display_volume(p, pair, kind, volume)?;
+    let post_only = flags.post_only;
+    if post_only && kind == OrderKind::Market {
         return Err(KrakenError::invalid("oflags"));
     }
-    let time_in_force = match p.text("timeinforce").map(|s| s.to_ascii_uppercase()) {
-        None => TimeInForce::Gtc,
-        Some(s) if s == "GTC" => TimeInForce::Gtc,
-        Some(s) if s == "IOC" => TimeInForce::Ioc,
-        Some(_) => return Err(KrakenError::invalid("timeinforce")),
-    };
+    let timing = order_params::timing(p, now_ns)?;
+    if post_only && timing.time_in_force == TimeInForce::Ioc {
+        return Err(KrakenError::invalid("oflags"));
+    }
     let self_trade = match p.text("stptype") {
         None | Some("cancel-newest") => SelfTrade::CancelNewest,
         Some("cancel-oldest") => SelfTrade::CancelOldest,
@@ -93,21 +100,18 @@ pub fn parse_new_order(markets: &Markets, account: u32, p: &Params) -> Result<Ne
             return Err(KrakenError::invalid("cl_ord_id"));
         }
     }
-    if p.text("leverage").is_some_and(|l| l != "none") {
-        return Err(KrakenError::invalid("leverage"));
+    if userref.is_some() && cl_ord_id.is_some() {
+        return Err(KrakenError::invalid("cl_ord_id"));
     }
-    for field in ["starttm", "expiretm"] {
-        if p.text(field).is_some_and(|v| v != "0") {
-            return Err(KrakenError::invalid(field));
+    order_params::margin(p)?;
+    if flags.viqc {
+        if volume < pair.costmin {
+            return Err(KrakenError::CostMinimumNotMet);
         }
-    }
-    if p.flag("reduce_only")? {
-        return Err(KrakenError::invalid("reduce_only"));
-    }
-    if volume < pair.ordermin {
+    } else if volume < pair.ordermin {
         return Err(KrakenError::OrderMinimumNotMet);
     }
-    if kind == OrderKind::Limit {
+    if matches!(kind, OrderKind::Limit | OrderKind::Iceberg) {
         let cost = pair.exact_cost(price, volume) / pair.cost_divisor;
         if cost < pair.costmin {
             return Err(KrakenError::CostMinimumNotMet);
@@ -121,24 +125,32 @@ pub fn parse_new_order(markets: &Markets, account: u32, p: &Params) -> Result<Ne
         price,
         volume,
         post_only,
-        fee_in_base: fcib,
-        time_in_force,
+        fee_in_base: flags.fee_in_base,
+        time_in_force: timing.time_in_force,
         self_trade,
         userref,
         cl_ord_id,
+        display_volume,
+        quote_volume: flags.viqc,
+        expire_ns: timing.expire_ns,
+        start_ns: timing.start_ns,
     })
 }
 
 pub async fn add_order(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
-    let req = parse_new_order(&st.markets, c.account(), p)?;
+    let now_ns = st.clock.now_us().saturating_mul(1000);
+    let req = parse_new_order_at(&st.markets, c.account(), p, now_ns)?;
+    let deadline = order_params::deadline(p, now_ns)?;
     let text = views::order_text(&st.markets, &req);
     if p.flag("validate")? {
         return Ok(json!({ "descr": { "order": text } }));
     }
     let limits = st.limits.clone();
-    // The matching engine's limits, on the engine thread: +1 on the pair's counter on receipt,
-    // then the open-order cap, against the state the order will meet.
+    // The matching engine's limits, on the engine thread: the deadline against the engine's
+    // time, +1 on the pair's counter on receipt, then the open-order cap, against the state the
+    // order will meet.
     let gate = move |ex: &Exchange, cmd: &Command, now_ns: u64| match cmd {
+        Command::PlaceOrder(_) if deadline.is_some_and(|d| now_ns > d) => Err(KrakenError::DeadlineElapsed),
         Command::PlaceOrder(o) => limits.admit_order(o.account, o.pair, ex.open_orders_in_pair(o.account, o.pair), now_ns / 1000),
         _ => Ok(()),
     };

@@ -5,7 +5,7 @@
 //! Time: a record's next transition has a due time (a deposit's last confirmation; a withdrawal's
 //! processing, broadcast and last confirmation). `Command::Tick` applies every transition due at
 //! its time, in (due time, record) order. The sequencer logs a `Tick` before the first job it
-//! runs at or after the earliest due time (see `Exchange::funding_due`), so a replay of the log
+//! runs at or after the earliest due time (see `Exchange::due`), so a replay of the log
 //! makes the same transitions at the same times: time is an input here as everywhere else.
 //!
 //! Statuses are Kraken's (support.kraken.com "Advanced API FAQ" and the DepositStatus /
@@ -149,11 +149,6 @@ impl Exchange {
         methods::methods(&a.id).get(method as usize).copied()
     }
 
-    /// Whether a `Tick` at `now_ns` would change anything (cheap: the earliest due time).
-    pub fn funding_due(&self, now_ns: u64) -> bool {
-        self.funding.due.first().is_some_and(|(t, _)| *t <= now_ns.max(self.now_ns))
-    }
-
     pub(super) fn new_funding_id(&mut self) -> FundingId {
         let id = self.next_funding;
         self.next_funding += 1;
@@ -198,24 +193,13 @@ impl Exchange {
         Ok(Applied::Funding(id))
     }
 
-    /// Applies every transition due at `t`.
-    pub(super) fn tick(&mut self, t: u64) -> Result<Applied, KrakenError> {
-        let mut n = 0;
-        while let Some(&(due, r)) = self.funding.due.first() {
-            if due > t {
-                break;
-            }
-            self.funding.due.pop_first();
-            n += 1;
-            match r {
-                FundingRef::Deposit(i) => self.credit_deposit(i as usize, due),
-                FundingRef::Withdrawal(i) => self.advance_withdrawal(i as usize, due),
-            }
+    /// Applies the earliest due funding transition (the Tick's funding part, see `timers`).
+    pub(in crate::engine) fn funding_step(&mut self) {
+        let (due, r) = self.funding.due.pop_first().expect("a funding transition is due");
+        match r {
+            FundingRef::Deposit(i) => self.credit_deposit(i as usize, due),
+            FundingRef::Withdrawal(i) => self.advance_withdrawal(i as usize, due),
         }
-        if n == 0 {
-            return Err(KrakenError::invalid("tick"));
-        }
-        Ok(Applied::Ticked(n))
     }
 
     fn credit_deposit(&mut self, i: usize, t: u64) {

@@ -1,0 +1,174 @@
+//! The engine's timers: everything that happens because time passed rather than because a
+//! client asked. GTD orders expire at their `expiretm`, scheduled orders (`starttm`) enter the
+//! book at their start, and an account's dead man's switch (CancelAllOrdersAfter) cancels its
+//! orders at its trigger time. Funding transitions keep their own queue (`funding.due`).
+//!
+//! One `Command::Tick` applies everything due at its envelope time, in (due time, kind) order:
+//! funding transitions first, then expiries, starts and dead man's switches of the same
+//! instant (the `Timer` variants' order), each stamped with its own due time. The sequencer
+//! logs a Tick before the first job at or after the earliest due time (`Exchange::due`, O(1)), so
+//! a replay repeats exactly what the server did. Entries are removed when their order ends
+//! (`Exchange::finish`) or their switch is reset, so every entry is live (checked by
+//! `check_invariants`).
+
+use super::account::FIRST_USER;
+use super::order::{AccountId, CancelReason, OrderKind, OrderSeq, Side, Status};
+use super::{Applied, Exchange};
+use crate::error::KrakenError;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Kraken's longest CancelAllOrdersAfter timeout we accept, in seconds (one day; a choice:
+/// Kraken's docs name no maximum, a longer switch protects nothing).
+pub const MAX_DEAD_MAN_S: u64 = 86_400;
+
+/// What a timer does when it fires. The variant order is the order at one instant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Timer {
+    Expire(OrderSeq),
+    Start(OrderSeq),
+    DeadMan(AccountId),
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Timers {
+    /// (due time, what) for every live timer.
+    pub queue: BTreeSet<(u64, Timer)>,
+    /// Per account, the trigger time of its armed dead man's switch.
+    pub dead_man: BTreeMap<AccountId, u64>,
+}
+
+impl Timers {
+    pub fn first_due(&self) -> Option<u64> {
+        self.queue.first().map(|(t, _)| *t)
+    }
+}
+
+impl Exchange {
+    /// Whether a `Tick` at `now_ns` would change anything: a funding transition or a timer is
+    /// due (O(1): the earliest entry of each queue).
+    pub fn due(&self, now_ns: u64) -> bool {
+        let now = now_ns.max(self.now_ns);
+        self.funding.due.first().is_some_and(|(t, _)| *t <= now) || self.timers.first_due().is_some_and(|t| t <= now)
+    }
+
+    /// The trigger time of an account's dead man's switch, if armed.
+    pub fn dead_man(&self, account: AccountId) -> Option<u64> {
+        self.timers.dead_man.get(&account).copied()
+    }
+
+    /// CancelAllOrdersAfter: arms (or re-arms) the account's switch `timeout_s` from `t`; 0
+    /// disables it.
+    pub(super) fn cancel_all_after(&mut self, account: AccountId, timeout_s: u64, t: u64) -> Result<Applied, KrakenError> {
+        self.user_account(account)?;
+        if timeout_s > MAX_DEAD_MAN_S {
+            return Err(KrakenError::invalid("timeout"));
+        }
+        if let Some(old) = self.timers.dead_man.remove(&account) {
+            self.timers.queue.remove(&(old, Timer::DeadMan(account)));
+        }
+        if timeout_s > 0 {
+            let at = t + timeout_s * 1_000_000_000;
+            self.timers.dead_man.insert(account, at);
+            self.timers.queue.insert((at, Timer::DeadMan(account)));
+        }
+        Ok(Applied::Done)
+    }
+
+    /// Registers the timers of an order just accepted (its start, its expiry).
+    pub(super) fn arm_order_timers(&mut self, seq: OrderSeq) {
+        let req = &self.orders[seq as usize].req;
+        if let Some(at) = req.expire_ns {
+            self.timers.queue.insert((at, Timer::Expire(seq)));
+        }
+        if self.orders[seq as usize].status == Status::Pending {
+            let at = req.start_ns.expect("a pending order has a start");
+            self.timers.queue.insert((at, Timer::Start(seq)));
+        }
+    }
+
+    /// Drops the timers of an order that ended.
+    pub(super) fn disarm_order_timers(&mut self, seq: OrderSeq) {
+        let req = &self.orders[seq as usize].req;
+        if let Some(at) = req.expire_ns {
+            self.timers.queue.remove(&(at, Timer::Expire(seq)));
+        }
+        if let Some(at) = req.start_ns {
+            self.timers.queue.remove(&(at, Timer::Start(seq)));
+        }
+    }
+
+    /// Applies every funding transition and timer due at `t`, earliest first.
+    pub(super) fn tick(&mut self, t: u64) -> Result<Applied, KrakenError> {
+        let mut n = 0;
+        loop {
+            let funding = self.funding.due.first().map(|(d, _)| *d).filter(|d| *d <= t);
+            let timer = self.timers.first_due().filter(|d| *d <= t);
+            match (funding, timer) {
+                (None, None) => break,
+                (Some(f), Some(d)) if f <= d => self.funding_step(),
+                (Some(_), None) => self.funding_step(),
+                _ => self.timer_step(),
+            }
+            n += 1;
+        }
+        if n == 0 {
+            return Err(KrakenError::invalid("tick"));
+        }
+        Ok(Applied::Ticked(n))
+    }
+
+    fn timer_step(&mut self) {
+        let (due, timer) = self.timers.queue.pop_first().expect("a timer is due");
+        match timer {
+            Timer::Expire(seq) => {
+                // Live by construction: finishing an order removes its timers.
+                self.end_order(seq, Status::Expired, None, due);
+            }
+            Timer::Start(seq) => self.start_order(seq, due),
+            Timer::DeadMan(account) => {
+                self.timers.dead_man.remove(&account);
+                let victims: Vec<OrderSeq> = self.accounts[account as usize].open_orders.iter().copied().collect();
+                for seq in victims {
+                    self.end_order(seq, Status::Canceled, Some(CancelReason::UserRequested), due);
+                }
+            }
+        }
+    }
+
+    /// A scheduled order's start: it enters the book as if placed now. A market buy is limited
+    /// to the worst ask its hold was reserved for at placement.
+    fn start_order(&mut self, seq: OrderSeq, t: u64) {
+        let o = &mut self.orders[seq as usize];
+        debug_assert_eq!(o.status, Status::Pending);
+        o.status = Status::Open;
+        let limit = match (o.req.kind, o.req.side) {
+            (OrderKind::Market, Side::Sell) => 0,
+            (OrderKind::Market, Side::Buy) if o.req.quote_volume => u64::MAX,
+            _ => o.held_limit,
+        };
+        self.execute(seq, limit, t);
+    }
+
+    /// Checks the timers against the orders and switches (part of `check_invariants`).
+    pub(super) fn check_timers(&self) -> Result<(), String> {
+        let mut expected = BTreeSet::new();
+        for o in self.orders.iter().filter(|o| o.is_open()) {
+            if let Some(at) = o.req.expire_ns {
+                expected.insert((at, Timer::Expire(o.seq)));
+            }
+            if o.status == Status::Pending {
+                expected.insert((o.req.start_ns.unwrap_or(0), Timer::Start(o.seq)));
+            }
+        }
+        for (account, at) in &self.timers.dead_man {
+            if *account < FIRST_USER {
+                return Err(format!("dead man's switch on system account {account}"));
+            }
+            expected.insert((*at, Timer::DeadMan(*account)));
+        }
+        if expected != self.timers.queue {
+            return Err(format!("timers {:?} != orders' and switches' {:?}", self.timers.queue, expected));
+        }
+        Ok(())
+    }
+}
