@@ -31,6 +31,7 @@ pub enum KrakenError {
     UnknownOrder,
     OrdersLimitExceeded,
     OrderRateLimitExceeded,
+    UnknownPosition,
     /// A margin order on an account not eligible for margin (every Calamari account).
     CannotOpenPosition,
     ReduceOnlyNoPosition,
@@ -81,6 +82,7 @@ impl KrakenError {
             UnknownOrder => "EOrder:Unknown order".into(),
             OrdersLimitExceeded => "EOrder:Orders limit exceeded".into(),
             OrderRateLimitExceeded => "EOrder:Rate limit exceeded".into(),
+            UnknownPosition => "EOrder:Unknown position".into(),
             CannotOpenPosition => "EOrder:Cannot open position".into(),
             ReduceOnlyNoPosition => "EOrder:Reduce only:No position exists".into(),
             Unavailable => "EService:Unavailable".into(),

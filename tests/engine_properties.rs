@@ -425,7 +425,7 @@ fn random_streams_reach_every_funding_state() {
     use proptest::test_runner::TestRunner;
     let mut runner = TestRunner::deterministic();
     let mut seen = std::collections::BTreeSet::new();
-    for _ in 0..40 {
+    for _ in 0..80 {
         let ops = prop::collection::vec((mixed_op(), dt()), 300).new_tree(&mut runner).unwrap().current();
         let mut sim = Sim::new(5, 4, [200_000 * 10_000, 5 * 10_000_000_000, 60 * 10_000_000_000]);
         for (op, dt) in &ops {
@@ -449,6 +449,60 @@ fn random_streams_reach_every_funding_state() {
         "ledger Adjustment",
         "ledger Withdrawal",
     ] {
+        assert!(seen.contains(want), "never reached {want}: {seen:?}");
+    }
+}
+
+/// The random streams really arm, fire and cancel every triggered kind on both references, and
+/// place conditional closes (else the trigger checks above would be vacuous).
+#[test]
+fn random_streams_fire_every_trigger_kind_and_place_closes() {
+    use calamari::engine::order::Trigger;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..30 {
+        let ops = prop::collection::vec((mixed_op(), dt()), 300).new_tree(&mut runner).unwrap().current();
+        let mut sim = Sim::new(5, 4, [200_000 * 10_000, 5 * 10_000_000_000, 60 * 10_000_000_000]);
+        for (op, dt) in &ops {
+            sim.advance(*dt);
+            sim.tick_if_due();
+            let cmd = command(&sim.ex, &sim.users, op);
+            let _ = sim.apply(cmd);
+        }
+        check_money(&sim.ex);
+        for o in &sim.ex.orders {
+            if let Some(st) = &o.stop {
+                let state = if st.armed {
+                    if o.is_open() {
+                        "armed"
+                    } else {
+                        "canceled armed"
+                    }
+                } else {
+                    "fired"
+                };
+                seen.insert(format!("{} {state}", o.req.kind.as_str()));
+                if !st.armed && o.req.trigger == Trigger::Index {
+                    seen.insert("fired on the index".into());
+                }
+                if !st.armed && o.filled > 0 {
+                    seen.insert(format!("{} filled", o.req.kind.as_str()));
+                }
+            }
+            if o.parent.is_some() {
+                seen.insert(format!("close {}", o.req.kind.as_str()));
+            }
+        }
+    }
+    for kind in ["stop-loss", "take-profit", "stop-loss-limit", "take-profit-limit", "trailing-stop", "trailing-stop-limit"] {
+        for state in ["armed", "fired", "canceled armed", "filled"] {
+            let want = format!("{kind} {state}");
+            assert!(seen.contains(&want), "never reached {want}: {seen:?}");
+        }
+    }
+    for want in ["fired on the index", "close limit", "close stop-loss", "close take-profit-limit", "close trailing-stop"] {
         assert!(seen.contains(want), "never reached {want}: {seen:?}");
     }
 }

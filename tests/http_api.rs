@@ -86,7 +86,8 @@ fn bad_orders_get_kraken_errors_and_change_nothing() {
             "EGeneral:Invalid arguments:type",
         ),
         (
-            &[("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "-5"), ("volume", "0.01")],
+            // `-5` is a relative price (last trade less 5.0); `--5` is nothing.
+            &[("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "--5"), ("volume", "0.01")],
             "EGeneral:Invalid arguments:price",
         ),
     ];

@@ -236,3 +236,48 @@ pub fn matchcore_sweep_case() -> (u64, [u64; 2]) {
     m.apply(&Op::Place { id: 2, account: 0, side: Side::Sell, price: 996, qty: 14, ioc: true });
     (m.traded, m.worse_than_limit)
 }
+
+/// Calamari on the full order mix: the same stream with untriggered stops beside the resting
+/// orders, one for every nine of them (10% of what rests): fixed stop-losses both ways and
+/// trailing stops both ways (absolute and percentage offsets, several sizes), far enough from
+/// the mid never to fire, so that every trade re-evaluates them (trailing peaks follow the
+/// trades, buckets merge).
+pub struct CalamariFull(pub Calamari);
+
+/// Untriggered orders the full mix adds (10% of ~1,000 resting orders plus themselves).
+pub const STOPS: u32 = 112;
+
+impl Engine for CalamariFull {
+    fn new(ids: u32) -> Self {
+        let mut c = Calamari::new(ids);
+        for i in 0..STOPS {
+            let account = FIRST_USER + i % ACCOUNTS;
+            let side = if i % 2 == 0 { cal::Side::Sell } else { cal::Side::Buy };
+            let mut req = NewOrder::limit(account, 0, side, 0, (1 + i as i128 % 7) * LOT_UNITS);
+            let k = i as u64 / 2;
+            if i % 4 < 2 {
+                // Fixed stop-losses 2,000 to 2,560 ticks away from the mid.
+                req.kind = cal::OrderKind::StopLoss;
+                req.price = match side {
+                    cal::Side::Sell => crate::stream::MID - 2_000 - 10 * k,
+                    cal::Side::Buy => crate::stream::MID + 2_000 + 10 * k,
+                };
+            } else {
+                // Trailing: 3,000+ ticks, or 2% and more.
+                req.kind = cal::OrderKind::TrailingStop;
+                let percent = i % 8 >= 4;
+                let value = if percent { 20_000 + 1_000 * k } else { 3_000 + 10 * k };
+                req.price_offset = Some(cal::Offset { sign: cal::OffsetSign::Plus, value, percent });
+            }
+            let env = c.envelope(Command::PlaceOrder(req));
+            c.exchange.apply(&env).expect("a stop");
+        }
+        CalamariFull(c)
+    }
+    fn apply(&mut self, op: &Op) {
+        self.0.apply(op)
+    }
+    fn traded(&self) -> Option<u64> {
+        self.0.traded()
+    }
+}

@@ -4,14 +4,16 @@
 //!
 //! Before timing, each engine runs the stream once and the run is checked: Calamari's invariants
 //! hold (conservation, holds, no fill worse than a limit) and traded volume is printed beside the
-//! baseline's so that an engine that skips work shows.
+//! baseline's so that an engine that skips work shows. `calamari_full_mix` is Calamari on the
+//! same stream with 10% of what rests being untriggered stops and trailing stops (re-evaluated on
+//! every trade), beside the plain mix in the same run.
 
 mod baseline;
 mod engines;
 mod stream;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use engines::{Baseline, Calamari, Engine, Matchcore, OrderbookRs};
+use engines::{Baseline, Calamari, CalamariFull, Engine, Matchcore, OrderbookRs};
 use std::hint::black_box;
 
 const OPS: usize = 200_000;
@@ -57,6 +59,11 @@ fn bench(c: &mut Criterion) {
     let cal = check_once::<Calamari>("calamari", &s);
     cal.exchange.check_invariants().expect("Calamari's invariants hold after the stream");
     eprintln!("      calamari: {} trades, {} ledger entries", cal.exchange.trades.len(), cal.exchange.ledger.len());
+    let full = check_once::<CalamariFull>("calamari full", &s);
+    full.0.exchange.check_invariants().expect("Calamari's invariants hold after the full mix");
+    let armed = full.0.exchange.orders.iter().filter(|o| o.is_armed()).count();
+    assert_eq!(armed, engines::STOPS as usize, "every stop of the full mix stays armed through the stream");
+    eprintln!(" calamari full: {armed} untriggered stops re-evaluated on {} trades", full.0.exchange.trades.len() / 2);
     let mc = check_once::<Matchcore>("matchcore", &s);
     eprintln!("     matchcore: two-level sweep case, (traded, worse fills): {:?}", engines::matchcore_sweep_case());
     eprintln!("     matchcore: fills worse than the taker's limit (GTC, IOC): {:?}", mc.worse_than_limit);
@@ -80,6 +87,7 @@ fn bench(c: &mut Criterion) {
     }
     timed::<Baseline>(&mut group, "btreemap_baseline", &s);
     timed::<Calamari>(&mut group, "calamari", &s);
+    timed::<CalamariFull>(&mut group, "calamari_full_mix", &s);
     timed::<Matchcore>(&mut group, "matchcore", &s);
     timed::<OrderbookRs>(&mut group, "orderbook_rs", &s);
     group.finish();

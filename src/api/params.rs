@@ -190,6 +190,8 @@ mod tests {
         assert_eq!(orders.iter().map(|o| o.get("type").unwrap()).collect::<Vec<_>>(), ["buy", "sell"]);
         assert!(Params::from_body(None, br#"{"a":{"b":{"c":1}}}"#).is_err());
         assert!(Params::from_body(None, br#"{"a":[{"b":1},2]}"#).is_err());
+        // One level of nesting reads as the form spelling (`close[ordertype]`); more is refused.
+        assert_eq!(Params::from_body(None, br#"{"a":{"b":1}}"#).unwrap().get("a[b]"), Some("1"));
         let many: String = (0..100).map(|i| format!("k{i}=v&")).collect();
         assert!(Params::from_form(many.as_bytes()).is_err());
     }

@@ -7,7 +7,7 @@ use super::views::seconds;
 use super::{ApiResult, Shared};
 use crate::engine::market_data::{INTERVALS, NS};
 use crate::engine::markets::{Markets, Pair, PairIdx};
-use crate::engine::order::{OrderKind, Side};
+use crate::engine::order::Side;
 use crate::engine::Exchange;
 use crate::error::KrakenError;
 use crate::money::{div_round_half_up, format_units};
@@ -268,7 +268,7 @@ fn trades(ex: &Exchange, idx: PairIdx, since: Option<u64>, count: usize) -> ApiR
         .iter()
         .map(|t| {
             let side = if t.taker_side == Side::Buy { "b" } else { "s" };
-            let kind = if t.taker_kind == OrderKind::Market { "m" } else { "l" };
+            let kind = if t.taker_kind.is_market() { "m" } else { "l" };
             json!([price(pair, t.price), volume(pair, t.volume), seconds(t.time_ns), side, kind, "", t.trade_id])
         })
         .collect();

@@ -6,7 +6,8 @@
 use crate::engine::account::{LedgerEntry, RefId, TradeRecord};
 use crate::engine::ids::IdKind;
 use crate::engine::markets::{Markets, Pair};
-use crate::engine::order::{NewOrder, Order, OrderKind};
+use crate::engine::order::{NewOrder, Offset, OffsetSign, Order, OrderKind, Side};
+use crate::engine::triggers::auto_plus;
 use crate::engine::Exchange;
 use crate::money::{div_round_half_up, format_units};
 use serde_json::{json, Map, Value};
@@ -35,17 +36,46 @@ pub fn volume(pair: &Pair, units: i128) -> String {
     fixed(units, pair.base_decimals, pair.lot_decimals)
 }
 
-/// Kraken's `descr.order` text: `buy 0.00010000 XBTUSD @ limit 25000.0`.
-pub fn order_text(markets: &Markets, req: &NewOrder) -> String {
+/// A relative price as Kraken prints it: `+50.0000%`, `-100.0`; `#` shows the sign it picks
+/// for this kind and side (`second`: the price2 field).
+pub fn offset_text(pair: &Pair, off: Offset, kind: OrderKind, side: Side, second: bool) -> String {
+    let plus = match off.sign {
+        OffsetSign::Plus => true,
+        OffsetSign::Minus => false,
+        OffsetSign::Auto => auto_plus(kind, side, second),
+    };
+    let sign = if plus { '+' } else { '-' };
+    if off.percent {
+        format!("{sign}{}%", format_units(off.value as i128, 4))
+    } else {
+        format!("{sign}{}", price(pair, off.value))
+    }
+}
+
+fn price_or_offset(pair: &Pair, ticks: u64, off: Option<Offset>, kind: OrderKind, side: Side, second: bool) -> String {
+    match off {
+        Some(o) => offset_text(pair, o, kind, side, second),
+        None => price(pair, ticks),
+    }
+}
+
+/// `@ stop loss 55000.0 -> limit 54000.0` and its kin: what follows the volume and pair.
+fn at_text(kind: OrderKind, p1: &str, p2: &str) -> String {
+    match kind {
+        OrderKind::Market => "market".into(),
+        // An iceberg reads as the limit order it is (clients parse `@ limit PRICE`).
+        OrderKind::Limit | OrderKind::Iceberg => format!("limit {p1}"),
+        k if k.has_limit2() => format!("{} {p1} -> limit {p2}", k.words()),
+        k => format!("{} {p1}", k.words()),
+    }
+}
+
+/// Kraken's `descr.order` text (`buy 0.00010000 XBTUSD @ limit 25000.0`) from the prices as
+/// they are to be shown.
+pub fn order_text_with(markets: &Markets, req: &NewOrder, p1: &str, p2: &str) -> String {
     let pair = markets.pair(req.pair);
     let vol = order_volume(pair, req);
-    match req.kind {
-        OrderKind::Market => format!("{} {} {} @ market", req.side.as_str(), vol, pair.altname),
-        // An iceberg reads as the limit order it is (clients parse `@ limit PRICE`).
-        OrderKind::Limit | OrderKind::Iceberg => {
-            format!("{} {} {} @ limit {}", req.side.as_str(), vol, pair.altname, price(pair, req.price))
-        }
-    }
+    format!("{} {} {} @ {}", req.side.as_str(), vol, pair.altname, at_text(req.kind, p1, p2))
 }
 
 /// An order's volume with 8 decimals: base, or the quote to spend of a `viqc` market buy.
@@ -55,6 +85,62 @@ pub fn order_volume(pair: &Pair, req: &NewOrder) -> String {
     } else {
         fixed(req.volume, pair.base_decimals, 8)
     }
+}
+
+/// `descr.order` of a request, its prices as given (relative ones as their text).
+pub fn order_text(markets: &Markets, req: &NewOrder) -> String {
+    let pair = markets.pair(req.pair);
+    let p1 = price_or_offset(pair, req.price, req.price_offset, req.kind, req.side, false);
+    let p2 = price_or_offset(pair, req.price2, req.price2_offset, req.kind, req.side, true);
+    order_text_with(markets, req, &p1, &p2)
+}
+
+/// `descr.close`: `close position @ stop loss 22000.0 -> limit 21000.0`, or "".
+pub fn close_text(markets: &Markets, req: &NewOrder) -> String {
+    let Some(c) = &req.close else { return String::new() };
+    let pair = markets.pair(req.pair);
+    let side = req.side.opposite();
+    let p1 = price_or_offset(pair, c.price, c.price_offset, c.kind, side, false);
+    let p2 = price_or_offset(pair, c.price2, c.price2_offset, c.kind, side, true);
+    format!("close position @ {}", at_text(c.kind, &p1, &p2))
+}
+
+/// AddOrder's `descr` for `validate=true`: the request as given.
+pub fn descr_request(markets: &Markets, req: &NewOrder) -> Value {
+    let mut d = json!({ "order": order_text(markets, req) });
+    if req.close.is_some() {
+        d["close"] = json!(close_text(markets, req));
+    }
+    d
+}
+
+/// An order's `descr.price` and `descr.price2`: trailing offsets as their text, other prices
+/// absolute (relative ones as the engine resolved them; a stop's trigger, not its limit).
+fn descr_prices(o: &Order, pair: &Pair) -> (String, String) {
+    let st = o.stop.as_ref();
+    let p1 = match (o.req.kind.is_trailing(), st) {
+        (true, _) => price_or_offset(pair, 0, o.req.price_offset, o.req.kind, o.req.side, false),
+        (false, Some(s)) => price(pair, s.stop),
+        (false, None) if matches!(o.req.kind, OrderKind::Limit | OrderKind::Iceberg) => price(pair, o.req.price),
+        _ => price(pair, 0),
+    };
+    let p2 = match o.req.kind {
+        OrderKind::TrailingStopLimit => price_or_offset(pair, 0, o.req.price2_offset, o.req.kind, o.req.side, true),
+        k if k.has_limit2() => price(pair, o.req.price2),
+        _ => price(pair, 0),
+    };
+    (p1, p2)
+}
+
+/// AddOrder's `descr` for a placed order (relative prices resolved by the engine).
+pub fn descr_answer(ex: &Exchange, o: &Order) -> Value {
+    let pair = ex.markets.pair(o.req.pair);
+    let (p1, p2) = descr_prices(o, pair);
+    let mut d = json!({ "order": order_text_with(&ex.markets, &o.req, &p1, &p2) });
+    if o.req.close.is_some() {
+        d["close"] = json!(close_text(&ex.markets, &o.req));
+    }
+    d
 }
 
 pub fn oflags(req: &NewOrder) -> String {
@@ -71,9 +157,10 @@ pub fn order(ex: &Exchange, o: &Order, with_trades: bool) -> Value {
     let pair = markets.pair(o.req.pair);
     let fee_dec = if o.req.fee_in_base { pair.base_decimals } else { pair.quote_decimals };
     let avg = if o.filled > 0 { div_round_half_up(o.exact_cost, o.filled) as u64 } else { 0 };
-    let limit = if matches!(o.req.kind, OrderKind::Limit | OrderKind::Iceberg) { o.req.price } else { 0 };
+    let (p1, p2) = descr_prices(o, pair);
+    let (stop, limit) = ex.stop_and_limit(o);
     let mut m = Map::new();
-    m.insert("refid".into(), Value::Null);
+    m.insert("refid".into(), o.parent.map(|p| json!(ex.order_txid(p))).unwrap_or(Value::Null));
     m.insert("userref".into(), json!(o.req.userref.unwrap_or(0)));
     if let Some(c) = &o.req.cl_ord_id {
         m.insert("cl_ord_id".into(), json!(c));
@@ -92,11 +179,11 @@ pub fn order(ex: &Exchange, o: &Order, with_trades: bool) -> Value {
             "pair": pair.altname,
             "type": o.req.side.as_str(),
             "ordertype": o.req.kind.as_str(),
-            "price": price(pair, limit),
-            "price2": price(pair, 0),
+            "price": p1,
+            "price2": p2,
             "leverage": "none",
-            "order": order_text(markets, &o.req),
-            "close": "",
+            "order": order_text_with(markets, &o.req, &p1, &p2),
+            "close": close_text(markets, &o.req),
         }),
     );
     let vol = if o.req.quote_volume { order_volume(pair, &o.req) } else { volume(pair, o.req.volume) };
@@ -105,11 +192,25 @@ pub fn order(ex: &Exchange, o: &Order, with_trades: bool) -> Value {
     m.insert("cost".into(), json!(format_units(o.cost, pair.quote_decimals)));
     m.insert("fee".into(), json!(format_units(o.fee, fee_dec)));
     m.insert("price".into(), json!(price(pair, avg)));
-    m.insert("stopprice".into(), json!(price(pair, 0)));
-    m.insert("limitprice".into(), json!(price(pair, 0)));
-    // Kraken's `misc` names an order that was amended in place.
-    m.insert("misc".into(), json!(if ex.amends.contains_key(&o.seq) { "amended" } else { "" }));
+    m.insert("stopprice".into(), json!(price(pair, stop)));
+    m.insert("limitprice".into(), json!(price(pair, limit)));
+    // A fired trigger: `stopped` (stop-loss, trailing) or `touched` (take-profit).
+    let misc = match &o.stop {
+        Some(s) if !s.armed && o.req.kind.is_take_profit() => "touched",
+        Some(s) if !s.armed => "stopped",
+        _ => "",
+    };
+    // Kraken's `misc` also names an order that was amended in place.
+    let misc = match (misc, ex.amends.contains_key(&o.seq)) {
+        ("", true) => "amended".to_string(),
+        (m, true) => format!("{m},amended"),
+        (m, false) => m.to_string(),
+    };
+    m.insert("misc".into(), json!(misc));
     m.insert("oflags".into(), json!(oflags(&o.req)));
+    if o.req.kind.is_triggered() {
+        m.insert("trigger".into(), json!(o.req.trigger.as_str()));
+    }
     if with_trades && !o.trades.is_empty() {
         let ids: Vec<String> = o.trades.iter().map(|t| ex.ids.encode(IdKind::Trade, *t as u64)).collect();
         m.insert("trades".into(), json!(ids));

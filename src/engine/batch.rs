@@ -37,12 +37,14 @@ impl Exchange {
         Ok(Applied::Batch(results))
     }
 
-    /// The open order an EditOrder names (Kraken edits only plain limit orders here).
+    /// The open order an EditOrder names (plain limit orders: not icebergs, stops or orders with
+    /// a conditional close).
     pub fn edit_target(&self, account: AccountId, seq: OrderSeq) -> Result<&super::order::Order, KrakenError> {
         self.user_account(account)?;
         match self.orders.get(seq as usize) {
             Some(o) if o.req.account == account && o.is_open() => {
-                if o.req.kind != OrderKind::Limit {
+                // Kraken: triggered orders and orders with conditional close terms are not edited.
+                if o.req.kind != OrderKind::Limit || o.req.close.is_some() {
                     return Err(KrakenError::InvalidOrder);
                 }
                 Ok(o)

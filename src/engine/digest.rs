@@ -60,6 +60,7 @@ impl Exchange {
             writeln!(w, "ledger {e:?}")?;
         }
         writeln!(w, "funding {:?}", self.funding)?;
+        writeln!(w, "triggers {:?}", self.triggers)?;
         writeln!(w, "timers {:?}", self.timers)?;
         writeln!(w, "amends {} {:?}", self.next_amend, self.amends)?;
         Ok(())

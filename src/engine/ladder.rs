@@ -88,8 +88,24 @@ impl Exchange {
         let lot = pair.lot_step();
         let min_volume = crate::money::div_ceil(pair.ordermin.max(1), lot) * lot;
         let wanted = q.levels(lot, min_volume);
-        let current: Vec<OrderSeq> =
-            self.accounts[q.account as usize].open_orders.iter().copied().filter(|s| self.orders[*s as usize].req.pair == q.pair).collect();
+        let current: Vec<OrderSeq> = self.accounts[q.account as usize]
+            .open_orders
+            .iter()
+            .copied()
+            .filter(|s| {
+                // The ladder is plain resting GTC limit orders: the account's other orders on the
+                // pair (stops, icebergs, scheduled, GTD, with a conditional close) are left alone.
+                let o = &self.orders[*s as usize];
+                let r = &o.req;
+                r.pair == q.pair
+                    && o.status == Status::Open
+                    && r.kind == super::order::OrderKind::Limit
+                    && r.display_volume.is_none()
+                    && r.expire_ns.is_none()
+                    && r.start_ns.is_none()
+                    && r.close.is_none()
+            })
+            .collect();
         let mut keep = vec![false; wanted.len()];
         let mut pool = Vec::new();
         for seq in current {
@@ -139,6 +155,7 @@ impl Exchange {
             self.finish(seq, Status::Canceled, Some(super::order::CancelReason::UserRequested), t);
         }
         self.index[q.pair as usize] = q.index;
+        self.triggers.note(q.pair, super::order::Trigger::Index, q.index);
         self.note_spread(q.pair, t);
         Ok(Applied::Requoted)
     }

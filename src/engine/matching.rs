@@ -34,7 +34,21 @@ impl Exchange {
         } else if req.volume <= 0 || req.volume % pair.lot_step() != 0 || req.volume > MAX_VOLUME {
             return Err(KrakenError::invalid("volume"));
         }
-        if req.kind != OrderKind::Market && (req.price == 0 || req.price > MAX_PRICE) {
+        if req.kind == OrderKind::Market && req.price_offset.is_some() {
+            return Err(KrakenError::invalid("price"));
+        }
+        if !req.kind.has_limit2() && (req.price2 != 0 || req.price2_offset.is_some()) {
+            return Err(KrakenError::invalid("price2"));
+        }
+        // Relative prices against the last trade; triggered kinds wait armed (`triggers`).
+        let resolved;
+        let req = if req.price_offset.is_some() || req.price2_offset.is_some() {
+            resolved = self.resolve_prices(req, self.market_data[req.pair as usize].last_price)?;
+            &resolved
+        } else {
+            req
+        };
+        if matches!(req.kind, OrderKind::Limit | OrderKind::Iceberg) && (req.price == 0 || req.price > MAX_PRICE) {
             return Err(KrakenError::invalid("price"));
         }
         super::order_flags::check_flags(req, pair.lot_step(), t)?;
@@ -42,6 +56,9 @@ impl Exchange {
             if account.open_orders.iter().any(|s| self.orders[*s as usize].req.cl_ord_id.as_deref() == Some(id)) {
                 return Err(KrakenError::invalid("cl_ord_id"));
             }
+        }
+        if req.kind.is_triggered() {
+            return self.arm(req.clone(), t);
         }
         // The price the order may trade down (sell) or up (buy) to.
         let limit = match (req.kind, req.side) {
@@ -74,7 +91,7 @@ impl Exchange {
     }
 
     /// The hold an order of `volume` at `limit` needs: (asset, amount).
-    pub(super) fn hold_for(&self, req: &NewOrder, limit: u64, volume: i128) -> (u16, i128) {
+    pub fn hold_for(&self, req: &NewOrder, limit: u64, volume: i128) -> (u16, i128) {
         let pair = self.markets.pair(req.pair);
         let max_taker = self.markets.max_taker_ppm();
         match req.side {
@@ -160,7 +177,7 @@ impl Exchange {
             self.finish(seq, Status::Closed, None, t);
         } else if let Some(reason) = stopped {
             self.finish(seq, Status::Canceled, Some(reason), t);
-        } else if req.kind == OrderKind::Market {
+        } else if req.kind.is_market() {
             self.finish(seq, Status::Canceled, Some(CancelReason::NoLiquidity), t);
         } else if req.time_in_force == TimeInForce::Ioc {
             self.finish(seq, Status::Canceled, Some(CancelReason::ImmediateOrCancel), t);
@@ -173,7 +190,7 @@ impl Exchange {
 
     /// The highest ask price a market buy of `volume` would reach (the deepest level if the
     /// book is too thin; 0 if there are no asks).
-    fn worst_ask_for(&self, pair: u16, volume: i128) -> u64 {
+    pub(super) fn worst_ask_for(&self, pair: u16, volume: i128) -> u64 {
         let mut need = volume;
         let mut worst = 0;
         for (price, level) in self.books[pair as usize].levels(Side::Sell) {
@@ -197,7 +214,7 @@ impl Exchange {
             Side::Buy => (taker, maker),
             Side::Sell => (maker, taker),
         };
-        debug_assert!(price <= self.orders[buyer as usize].req.price || self.orders[buyer as usize].req.kind == OrderKind::Market);
+        debug_assert!(price <= self.orders[buyer as usize].req.price || self.orders[buyer as usize].req.kind.is_market());
         debug_assert!(price >= self.orders[seller as usize].req.price);
         let exact = self.markets.pair(pair_idx).exact_cost(price, qty);
         // The buyer's running total decides the quote amount that changes hands.
@@ -283,5 +300,6 @@ impl Exchange {
         let public =
             PublicTrade { price, volume: qty, time_ns: t, taker_side: taker_order.side, taker_kind: taker_order.kind, trade_id: public_id };
         self.market_data[pair_idx as usize].record_trade(public);
+        self.triggers.note(pair_idx, super::order::Trigger::Last, price);
     }
 }

@@ -11,7 +11,9 @@
 //!   remains, or an iceberg's shown part: more than 0, at most its display volume and what remains);
 //! - every timer is live: each open GTD order has its expiry, each pending order its start,
 //!   each armed dead man's switch its trigger, and nothing else is queued;
-//! - a fill never happens at a price worse than either order's limit.
+//! - a fill never happens at a price worse than either order's limit;
+//! - an untriggered ("armed") order is on no book and in exactly one place of the trigger
+//!   index, not yet reached by its reference price (see `triggers`).
 
 pub mod account;
 pub mod amend;
@@ -28,6 +30,8 @@ mod matching;
 pub mod order;
 pub mod order_flags;
 pub mod timers;
+pub mod trailing;
+pub mod triggers;
 pub mod walk;
 pub use batch::{MAX_BATCH, MAX_CANCEL_BATCH, MIN_BATCH};
 pub use matching::{MAX_PRICE, MAX_VOLUME};
@@ -204,6 +208,8 @@ pub struct Exchange {
     pub timers: timers::Timers,
     /// Time of the last applied command.
     pub now_ns: u64,
+    /// Armed stop orders by trigger price, pending reference moves and closes (`triggers`).
+    pub triggers: triggers::Triggers,
     /// The amend history of every order amended at least once (see `amend`).
     pub amends: BTreeMap<OrderSeq, Vec<amend::AmendRecord>>,
     next_amend: u64,
@@ -220,6 +226,7 @@ impl Exchange {
         let market_data = markets.pairs.iter().map(|p| MarketData::new(p.reference_price, p.open_price)).collect();
         let next_public_trade = vec![1; markets.pairs.len()];
         let index = markets.pairs.iter().map(|p| p.reference_price).collect();
+        let triggers = triggers::Triggers::new(markets.pairs.len());
         Exchange {
             markets,
             ids: IdCodec::new(seed),
@@ -236,6 +243,7 @@ impl Exchange {
             index,
             timers: timers::Timers::default(),
             now_ns: 0,
+            triggers,
             amends: BTreeMap::new(),
             next_amend: 1,
         }
@@ -274,6 +282,8 @@ impl Exchange {
         };
         if result.is_ok() {
             self.now_ns = t;
+            // Stops reached by this command's trades or index moves, and due closes.
+            self.run_triggers(t);
         }
         result
     }
@@ -306,6 +316,7 @@ impl Exchange {
         let md = &mut self.market_data[pair as usize];
         md.set_history(trades, candles);
         let n = md.trades.len();
+        self.triggers.note(pair, order::Trigger::Last, md.last_price);
         self.next_public_trade[pair as usize] = n as u64 + 1;
         Ok(Applied::HistoryLoaded(n))
     }
@@ -434,7 +445,7 @@ impl Exchange {
         let o = &self.orders[seq as usize];
         debug_assert!(o.is_open());
         let (pair, side, price, in_book) = (o.req.pair, o.req.side, o.req.price, o.book_volume());
-        if o.status == Status::Open {
+        if o.status == Status::Open && !self.disarm(seq) {
             self.books[pair as usize].cancel(side, price, in_book);
         }
         self.finish(seq, status, reason, t);
@@ -455,6 +466,7 @@ impl Exchange {
         acct.holds[asset as usize] -= release;
         acct.open_orders.remove(&seq);
         acct.closed_orders.push(seq);
+        self.triggers.note_close(&self.orders[seq as usize]);
     }
 
     fn note_spread(&mut self, pair: PairIdx, t: u64) {
@@ -505,6 +517,7 @@ impl Exchange {
                 }
             }
         }
+        self.check_triggers()?;
         for (p, book) in self.books.iter().enumerate() {
             for side in [order::Side::Buy, order::Side::Sell] {
                 for (price, level) in book.levels(side) {
@@ -512,7 +525,7 @@ impl Exchange {
                         .queue
                         .iter()
                         .map(|s| &self.orders[*s as usize])
-                        .filter(|o| o.status == Status::Open && o.req.price == *price)
+                        .filter(|o| o.status == Status::Open && !o.is_armed() && o.req.price == *price)
                         .map(|o| o.book_volume())
                         .sum();
                     if live != level.volume {

@@ -16,6 +16,13 @@ pub enum Side {
 }
 
 impl Side {
+    pub fn opposite(self) -> Side {
+        match self {
+            Side::Buy => Side::Sell,
+            Side::Sell => Side::Buy,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Side::Buy => "buy",
@@ -28,6 +35,12 @@ impl Side {
 pub enum OrderKind {
     Market,
     Limit,
+    StopLoss,
+    TakeProfit,
+    StopLossLimit,
+    TakeProfitLimit,
+    TrailingStop,
+    TrailingStopLimit,
     /// A limit order of which only `display_volume` shows in the book (Kraken's `iceberg`).
     Iceberg,
 }
@@ -37,9 +50,129 @@ impl OrderKind {
         match self {
             OrderKind::Market => "market",
             OrderKind::Limit => "limit",
+            OrderKind::StopLoss => "stop-loss",
+            OrderKind::TakeProfit => "take-profit",
+            OrderKind::StopLossLimit => "stop-loss-limit",
+            OrderKind::TakeProfitLimit => "take-profit-limit",
+            OrderKind::TrailingStop => "trailing-stop",
+            OrderKind::TrailingStopLimit => "trailing-stop-limit",
             OrderKind::Iceberg => "iceberg",
         }
     }
+
+    /// Kraken's `ordertype` names, back to the kind.
+    pub fn parse(s: &str) -> Option<OrderKind> {
+        Some(match s {
+            "market" => OrderKind::Market,
+            "limit" => OrderKind::Limit,
+            "iceberg" => OrderKind::Iceberg,
+            "stop-loss" => OrderKind::StopLoss,
+            "take-profit" => OrderKind::TakeProfit,
+            "stop-loss-limit" => OrderKind::StopLossLimit,
+            "take-profit-limit" => OrderKind::TakeProfitLimit,
+            "trailing-stop" => OrderKind::TrailingStop,
+            "trailing-stop-limit" => OrderKind::TrailingStopLimit,
+            _ => return None,
+        })
+    }
+
+    /// Waits for a trigger before it trades (every kind but market, limit and iceberg).
+    pub fn is_triggered(self) -> bool {
+        !matches!(self, OrderKind::Market | OrderKind::Limit | OrderKind::Iceberg)
+    }
+
+    /// Trades as a market order (once triggered, for the stop kinds).
+    pub fn is_market(self) -> bool {
+        matches!(self, OrderKind::Market | OrderKind::StopLoss | OrderKind::TakeProfit | OrderKind::TrailingStop)
+    }
+
+    /// Has a limit price in `price2` once triggered (`*-limit`).
+    pub fn has_limit2(self) -> bool {
+        matches!(self, OrderKind::StopLossLimit | OrderKind::TakeProfitLimit | OrderKind::TrailingStopLimit)
+    }
+
+    pub fn is_trailing(self) -> bool {
+        matches!(self, OrderKind::TrailingStop | OrderKind::TrailingStopLimit)
+    }
+
+    /// Take-profit kinds fire on a favourable move (Kraken's `touched`); the others on an
+    /// unfavourable one (`stopped`).
+    pub fn is_take_profit(self) -> bool {
+        matches!(self, OrderKind::TakeProfit | OrderKind::TakeProfitLimit)
+    }
+
+    /// The words of `descr.order` after `@` (`stop loss`, `take profit`, `trailing stop`).
+    pub fn words(self) -> &'static str {
+        match self {
+            OrderKind::Market => "market",
+            OrderKind::Limit | OrderKind::Iceberg => "limit",
+            OrderKind::StopLoss | OrderKind::StopLossLimit => "stop loss",
+            OrderKind::TakeProfit | OrderKind::TakeProfitLimit => "take profit",
+            OrderKind::TrailingStop | OrderKind::TrailingStopLimit => "trailing stop",
+        }
+    }
+}
+
+/// The reference price a triggered order watches (`trigger`): the pair's last trade, or its
+/// index price ([`super::Exchange::index`], moved by `Requote`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Trigger {
+    #[default]
+    Last,
+    Index,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Last => "last",
+            Trigger::Index => "index",
+        }
+    }
+}
+
+/// Which way a relative price goes: `+`, `-`, or `#` (chosen by side and order type).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OffsetSign {
+    Plus,
+    Minus,
+    Auto,
+}
+
+/// A relative price as Kraken takes it (`+100`, `-2.5%`, `#50`): an amount in price ticks, or
+/// with `percent` in parts per million of the price it is relative to (`50.0000%` = 500000).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Offset {
+    pub sign: OffsetSign,
+    pub value: u64,
+    pub percent: bool,
+}
+
+/// A conditional close (`close[ordertype]`, `close[price]`, `close[price2]`): placed for the
+/// executed volume, on the other side, when the opening order ends.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CloseOrder {
+    pub kind: OrderKind,
+    /// Absolute prices in ticks (0 when relative or absent).
+    pub price: u64,
+    pub price2: u64,
+    pub price_offset: Option<Offset>,
+    pub price2_offset: Option<Offset>,
+}
+
+/// A triggered order's trigger state: armed (waiting, off the book) until its reference price
+/// crosses `stop`, then fired once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StopState {
+    pub armed: bool,
+    /// The trigger price: fixed for stop-loss/take-profit, follows `peak` for trailing kinds
+    /// (the price at which it fired, once fired).
+    pub stop: u64,
+    /// Trailing kinds: the best reference price seen since placing (highest for a sell, lowest
+    /// for a buy).
+    pub peak: u64,
+    /// The limit price once known (`*-limit`), else 0.
+    pub limit: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +222,8 @@ pub enum CancelReason {
     SelfTrade,
     ImmediateOrCancel,
     NoLiquidity,
+    InsufficientFunds,
+    InvalidPrice,
 }
 
 impl CancelReason {
@@ -99,6 +234,8 @@ impl CancelReason {
             CancelReason::SelfTrade => "Self trade prevention",
             CancelReason::ImmediateOrCancel => "Immediate or cancel",
             CancelReason::NoLiquidity => "Insufficient liquidity",
+            CancelReason::InsufficientFunds => "Insufficient funds",
+            CancelReason::InvalidPrice => "Invalid price",
         }
     }
 }
@@ -119,6 +256,19 @@ pub struct NewOrder {
     pub self_trade: SelfTrade,
     pub userref: Option<i32>,
     pub cl_ord_id: Option<String>,
+    /// `*-limit`: the limit price once triggered, in ticks (0 otherwise or while relative).
+    #[serde(default)]
+    pub price2: u64,
+    #[serde(default)]
+    pub trigger: Trigger,
+    /// `price` given relative (`+ - #`, `%`); always so for trailing kinds (their offset).
+    #[serde(default)]
+    pub price_offset: Option<Offset>,
+    /// `price2` given relative (for trailing-stop-limit: the limit's offset from the trigger).
+    #[serde(default)]
+    pub price2_offset: Option<Offset>,
+    #[serde(default)]
+    pub close: Option<CloseOrder>,
     /// Iceberg: the volume shown in the book at a time (base minimal units).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_volume: Option<i128>,
@@ -151,6 +301,11 @@ impl NewOrder {
             self_trade: SelfTrade::CancelNewest,
             userref: None,
             cl_ord_id: None,
+            price2: 0,
+            trigger: Trigger::Last,
+            price_offset: None,
+            price2_offset: None,
+            close: None,
             display_volume: None,
             quote_volume: false,
             expire_ns: None,
@@ -182,6 +337,10 @@ pub struct Order {
     pub hold_remaining: i128,
     /// Index into the exchange's trade records of each fill of this order.
     pub trades: Vec<u32>,
+    /// Triggered kinds: the trigger state (see `engine::triggers`).
+    pub stop: Option<StopState>,
+    /// A conditional close: the order whose execution placed it (Kraken's `refid`).
+    pub parent: Option<OrderSeq>,
     /// Iceberg: the part of the remaining volume shown in the book now (0 for other orders).
     pub shown: i128,
     /// The price the order may trade to, as its hold was reserved (a market buy's worst ask at
@@ -207,6 +366,8 @@ impl Order {
             hold_asset,
             hold_remaining,
             trades: Vec::new(),
+            stop: None,
+            parent: None,
             shown: 0,
             held_limit: 0,
         }
@@ -226,6 +387,10 @@ impl Order {
         } else {
             self.remaining()
         }
+    }
+    /// Open and still waiting for its trigger (not on the book).
+    pub fn is_armed(&self) -> bool {
+        self.is_open() && self.stop.as_ref().is_some_and(|s| s.armed)
     }
     /// The asset fees are charged in: base with `fcib`, quote otherwise.
     pub fn fee_asset(&self, base: AssetIdx, quote: AssetIdx) -> AssetIdx {

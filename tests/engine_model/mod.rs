@@ -16,6 +16,7 @@ pub mod money;
 pub mod ops;
 pub mod reference;
 pub mod sim;
+pub mod triggers;
 
 pub const CONFIG: &str = r#"
 [demo]

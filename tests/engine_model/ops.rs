@@ -111,6 +111,8 @@ pub enum Op {
         asset: u8,
         amount: i128,
     },
+    /// Triggered orders, conditional closes and index moves (see `triggers`).
+    Trigger(super::triggers::TriggerOp),
     /// AmendOrder of `orders[pick]` (mostly an open one), as its owner or as `acct`, by txid or
     /// cl_ord_id; a new quantity (at times below what has filled) and/or limit price.
     Amend {
@@ -198,8 +200,9 @@ pub fn mixed_op() -> impl Strategy<Value = Op> {
         1 => (0u8..4, prop_oneof![8 => 0u64..300, 1 => Just(86_401u64)]).prop_map(|(acct, timeout_s)| Op::DeadMan { acct, timeout_s }),
         5 => cancel_ops(),
         1 => (0u8..4, 0u8..3, prop_oneof![1i128..1_000, 1_000_000i128..100_000_000_000]).prop_map(|(acct, asset, amount)| Op::Deposit { acct, asset, amount }),
-        1 => (0u8..4, 0u8..19).prop_map(|(acct, what)| Op::Invalid { acct, what }),
+        1 => (0u8..4, 0u8..22).prop_map(|(acct, what)| Op::Invalid { acct, what }),
         8 => funding_op(),
+        6 => super::triggers::trigger_op().prop_map(Op::Trigger),
         6 => order_endpoint_op(),
     ]
 }
@@ -359,6 +362,7 @@ pub fn command(ex: &Exchange, users: &[AccountId], op: &Op) -> Command {
         Op::Adjust { acct, asset, amount } => {
             Command::Adjust { account: user(acct), asset: *asset as u16, amount: *amount, reason: "test".into() }
         }
+        Op::Trigger(t) => super::triggers::command(users, t),
         Op::Amend { acct, pick, as_other, by_cl, lots, price_off, post_only } => {
             let (account, target, pair) = match pick_order(ex, *pick) {
                 Some(o) => {
@@ -424,14 +428,18 @@ pub fn command(ex: &Exchange, users: &[AccountId], op: &Op) -> Command {
                 9 => Command::PlaceOrder(NewOrder { kind: OrderKind::Market, price: 0, display_volume: Some(100 * LOT), ..base }),
                 10 => Command::PlaceOrder(NewOrder { time_in_force: TimeInForce::Gtd, ..base }),
                 11 => Command::PlaceOrder(NewOrder { quote_volume: true, ..base }),
-                12 => Command::Cancel { account: user(acct), target: CancelTarget::Order(1_000_000) },
+                // Triggered orders the API would not let through.
+                12 => Command::PlaceOrder(NewOrder { kind: OrderKind::TrailingStop, ..base }),
+                13 => Command::PlaceOrder(NewOrder { price2: CENTER[0], ..base }),
+                14 => Command::PlaceOrder(NewOrder { kind: OrderKind::StopLossLimit, price2: 0, ..base }),
+                15 => Command::Cancel { account: user(acct), target: CancelTarget::Order(1_000_000) },
                 // Batches of 1 and 16, a batch across pairs, a batch of two accounts.
-                13 => Command::PlaceBatch(vec![base.clone()]),
-                14 => Command::PlaceBatch(vec![base.clone(); 16]),
-                15 => Command::PlaceBatch(vec![base.clone(), NewOrder { pair: 1, ..base.clone() }]),
-                16 => Command::PlaceBatch(vec![base.clone(), NewOrder { account: users[(*acct as usize + 1) % users.len()], ..base }]),
+                16 => Command::PlaceBatch(vec![base.clone()]),
+                17 => Command::PlaceBatch(vec![base.clone(); 16]),
+                18 => Command::PlaceBatch(vec![base.clone(), NewOrder { pair: 1, ..base.clone() }]),
+                19 => Command::PlaceBatch(vec![base.clone(), NewOrder { account: users[(*acct as usize + 1) % users.len()], ..base }]),
                 // An amend of nothing; an empty batch cancel.
-                17 => Command::Amend(AmendRequest {
+                20 => Command::Amend(AmendRequest {
                     account: user(acct),
                     target: AmendTarget::Order(1_000_000),
                     order_qty: Some(LOT),

@@ -68,6 +68,7 @@ impl Reference {
                 }
                 worst
             }
+            (kind, _) => unreachable!("the reference book has no {kind:?} orders"),
         };
         let crosses = |p: u64| match req.side {
             Side::Buy => p <= limit,

@@ -89,11 +89,13 @@ impl Sim {
         let env = Envelope { time_ns: self.t, key_nonce: None, command };
         let before = fingerprint(&self.ex);
         let (n_orders, n_trades) = (self.ex.orders.len(), self.ex.trades.len());
+        let armed = super::triggers::armed(&self.ex);
         let out = self.ex.apply(&env);
         if let Err(e) = self.ex.check_invariants() {
             panic!("invariant broken after {env:?} -> {out:?}: {e}");
         }
         extra_invariants(&self.ex, n_trades);
+        super::triggers::check(&self.ex, &armed, n_orders, self.ex.markets.max_taker_ppm());
         match &out {
             Err(e) => {
                 let after = fingerprint(&self.ex);
@@ -101,13 +103,19 @@ impl Sim {
             }
             Ok(Applied::OrderPlaced(seq)) | Ok(Applied::Edited { order: seq }) => {
                 assert_eq!(*seq as usize, n_orders, "new order's seq");
-                assert_eq!(self.ex.orders.len(), n_orders + 1);
+                // Beyond it, only conditional closes (of orders that ended) are new.
+                assert!(self.ex.orders[n_orders + 1..].iter().all(|o| o.parent.is_some()));
             }
             Ok(Applied::Batch(results)) => {
+                // The placed orders in order, the others of the command conditional closes.
                 let placed: Vec<OrderSeq> = results.iter().filter_map(|r| r.as_ref().ok().copied()).collect();
-                assert_eq!(placed, (n_orders as u64..self.ex.orders.len() as u64).collect::<Vec<_>>(), "batch orders' seqs");
+                assert!(placed.windows(2).all(|w| w[0] < w[1]) && placed.iter().all(|s| *s as usize >= n_orders), "batch orders' seqs");
+                let others = self.ex.orders[n_orders..].iter().filter(|o| !placed.contains(&o.seq));
+                assert!(others.clone().all(|o| o.parent.is_some()), "a batch made other orders");
             }
-            Ok(_) => assert_eq!(self.ex.orders.len(), n_orders),
+            // A re-quote makes its ladder's orders; others only conditional closes.
+            Ok(_) if matches!(env.command, Command::Requote(_)) => {}
+            Ok(_) => assert!(self.ex.orders[n_orders..].iter().all(|o| o.parent.is_some()), "a command made orders"),
         }
         self.all.push((env, out.is_ok()));
         out
@@ -152,9 +160,14 @@ fn future_need(ex: &Exchange, o: &calamari::engine::order::Order) -> i128 {
 /// command made (`trades[n_trades..]`).
 pub fn extra_invariants(ex: &Exchange, n_trades: usize) {
     for o in &ex.orders {
+        if o.is_armed() {
+            // Waits for its trigger, off the book (see `triggers::check`).
+            assert!(ex.accounts[o.req.account as usize].open_orders.contains(&o.seq));
+            continue;
+        }
         if o.is_open() {
             let pending = o.status == Status::Pending;
-            let rests = matches!(o.req.kind, OrderKind::Limit | OrderKind::Iceberg)
+            let rests = (matches!(o.req.kind, OrderKind::Limit | OrderKind::Iceberg) || o.req.kind.has_limit2())
                 && matches!(o.req.time_in_force, TimeInForce::Gtc | TimeInForce::Gtd);
             assert!(rests || pending, "open order {} cannot rest", o.seq);
             assert!(o.filled < o.req.volume && o.hold_remaining >= 0);
@@ -167,7 +180,10 @@ pub fn extra_invariants(ex: &Exchange, n_trades: usize) {
             if let Some(d) = o.req.display_volume {
                 assert!(pending || (o.shown > 0 && o.shown <= d), "iceberg {} shows {} of {d}", o.seq, o.shown);
             }
-            assert!(o.hold_remaining >= future_need(ex, o), "open order {} holds less than its fills can still charge", o.seq);
+            // (Limit orders and icebergs: triggered kinds hold by their own rule, checked in triggers.)
+            if !o.req.kind.is_triggered() {
+                assert!(o.hold_remaining >= future_need(ex, o), "open order {} holds less than its fills can still charge", o.seq);
+            }
         } else {
             assert_eq!(o.hold_remaining, 0, "finished order {} still holds", o.seq);
             match o.status {
@@ -214,8 +230,8 @@ pub fn extra_invariants(ex: &Exchange, n_trades: usize) {
         assert!(!taker.maker && maker.maker);
         let (b, s) = if taker.side == Side::Buy { (taker, maker) } else { (maker, taker) };
         let (bo, so) = (&ex.orders[b.order as usize], &ex.orders[s.order as usize]);
-        assert!(bo.req.kind == OrderKind::Market || taker.price <= bo.req.price, "buy {} filled above its limit", bo.seq);
-        assert!(so.req.kind == OrderKind::Market || taker.price >= so.req.price, "sell {} filled below its limit", so.seq);
+        assert!(bo.req.kind.is_market() || taker.price <= bo.req.price, "buy {} filled above its limit", bo.seq);
+        assert!(so.req.kind.is_market() || taker.price >= so.req.price, "sell {} filled below its limit", so.seq);
         assert_eq!(maker.price, ex.orders[maker.order as usize].req.price, "fill not at the maker's price");
     }
 }

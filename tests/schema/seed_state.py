@@ -47,6 +47,13 @@ call(SIGNER, "AddOrder", pair="XBTUSD", type="sell", ordertype="iceberg", price=
 call(SIGNER, "AddOrder", pair="XBTUSD", type="buy", ordertype="limit", price="19000.0", volume="0.001", timeinforce="GTD",
      expiretm="+3600")
 call(SIGNER, "AddOrder", pair="XBTUSD", type="buy", ordertype="limit", price="19000.0", volume="0.001", starttm="+3600")
+# Triggered orders' shapes: an untriggered trailing stop (its offset in descr.price), a
+# stop-loss-limit buy, and an order with a conditional close (descr.close).
+call(SIGNER, "AddOrder", pair="XBTUSD", type="sell", ordertype="trailing-stop", price="+5%", volume="0.001")
+call(SIGNER, "AddOrder", pair="XBTUSD", type="buy", ordertype="stop-loss-limit", price="90000.0", price2="90100.0",
+     volume="0.001", trigger="index")
+call(SIGNER, "AddOrder", pair="XBTUSD", type="buy", ordertype="limit", price="20000.0", volume="0.001",
+     **{"close[ordertype]": "take-profit", "close[price]": "+1000"})
 gone = call(SIGNER, "AddOrder", pair="XBTUSD", type="buy", ordertype="limit", price="21000.0", volume="0.001")["txid"][0]
 call(SIGNER, "CancelOrder", txid=gone)
 

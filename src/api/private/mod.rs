@@ -9,6 +9,7 @@ pub(crate) mod exports;
 mod funds;
 mod history;
 pub(crate) mod order_params;
+mod order_prices;
 pub(crate) mod orders;
 mod withdrawals;
 

@@ -1,7 +1,7 @@
 //! AddOrder, CancelOrder and CancelAll: the request is parsed and checked against the pair's
 //! rules here (Kraken's argument errors), then sent to the engine as one command.
 
-use super::order_params;
+use super::{order_params, order_prices};
 use crate::api::params::Params;
 use crate::api::views;
 use crate::api::{ApiResult, Caller, Shared};
@@ -31,10 +31,9 @@ pub fn parse_new_order_at(markets: &Markets, account: u32, p: &Params, now_ns: u
         _ => return Err(KrakenError::invalid("type")),
     };
     let kind = match p.required("ordertype")? {
-        "market" => OrderKind::Market,
-        "limit" => OrderKind::Limit,
-        "iceberg" => OrderKind::Iceberg,
-        _ => return Err(KrakenError::invalid("ordertype")),
+        // Spot accounts hold no margin position to settle.
+        "settle-position" => return Err(KrakenError::UnknownPosition),
+        other => OrderKind::parse(other).ok_or_else(|| KrakenError::invalid("ordertype"))?,
     };
     let flags = order_params::oflags(p)?;
     // viqc: a market buy's volume is the quote to spend, fee included.
@@ -50,39 +49,18 @@ pub fn parse_new_order_at(markets: &Markets, account: u32, p: &Params, now_ns: u
     if volume <= 0 || volume > crate::engine::MAX_VOLUME {
         return Err(KrakenError::invalid("volume"));
     }
-    let price = match kind {
-        OrderKind::Market => 0,
-        OrderKind::Limit | OrderKind::Iceberg => {
-            let text = p.required("price")?;
-            let ticks = parse_units(text, pair.pair_decimals).ok_or_else(|| {
-                // A well-formed decimal with too many places; anything else ("1..5") is not a price.
-                let (int, frac) = text.split_once('.').unwrap_or((text, ""));
-                let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-                if text.contains('.') && digits(int) && digits(frac) && frac.trim_end_matches('0').len() > pair.pair_decimals as usize {
-                    KrakenError::InvalidPrice(Some(format!(
-                        "{} price can only be specified up to {} decimals.",
-                        pair.altname, pair.pair_decimals
-                    )))
-                } else {
-                    KrakenError::invalid("price")
-                }
-            })?;
-            if ticks <= 0 || ticks > crate::engine::MAX_PRICE as i128 {
-                return Err(KrakenError::invalid("price"));
-            }
-            let ticks = ticks as u64;
-            if ticks % pair.tick != 0 {
-                return Err(KrakenError::TickSizeCheckFailed);
-            }
-            ticks
-        }
-    };
+    let prices = order_prices::parse_prices(pair, kind, p)?;
+    let price = prices.price;
     let (kind, display_volume) = order_params::display_volume(p, pair, kind, volume)?;
     let post_only = flags.post_only;
-    if post_only && kind == OrderKind::Market {
+    if post_only && !matches!(kind, OrderKind::Limit | OrderKind::Iceberg) {
         return Err(KrakenError::invalid("oflags"));
     }
     let timing = order_params::timing(p, now_ns)?;
+    // A triggered order starts when it is placed (a scheduled start is not taken for them).
+    if kind.is_triggered() && timing.start_ns.is_some() {
+        return Err(KrakenError::invalid("starttm"));
+    }
     if post_only && timing.time_in_force == TimeInForce::Ioc {
         return Err(KrakenError::invalid("oflags"));
     }
@@ -111,8 +89,10 @@ pub fn parse_new_order_at(markets: &Markets, account: u32, p: &Params, now_ns: u
     } else if volume < pair.ordermin {
         return Err(KrakenError::OrderMinimumNotMet);
     }
-    if matches!(kind, OrderKind::Limit | OrderKind::Iceberg) {
-        let cost = pair.exact_cost(price, volume) / pair.cost_divisor;
+    // The cost minimum at the price the order will trade at, when it is known here.
+    let known = if kind.has_limit2() { prices.price2 } else { price };
+    if kind != OrderKind::Market && !kind.is_trailing() && known > 0 {
+        let cost = pair.exact_cost(known, volume) / pair.cost_divisor;
         if cost < pair.costmin {
             return Err(KrakenError::CostMinimumNotMet);
         }
@@ -134,6 +114,11 @@ pub fn parse_new_order_at(markets: &Markets, account: u32, p: &Params, now_ns: u
         quote_volume: flags.viqc,
         expire_ns: timing.expire_ns,
         start_ns: timing.start_ns,
+        price2: prices.price2,
+        trigger: prices.trigger,
+        price_offset: prices.price_offset,
+        price2_offset: prices.price2_offset,
+        close: prices.close,
     })
 }
 
@@ -141,9 +126,8 @@ pub async fn add_order(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
     let now_ns = st.clock.now_us().saturating_mul(1000);
     let req = parse_new_order_at(&st.markets, c.account(), p, now_ns)?;
     let deadline = order_params::deadline(p, now_ns)?;
-    let text = views::order_text(&st.markets, &req);
     if p.flag("validate")? {
-        return Ok(json!({ "descr": { "order": text } }));
+        return Ok(json!({ "descr": views::descr_request(&st.markets, &req) }));
     }
     let limits = st.limits.clone();
     // The matching engine's limits, on the engine thread: the deadline against the engine's
@@ -156,7 +140,10 @@ pub async fn add_order(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
     };
     st.sequencer
         .execute_gated(c.key_nonce(), Command::PlaceOrder(req), gate, move |ex, applied| match applied {
-            Applied::OrderPlaced(seq) => json!({ "descr": { "order": text }, "txid": [ex.order_txid(*seq)] }),
+            Applied::OrderPlaced(seq) => {
+                let o = &ex.orders[*seq as usize];
+                json!({ "descr": views::descr_answer(ex, o), "txid": [ex.order_txid(*seq)] })
+            }
             _ => json!({}),
         })
         .await

@@ -1,0 +1,434 @@
+//! Triggered orders (stop-loss, take-profit, their `-limit` forms, trailing stops) and
+//! conditional closes, inside the engine so that they fire deterministically.
+//!
+//! - Relative prices (`+ - #`, `%`) are resolved here, against the pair's last trade price at
+//!   the command's place in the log (or, for a conditional close, the opening order's price).
+//! - An untriggered ("armed") order is open, holds what its order will need, and is not on the
+//!   book. It waits in an index per pair and reference (`last` trade or `index` price): fixed
+//!   triggers in two ordered sets (fire when the reference rises to the price, or falls to it),
+//!   trailing stops in [`Trailing`]. A price move looks at the ends of these sets only.
+//! - Every trade (reference `last`) and every index move (`Requote`) is noted as an event; after
+//!   the command that caused them, [`Exchange::run_triggers`] evaluates the events in order, fires
+//!   each order reached exactly once (it becomes the market or limit order it names, with a new
+//!   hold: not enough funds then cancels it, reason `Insufficient funds`), and places the
+//!   conditional closes of orders that ended. Fills of fired orders are events too: the cascade
+//!   is iterative and ends because every order fires at most once and places at most one close.
+
+use super::matching::MAX_PRICE;
+use super::order::{CancelReason, NewOrder, Offset, OffsetSign, Order, OrderKind, OrderSeq, Side, Status, StopState, Trigger};
+use super::trailing::Trailing;
+use super::{Applied, Exchange};
+use crate::error::KrakenError;
+use crate::money::div_round_half_up;
+use std::collections::{BTreeSet, VecDeque};
+
+/// The armed orders of one pair and one reference.
+#[derive(Debug, Clone)]
+pub struct RefIndex {
+    /// Fire when the reference rises to the price: (stop, order).
+    up: BTreeSet<(u64, OrderSeq)>,
+    /// Fire when the reference falls to the price.
+    down: BTreeSet<(u64, OrderSeq)>,
+    trail_sell: Trailing,
+    trail_buy: Trailing,
+}
+
+impl RefIndex {
+    fn new() -> RefIndex {
+        RefIndex { up: BTreeSet::new(), down: BTreeSet::new(), trail_sell: Trailing::new(true), trail_buy: Trailing::new(false) }
+    }
+    fn is_empty(&self) -> bool {
+        self.up.is_empty() && self.down.is_empty() && self.trail_sell.is_empty() && self.trail_buy.is_empty()
+    }
+    fn len(&self) -> usize {
+        self.up.len() + self.down.len() + self.trail_sell.len() + self.trail_buy.len()
+    }
+}
+
+/// Everything the engine keeps for triggered orders.
+#[derive(Debug, Clone)]
+pub struct Triggers {
+    /// Per pair: [last, index].
+    index: Vec<[RefIndex; 2]>,
+    /// Reference moves not evaluated yet: (pair, reference, price).
+    events: VecDeque<(u16, Trigger, u64)>,
+    /// Orders whose conditional close is due.
+    closes: VecDeque<OrderSeq>,
+}
+
+impl Triggers {
+    pub fn new(pairs: usize) -> Triggers {
+        Triggers {
+            index: (0..pairs).map(|_| [RefIndex::new(), RefIndex::new()]).collect(),
+            events: VecDeque::new(),
+            closes: VecDeque::new(),
+        }
+    }
+
+    /// A trade or an index move on a pair (ignored when nothing waits on it).
+    pub fn note(&mut self, pair: u16, reference: Trigger, price: u64) {
+        if !self.index[pair as usize][reference as usize].is_empty() {
+            self.events.push_back((pair, reference, price));
+        }
+    }
+
+    /// An order ended: its conditional close is due if it traded.
+    pub fn note_close(&mut self, o: &Order) {
+        if o.req.close.is_some() && o.filled > 0 {
+            self.closes.push_back(o.seq);
+        }
+    }
+
+    /// How many orders are armed.
+    pub fn armed(&self) -> usize {
+        self.index.iter().flat_map(|r| r.iter()).map(RefIndex::len).sum()
+    }
+}
+
+/// Fixed triggers fire upwards for a buy stop-loss and a sell take-profit.
+fn fires_up(kind: OrderKind, side: Side) -> bool {
+    kind.is_take_profit() == (side == Side::Sell)
+}
+
+/// `#`'s direction for a price (`second`: price2) of an order of this kind and side: a limit
+/// away from the market, a stop-loss beyond it, a take-profit towards the gain, a `-limit`'s
+/// limit beyond its trigger (up for a buy, down for a sell).
+pub fn auto_plus(kind: OrderKind, side: Side, second: bool) -> bool {
+    match (kind, second) {
+        (OrderKind::Limit | OrderKind::Iceberg | OrderKind::Market, _) => side == Side::Sell,
+        (_, true) => side == Side::Buy,
+        (k, false) => fires_up(k, side),
+    }
+}
+
+/// `base` moved by an offset; `None` when the result is not a price.
+pub fn apply_offset(base: u64, off: Offset, plus_when_auto: bool) -> Option<u64> {
+    let delta = if off.percent { div_round_half_up(base as i128 * off.value as i128, 1_000_000) } else { off.value as i128 };
+    let plus = match off.sign {
+        OffsetSign::Plus => true,
+        OffsetSign::Minus => false,
+        OffsetSign::Auto => plus_when_auto,
+    };
+    let p = if plus { base as i128 + delta } else { base as i128 - delta };
+    (p > 0 && p <= MAX_PRICE as i128).then_some(p as u64)
+}
+
+/// A price rounded to the pair's tick (half up), at least one tick.
+fn to_tick(p: u64, tick: u64) -> u64 {
+    (((p + tick / 2) / tick) * tick).max(tick)
+}
+
+impl Exchange {
+    /// The reference price an order watches.
+    pub fn reference(&self, pair: u16, trigger: Trigger) -> u64 {
+        match trigger {
+            Trigger::Last => self.market_data[pair as usize].last_price,
+            Trigger::Index => self.index[pair as usize],
+        }
+    }
+
+    /// The request with its relative prices made absolute against `base` (the last trade, or
+    /// the opening order's price for a close). Trailing offsets stay offsets.
+    pub(super) fn resolve_prices(&self, req: &NewOrder, base: u64) -> Result<NewOrder, KrakenError> {
+        let mut r = req.clone();
+        let tick = self.markets.pair(req.pair).tick;
+        if let (Some(off), false) = (req.price_offset, req.kind.is_trailing()) {
+            if base == 0 {
+                return Err(KrakenError::invalid("price"));
+            }
+            let p = apply_offset(base, off, auto_plus(req.kind, req.side, false)).ok_or_else(|| KrakenError::invalid("price"))?;
+            r.price = to_tick(p, tick);
+            r.price_offset = None;
+        }
+        if let (Some(off), false) = (req.price2_offset, req.kind.is_trailing()) {
+            if base == 0 {
+                return Err(KrakenError::invalid("price2"));
+            }
+            let p = apply_offset(base, off, auto_plus(req.kind, req.side, true)).ok_or_else(|| KrakenError::invalid("price2"))?;
+            r.price2 = to_tick(p, tick);
+            r.price2_offset = None;
+        }
+        Ok(r)
+    }
+
+    /// The stop price an order would have now (`peak`: a trailing order's peak).
+    fn stop_now(&self, req: &NewOrder, peak: u64) -> u64 {
+        match (req.kind.is_trailing(), req.price_offset) {
+            (true, Some(off)) => Trailing::stop_of(req.side == Side::Sell, peak, off.value, off.percent),
+            _ => req.price,
+        }
+    }
+
+    /// The limit a `*-limit` order gets when it fires at `stop`.
+    fn limit_at(&self, req: &NewOrder, stop: u64) -> u64 {
+        match (req.kind, req.price2_offset) {
+            (OrderKind::TrailingStopLimit, Some(off)) => {
+                apply_offset(stop, off, false).map_or(0, |p| to_tick(p, self.markets.pair(req.pair).tick))
+            }
+            (k, _) if k.has_limit2() => req.price2,
+            _ => 0,
+        }
+    }
+
+    /// Places a triggered order, armed (prices already absolute): checks, hold, index.
+    pub(super) fn arm(&mut self, req: NewOrder, t: u64) -> Result<Applied, KrakenError> {
+        let reference = self.reference(req.pair, req.trigger);
+        let trailing = req.kind.is_trailing();
+        // A trailing offset is `+n` or `+n%`; its limit's offset `+`/`-`; nothing else relative.
+        let offset_ok = |o: Option<Offset>, signs: &[OffsetSign]| o.is_some_and(|o| signs.contains(&o.sign) && o.value <= MAX_PRICE);
+        if trailing && !offset_ok(req.price_offset, &[OffsetSign::Plus]) || !trailing && req.price_offset.is_some() {
+            return Err(KrakenError::invalid("price"));
+        }
+        // A scheduled start is not taken for triggered kinds (see ARCHITECTURE's choices).
+        if req.start_ns.is_some() {
+            return Err(KrakenError::invalid("starttm"));
+        }
+        let trailing_limit = req.kind == OrderKind::TrailingStopLimit;
+        if trailing_limit && !offset_ok(req.price2_offset, &[OffsetSign::Plus, OffsetSign::Minus])
+            || !trailing_limit && req.price2_offset.is_some()
+        {
+            return Err(KrakenError::invalid("price2"));
+        }
+        if trailing {
+            if reference == 0 {
+                return Err(KrakenError::invalid("price"));
+            }
+        } else if req.price == 0 || req.price > MAX_PRICE {
+            return Err(KrakenError::invalid("price"));
+        }
+        let stop = self.stop_now(&req, reference);
+        let limit = self.limit_at(&req, stop);
+        if req.kind.has_limit2() && (limit == 0 || limit > MAX_PRICE) {
+            return Err(KrakenError::invalid("price2"));
+        }
+        // A buy holds at its limit, or for the market kinds at the stop price.
+        let hold_price = if req.kind.has_limit2() { limit } else { stop.min(MAX_PRICE) };
+        let (asset, hold) = self.hold_for(&req, hold_price, req.volume);
+        if self.user_account(req.account)?.available(asset) < hold {
+            return Err(KrakenError::InsufficientFunds);
+        }
+        // Checks done.
+        let seq = self.orders.len() as OrderSeq;
+        let (pair, side, kind, trigger) = (req.pair, req.side, req.kind, req.trigger);
+        let offset = req.price_offset;
+        let mut order = Order::opened(seq, req, t, asset, hold);
+        order.stop = Some(StopState { armed: true, stop, peak: if trailing { reference } else { 0 }, limit });
+        self.orders.push(order);
+        let acct = &mut self.accounts[self.orders[seq as usize].req.account as usize];
+        acct.holds[asset as usize] += hold;
+        acct.open_orders.insert(seq);
+        // A GTD stop expires, armed or fired, like any order.
+        self.arm_order_timers(seq);
+        let idx = &mut self.triggers.index[pair as usize][trigger as usize];
+        match (trailing, offset) {
+            (true, Some(off)) => {
+                let t = if side == Side::Sell { &mut idx.trail_sell } else { &mut idx.trail_buy };
+                t.insert(seq, off.value, off.percent, reference);
+            }
+            _ if fires_up(kind, side) => {
+                idx.up.insert((stop, seq));
+            }
+            _ => {
+                idx.down.insert((stop, seq));
+            }
+        }
+        // It may fire at once (the reference is already there).
+        self.triggers.note(pair, trigger, reference);
+        Ok(Applied::OrderPlaced(seq))
+    }
+
+    /// Takes an armed order out of the index (it is being canceled); false if it is not armed
+    /// (it is in its book, or pending).
+    pub(super) fn disarm(&mut self, seq: OrderSeq) -> bool {
+        let o = &self.orders[seq as usize];
+        let Some(st) = o.stop.as_ref().filter(|_| o.is_armed()) else { return false };
+        let idx = &mut self.triggers.index[o.req.pair as usize][o.req.trigger as usize];
+        match (o.req.kind.is_trailing(), o.req.price_offset) {
+            (true, Some(off)) => {
+                let t = if o.req.side == Side::Sell { &mut idx.trail_sell } else { &mut idx.trail_buy };
+                t.remove(seq, off.value, off.percent);
+            }
+            _ => {
+                idx.up.remove(&(st.stop, seq));
+                idx.down.remove(&(st.stop, seq));
+            }
+        }
+        true
+    }
+
+    /// A trailing order's current peak (its placing reference until the index knows better).
+    pub fn trailing_peak(&self, o: &Order) -> u64 {
+        let idx = &self.triggers.index[o.req.pair as usize][o.req.trigger as usize];
+        let t = if o.req.side == Side::Sell { &idx.trail_sell } else { &idx.trail_buy };
+        t.peak_of(o.seq).or(o.stop.as_ref().map(|s| s.peak)).unwrap_or(0)
+    }
+
+    /// An armed or fired order's (stop price, limit price) as Kraken shows them in
+    /// `stopprice`/`limitprice`: a trailing stop's limit is its peak.
+    pub fn stop_and_limit(&self, o: &Order) -> (u64, u64) {
+        let Some(st) = &o.stop else { return (0, 0) };
+        if !st.armed || !o.req.kind.is_trailing() {
+            return (st.stop, if o.req.kind.has_limit2() { st.limit } else { 0 });
+        }
+        let peak = self.trailing_peak(o);
+        let stop = self.stop_now(&o.req, peak);
+        let limit = if o.req.kind.has_limit2() { self.limit_at(&o.req, stop) } else { peak };
+        (stop, limit)
+    }
+
+    /// Evaluates the reference moves of the last command, fires what they reached and places
+    /// due conditional closes, until nothing is left (each order fires at most once).
+    pub(super) fn run_triggers(&mut self, t: u64) {
+        let mut fired = Vec::new();
+        loop {
+            if let Some((pair, reference, r)) = self.triggers.events.pop_front() {
+                let idx = &mut self.triggers.index[pair as usize][reference as usize];
+                while let Some(&(stop, seq)) = idx.up.first() {
+                    if stop > r {
+                        break;
+                    }
+                    idx.up.pop_first();
+                    fired.push((seq, stop, 0));
+                }
+                while let Some(&(stop, seq)) = idx.down.last() {
+                    if stop < r {
+                        break;
+                    }
+                    idx.down.pop_last();
+                    fired.push((seq, stop, 0));
+                }
+                idx.trail_sell.on_move(r, &mut fired);
+                idx.trail_buy.on_move(r, &mut fired);
+                // Fire in the order reached; their fills are later events.
+                for (seq, stop, peak) in fired.drain(..).collect::<Vec<_>>() {
+                    self.fire(seq, stop, peak, t);
+                }
+            } else if let Some(seq) = self.triggers.closes.pop_front() {
+                self.place_close(seq, t);
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// An armed order's trigger was reached at `stop` (a trailing one's peak then: `peak`): it
+    /// becomes its market or limit order.
+    fn fire(&mut self, seq: OrderSeq, stop: u64, peak: u64, t: u64) {
+        if !self.orders[seq as usize].is_armed() {
+            return;
+        }
+        let limit = self.limit_at(&self.orders[seq as usize].req, stop);
+        let o = &mut self.orders[seq as usize];
+        o.stop = Some(StopState { armed: false, stop, peak, limit });
+        o.req.price = limit;
+        let (account, asset, held) = (o.req.account, o.hold_asset, o.hold_remaining);
+        o.hold_remaining = 0;
+        self.accounts[account as usize].holds[asset as usize] -= held;
+        let req = self.orders[seq as usize].req.clone();
+        let remaining = self.orders[seq as usize].remaining();
+        let exec_limit = match (req.kind.is_market(), req.side) {
+            (false, _) => limit,
+            (true, Side::Sell) => 0,
+            (true, Side::Buy) => self.worst_ask_for(req.pair, remaining),
+        };
+        if !req.kind.is_market() && limit == 0 {
+            self.finish(seq, Status::Canceled, Some(CancelReason::InvalidPrice), t);
+            return;
+        }
+        let (asset, hold) = self.hold_for(&req, exec_limit, remaining);
+        if self.accounts[account as usize].available(asset) < hold {
+            self.finish(seq, Status::Canceled, Some(CancelReason::InsufficientFunds), t);
+            return;
+        }
+        let o = &mut self.orders[seq as usize];
+        o.hold_asset = asset;
+        o.hold_remaining = hold;
+        self.accounts[account as usize].holds[asset as usize] += hold;
+        self.execute(seq, exec_limit, t);
+    }
+
+    /// Places the conditional close of an order that ended with fills: the other side, the
+    /// executed volume, relative prices from the opening order's price, its own txid. One it
+    /// cannot fund (or price) is recorded canceled, so the client sees why.
+    fn place_close(&mut self, parent: OrderSeq, t: u64) {
+        let p = &self.orders[parent as usize];
+        let Some(close) = p.req.close.clone() else { return };
+        if p.filled <= 0 {
+            return;
+        }
+        let avg = div_round_half_up(p.exact_cost, p.filled) as u64;
+        let base = if p.req.kind.is_market() || p.req.price == 0 { avg } else { p.req.price };
+        let req = NewOrder {
+            kind: close.kind,
+            price: close.price,
+            price2: close.price2,
+            price_offset: close.price_offset,
+            price2_offset: close.price2_offset,
+            trigger: p.req.trigger,
+            ..NewOrder::limit(p.req.account, p.req.pair, p.req.side.opposite(), close.price, p.filled)
+        };
+        let placed =
+            self.resolve_prices(&req, base).and_then(|r| if r.kind.is_triggered() { self.arm(r, t) } else { self.place_order(&r, t) });
+        let seq = match placed {
+            Ok(Applied::OrderPlaced(seq)) => seq,
+            Ok(_) => return,
+            Err(e) => {
+                let seq = self.orders.len() as OrderSeq;
+                let asset = self.markets.pair(req.pair).quote;
+                let mut o = Order::opened(seq, req, t, asset, 0);
+                o.status = Status::Canceled;
+                o.reason =
+                    Some(if e == KrakenError::InsufficientFunds { CancelReason::InsufficientFunds } else { CancelReason::InvalidPrice });
+                o.close_ns = t;
+                o.parent = Some(parent);
+                self.orders.push(o);
+                self.accounts[self.orders[seq as usize].req.account as usize].closed_orders.push(seq);
+                return;
+            }
+        };
+        self.orders[seq as usize].parent = Some(parent);
+    }
+
+    /// Invariants of the trigger index: exactly the armed orders are in it, once, and no
+    /// armed order is on a book.
+    pub(super) fn check_triggers(&self) -> Result<(), String> {
+        let armed: Vec<&Order> = self.orders.iter().filter(|o| o.is_armed()).collect();
+        if armed.len() != self.triggers.armed() {
+            return Err(format!("{} armed orders, {} in the trigger index", armed.len(), self.triggers.armed()));
+        }
+        for o in armed {
+            let idx = &self.triggers.index[o.req.pair as usize][o.req.trigger as usize];
+            let st = o.stop.as_ref().expect("armed has a stop");
+            let found = match o.req.kind.is_trailing() {
+                true => {
+                    let t = if o.req.side == Side::Sell { &idx.trail_sell } else { &idx.trail_buy };
+                    t.peak_of(o.seq).is_some()
+                }
+                false if fires_up(o.req.kind, o.req.side) => idx.up.contains(&(st.stop, o.seq)),
+                false => idx.down.contains(&(st.stop, o.seq)),
+            };
+            if !found {
+                return Err(format!("armed order {} missing from the trigger index", o.seq));
+            }
+            // Nothing armed may already be reached by its reference's current price.
+            let r = self.reference(o.req.pair, o.req.trigger);
+            let (stop, _) = self.stop_and_limit(o);
+            let reached = match (o.req.kind.is_trailing(), o.req.side) {
+                (true, Side::Sell) => r <= stop,
+                (true, Side::Buy) => r >= stop,
+                (false, s) if fires_up(o.req.kind, s) => r >= stop,
+                _ => r <= stop,
+            };
+            if reached && self.triggers.events.is_empty() {
+                return Err(format!("armed order {} at stop {stop} already reached by {r}", o.seq));
+            }
+        }
+        for per_pair in &self.triggers.index {
+            for idx in per_pair {
+                idx.trail_sell.check()?;
+                idx.trail_buy.check()?;
+            }
+        }
+        Ok(())
+    }
+}
