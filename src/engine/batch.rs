@@ -1,9 +1,10 @@
-//! The trading commands that act on several orders at once, each one logged command so that no
-//! other command comes between its parts: AddOrderBatch (2 to 15 orders of one account on one
-//! pair, placed in order; an order the engine refuses, e.g. for funds, gets its own error and the
-//! rest go on, as Kraken documents), EditOrder (Kraken's legacy cancel + replace: the original is
-//! canceled and a new order with a new txid placed, or neither) and CancelOrderBatch (the union of
-//! the orders named by txids, userrefs and cl_ord_ids).
+//! The trading commands that end or place several orders at once, each one logged command so
+//! that no other command comes between its parts: CancelOrder (by txid, userref or cl_ord_id),
+//! CancelAll, AddOrderBatch (2 to 15 orders of one account on one pair, placed in order; an order
+//! the engine refuses, e.g. for funds, gets its own error and the rest go on, as Kraken
+//! documents), EditOrder (Kraken's legacy cancel + replace: the original is canceled and a new
+//! order with a new txid placed, or neither) and CancelOrderBatch (the union of the orders named
+//! by txids, userrefs and cl_ord_ids).
 
 use super::order::{AccountId, CancelReason, NewOrder, OrderKind, OrderSeq};
 use super::{Applied, CancelTarget, Exchange};
@@ -86,6 +87,55 @@ impl Exchange {
                 })
             }
         }
+    }
+
+    /// The open orders of `account` a cancel of `target` would end (empty: none).
+    pub fn cancel_victims(&self, account: AccountId, target: &CancelTarget) -> Vec<OrderSeq> {
+        let Ok(acct) = self.user_account(account) else { return Vec::new() };
+        match target {
+            CancelTarget::Order(seq) => match self.orders.get(*seq as usize) {
+                Some(o) if o.req.account == account && o.is_open() => vec![*seq],
+                _ => Vec::new(),
+            },
+            CancelTarget::UserRef(r) => {
+                acct.open_orders.iter().copied().filter(|s| self.orders[*s as usize].req.userref == Some(*r)).collect()
+            }
+            CancelTarget::ClOrdId(c) => {
+                acct.open_orders.iter().copied().filter(|s| self.orders[*s as usize].req.cl_ord_id.as_deref() == Some(c.as_str())).collect()
+            }
+        }
+    }
+
+    /// CancelOrder: one order by txid, or every open order with a userref or cl_ord_id.
+    pub(super) fn cancel(&mut self, account: AccountId, target: &CancelTarget, t: u64) -> Result<Applied, KrakenError> {
+        self.user_account(account)?;
+        if let CancelTarget::Order(seq) = target {
+            // The common case, without collecting.
+            return match self.orders.get(*seq as usize) {
+                Some(o) if o.req.account == account && o.is_open() => {
+                    self.cancel_resting(*seq, CancelReason::UserRequested, t);
+                    Ok(Applied::Canceled(1))
+                }
+                _ => Err(KrakenError::UnknownOrder),
+            };
+        }
+        let victims = self.cancel_victims(account, target);
+        if victims.is_empty() {
+            return Err(KrakenError::UnknownOrder);
+        }
+        for seq in &victims {
+            self.cancel_resting(*seq, CancelReason::UserRequested, t);
+        }
+        Ok(Applied::Canceled(victims.len() as u32))
+    }
+
+    /// CancelAll (and a dead man's switch firing): every open order of the account.
+    pub(super) fn cancel_all(&mut self, account: AccountId, t: u64) -> Result<Applied, KrakenError> {
+        let victims: Vec<OrderSeq> = self.user_account(account)?.open_orders.iter().copied().collect();
+        for seq in &victims {
+            self.cancel_resting(*seq, CancelReason::UserRequested, t);
+        }
+        Ok(Applied::Canceled(victims.len() as u32))
     }
 
     /// The open orders a CancelOrderBatch ends: every order any target names, once each, in

@@ -382,56 +382,9 @@ impl Exchange {
         seq
     }
 
-    /// The open orders of `account` a cancel of `target` would end (empty: none).
-    pub fn cancel_victims(&self, account: AccountId, target: &CancelTarget) -> Vec<OrderSeq> {
-        let Ok(acct) = self.user_account(account) else { return Vec::new() };
-        match target {
-            CancelTarget::Order(seq) => match self.orders.get(*seq as usize) {
-                Some(o) if o.req.account == account && o.is_open() => vec![*seq],
-                _ => Vec::new(),
-            },
-            CancelTarget::UserRef(r) => {
-                acct.open_orders.iter().copied().filter(|s| self.orders[*s as usize].req.userref == Some(*r)).collect()
-            }
-            CancelTarget::ClOrdId(c) => {
-                acct.open_orders.iter().copied().filter(|s| self.orders[*s as usize].req.cl_ord_id.as_deref() == Some(c.as_str())).collect()
-            }
-        }
-    }
-
     /// How many open orders `account` has in `pair`.
     pub fn open_orders_in_pair(&self, account: AccountId, pair: PairIdx) -> usize {
         self.user_account(account).map_or(0, |a| a.open_orders.iter().filter(|s| self.orders[**s as usize].req.pair == pair).count())
-    }
-
-    fn cancel(&mut self, account: AccountId, target: &CancelTarget, t: u64) -> Result<Applied, KrakenError> {
-        self.user_account(account)?;
-        if let CancelTarget::Order(seq) = target {
-            // The common case, without collecting.
-            return match self.orders.get(*seq as usize) {
-                Some(o) if o.req.account == account && o.is_open() => {
-                    self.cancel_resting(*seq, CancelReason::UserRequested, t);
-                    Ok(Applied::Canceled(1))
-                }
-                _ => Err(KrakenError::UnknownOrder),
-            };
-        }
-        let victims = self.cancel_victims(account, target);
-        if victims.is_empty() {
-            return Err(KrakenError::UnknownOrder);
-        }
-        for seq in &victims {
-            self.cancel_resting(*seq, CancelReason::UserRequested, t);
-        }
-        Ok(Applied::Canceled(victims.len() as u32))
-    }
-
-    fn cancel_all(&mut self, account: AccountId, t: u64) -> Result<Applied, KrakenError> {
-        let victims: Vec<OrderSeq> = self.user_account(account)?.open_orders.iter().copied().collect();
-        for seq in &victims {
-            self.cancel_resting(*seq, CancelReason::UserRequested, t);
-        }
-        Ok(Applied::Canceled(victims.len() as u32))
     }
 
     /// Takes a resting order off its book and ends it as canceled.
