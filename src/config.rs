@@ -181,6 +181,10 @@ pub struct AssetConfig {
     /// Other accepted spellings (e.g. `BTC`).
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// Kraken's `collateral_value` in Assets (a decimal such as "1.0"), for the assets Kraken
+    /// values as margin collateral; absent otherwise, as on Kraken.
+    #[serde(default)]
+    pub collateral_value: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -37,6 +37,12 @@ pub enum KrakenError {
     ReduceOnlyNoPosition,
     // EService
     Unavailable,
+    /// The pair or the whole market is in `cancel_only` (`post_only`, `limit_only`,
+    /// `reduce_only`) state and the request is not one it allows.
+    MarketCancelOnly,
+    MarketPostOnly,
+    MarketLimitOnly,
+    MarketReduceOnly,
     /// The request's `deadline` passed before the engine applied it.
     DeadlineElapsed,
     /// Too many concurrent requests of one key; retry after this unix time.
@@ -86,6 +92,10 @@ impl KrakenError {
             CannotOpenPosition => "EOrder:Cannot open position".into(),
             ReduceOnlyNoPosition => "EOrder:Reduce only:No position exists".into(),
             Unavailable => "EService:Unavailable".into(),
+            MarketCancelOnly => "EService:Market in cancel_only mode".into(),
+            MarketPostOnly => "EService:Market in post_only mode".into(),
+            MarketLimitOnly => "EService:Market in limit_only mode".into(),
+            MarketReduceOnly => "EService:Market in reduce_only mode".into(),
             DeadlineElapsed => "EService:Deadline elapsed".into(),
             Throttled(at) => format!("EService:Throttled: {at}"),
             FundingUnknownAsset => "EFunding:Unknown asset".into(),

@@ -317,15 +317,17 @@ fn fee_never_exceeds_the_fill_cost() {
     let (mut sim, a, b) = two_traders();
     place_ok(&mut sim, limit(b, 1, Side::Buy, 300_000, 416 * LOT));
     place_ok(&mut sim, limit(b, 1, Side::Buy, 300_000, LOT));
-    // The taker sell fills 416 lots for 124.8 units (fee 0.4992: rounds to 0), then one lot for
-    // 0.3 units that the buyer's rounding makes 0 while the running fee reaches 0.5004: the
-    // fill's fee is capped at its cost (0), the rest stays owed to later fills.
+    // The taker sell fills 416 lots for 124.8 units (0.01248 USD at ETHUSD's 5 cost decimals,
+    // 125 in the ledger; fee 0.0000499 USD, charged at USD's 4 decimals: 0), then one lot for
+    // 0.3 units (0.00003) that the buyer's rounding makes 0 in the ledger, while the seller's
+    // running fee (0.00005004) would round to one unit: capped at that fill's cost, 0.
     let sell = place_ok(&mut sim, limit(a, 1, Side::Sell, 300_000, 417 * LOT));
     let t = &sim.ex.trades;
     assert_eq!(t.len(), 4);
-    assert_eq!((t[0].cost, t[0].fee, t[2].cost, t[2].fee), (125, 0, 0, 0));
+    assert_eq!((t[0].cost, t[0].fee, t[0].cost_cd, t[0].fee_cd), (125, 0, 1_248, 0));
+    assert_eq!((t[2].cost, t[2].fee, t[2].cost_cd, t[2].fee_cd), (0, 0, 3, 0));
     let o = &sim.ex.orders[sell as usize];
-    assert_eq!((o.status, o.cost, o.fee), (Status::Closed, 125, 0));
+    assert_eq!((o.status, o.cost, o.fee, o.cost_cd, o.fee_cd), (Status::Closed, 125, 0, 1_251, 0));
     assert_eq!(div_round_half_up(o.exact_fee, 100_000_000 * PPM), 1);
     check_money(&sim.ex);
 }

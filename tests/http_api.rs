@@ -21,7 +21,7 @@ fn public_endpoints_speak_kraken() {
     }
     let tk = s.public("Ticker", "pair=XBTUSD");
     let x = &ok(&tk)["XXBTZUSD"];
-    assert_eq!(x["c"][0], "87959.9", "{x}");
+    assert_eq!(x["c"][0], "87959.90000", "{x}"); // public prices at cost_decimals
     assert!(x["o"].as_str().unwrap().parse::<f64>().unwrap() < 87959.9);
     assert_eq!(err(&s.public("Ticker", "pair=FOOBARBAZ")), "EQuery:Unknown asset pair");
     assert_eq!(err(&s.public("NoSuchThing", "")), "EGeneral:Unknown method");
@@ -115,7 +115,8 @@ fn a_trade_moves_exact_money_and_survives_restart() {
     let sell_id = ok(&sell)["txid"][0].as_str().unwrap().to_string();
     assert_eq!(ok(&sell)["descr"]["order"], "sell 0.02000000 XBTUSD @ limit 50000.0");
     let depth = s.public("Depth", "pair=XBTUSD&count=1");
-    assert_eq!(ok(&depth)["XXBTZUSD"]["asks"][0][0], "50000.0");
+    assert_eq!(ok(&depth)["XXBTZUSD"]["asks"][0][0], "50000.00000");
+    assert_eq!(ok(&depth)["XXBTZUSD"]["asks"][0][1], "0.020");
 
     let buy = s.private(&taker, "AddOrder", &[("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "market"), ("volume", "0.005")]);
     let buy_id = ok(&buy)["txid"][0].as_str().unwrap().to_string();
@@ -123,12 +124,13 @@ fn a_trade_moves_exact_money_and_survives_restart() {
     let o = &ok(&q)[&buy_id];
     assert_eq!(o["status"], "closed");
     assert_eq!(o["vol_exec"], "0.00500000");
-    assert_eq!(o["cost"], "250.0000");
-    assert_eq!(o["fee"], "1.0000"); // 0.40% taker
+    assert_eq!(o["cost"], "250.00000");
+    assert_eq!(o["fee"], "1.00000"); // 0.40% taker
+    assert_eq!(o["price"], "50000.00000");
     let trade_id = o["trades"][0].as_str().unwrap().to_string();
     let th = s.private(&taker, "TradesHistory", &[]);
     let t = &ok(&th)["trades"][&trade_id];
-    assert_eq!((t["price"].as_str(), t["maker"].as_bool(), t["pair"].as_str()), (Some("50000.0"), Some(false), Some("XXBTZUSD")));
+    assert_eq!((t["price"].as_str(), t["maker"].as_bool(), t["pair"].as_str()), (Some("50000.00000"), Some(false), Some("XXBTZUSD")));
 
     let bal = s.private(&taker, "Balance", &[]);
     assert_eq!(ok(&bal)["ZUSD"], "9749.0000");

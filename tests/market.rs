@@ -37,8 +37,8 @@ fn a_fresh_server_is_a_live_market_and_a_user_trades_against_its_ladder() {
     // have traded when the Ticker is read (it starts with the server), so look for that last
     // generated trade among the recent trades rather than requiring it to be the last one.
     let recent = s.public("Trades", &format!("pair=XXBTZUSD&since={}", started - 600));
-    let ends_at_board = ok(&recent)["XXBTZUSD"].as_array().unwrap().iter().any(|r| r[0] == "87959.9");
-    assert!(before["XXBTZUSD"] == "87959.9" || ends_at_board, "history ends at the board's price: {}", before["XXBTZUSD"]);
+    let ends_at_board = ok(&recent)["XXBTZUSD"].as_array().unwrap().iter().any(|r| r[0] == "87959.90000");
+    assert!(before["XXBTZUSD"] == "87959.90000" || ends_at_board, "history ends at the board's price: {}", before["XXBTZUSD"]);
 
     // Within 60 s every pair's last price has changed, with no user activity.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -69,7 +69,9 @@ fn a_fresh_server_is_a_live_market_and_a_user_trades_against_its_ladder() {
     let daily = s.public("OHLC", "pair=XBTUSD&interval=1440");
     let ticker = s.public("Ticker", "pair=XBTUSD");
     let today = ok(&daily)["XXBTZUSD"].as_array().unwrap().last().unwrap().clone();
-    assert_eq!(ok(&ticker)["XXBTZUSD"]["o"], today[1], "Ticker's o is today's daily candle's open");
+    // The same price, at cost_decimals in the Ticker and at pair_decimals in OHLC (as Kraken prints).
+    let units = |v: &Value| parse_units(v.as_str().unwrap(), 5).unwrap();
+    assert_eq!(units(&ok(&ticker)["XXBTZUSD"]["o"]), units(&today[1]), "Ticker's o is today's daily candle's open");
 
     // A user market order against the ladder, with the simulator paused so Depth stays put.
     s.cli(&["market", "off"]);
@@ -81,7 +83,9 @@ fn a_fresh_server_is_a_live_market_and_a_user_trades_against_its_ladder() {
         .iter()
         .map(|a| (a[0].as_str().unwrap().to_string(), parse_units(a[1].as_str().unwrap(), 8).unwrap()))
         .collect();
-    let volume = asks[0].1 + asks[1].1 / 2 / 100 * 100;
+    // Depth shows volumes to 3 decimals (Kraken's), so the best level holds less than 0.001 more:
+    // a volume 0.001 above it and half the next level's takes all of the first and some of the next.
+    let volume = asks[0].1 + 100_000 + asks[1].1 / 2 / 100 * 100;
     let key = s.demo.clone().unwrap();
     let placed = s.private(
         &key,
@@ -100,8 +104,10 @@ fn a_fresh_server_is_a_live_market_and_a_user_trades_against_its_ladder() {
         })
         .collect();
     fills.sort_by(|a, b| a.1.parse::<f64>().unwrap().total_cmp(&b.1.parse::<f64>().unwrap()));
-    let got: Vec<(String, i128)> = fills.iter().map(|f| (f.1.clone(), f.2)).collect();
-    assert_eq!(got, vec![(asks[0].0.clone(), asks[0].1), (asks[1].0.clone(), volume - asks[0].1)], "filled at Depth's prices");
+    let got: Vec<String> = fills.iter().map(|f| f.1.clone()).collect();
+    assert_eq!(got, vec![asks[0].0.clone(), asks[1].0.clone()], "filled at Depth's prices");
+    assert_eq!(fills[0].2 / 100_000 * 100_000, asks[0].1, "the whole best level, as Depth showed it to 3 decimals");
+    assert_eq!(fills[0].2 + fills[1].2, volume);
     let after = s.public("Ticker", "pair=XBTUSD");
     assert_eq!(ok(&after)["XXBTZUSD"]["c"][0].as_str().unwrap(), asks[1].0, "the order moved the last price");
     let d2 = s.public("Depth", "pair=XBTUSD&count=1");
@@ -196,7 +202,8 @@ fn the_sample_files_import_and_trades_and_ohlc_answer_them_exactly() {
     assert_eq!(rows.len(), 400);
     for (row, line) in rows.iter().zip(sample.lines()) {
         let f: Vec<&str> = line.split(',').collect();
-        assert_eq!(row[0].as_str().unwrap(), f[1], "price");
+        assert_eq!(parse_units(row[0].as_str().unwrap(), 5), parse_units(f[1], 5), "price");
+        assert_eq!(row[0].as_str().unwrap().split_once('.').unwrap().1.len(), 5, "price at XBTUSD's 5 cost decimals");
         assert_eq!(parse_units(row[1].as_str().unwrap(), 10), parse_units(f[2], 10), "volume");
         assert_eq!(row[2].as_f64().unwrap(), f[0].parse::<f64>().unwrap(), "time");
     }

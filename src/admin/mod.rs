@@ -8,6 +8,7 @@ mod console;
 mod funding;
 pub(crate) mod limits;
 mod market;
+mod market_status;
 mod state;
 
 use crate::auth::PermissionRequest;
@@ -54,7 +55,8 @@ pub fn router(server: Shared) -> Router {
         .route("/admin/snapshots/save", post(state::save))
         .route("/admin/snapshots/restore", post(state::restore))
         .layer(DefaultBodyLimit::max(16 * 1024))
-        .merge(market::router());
+        .merge(market::router())
+        .merge(market_status::router());
     // Tests only: a handler that panics, to prove the panic path (500 + EGeneral:Internal error,
     // the connection answered, the server serving on, calamari_panics_total counting).
     let router = if std::env::var("CALAMARI_TEST_PANIC").is_ok_and(|v| v == "1") {

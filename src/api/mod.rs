@@ -77,8 +77,10 @@ pub fn router(state: Shared) -> Router {
     let record = axum::middleware::from_fn_with_state(state.clone(), telemetry::http::record);
     Router::new()
         .route("/openapi.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON) }))
-        .route("/0/public/{method}", get(public_get).post(public_post))
-        .route("/0/private/{method}", post(private_call))
+        // Every path below these two answers Kraken's envelope, deeper ones such as
+        // `/0/private/Earn/Strategies` included (`EGeneral:Unknown method`), never a bare 404.
+        .route("/0/public/{*method}", get(public_get).post(public_post).fallback(unknown_method))
+        .route("/0/private/{*method}", post(private_call).get(private_get).fallback(unknown_method))
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .route_layer(telemetry::http::catch_panic())
         .route_layer(record)
@@ -144,6 +146,21 @@ async fn public_post(
         Ok(p) => envelope(public::dispatch(&st, &method, p).await),
         Err(e) => envelope(Err(e)),
     }
+}
+
+/// Another HTTP method (PUT, DELETE…) on a Kraken path: the envelope with `EGeneral:Unknown method`.
+async fn unknown_method() -> Response {
+    envelope(Err(KrakenError::UnknownMethod))
+}
+
+/// A GET on a private method: Kraken reads private calls from a POST body only and answers a GET
+/// (its query string ignored) `EGeneral:Invalid arguments`; a method it does not serve stays
+/// `EGeneral:Unknown method`.
+async fn private_get(Path(method): Path<String>) -> Response {
+    if private::permission_for(&method).is_none() {
+        return envelope(Err(KrakenError::UnknownMethod));
+    }
+    envelope(Err(KrakenError::InvalidArguments(None)))
 }
 
 fn content_type(headers: &HeaderMap) -> Option<&str> {

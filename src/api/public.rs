@@ -3,11 +3,12 @@
 //! thread (in order with the commands before it) and rendered there.
 
 use super::params::Params;
-use super::views::seconds;
+use super::views::{fixed, nanos_seconds, price_cd};
 use super::{ApiResult, Shared};
 use crate::engine::market_data::{INTERVALS, NS};
 use crate::engine::markets::{Markets, Pair, PairIdx};
 use crate::engine::order::Side;
+use crate::engine::status::MarketStatus;
 use crate::engine::Exchange;
 use crate::error::KrakenError;
 use crate::money::{div_round_half_up, format_units};
@@ -24,9 +25,15 @@ pub async fn dispatch(st: &Shared, method: &str, p: Params) -> ApiResult {
     }
     match method {
         "Time" => Ok(time()),
-        "SystemStatus" => Ok(json!({ "status": "online", "timestamp": rfc3339(now_ns() / NS) })),
+        "SystemStatus" => {
+            let status = st.sequencer.read(|ex| ex.market_status.system).await?;
+            Ok(json!({ "status": status.as_str(), "timestamp": rfc3339(now_ns() / NS) }))
+        }
         "Assets" => assets(&st.markets, &p),
-        "AssetPairs" => asset_pairs(&st.markets, &p),
+        "AssetPairs" => {
+            let statuses = st.sequencer.read(|ex| ex.market_status.pairs.clone()).await?;
+            asset_pairs(&st.markets, &p, &statuses)
+        }
         "Ticker" => {
             let pairs = pair_list(&st.markets, &p)?;
             let now = now_ns();
@@ -113,16 +120,19 @@ fn assets(m: &Markets, p: &Params) -> ApiResult {
     let mut out = Map::new();
     for a in list {
         let asset = m.asset(a);
-        out.insert(
-            asset.id.clone(),
-            json!({
-                "aclass": "currency",
-                "altname": asset.altname,
-                "decimals": asset.decimals,
-                "display_decimals": asset.display_decimals,
-                "status": "enabled",
-            }),
-        );
+        let mut v = json!({
+            "aclass": "currency",
+            "altname": asset.altname,
+            "decimals": asset.decimals,
+            "display_decimals": asset.display_decimals,
+        });
+        if let Some(c) = &asset.collateral_value {
+            // A JSON number as Kraken prints it (`1.0`); checked as a 4-decimal figure at start-up.
+            let n: f64 = c.parse().unwrap_or(0.0);
+            v["collateral_value"] = serde_json::Number::from_f64(n).map(Value::Number).unwrap_or(Value::Null);
+        }
+        v["status"] = json!("enabled");
+        out.insert(asset.id.clone(), v);
     }
     Ok(Value::Object(out))
 }
@@ -138,7 +148,7 @@ fn fee_rows(schedule: &[crate::engine::markets::FeeTier]) -> Value {
     Value::Array(rows)
 }
 
-fn asset_pairs(m: &Markets, p: &Params) -> ApiResult {
+fn asset_pairs(m: &Markets, p: &Params, statuses: &[MarketStatus]) -> ApiResult {
     let pairs = pair_list(m, p)?;
     let info = p.text("info").unwrap_or("info");
     if !["info", "leverage", "fees", "margin"].contains(&info) {
@@ -178,7 +188,10 @@ fn asset_pairs(m: &Markets, p: &Params) -> ApiResult {
                 "ordermin": pair.ordermin_text,
                 "costmin": pair.costmin_text,
                 "tick_size": pair.tick_text,
-                "status": "online",
+                "status": statuses.get(idx as usize).copied().unwrap_or(MarketStatus::Online).as_str(),
+                "execution_venue": "international",
+                "long_position_limit": 0,
+                "short_position_limit": 0,
             }),
         };
         out.insert(pair.id.clone(), v);
@@ -186,7 +199,13 @@ fn asset_pairs(m: &Markets, p: &Params) -> ApiResult {
     Ok(Value::Object(out))
 }
 
+/// Public prices (Ticker, Depth, Trades, Spread) at the pair's `cost_decimals`, as Kraken prints
+/// them (`"30300.10000"` for XBTUSD, `"0.070960700"` for XDGUSD); OHLC keeps `pair_decimals`.
 fn price(pair: &Pair, ticks: u64) -> String {
+    price_cd(pair, ticks)
+}
+
+fn ohlc_price(pair: &Pair, ticks: u64) -> String {
     format_units(ticks as i128, pair.pair_decimals)
 }
 
@@ -194,11 +213,25 @@ fn volume(pair: &Pair, units: i128) -> String {
     super::views::volume(pair, units)
 }
 
-/// A Ticker/Depth side entry: price, whole-lot volume, lot volume (3 decimals).
+/// A book volume as Ticker's lot volume and Depth print it: three decimals (`"2.059"`).
+fn book_volume(pair: &Pair, units: i128) -> String {
+    fixed(units, pair.base_decimals, 3)
+}
+
+/// A volume-weighted average price, `value` being price ticks × base units, at `cost_decimals`.
+fn vwap(pair: &Pair, value: i128, volume: i128, otherwise: u64) -> String {
+    if volume <= 0 {
+        return price(pair, otherwise);
+    }
+    let scale = 10i128.pow(pair.cost_decimals - pair.pair_decimals);
+    format_units(div_round_half_up(value * scale, volume), pair.cost_decimals)
+}
+
+/// A Ticker side entry: price, whole-lot volume, lot volume (3 decimals).
 fn top(pair: &Pair, level: Option<(u64, i128)>) -> Value {
     let (p, v) = level.unwrap_or((0, 0));
     let scale = 10i128.pow(pair.base_decimals);
-    json!([price(pair, p), (v / scale).to_string(), super::views::fixed(v, pair.base_decimals, 3)])
+    json!([price(pair, p), (v / scale).to_string(), book_volume(pair, v)])
 }
 
 fn ticker(ex: &Exchange, pairs: &[PairIdx], now: u64) -> ApiResult {
@@ -210,13 +243,7 @@ fn ticker(ex: &Exchange, pairs: &[PairIdx], now: u64) -> ApiResult {
         let book = &ex.books[idx as usize];
         let today = md.window(midnight);
         let day = md.window(now.saturating_sub(crate::engine::market_data::DAY_NS));
-        let vwap = |w: &crate::engine::market_data::WindowStats| {
-            if w.volume > 0 {
-                div_round_half_up(w.value, w.volume) as u64
-            } else {
-                md.last_price
-            }
-        };
+        let vwap = |w: &crate::engine::market_data::WindowStats| vwap(pair, w.value, w.volume, md.last_price);
         let last_volume = md.trades.last().map(|t| t.volume).unwrap_or(0);
         out.insert(
             pair.id.clone(),
@@ -225,7 +252,7 @@ fn ticker(ex: &Exchange, pairs: &[PairIdx], now: u64) -> ApiResult {
                 "b": top(pair, book.depth(Side::Buy, 1).first().copied()),
                 "c": [price(pair, md.last_price), volume(pair, last_volume)],
                 "v": [volume(pair, today.volume), volume(pair, day.volume)],
-                "p": [price(pair, vwap(&today)), price(pair, vwap(&day))],
+                "p": [vwap(&today), vwap(&day)],
                 "t": [today.count, day.count],
                 "l": [price(pair, today.low), price(pair, day.low)],
                 "h": [price(pair, today.high), price(pair, day.high)],
@@ -239,9 +266,9 @@ fn ticker(ex: &Exchange, pairs: &[PairIdx], now: u64) -> ApiResult {
 fn depth(ex: &Exchange, idx: PairIdx, count: usize) -> ApiResult {
     let pair = ex.markets.pair(idx);
     let book = &ex.books[idx as usize];
-    let stamp = (now_ns() / NS) as i64;
+    // Each level carries the time it last changed (whole seconds), as Kraken's do.
     let rows = |side| -> Vec<Value> {
-        book.depth(side, count).into_iter().map(|(p, v)| json!([price(pair, p), volume(pair, v), stamp])).collect()
+        book.depth_stamped(side, count).into_iter().map(|(p, v, t)| json!([price(pair, p), book_volume(pair, v), t / NS])).collect()
     };
     Ok(json!({ pair.id.clone(): { "asks": rows(Side::Sell), "bids": rows(Side::Buy) } }))
 }
@@ -269,7 +296,7 @@ fn trades(ex: &Exchange, idx: PairIdx, since: Option<u64>, count: usize) -> ApiR
         .map(|t| {
             let side = if t.taker_side == Side::Buy { "b" } else { "s" };
             let kind = if t.taker_kind.is_market() { "m" } else { "l" };
-            json!([price(pair, t.price), volume(pair, t.volume), seconds(t.time_ns), side, kind, "", t.trade_id])
+            json!([price(pair, t.price), volume(pair, t.volume), nanos_seconds(t.time_ns), side, kind, "", t.trade_id])
         })
         .collect();
     let last = slice.last().map(|t| t.time_ns).or(since).unwrap_or_else(|| all.last().map(|t| t.time_ns).unwrap_or(0));
@@ -296,11 +323,11 @@ fn ohlc(ex: &Exchange, idx: PairIdx, interval: usize, since: u64, now: u64) -> A
             let vwap = if c.volume > 0 { div_round_half_up(c.value, c.volume) as u64 } else { c.close };
             json!([
                 c.time,
-                price(pair, c.open),
-                price(pair, c.high),
-                price(pair, c.low),
-                price(pair, c.close),
-                price(pair, vwap),
+                ohlc_price(pair, c.open),
+                ohlc_price(pair, c.high),
+                ohlc_price(pair, c.low),
+                ohlc_price(pair, c.close),
+                ohlc_price(pair, vwap),
                 volume(pair, c.volume),
                 c.count
             ])

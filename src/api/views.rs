@@ -1,7 +1,11 @@
 //! Kraken's JSON shapes for account data: orders (OpenOrders, ClosedOrders, QueryOrders),
 //! trades (TradesHistory, QueryTrades) and ledger entries (Ledgers, QueryLedgers), rendered
-//! from engine records. Decimal fields are strings at the pair's or asset's decimals; times are
-//! seconds as JSON numbers.
+//! from engine records, and the number formats every answer shares. The rule (ARCHITECTURE.md,
+//! "Kraken's numbers", with the recorded answers it comes from): money of an order or a trade
+//! (cost, fee, average price, stop and limit prices, margin) and every public price at the pair's
+//! `cost_decimals`; an order's own limit price (`descr`) and OHLC at `pair_decimals`; volumes at
+//! `lot_decimals`; ledger amounts and balances at the asset's `decimals`; private times as JSON
+//! numbers to the microsecond.
 
 use crate::engine::account::{LedgerEntry, RefId, TradeRecord};
 use crate::engine::ids::IdKind;
@@ -12,12 +16,27 @@ use crate::engine::Exchange;
 use crate::money::{div_round_half_up, format_units};
 use serde_json::{json, Map, Value};
 
-/// Seconds as Kraken prints them: a JSON number with four decimals.
+/// Seconds as Kraken prints an order's, a trade's or a ledger entry's time: a JSON number to the
+/// microsecond (`1759960488.016865`), the float nearest the microsecond count.
 pub fn seconds(time_ns: u64) -> Value {
-    let tenths_of_ms = (time_ns + 50_000) / 100_000;
-    let v = tenths_of_ms as f64 / 10_000.0;
+    let micros = (time_ns + 500) / 1_000;
+    float(micros as f64 / 1e6)
+}
+
+/// A public trade's time: the float nearest the nanosecond stamp (`1616666442.2951703`).
+pub fn nanos_seconds(time_ns: u64) -> Value {
+    float(time_ns as f64 / 1e9)
+}
+
+fn float(v: f64) -> Value {
     serde_json::Number::from_f64(v).map(Value::Number).unwrap_or(Value::Null)
 }
+
+/// The asset class Kraken names in an order's `descr` and in a trade (spot pairs are `forex`).
+pub const ACLASS: &str = "forex";
+
+/// Kraken's `postxid` on spot trades: one fixed id, there being no position.
+pub const SPOT_POSTXID: &str = "TKH2SE-M7IF5-CFI7LT";
 
 /// Re-expresses `units` of 10^-from as a string with exactly `to` decimals (truncating).
 pub fn fixed(units: i128, from: u32, to: u32) -> String {
@@ -28,8 +47,36 @@ pub fn fixed(units: i128, from: u32, to: u32) -> String {
     }
 }
 
+/// An order's own price (`descr`, `descr.order`) and OHLC prices: `pair_decimals`.
 pub fn price(pair: &Pair, ticks: u64) -> String {
     format_units(ticks as i128, pair.pair_decimals)
+}
+
+/// Money at the pair's `cost_decimals` (a trade's or an order's cost and fee).
+pub fn money(pair: &Pair, units: i128) -> String {
+    format_units(units, pair.cost_decimals)
+}
+
+/// A price in ticks at the pair's `cost_decimals` (public prices, stop and limit prices).
+pub fn price_cd(pair: &Pair, ticks: u64) -> String {
+    fixed(ticks as i128, pair.pair_decimals, pair.cost_decimals)
+}
+
+/// The average price of `cost_cd` (10^-cost_decimals quote) over `volume` (base units), at
+/// `cost_decimals`, rounded half up; 0 for nothing.
+pub fn average(pair: &Pair, cost_cd: i128, volume: i128) -> String {
+    let avg = if volume > 0 { div_round_half_up(cost_cd * 10i128.pow(pair.base_decimals), volume) } else { 0 };
+    money(pair, avg)
+}
+
+/// A fee as Kraken prints it: quote fees at `cost_decimals` (`fee_cd`), base fees (`fcib`) at the
+/// base's decimals.
+fn fee_text(pair: &Pair, fee_in_base: bool, fee_cd: i128) -> String {
+    if fee_in_base {
+        format_units(fee_cd, pair.base_decimals)
+    } else {
+        money(pair, fee_cd)
+    }
 }
 
 pub fn volume(pair: &Pair, units: i128) -> String {
@@ -122,12 +169,13 @@ fn descr_prices(o: &Order, pair: &Pair) -> (String, String) {
         (true, _) => price_or_offset(pair, 0, o.req.price_offset, o.req.kind, o.req.side, false),
         (false, Some(s)) => price(pair, s.stop),
         (false, None) if matches!(o.req.kind, OrderKind::Limit | OrderKind::Iceberg) => price(pair, o.req.price),
-        _ => price(pair, 0),
+        _ => "0".to_string(),
     };
     let p2 = match o.req.kind {
         OrderKind::TrailingStopLimit => price_or_offset(pair, 0, o.req.price2_offset, o.req.kind, o.req.side, true),
         k if k.has_limit2() => price(pair, o.req.price2),
-        _ => price(pair, 0),
+        // Unset, Kraken prints "0" (not "0.0").
+        _ => "0".to_string(),
     };
     (p1, p2)
 }
@@ -155,8 +203,6 @@ pub fn oflags(req: &NewOrder) -> String {
 pub fn order(ex: &Exchange, o: &Order, with_trades: bool) -> Value {
     let markets = &ex.markets;
     let pair = markets.pair(o.req.pair);
-    let fee_dec = if o.req.fee_in_base { pair.base_decimals } else { pair.quote_decimals };
-    let avg = if o.filled > 0 { div_round_half_up(o.exact_cost, o.filled) as u64 } else { 0 };
     let (p1, p2) = descr_prices(o, pair);
     let (stop, limit) = ex.stop_and_limit(o);
     let mut m = Map::new();
@@ -177,6 +223,7 @@ pub fn order(ex: &Exchange, o: &Order, with_trades: bool) -> Value {
         "descr".into(),
         json!({
             "pair": pair.altname,
+            "aclass": ACLASS,
             "type": o.req.side.as_str(),
             "ordertype": o.req.kind.as_str(),
             "price": p1,
@@ -189,11 +236,12 @@ pub fn order(ex: &Exchange, o: &Order, with_trades: bool) -> Value {
     let vol = if o.req.quote_volume { order_volume(pair, &o.req) } else { volume(pair, o.req.volume) };
     m.insert("vol".into(), json!(vol));
     m.insert("vol_exec".into(), json!(volume(pair, o.filled)));
-    m.insert("cost".into(), json!(format_units(o.cost, pair.quote_decimals)));
-    m.insert("fee".into(), json!(format_units(o.fee, fee_dec)));
-    m.insert("price".into(), json!(price(pair, avg)));
-    m.insert("stopprice".into(), json!(price(pair, stop)));
-    m.insert("limitprice".into(), json!(price(pair, limit)));
+    m.insert("cost".into(), json!(money(pair, o.cost_cd)));
+    m.insert("fee".into(), json!(fee_text(pair, o.req.fee_in_base, o.fee_cd)));
+    m.insert("price".into(), json!(average(pair, o.cost_cd, o.filled)));
+    // Stop and limit prices at cost_decimals, as Kraken prints them ("127605.90000").
+    m.insert("stopprice".into(), json!(price_cd(pair, stop)));
+    m.insert("limitprice".into(), json!(price_cd(pair, limit)));
     // A fired trigger: `stopped` (stop-loss, trailing) or `touched` (take-profit).
     let misc = match &o.stop {
         Some(s) if !s.armed && o.req.kind.is_take_profit() => "touched",
@@ -227,19 +275,19 @@ pub fn refid(ex: &Exchange, r: RefId) -> String {
 
 pub fn trade(ex: &Exchange, t: &TradeRecord, with_ledgers: bool) -> Value {
     let pair = ex.markets.pair(t.pair);
-    let fee_dec = if t.fee_in_base { pair.base_decimals } else { pair.quote_decimals };
     let mut v = json!({
         "ordertxid": ex.order_txid(t.order),
-        "postxid": ex.ids.encode(IdKind::Trade, t.order | 1 << 62),
+        "postxid": SPOT_POSTXID,
         "pair": pair.id,
+        "aclass": ACLASS,
         "time": seconds(t.time_ns),
         "type": t.side.as_str(),
         "ordertype": t.order_kind.as_str(),
-        "price": price(pair, t.price),
-        "cost": format_units(t.cost, pair.quote_decimals),
-        "fee": format_units(t.fee, fee_dec),
+        "price": price_cd(pair, t.price),
+        "cost": money(pair, t.cost_cd),
+        "fee": fee_text(pair, t.fee_in_base, t.fee_cd),
         "vol": volume(pair, t.volume),
-        "margin": format_units(0, pair.quote_decimals),
+        "margin": money(pair, 0),
         "leverage": "0",
         "misc": "",
         "trade_id": t.public_id,
@@ -275,6 +323,8 @@ mod tests {
     fn formats_like_kraken() {
         assert_eq!(fixed(1_000_000, 10, 8), "0.00010000");
         assert_eq!(fixed(5, 2, 4), "0.0500");
-        assert_eq!(seconds(1_688_667_796_880_200_000), json!(1688667796.8802));
+        assert_eq!(seconds(1_759_960_488_016_865_400), json!(1759960488.016865));
+        assert_eq!(seconds(1_688_667_796_880_200_000).to_string(), "1688667796.8802");
+        assert_eq!(nanos_seconds(1_616_666_442_295_170_300).to_string(), "1616666442.2951703");
     }
 }

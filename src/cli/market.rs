@@ -29,6 +29,14 @@ pub enum MarketCmd {
         #[arg(long, default_value = "trades")]
         kind: String,
     },
+    /// Market states: list them, or set a pair's (`XBTUSD cancel_only`: online, cancel_only,
+    /// post_only, limit_only, reduce_only, maintenance) or the whole market's (`--system
+    /// maintenance`: online, cancel_only, post_only, maintenance).
+    Status {
+        #[arg(long)]
+        system: bool,
+        args: Vec<String>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -99,6 +107,7 @@ pub fn run(target: &Target, json: bool, cmd: Cmd) -> Result<i32, String> {
                 _ => println!("{pair}: replaying {} points at {speed}x", v["points"]),
             });
         }
+        Cmd::Market { action: MarketCmd::Status { system, args } } => return super::market_status::run(&admin, json, system, &args),
         Cmd::Market { action: MarketCmd::Export { pair, kind } } => {
             let q = serde_urlencoded::to_string([("pair", pair.as_str()), ("kind", kind.as_str())]).map_err(|e| e.to_string())?;
             let v = admin.get(&format!("/admin/market/export?{q}"))?;

@@ -10,6 +10,7 @@ mod call;
 mod console;
 mod funding;
 mod market;
+mod market_status;
 mod operator;
 
 pub use admin_client::Target;

@@ -114,8 +114,13 @@ pub struct TradeRecord {
     pub order_kind: OrderKind,
     pub price: u64,
     pub volume: i128,
+    /// Quote moved and fee charged, in the assets' minimal units (what the ledger entries say).
     pub cost: i128,
     pub fee: i128,
+    /// The same at the pair's `cost_decimals` (Kraken's trade `cost` and `fee`); a base fee
+    /// (`fcib`) is in base minimal units here too.
+    pub cost_cd: i128,
+    pub fee_cd: i128,
     pub fee_in_base: bool,
     pub maker: bool,
     pub time_ns: u64,

@@ -161,6 +161,8 @@ impl Exchange {
         self.user_account(r.account)?;
         let seq = self.amend_target(r.account, &r.target).ok_or(KrakenError::UnknownOrder)?;
         let o = &self.orders[seq as usize];
+        // An amend is admitted as the order it makes would be (market states, `status`).
+        self.admit_new_order(&o.req)?;
         let pair = self.markets.pair(o.req.pair);
         if r.order_qty.is_none() && r.limit_price.is_none() && r.trigger_price.is_none() && r.display_qty.is_none() {
             return Err(KrakenError::invalid("order_qty"));

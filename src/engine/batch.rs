@@ -66,6 +66,7 @@ impl Exchange {
         if new.volume <= o.filled {
             return Err(KrakenError::InvalidOrder);
         }
+        self.admit_cancel(o.req.pair)?;
         let mut replacement = new.clone();
         replacement.volume = new.volume - o.filled;
         replacement.cl_ord_id = None;
@@ -113,6 +114,7 @@ impl Exchange {
             // The common case, without collecting.
             return match self.orders.get(*seq as usize) {
                 Some(o) if o.req.account == account && o.is_open() => {
+                    self.admit_cancel(o.req.pair)?;
                     self.cancel_resting(*seq, CancelReason::UserRequested, t);
                     Ok(Applied::Canceled(1))
                 }
@@ -123,6 +125,7 @@ impl Exchange {
         if victims.is_empty() {
             return Err(KrakenError::UnknownOrder);
         }
+        victims.iter().try_for_each(|s| self.admit_cancel(self.orders[*s as usize].req.pair))?;
         for seq in &victims {
             self.cancel_resting(*seq, CancelReason::UserRequested, t);
         }
@@ -132,6 +135,7 @@ impl Exchange {
     /// CancelAll (and a dead man's switch firing): every open order of the account.
     pub(super) fn cancel_all(&mut self, account: AccountId, t: u64) -> Result<Applied, KrakenError> {
         let victims: Vec<OrderSeq> = self.user_account(account)?.open_orders.iter().copied().collect();
+        victims.iter().try_for_each(|s| self.admit_cancel(self.orders[*s as usize].req.pair))?;
         for seq in &victims {
             self.cancel_resting(*seq, CancelReason::UserRequested, t);
         }
@@ -161,6 +165,7 @@ impl Exchange {
         if victims.is_empty() {
             return Err(KrakenError::UnknownOrder);
         }
+        victims.iter().try_for_each(|s| self.admit_cancel(self.orders[*s as usize].req.pair))?;
         for seq in &victims {
             self.cancel_resting(*seq, CancelReason::UserRequested, t);
         }

@@ -2,6 +2,8 @@
 //! (price-time priority). The book stores order sequence numbers and the live volume per level;
 //! the orders themselves live in the exchange. Cancelled orders are removed lazily: their level
 //! volume and live count drop at once, their queue slot is skipped when it reaches the front.
+//! Each level remembers when its volume last changed (Depth's per-level timestamp): the book is
+//! told the command's time (`set_time`, from `Exchange::apply`) and stamps every level it touches.
 
 use super::order::{OrderSeq, Side};
 use std::collections::{BTreeMap, VecDeque};
@@ -13,15 +15,24 @@ pub struct Level {
     pub volume: i128,
     /// Number of live orders at this level (the queue may also hold cancelled ones).
     pub live: u32,
+    /// When the level's volume last changed (engine time, ns).
+    pub changed_ns: u64,
 }
 
 #[derive(Debug, Default, Clone)]
 pub struct Book {
     bids: BTreeMap<u64, Level>,
     asks: BTreeMap<u64, Level>,
+    /// The time of the command being applied: what a touched level is stamped with.
+    now_ns: u64,
 }
 
 impl Book {
+    /// The time of the command about to change the book.
+    pub fn set_time(&mut self, t: u64) {
+        self.now_ns = t;
+    }
+
     fn side_mut(&mut self, side: Side) -> &mut BTreeMap<u64, Level> {
         match side {
             Side::Buy => &mut self.bids,
@@ -39,10 +50,12 @@ impl Book {
     /// Adds a resting order at the back of its level's queue.
     pub fn insert(&mut self, side: Side, price: u64, seq: OrderSeq, remaining: i128) {
         debug_assert!(remaining > 0);
+        let now = self.now_ns;
         let level = self.side_mut(side).entry(price).or_default();
         level.queue.push_back(seq);
         level.volume += remaining;
         level.live += 1;
+        level.changed_ns = now;
     }
 
     /// Best price on a side: highest bid, lowest ask.
@@ -61,9 +74,11 @@ impl Book {
     /// Takes `qty` from the live volume at a level; `done` says the order at the front filled
     /// completely and leaves the queue. Empty levels are removed.
     pub fn fill_front(&mut self, side: Side, price: u64, qty: i128, done: bool) {
+        let now = self.now_ns;
         let book = self.side_mut(side);
         let level = book.get_mut(&price).expect("filled level exists");
         level.volume -= qty;
+        level.changed_ns = now;
         if done {
             level.queue.pop_front();
             level.live -= 1;
@@ -93,9 +108,11 @@ impl Book {
     /// Removes a cancelled order's remaining volume from its level (its queue slot is skipped
     /// later, or goes with the level if it was the last live order).
     pub fn cancel(&mut self, side: Side, price: u64, remaining: i128) {
+        let now = self.now_ns;
         let book = self.side_mut(side);
         if let Some(level) = book.get_mut(&price) {
             level.volume -= remaining;
+            level.changed_ns = now;
             level.live -= 1;
             if level.live == 0 {
                 book.remove(&price);
@@ -106,8 +123,10 @@ impl Book {
     /// Removes a live order from its level at once, queue slot included (an order re-priced in
     /// place must not be met at its old slot).
     pub fn remove(&mut self, side: Side, price: u64, seq: OrderSeq, remaining: i128) {
+        let now = self.now_ns;
         let book = self.side_mut(side);
         if let Some(level) = book.get_mut(&price) {
+            level.changed_ns = now;
             if let Some(pos) = level.queue.iter().position(|s| *s == seq) {
                 level.queue.remove(pos);
             }
@@ -136,6 +155,11 @@ impl Book {
         }
     }
 
+    /// Up to `n` levels from the best outward with the time each last changed.
+    pub fn depth_stamped(&self, side: Side, n: usize) -> Vec<(u64, i128, u64)> {
+        self.levels(side).take(n).map(|(p, l)| (*p, l.volume, l.changed_ns)).collect()
+    }
+
     /// Levels from the best outward (for walking the book without changing it).
     pub fn levels(&self, side: Side) -> Box<dyn Iterator<Item = (&u64, &Level)> + '_> {
         match side {
@@ -146,5 +170,12 @@ impl Book {
 
     pub fn total_live(&self) -> usize {
         self.bids.values().chain(self.asks.values()).map(|l| l.live as usize).sum()
+    }
+}
+
+impl super::Exchange {
+    /// The time every book stamps the levels a command changes with (`Book::set_time`).
+    pub(super) fn set_books_time(&mut self, t: u64) {
+        self.books.iter_mut().for_each(|b| b.set_time(t));
     }
 }

@@ -37,6 +37,7 @@ impl Exchange {
     fn dump(&self, w: &mut impl Write) -> std::fmt::Result {
         writeln!(w, "ids {:?} now {} funding {} public {:?}", self.ids, self.now_ns, self.next_funding, self.next_public_trade)?;
         writeln!(w, "index {:?}", self.index)?;
+        writeln!(w, "status {:?}", self.market_status)?;
         for (i, a) in self.accounts.iter().enumerate() {
             writeln!(w, "account {i} {a:?}")?;
         }

@@ -70,6 +70,7 @@ impl Exchange {
     pub(super) fn requote(&mut self, q: &Requote, t: u64) -> Result<Applied, KrakenError> {
         self.user_account(q.account)?;
         let pair = self.markets.pairs.get(q.pair as usize).ok_or(KrakenError::UnknownAssetPair)?;
+        self.admit_requote(q.pair)?;
         let valid = q.levels >= 1
             && q.levels <= MAX_LEVELS
             && q.step > 0

@@ -15,6 +15,8 @@ pub struct Asset {
     pub altname: String,
     pub decimals: u32,
     pub display_decimals: u32,
+    /// Kraken's `collateral_value` as configured ("1.0"), printed as a JSON number; none for most.
+    pub collateral_value: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -43,6 +45,10 @@ pub struct Pair {
     /// price (10^-pd) × volume (10^-bd) is quote in units of 10^-(pd+bd); this many of those
     /// make one quote minimal unit.
     pub cost_divisor: i128,
+    /// How many units of 10^-(pd+bd) make one unit of 10^-cost_decimals, and how many of those
+    /// make one quote minimal unit (cost_divisor = to_cost_decimals × cost_to_quote).
+    pub to_cost_decimals: i128,
+    pub cost_to_quote: i128,
 }
 
 impl Pair {
@@ -79,7 +85,16 @@ impl Markets {
         let mut assets = Vec::new();
         let mut asset_names = HashMap::new();
         for (i, a) in cfg.assets.iter().enumerate() {
-            assets.push(Asset { id: a.id.clone(), altname: a.altname.clone(), decimals: a.decimals, display_decimals: a.display_decimals });
+            if a.collateral_value.as_deref().is_some_and(|v| parse_units(v, 4).is_none()) {
+                return Err(format!("asset {}: bad collateral_value", a.id));
+            }
+            assets.push(Asset {
+                id: a.id.clone(),
+                altname: a.altname.clone(),
+                decimals: a.decimals,
+                display_decimals: a.display_decimals,
+                collateral_value: a.collateral_value.clone(),
+            });
             for n in std::iter::once(&a.id).chain(std::iter::once(&a.altname)).chain(a.aliases.iter()) {
                 asset_names.insert(n.to_ascii_uppercase(), i as AssetIdx);
             }
@@ -92,8 +107,13 @@ impl Markets {
             let quote = find(&p.quote).ok_or("unknown quote")?;
             let bd = assets[base as usize].decimals;
             let qd = assets[quote as usize].decimals;
-            if p.pair_decimals + bd < qd {
-                return Err(format!("pair {}: price and base decimals too few for the quote", p.id));
+            if p.pair_decimals + bd < p.cost_decimals || p.cost_decimals < qd || p.cost_decimals < p.pair_decimals {
+                // A trade's exact cost is rounded to cost_decimals, then to the quote's decimals;
+                // public prices are printed at cost_decimals, so it holds every price tick too.
+                return Err(format!(
+                    "pair {}: cost_decimals must be at least the quote's decimals and pair_decimals, at most pair + base decimals",
+                    p.id
+                ));
             }
             let bad = |what: &str| format!("pair {}: bad {what}", p.id);
             let reference_price = parse_units(&p.reference_price, p.pair_decimals).ok_or_else(|| bad("reference_price"))? as u64;
@@ -133,6 +153,8 @@ impl Markets {
                 reference_price,
                 open_price,
                 cost_divisor: 10i128.pow(p.pair_decimals + bd - qd),
+                to_cost_decimals: 10i128.pow(p.pair_decimals + bd - p.cost_decimals),
+                cost_to_quote: 10i128.pow(p.cost_decimals - qd),
             });
             let idx = i as PairIdx;
             pair_names.insert(p.id.to_ascii_uppercase(), idx);

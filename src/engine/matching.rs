@@ -3,9 +3,10 @@
 //! (balances, holds, fees, ledger entries, trade records, public market data).
 //!
 //! Amounts stay exact by cumulative rounding: each order keeps its running exact cost and fee,
-//! and each fill charges the difference between the rounded running totals. The total charged is
-//! therefore the rounded exact total, never more than the hold reserved at the limit price and
-//! the highest taker rate (both rounded up).
+//! and each fill charges the difference between the rounded running totals (first to the pair's
+//! `cost_decimals`, Kraken's trade figures, then to the asset's decimals, the ledger's). The total
+//! charged is therefore the rounded exact total, never more than the hold reserved at the limit
+//! price and the highest taker rate (both rounded up).
 
 use super::account::{LedgerKind, RefId, TradeRecord, FEES};
 use super::market_data::{PublicTrade, DAY_NS};
@@ -23,6 +24,7 @@ impl Exchange {
     pub(super) fn place_order(&mut self, req: &NewOrder, t: u64) -> Result<Applied, KrakenError> {
         let account = self.user_account(req.account)?;
         let pair = self.markets.pairs.get(req.pair as usize).ok_or(KrakenError::UnknownAssetPair)?;
+        self.admit_new_order(req)?;
         if req.quote_volume {
             // viqc: `volume` is quote to spend; market buys only.
             if req.kind != OrderKind::Market || req.side != Side::Buy || req.fee_in_base {
@@ -204,11 +206,18 @@ impl Exchange {
     }
 
     /// Settles one fill of `qty` at `price` between the incoming order and a resting one.
+    ///
+    /// Two roundings of the cost, both half up and both cumulative per order: the exact cost to the
+    /// pair's `cost_decimals`, which is the trade's `cost` as Kraken prints it, then that to the
+    /// asset's decimals, which is what the ledger moves. A quote fee is rounded once, to the
+    /// asset's decimals (the amount charged), and printed at `cost_decimals`. A fill charges the change in the
+    /// order's rounded running totals, so an order's trades sum to its own figures and a buy never
+    /// pays more than its hold (rounding to a grid never passes the next grid point up).
     fn settle_fill(&mut self, taker: OrderSeq, maker: OrderSeq, price: u64, qty: i128, t: u64) {
         let pair_idx = self.orders[taker as usize].req.pair;
-        let (base, quote, cost_divisor) = {
+        let (base, quote, to_cd, cd_to_quote) = {
             let p = self.markets.pair(pair_idx);
-            (p.base, p.quote, p.cost_divisor)
+            (p.base, p.quote, p.to_cost_decimals, p.cost_to_quote)
         };
         let (buyer, seller) = match self.orders[taker as usize].req.side {
             Side::Buy => (taker, maker),
@@ -218,17 +227,20 @@ impl Exchange {
         debug_assert!(price >= self.orders[seller as usize].req.price);
         let exact = self.markets.pair(pair_idx).exact_cost(price, qty);
         // The buyer's running total decides the quote amount that changes hands.
-        let cost = {
+        let (cost_cd, cost) = {
             let b = &mut self.orders[buyer as usize];
             b.exact_cost += exact;
-            let total = div_round_half_up(b.exact_cost, cost_divisor);
-            let c = total - b.cost;
-            b.cost = total;
-            c
+            let cd_total = div_round_half_up(b.exact_cost, to_cd);
+            let quote_total = div_round_half_up(cd_total, cd_to_quote);
+            let delta = (cd_total - b.cost_cd, quote_total - b.cost);
+            b.cost_cd = cd_total;
+            b.cost = quote_total;
+            delta
         };
         {
             let s = &mut self.orders[seller as usize];
             s.exact_cost += exact;
+            s.cost_cd += cost_cd;
             s.cost += cost;
         }
         let public_id = self.next_public_trade[pair_idx as usize];
@@ -239,13 +251,19 @@ impl Exchange {
             let rate = self.fee_ppm(account, is_maker, t);
             let o = &mut self.orders[seq as usize];
             o.filled += qty;
-            let fee = if o.req.fee_in_base {
+            let (fee_cd, fee) = if o.req.fee_in_base {
                 o.exact_fee += qty * rate;
-                (div_round_half_up(o.exact_fee, PPM) - o.fee).min(qty)
+                let f = (div_round_half_up(o.exact_fee, PPM) - o.fee).min(qty);
+                (f, f)
             } else {
+                // A fee is a charge: it is rounded once, to the quote asset's decimals (what the
+                // ledger moves), and the trade shows that same amount at cost_decimals, so the
+                // ledger's fee equals the sum of its trades' fees (the conformance suite checks it).
                 o.exact_fee += exact * rate;
-                (div_round_half_up(o.exact_fee, cost_divisor * PPM) - o.fee).min(cost)
+                let fee = (div_round_half_up(o.exact_fee, to_cd * cd_to_quote * PPM) - o.fee).min(cost);
+                (fee * cd_to_quote, fee)
             };
+            o.fee_cd += fee_cd;
             o.fee += fee;
             let (side, kind, fee_in_base) = (o.req.side, o.req.kind, o.req.fee_in_base);
             let trade_seq = self.trades.len() as u64;
@@ -289,6 +307,8 @@ impl Exchange {
                 volume: qty,
                 cost,
                 fee,
+                cost_cd,
+                fee_cd,
                 fee_in_base,
                 maker: is_maker,
                 time_ns: t,

@@ -29,6 +29,7 @@ pub mod markets;
 mod matching;
 pub mod order;
 pub mod order_flags;
+pub mod status;
 pub mod timers;
 pub mod trailing;
 pub mod triggers;
@@ -142,6 +143,11 @@ pub enum Command {
         account: AccountId,
         targets: Vec<CancelTarget>,
     },
+    /// The operator sets the whole market's state (`pair` None) or a pair's (see `status`).
+    SetMarketStatus {
+        pair: Option<PairIdx>,
+        status: status::MarketStatus,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,6 +219,8 @@ pub struct Exchange {
     /// The amend history of every order amended at least once (see `amend`).
     pub amends: BTreeMap<OrderSeq, Vec<amend::AmendRecord>>,
     next_amend: u64,
+    /// The system's and each pair's market state (`status`).
+    pub market_status: status::MarketStates,
 }
 
 impl Exchange {
@@ -222,6 +230,7 @@ impl Exchange {
         let mut account_names = HashMap::new();
         account_names.insert("@external".to_string(), EXTERNAL);
         account_names.insert("@fees".to_string(), FEES);
+        let n_pairs = markets.pairs.len();
         let books = markets.pairs.iter().map(|_| Book::default()).collect();
         let market_data = markets.pairs.iter().map(|p| MarketData::new(p.reference_price, p.open_price)).collect();
         let next_public_trade = vec![1; markets.pairs.len()];
@@ -246,12 +255,14 @@ impl Exchange {
             triggers,
             amends: BTreeMap::new(),
             next_amend: 1,
+            market_status: status::MarketStates::new(n_pairs),
         }
     }
 
     /// Applies one command: all of it, or (on error) nothing.
     pub fn apply(&mut self, env: &Envelope) -> Result<Applied, KrakenError> {
         let t = self.now_ns.max(env.time_ns);
+        self.set_books_time(t);
         let result = match &env.command {
             Command::CreateAccount { name } => self.create_account(name),
             Command::Deposit { account, asset, amount } => self.deposit(*account, *asset, *amount, t),
@@ -279,11 +290,14 @@ impl Exchange {
             Command::Amend(r) => self.amend(r, t),
             Command::Edit { account, target, new } => self.edit(*account, *target, new, t),
             Command::CancelBatch { account, targets } => self.cancel_batch(*account, targets, t),
+            Command::SetMarketStatus { pair, status } => self.set_market_status(*pair, *status),
         };
         if result.is_ok() {
             self.now_ns = t;
             // Stops reached by this command's trades or index moves, and due closes.
             self.run_triggers(t);
+        } else {
+            self.set_books_time(self.now_ns); // a refusal leaves no trace, the books' clock included
         }
         result
     }

@@ -332,6 +332,10 @@ pub struct Order {
     pub exact_cost: i128,
     /// Running exact fee (cost or volume units × ppm).
     pub exact_fee: i128,
+    /// Cost and (quote) fee so far at the pair's `cost_decimals`, as Kraken prints them (the
+    /// sums of the order's trades' `cost_cd`/`fee_cd`; `fee_cd` is in base units with `fcib`).
+    pub cost_cd: i128,
+    pub fee_cd: i128,
     /// The asset this order holds and how much of the hold is left.
     pub hold_asset: AssetIdx,
     pub hold_remaining: i128,
@@ -363,6 +367,8 @@ impl Order {
             fee: 0,
             exact_cost: 0,
             exact_fee: 0,
+            cost_cd: 0,
+            fee_cd: 0,
             hold_asset,
             hold_remaining,
             trades: Vec::new(),

@@ -9,7 +9,7 @@ use calamari::engine::markets::Markets;
 use calamari::engine::order::{AccountId, CancelReason, NewOrder, OrderKind, OrderSeq, SelfTrade, Side, Status, TimeInForce};
 use calamari::engine::{Applied, CancelTarget, Command, Envelope, Exchange};
 use calamari::error::KrakenError;
-use calamari::money::div_round_half_up;
+use calamari::money::{div_ceil, div_round_half_up};
 use proptest::prelude::*;
 
 pub mod money;

@@ -143,6 +143,12 @@ pub enum Op {
         userref: Option<i32>,
         cl: Option<u8>,
     },
+    /// The operator sets a pair's (`pair` Some) or the whole market's state (`status` indexes
+    /// `MarketStatus::ALL`, online half the time so that trading resumes).
+    MarketStatus {
+        pair: Option<u8>,
+        status: u8,
+    },
     /// A malformed command of kind `what`, which must be rejected.
     Invalid {
         acct: u8,
@@ -200,10 +206,11 @@ pub fn mixed_op() -> impl Strategy<Value = Op> {
         1 => (0u8..4, prop_oneof![8 => 0u64..300, 1 => Just(86_401u64)]).prop_map(|(acct, timeout_s)| Op::DeadMan { acct, timeout_s }),
         5 => cancel_ops(),
         1 => (0u8..4, 0u8..3, prop_oneof![1i128..1_000, 1_000_000i128..100_000_000_000]).prop_map(|(acct, asset, amount)| Op::Deposit { acct, asset, amount }),
-        1 => (0u8..4, 0u8..22).prop_map(|(acct, what)| Op::Invalid { acct, what }),
+        1 => (0u8..4, 0u8..24).prop_map(|(acct, what)| Op::Invalid { acct, what }),
         8 => funding_op(),
         6 => super::triggers::trigger_op().prop_map(Op::Trigger),
         6 => order_endpoint_op(),
+        1 => (prop::option::weighted(0.7, 0u8..2), 0u8..12).prop_map(|(pair, status)| Op::MarketStatus { pair, status }),
     ]
 }
 
@@ -413,7 +420,15 @@ pub fn command(ex: &Exchange, users: &[AccountId], op: &Op) -> Command {
             let account = picks.first().and_then(|p| pick_order(ex, *p)).filter(|_| *acct != 0).map_or(user(acct), |o| o.req.account);
             Command::CancelBatch { account, targets }
         }
+        Op::MarketStatus { pair, status } => {
+            use calamari::engine::status::MarketStatus as M;
+            let status = if *status >= 6 { M::Online } else { M::ALL[*status as usize] };
+            // The whole market takes only its four states; the others go to a pair instead.
+            let pair = pair.map(u16::from).or(if status.is_system_state() { None } else { Some(0) });
+            Command::SetMarketStatus { pair, status }
+        }
         Op::Invalid { acct, what } => {
+            use calamari::engine::status::MarketStatus as M;
             let base = NewOrder::limit(user(acct), 0, Side::Buy, CENTER[0], 1_000 * LOT);
             match what {
                 0 => Command::PlaceOrder(NewOrder { account: EXTERNAL, ..base }),
@@ -448,7 +463,9 @@ pub fn command(ex: &Exchange, users: &[AccountId], op: &Op) -> Command {
                     display_qty: None,
                     post_only: false,
                 }),
-                _ => Command::CancelBatch { account: user(acct), targets: vec![] },
+                21 => Command::CancelBatch { account: user(acct), targets: vec![] },
+                22 => Command::SetMarketStatus { pair: None, status: M::LimitOnly },
+                _ => Command::SetMarketStatus { pair: Some(99), status: M::CancelOnly },
             }
         }
     }

@@ -15,6 +15,9 @@ pub struct Fingerprint {
     pub funding: String,
     pub timers: String,
     pub amends: String,
+    /// Market states and each book level's last-change stamp.
+    pub status: String,
+    pub stamps: Vec<Vec<(u64, i128, u64)>>,
 }
 
 pub fn fingerprint(ex: &Exchange) -> Fingerprint {
@@ -53,6 +56,8 @@ pub fn fingerprint(ex: &Exchange) -> Fingerprint {
         funding: format!("{:?}", ex.funding),
         timers: format!("{:?}", ex.timers),
         amends: format!("{:?}", ex.amends),
+        status: format!("{:?}", ex.market_status),
+        stamps: ex.books.iter().flat_map(|b| [b.depth_stamped(Side::Buy, usize::MAX), b.depth_stamped(Side::Sell, usize::MAX)]).collect(),
     }
 }
 

@@ -167,9 +167,7 @@ pub async fn cancel_order(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
 
 pub async fn cancel_all(st: &Shared, c: &Caller) -> ApiResult {
     let cmd = Command::CancelAll { account: c.account() };
-    // Kraken's CancelAll answers `{"count": n}` only (CancelOrder also has `pending`).
-    let only_count = |_: &Exchange, applied: &Applied| json!({ "count": count(applied)["count"] });
-    st.sequencer.execute_gated(c.key_nonce(), cmd, cancel_gate(st, false), only_count).await
+    st.sequencer.execute_gated(c.key_nonce(), cmd, cancel_gate(st, false), |_, applied| count(applied)).await
 }
 
 /// Charges each canceled order's penalty (by its age) to its pair's trading counter. A cancel
@@ -196,9 +194,11 @@ fn cancel_gate(st: &Shared, enforce: bool) -> impl FnOnce(&Exchange, &Command, u
     }
 }
 
+/// CancelOrder's and CancelAll's answer, `{"count": n}` as Kraken's reference pages show it (the
+/// `pending` flag of older answers is gone from them).
 fn count(applied: &Applied) -> serde_json::Value {
     match applied {
-        Applied::Canceled(n) => json!({ "count": n, "pending": false }),
+        Applied::Canceled(n) => json!({ "count": n }),
         _ => json!({ "count": 0 }),
     }
 }
