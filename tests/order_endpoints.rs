@@ -434,3 +434,40 @@ fn quick_amends_meet_the_trading_counter() {
     assert_eq!(query(&s, &k, &o)["vol"], format!("0.{:04}0000", 100 - accepted + 1));
     assert_eq!(ok(&s.private(&k, "OrderAmends", &[("order_id", &o)]))["count"], accepted + 1);
 }
+
+#[test]
+fn a_deadline_holds_for_batches_amends_and_edits() {
+    let s = Server::start();
+    let k = s.account("dora", "50000", "1", TRADER);
+    let txid = limit(&s, &k, "buy", "0.01", "20000", &[]);
+    let before = query(&s, &k, &txid);
+    let past = "2001-01-01T00:00:00Z";
+    let far = "2999-01-01T00:00:00Z";
+    let two = json!([
+        {"type": "buy", "ordertype": "limit", "volume": "0.01", "price": "20000"},
+        {"type": "buy", "ordertype": "limit", "volume": "0.01", "price": "20001"},
+    ]);
+    for (deadline, want) in [(past, "EService:Deadline elapsed"), (far, "EGeneral:Invalid arguments:deadline")] {
+        let b = json_call(&s, &k, "AddOrderBatch", json!({"pair": "XBTUSD", "orders": two, "deadline": deadline}));
+        assert_eq!(err(&b), want, "batch {b}");
+        let a = s.private(&k, "AmendOrder", &[("txid", &txid), ("order_qty", "0.005"), ("deadline", deadline)]);
+        assert_eq!(err(&a), want, "amend {a}");
+        let e = s.private(&k, "EditOrder", &[("txid", &txid), ("pair", "XBTUSD"), ("volume", "0.02"), ("deadline", deadline)]);
+        assert_eq!(err(&e), want, "edit {e}");
+    }
+    // Nothing changed: one open order, as it was.
+    assert_eq!(open_count(&s, &k), 1);
+    assert_eq!(query(&s, &k, &txid), before);
+    // A deadline a few seconds ahead lets each through.
+    let soon = {
+        let t = ok(&s.public("Time", ""))["unixtime"].as_u64().unwrap() + 30;
+        let secs = t % 86_400;
+        let days = t / 86_400;
+        let (y, m, d) = calamari::calendar::civil_from_days(days as i64);
+        format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
+    };
+    let a = s.private(&k, "AmendOrder", &[("txid", &txid), ("order_qty", "0.005"), ("deadline", &soon)]);
+    assert!(ok(&a)["amend_id"].is_string(), "{a}");
+    let b = json_call(&s, &k, "AddOrderBatch", json!({"pair": "XBTUSD", "orders": two, "deadline": soon}));
+    assert_eq!(ok(&b)["orders"].as_array().unwrap().len(), 2, "{b}");
+}

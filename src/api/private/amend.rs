@@ -4,7 +4,7 @@
 //! change is one engine command. Trading-counter costs are Kraken's: AmendOrder +1 and +3/+2/+1
 //! under 5/10/15 s of age, EditOrder +1 and +6/+5/+4/+2/+1 under 5/10/15/45/90 s.
 
-use super::orders::parse_new_order;
+use super::orders::parse_new_order_at;
 use crate::api::params::Params;
 use crate::api::views;
 use crate::api::{ApiResult, Caller, Shared};
@@ -52,6 +52,8 @@ fn order_seq(st: &Shared, txid: &str) -> Result<OrderSeq, KrakenError> {
 }
 
 pub async fn amend_order(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
+    let now_ns = st.clock.now_us().saturating_mul(1000);
+    let deadline = super::order_params::deadline(p, now_ns)?;
     let target = match (p.text("txid").or(p.text("order_id")), p.text("cl_ord_id")) {
         (Some(txid), _) => AmendTarget::Order(order_seq(st, txid)?),
         (None, Some(cl)) => AmendTarget::ClOrdId(cl.to_string()),
@@ -76,6 +78,7 @@ pub async fn amend_order(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
     };
     let limits = st.limits.clone();
     let gate = move |ex: &Exchange, cmd: &Command, now_ns: u64| match cmd {
+        _ if deadline.is_some_and(|d| now_ns > d) => Err(KrakenError::DeadlineElapsed),
         Command::Amend(r) => match ex.amend_target(r.account, &r.target) {
             Some(seq) => {
                 let age_us = now_ns.saturating_sub(ex.last_amended_ns(seq)) / 1000;
@@ -163,6 +166,8 @@ fn as_params(ex: &Exchange, seq: OrderSeq) -> Vec<(String, String)> {
 }
 
 pub async fn edit_order(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
+    let now_ns = st.clock.now_us().saturating_mul(1000);
+    let deadline = super::order_params::deadline(p, now_ns)?;
     let txid = p.required("txid")?.to_string();
     let pair_idx = st.markets.pair_by_name(p.required("pair")?).ok_or(KrakenError::UnknownAssetPair)?;
     if p.text("cl_ord_id").is_some() {
@@ -206,7 +211,7 @@ pub async fn edit_order(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
             fields.set(name, v);
         }
     }
-    let new = parse_new_order(&st.markets, account, &fields)?;
+    let new = parse_new_order_at(&st.markets, account, &fields, now_ns)?;
     let text = views::order_text(&st.markets, &new);
     let pair = st.markets.pair(pair_idx);
     let (volume, limit) = (views::volume(pair, new.volume), views::price(pair, new.price));
@@ -217,6 +222,7 @@ pub async fn edit_order(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
     let price2 = views::price(pair, 0);
     let limits = st.limits.clone();
     let gate = move |ex: &Exchange, cmd: &Command, now_ns: u64| match cmd {
+        _ if deadline.is_some_and(|d| now_ns > d) => Err(KrakenError::DeadlineElapsed),
         Command::Edit { account, target, .. } => {
             let age_us = now_ns.saturating_sub(ex.last_amended_ns(*target)) / 1000;
             let charge = TradingCharge { pair: ex.orders.get(*target as usize).map_or(0, |o| o.req.pair), cost: edit_penalty(age_us) };

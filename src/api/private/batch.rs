@@ -5,7 +5,7 @@
 //! entry and the rest are placed, as Kraken documents. Clients send the batch as JSON
 //! (`"orders": [{…}, …]`); the form spelling `orders[0][ordertype]=…` is read too.
 
-use super::orders::parse_new_order;
+use super::orders::parse_new_order_at;
 use crate::api::params::Params;
 use crate::api::views;
 use crate::api::{ApiResult, Caller, Shared};
@@ -56,10 +56,12 @@ fn form_entries(p: &Params) -> Result<Vec<Params>, KrakenError> {
 }
 
 pub async fn add_order_batch(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
+    let now_ns = st.clock.now_us().saturating_mul(1000);
+    let deadline = super::order_params::deadline(p, now_ns)?;
     let entries = batch_entries(p)?;
     let mut orders: Vec<NewOrder> = Vec::with_capacity(entries.len());
     for e in &entries {
-        let order = parse_new_order(&st.markets, c.account(), e)?;
+        let order = parse_new_order_at(&st.markets, c.account(), e, now_ns)?;
         if order.cl_ord_id.is_some() && orders.iter().any(|o| o.cl_ord_id == order.cl_ord_id) {
             return Err(KrakenError::invalid("cl_ord_id"));
         }
@@ -72,6 +74,7 @@ pub async fn add_order_batch(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
     }
     let limits = st.limits.clone();
     let gate = move |ex: &Exchange, cmd: &Command, now_ns: u64| match cmd {
+        _ if deadline.is_some_and(|d| now_ns > d) => Err(KrakenError::DeadlineElapsed),
         Command::PlaceBatch(orders) => {
             let (account, pair) = (orders[0].account, orders[0].pair);
             limits.admit_batch(account, pair, orders.len(), ex.open_orders_in_pair(account, pair), now_ns / 1000)
