@@ -126,7 +126,8 @@ proptest! {
 /// Everything observable of an exchange's state, as text (time aside).
 fn state(ex: &Exchange) -> String {
     format!(
-        "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+        "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+        ex.amends,
         ex.funding,
         ex.trades,
         ex.ledger,

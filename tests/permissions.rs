@@ -26,7 +26,7 @@
 //! The ../shared/kraken-api/spot-api.md §3.1 digest also differs in two places, and the docs
 //! win: it lists CancelAll under Cancel/Close only, and lets TradeBalance pass with Query Funds.
 //!
-//! Rate limits: each key makes exactly one call per endpoint (23), with no retry. Kraken counts
+//! Rate limits: each key makes exactly one call per endpoint (29), with no retry. Kraken counts
 //! ledger/trade-history calls as 2 against a per-key counter of 15 draining 0.33/s on the lowest
 //! tier (https://docs.kraken.com/exchange/guides/rest/ratelimits), so the calls go endpoint by
 //! endpoint across all keys with a pause between endpoints, which keeps every key under the
@@ -70,7 +70,7 @@ const ALL_PERMISSIONS: [&str; 10] = [
 /// Withdraw" on their pages), which this venue refuses to every key with
 /// `EGeneral:Permission denied` (no Futures wallet; spot subaccounts are for institutional clients
 /// only), so a permission check cannot be told apart there (tests/funding.rs checks the refusal).
-const DOCUMENTED: [(&str, &[&str]); 24] = [
+const DOCUMENTED: [(&str, &[&str]); 30] = [
     // https://docs.kraken.com/api-reference/account-data/get-account-balance.md
     // (legacy https://docs.kraken.com/api/docs/rest-api/get-account-balance)
     // "Funds permissions - Query" [Query Funds]
@@ -143,6 +143,31 @@ const DOCUMENTED: [(&str, &[&str]); 24] = [
     // "API Key Permissions Required: Orders and trades - Create & modify orders or Orders and
     // trades - Cancel & close orders" (python-kraken-sdk's docstring says Create & Modify only).
     ("CancelAllOrdersAfter", &[CREATE_MODIFY, CANCEL_CLOSE]),
+    // https://docs.kraken.com/api-reference/trading/add-order-batch.md
+    // (legacy https://docs.kraken.com/api/docs/rest-api/add-order-batch)
+    // "Orders and trades - Create & modify orders and Orders and trades - Cancel & close
+    // orders" [both]. python-kraken-sdk 3.5.1's docstring names Create & Modify only; the
+    // reference page wins.
+    ("AddOrderBatch", &["Create & Modify Orders+Cancel/Close Orders"]),
+    // https://docs.kraken.com/api-reference/trading/edit-order.md
+    // "Orders and trades - Create & modify orders and Orders and trades - Cancel & close
+    // orders" [both]
+    ("EditOrder", &["Create & Modify Orders+Cancel/Close Orders"]),
+    // https://docs.kraken.com/api-reference/trading/amend-order.md
+    // (legacy https://docs.kraken.com/api/docs/rest-api/amend-order)
+    // "Orders and trades - Create & modify orders or Orders and trades - Cancel & close orders"
+    ("AmendOrder", &[CREATE_MODIFY, CANCEL_CLOSE]),
+    // https://docs.kraken.com/api-reference/trading/cancel-order-batch.md
+    // "Orders and trades - Create & modify orders or Orders and trades - Cancel & close orders"
+    ("CancelOrderBatch", &[CREATE_MODIFY, CANCEL_CLOSE]),
+    // https://docs.kraken.com/api-reference/account-data/get-order-amends.md
+    // "Orders and trades - Query open orders & trades or Orders and trades - Query closed
+    // orders & trades, depending on status of order". The order named here does not exist, so
+    // either permission gets past the permission check (as QueryOrders above).
+    ("OrderAmends", &[QUERY_OPEN, QUERY_CLOSED]),
+    // https://docs.kraken.com/api-reference/account-data/get-open-positions.md
+    // "Orders and trades - Query open orders & trades" [Query Open Orders & Trades]
+    ("OpenPositions", &[QUERY_OPEN]),
     // https://docs.kraken.com/api-reference/funding/get-deposit-methods.md
     // "Funds permissions - Query and Funds permissions - Deposit" [both]
     ("DepositMethods", &["Query Funds+Deposit Funds"]),
@@ -189,9 +214,24 @@ fn params(endpoint: &str) -> Vec<(&'static str, &'static str)> {
         "AddOrder" => {
             vec![("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "1000"), ("volume", "0.0001"), ("validate", "true")]
         }
-        "CancelOrder" => vec![("txid", "OAAAAA-AAAAA-AAAAAA")],
+        "CancelOrder" | "AmendOrder" => vec![("txid", "OAAAAA-AAAAA-AAAAAA"), ("order_qty", "0.01")],
         // 0 disables the switch: nothing to cancel, ever.
         "CancelAllOrdersAfter" => vec![("timeout", "0")],
+        "CancelOrderBatch" => vec![("orders", "OAAAAA-AAAAA-AAAAAA")],
+        "EditOrder" => vec![("txid", "OAAAAA-AAAAA-AAAAAA"), ("pair", "XBTUSD"), ("volume", "0.01")],
+        "OrderAmends" => vec![("order_id", "OAAAAA-AAAAA-AAAAAA")],
+        "AddOrderBatch" => vec![
+            ("pair", "XBTUSD"),
+            ("validate", "true"),
+            ("orders[0][type]", "buy"),
+            ("orders[0][ordertype]", "limit"),
+            ("orders[0][price]", "1000"),
+            ("orders[0][volume]", "0.0001"),
+            ("orders[1][type]", "buy"),
+            ("orders[1][ordertype]", "limit"),
+            ("orders[1][price]", "1001"),
+            ("orders[1][volume]", "0.0001"),
+        ],
         "DepositMethods" | "WithdrawMethods" => vec![("asset", "XBT")],
         "DepositAddresses" => vec![("asset", "XBT"), ("method", "Bitcoin")],
         "WithdrawInfo" | "Withdraw" => vec![("asset", "XBT"), ("key", "no-such-key"), ("amount", "0.01")],
@@ -257,7 +297,7 @@ fn every_endpoint_answers_permission_denied_exactly_as_krakens_docs_say() {
     });
     keys.push(TestKey { label: "none".into(), permissions: vec![], key: create_key(&server, "none", "none") });
     // The pairs Kraken's compound requirements name.
-    for (i, pair) in [[QUERY_FUNDS, DEPOSIT_FUNDS], [QUERY_FUNDS, WITHDRAW_FUNDS]].iter().enumerate() {
+    for (i, pair) in [[QUERY_FUNDS, DEPOSIT_FUNDS], [QUERY_FUNDS, WITHDRAW_FUNDS], [CREATE_MODIFY, CANCEL_CLOSE]].iter().enumerate() {
         keys.push(TestKey {
             label: pair.join("+"),
             permissions: pair.to_vec(),

@@ -36,24 +36,27 @@ impl Params {
     }
 
     /// Parses a JSON object body. Scalars become their text; arrays of scalars become a comma
-    /// list (Kraken accepts `"txid": ["A","B"]` and `"txid": "A,B"` alike).
+    /// list (Kraken accepts `"txid": ["A","B"]` and `"txid": "A,B"` alike); an object of scalars
+    /// becomes bracketed fields as a form would send them (`"close": {"ordertype": "limit"}` is
+    /// `close[ordertype]=limit`); an array of objects (AddOrderBatch's `orders`) stays JSON text,
+    /// for the method to read with [`Params::objects`].
     pub fn from_json(bytes: &[u8]) -> Result<Params, KrakenError> {
         let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| KrakenError::InvalidArguments(None))?;
         let obj = value.as_object().ok_or(KrakenError::InvalidArguments(None))?;
-        let mut pairs = Vec::with_capacity(obj.len());
-        for (k, v) in obj {
-            match v {
-                // A nested object (a conditional close: `"close": {"ordertype": …}`) is read as
-                // its form spelling, `close[ordertype]`.
-                serde_json::Value::Object(inner) => {
-                    for (ik, iv) in inner {
-                        pairs.push((format!("{k}[{ik}]"), json_text(iv).ok_or_else(|| KrakenError::invalid(k))?));
-                    }
-                }
-                _ => pairs.push((k.clone(), json_text(v).ok_or_else(|| KrakenError::invalid(k))?)),
-            }
-        }
-        Params::from_pairs(pairs)
+        Params::from_pairs(flatten(obj)?)
+    }
+
+    /// A field holding a JSON array of objects (see [`Params::from_json`]), each as its own
+    /// parameters; `None` when the field is absent or is not such an array.
+    pub fn objects(&self, name: &str) -> Option<Result<Vec<Params>, KrakenError>> {
+        let text = self.text(name)?;
+        let items: Vec<serde_json::Value> = serde_json::from_str(text).ok()?;
+        Some(
+            items
+                .iter()
+                .map(|item| item.as_object().ok_or_else(|| KrakenError::invalid(name)).and_then(|o| Params::from_pairs(flatten(o)?)))
+                .collect(),
+        )
     }
 
     /// Parses a body by its content type (JSON when it says so or looks like an object).
@@ -77,6 +80,11 @@ impl Params {
     /// Every field, in no particular order (for the fuzz targets' checks).
     pub(crate) fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
         self.map.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Sets a field (AddOrderBatch gives each order the batch's `pair`).
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.map.insert(name.to_string(), value.to_string());
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -122,6 +130,29 @@ impl Params {
     }
 }
 
+/// One JSON object's fields as form fields (see [`Params::from_json`]).
+fn flatten(obj: &serde_json::Map<String, serde_json::Value>) -> Result<Vec<(String, String)>, KrakenError> {
+    let mut pairs = Vec::with_capacity(obj.len());
+    for (k, v) in obj {
+        match v {
+            serde_json::Value::Object(inner) => {
+                for (ik, iv) in inner {
+                    let text = if iv.is_object() { None } else { json_text(iv) };
+                    pairs.push((format!("{k}[{ik}]"), text.ok_or_else(|| KrakenError::invalid(k))?));
+                }
+            }
+            serde_json::Value::Array(items) if items.iter().any(|i| i.is_object()) => {
+                if !items.iter().all(|i| i.is_object()) {
+                    return Err(KrakenError::invalid(k));
+                }
+                pairs.push((k.clone(), v.to_string()));
+            }
+            _ => pairs.push((k.clone(), json_text(v).ok_or_else(|| KrakenError::invalid(k))?)),
+        }
+    }
+    Ok(pairs)
+}
+
 fn json_text(v: &serde_json::Value) -> Option<String> {
     match v {
         serde_json::Value::String(s) => Some(s.clone()),
@@ -152,9 +183,15 @@ mod tests {
         assert_eq!(j.list("txid", 50).unwrap(), vec!["A", "B"]);
         assert_eq!(j.get("n"), Some("5"));
         assert!(Params::from_body(None, b"{not json").is_err());
+        let nested =
+            Params::from_body(None, br#"{"close":{"ordertype":"limit","price":"1"},"orders":[{"type":"buy"},{"type":"sell"}]}"#).unwrap();
+        assert_eq!(nested.get("close[ordertype]"), Some("limit"));
+        let orders = nested.objects("orders").unwrap().unwrap();
+        assert_eq!(orders.iter().map(|o| o.get("type").unwrap()).collect::<Vec<_>>(), ["buy", "sell"]);
+        assert!(Params::from_body(None, br#"{"a":{"b":{"c":1}}}"#).is_err());
+        assert!(Params::from_body(None, br#"{"a":[{"b":1},2]}"#).is_err());
         // One level of nesting reads as the form spelling (`close[ordertype]`); more is refused.
         assert_eq!(Params::from_body(None, br#"{"a":{"b":1}}"#).unwrap().get("a[b]"), Some("1"));
-        assert!(Params::from_body(None, br#"{"a":{"b":{"c":1}}}"#).is_err());
         let many: String = (0..100).map(|i| format!("k{i}=v&")).collect();
         assert!(Params::from_form(many.as_bytes()).is_err());
     }

@@ -248,6 +248,12 @@ pub fn order(ex: &Exchange, o: &Order, with_trades: bool) -> Value {
         Some(s) if !s.armed => "stopped",
         _ => "",
     };
+    // Kraken's `misc` also names an order that was amended in place.
+    let misc = match (misc, ex.amends.contains_key(&o.seq)) {
+        ("", true) => "amended".to_string(),
+        (m, true) => format!("{m},amended"),
+        (m, false) => m.to_string(),
+    };
     m.insert("misc".into(), json!(misc));
     m.insert("oflags".into(), json!(oflags(&o.req)));
     if o.req.kind.is_triggered() {

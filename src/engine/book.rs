@@ -142,6 +142,14 @@ impl Book {
         }
     }
 
+    /// Lowers a live order's remaining volume where it stands (an amend that keeps its place).
+    pub fn reduce(&mut self, side: Side, price: u64, by: i128) {
+        if let Some(level) = self.side_mut(side).get_mut(&price) {
+            level.volume -= by;
+            debug_assert!(level.volume > 0);
+        }
+    }
+
     /// Up to `n` aggregated levels from the best price outward.
     pub fn depth(&self, side: Side, n: usize) -> Vec<(u64, i128)> {
         let map = self.side(side);

@@ -6,8 +6,8 @@
 //! The digest is SHA-256 over a canonical dump: every account (name, balances, holds, open and
 //! closed orders, trade and ledger indexes, fee volume), every order, both sides of every book
 //! level by level, the market data (public trades, candles, spreads), the trade records, the
-//! ledger, the funding state, the timers (expiries, starts, dead man's switches), the funding and
-//! public-trade counters, the time of the last command and the id seed.
+//! ledger, the funding state, the timers (expiries, starts, dead man's switches), the amend
+//! histories, the funding and public-trade counters, the time of the last command and the id seed.
 //! Only ordered containers are dumped (no `HashMap`: the name index is derived from the accounts),
 //! so equal states give equal digests. The dump is the types' `Debug` form, which is stable for one
 //! build of the binary; digests are compared between processes of the same build, never stored.
@@ -63,6 +63,7 @@ impl Exchange {
         writeln!(w, "funding {:?}", self.funding)?;
         writeln!(w, "triggers {:?}", self.triggers)?;
         writeln!(w, "timers {:?}", self.timers)?;
+        writeln!(w, "amends {} {:?}", self.next_amend, self.amends)?;
         Ok(())
     }
 }

@@ -14,6 +14,8 @@ pub enum IdKind {
     Trade,
     Ledger,
     Funding,
+    /// AmendOrder's `amend_id` (Kraken's start with T, like trade ids; the key differs).
+    Amend,
 }
 
 impl IdKind {
@@ -23,6 +25,7 @@ impl IdKind {
             IdKind::Trade => b'T',
             IdKind::Ledger => b'L',
             IdKind::Funding => b'A',
+            IdKind::Amend => b'T',
         }
     }
     fn salt(self) -> u64 {
@@ -31,6 +34,7 @@ impl IdKind {
             IdKind::Trade => 0x7472_6164_6573_0002,
             IdKind::Ledger => 0x6c65_6467_6572_0003,
             IdKind::Funding => 0x6675_6e64_696e_0004,
+            IdKind::Amend => 0x616d_656e_6473_0005,
         }
     }
 }

@@ -16,6 +16,8 @@
 //!   index, not yet reached by its reference price (see `triggers`).
 
 pub mod account;
+pub mod amend;
+mod batch;
 pub mod book;
 mod digest;
 pub mod funding;
@@ -32,6 +34,7 @@ pub mod timers;
 pub mod trailing;
 pub mod triggers;
 pub mod walk;
+pub use batch::{MAX_BATCH, MAX_CANCEL_BATCH, MIN_BATCH};
 pub use matching::{MAX_PRICE, MAX_VOLUME};
 
 use crate::error::KrakenError;
@@ -42,7 +45,7 @@ use market_data::{MarketData, DAY_NS};
 use markets::{AssetIdx, Markets, PairIdx};
 use order::{AccountId, CancelReason, NewOrder, Order, OrderSeq, Status};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Everything that changes the exchange. Logged as is; replayed in order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,6 +128,21 @@ pub enum Command {
         account: AccountId,
         timeout_s: u64,
     },
+    /// AddOrderBatch: 2 to 15 orders of one account on one pair, placed in order (see `batch`).
+    PlaceBatch(Vec<NewOrder>),
+    /// AmendOrder: an open order changed in place (see `amend`).
+    Amend(amend::AmendRequest),
+    /// EditOrder: cancel `target` and place `new` instead, or neither (see `batch`).
+    Edit {
+        account: AccountId,
+        target: OrderSeq,
+        new: NewOrder,
+    },
+    /// CancelOrderBatch: every open order the targets name (see `batch`).
+    CancelBatch {
+        account: AccountId,
+        targets: Vec<CancelTarget>,
+    },
     /// The operator sets the whole market's state (`pair` None) or a pair's (see `status`).
     SetMarketStatus {
         pair: Option<PairIdx>,
@@ -166,6 +184,14 @@ pub enum Applied {
     Funding(u64),
     Ticked(u32),
     Done,
+    /// Per order of a batch, its sequence or why the engine refused it.
+    Batch(Vec<Result<OrderSeq, KrakenError>>),
+    /// An amend, by its sequence in the amend id space.
+    Amended(u64),
+    /// An edit: the new order.
+    Edited {
+        order: OrderSeq,
+    },
 }
 
 pub struct Exchange {
@@ -190,6 +216,9 @@ pub struct Exchange {
     pub now_ns: u64,
     /// Armed stop orders by trigger price, pending reference moves and closes (`triggers`).
     pub triggers: triggers::Triggers,
+    /// The amend history of every order amended at least once (see `amend`).
+    pub amends: BTreeMap<OrderSeq, Vec<amend::AmendRecord>>,
+    next_amend: u64,
     /// The system's and each pair's market state (`status`).
     pub market_status: status::MarketStates,
 }
@@ -224,6 +253,8 @@ impl Exchange {
             timers: timers::Timers::default(),
             now_ns: 0,
             triggers,
+            amends: BTreeMap::new(),
+            next_amend: 1,
             market_status: status::MarketStates::new(n_pairs),
         }
     }
@@ -255,6 +286,10 @@ impl Exchange {
             Command::Adjust { account, asset, amount, reason: _ } => self.adjust(*account, *asset, *amount, t),
             Command::Tick => self.tick(t),
             Command::CancelAllAfter { account, timeout_s } => self.cancel_all_after(*account, *timeout_s, t),
+            Command::PlaceBatch(orders) => self.place_batch(orders, t),
+            Command::Amend(r) => self.amend(r, t),
+            Command::Edit { account, target, new } => self.edit(*account, *target, new, t),
+            Command::CancelBatch { account, targets } => self.cancel_batch(*account, targets, t),
             Command::SetMarketStatus { pair, status } => self.set_market_status(*pair, *status),
         };
         if result.is_ok() {
@@ -361,59 +396,9 @@ impl Exchange {
         seq
     }
 
-    /// The open orders of `account` a cancel of `target` would end (empty: none).
-    pub fn cancel_victims(&self, account: AccountId, target: &CancelTarget) -> Vec<OrderSeq> {
-        let Ok(acct) = self.user_account(account) else { return Vec::new() };
-        match target {
-            CancelTarget::Order(seq) => match self.orders.get(*seq as usize) {
-                Some(o) if o.req.account == account && o.is_open() => vec![*seq],
-                _ => Vec::new(),
-            },
-            CancelTarget::UserRef(r) => {
-                acct.open_orders.iter().copied().filter(|s| self.orders[*s as usize].req.userref == Some(*r)).collect()
-            }
-            CancelTarget::ClOrdId(c) => {
-                acct.open_orders.iter().copied().filter(|s| self.orders[*s as usize].req.cl_ord_id.as_deref() == Some(c.as_str())).collect()
-            }
-        }
-    }
-
     /// How many open orders `account` has in `pair`.
     pub fn open_orders_in_pair(&self, account: AccountId, pair: PairIdx) -> usize {
         self.user_account(account).map_or(0, |a| a.open_orders.iter().filter(|s| self.orders[**s as usize].req.pair == pair).count())
-    }
-
-    fn cancel(&mut self, account: AccountId, target: &CancelTarget, t: u64) -> Result<Applied, KrakenError> {
-        self.user_account(account)?;
-        if let CancelTarget::Order(seq) = target {
-            // The common case, without collecting.
-            return match self.orders.get(*seq as usize) {
-                Some(o) if o.req.account == account && o.is_open() => {
-                    self.admit_cancel(o.req.pair)?;
-                    self.cancel_resting(*seq, CancelReason::UserRequested, t);
-                    Ok(Applied::Canceled(1))
-                }
-                _ => Err(KrakenError::UnknownOrder),
-            };
-        }
-        let victims = self.cancel_victims(account, target);
-        if victims.is_empty() {
-            return Err(KrakenError::UnknownOrder);
-        }
-        victims.iter().try_for_each(|s| self.admit_cancel(self.orders[*s as usize].req.pair))?;
-        for seq in &victims {
-            self.cancel_resting(*seq, CancelReason::UserRequested, t);
-        }
-        Ok(Applied::Canceled(victims.len() as u32))
-    }
-
-    fn cancel_all(&mut self, account: AccountId, t: u64) -> Result<Applied, KrakenError> {
-        let victims: Vec<OrderSeq> = self.user_account(account)?.open_orders.iter().copied().collect();
-        victims.iter().try_for_each(|s| self.admit_cancel(self.orders[*s as usize].req.pair))?;
-        for seq in &victims {
-            self.cancel_resting(*seq, CancelReason::UserRequested, t);
-        }
-        Ok(Applied::Canceled(victims.len() as u32))
     }
 
     /// Takes a resting order off its book and ends it as canceled.

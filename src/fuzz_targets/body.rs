@@ -76,41 +76,66 @@ fn reference_form(data: &[u8]) -> Vec<(String, String)> {
 }
 
 /// A JSON body must be an object; strings are read as they are, numbers, booleans and null as
-/// their JSON text ("" for null), arrays of scalars as a comma list; a nested object or array
-/// refuses the request naming its field.
+/// their JSON text ("" for null), arrays of scalars as a comma list; an object of such values
+/// becomes bracketed fields (`"close": {"price": "1"}` is `close[price]`), an array of objects
+/// stays JSON text (AddOrderBatch's `orders`); anything nested deeper, or an array mixing
+/// objects with other values, refuses the request naming its field.
 fn check_json(data: &[u8], got: &Parsed) {
     let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(data) else {
         assert_eq!(got.as_ref().err(), Some(&KrakenError::InvalidArguments(None)), "not a JSON object");
         return;
     };
-    let nested = |v: &Value| match v {
-        Value::Object(_) => true,
-        Value::Array(items) => items.iter().any(|i| i.is_array() || i.is_object()),
+    let deep = |v: &Value| v.is_object() || v.as_array().is_some_and(|items| items.iter().any(|i| i.is_array() || i.is_object()));
+    let refused = |v: &Value| match v {
+        Value::Object(inner) => inner.values().any(deep),
+        Value::Array(items) => {
+            items.iter().any(Value::is_array) || (items.iter().any(Value::is_object) && !items.iter().all(Value::is_object))
+        }
         _ => false,
     };
-    if let Some((k, _)) = obj.iter().find(|(_, v)| nested(v)) {
+    if let Some((k, _)) = obj.iter().find(|(_, v)| refused(v)) {
         assert_eq!(got.as_ref().err(), Some(&KrakenError::invalid(k)), "nested value in {k:?}");
         return;
     }
+    // The fields the body stands for, in order.
+    let mut pairs: Vec<(String, &Value)> = Vec::new();
+    for (k, v) in &obj {
+        match v {
+            Value::Object(inner) => pairs.extend(inner.iter().map(|(ik, iv)| (format!("{k}[{ik}]"), iv))),
+            _ => pairs.push((k.clone(), v)),
+        }
+    }
     let p = match got {
         Err(e) => {
-            let too_big = obj.len() > MAX_FIELDS || obj.iter().any(|(k, v)| k.len() > 128 || text_len(v) > MAX_VALUE_LEN);
+            let too_big = pairs.len() > MAX_FIELDS || pairs.iter().any(|(k, v)| k.len() > 128 || text_len(v) > MAX_VALUE_LEN);
             assert!(too_big && *e == KrakenError::InvalidArguments(None), "JSON object refused with {e:?}");
             return;
         }
         Ok(p) => p,
     };
-    assert_eq!(p.fields().count(), obj.len(), "one field per key");
-    for (k, v) in &obj {
+    let distinct: std::collections::BTreeSet<&String> = pairs.iter().map(|(k, _)| k).collect();
+    assert_eq!(p.fields().count(), distinct.len(), "one field per key");
+    for (k, v) in &pairs {
         let text = p.get(k).unwrap_or_else(|| panic!("field {k:?} lost"));
+        if pairs.iter().filter(|(other, _)| other == k).count() > 1 {
+            continue; // `a[b]` given twice (nested and literally): the last one is kept
+        }
         match v {
             Value::String(s) => assert_eq!(text, s),
             Value::Null => assert_eq!(text, ""),
             Value::Bool(b) => assert_eq!(text, b.to_string()),
-            Value::Number(_) => assert_eq!(serde_json::from_str::<Value>(text).ok().as_ref(), Some(v), "number {k:?}"),
+            Value::Number(_) => assert_eq!(serde_json::from_str::<Value>(text).ok().as_ref(), Some(*v), "number {k:?}"),
             Value::Array(items) if items.iter().all(|i| i.as_str().is_some_and(|s| !s.contains(','))) => {
                 let want: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
                 assert_eq!(text, want.join(","), "list {k:?}");
+            }
+            Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_object) => {
+                assert_eq!(serde_json::from_str::<Value>(text).ok().as_ref(), Some(*v), "objects {k:?}");
+                // Read one by one by the method that takes them (deeper nesting is refused there).
+                if let Some(Ok(objects)) = p.objects(k) {
+                    assert_eq!(objects.len(), items.len(), "objects {k:?}");
+                }
+                assert!(p.objects(k).is_some(), "objects {k:?} not readable as such");
             }
             _ => {}
         }
@@ -120,6 +145,7 @@ fn check_json(data: &[u8], got: &Parsed) {
 /// The length of a scalar or list value's text.
 fn text_len(v: &Value) -> usize {
     match v {
+        Value::Array(items) if items.iter().any(Value::is_object) => v.to_string().len(),
         Value::String(s) => s.len(),
         Value::Null => 0,
         Value::Array(items) => items.iter().map(text_len).sum::<usize>() + items.len().saturating_sub(1),

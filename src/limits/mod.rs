@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-pub use trading::{cancel_penalty, TradingCharge};
+pub use trading::{amend_penalty, batch_cost, cancel_penalty, edit_penalty, TradingCharge};
 
 /// Kraken's private methods that cost two on the REST counter.
 pub fn is_history_method(method: &str) -> bool {
@@ -409,6 +409,25 @@ impl Limits {
         for (pair, cost) in per_pair {
             if cost > 0 {
                 counters.entry((account, pair)).or_default().add(rule, cost, now_us);
+            }
+        }
+        Ok(())
+    }
+
+    /// An AmendOrder or EditOrder: its penalty goes on the pair's counter, or the call is
+    /// refused (nothing charged) when it would pass the threshold.
+    pub fn admit_charges(&self, account: u32, charges: &[TradingCharge], now_us: u64) -> Result<(), KrakenError> {
+        self.admit_cancel(account, charges, true, now_us)
+    }
+
+    /// An AddOrderBatch of `n` orders on one pair: +n/2 on the pair's counter, then the open-order
+    /// cap for all `n` (the batch is placed whole or refused whole).
+    pub fn admit_batch(&self, account: u32, pair: u16, n: usize, open_in_pair: usize, now_us: u64) -> Result<(), KrakenError> {
+        self.admit_charges(account, &[TradingCharge { pair, cost: batch_cost(n) }], now_us)?;
+        if let Some(caps) = self.policy.open_orders {
+            if open_in_pair + n > caps.get(self.tier(account)) as usize {
+                self.stats.orders_cap_refused.fetch_add(1, Ordering::Relaxed);
+                return Err(KrakenError::OrdersLimitExceeded);
             }
         }
         Ok(())

@@ -285,3 +285,30 @@ fn ipv6_clients_are_tracked_by_their_64() {
     assert!(l.lift_lockout(other_host, T0));
     assert_eq!(tracked_unit("::ffff:10.0.0.9".parse().unwrap()), ip(9));
 }
+
+#[test]
+fn amend_edit_and_batch_costs_follow_krakens_table() {
+    use super::{amend_penalty, batch_cost, edit_penalty};
+    // Fixed +1 on receipt, plus the decaying part by the order's age.
+    for (age, calls) in [(0, 4), (4_999_999, 4), (5 * SEC, 3), (10 * SEC, 2), (15 * SEC, 1), (400 * SEC, 1)] {
+        assert_eq!(amend_penalty(age), calls * UNIT, "amend at age {age} us");
+    }
+    for (age, calls) in [(0, 7), (5 * SEC, 6), (10 * SEC, 5), (15 * SEC, 3), (45 * SEC, 2), (90 * SEC, 1), (400 * SEC, 1)] {
+        assert_eq!(edit_penalty(age), calls * UNIT, "edit at age {age} us");
+    }
+    assert_eq!((batch_cost(2), batch_cost(15)), (UNIT, 15 * UNIT / 2));
+    // Starter: 60. A batch of 15 (7.5) eight times is 60; the ninth passes it, and the open-order
+    // cap (Starter: 60) refuses a batch that would pass it.
+    let l = kraken();
+    for _ in 0..8 {
+        l.admit_batch(7, 0, 15, 0, T0).unwrap();
+    }
+    assert_eq!(l.admit_batch(7, 0, 15, 0, T0), Err(KrakenError::OrderRateLimitExceeded));
+    assert_eq!(l.admit_batch(7, 1, 15, 50, T0), Err(KrakenError::OrdersLimitExceeded));
+    assert!(l.admit_batch(7, 1, 10, 50, T0).is_ok());
+    // Fifteen young amends are 60: the sixteenth is refused, nothing charged.
+    for _ in 0..15 {
+        l.admit_charges(7, &[TradingCharge { pair: 2, cost: amend_penalty(0) }], T0).unwrap();
+    }
+    assert_eq!(l.admit_charges(7, &[TradingCharge { pair: 2, cost: amend_penalty(0) }], T0), Err(KrakenError::OrderRateLimitExceeded));
+}

@@ -25,3 +25,36 @@ pub fn cancel_penalty(age_us: u64) -> u64 {
     };
     calls * UNIT
 }
+
+/// Kraken's AmendOrder cost by the age of the order (since it was placed or last amended): +1
+/// on receipt, plus +3 under 5 s, +2 under 10 s, +1 under 15 s.
+pub fn amend_penalty(age_us: u64) -> u64 {
+    const SEC: u64 = 1_000_000;
+    let calls = match age_us {
+        a if a < 5 * SEC => 4,
+        a if a < 10 * SEC => 3,
+        a if a < 15 * SEC => 2,
+        _ => 1,
+    };
+    calls * UNIT
+}
+
+/// Kraken's EditOrder cost by the age of the order: +1 on receipt, plus +6 under 5 s, +5 under
+/// 10 s, +4 under 15 s, +2 under 45 s, +1 under 90 s.
+pub fn edit_penalty(age_us: u64) -> u64 {
+    const SEC: u64 = 1_000_000;
+    let calls = match age_us {
+        a if a < 5 * SEC => 7,
+        a if a < 10 * SEC => 6,
+        a if a < 15 * SEC => 5,
+        a if a < 45 * SEC => 3,
+        a if a < 90 * SEC => 2,
+        _ => 1,
+    };
+    calls * UNIT
+}
+
+/// Kraken's AddOrderBatch cost: +n/2 for n orders (in micro-units, so 15 orders cost 7.5).
+pub fn batch_cost(orders: usize) -> u64 {
+    orders as u64 * UNIT / 2
+}

@@ -22,10 +22,13 @@ pub fn check_money(ex: &Exchange) {
             "the two sides of a fill disagree"
         );
         // The taker is the newer order, a scheduled one that started after the maker came, a
-        // fired trigger order, or one re-quoted since.
+        // fired trigger order, one re-quoted since, or one amended to a price that crossed.
         let (to, mo) = (&ex.orders[taker.order as usize], &ex.orders[maker.order as usize]);
         let scheduled = to.req.start_ns.is_some();
-        assert!(taker.order > maker.order || scheduled || to.stop.is_some() || to.open_ns >= mo.open_ns, "the taker is the newer order");
+        assert!(
+            taker.order > maker.order || scheduled || to.stop.is_some() || to.open_ns >= mo.open_ns || ex.amends.contains_key(&taker.order),
+            "the taker is the newer order"
+        );
         for r in [taker, maker] {
             let pair = m.pair(r.pair);
             assert!(r.volume > 0 && r.cost >= 0 && r.fee >= 0);

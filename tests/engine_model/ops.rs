@@ -1,6 +1,7 @@
 //! Random operations (proptest strategies), interpreted against the current state as commands.
 
 use super::*;
+use calamari::engine::amend::{AmendRequest, AmendTarget};
 
 #[derive(Clone, Debug)]
 pub struct Place {
@@ -112,6 +113,36 @@ pub enum Op {
     },
     /// Triggered orders, conditional closes and index moves (see `triggers`).
     Trigger(super::triggers::TriggerOp),
+    /// AmendOrder of `orders[pick]` (mostly an open one), as its owner or as `acct`, by txid or
+    /// cl_ord_id; a new quantity (at times below what has filled) and/or limit price.
+    Amend {
+        acct: u8,
+        pick: usize,
+        as_other: bool,
+        by_cl: bool,
+        lots: Option<i64>,
+        price_off: Option<i64>,
+        post_only: bool,
+    },
+    /// AddOrderBatch: the orders of `acct` on `pair`, in order.
+    Batch {
+        acct: u8,
+        pair: u8,
+        places: Vec<Place>,
+    },
+    /// EditOrder of `orders[pick]` (mostly an open one) to a new volume and price.
+    Edit {
+        pick: usize,
+        lots: i64,
+        price_off: i64,
+    },
+    /// CancelOrderBatch of the picked orders, a userref and a cl_ord_id.
+    CancelBatch {
+        acct: u8,
+        picks: Vec<usize>,
+        userref: Option<i32>,
+        cl: Option<u8>,
+    },
     /// The operator sets a pair's (`pair` Some) or the whole market's state (`status` indexes
     /// `MarketStatus::ALL`, online half the time so that trading resumes).
     MarketStatus {
@@ -175,11 +206,36 @@ pub fn mixed_op() -> impl Strategy<Value = Op> {
         1 => (0u8..4, prop_oneof![8 => 0u64..300, 1 => Just(86_401u64)]).prop_map(|(acct, timeout_s)| Op::DeadMan { acct, timeout_s }),
         5 => cancel_ops(),
         1 => (0u8..4, 0u8..3, prop_oneof![1i128..1_000, 1_000_000i128..100_000_000_000]).prop_map(|(acct, asset, amount)| Op::Deposit { acct, asset, amount }),
-        1 => (0u8..4, 0u8..18).prop_map(|(acct, what)| Op::Invalid { acct, what }),
+        1 => (0u8..4, 0u8..24).prop_map(|(acct, what)| Op::Invalid { acct, what }),
         8 => funding_op(),
         6 => super::triggers::trigger_op().prop_map(Op::Trigger),
+        6 => order_endpoint_op(),
         1 => (prop::option::weighted(0.7, 0u8..2), 0u8..12).prop_map(|(pair, status)| Op::MarketStatus { pair, status }),
     ]
+}
+
+/// AmendOrder, AddOrderBatch, EditOrder and CancelOrderBatch.
+pub fn order_endpoint_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (
+            (0u8..4, any::<usize>(), prop::bool::weighted(0.1), prop::bool::weighted(0.2)),
+            (prop::option::weighted(0.6, lots()), prop::option::weighted(0.6, -15i64..=15), prop::bool::weighted(0.3)),
+        )
+            .prop_map(|((acct, pick, as_other, by_cl), (lots, price_off, post_only))| Op::Amend { acct, pick, as_other, by_cl, lots, price_off, post_only }),
+        1 => (0u8..4, 0u8..2, prop::collection::vec(place(15, 2, 2), 1..17)).prop_map(|(acct, pair, places)| Op::Batch { acct, pair, places }),
+        1 => (any::<usize>(), lots(), -15i64..=15).prop_map(|(pick, lots, price_off)| Op::Edit { pick, lots, price_off }),
+        1 => (0u8..4, prop::collection::vec(any::<usize>(), 0..4), prop::option::weighted(0.3, 0i32..3), prop::option::weighted(0.3, 0u8..3))
+            .prop_map(|(acct, picks, userref, cl)| Op::CancelBatch { acct, picks, userref, cl }),
+    ]
+}
+
+/// Mostly an open order (when there is one), sometimes any order.
+fn pick_order(ex: &Exchange, pick: usize) -> Option<&calamari::engine::order::Order> {
+    let open: Vec<_> = ex.orders.iter().filter(|o| o.is_open()).collect();
+    if !open.is_empty() && pick % 5 != 0 {
+        return Some(open[pick % open.len()]);
+    }
+    ex.orders.get(pick % ex.orders.len().max(1))
 }
 
 /// Amounts of XBT/ETH: dust (below the minimums), ordinary, and more than anyone has.
@@ -314,6 +370,56 @@ pub fn command(ex: &Exchange, users: &[AccountId], op: &Op) -> Command {
             Command::Adjust { account: user(acct), asset: *asset as u16, amount: *amount, reason: "test".into() }
         }
         Op::Trigger(t) => super::triggers::command(users, t),
+        Op::Amend { acct, pick, as_other, by_cl, lots, price_off, post_only } => {
+            let (account, target, pair) = match pick_order(ex, *pick) {
+                Some(o) => {
+                    let account = if *as_other { user(acct) } else { o.req.account };
+                    let target = match (&o.req.cl_ord_id, by_cl) {
+                        (Some(c), true) => AmendTarget::ClOrdId(c.clone()),
+                        _ => AmendTarget::Order(o.seq),
+                    };
+                    (account, target, o.req.pair)
+                }
+                None => (user(acct), AmendTarget::Order(*pick as u64 % 1000), 0),
+            };
+            Command::Amend(AmendRequest {
+                account,
+                target,
+                order_qty: lots.map(|l| l as i128 * LOT),
+                limit_price: price_off.map(|off| (CENTER[pair as usize] as i64 + off) as u64),
+                trigger_price: None,
+                display_qty: None,
+                post_only: *post_only,
+            })
+        }
+        Op::Batch { acct, pair, places } => {
+            Command::PlaceBatch(places.iter().map(|p| new_order(users, &Place { acct: *acct, pair: *pair, ..p.clone() })).collect())
+        }
+        Op::Edit { pick, lots, price_off } => match pick_order(ex, *pick) {
+            Some(o) => {
+                let new = NewOrder {
+                    volume: *lots as i128 * LOT,
+                    price: (CENTER[o.req.pair as usize] as i64 + price_off) as u64,
+                    cl_ord_id: None,
+                    ..o.req.clone()
+                };
+                Command::Edit { account: o.req.account, target: o.seq, new }
+            }
+            None => Command::Edit {
+                account: users[0],
+                target: *pick as u64 % 1000,
+                new: NewOrder::limit(users[0], 0, Side::Buy, CENTER[0], LOT),
+            },
+        },
+        Op::CancelBatch { acct, picks, userref, cl } => {
+            let mut targets: Vec<CancelTarget> =
+                picks.iter().filter_map(|p| pick_order(ex, *p)).map(|o| CancelTarget::Order(o.seq)).collect();
+            targets.extend(userref.map(CancelTarget::UserRef));
+            targets.extend(cl.map(|c| CancelTarget::ClOrdId(format!("cl-{c}"))));
+            // Mostly as the owner of the first picked order.
+            let account = picks.first().and_then(|p| pick_order(ex, *p)).filter(|_| *acct != 0).map_or(user(acct), |o| o.req.account);
+            Command::CancelBatch { account, targets }
+        }
         Op::MarketStatus { pair, status } => {
             use calamari::engine::status::MarketStatus as M;
             let status = if *status >= 6 { M::Online } else { M::ALL[*status as usize] };
@@ -341,9 +447,25 @@ pub fn command(ex: &Exchange, users: &[AccountId], op: &Op) -> Command {
                 12 => Command::PlaceOrder(NewOrder { kind: OrderKind::TrailingStop, ..base }),
                 13 => Command::PlaceOrder(NewOrder { price2: CENTER[0], ..base }),
                 14 => Command::PlaceOrder(NewOrder { kind: OrderKind::StopLossLimit, price2: 0, ..base }),
-                15 => Command::SetMarketStatus { pair: None, status: M::LimitOnly },
-                16 => Command::SetMarketStatus { pair: Some(99), status: M::CancelOnly },
-                _ => Command::Cancel { account: user(acct), target: CancelTarget::Order(1_000_000) },
+                15 => Command::Cancel { account: user(acct), target: CancelTarget::Order(1_000_000) },
+                // Batches of 1 and 16, a batch across pairs, a batch of two accounts.
+                16 => Command::PlaceBatch(vec![base.clone()]),
+                17 => Command::PlaceBatch(vec![base.clone(); 16]),
+                18 => Command::PlaceBatch(vec![base.clone(), NewOrder { pair: 1, ..base.clone() }]),
+                19 => Command::PlaceBatch(vec![base.clone(), NewOrder { account: users[(*acct as usize + 1) % users.len()], ..base }]),
+                // An amend of nothing; an empty batch cancel.
+                20 => Command::Amend(AmendRequest {
+                    account: user(acct),
+                    target: AmendTarget::Order(1_000_000),
+                    order_qty: Some(LOT),
+                    limit_price: None,
+                    trigger_price: None,
+                    display_qty: None,
+                    post_only: false,
+                }),
+                21 => Command::CancelBatch { account: user(acct), targets: vec![] },
+                22 => Command::SetMarketStatus { pair: None, status: M::LimitOnly },
+                _ => Command::SetMarketStatus { pair: Some(99), status: M::CancelOnly },
             }
         }
     }

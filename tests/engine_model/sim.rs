@@ -7,13 +7,14 @@ use super::*;
 #[derive(Debug, PartialEq, Eq)]
 pub struct Fingerprint {
     pub accounts: Vec<(Vec<i128>, Vec<i128>, Vec<OrderSeq>, usize, usize, usize, Vec<(u64, i128)>)>,
-    pub orders: Vec<(Status, Option<CancelReason>, i128, i128, i128, i128, usize)>,
+    pub orders: Vec<(Status, Option<CancelReason>, i128, i128, i128, i128, usize, i128, u64)>,
     pub trades: usize,
     pub ledger: usize,
     pub books: Vec<(Vec<(u64, i128)>, Vec<(u64, i128)>, usize, usize)>,
     pub market_data: Vec<(usize, usize, u64)>,
     pub funding: String,
     pub timers: String,
+    pub amends: String,
     /// Market states and each book level's last-change stamp.
     pub status: String,
     pub stamps: Vec<Vec<(u64, i128, u64)>>,
@@ -36,7 +37,11 @@ pub fn fingerprint(ex: &Exchange) -> Fingerprint {
                 )
             })
             .collect(),
-        orders: ex.orders.iter().map(|o| (o.status, o.reason, o.filled, o.cost, o.fee, o.hold_remaining, o.trades.len())).collect(),
+        orders: ex
+            .orders
+            .iter()
+            .map(|o| (o.status, o.reason, o.filled, o.cost, o.fee, o.hold_remaining, o.trades.len(), o.req.volume, o.req.price))
+            .collect(),
         trades: ex.trades.len(),
         ledger: ex.ledger.len(),
         books: ex
@@ -50,6 +55,7 @@ pub fn fingerprint(ex: &Exchange) -> Fingerprint {
         market_data: ex.market_data.iter().map(|m| (m.trades.len(), m.spreads.len(), m.last_price)).collect(),
         funding: format!("{:?}", ex.funding),
         timers: format!("{:?}", ex.timers),
+        amends: format!("{:?}", ex.amends),
         status: format!("{:?}", ex.market_status),
         stamps: ex.books.iter().flat_map(|b| [b.depth_stamped(Side::Buy, usize::MAX), b.depth_stamped(Side::Sell, usize::MAX)]).collect(),
     }
@@ -100,10 +106,17 @@ impl Sim {
                 let after = fingerprint(&self.ex);
                 assert!(before == after, "rejected command {env:?} ({e:?}) changed the state");
             }
-            Ok(Applied::OrderPlaced(seq)) => {
+            Ok(Applied::OrderPlaced(seq)) | Ok(Applied::Edited { order: seq }) => {
                 assert_eq!(*seq as usize, n_orders, "new order's seq");
                 // Beyond it, only conditional closes (of orders that ended) are new.
                 assert!(self.ex.orders[n_orders + 1..].iter().all(|o| o.parent.is_some()));
+            }
+            Ok(Applied::Batch(results)) => {
+                // The placed orders in order, the others of the command conditional closes.
+                let placed: Vec<OrderSeq> = results.iter().filter_map(|r| r.as_ref().ok().copied()).collect();
+                assert!(placed.windows(2).all(|w| w[0] < w[1]) && placed.iter().all(|s| *s as usize >= n_orders), "batch orders' seqs");
+                let others = self.ex.orders[n_orders..].iter().filter(|o| !placed.contains(&o.seq));
+                assert!(others.clone().all(|o| o.parent.is_some()), "a batch made other orders");
             }
             // A re-quote makes its ladder's orders; others only conditional closes.
             Ok(_) if matches!(env.command, Command::Requote(_)) => {}
@@ -131,6 +144,23 @@ impl Sim {
     }
 }
 
+/// The most an open order's remaining fills can still charge, from its running exact totals
+/// (cumulative rounding, the highest taker rate): what its hold must cover, amended or not.
+fn future_need(ex: &Exchange, o: &calamari::engine::order::Order) -> i128 {
+    let pair = ex.markets.pair(o.req.pair);
+    let max_taker = ex.markets.max_taker_ppm();
+    let ceil = |a: i128, b: i128| (a + b - 1).div_euclid(b);
+    let remaining = o.remaining();
+    match o.req.side {
+        Side::Buy => {
+            let exact = pair.exact_cost(o.req.price, remaining);
+            let fee = if o.req.fee_in_base { 0 } else { ceil(o.exact_fee + exact * max_taker, pair.cost_divisor * PPM) - o.fee };
+            ceil(o.exact_cost + exact, pair.cost_divisor) - o.cost + fee
+        }
+        Side::Sell => remaining + if o.req.fee_in_base { ceil(o.exact_fee + remaining * max_taker, PPM) - o.fee } else { 0 },
+    }
+}
+
 /// Structural checks beyond `check_invariants`, plus the limit-price rule on the fills the last
 /// command made (`trades[n_trades..]`).
 pub fn extra_invariants(ex: &Exchange, n_trades: usize) {
@@ -154,6 +184,10 @@ pub fn extra_invariants(ex: &Exchange, n_trades: usize) {
             assert_eq!(queued, !pending, "order {} ({:?}) in its book level: {queued}", o.seq, o.status);
             if let Some(d) = o.req.display_volume {
                 assert!(pending || (o.shown > 0 && o.shown <= d), "iceberg {} shows {} of {d}", o.seq, o.shown);
+            }
+            // (Limit orders and icebergs: triggered kinds hold by their own rule, checked in triggers.)
+            if !o.req.kind.is_triggered() {
+                assert!(o.hold_remaining >= future_need(ex, o), "open order {} holds less than its fills can still charge", o.seq);
             }
         } else {
             assert_eq!(o.hold_remaining, 0, "finished order {} still holds", o.seq);

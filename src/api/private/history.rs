@@ -20,7 +20,7 @@ fn bound(ex: &Exchange, p: &Params, name: &str, kind: IdKind) -> Result<Option<u
             IdKind::Order => ex.orders.get(seq as usize).map(|o| o.open_ns),
             IdKind::Trade => ex.trades.get(seq as usize).map(|t| t.time_ns),
             IdKind::Ledger => ex.ledger.get(seq as usize).map(|l| l.time_ns),
-            IdKind::Funding => None,
+            IdKind::Funding | IdKind::Amend => None,
         };
         return t.map(Some).ok_or_else(|| KrakenError::invalid(name));
     }

@@ -1,6 +1,8 @@
 //! Kraken's private methods: which permission each needs, and the dispatch to the modules that
-//! implement them (funds, orders, history).
+//! implement them (funds, orders, batch, amend, history, funding, exports).
 
+mod amend;
+mod batch;
 mod dead_man;
 mod deposits;
 pub(crate) mod exports;
@@ -39,6 +41,14 @@ pub const METHODS: &[(&str, Needs)] = &[
     ("CancelOrder", &[P::CANCEL_CLOSE_ORDERS, P::CREATE_MODIFY_ORDERS]),
     ("CancelAll", &[P::CANCEL_CLOSE_ORDERS, P::CREATE_MODIFY_ORDERS]),
     ("CancelAllOrdersAfter", &[P::CANCEL_CLOSE_ORDERS, P::CREATE_MODIFY_ORDERS]),
+    // "Create & modify orders and Cancel & close orders": both.
+    ("AddOrderBatch", &[P(P::CREATE_MODIFY_ORDERS.0 | P::CANCEL_CLOSE_ORDERS.0)]),
+    ("EditOrder", &[P(P::CREATE_MODIFY_ORDERS.0 | P::CANCEL_CLOSE_ORDERS.0)]),
+    ("AmendOrder", &[P::CREATE_MODIFY_ORDERS, P::CANCEL_CLOSE_ORDERS]),
+    ("CancelOrderBatch", &[P::CREATE_MODIFY_ORDERS, P::CANCEL_CLOSE_ORDERS]),
+    // Either query permission here; the order's status then decides which one (amend.rs).
+    ("OrderAmends", &[P::QUERY_OPEN_ORDERS, P::QUERY_CLOSED_ORDERS]),
+    ("OpenPositions", &[P::QUERY_OPEN_ORDERS]),
     // A combined permission (`P(a | b)`) needs all of its parts: "Query and Deposit".
     ("DepositMethods", &[P(P::QUERY_FUNDS.0 | P::DEPOSIT_FUNDS.0)]),
     ("DepositAddresses", &[P::QUERY_FUNDS, P::DEPOSIT_FUNDS]),
@@ -80,6 +90,12 @@ pub async fn dispatch(st: &Shared, method: &str, caller: &Caller, p: &Params) ->
         "CancelOrder" => orders::cancel_order(st, caller, p).await,
         "CancelAll" => orders::cancel_all(st, caller).await,
         "CancelAllOrdersAfter" => dead_man::cancel_all_orders_after(st, caller, p).await,
+        "AddOrderBatch" => batch::add_order_batch(st, caller, p).await,
+        "CancelOrderBatch" => batch::cancel_order_batch(st, caller, p).await,
+        "AmendOrder" => amend::amend_order(st, caller, p).await,
+        "OrderAmends" => amend::order_amends(st, caller, p).await,
+        "EditOrder" => amend::edit_order(st, caller, p).await,
+        "OpenPositions" => funds::open_positions(st, caller, p).await,
         "DepositMethods" => deposits::deposit_methods(st, caller, p).await,
         "DepositAddresses" => deposits::deposit_addresses(st, caller, p).await,
         "DepositStatus" => deposits::deposit_status(st, caller, p).await,
