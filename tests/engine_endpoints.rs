@@ -34,7 +34,15 @@ fn random_streams_amend_batch_edit_and_cancel_batch() {
             sim.advance(*dt);
             sim.tick_if_due();
             let cmd = command(&sim.ex, &sim.users, op);
+            let armed_target = match &cmd {
+                Command::Amend(r) => match &r.target {
+                    calamari::engine::amend::AmendTarget::Order(seq) => sim.ex.orders.get(*seq as usize).is_some_and(|o| o.is_armed()),
+                    _ => false,
+                },
+                _ => false,
+            };
             let kind = match &cmd {
+                Command::Amend(_) if armed_target => "armed stop amend",
                 Command::Amend(_) => "amend",
                 Command::PlaceBatch(_) => "batch",
                 Command::Edit { .. } => "edit",
@@ -70,6 +78,8 @@ fn random_streams_amend_batch_edit_and_cancel_batch() {
         }
     }
     for want in [
+        "armed stop amend ok",
+        "armed stop amend EGeneral:Invalid arguments:trigger_price",
         "amend ok",
         "amend EOrder:Unknown order",
         "amend EOrder:Insufficient funds",

@@ -375,3 +375,61 @@ fn index_triggers_follow_the_simulators_reference_price() {
         std::thread::sleep(Duration::from_millis(250));
     }
 }
+
+#[test]
+fn amend_moves_an_armed_stops_trigger_limit_and_quantity() {
+    let s = Server::start_with(&["--limits", "off"], &[]);
+    let alice = s.account("alice", "1000", "0.1", "all");
+    let bob = s.account("bob", "100000", "1", "all");
+    let carol = s.account("carol", "100000", "1", "all");
+    let (txid, _) = place(
+        &s,
+        &alice,
+        &[("type", "sell"), ("ordertype", "stop-loss-limit"), ("price", "85000"), ("price2", "84000"), ("volume", "0.05")],
+    );
+    // Trigger, limit and quantity amended in place: same txid, new figures, hold follows.
+    let a =
+        s.private(&alice, "AmendOrder", &[("txid", &txid), ("trigger_price", "80000"), ("limit_price", "79000"), ("order_qty", "0.08")]);
+    assert!(ok(&a)["amend_id"].is_string(), "{a}");
+    let o = order(&s, &alice, &txid);
+    assert_eq!(o["status"], "open");
+    assert_eq!(o["descr"]["order"], "sell 0.08000000 XBTUSD @ stop loss 80000.0 -> limit 79000.0", "{o}");
+    assert_eq!((num(&o["stopprice"]), num(&o["limitprice"]), num(&o["vol"])), (80000.0, 79000.0, 0.08));
+    assert_eq!(hold_xbt(&s, &alice), "0.0800000000");
+    // More than the account has: refused, nothing changes.
+    let before = order(&s, &alice, &txid);
+    assert_eq!(err(&s.private(&alice, "AmendOrder", &[("txid", &txid), ("order_qty", "0.2")])), "EOrder:Insufficient funds");
+    assert_eq!(order(&s, &alice, &txid), before);
+    assert_eq!(hold_xbt(&s, &alice), "0.0800000000");
+    let amends = ok(&s.private(&alice, "OrderAmends", &[("order_id", &txid)])).clone();
+    assert_eq!(amends["amends"].as_array().unwrap().len(), 2, "original and one amend: {amends}");
+
+    // A trade at 84500 would have reached the old trigger; the amended one waits.
+    place(&s, &bob, &[("type", "buy"), ("ordertype", "limit"), ("price", "84500"), ("volume", "0.01")]);
+    place(&s, &carol, &[("type", "sell"), ("ordertype", "market"), ("volume", "0.01")]);
+    assert_eq!(order(&s, &alice, &txid)["status"], "open");
+    // A trade at 79500 reaches it: it fires once and rests as a limit at 79000 (no bid there).
+    place(&s, &bob, &[("type", "buy"), ("ordertype", "limit"), ("price", "79500"), ("volume", "0.01")]);
+    place(&s, &carol, &[("type", "sell"), ("ordertype", "market"), ("volume", "0.01")]);
+    let o = order(&s, &alice, &txid);
+    assert_eq!((o["status"].as_str(), o["misc"].as_str()), (Some("open"), Some("stopped,amended")), "{o}");
+    // Fired, it is no longer amendable as a stop.
+    assert_eq!(
+        err(&s.private(&alice, "AmendOrder", &[("txid", &txid), ("trigger_price", "70000")])),
+        "EGeneral:Invalid arguments:trigger_price"
+    );
+    // A trailing stop's offset is not amendable.
+    let (trail, _) = place(&s, &alice, &[("type", "sell"), ("ordertype", "trailing-stop"), ("price", "+500"), ("volume", "0.01")]);
+    assert_eq!(
+        err(&s.private(&alice, "AmendOrder", &[("txid", &trail), ("trigger_price", "70000")])),
+        "EGeneral:Invalid arguments:trigger_price"
+    );
+
+    // A restart replays the amends to the same state.
+    let before = digest(&s);
+    let dir = s.data_dir.clone();
+    let mut s = s;
+    s.terminate();
+    let s2 = Server::start_in_with(&dir, &["--limits", "off"], &[]);
+    assert_eq!(digest(&s2), before);
+}

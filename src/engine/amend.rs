@@ -11,9 +11,9 @@
 //! account has available is refused with `EOrder:Insufficient funds` and changes nothing.
 //!
 //! Which fields an order accepts is decided per order kind in [`Exchange::amendable`]: limit
-//! price and quantity for limit orders today; a trigger price (stop orders) and a display
-//! quantity (icebergs) are one arm each to add there when those order kinds exist, and are
-//! refused with `EGeneral:Invalid arguments:<field>` until then.
+//! price and quantity for limit orders and icebergs; quantity, trigger price and (the `-limit`
+//! forms) limit price for an armed stop order (`amend_stop`); an iceberg's display quantity and
+//! a trailing stop's offsets are refused with `EGeneral:Invalid arguments:<field>`.
 
 use super::ids::IdKind;
 use super::order::{AccountId, CancelReason, Order, OrderKind, OrderSeq, Side, Status};
@@ -88,6 +88,11 @@ impl Exchange {
     fn amendable(o: &Order, field: Field) -> Result<(), KrakenError> {
         match (o.req.kind, field) {
             (OrderKind::Limit | OrderKind::Iceberg, Field::Quantity | Field::LimitPrice) => Ok(()),
+            // An armed stop: its quantity, its trigger and (the `-limit` forms) its limit price;
+            // trailing stops are not amended (see `amend_stop`).
+            (k, Field::Quantity) if k.is_triggered() && !k.is_trailing() && o.is_armed() => Ok(()),
+            (k, Field::TriggerPrice) if k.is_triggered() && !k.is_trailing() && o.is_armed() => Ok(()),
+            (k, Field::LimitPrice) if k.has_limit2() && !k.is_trailing() && o.is_armed() => Ok(()),
             // Trigger prices come with stop orders; an iceberg's display quantity is not amendable
             // here yet (its quantity and price are).
             (_, Field::TriggerPrice) => Err(KrakenError::invalid("trigger_price")),
@@ -185,6 +190,14 @@ impl Exchange {
                 return Err(KrakenError::invalid("limit_price"));
             }
         }
+        if let Some(p) = r.trigger_price {
+            if p == 0 || p > super::MAX_PRICE || p % pair.tick != 0 {
+                return Err(KrakenError::invalid("trigger_price"));
+            }
+        }
+        if o.is_armed() {
+            return self.amend_armed(seq, r, t);
+        }
         let (side, old_price, old_qty, filled) = (o.req.side, o.req.price, o.req.volume, o.filled);
         let new_qty = r.order_qty.unwrap_or(old_qty);
         let new_price = r.limit_price.unwrap_or(old_price);
@@ -257,7 +270,12 @@ impl Exchange {
         Ok(Applied::Amended(amend_id))
     }
 
-    fn push_amend(&mut self, seq: OrderSeq, record: AmendRecord) {
+    /// The id the next amend gets.
+    pub(super) fn next_amend_id(&self) -> u64 {
+        self.next_amend
+    }
+
+    pub(super) fn push_amend(&mut self, seq: OrderSeq, record: AmendRecord) {
         self.next_amend += 1;
         let original = Self::original_record(&self.orders[seq as usize]);
         self.amends.entry(seq).or_insert_with(|| vec![original]).push(record);

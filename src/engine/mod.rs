@@ -17,6 +17,7 @@
 
 pub mod account;
 pub mod amend;
+mod amend_stop;
 mod batch;
 pub mod book;
 mod digest;

@@ -256,6 +256,23 @@ impl Exchange {
         true
     }
 
+    /// Puts an armed fixed-trigger order (not trailing) back in the index at its stop price, and
+    /// lets it fire at once if the reference is already there (an amended trigger).
+    pub(super) fn rearm_fixed(&mut self, seq: OrderSeq) {
+        let o = &self.orders[seq as usize];
+        let Some(st) = o.stop.as_ref().filter(|_| o.is_armed() && !o.req.kind.is_trailing()) else { return };
+        let (pair, trigger, stop) = (o.req.pair, o.req.trigger, st.stop);
+        let up = fires_up(o.req.kind, o.req.side);
+        let idx = &mut self.triggers.index[pair as usize][trigger as usize];
+        if up {
+            idx.up.insert((stop, seq));
+        } else {
+            idx.down.insert((stop, seq));
+        }
+        let reference = self.reference(pair, trigger);
+        self.triggers.note(pair, trigger, reference);
+    }
+
     /// A trailing order's current peak (its placing reference until the index knows better).
     pub fn trailing_peak(&self, o: &Order) -> u64 {
         let idx = &self.triggers.index[o.req.pair as usize][o.req.trigger as usize];

@@ -386,8 +386,9 @@ pub fn command(ex: &Exchange, users: &[AccountId], op: &Op) -> Command {
                 account,
                 target,
                 order_qty: lots.map(|l| l as i128 * LOT),
-                limit_price: price_off.map(|off| (CENTER[pair as usize] as i64 + off) as u64),
-                trigger_price: None,
+                limit_price: price_off.filter(|_| !*by_cl || !*post_only).map(|off| (CENTER[pair as usize] as i64 + off) as u64),
+                // Some amends move a trigger: accepted on armed fixed stops, refused elsewhere.
+                trigger_price: price_off.filter(|_| *by_cl || *post_only).map(|off| (CENTER[pair as usize] as i64 - off / 2) as u64),
                 display_qty: None,
                 post_only: *post_only,
             })
