@@ -32,6 +32,9 @@ pub struct Config {
     /// Withdrawal processing times and limits per tier.
     #[serde(default)]
     pub funding: FundingConfig,
+    /// WebSocket bounds (`[ws]`): connections per address, request size and rate, queues.
+    #[serde(default)]
+    pub ws: crate::ws::limits::WsConfig,
     pub fees: FeeSchedule,
     pub assets: Vec<AssetConfig>,
     pub pairs: Vec<PairConfig>,
@@ -281,6 +284,7 @@ impl Config {
             }
         }
         crate::limits::Policy::from_config(&self.limits, None)?;
+        self.ws.validate()?;
         if self.fees.taker.is_empty() || self.fees.maker.is_empty() {
             return Err("fee schedule is empty".into());
         }

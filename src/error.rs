@@ -145,6 +145,9 @@ pub mod ws {
     pub const DEPTH: &str = "Subscription depth not supported";
     pub const INTERVAL: &str = "Subscription ohlc interval not supported";
     pub const TOO_MANY: &str = "Exceeded max subscriptions";
+    /// A connection over its request rate (Kraken's v2 spelling of a rate refusal; ccxt maps it
+    /// to DDoSProtection).
+    pub const TOO_MANY_REQUESTS: &str = "EGeneral:Too many requests";
     /// Private channels are not served yet (a token-less connection gets Kraken's session error).
     pub const NOT_SUPPORTED_YET: &str = "ESession:Invalid session";
 }

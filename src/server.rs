@@ -407,8 +407,9 @@ pub async fn serve(data_dir: &Path, listen: SocketAddr, config: Config, profile:
     };
     let market = crate::market::spawn(server.state.clone(), server.market.clone());
     let publisher = crate::ws::publisher::Publisher::start(server.state.markets.clone(), &server.state.sequencer);
+    let ws_limits = crate::ws::limits::WsLimits::new(server.config.ws.clone(), server.state.limits.policy.trusted_proxies.clone());
     let app = api::router(server.state.clone())
-        .merge(crate::ws::router(publisher))
+        .merge(crate::ws::router(publisher, ws_limits))
         .merge(crate::admin::router(server.clone()))
         .merge(crate::console::router(server.clone()))
         .merge(telemetry::routes::router(server.state.clone()));

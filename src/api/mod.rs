@@ -90,7 +90,12 @@ pub fn router(state: Shared) -> Router {
 /// The client's address: the peer's, or, when the peer is a trusted proxy, the nearest address
 /// in `X-Forwarded-For` that is not itself a trusted proxy.
 pub fn client_address(limits: &Limits, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-    let trusted = |ip: &IpAddr| limits.policy.trusted_proxies.iter().any(|n| n.contains(ip));
+    client_address_behind(&limits.policy.trusted_proxies, peer, headers)
+}
+
+/// [`client_address`] with the trusted proxies given (the WebSocket upgrade's).
+pub fn client_address_behind(proxies: &[ipnet::IpNet], peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    let trusted = |ip: &IpAddr| proxies.iter().any(|n| n.contains(ip));
     let mut client = peer.ip();
     if !trusted(&client) {
         return client;

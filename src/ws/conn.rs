@@ -3,11 +3,12 @@
 //! queue is bounded (the publisher drops a client that falls behind, which closes the socket).
 
 use super::channels::{self, rfc3339};
-use super::publisher::{Client, Publisher, Subs, CLIENT_QUEUE};
+use super::limits::{self, Session, Verdict};
+use super::publisher::{Client, Publisher, Subs};
 use crate::engine::market_data::INTERVALS;
 use crate::error::ws as err;
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use futures_util::{SinkExt, StreamExt};
+use axum::extract::ws::{Message, WebSocket};
+use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -18,13 +19,14 @@ pub const MAX_SUBSCRIPTIONS: usize = 200;
 const DEPTHS: [u64; 5] = [10, 25, 100, 500, 1000];
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-fn now_ns() -> u64 {
+pub(super) fn now_ns() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }
 
-pub async fn run(publisher: Arc<Publisher>, socket: WebSocket) {
+pub async fn run(publisher: Arc<Publisher>, socket: WebSocket, mut session: Session) {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    let (tx, mut rx) = mpsc::channel::<Arc<str>>(CLIENT_QUEUE);
+    let (tx, mut rx) = mpsc::channel::<Arc<str>>(session.client_queue());
+    let wt = session.write_timeout();
     {
         // Registered and greeted under one lock: a state change is either in this status or sent after it.
         let mut g = publisher.lock();
@@ -45,6 +47,20 @@ pub async fn run(publisher: Arc<Publisher>, socket: WebSocket) {
                     _ => continue,
                 };
                 let time_in = now_ns();
+                match session.gate.check(time_in / 1000) {
+                    Verdict::Pass => {}
+                    Verdict::Refuse => {
+                        let refused = limits::refused_ack(&text, time_in);
+                        if !publisher.send(&mut publisher.lock(), id, Arc::from(refused)) {
+                            break;
+                        }
+                        continue;
+                    }
+                    Verdict::Close => {
+                        limits::write(&mut sink, limits::close(1008, "message rate exceeded"), wt).await;
+                        break;
+                    }
+                }
                 for reply in handle(&publisher, id, &text, time_in) {
                     let mut g = publisher.lock();
                     if !publisher.send(&mut g, id, Arc::from(reply)) {
@@ -55,17 +71,17 @@ pub async fn run(publisher: Arc<Publisher>, socket: WebSocket) {
             out = rx.recv() => {
                 let Some(m) = out else {
                     // Dropped by the publisher: too slow.
-                    let _ = sink.send(Message::Close(Some(CloseFrame { code: 1008, reason: "slow consumer".into() }))).await;
+                    limits::write(&mut sink, limits::close(1008, "slow consumer"), wt).await;
                     break;
                 };
                 sent_since_beat = true;
-                if sink.send(Message::Text(m.as_ref().into())).await.is_err() {
+                if !limits::write(&mut sink, Message::Text(m.as_ref().into()), wt).await {
                     break;
                 }
             }
             _ = beat.tick() => {
                 let subscribed = publisher.lock().clients.get(&id).is_some_and(|c| c.subs.count() > 0);
-                if subscribed && !sent_since_beat && sink.send(Message::Text("{\"channel\":\"heartbeat\"}".into())).await.is_err() {
+                if subscribed && !sent_since_beat && !limits::write(&mut sink, Message::Text("{\"channel\":\"heartbeat\"}".into()), wt).await {
                     break;
                 }
                 sent_since_beat = false;
@@ -75,7 +91,7 @@ pub async fn run(publisher: Arc<Publisher>, socket: WebSocket) {
     publisher.lock().clients.remove(&id);
 }
 
-fn ack(method: &str, req_id: &Option<Value>, time_in: u64, outcome: Result<Value, String>) -> String {
+pub(super) fn ack(method: &str, req_id: &Option<Value>, time_in: u64, outcome: Result<Value, String>) -> String {
     let mut m = Map::new();
     m.insert("method".into(), json!(method));
     match outcome {

@@ -6,22 +6,31 @@
 pub mod capture;
 pub mod channels;
 mod conn;
+pub mod limits;
 pub mod publisher;
 
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-/// Largest request frame accepted (Kraken's requests are small).
-pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
-
-pub fn router(publisher: Arc<publisher::Publisher>) -> Router {
-    Router::new().route("/v2", get(upgrade)).with_state(publisher)
+pub fn router(publisher: Arc<publisher::Publisher>, bounds: Arc<limits::WsLimits>) -> Router {
+    Router::new().route("/v2", get(upgrade)).layer(Extension(bounds)).with_state(publisher)
 }
 
-async fn upgrade(State(publisher): State<Arc<publisher::Publisher>>, ws: WebSocketUpgrade) -> Response {
-    ws.max_message_size(MAX_MESSAGE_BYTES).max_frame_size(MAX_MESSAGE_BYTES).on_upgrade(move |socket| conn::run(publisher, socket))
+async fn upgrade(
+    State(publisher): State<Arc<publisher::Publisher>>,
+    Extension(bounds): Extension<Arc<limits::WsLimits>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    // Counted before the upgrade: a connection over the address's cap never becomes a socket.
+    let Some(session) = bounds.admit(bounds.client(peer, &headers), conn::now_ns() / 1000) else { return limits::too_many_connections() };
+    let max = bounds.cfg.max_message_bytes;
+    ws.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| conn::run(publisher, socket, session))
 }
