@@ -57,7 +57,7 @@ pub async fn run(publisher: Arc<Publisher>, socket: WebSocket, mut session: Sess
                         continue;
                     }
                     Verdict::Close => {
-                        limits::write(&mut sink, limits::close(1008, "message rate exceeded"), wt).await;
+                        limits::flush_and_close(&mut sink, &mut rx, 1008, "message rate exceeded", wt).await;
                         break;
                     }
                 }

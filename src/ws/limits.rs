@@ -203,6 +203,24 @@ where
     matches!(tokio::time::timeout(timeout, sink.send(msg)).await, Ok(Ok(())))
 }
 
+/// Writes what is already queued for the client (its answers so far), then the close frame.
+pub async fn flush_and_close<S>(
+    sink: &mut S,
+    rx: &mut tokio::sync::mpsc::Receiver<Arc<str>>,
+    code: u16,
+    reason: &'static str,
+    timeout: Duration,
+) where
+    S: Sink<Message> + Unpin,
+{
+    while let Ok(m) = rx.try_recv() {
+        if !write(sink, Message::Text(m.as_ref().into()), timeout).await {
+            return;
+        }
+    }
+    write(sink, close(code, reason), timeout).await;
+}
+
 /// A close frame with `code` and `reason`.
 pub fn close(code: u16, reason: &'static str) -> Message {
     Message::Close(Some(CloseFrame { code, reason: reason.into() }))

@@ -1,0 +1,275 @@
+//! The WebSocket API's bounds through the real server and real sockets: too many connections
+//! from one address refused (HTTP 429) until one closes; a flood of requests answered with
+//! Kraken's `EGeneral:Too many requests` and then closed with 1008; an oversized frame closes the
+//! connection; a client that never reads is disconnected while another keeps receiving the
+//! book on time and REST orders keep being acknowledged.
+
+mod common;
+
+use common::{ok, Server};
+use serde_json::{json, Value};
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::{
+    self, client::client, connect, protocol::frame::coding::CloseCode, stream::MaybeTlsStream, Message, WebSocket,
+};
+
+type Ws = WebSocket<MaybeTlsStream<TcpStream>>;
+
+/// A server with the `[ws]` table given (the rest of the config built in).
+fn server(ws_table: &str, market: bool) -> (Server, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("ws.toml");
+    std::fs::File::create(&cfg).unwrap().write_all(format!("[ws]\n{ws_table}\n").as_bytes()).unwrap();
+    let mut args = vec!["--config", cfg.to_str().unwrap(), "--limits", "off"];
+    if market {
+        args.extend(["--market", "on"]);
+    }
+    (Server::start_with(&args, &[]), dir)
+}
+
+fn url(s: &Server) -> String {
+    s.url.replace("http://", "ws://") + "/v2"
+}
+
+fn open(s: &Server) -> Result<Ws, tungstenite::Error> {
+    let (mut ws, _) = connect(url(s))?;
+    if let MaybeTlsStream::Plain(t) = ws.get_mut() {
+        t.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    }
+    Ok(ws)
+}
+
+fn send(ws: &mut WebSocket<impl std::io::Read + std::io::Write>, v: Value) -> bool {
+    ws.send(Message::Text(v.to_string().into())).is_ok()
+}
+
+enum Got {
+    Json(Value),
+    Closed(Option<CloseCode>),
+    Nothing,
+}
+
+/// The next message within `secs`: a JSON text, the end of the connection (with the close
+/// code if a close frame came), or nothing.
+fn next(ws: &mut Ws, secs: f64) -> Got {
+    let end = Instant::now() + Duration::from_secs_f64(secs);
+    while Instant::now() < end {
+        match ws.read() {
+            Ok(Message::Text(t)) => return Got::Json(serde_json::from_str(t.as_str()).expect("json")),
+            Ok(Message::Close(f)) => return Got::Closed(f.map(|f| f.code)),
+            Ok(_) => continue,
+            Err(tungstenite::Error::Io(e)) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => continue,
+            Err(_) => return Got::Closed(None),
+        }
+    }
+    Got::Nothing
+}
+
+fn json_within(ws: &mut Ws, secs: f64, pred: impl Fn(&Value) -> bool) -> Value {
+    let end = Instant::now() + Duration::from_secs_f64(secs);
+    while Instant::now() < end {
+        match next(ws, 0.3) {
+            Got::Json(v) if pred(&v) => return v,
+            Got::Closed(c) => panic!("closed ({c:?}) while waiting"),
+            _ => {}
+        }
+    }
+    panic!("no matching message within {secs}s");
+}
+
+#[test]
+fn connections_per_address_are_capped_until_one_closes() {
+    let (s, _cfg) = server("max_connections_per_address = 3", false);
+    let mut held: Vec<Ws> = (0..3).map(|_| open(&s).expect("within the cap")).collect();
+    for ws in held.iter_mut() {
+        assert!(matches!(next(ws, 5.0), Got::Json(v) if v["channel"] == "status"));
+    }
+    match open(&s) {
+        Err(tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 429),
+        Err(e) => panic!("expected HTTP 429, got {e}"),
+        Ok(_) => panic!("a fourth connection from one address was accepted"),
+    }
+    // REST from the same address is not affected.
+    ok(&s.public("Time", ""));
+    // Closing one gives its slot back.
+    let mut gone = held.pop().unwrap();
+    gone.close(None).unwrap();
+    while !matches!(next(&mut gone, 1.0), Got::Closed(_)) {}
+    let end = Instant::now() + Duration::from_secs(5);
+    let mut again = loop {
+        match open(&s) {
+            Ok(ws) => break ws,
+            Err(_) if Instant::now() < end => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => panic!("slot not given back: {e}"),
+        }
+    };
+    assert!(matches!(next(&mut again, 5.0), Got::Json(v) if v["channel"] == "status"));
+    s.assert_no_panics();
+}
+
+#[test]
+fn a_flood_is_refused_then_closed_and_big_frames_are_refused() {
+    let (s, _cfg) = server("messages_per_second = 10\nmessage_burst = 20\nclose_after_refused = 5\nmax_message_bytes = 4096", false);
+    let mut ws = open(&s).unwrap();
+    assert!(matches!(next(&mut ws, 5.0), Got::Json(v) if v["channel"] == "status"));
+    // A well-behaved neighbour on its own connection.
+    let mut calm = open(&s).unwrap();
+    assert!(matches!(next(&mut calm, 5.0), Got::Json(v) if v["channel"] == "status"));
+
+    let mut sent = 0;
+    for i in 0..60 {
+        if !send(&mut ws, json!({"method": "ping", "req_id": i})) {
+            break;
+        }
+        sent += 1;
+    }
+    assert!(sent >= 26, "only {sent} sent");
+    let (mut pongs, mut refused, mut closed) = (0, 0, None);
+    loop {
+        match next(&mut ws, 5.0) {
+            Got::Json(v) if v["method"] == "pong" => {
+                assert_eq!(refused, 0, "a pong after a refusal: {v}");
+                pongs += 1;
+            }
+            Got::Json(v) => {
+                assert_eq!(v["success"], false, "{v}");
+                assert_eq!(v["error"], "EGeneral:Too many requests", "{v}");
+                assert_eq!(v["method"], "ping", "{v}");
+                assert_eq!(v["req_id"], pongs + refused, "acks in request order: {v}");
+                refused += 1;
+            }
+            Got::Closed(code) => {
+                closed = Some(code);
+                break;
+            }
+            Got::Nothing => break,
+        }
+    }
+    // The burst of 20 (and whatever drained meanwhile) answered, then 5 refusals, then 1008.
+    assert!((20..=22).contains(&pongs), "{pongs} pongs");
+    assert!((5..=6).contains(&refused), "{refused} refusals");
+    assert_eq!(closed, Some(Some(CloseCode::Policy)), "closed with 1008 after sustained abuse");
+
+    // The neighbour was never refused.
+    for i in 0..10 {
+        assert!(send(&mut calm, json!({"method": "ping", "req_id": 100 + i})));
+        assert!(matches!(next(&mut calm, 5.0), Got::Json(v) if v["method"] == "pong" && v["req_id"] == 100 + i));
+    }
+    // A frame over max_message_bytes ends the connection; the server stays up.
+    let big = json!({"method": "ping", "req_id": 1, "pad": "x".repeat(5000)});
+    send(&mut calm, big);
+    let end = Instant::now() + Duration::from_secs(5);
+    loop {
+        match next(&mut calm, 1.0) {
+            Got::Closed(_) => break,
+            Got::Json(v) => assert_ne!(v["method"], "pong", "an oversized request was answered: {v}"),
+            Got::Nothing => assert!(Instant::now() < end, "oversized frame did not end the connection"),
+        }
+    }
+    let mut fresh = open(&s).unwrap();
+    assert!(matches!(next(&mut fresh, 5.0), Got::Json(v) if v["channel"] == "status"));
+    s.assert_no_panics();
+}
+
+/// A WebSocket over a socket with a 4 KiB receive buffer, for a client that never reads.
+fn tiny_window(s: &Server) -> WebSocket<TcpStream> {
+    let addr: std::net::SocketAddr = s.url.trim_start_matches("http://").parse().unwrap();
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    sock.connect(&addr.into()).unwrap();
+    let tcp: TcpStream = sock.into();
+    tcp.set_write_timeout(Some(Duration::from_millis(500))).unwrap();
+    let (ws, _) = client(url(s), tcp).expect("handshake");
+    ws
+}
+
+#[test]
+fn a_client_that_never_reads_is_disconnected_and_nobody_else_waits() {
+    let (s, _cfg) = server("client_queue = 64\nwrite_timeout_ms = 2000\nmessages_per_second = 1000\nmessage_burst = 1000", true);
+    let k = s.demo.clone().unwrap();
+    let pairs: Vec<Value> =
+        ["BTC/USD", "ETH/USD", "SOL/USD", "XRP/USD", "DOGE/USD", "ADA/USD", "LINK/USD", "BCH/USD"].iter().map(|p| json!(p)).collect();
+
+    let end = Instant::now() + Duration::from_secs(15);
+    while ok(&s.public("Depth", "pair=XBTUSD&count=1"))["XXBTZUSD"]["bids"].as_array().unwrap().is_empty() {
+        assert!(Instant::now() < end, "the simulator never quoted");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let mut fast = open(&s).unwrap();
+    send(&mut fast, json!({"method": "subscribe", "params": {"channel": "book", "symbol": ["BTC/USD"], "depth": 1000}}));
+    let snap = json_within(&mut fast, 15.0, |v| {
+        v["channel"] == "book" && v["type"] == "snapshot" && !v["data"][0]["bids"].as_array().unwrap().is_empty()
+    });
+    let best_bid = snap["data"][0]["bids"][0]["price"].as_f64().unwrap();
+
+    // The slow client subscribes to everything, then keeps asking for every book's snapshot
+    // (about 30 KB an answer), and never reads.
+    let mut slow = tiny_window(&s);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flood = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            for ch in ["trade", "ticker"] {
+                send(&mut slow, json!({"method": "subscribe", "params": {"channel": ch, "symbol": pairs}}));
+            }
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && n < 4000 {
+                let m = if n % 2 == 0 { "subscribe" } else { "unsubscribe" };
+                if !send(&mut slow, json!({"method": m, "params": {"channel": "book", "symbol": pairs, "depth": 1000}})) {
+                    break;
+                }
+                n += 1;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            (slow, n)
+        })
+    };
+
+    // Meanwhile: REST orders are acknowledged at once and the fast client sees each in its book.
+    let t0 = Instant::now();
+    let mut worst_ack = Duration::ZERO;
+    let mut worst_seen = Duration::ZERO;
+    for i in 0..8 {
+        let price = (best_bid * (0.80 - 0.01 * i as f64)).floor();
+        let sent = Instant::now();
+        let r = s.private(
+            &k,
+            "AddOrder",
+            &[("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", &format!("{price}")), ("volume", "0.001")],
+        );
+        ok(&r);
+        worst_ack = worst_ack.max(sent.elapsed());
+        json_within(&mut fast, 3.0, |v| {
+            v["channel"] == "book" && v["data"][0]["bids"].as_array().is_some_and(|b| b.iter().any(|l| l["price"].as_f64() == Some(price)))
+        });
+        worst_seen = worst_seen.max(sent.elapsed());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut slow, flooded) = flood.join().unwrap();
+    eprintln!(
+        "orders: worst ack {worst_ack:?}, worst seen on the fast client {worst_seen:?}, over {:?}; {flooded} requests flooded",
+        t0.elapsed()
+    );
+    assert!(worst_ack < Duration::from_secs(1), "REST acknowledgement took {worst_ack:?}");
+    assert!(worst_seen < Duration::from_secs(2), "the fast client saw an order after {worst_seen:?}");
+
+    // The slow client has been dropped: reading what was buffered ends in the connection's end.
+    slow.get_mut().set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let end = Instant::now() + Duration::from_secs(20);
+    loop {
+        match slow.read() {
+            Ok(Message::Close(_)) => break,
+            Ok(_) => assert!(Instant::now() < end, "the slow client is still being served"),
+            Err(tungstenite::Error::Io(e)) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                assert!(Instant::now() < end, "the slow client is still connected");
+            }
+            Err(_) => break,
+        }
+    }
+    // And the fast client is still served.
+    json_within(&mut fast, 5.0, |v| v["channel"] == "book");
+    s.assert_no_panics();
+}
