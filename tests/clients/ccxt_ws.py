@@ -1,0 +1,203 @@
+"""WebSocket API v2 as ccxt.pro's kraken sees it (ccxt 4.5.90 from PyPI, unchanged).
+
+The exchange object is pointed at Calamari by its URLs only: the REST `public`/`private` bases and
+`ws.publicV2`/`ws.privateV2` (ccxt caches the WebSocket token under `ws.private`, which it never
+dials). Public watchers run against the live simulated market: watch_order_book for ~10 s, then
+(the simulated traders paused) its book equal to REST Depth's top 10 (ccxt's own checksum option
+is left off: its Python code cannot format v2's numbers), watch_ticker, watch_ohlcv, watch_trades
+(a trade made by this script's REST market order). Private watchers and WS trading (watch_balance,
+watch_orders, watch_my_trades, create_order_ws, cancel_order_ws) run when the server issues
+WebSocket tokens (REST GetWebSocketsToken); otherwise each is reported as `SKIP name: reason`.
+
+Usage (tests/clients/run starts the server with the market on and passes its data directory):
+
+    ccxt_ws.py CALAMARI_BINARY DATA_DIR
+
+Output: `PASS name` / `FAIL name: reason` / `SKIP name: reason` per check, then
+`N passed, M failed`; non-zero exit status on any failure.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+
+import ccxt.pro
+
+BIN, DIR = sys.argv[1], sys.argv[2]
+URL = json.load(open(f"{DIR}/server.json"))["url"]
+WS = URL.replace("http://", "ws://") + "/v2"
+SYMBOL = "BTC/USD"
+results: list[tuple[str, str | None]] = []
+
+
+def cli(*args: str) -> str:
+    return subprocess.run([BIN, "--data-dir", DIR, *args], capture_output=True, text=True, check=True).stdout
+
+
+async def check(name: str, coro, timeout: float = 30) -> object:
+    try:
+        value = await asyncio.wait_for(coro, timeout)
+        results.append((name, None))
+        print(f"PASS {name}", flush=True)
+        return value
+    except Exception as e:  # noqa: BLE001 - every failure is a FAIL line
+        why = f"{type(e).__name__}: {e}"[:400]
+        results.append((name, why))
+        print(f"FAIL {name}: {why}", flush=True)
+        return None
+
+
+def skip(name: str, why: str) -> None:
+    print(f"SKIP {name}: {why}", flush=True)
+
+
+def exchange(key: tuple[str, str] | None = None) -> ccxt.pro.kraken:
+    config = {
+        "urls": {"api": {"public": URL, "private": URL, "ws": {"public": WS, "private": WS, "publicV2": WS, "privateV2": WS}}},
+    }
+    if key:
+        config.update({"apiKey": key[0], "secret": key[1]})
+    return ccxt.pro.kraken(config)
+
+
+def key(account: str) -> tuple[str, str]:
+    cli("account", "create", account)
+    cli("account", "tier", account, "intermediate")
+    cli("deposit", "--account", account, "USD", "50000")
+    cli("deposit", "--account", account, "XBT", "1")
+    v = json.loads(cli("key", "create", "--account", account, "--name", f"{account}-key", "--permissions", "all", "--json"))
+    return v["key"], v["secret"]
+
+
+async def order_book(ex) -> None:
+    # Ten seconds of the live book.
+    end, updates, book = time.monotonic() + 10, 0, None
+    while time.monotonic() < end:
+        book = await ex.watch_order_book(SYMBOL, 10)
+        updates += 1
+    bids, asks = book["bids"], book["asks"]
+    assert updates >= 3, f"{updates} updates in 10 s"
+    assert len(bids) == 10 and len(asks) == 10, f"{len(bids)} bids, {len(asks)} asks"
+    assert bids[0][0] < asks[0][0], f"crossed: {bids[0]} / {asks[0]}"
+    assert all(bids[i][0] > bids[i + 1][0] for i in range(9)) and all(asks[i][0] < asks[i + 1][0] for i in range(9)), "unsorted"
+    # The market paused, the book ccxt rebuilt from snapshot + updates equals REST Depth.
+    cli("market", "off")
+    try:
+        await asyncio.sleep(2)
+        cached = ex.orderbooks[SYMBOL]
+        rest = await ex.fetch_order_book(SYMBOL, 10)
+        # REST prints Depth volumes to three decimals (Kraken's numbers): equal prices, volumes
+        # within REST's rounding.
+        diff = [
+            (side, i, m[:2], t[:2])
+            for side in ("bids", "asks")
+            for i, (m, t) in enumerate(zip(cached[side][:10], rest[side][:10]))
+            if m[0] != t[0] or abs(m[1] - t[1]) > 0.001 + 1e-9
+        ]
+        assert len(cached["bids"][:10]) == len(rest["bids"]) == 10 and len(cached["asks"][:10]) == len(rest["asks"]) == 10, "levels"
+        assert not diff, f"WS book differs from REST Depth at {diff[:4]}"
+    finally:
+        cli("market", "on")
+
+
+async def ticker(ex) -> None:
+    t = await ex.watch_ticker(SYMBOL)
+    assert t["symbol"] == SYMBOL and t["bid"] and t["ask"] and t["bid"] < t["ask"], json.dumps(t, default=str)[:300]
+    assert t["last"] and t["baseVolume"] is not None, json.dumps(t, default=str)[:300]
+
+
+async def ohlcv(ex) -> None:
+    candles = await ex.watch_ohlcv(SYMBOL, "1m")
+    assert candles, "no candle"
+    ts, o, h, l, c, v = candles[-1]
+    assert ts % 60_000 == 0 and l <= min(o, c) and h >= max(o, c) and v >= 0, str(candles[-1])
+
+
+async def trades(ex, rest) -> None:
+    watcher = asyncio.ensure_future(ex.watch_trades(SYMBOL))
+    await asyncio.sleep(1)
+    order = await rest.create_order(SYMBOL, "market", "buy", 0.001)
+    got = await watcher
+    assert got and all(t["symbol"] == SYMBOL and t["price"] > 0 and t["amount"] > 0 for t in got), str(got)[:300]
+    assert order["id"], str(order)[:300]
+
+
+async def private(ex, rest) -> None:
+    try:
+        await rest.privatePostGetWebSocketsToken()
+    except Exception as e:  # noqa: BLE001
+        for name in ("watch_balance", "create_order_ws", "watch_orders", "cancel_order_ws", "watch_my_trades"):
+            skip(name, f"no WebSocket tokens on this server ({type(e).__name__}: {str(e)[:80]})")
+        return
+
+    async def balance() -> None:
+        b = await ex.watch_balance()
+        assert b["USD"]["total"] and b["USD"]["total"] > 0, json.dumps(b.get("USD"), default=str)
+        assert b["BTC"]["total"] and b["BTC"]["total"] > 0, json.dumps(b.get("BTC"), default=str)
+
+    await check("watch_balance", balance())
+
+    book = await rest.fetch_order_book(SYMBOL, 1)
+    price = round(book["bids"][0][0] * 0.8)
+    orders_watch = asyncio.ensure_future(ex.watch_orders(SYMBOL))
+    await asyncio.sleep(0.5)
+    placed = await check("create_order_ws", ex.create_order_ws(SYMBOL, "limit", "buy", 0.001, price))
+    oid = placed["id"] if isinstance(placed, dict) else None
+
+    async def orders_new() -> None:
+        seen = await orders_watch
+        assert any(o["id"] == oid for o in seen), f"{oid} not in {[o['id'] for o in seen]}"
+        rest_open = await rest.fetch_open_orders(SYMBOL)
+        assert any(o["id"] == oid for o in rest_open), "REST OpenOrders does not list it"
+
+    await check("watch_orders", orders_new())
+
+    async def cancel() -> None:
+        await ex.cancel_order_ws(oid, SYMBOL)
+        end = time.monotonic() + 10
+        while time.monotonic() < end:
+            seen = await ex.watch_orders(SYMBOL)
+            if any(o["id"] == oid and o["status"] == "canceled" for o in seen):
+                break
+        else:
+            raise AssertionError("no canceled order on watch_orders")
+        r = await rest.fetch_order(oid, SYMBOL)
+        assert r["status"] == "canceled", r["status"]
+
+    if oid:
+        await check("cancel_order_ws", cancel())
+    else:
+        skip("cancel_order_ws", "no order placed")
+
+    async def my_trades() -> None:
+        watcher = asyncio.ensure_future(ex.watch_my_trades(SYMBOL))
+        await asyncio.sleep(0.5)
+        order = await ex.create_order_ws(SYMBOL, "market", "buy", 0.001)
+        got = await watcher
+        assert any(t["order"] == order["id"] for t in got), f"{order['id']} not in {[t['order'] for t in got]}"
+
+    await check("watch_my_trades", my_trades())
+
+
+async def main() -> None:
+    k = key(f"ccxtws{os.getpid()}")
+    ex, rest = exchange(k), exchange(k)
+    try:
+        await check("watch_order_book: 10 s of updates, equal to REST Depth", order_book(ex))
+        await check("watch_ticker", ticker(ex))
+        await check("watch_ohlcv", ohlcv(ex))
+        await check("watch_trades", trades(ex, rest))
+        await private(ex, rest)
+    finally:
+        await ex.close()
+        await rest.close()
+
+
+asyncio.run(main())
+failed = [r for r in results if r[1]]
+print(f"{len(results) - len(failed)} passed, {len(failed)} failed", flush=True)
+sys.exit(1 if failed else 0)
