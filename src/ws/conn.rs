@@ -23,7 +23,7 @@ pub(super) fn now_ns() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }
 
-pub async fn run(publisher: Arc<Publisher>, socket: WebSocket, mut session: Session) {
+pub async fn run(publisher: Arc<Publisher>, app: crate::api::Shared, socket: WebSocket, mut session: Session) {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let (tx, mut rx) = mpsc::channel::<Arc<str>>(session.client_queue());
     let wt = session.write_timeout();
@@ -89,6 +89,7 @@ pub async fn run(publisher: Arc<Publisher>, socket: WebSocket, mut session: Sess
         }
     }
     publisher.lock().clients.remove(&id);
+    app.tokens.release(id);
 }
 
 pub(super) fn ack(method: &str, req_id: &Option<Value>, time_in: u64, outcome: Result<Value, String>) -> String {

@@ -7,6 +7,7 @@ pub mod capture;
 pub mod channels;
 mod conn;
 pub mod limits;
+pub mod private;
 pub mod publisher;
 
 use axum::extract::ws::WebSocketUpgrade;
@@ -14,23 +15,32 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
-use axum::{Extension, Router};
+use axum::Router;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub fn router(publisher: Arc<publisher::Publisher>, bounds: Arc<limits::WsLimits>) -> Router {
-    Router::new().route("/v2", get(upgrade)).layer(Extension(bounds)).with_state(publisher)
+/// What every connection shares: the publisher, the REST state (tokens, keys, sequencer) that
+/// private channels and trading use, and the WebSocket bounds.
+#[derive(Clone)]
+pub struct WsState {
+    pub publisher: Arc<publisher::Publisher>,
+    pub app: crate::api::Shared,
+    pub bounds: Arc<limits::WsLimits>,
+}
+
+pub fn router(publisher: Arc<publisher::Publisher>, app: crate::api::Shared, bounds: Arc<limits::WsLimits>) -> Router {
+    Router::new().route("/v2", get(upgrade)).with_state(WsState { publisher, app, bounds })
 }
 
 async fn upgrade(
-    State(publisher): State<Arc<publisher::Publisher>>,
-    Extension(bounds): Extension<Arc<limits::WsLimits>>,
+    State(ws_state): State<WsState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    let WsState { publisher, app, bounds } = ws_state;
     // Counted before the upgrade: a connection over the address's cap never becomes a socket.
     let Some(session) = bounds.admit(bounds.client(peer, &headers), conn::now_ns() / 1000) else { return limits::too_many_connections() };
     let max = bounds.cfg.max_message_bytes;
-    ws.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| conn::run(publisher, socket, session))
+    ws.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| conn::run(publisher, app, socket, session))
 }
