@@ -299,6 +299,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_ws_table_overlays_its_defaults_and_is_checked() {
+        let cfg = Config::overlay("[ws]\nmax_connections_per_address = 3\n").unwrap();
+        assert_eq!(cfg.ws.max_connections_per_address, 3);
+        assert_eq!(cfg.ws.messages_per_second, crate::ws::limits::WsConfig::default().messages_per_second);
+        assert_eq!(Config::overlay("").unwrap().ws, crate::ws::limits::WsConfig::default(), "default.toml states the defaults");
+        assert!(Config::overlay("[ws]\nmessages_per_second = 0\n").unwrap_err().contains("ws.messages_per_second"));
+        assert!(Config::overlay("[ws]\nbogus = 1\n").is_err());
+    }
+
+    #[test]
     fn a_file_with_only_limits_keeps_the_builtin_markets() {
         let cfg = Config::overlay("[limits]\nprofile = \"simple\"\nopen_orders = { starter = 5 }\n").unwrap();
         assert_eq!(cfg.limits.profile, crate::limits::Profile::Simple);
