@@ -111,7 +111,7 @@ fn connections_per_address_are_capped_until_one_closes() {
 
 #[test]
 fn a_flood_is_refused_then_closed_and_big_frames_are_refused() {
-    let (s, _cfg) = server("messages_per_second = 10\nmessage_burst = 20\nclose_after_refused = 5\nmax_message_bytes = 4096", false);
+    let (s, _cfg) = server("messages_per_second = 1\nmessage_burst = 20\nclose_after_refused = 5\nmax_message_bytes = 4096", false);
     let mut ws = open(&s).unwrap();
     assert!(matches!(next(&mut ws, 5.0), Got::Json(v) if v["channel"] == "status"));
     // A well-behaved neighbour on its own connection.
@@ -147,7 +147,7 @@ fn a_flood_is_refused_then_closed_and_big_frames_are_refused() {
             Got::Nothing => break,
         }
     }
-    // The burst of 20 (and whatever drained meanwhile) answered, then 5 refusals, then 1008.
+    // The burst of 20 (and whatever drained meanwhile: one a second) answered, then 5 refusals, then 1008.
     assert!((20..=22).contains(&pongs), "{pongs} pongs");
     assert!((5..=6).contains(&refused), "{refused} refusals");
     assert_eq!(closed, Some(Some(CloseCode::Policy)), "closed with 1008 after sustained abuse");
