@@ -147,4 +147,8 @@ pub mod ws {
     pub const TOO_MANY: &str = "Exceeded max subscriptions";
     /// Private channels are not served yet (a token-less connection gets Kraken's session error).
     pub const NOT_SUPPORTED_YET: &str = "ESession:Invalid session";
+    /// A private request without a valid token.
+    pub const INVALID_SESSION: &str = "ESession:Invalid session";
+    /// A token whose key lacks the method's permission.
+    pub const INVALID_PERMISSIONS: &str = "EAccount:Invalid permissions";
 }

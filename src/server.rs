@@ -408,7 +408,7 @@ pub async fn serve(data_dir: &Path, listen: SocketAddr, config: Config, profile:
     let market = crate::market::spawn(server.state.clone(), server.market.clone());
     let publisher = crate::ws::publisher::Publisher::start(server.state.markets.clone(), &server.state.sequencer);
     let app = api::router(server.state.clone())
-        .merge(crate::ws::router(publisher))
+        .merge(crate::ws::router(publisher, server.state.clone()))
         .merge(crate::admin::router(server.clone()))
         .merge(crate::console::router(server.clone()))
         .merge(telemetry::routes::router(server.state.clone()));
