@@ -166,11 +166,15 @@ fn add_order_is_rest_s_order_and_its_ack_is_kraken_s() {
     assert_eq!(open_orders(&s, &k).len(), before);
 
     // REST's errors, in v2's field names.
-    let e = error(&c.call("add_order", json!({"order_type": "limit", "side": "buy", "order_qty": "x", "symbol": "BTC/USD", "limit_price": 1})));
+    let e =
+        error(&c.call("add_order", json!({"order_type": "limit", "side": "buy", "order_qty": "x", "symbol": "BTC/USD", "limit_price": 1})));
     assert_eq!(e, "EGeneral:Invalid arguments:order_qty");
-    let e = error(&c.call("add_order", json!({"order_type": "limit", "side": "buy", "order_qty": 100, "symbol": "BTC/USD", "limit_price": 20000})));
+    let e = error(
+        &c.call("add_order", json!({"order_type": "limit", "side": "buy", "order_qty": 100, "symbol": "BTC/USD", "limit_price": 20000})),
+    );
     assert_eq!(e, "EOrder:Insufficient funds");
-    let e = error(&c.call("add_order", json!({"order_type": "limit", "side": "buy", "order_qty": 1, "symbol": "NOPE/USD", "limit_price": 2})));
+    let e =
+        error(&c.call("add_order", json!({"order_type": "limit", "side": "buy", "order_qty": 1, "symbol": "NOPE/USD", "limit_price": 2})));
     assert_eq!(e, "EQuery:Unknown asset pair");
     assert_eq!(open_orders(&s, &k).len(), before);
     s.assert_no_panics();
@@ -188,7 +192,8 @@ fn tokens_and_permissions_decide() {
     let id = c.next_req + 1;
     c.ws.send(Message::Text(json!({"method": "cancel_all", "req_id": id}).to_string().into())).unwrap();
     c.next_req = id;
-    assert_eq!(error(&c.acks(id, 1)[0]), "ESession:Invalid session");
+    // No token at all: Kraken's argument error.
+    assert_eq!(error(&c.acks(id, 1)[0]), "EGeneral:Invalid arguments");
 
     // A token of a key without Create & Modify Orders: the REST permission table decides.
     let reader = s.key("a", "reader", "Query Funds,Access WebSockets API");
@@ -210,7 +215,9 @@ fn amend_and_edit_keep_and_lose_priority_as_rest() {
     let b = s.account("b", "100000", "0", TRADER);
     let taker = s.account("t", "0", "1", TRADER);
     let (mut ca, mut cb) = (open(&s, &a), open(&s, &b));
-    let market = |qty: &str| ok(&s.private(&taker, "AddOrder", &[("pair", "XBTUSD"), ("type", "sell"), ("ordertype", "market"), ("volume", qty)])).clone();
+    let market = |qty: &str| {
+        ok(&s.private(&taker, "AddOrder", &[("pair", "XBTUSD"), ("type", "sell"), ("ordertype", "market"), ("volume", qty)])).clone()
+    };
 
     // a is ahead of b; a smaller quantity keeps a's place.
     let a1 = limit(&mut ca, "buy", 0.02, 30000, json!({}));
@@ -236,7 +243,8 @@ fn amend_and_edit_keep_and_lose_priority_as_rest() {
     assert_eq!(error(&ca.call("amend_order", json!({"order_id": "OAAAAA-BBBBB-CCCCCC", "order_qty": 1}))), "EOrder:Unknown order");
 
     // edit_order: a new order id in the original's place, the original canceled.
-    let r = result(&ca.call("edit_order", json!({"order_id": a2, "symbol": "BTC/USD", "order_qty": 0.03, "limit_price": 29500})), "edit_order");
+    let r =
+        result(&ca.call("edit_order", json!({"order_id": a2, "symbol": "BTC/USD", "order_qty": 0.03, "limit_price": 29500})), "edit_order");
     assert_eq!(r["original_order_id"], a2.as_str());
     assert!(is_txid(&r["order_id"]) && r["order_id"] != a2.as_str(), "{r}");
     assert_eq!(order(&s, &a, &a2)["status"], "canceled");
@@ -260,7 +268,10 @@ fn cancels_one_ack_per_order() {
     let acks = c.acks(id, 2);
     assert_eq!(result(&acks[0], "cancel_order"), json!({"order_id": o1}));
     assert_eq!(result(&acks[1], "cancel_order"), json!({"order_id": o2}));
-    assert_eq!(result(&c.call("cancel_order", json!({"cl_ord_id": ["c-three"]})), "cancel_order"), json!({"order_id": o3, "cl_ord_id": "c-three"}));
+    assert_eq!(
+        result(&c.call("cancel_order", json!({"cl_ord_id": ["c-three"]})), "cancel_order"),
+        json!({"order_id": o3, "cl_ord_id": "c-three"})
+    );
     let id = c.send("cancel_order", json!({"order_userref": [5]}));
     let acks = c.acks(id, 2);
     let mut got: Vec<String> = acks.iter().map(|a| result(a, "cancel_order")["order_id"].as_str().unwrap().to_string()).collect();
@@ -342,7 +353,8 @@ fn trading_counter_is_rest_s() {
     // the refusal comes over WS as it would over REST.
     let mut refusal = None;
     for _ in 0..40 {
-        let a = c.call("add_order", json!({"order_type": "limit", "side": "buy", "order_qty": 0.01, "symbol": "BTC/USD", "limit_price": 1000}));
+        let a =
+            c.call("add_order", json!({"order_type": "limit", "side": "buy", "order_qty": 0.01, "symbol": "BTC/USD", "limit_price": 1000}));
         if a["success"] == false {
             refusal = Some(error(&a));
             break;
@@ -356,7 +368,8 @@ fn trading_counter_is_rest_s() {
     }
     assert_eq!(refusal.as_deref(), Some("EOrder:Rate limit exceeded"));
     // The same counter refuses REST now.
-    let v = s.private(&k, "AddOrder", &[("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("volume", "0.01"), ("price", "1000")]);
+    let v =
+        s.private(&k, "AddOrder", &[("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("volume", "0.01"), ("price", "1000")]);
     let rest_cancel = {
         let open: Vec<String> = open_orders(&s, &k).keys().cloned().collect();
         open.first().map(|o| s.private(&k, "CancelOrder", &[("txid", o)]))

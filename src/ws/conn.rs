@@ -22,9 +22,9 @@ fn now_ns() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }
 
-pub async fn run(publisher: Arc<Publisher>, api: crate::api::Shared, socket: WebSocket) {
+pub async fn run(publisher: Arc<Publisher>, app: crate::api::Shared, socket: WebSocket) {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    let mut trading = super::trading::ConnTrading::new(api, publisher.clone(), id);
+    let mut trading = super::trading::ConnTrading::new(app.clone(), publisher.clone(), id);
     let (tx, mut rx) = mpsc::channel::<Arc<str>>(CLIENT_QUEUE);
     {
         // Registered and greeted under one lock: a state change is either in this status or sent after it.
@@ -74,6 +74,7 @@ pub async fn run(publisher: Arc<Publisher>, api: crate::api::Shared, socket: Web
         }
     }
     publisher.lock().clients.remove(&id);
+    app.tokens.release(id);
 }
 
 pub(super) fn ack(method: &str, req_id: &Option<Value>, time_in: u64, outcome: Result<Value, String>) -> String {

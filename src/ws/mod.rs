@@ -7,6 +7,7 @@
 pub mod capture;
 pub mod channels;
 mod conn;
+pub mod private;
 pub mod publisher;
 pub mod trading;
 
@@ -20,10 +21,19 @@ use std::sync::Arc;
 /// Largest request frame accepted (Kraken's requests are small).
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 
-pub fn router(publisher: Arc<publisher::Publisher>, api: crate::api::Shared) -> Router {
-    Router::new().route("/v2", get(upgrade)).with_state((publisher, api))
+/// What every connection shares: the publisher, and the REST state (tokens, keys, sequencer) that
+/// private channels and trading use.
+#[derive(Clone)]
+pub struct WsState {
+    pub publisher: Arc<publisher::Publisher>,
+    pub app: crate::api::Shared,
 }
 
-async fn upgrade(State((publisher, api)): State<(Arc<publisher::Publisher>, crate::api::Shared)>, ws: WebSocketUpgrade) -> Response {
-    ws.max_message_size(MAX_MESSAGE_BYTES).max_frame_size(MAX_MESSAGE_BYTES).on_upgrade(move |socket| conn::run(publisher, api, socket))
+pub fn router(publisher: Arc<publisher::Publisher>, app: crate::api::Shared) -> Router {
+    Router::new().route("/v2", get(upgrade)).with_state(WsState { publisher, app })
+}
+
+async fn upgrade(State(ws_state): State<WsState>, ws: WebSocketUpgrade) -> Response {
+    let WsState { publisher, app } = ws_state;
+    ws.max_message_size(MAX_MESSAGE_BYTES).max_frame_size(MAX_MESSAGE_BYTES).on_upgrade(move |socket| conn::run(publisher, app, socket))
 }

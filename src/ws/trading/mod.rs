@@ -99,8 +99,13 @@ fn start(ctx: Ctx) -> mpsc::Sender<Job> {
 
 /// The token's caller, or Kraken's session error.
 fn caller(ctx: &Ctx, p: &J) -> Result<Caller, String> {
-    let Some(J::Str(_token)) = p.get("token") else { return Err(err::INVALID_SESSION.into()) };
-    Err(err::INVALID_SESSION.into())
+    let token = match p.get("token") {
+        None | Some(J::Null) => return Err(err::TOKEN_MISSING.into()),
+        Some(J::Str(t)) => t,
+        Some(_) => return Err(err::INVALID_SESSION.into()),
+    };
+    let now_ns = ctx.api.clock.now_us().saturating_mul(1000);
+    ctx.api.tokens.check(token, ctx.conn_id, now_ns).map(|g| g.caller()).map_err(str::to_string)
 }
 
 /// The acks' outcomes of one request (one per canceled order for `cancel_order`).
@@ -108,6 +113,7 @@ async fn run(ctx: &Ctx, method: &'static str, text: &str) -> Vec<Result<Value, S
     let Some(req) = J::parse(text) else { return vec![Err(err::MALFORMED.into())] };
     let p = match req.get("params") {
         Some(p @ J::Obj(_)) => p.clone(),
+        None => J::Obj(Default::default()),
         _ => return vec![Err(err::MALFORMED.into())],
     };
     let c = match caller(ctx, &p) {
