@@ -154,7 +154,8 @@ fn add_order_is_rest_s_order_and_its_ack_is_kraken_s() {
     );
     assert_eq!(r["order_userref"], 77);
     let o = order(&s, &k, r["order_id"].as_str().unwrap());
-    assert_eq!((o["userref"].as_i64(), o["oflags"].as_str()), (Some(77), Some("post")));
+    // (A buy's fee in quote is REST's default flag.)
+    assert_eq!((o["userref"].as_i64(), o["oflags"].as_str()), (Some(77), Some("post,fciq")));
 
     // validate: checked, nothing placed.
     let before = open_orders(&s, &k).len();
