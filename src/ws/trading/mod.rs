@@ -9,7 +9,8 @@
 //!
 //! A connection's trading requests run one after another, in the order they arrived, on one task
 //! per connection, and their acks are queued in that order; pings and subscriptions are answered
-//! at once beside them. At most [`MAX_PENDING`] requests wait per connection; more are refused.
+//! at once beside them. At most [`MAX_PENDING`] requests wait per connection; more are refused
+//! (`EGeneral:Too many requests`). Requests received before the socket closed still run.
 
 pub mod answer;
 pub mod params;
@@ -93,6 +94,9 @@ fn start(ctx: Ctx) -> mpsc::Sender<Job> {
                 }
             }
         }
+        // The connection is gone and its last requests are done: a token those bound after the
+        // connection released its tokens is released too.
+        ctx.api.tokens.release(ctx.conn_id);
     });
     tx
 }
