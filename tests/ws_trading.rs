@@ -290,6 +290,20 @@ fn cancels_one_ack_per_order() {
     assert_eq!(error(&c.call("cancel_order", json!({"cl_ord_id": ["nobody"]}))), "EOrder:Unknown order");
     assert_eq!(error(&c.call("cancel_order", json!({}))), "EGeneral:Invalid arguments:order_id");
 
+    // Requests of one connection run in the order sent: a cancel sent right behind its order,
+    // before the order's ack was read, finds it.
+    let add = c.send(
+        "add_order",
+        json!({"order_type": "limit", "side": "buy", "order_qty": 0.01, "symbol": "BTC/USD", "limit_price": 1000, "cl_ord_id": "pipe"}),
+    );
+    let cancel = c.send("cancel_order", json!({"cl_ord_id": ["pipe"]}));
+    let placed = result(&c.acks(add, 1)[0], "add_order");
+    assert_eq!(result(&c.acks(cancel, 1)[0], "cancel_order"), json!({"order_id": placed["order_id"], "cl_ord_id": "pipe"}));
+    assert_eq!(
+        error(&c.call("add_order", json!({"order_type": "limit", "side": "buy", "order_qty": 1}))),
+        "EGeneral:Invalid arguments:symbol"
+    );
+
     // cancel_all and the dead man's switch.
     limit(&mut c, "buy", 0.01, 1000, json!({}));
     limit(&mut c, "buy", 0.01, 1000, json!({}));

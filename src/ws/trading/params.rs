@@ -126,13 +126,32 @@ impl Translated {
     /// A REST error in v2's terms (the field named as the client named it).
     pub fn error(&self, e: &KrakenError) -> String {
         match e {
-            KrakenError::InvalidArguments(Some(f)) => match self.names.get(f) {
+            KrakenError::InvalidArguments(Some(f)) => match self.names.get(f).map(String::as_str).or_else(|| default_name(f)) {
                 Some(ws) => KrakenError::invalid(ws).as_kraken(),
                 None => e.as_kraken(),
             },
             _ => e.as_kraken(),
         }
     }
+}
+
+/// The v2 name of a REST field the request did not carry (REST's "missing" errors).
+fn default_name(rest: &str) -> Option<&'static str> {
+    Some(match rest {
+        "pair" => "symbol",
+        "type" => "side",
+        "ordertype" => "order_type",
+        "volume" => "order_qty",
+        "price" => "limit_price",
+        "txid" => "order_id",
+        "userref" => "order_userref",
+        "displayvol" => "display_qty",
+        "timeinforce" => "time_in_force",
+        "expiretm" => "expire_time",
+        "starttm" => "effective_time",
+        "stptype" => "stp_type",
+        _ => return None,
+    })
 }
 
 fn bad(field: &str) -> String {
@@ -515,6 +534,8 @@ mod tests {
         assert!(!f.contains_key("token"));
         assert_eq!(t.error(&KrakenError::invalid("volume")), "EGeneral:Invalid arguments:order_qty");
         assert_eq!(t.error(&KrakenError::InsufficientFunds), "EOrder:Insufficient funds");
+        // A field the request lacked is named as v2 names it too.
+        assert_eq!(Translated::default().error(&KrakenError::invalid("pair")), "EGeneral:Invalid arguments:symbol");
     }
 
     #[test]
