@@ -392,3 +392,52 @@ fn trading_counter_is_rest_s() {
     let refused = |v: &Value| v["error"] == json!(["EOrder:Rate limit exceeded"]);
     assert!(refused(&v) || rest_cancel.as_ref().is_some_and(refused), "{v} {rest_cancel:?}");
 }
+
+#[test]
+fn triggers_conditional_and_price_types_become_rest_s_prices() {
+    let s = Server::start_with(&["--limits", "off"], &[]);
+    let k = s.account("a", "100000", "1", TRADER);
+    let mut c = open(&s, &k);
+    let place = |c: &mut Conn, p: Value| {
+        let a = c.call("add_order", p);
+        result(&a, "add_order")["order_id"].as_str().unwrap_or_else(|| panic!("{a}")).to_string()
+    };
+    // stop-loss-limit: the trigger is REST's price, the limit its price2.
+    let sl = place(
+        &mut c,
+        json!({"order_type": "stop-loss-limit", "side": "sell", "order_qty": 0.1, "symbol": "BTC/USD",
+               "triggers": {"reference": "last", "price": 85000, "price_type": "static"}, "limit_price": 84000}),
+    );
+    let o = order(&s, &k, &sl);
+    assert_eq!(o["descr"]["order"], "sell 0.10000000 XBTUSD @ stop loss 85000.0 -> limit 84000.0", "{o}");
+    // trailing-stop by a quote amount and trailing-stop-limit by a percentage: REST's +n and +n%.
+    let ts = place(
+        &mut c,
+        json!({"order_type": "trailing-stop", "side": "sell", "order_qty": 0.1, "symbol": "BTC/USD",
+               "triggers": {"price": 1000, "price_type": "quote"}}),
+    );
+    assert_eq!(order(&s, &k, &ts)["descr"]["order"], "sell 0.10000000 XBTUSD @ trailing stop +1000.0");
+    let tsl = place(
+        &mut c,
+        json!({"order_type": "trailing-stop-limit", "side": "sell", "order_qty": 0.1, "symbol": "BTC/USD",
+               "triggers": {"price": 5, "price_type": "pct"}, "limit_price": -100, "limit_price_type": "quote"}),
+    );
+    let o = order(&s, &k, &tsl);
+    assert_eq!((o["descr"]["ordertype"].as_str(), o["descr"]["price2"].as_str()), (Some("trailing-stop-limit"), Some("-100.0")), "{o}");
+    assert!(o["descr"]["price"].as_str().is_some_and(|p| p.starts_with("+5") && p.ends_with('%')), "{o}");
+    // conditional: REST's close[...] (a stop-loss-limit close at a relative trigger).
+    let lim = place(
+        &mut c,
+        json!({"order_type": "limit", "side": "buy", "order_qty": 0.01, "symbol": "BTC/USD", "limit_price": 79000,
+               "conditional": {"order_type": "stop-loss-limit", "trigger_price": -2000, "trigger_price_type": "quote", "limit_price": 77000}}),
+    );
+    assert_eq!(order(&s, &k, &lim)["descr"]["close"], "close position @ stop loss -2000.0 -> limit 77000.0");
+    // A static trailing distance is REST's absolute price, which REST refuses for trailing stops.
+    let a = c.call(
+        "add_order",
+        json!({"order_type": "trailing-stop", "side": "sell", "order_qty": 0.1, "symbol": "BTC/USD", "triggers": {"price": 1000}}),
+    );
+    assert!(error(&a).starts_with("EGeneral:Invalid arguments"), "{a}");
+    assert_eq!(open_orders(&s, &k).len(), 4);
+    s.assert_no_panics();
+}
