@@ -13,6 +13,7 @@
 //! (`EGeneral:Too many requests`). Requests received before the socket closed still run.
 
 pub mod answer;
+pub mod json;
 pub mod params;
 
 use crate::api::{Caller, Shared};
