@@ -1,7 +1,8 @@
 //! Kraken's WebSocket API v2 at `ws://HOST:PORT/v2` on the REST listener: the `status` message on
 //! connect, `heartbeat`, `ping`/`pong`, the request/ack envelope and the public channels
 //! (instrument, book, trade, ticker, ohlc), all served by the market-data [`publisher`] from
-//! committed state only. Private channels and trading over WS are not built yet.
+//! committed state only, and the trading methods ([`trading`], REST's own handlers). Private
+//! channels are not built yet.
 
 pub mod capture;
 pub mod channels;
@@ -9,6 +10,7 @@ mod conn;
 pub mod limits;
 pub mod private;
 pub mod publisher;
+pub mod trading;
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
