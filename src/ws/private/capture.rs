@@ -80,6 +80,8 @@ pub struct AccountMsg {
     /// An update only `order_status=true` subscriptions get (pending_new, amended, status, trade…).
     pub detail: bool,
     pub text: Option<Arc<str>>,
+    /// The last message of a snapshot: after it, updates flow to that subscription.
+    pub activate: bool,
 }
 
 /// What one committed batch hands the private fan-out, in order.
@@ -186,7 +188,7 @@ impl Tracker {
 }
 
 fn push(out: &mut AccountBatch, account: u32, channel: Channel, conn: Option<u64>, detail: bool, text: String) {
-    out.msgs.push(AccountMsg { account, channel, conn, detail, text: Some(Arc::from(text)) });
+    out.msgs.push(AccountMsg { account, channel, conn, detail, text: Some(Arc::from(text)), activate: false });
 }
 
 fn events(ex: &Exchange, syms: &[Sym], account: u32, seen: &mut Seen, now: u64, out: &mut AccountBatch) {
@@ -273,7 +275,7 @@ fn events(ex: &Exchange, syms: &[Sym], account: u32, seen: &mut Seen, now: u64, 
 fn snapshot(ex: &Exchange, syms: &[Sym], r: &Request, out: &mut AccountBatch) {
     let a = &ex.accounts[r.account as usize];
     let activate = |out: &mut AccountBatch| {
-        out.msgs.push(AccountMsg { account: r.account, channel: r.channel, conn: Some(r.conn), detail: false, text: None })
+        out.msgs.push(AccountMsg { account: r.account, channel: r.channel, conn: Some(r.conn), detail: false, text: None, activate: true })
     };
     match r.channel {
         Channel::Balances => {
@@ -320,5 +322,8 @@ fn snapshot(ex: &Exchange, syms: &[Sym], r: &Request, out: &mut AccountBatch) {
                 push(out, r.account, r.channel, Some(r.conn), false, executions::message("snapshot", data));
             }
         }
+    }
+    if let Some(last) = out.msgs.last_mut() {
+        last.activate = true;
     }
 }

@@ -66,7 +66,7 @@ impl Private {
                     if s.account != m.account || s.active {
                         continue;
                     }
-                    s.active = true;
+                    s.active = m.activate;
                     if let Some(t) = m.text {
                         self.publisher.send(&mut g, conn, t);
                     }
