@@ -284,3 +284,74 @@ fn executions_and_balances_follow_rest_orders_fills_cancels_and_the_ledger() {
     );
     s.assert_no_panics();
 }
+
+#[test]
+fn executions_report_amends_triggered_stops_and_honour_order_status_false() {
+    let s = Server::start();
+    let alice = s.account("alice", "10000", "1", "all");
+    let bob = s.account("bob", "10000", "1", "all");
+    let carol = s.account("carol", "10000", "1", "all");
+    let t = token(&s, &alice);
+    let mut ws = open(&s);
+    let a = subscribe(&mut ws, json!({"channel": "executions", "token": t, "snap_orders": false}), 1);
+    assert_eq!(a["success"], true, "{a}");
+    let mut quiet = open(&s);
+    let a = subscribe(&mut quiet, json!({"channel": "executions", "token": t, "order_status": false}), 1);
+    assert_eq!(a["result"]["order_status"], false, "{a}");
+    // (no snapshot asked on `ws`: updates flow from the subscription on)
+    until(&mut quiet, 5.0, |v| v["type"] == "snapshot");
+
+    // AmendOrder: `amended` with the new quantity and price, same order id.
+    let r = ok(&s.private(
+        &alice,
+        "AddOrder",
+        &[("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "30000"), ("volume", "0.01")],
+    ))
+    .clone();
+    let id = r["txid"][0].as_str().unwrap().to_string();
+    ok(&s.private(&alice, "AmendOrder", &[("txid", &id), ("order_qty", "0.02"), ("limit_price", "31000")]));
+    let ev = exec_updates(&until(&mut ws, 5.0, |v| v["data"][0]["exec_type"] == "amended"));
+    let am = ev.last().unwrap();
+    assert_eq!(
+        (am["order_id"].clone(), am["order_qty"].clone(), am["limit_price"].clone()),
+        (json!(id), json!(0.02), json!(31000)),
+        "{am}"
+    );
+    assert_eq!(am["amended"], true);
+
+    // A stop-loss: placed untriggered (new, triggers untriggered), then a trade at its price fires
+    // it: `status` (triggered), its fill, `filled`.
+    let r = ok(&s.private(
+        &alice,
+        "AddOrder",
+        &[("pair", "XBTUSD"), ("type", "sell"), ("ordertype", "stop-loss"), ("price", "49000"), ("volume", "0.01")],
+    ))
+    .clone();
+    let stop = r["txid"][0].as_str().unwrap().to_string();
+    let ev = exec_updates(&until(&mut ws, 5.0, |v| v["data"][0]["exec_type"] == "new" && v["data"][0]["order_id"] == json!(stop)));
+    let p = ev.iter().find(|e| e["exec_type"] == "pending_new" && e["order_id"] == json!(stop)).unwrap();
+    assert_eq!(
+        (p["order_type"].clone(), p["stop_price"].clone(), p["triggers"]["status"].clone()),
+        (json!("stop-loss"), json!(49000), json!("untriggered")),
+        "{p}"
+    );
+    ok(&s.private(
+        &bob,
+        "AddOrder",
+        &[("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "49000"), ("volume", "0.05")],
+    ));
+    ok(&s.private(&carol, "AddOrder", &[("pair", "XBTUSD"), ("type", "sell"), ("ordertype", "market"), ("volume", "0.001")]));
+    let ev: Vec<Value> =
+        exec_updates(&until(&mut ws, 5.0, |v| v["data"][0]["exec_type"] == "filled" && v["data"][0]["order_id"] == json!(stop)))
+            .into_iter()
+            .filter(|e| e["order_id"] == json!(stop))
+            .collect();
+    assert_eq!(ev.iter().map(|e| e["exec_type"].as_str().unwrap()).collect::<Vec<_>>(), ["status", "trade", "filled"], "{ev:?}");
+    assert_eq!(ev[0]["triggers"]["status"], "triggered");
+    assert_eq!((ev[1]["last_price"].clone(), ev[1]["liquidity_ind"].clone()), (json!(49000), json!("t")));
+
+    // order_status=false: no pending_new, amended or status; new, fills and ends still come.
+    let got: Vec<String> = exec_updates(&drain(&mut quiet, 1.0)).iter().map(|e| e["exec_type"].as_str().unwrap().to_string()).collect();
+    assert_eq!(got, ["new", "new", "trade", "filled"], "{got:?}");
+    s.assert_no_panics();
+}

@@ -77,7 +77,8 @@ pub struct AccountMsg {
     /// A snapshot for one connection's new subscription (which it activates; `text` None: no
     /// snapshot asked, activate only); `None`: an update for every active subscription.
     pub conn: Option<u64>,
-    /// An update only `order_status=true` subscriptions get (pending_new, amended, status, trade…).
+    /// An update only `order_status=true` subscriptions get (pending_new, amended, status); fills
+    /// and the open/close transitions go to every subscription.
     pub detail: bool,
     pub text: Option<Arc<str>>,
     /// The last message of a snapshot: after it, updates flow to that subscription.
@@ -245,7 +246,7 @@ fn events(ex: &Exchange, syms: &[Sym], account: u32, seen: &mut Seen, now: u64, 
             cq += tr.volume;
             cc += tr.cost_cd;
             if i >= from {
-                push(out, account, Channel::Executions, None, true, ex_msg(executions::trade(ex, sym, o, tr, cq, cc, false)));
+                push(out, account, Channel::Executions, None, false, ex_msg(executions::trade(ex, sym, o, tr, cq, cc, false)));
             }
         }
         let terminal = match o.status {
