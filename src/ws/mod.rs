@@ -27,11 +27,13 @@ use std::sync::Arc;
 pub struct WsState {
     pub publisher: Arc<publisher::Publisher>,
     pub app: crate::api::Shared,
+    pub private: Arc<private::Private>,
     pub bounds: Arc<limits::WsLimits>,
 }
 
 pub fn router(publisher: Arc<publisher::Publisher>, app: crate::api::Shared, bounds: Arc<limits::WsLimits>) -> Router {
-    Router::new().route("/v2", get(upgrade)).with_state(WsState { publisher, app, bounds })
+    let private = private::Private::start(publisher.clone(), &app.sequencer);
+    Router::new().route("/v2", get(upgrade)).with_state(WsState { publisher, app, private, bounds })
 }
 
 async fn upgrade(
@@ -40,9 +42,9 @@ async fn upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let WsState { publisher, app, bounds } = ws_state;
+    let WsState { publisher, app, private, bounds } = ws_state;
     // Counted before the upgrade: a connection over the address's cap never becomes a socket.
     let Some(session) = bounds.admit(bounds.client(peer, &headers), conn::now_ns() / 1000) else { return limits::too_many_connections() };
     let max = bounds.cfg.max_message_bytes;
-    ws.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| conn::run(publisher, app, socket, session))
+    ws.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| conn::run(publisher, app, private, socket, session))
 }
