@@ -391,6 +391,8 @@ pub fn command(ex: &Exchange, users: &[AccountId], op: &Op) -> Command {
                 trigger_price: price_off.filter(|_| *by_cl || *post_only).map(|off| (CENTER[pair as usize] as i64 - off / 2) as u64),
                 display_qty: None,
                 post_only: *post_only,
+                trigger_offset: None,
+                limit_offset: None,
             })
         }
         Op::Batch { acct, pair, places } => {
@@ -463,6 +465,8 @@ pub fn command(ex: &Exchange, users: &[AccountId], op: &Op) -> Command {
                     trigger_price: None,
                     display_qty: None,
                     post_only: false,
+                    trigger_offset: None,
+                    limit_offset: None,
                 }),
                 21 => Command::CancelBatch { account: user(acct), targets: vec![] },
                 22 => Command::SetMarketStatus { pair: None, status: M::LimitOnly },
