@@ -227,7 +227,8 @@ impl Exchange {
         let new_display = r.display_qty.or(o.req.display_volume);
         if let Some(d) = new_display {
             let field = if r.display_qty.is_some() { "display_qty" } else { "order_qty" };
-            if d % pair.lot_step() != 0 || d > new_qty || d * super::order_flags::ICEBERG_MIN_FRACTION < new_qty - filled {
+            let too_big = r.display_qty.is_some() && d > new_qty;
+            if d % pair.lot_step() != 0 || too_big || d * super::order_flags::ICEBERG_MIN_FRACTION < new_qty - filled {
                 return Err(KrakenError::invalid(field));
             }
         }
