@@ -22,8 +22,9 @@ fn now_ns() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }
 
-pub async fn run(publisher: Arc<Publisher>, socket: WebSocket) {
+pub async fn run(publisher: Arc<Publisher>, app: crate::api::Shared, socket: WebSocket) {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let mut trading = super::trading::ConnTrading::new(app.clone(), publisher.clone(), id);
     let (tx, mut rx) = mpsc::channel::<Arc<str>>(CLIENT_QUEUE);
     {
         // Registered and greeted under one lock: a state change is either in this status or sent after it.
@@ -45,7 +46,7 @@ pub async fn run(publisher: Arc<Publisher>, socket: WebSocket) {
                     _ => continue,
                 };
                 let time_in = now_ns();
-                for reply in handle(&publisher, id, &text, time_in) {
+                for reply in handle(&publisher, &mut trading, id, &text, time_in) {
                     let mut g = publisher.lock();
                     if !publisher.send(&mut g, id, Arc::from(reply)) {
                         break;
@@ -73,9 +74,10 @@ pub async fn run(publisher: Arc<Publisher>, socket: WebSocket) {
         }
     }
     publisher.lock().clients.remove(&id);
+    app.tokens.release(id);
 }
 
-fn ack(method: &str, req_id: &Option<Value>, time_in: u64, outcome: Result<Value, String>) -> String {
+pub(super) fn ack(method: &str, req_id: &Option<Value>, time_in: u64, outcome: Result<Value, String>) -> String {
     let mut m = Map::new();
     m.insert("method".into(), json!(method));
     match outcome {
@@ -99,7 +101,7 @@ fn ack(method: &str, req_id: &Option<Value>, time_in: u64, outcome: Result<Value
 }
 
 /// The replies to one request (acks; snapshots are queued by the publisher under its lock).
-fn handle(publisher: &Publisher, id: u64, text: &str, time_in: u64) -> Vec<String> {
+fn handle(publisher: &Publisher, trading: &mut super::trading::ConnTrading, id: u64, text: &str, time_in: u64) -> Vec<String> {
     let Ok(Value::Object(req)) = serde_json::from_str::<Value>(text) else {
         return vec![ack("", &None, time_in, Err(err::MALFORMED.into()))];
     };
@@ -120,6 +122,10 @@ fn handle(publisher: &Publisher, id: u64, text: &str, time_in: u64) -> Vec<Strin
             vec![Value::Object(m).to_string()]
         }
         "subscribe" | "unsubscribe" => subscribe(publisher, id, method == "subscribe", &params, &req_id, time_in),
+        m if super::trading::rest_method(m).is_some() => match trading.submit(m, &req_id, text, time_in) {
+            Ok(()) => vec![],
+            Err(e) => vec![ack(m, &req_id, time_in, Err(e))],
+        },
         _ => vec![ack(method, &req_id, time_in, Err(err::METHOD_NOT_FOUND.into()))],
     }
 }
