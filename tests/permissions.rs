@@ -26,7 +26,7 @@
 //! The ../shared/kraken-api/spot-api.md §3.1 digest also differs in two places, and the docs
 //! win: it lists CancelAll under Cancel/Close only, and lets TradeBalance pass with Query Funds.
 //!
-//! Rate limits: each key makes exactly one call per endpoint (31), with no retry. Kraken counts
+//! Rate limits: each key makes exactly one call per endpoint (32), with no retry. Kraken counts
 //! ledger/trade-history calls as 2 against a per-key counter of 15 draining 0.33/s on the lowest
 //! tier (https://docs.kraken.com/exchange/guides/rest/ratelimits), so the calls go endpoint by
 //! endpoint across all keys with a pause between endpoints, which keeps every key under the
