@@ -27,13 +27,17 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 pub struct WsState {
     pub publisher: Arc<publisher::Publisher>,
     pub app: crate::api::Shared,
+    pub private: Arc<private::Private>,
 }
 
 pub fn router(publisher: Arc<publisher::Publisher>, app: crate::api::Shared) -> Router {
-    Router::new().route("/v2", get(upgrade)).with_state(WsState { publisher, app })
+    let private = private::Private::start(publisher.clone(), &app.sequencer);
+    Router::new().route("/v2", get(upgrade)).with_state(WsState { publisher, app, private })
 }
 
 async fn upgrade(State(ws_state): State<WsState>, ws: WebSocketUpgrade) -> Response {
-    let WsState { publisher, app } = ws_state;
-    ws.max_message_size(MAX_MESSAGE_BYTES).max_frame_size(MAX_MESSAGE_BYTES).on_upgrade(move |socket| conn::run(publisher, app, socket))
+    let WsState { publisher, app, private } = ws_state;
+    ws.max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| conn::run(publisher, app, private, socket))
 }
