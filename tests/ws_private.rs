@@ -355,3 +355,30 @@ fn executions_report_amends_triggered_stops_and_honour_order_status_false() {
     assert_eq!(got, ["new", "new", "trade", "filled"], "{got:?}");
     s.assert_no_panics();
 }
+
+#[test]
+fn a_token_survives_a_kill_9_restart_and_the_new_connection_gets_its_snapshot() {
+    let mut s = Server::start();
+    let alice = s.account("alice", "10000", "1", "all");
+    let t = token(&s, &alice);
+    let r = ok(&s.private(
+        &alice,
+        "AddOrder",
+        &[("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "30000"), ("volume", "0.01")],
+    ))
+    .clone();
+    let id = r["txid"][0].as_str().unwrap().to_string();
+    let tmp = s._tmp_take();
+    let dir = s.data_dir.clone();
+    s.kill9();
+    let s2 = Server::start_in(&dir);
+    let mut ws = open(&s2);
+    let a = subscribe(&mut ws, json!({"channel": "executions", "token": t}), 1);
+    assert_eq!(a["success"], true, "a token issued before the restart, within its 15 minutes: {a}");
+    let snap = until(&mut ws, 5.0, |v| v["channel"] == "executions").pop().unwrap();
+    assert_eq!(snap["type"], "snapshot");
+    assert_eq!(snap["data"][0]["order_id"], json!(id), "the replayed open order: {snap}");
+    assert_eq!(snap["data"][0]["order_status"], "new");
+    s2.assert_no_panics();
+    drop(tmp);
+}
