@@ -24,6 +24,7 @@ fn now_ns() -> u64 {
 
 pub async fn run(publisher: Arc<Publisher>, app: crate::api::Shared, private: Arc<super::private::Private>, socket: WebSocket) {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let mut trading = super::trading::ConnTrading::new(app.clone(), publisher.clone(), id);
     let (tx, mut rx) = mpsc::channel::<Arc<str>>(CLIENT_QUEUE);
     {
         // Registered and greeted under one lock: a state change is either in this status or sent after it.
@@ -45,7 +46,7 @@ pub async fn run(publisher: Arc<Publisher>, app: crate::api::Shared, private: Ar
                     _ => continue,
                 };
                 let time_in = now_ns();
-                for reply in handle(&publisher, (&app, &private), id, &text, time_in) {
+                for reply in handle(&publisher, (&app, &private), &mut trading, id, &text, time_in) {
                     let mut g = publisher.lock();
                     if !publisher.send(&mut g, id, Arc::from(reply)) {
                         break;
@@ -103,7 +104,14 @@ pub(super) fn ack(method: &str, req_id: &Option<Value>, time_in: u64, outcome: R
 }
 
 /// The replies to one request (acks; snapshots are queued by the publisher under its lock).
-fn handle(publisher: &Publisher, ctx: (&crate::api::Shared, &super::private::Private), id: u64, text: &str, time_in: u64) -> Vec<String> {
+fn handle(
+    publisher: &Publisher,
+    ctx: (&crate::api::Shared, &super::private::Private),
+    trading: &mut super::trading::ConnTrading,
+    id: u64,
+    text: &str,
+    time_in: u64,
+) -> Vec<String> {
     let Ok(Value::Object(req)) = serde_json::from_str::<Value>(text) else {
         return vec![ack("", &None, time_in, Err(err::MALFORMED.into()))];
     };
@@ -130,6 +138,10 @@ fn handle(publisher: &Publisher, ctx: (&crate::api::Shared, &super::private::Pri
             }
             subscribe(publisher, id, method == "subscribe", &params, &req_id, time_in)
         }
+        m if super::trading::rest_method(m).is_some() => match trading.submit(m, &req_id, text, time_in) {
+            Ok(()) => vec![],
+            Err(e) => vec![ack(m, &req_id, time_in, Err(e))],
+        },
         _ => vec![ack(method, &req_id, time_in, Err(err::METHOD_NOT_FOUND.into()))],
     }
 }
