@@ -46,7 +46,7 @@ pub async fn run(publisher: Arc<Publisher>, app: crate::api::Shared, private: Ar
                     _ => continue,
                 };
                 let time_in = now_ns();
-                for reply in handle(&publisher, (&app, &private), &mut trading, id, &text, time_in) {
+                for reply in handle(&publisher, &mut trading, (&app, &private), id, &text, time_in) {
                     let mut g = publisher.lock();
                     if !publisher.send(&mut g, id, Arc::from(reply)) {
                         break;
@@ -106,8 +106,8 @@ pub(super) fn ack(method: &str, req_id: &Option<Value>, time_in: u64, outcome: R
 /// The replies to one request (acks; snapshots are queued by the publisher under its lock).
 fn handle(
     publisher: &Publisher,
-    ctx: (&crate::api::Shared, &super::private::Private),
     trading: &mut super::trading::ConnTrading,
+    ctx: (&crate::api::Shared, &super::private::Private),
     id: u64,
     text: &str,
     time_in: u64,
