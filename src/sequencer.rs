@@ -155,6 +155,9 @@ pub struct Sequencer {
     pub stats: Arc<SequencerStats>,
     storage_thread: Arc<Mutex<Option<JoinHandle<()>>>>,
     market: MarketSink,
+    /// The committed public state the REST reads are served from (updated by the storage thread
+    /// before it releases a batch's replies; ready once the publisher is attached).
+    pub view: Arc<crate::ws::market_view::MarketView>,
 }
 
 fn wall_clock_ns() -> u64 {
@@ -196,6 +199,8 @@ impl Sequencer {
         let s2 = stats.clone();
         let market: MarketSink = Arc::default();
         let m2 = market.clone();
+        let view = Arc::new(crate::ws::market_view::MarketView::new(exchange.books.len()));
+        let v2 = view.clone();
         std::thread::Builder::new()
             .name("engine".into())
             .spawn(move || engine_loop(exchange, job_rx, batch_tx, max_batch.max(1), s2, clock, m2))
@@ -204,9 +209,9 @@ impl Sequencer {
         let m3 = market.clone();
         let storage = std::thread::Builder::new()
             .name("storage".into())
-            .spawn(move || storage_loop(log, batch_rx, s3, on_failure, m3))
+            .spawn(move || storage_loop(log, batch_rx, s3, on_failure, m3, v2))
             .expect("spawn storage thread");
-        Sequencer { jobs: job_tx, stats, storage_thread: Arc::new(Mutex::new(Some(storage))), market }
+        Sequencer { jobs: job_tx, stats, storage_thread: Arc::new(Mutex::new(Some(storage))), market, view }
     }
 
     /// Hands every later committed batch's market captures to `sink` (the publisher), starting
@@ -415,6 +420,7 @@ fn storage_loop(
     stats: Arc<SequencerStats>,
     on_failure: OnStorageFailure,
     market_sink: MarketSink,
+    view: Arc<crate::ws::market_view::MarketView>,
 ) {
     let _running = RunningFlag(&stats.storage_running);
     let mut carried: Option<Batch> = None;
@@ -466,8 +472,11 @@ fn storage_loop(
             stats.commit_seconds.observe(started.elapsed().as_secs_f64());
             stats.commit_records.observe(records.len() as f64);
         }
-        // Durable now: the publisher may show it (an unbounded queue: never blocks storage).
+        // Durable now: the REST view shows it before any reply goes out (a read after an
+        // acknowledgement sees it), and the publisher's feeds may show it (an unbounded queue:
+        // never blocks storage).
         if !market.is_empty() {
+            view.apply(&market);
             if let Some(sink) = market_sink.get() {
                 let _ = sink.send(market);
             }

@@ -6,6 +6,7 @@
 pub mod capture;
 pub mod channels;
 mod conn;
+pub mod market_view;
 pub mod publisher;
 
 use axum::extract::ws::WebSocketUpgrade;

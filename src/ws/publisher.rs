@@ -152,8 +152,8 @@ impl Publisher {
             }
             let old = std::mem::take(&mut inner.pairs[p]);
             let mut st = PairState {
-                bids: cap.bids.iter().copied().collect(),
-                asks: cap.asks.iter().copied().collect(),
+                bids: cap.bids.iter().map(|&(p, v, _)| (p, v)).collect(),
+                asks: cap.asks.iter().map(|&(p, v, _)| (p, v)).collect(),
                 trades: if cap.full { VecDeque::new() } else { old.trades.clone() },
                 candles: if cap.full || old.candles.is_empty() { vec![VecDeque::new(); INTERVALS.len()] } else { old.candles.clone() },
                 stats: old.stats.clone(),
@@ -224,9 +224,9 @@ impl Publisher {
                 if trades_msg.is_some() {
                     for (i, minutes) in INTERVALS.iter().enumerate() {
                         if subs.ohlc.contains_key(&(key, *minutes)) {
+                            // Every candle the batch touched (a batch may close one period and open the next).
                             let m = ohlc_msgs.entry(*minutes).or_insert_with(|| {
-                                let last: Vec<Candle> = new.candles[i].back().cloned().into_iter().collect();
-                                Arc::from(channels::ohlc_message(pair, sym, "update", &last, *minutes, new.time_ns))
+                                Arc::from(channels::ohlc_message(pair, sym, "update", &cap.candles[i], *minutes, new.time_ns))
                             });
                             out.push(m.clone());
                         }
