@@ -15,6 +15,7 @@ use crate::engine::status::MarketStatus;
 use crate::engine::Exchange;
 use crate::error::KrakenError;
 use crate::money::{div_round_half_up, format_units};
+use crate::ws::market_view::MarketView;
 use serde_json::{json, Map, Value};
 
 /// Every public method served, in Kraken's names. The dispatch answers only these (anything else
@@ -39,81 +40,120 @@ pub async fn dispatch(st: &Shared, method: &str, p: Params) -> ApiResult {
             let statuses = if view.ready() { view.states().pairs } else { st.sequencer.read(|ex| ex.market_status.pairs.clone()).await? };
             asset_pairs(&st.markets, &p, &statuses)
         }
-        "Ticker" => {
-            let pairs = pair_list(&st.markets, &p)?;
+        _ => {
+            let q = Query::parse(&st.markets, method, &p)?;
             let now = now_ns();
             let view = &st.sequencer.view;
             if view.ready() {
-                let mut out = Map::new();
-                let mut exact = true;
-                for &idx in &pairs {
-                    let v = view.pair(idx as usize);
-                    if !ticker_exact(&v, now) {
-                        exact = false;
-                        break;
-                    }
-                    let (ask, bid) = (v.asks.first().map(|l| (l.0, l.1)), v.bids.first().map(|l| (l.0, l.1)));
-                    out.insert(st.markets.pair(idx).id.clone(), ticker_row(st.markets.pair(idx), &v.md, ask, bid, now));
-                }
-                if exact {
-                    return Ok(Value::Object(out));
+                if let Some(answer) = from_view(&st.markets, view, &q, now) {
+                    return Ok(answer);
                 }
             }
-            st.sequencer.read(move |ex| ticker(ex, &pairs, now)).await?
+            Ok(st.sequencer.read(move |ex| from_engine(ex, &q, now)).await?)
         }
-        "Depth" => {
-            let pair = one_pair(&st.markets, &p)?;
-            let count = bounded(&p, "count", 100, 1, 500)?;
-            let view = &st.sequencer.view;
-            if view.ready() {
-                let (asks, bids) = {
-                    let v = view.pair(pair as usize);
-                    (v.asks[..count.min(v.asks.len())].to_vec(), v.bids[..count.min(v.bids.len())].to_vec())
-                };
-                return Ok(depth_rows(st.markets.pair(pair), &asks, &bids));
+    }
+}
+
+/// A live market-data read, parsed (in Kraken's order of checks): answered from the publisher's
+/// view or, where the view cannot answer exactly, from the engine, by the same renderers.
+#[derive(Clone, Debug)]
+pub enum Query {
+    Ticker(Vec<PairIdx>),
+    Depth { pair: PairIdx, count: usize },
+    Trades { pair: PairIdx, since: Option<u64>, count: usize },
+    Spread { pair: PairIdx, since: Option<u64> },
+    Ohlc { pair: PairIdx, interval: usize, since: u64 },
+}
+
+impl Query {
+    pub fn parse(m: &Markets, method: &str, p: &Params) -> Result<Query, KrakenError> {
+        Ok(match method {
+            "Ticker" => Query::Ticker(pair_list(m, p)?),
+            "Depth" => {
+                let pair = one_pair(m, p)?;
+                Query::Depth { pair, count: bounded(p, "count", 100, 1, 500)? }
             }
-            st.sequencer.read(move |ex| depth(ex, pair, count)).await?
+            "Trades" => {
+                let pair = one_pair(m, p)?;
+                let count = bounded(p, "count", 1000, 1, 1000)?;
+                Query::Trades { pair, since: cursor_ns(p)?, count }
+            }
+            "Spread" => {
+                let pair = one_pair(m, p)?;
+                Query::Spread { pair, since: p.int::<u64>("since")? }
+            }
+            "OHLC" => {
+                let pair = one_pair(m, p)?;
+                let minutes = p.int::<u64>("interval")?.unwrap_or(1);
+                let interval = INTERVALS.iter().position(|m| *m == minutes).ok_or_else(|| KrakenError::invalid("interval"))?;
+                Query::Ohlc { pair, interval, since: p.int::<u64>("since")?.unwrap_or(0) }
+            }
+            _ => return Err(KrakenError::UnknownMethod),
+        })
+    }
+}
+
+/// The answer from the publisher's committed view at `now`; `None` where the view does not hold
+/// what the answer needs (a `since` or a Ticker window older than its tape).
+pub fn from_view(m: &Markets, view: &MarketView, q: &Query, now: u64) -> Option<Value> {
+    Some(match q {
+        Query::Ticker(pairs) => {
+            let mut out = Map::new();
+            for &idx in pairs {
+                let v = view.pair(idx as usize);
+                if !ticker_exact(&v, now) {
+                    return None;
+                }
+                let (ask, bid) = (v.asks.first().map(|l| (l.0, l.1)), v.bids.first().map(|l| (l.0, l.1)));
+                out.insert(m.pair(idx).id.clone(), ticker_row(m.pair(idx), &v.md, ask, bid, now));
+            }
+            Value::Object(out)
         }
-        "Trades" => {
-            let pair = one_pair(&st.markets, &p)?;
-            let count = bounded(&p, "count", 1000, 1, 1000)?;
-            let since = cursor_ns(&p)?;
-            let view = &st.sequencer.view;
-            if view.ready() {
+        &Query::Depth { pair, count } => {
+            let (asks, bids) = {
                 let v = view.pair(pair as usize);
-                if since.is_none_or(|s| v.covers(s)) {
-                    let (slice, last) = trades_slice(&v.md.trades, since, count);
-                    let slice = slice.to_vec();
-                    drop(v);
-                    return Ok(trades_rows(st.markets.pair(pair), &slice, last));
+                (v.asks[..count.min(v.asks.len())].to_vec(), v.bids[..count.min(v.bids.len())].to_vec())
+            };
+            depth_rows(m.pair(pair), &asks, &bids)
+        }
+        &Query::Trades { pair, since, count } => {
+            let (slice, last) = {
+                let v = view.pair(pair as usize);
+                if !since.is_none_or(|s| v.covers(s)) {
+                    return None;
                 }
-            }
-            st.sequencer.read(move |ex| trades(ex, pair, since, count)).await?
+                let (slice, last) = trades_slice(&v.md.trades, since, count);
+                (slice.to_vec(), last)
+            };
+            trades_rows(m.pair(pair), &slice, last)
         }
-        "Spread" => {
-            let pair = one_pair(&st.markets, &p)?;
-            let since = p.int::<u64>("since")?;
-            let view = &st.sequencer.view;
-            if view.ready() {
-                let spreads = view.pair(pair as usize).md.spreads.clone();
-                return Ok(spread_rows(st.markets.pair(pair), &spreads, since));
-            }
-            st.sequencer.read(move |ex| spread(ex, pair, since)).await?
+        &Query::Spread { pair, since } => {
+            let spreads = view.pair(pair as usize).md.spreads.clone();
+            spread_rows(m.pair(pair), &spreads, since, now)
         }
-        "OHLC" => {
-            let pair = one_pair(&st.markets, &p)?;
-            let minutes = p.int::<u64>("interval")?.unwrap_or(1);
-            let interval = INTERVALS.iter().position(|m| *m == minutes).ok_or_else(|| KrakenError::invalid("interval"))?;
-            let since = p.int::<u64>("since")?.unwrap_or(0);
-            let now = now_ns();
-            let view = &st.sequencer.view;
-            if view.ready() {
-                let candles = view.pair(pair as usize).md.ohlc(interval, since, now);
-                return Ok(ohlc_rows(st.markets.pair(pair), &candles, interval, now));
-            }
-            st.sequencer.read(move |ex| ohlc(ex, pair, interval, since, now)).await?
+        &Query::Ohlc { pair, interval, since } => {
+            let candles = view.pair(pair as usize).md.ohlc(interval, since, now);
+            ohlc_rows(m.pair(pair), &candles, interval, now)
         }
-        _ => Err(KrakenError::UnknownMethod),
+    })
+}
+
+/// The same answer read on the engine thread (the whole tape).
+pub fn from_engine(ex: &Exchange, q: &Query, now: u64) -> Value {
+    match q {
+        Query::Ticker(pairs) => ticker(ex, pairs, now),
+        &Query::Depth { pair, count } => {
+            let book = &ex.books[pair as usize];
+            depth_rows(ex.markets.pair(pair), &book.depth_stamped(Side::Sell, count), &book.depth_stamped(Side::Buy, count))
+        }
+        &Query::Trades { pair, since, count } => {
+            let (slice, last) = trades_slice(&ex.market_data[pair as usize].trades, since, count);
+            trades_rows(ex.markets.pair(pair), slice, last)
+        }
+        &Query::Spread { pair, since } => spread_rows(ex.markets.pair(pair), &ex.market_data[pair as usize].spreads, since, now),
+        &Query::Ohlc { pair, interval, since } => {
+            ohlc_rows(ex.markets.pair(pair), &ex.market_data[pair as usize].ohlc(interval, since, now), interval, now)
+        }
     }
 }
 
@@ -300,7 +340,7 @@ fn ticker_exact(v: &crate::ws::market_view::PairView, now: u64) -> bool {
     v.covers(now.saturating_sub(day).saturating_sub(1)) && open_known
 }
 
-fn ticker(ex: &Exchange, pairs: &[PairIdx], now: u64) -> ApiResult {
+fn ticker(ex: &Exchange, pairs: &[PairIdx], now: u64) -> Value {
     let mut out = Map::new();
     for &idx in pairs {
         let pair = ex.markets.pair(idx);
@@ -308,7 +348,7 @@ fn ticker(ex: &Exchange, pairs: &[PairIdx], now: u64) -> ApiResult {
         let (ask, bid) = (book.depth(Side::Sell, 1).first().copied(), book.depth(Side::Buy, 1).first().copied());
         out.insert(pair.id.clone(), ticker_row(pair, &ex.market_data[idx as usize], ask, bid, now));
     }
-    Ok(Value::Object(out))
+    Value::Object(out)
 }
 
 /// One pair's Ticker entry from its market data and its best ask and bid.
@@ -331,11 +371,6 @@ fn ticker_row(pair: &Pair, md: &MarketData, ask: Option<(u64, i128)>, bid: Optio
     })
 }
 
-fn depth(ex: &Exchange, idx: PairIdx, count: usize) -> ApiResult {
-    let book = &ex.books[idx as usize];
-    Ok(depth_rows(ex.markets.pair(idx), &book.depth_stamped(Side::Sell, count), &book.depth_stamped(Side::Buy, count)))
-}
-
 /// Depth's answer from the top levels, best first: each level carries the time it last changed
 /// (whole seconds), as Kraken's do.
 fn depth_rows(pair: &Pair, asks: &[(u64, i128, u64)], bids: &[(u64, i128, u64)]) -> Value {
@@ -351,11 +386,6 @@ fn cursor_ns(p: &Params) -> Result<Option<u64>, KrakenError> {
     let (int, _) = text.split_once('.').unwrap_or((text, ""));
     let n: u64 = int.parse().map_err(|_| KrakenError::invalid("since"))?;
     Ok(Some(if int.len() > 12 { n } else { n.saturating_mul(NS) }))
-}
-
-fn trades(ex: &Exchange, idx: PairIdx, since: Option<u64>, count: usize) -> ApiResult {
-    let (slice, last) = trades_slice(&ex.market_data[idx as usize].trades, since, count);
-    Ok(trades_rows(ex.markets.pair(idx), slice, last))
 }
 
 /// The trades a Trades call answers (after `since`, the first `count`; else the last `count`)
@@ -384,22 +414,13 @@ fn trades_rows(pair: &Pair, slice: &[PublicTrade], last: u64) -> Value {
     json!({ pair.id.clone(): rows, "last": last.to_string() })
 }
 
-fn spread(ex: &Exchange, idx: PairIdx, since: Option<u64>) -> ApiResult {
-    Ok(spread_rows(ex.markets.pair(idx), &ex.market_data[idx as usize].spreads, since))
-}
-
 /// Spread's answer: the entries after `since`, the last 200 of them.
-fn spread_rows(pair: &Pair, all: &std::collections::VecDeque<(u64, u64, u64)>, since: Option<u64>) -> Value {
+fn spread_rows(pair: &Pair, all: &std::collections::VecDeque<(u64, u64, u64)>, since: Option<u64>, now: u64) -> Value {
     let rows: Vec<&(u64, u64, u64)> = all.iter().filter(|(t, _, _)| since.is_none_or(|s| *t > s)).collect();
     let rows = &rows[rows.len().saturating_sub(200)..];
     let out: Vec<Value> = rows.iter().map(|(t, b, a)| json!([t, price(pair, *b), price(pair, *a)])).collect();
-    let last = rows.last().map(|r| r.0).or(since).unwrap_or(now_ns() / NS);
+    let last = rows.last().map(|r| r.0).or(since).unwrap_or(now / NS);
     json!({ pair.id.clone(): out, "last": last })
-}
-
-fn ohlc(ex: &Exchange, idx: PairIdx, interval: usize, since: u64, now: u64) -> ApiResult {
-    let candles = ex.market_data[idx as usize].ohlc(interval, since, now);
-    Ok(ohlc_rows(ex.markets.pair(idx), &candles, interval, now))
 }
 
 fn ohlc_rows(pair: &Pair, candles: &[crate::engine::market_data::Candle], interval: usize, now: u64) -> Value {

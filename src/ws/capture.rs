@@ -47,7 +47,7 @@ pub struct PairCapture {
     /// Per interval: the candles the new trades touched, oldest first (on a full capture: every
     /// kept candle).
     pub candles: Vec<Vec<Candle>>,
-    /// The last [`KEEP_SPREADS`] spread entries, when the book changed (or on a full capture).
+    /// The last [`KEEP_SPREADS`] spread entries, when a new one was noted (or on a full capture).
     pub spreads: Option<Vec<(u64, u64, u64)>>,
     /// The configured opening price (Ticker's `o` before any trade).
     pub open_price: u64,
@@ -77,11 +77,14 @@ impl MarketBatch {
     }
 }
 
+type Seen = (u64, u64, u64, u64);
+
 /// What the engine thread remembers between batches to tell changed pairs.
 #[derive(Default)]
 pub struct Tracker {
-    /// Per pair: (book version, last public trade id, history length) at the last capture.
-    seen: Vec<(u64, u64, usize)>,
+    /// Per pair: (book version, last public trade id, histories set, spreads noted) at the
+    /// last capture (a spread may be noted without a book change: an order that did not rest).
+    seen: Vec<Seen>,
     /// The next capture must be full (start, state replaced).
     pub force_full: bool,
     states: Option<MarketStates>,
@@ -100,7 +103,7 @@ impl Tracker {
     pub fn capture(&mut self, ex: &Exchange, now_ns: u64) -> MarketBatch {
         let full = std::mem::take(&mut self.force_full) || self.seen.len() != ex.books.len();
         if full {
-            self.seen = vec![(u64::MAX, 0, usize::MAX); ex.books.len()];
+            self.seen = vec![(u64::MAX, 0, u64::MAX, u64::MAX); ex.books.len()];
         }
         let states = (full || self.states.as_ref() != Some(&ex.market_status)).then(|| ex.market_status.clone());
         if states.is_some() {
@@ -111,12 +114,13 @@ impl Tracker {
             let md = &ex.market_data[p];
             let version = ex.books[p].version();
             let last_id = last_trade_id(ex, p);
-            let (seen_version, seen_id, seen_history) = self.seen[p];
-            if !full && version == seen_version && last_id == seen_id && md.history_len == seen_history {
+            let spread_back = md.spreads_noted;
+            let (seen_version, seen_id, seen_history, seen_spread) = self.seen[p];
+            if !full && version == seen_version && last_id == seen_id && md.histories == seen_history && spread_back == seen_spread {
                 continue;
             }
             // A new history (an import) replaces the pair's tape and candles: copied whole.
-            let whole = full || md.history_len != seen_history;
+            let whole = full || md.histories != seen_history;
             let traded = whole || last_id != seen_id;
             let (trades, omitted_until): (Vec<PublicTrade>, Option<u64>) = if whole {
                 let recent = md.trades.partition_point(|t| t.time_ns < now_ns.saturating_sub(KEEP_SPAN_NS));
@@ -143,7 +147,7 @@ impl Tracker {
                     list.iter().skip(list.len() - n).cloned().collect()
                 })
                 .collect();
-            let spreads = (whole || version != seen_version)
+            let spreads = (whole || spread_back != seen_spread)
                 .then(|| md.spreads.iter().skip(md.spreads.len().saturating_sub(KEEP_SPREADS)).copied().collect());
             let stats = TickerStats {
                 last: md.last_price,
@@ -163,7 +167,7 @@ impl Tracker {
                 stats,
                 full: whole,
             });
-            self.seen[p] = (version, last_id, md.history_len);
+            self.seen[p] = (version, last_id, md.histories, spread_back);
         }
         MarketBatch { pairs: out, states }
     }
