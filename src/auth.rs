@@ -343,6 +343,11 @@ impl KeyRegistry {
         self.read().get(public_key).cloned()
     }
 
+    /// The live key with this id.
+    pub fn by_id(&self, id: i64) -> Option<Arc<ApiKey>> {
+        self.read().values().find(|k| k.id == id).cloned()
+    }
+
     /// Every live key, in id order.
     pub fn all(&self) -> Vec<Arc<ApiKey>> {
         let mut v: Vec<Arc<ApiKey>> = self.read().values().cloned().collect();

@@ -147,4 +147,10 @@ pub mod ws {
     pub const TOO_MANY: &str = "Exceeded max subscriptions";
     /// Private channels are not served yet (a token-less connection gets Kraken's session error).
     pub const NOT_SUPPORTED_YET: &str = "ESession:Invalid session";
+    /// A token that is not one of ours, expired before first use, or whose key is gone.
+    pub const INVALID_SESSION: &str = "ESession:Invalid session";
+    /// The token's key lacks a permission the request needs.
+    pub const INVALID_PERMISSIONS: &str = "EAccount:Invalid permissions";
+    /// A private request without `token`.
+    pub const TOKEN_MISSING: &str = "EGeneral:Invalid arguments";
 }

@@ -80,7 +80,7 @@ impl Server {
             crate::recovery::replay(log.as_mut(), markets.clone(), seed)?;
         let fresh = replayed == 0 && exchange.account_by_name(&config.demo.account).is_none();
         tracing::info!(replayed, "state restored from the command log");
-        let keys = KeyRegistry::load(key_store.as_ref(), &sbox)?;
+        let keys = Arc::new(KeyRegistry::load(key_store.as_ref(), &sbox)?);
         for k in keys.all() {
             if let Some(n) = nonces.get(&k.id) {
                 k.restore_nonce(*n);
@@ -105,7 +105,7 @@ impl Server {
         let state = Arc::new(AppState {
             sequencer,
             markets: Arc::new(markets),
-            keys: Arc::new(keys),
+            keys: keys.clone(),
             ids,
             max_body_bytes: config.server.max_body_bytes,
             limits,
@@ -113,6 +113,7 @@ impl Server {
             telemetry,
             funding: config.funding.clone(),
             exports: Arc::new(crate::exports::Exports::open(data_dir)?),
+            tokens: Arc::new(crate::ws::private::token::Tokens::new(keys.clone(), sbox.clone())),
         });
         let admin_token = load_or_create_token(data_dir)?;
         let sessions = crate::console::session::Sessions::new(&config.console);
@@ -408,7 +409,7 @@ pub async fn serve(data_dir: &Path, listen: SocketAddr, config: Config, profile:
     let market = crate::market::spawn(server.state.clone(), server.market.clone());
     let publisher = crate::ws::publisher::Publisher::start(server.state.markets.clone(), &server.state.sequencer);
     let app = api::router(server.state.clone())
-        .merge(crate::ws::router(publisher))
+        .merge(crate::ws::router(publisher, server.state.clone()))
         .merge(crate::admin::router(server.clone()))
         .merge(crate::console::router(server.clone()))
         .merge(telemetry::routes::router(server.state.clone()));

@@ -26,7 +26,7 @@
 //! The ../shared/kraken-api/spot-api.md §3.1 digest also differs in two places, and the docs
 //! win: it lists CancelAll under Cancel/Close only, and lets TradeBalance pass with Query Funds.
 //!
-//! Rate limits: each key makes exactly one call per endpoint (29), with no retry. Kraken counts
+//! Rate limits: each key makes exactly one call per endpoint (31), with no retry. Kraken counts
 //! ledger/trade-history calls as 2 against a per-key counter of 15 draining 0.33/s on the lowest
 //! tier (https://docs.kraken.com/exchange/guides/rest/ratelimits), so the calls go endpoint by
 //! endpoint across all keys with a pause between endpoints, which keeps every key under the
@@ -70,7 +70,7 @@ const ALL_PERMISSIONS: [&str; 10] = [
 /// Withdraw" on their pages), which this venue refuses to every key with
 /// `EGeneral:Permission denied` (no Futures wallet; spot subaccounts are for institutional clients
 /// only), so a permission check cannot be told apart there (tests/funding.rs checks the refusal).
-const DOCUMENTED: [(&str, &[&str]); 30] = [
+const DOCUMENTED: [(&str, &[&str]); 31] = [
     // https://docs.kraken.com/api-reference/account-data/get-account-balance.md
     // (legacy https://docs.kraken.com/api/docs/rest-api/get-account-balance)
     // "Funds permissions - Query" [Query Funds]
@@ -196,6 +196,9 @@ const DOCUMENTED: [(&str, &[&str]); 30] = [
     // https://docs.kraken.com/api-reference/funding/cancel-withdrawal.md
     // "Funds permissions - Withdraw" [Withdraw Funds]
     ("WithdrawCancel", &[WITHDRAW_FUNDS]),
+    // https://docs.kraken.com/api/docs/rest-api/get-websockets-token
+    // "API Key Permissions Required: WebSocket interface - On" [Access WebSockets API]
+    ("GetWebSocketsToken", &[WEBSOCKETS]),
 ];
 
 const PERMISSION_DENIED: &str = "EGeneral:Permission denied";

@@ -44,6 +44,8 @@ pub struct AppState {
     pub funding: crate::config::FundingConfig,
     /// Data exports (AddExport … RemoveExport), kept in the data directory.
     pub exports: Arc<crate::exports::Exports>,
+    /// WebSocket tokens (`GetWebSocketsToken` issues, the WebSocket connections check).
+    pub tokens: Arc<crate::ws::private::token::Tokens>,
 }
 
 pub type Shared = Arc<AppState>;

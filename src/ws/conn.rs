@@ -22,7 +22,7 @@ fn now_ns() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }
 
-pub async fn run(publisher: Arc<Publisher>, socket: WebSocket) {
+pub async fn run(publisher: Arc<Publisher>, app: crate::api::Shared, socket: WebSocket) {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let (tx, mut rx) = mpsc::channel::<Arc<str>>(CLIENT_QUEUE);
     {
@@ -73,6 +73,7 @@ pub async fn run(publisher: Arc<Publisher>, socket: WebSocket) {
         }
     }
     publisher.lock().clients.remove(&id);
+    app.tokens.release(id);
 }
 
 fn ack(method: &str, req_id: &Option<Value>, time_in: u64, outcome: Result<Value, String>) -> String {

@@ -7,6 +7,7 @@ pub mod capture;
 pub mod channels;
 mod conn;
 pub mod market_view;
+pub mod private;
 pub mod publisher;
 
 use axum::extract::ws::WebSocketUpgrade;
@@ -19,10 +20,19 @@ use std::sync::Arc;
 /// Largest request frame accepted (Kraken's requests are small).
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 
-pub fn router(publisher: Arc<publisher::Publisher>) -> Router {
-    Router::new().route("/v2", get(upgrade)).with_state(publisher)
+/// What every connection shares: the publisher, and the REST state (tokens, keys, sequencer) that
+/// private channels and trading use.
+#[derive(Clone)]
+pub struct WsState {
+    pub publisher: Arc<publisher::Publisher>,
+    pub app: crate::api::Shared,
 }
 
-async fn upgrade(State(publisher): State<Arc<publisher::Publisher>>, ws: WebSocketUpgrade) -> Response {
-    ws.max_message_size(MAX_MESSAGE_BYTES).max_frame_size(MAX_MESSAGE_BYTES).on_upgrade(move |socket| conn::run(publisher, socket))
+pub fn router(publisher: Arc<publisher::Publisher>, app: crate::api::Shared) -> Router {
+    Router::new().route("/v2", get(upgrade)).with_state(WsState { publisher, app })
+}
+
+async fn upgrade(State(ws_state): State<WsState>, ws: WebSocketUpgrade) -> Response {
+    let WsState { publisher, app } = ws_state;
+    ws.max_message_size(MAX_MESSAGE_BYTES).max_frame_size(MAX_MESSAGE_BYTES).on_upgrade(move |socket| conn::run(publisher, app, socket))
 }

@@ -12,6 +12,7 @@ pub(crate) mod order_params;
 mod order_prices;
 pub(crate) mod orders;
 mod withdrawals;
+mod ws_token;
 
 use super::params::Params;
 use super::{ApiResult, Caller, Needs, Shared};
@@ -66,6 +67,7 @@ pub const METHODS: &[(&str, Needs)] = &[
     ("ExportStatus", &[P::EXPORT_DATA]),
     ("RetrieveExport", &[P::EXPORT_DATA]),
     ("RemoveExport", &[P::EXPORT_DATA]),
+    ("GetWebSocketsToken", &[P::WEBSOCKETS]),
 ];
 
 /// The permissions a private method accepts (any one suffices), or `None` for an unknown method.
@@ -110,6 +112,7 @@ pub async fn dispatch(st: &Shared, method: &str, caller: &Caller, p: &Params) ->
         "AddExport" => exports::add_export(st, caller, p).await,
         "ExportStatus" => exports::export_status(st, caller, p).await,
         "RemoveExport" => exports::remove_export(st, caller, p).await,
+        "GetWebSocketsToken" => ws_token::get_websockets_token(st, caller).await,
         // RetrieveExport answers a file; `api::private_call` serves it before the envelope.
         _ => Err(KrakenError::UnknownMethod),
     }
