@@ -1,6 +1,6 @@
 //! `cargo bench --bench ws_fanout`: N WebSocket clients (default 1000; `WS_CLIENTS`) subscribed to
-//! one moving book (BTC/USD, the simulated market on, its taker rate `WS_RATE` times the default)
-//! for `WS_SECONDS` (default 20). Reports the update lag from the batch's engine time (the book
+//! one moving book (BTC/USD, moved by the simulated market with its default figures)
+//! for `WS_SECONDS` (default 20) after `WS_WARMUP` (default 10). Reports the update lag from the batch's engine time (the book
 //! message's `timestamp`, stamped just before the commit) to the client's receipt, p50/p99/max,
 //! the messages delivered, and the server's CPU time (user + system, /proc) per delivered message.
 //! Needs `target/release/calamari` (`cargo build --release`); prints one Markdown row.
@@ -34,17 +34,12 @@ fn main() {
     }
     let clients = env("WS_CLIENTS", 1000);
     let seconds = env("WS_SECONDS", 20);
-    let rate = env("WS_RATE", 10);
     let root = env!("CARGO_MANIFEST_DIR");
     let data = std::env::temp_dir().join(format!("calamari-ws-fanout-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
     std::fs::create_dir_all(&data).unwrap();
-    let config = data.join("bench.toml");
-    let base = std::fs::read_to_string(format!("{root}/config/default.toml")).unwrap();
-    std::fs::write(&config, base.replacen("rate = 1\n", &format!("rate = {rate}\n"), 1)).unwrap();
     let mut child = Command::new(format!("{root}/target/release/calamari"))
         .args(["--data-dir", data.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0", "--limits", "off", "--market", "on"])
-        .args(["--config", config.to_str().unwrap()])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()
@@ -77,6 +72,9 @@ fn main() {
                 let mut mine = Vec::new();
                 while let Some(Ok(msg)) = ws.next().await {
                     let Message::Text(text) = msg else { continue };
+                    if std::env::var("WS_DEBUG").is_ok() && !text.contains("heartbeat") {
+                        eprintln!("{}", &text[..text.len().min(150)]);
+                    }
                     if !measuring.load(Ordering::Relaxed) {
                         continue;
                     }
@@ -91,14 +89,15 @@ fn main() {
                             mine.push(received.saturating_sub(sent));
                         }
                     }
-                    if mine.len() >= 64 {
+                    if !mine.is_empty() {
                         lags.lock().unwrap().append(&mut mine);
                     }
                 }
                 lags.lock().unwrap().append(&mut mine);
             }));
         }
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        // The simulated market's first steps (genesis, the first ladders) before measuring.
+        tokio::time::sleep(Duration::from_secs(env("WS_WARMUP", 10))).await;
         measuring.store(true, Ordering::Relaxed);
         let (cpu0, t0) = (cpu_ticks(pid), Instant::now());
         tokio::time::sleep(Duration::from_secs(seconds)).await;

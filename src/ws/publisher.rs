@@ -184,7 +184,9 @@ impl Publisher {
             if cap.full || !cap.trades.is_empty() {
                 st.stats.day = cap.stats.day.clone();
             }
-            if !cap.full {
+            // A pair copied whole mid-stream (a history import, the simulator's genesis, a reset)
+            // still moves its subscribers' books; its tape is not news (no trade/ohlc update).
+            if !cap.full || old.time_ns > 0 {
                 self.fan_out(inner, p, &old, &st, &cap);
             }
             inner.pairs[p] = st;
@@ -197,7 +199,8 @@ impl Publisher {
         let key = p as u16;
         let mut book_msgs: HashMap<usize, Option<Arc<str>>> = HashMap::new();
         let bbo_changed = old.top(true, 1) != new.top(true, 1) || old.top(false, 1) != new.top(false, 1);
-        let trades_msg = (!cap.trades.is_empty()).then(|| Arc::<str>::from(channels::trade_message(pair, sym, "update", &cap.trades)));
+        let trades_msg =
+            (!cap.full && !cap.trades.is_empty()).then(|| Arc::<str>::from(channels::trade_message(pair, sym, "update", &cap.trades)));
         let ticker_msg = Arc::<str>::from(channels::ticker_message(pair, sym, "update", new));
         let mut ohlc_msgs: HashMap<u64, Arc<str>> = HashMap::new();
         let ids: Vec<u64> = inner.clients.keys().copied().collect();
