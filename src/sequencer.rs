@@ -46,6 +46,9 @@ pub struct Pending {
     /// The public state of the pairs this batch changed, for the market-data publisher (filled
     /// by the engine thread after the batch's jobs, handed over once the batch is durable).
     pub market: crate::ws::capture::MarketBatch,
+    /// The watched accounts' `executions`/`balances` events and new subscriptions' snapshots
+    /// (filled by the engine thread after the batch's jobs, handed over once it is durable).
+    pub accounts: crate::ws::private::capture::AccountBatch,
 }
 
 impl Pending {
@@ -158,6 +161,7 @@ pub struct Sequencer {
     /// The committed public state the REST reads are served from (updated by the storage thread
     /// before it releases a batch's replies; ready once the publisher is attached).
     pub view: Arc<crate::ws::market_view::MarketView>,
+    accounts: crate::ws::private::capture::AccountSink,
 }
 
 fn wall_clock_ns() -> u64 {
@@ -201,17 +205,19 @@ impl Sequencer {
         let m2 = market.clone();
         let view = Arc::new(crate::ws::market_view::MarketView::new(exchange.books.len()));
         let v2 = view.clone();
+        let accounts: crate::ws::private::capture::AccountSink = Arc::default();
+        let (a2, a3) = (accounts.clone(), accounts.clone());
         std::thread::Builder::new()
             .name("engine".into())
-            .spawn(move || engine_loop(exchange, job_rx, batch_tx, max_batch.max(1), s2, clock, m2))
+            .spawn(move || engine_loop(exchange, job_rx, batch_tx, max_batch.max(1), s2, clock, (m2, a2)))
             .expect("spawn engine thread");
         let s3 = stats.clone();
         let m3 = market.clone();
         let storage = std::thread::Builder::new()
             .name("storage".into())
-            .spawn(move || storage_loop(log, batch_rx, s3, on_failure, m3, v2))
+            .spawn(move || storage_loop(log, batch_rx, s3, on_failure, (m3, a3), v2))
             .expect("spawn storage thread");
-        Sequencer { jobs: job_tx, stats, storage_thread: Arc::new(Mutex::new(Some(storage))), market, view }
+        Sequencer { jobs: job_tx, stats, storage_thread: Arc::new(Mutex::new(Some(storage))), market, view, accounts }
     }
 
     /// Hands every later committed batch's market captures to `sink` (the publisher), starting
@@ -219,6 +225,22 @@ impl Sequencer {
     pub fn attach_market(&self, sink: Sender<crate::ws::capture::MarketBatch>) {
         let _ = self.market.set(sink);
         // A pass through the queue makes the first (full) capture now rather than at the next job.
+        let _ = self.submit(Box::new(|_, _, _| Box::new(|| ())));
+    }
+
+    /// Hands every later committed batch's private events to `sink` (the private fan-out); the
+    /// engine thread captures the accounts `watchers` names. Only the first call counts.
+    pub fn attach_accounts(
+        &self,
+        sink: Sender<crate::ws::private::capture::AccountBatch>,
+        watchers: Arc<crate::ws::private::capture::Watchers>,
+    ) {
+        let _ = self.accounts.set((sink, watchers));
+    }
+
+    /// An empty job: a pass through the engine thread, so that captures (a new subscription's
+    /// snapshot) are made now rather than at the next command.
+    pub fn nudge(&self) {
         let _ = self.submit(Box::new(|_, _, _| Box::new(|| ())));
     }
 
@@ -348,10 +370,11 @@ fn engine_loop(
     max_batch: usize,
     stats: Arc<SequencerStats>,
     clock: Option<crate::clock::Clock>,
-    market: MarketSink,
+    (market, accounts): (MarketSink, crate::ws::private::capture::AccountSink),
 ) {
     let _running = RunningFlag(&stats.engine_running);
     let mut tracker = crate::ws::capture::Tracker::new();
+    let mut account_tracker = crate::ws::private::capture::Tracker::new();
     let mut last = 0u64;
     let mut stopping = false;
     while !stopping && !stats.storage_failed.load(Ordering::SeqCst) {
@@ -383,9 +406,13 @@ fn engine_loop(
         stats.queue_depth.fetch_sub(n, Ordering::Relaxed);
         if batch.pending.replace_log {
             tracker.force_full = true;
+            account_tracker.reset = true;
         }
         if market.get().is_some() {
             batch.pending.market = tracker.capture(&ex, last);
+        }
+        if let Some((_, watchers)) = accounts.get() {
+            batch.pending.accounts = account_tracker.capture(&ex, watchers, last);
         }
         if batches.send(batch).is_err() {
             break;
@@ -419,7 +446,7 @@ fn storage_loop(
     batches: Receiver<Batch>,
     stats: Arc<SequencerStats>,
     on_failure: OnStorageFailure,
-    market_sink: MarketSink,
+    (market_sink, account_sink): (MarketSink, crate::ws::private::capture::AccountSink),
     view: Arc<crate::ws::market_view::MarketView>,
 ) {
     let _running = RunningFlag(&stats.storage_running);
@@ -433,7 +460,7 @@ fn storage_loop(
             },
         };
         let control = first.pending.has_control();
-        let Pending { mut records, replace_log, snapshots, mut market } = first.pending;
+        let Pending { mut records, replace_log, snapshots, mut market, mut accounts } = first.pending;
         let mut replies = first.replies;
         // Group commit: whatever queued up while the last commit was syncing goes in this one
         // (a batch that replaces the log or takes a snapshot is committed on its own).
@@ -445,6 +472,7 @@ fn storage_loop(
             }
             records.extend(more.pending.records);
             market.extend(more.pending.market);
+            accounts.extend(more.pending.accounts);
             replies.extend(more.replies);
             if records.len() >= 8192 {
                 break;
@@ -479,6 +507,11 @@ fn storage_loop(
             view.apply(&market);
             if let Some(sink) = market_sink.get() {
                 let _ = sink.send(market);
+            }
+        }
+        if !accounts.is_empty() {
+            if let Some((sink, _)) = account_sink.get() {
+                let _ = sink.send(accounts);
             }
         }
         for path in snapshots {

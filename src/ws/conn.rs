@@ -22,8 +22,9 @@ fn now_ns() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }
 
-pub async fn run(publisher: Arc<Publisher>, app: crate::api::Shared, socket: WebSocket) {
+pub async fn run(publisher: Arc<Publisher>, app: crate::api::Shared, private: Arc<super::private::Private>, socket: WebSocket) {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let mut trading = super::trading::ConnTrading::new(app.clone(), publisher.clone(), id);
     let (tx, mut rx) = mpsc::channel::<Arc<str>>(CLIENT_QUEUE);
     {
         // Registered and greeted under one lock: a state change is either in this status or sent after it.
@@ -45,7 +46,7 @@ pub async fn run(publisher: Arc<Publisher>, app: crate::api::Shared, socket: Web
                     _ => continue,
                 };
                 let time_in = now_ns();
-                for reply in handle(&publisher, id, &text, time_in) {
+                for reply in handle(&publisher, &mut trading, (&app, &private), id, &text, time_in) {
                     let mut g = publisher.lock();
                     if !publisher.send(&mut g, id, Arc::from(reply)) {
                         break;
@@ -64,7 +65,9 @@ pub async fn run(publisher: Arc<Publisher>, app: crate::api::Shared, socket: Web
                 }
             }
             _ = beat.tick() => {
-                let subscribed = publisher.lock().clients.get(&id).is_some_and(|c| c.subs.count() > 0);
+                let public = publisher.lock().clients.get(&id).is_some_and(|c| c.subs.count() > 0);
+                // (the publisher's lock is released before the private one is taken: lock order)
+                let subscribed = public || private.subscribed(id);
                 if subscribed && !sent_since_beat && sink.send(Message::Text("{\"channel\":\"heartbeat\"}".into())).await.is_err() {
                     break;
                 }
@@ -74,9 +77,10 @@ pub async fn run(publisher: Arc<Publisher>, app: crate::api::Shared, socket: Web
     }
     publisher.lock().clients.remove(&id);
     app.tokens.release(id);
+    private.release(id);
 }
 
-fn ack(method: &str, req_id: &Option<Value>, time_in: u64, outcome: Result<Value, String>) -> String {
+pub(super) fn ack(method: &str, req_id: &Option<Value>, time_in: u64, outcome: Result<Value, String>) -> String {
     let mut m = Map::new();
     m.insert("method".into(), json!(method));
     match outcome {
@@ -100,7 +104,14 @@ fn ack(method: &str, req_id: &Option<Value>, time_in: u64, outcome: Result<Value
 }
 
 /// The replies to one request (acks; snapshots are queued by the publisher under its lock).
-fn handle(publisher: &Publisher, id: u64, text: &str, time_in: u64) -> Vec<String> {
+fn handle(
+    publisher: &Publisher,
+    trading: &mut super::trading::ConnTrading,
+    ctx: (&crate::api::Shared, &super::private::Private),
+    id: u64,
+    text: &str,
+    time_in: u64,
+) -> Vec<String> {
     let Ok(Value::Object(req)) = serde_json::from_str::<Value>(text) else {
         return vec![ack("", &None, time_in, Err(err::MALFORMED.into()))];
     };
@@ -120,7 +131,17 @@ fn handle(publisher: &Publisher, id: u64, text: &str, time_in: u64) -> Vec<Strin
             m.insert("time_out".into(), json!(rfc3339(now_ns())));
             vec![Value::Object(m).to_string()]
         }
-        "subscribe" | "unsubscribe" => subscribe(publisher, id, method == "subscribe", &params, &req_id, time_in),
+        "subscribe" | "unsubscribe" => {
+            let channel = params.get("channel").and_then(Value::as_str).unwrap_or("");
+            if matches!(channel, "executions" | "balances") {
+                return ctx.1.subscribe(ctx.0, id, method == "subscribe", channel, &params, &req_id, time_in);
+            }
+            subscribe(publisher, id, method == "subscribe", &params, &req_id, time_in)
+        }
+        m if super::trading::rest_method(m).is_some() => match trading.submit(m, &req_id, text, time_in) {
+            Ok(()) => vec![],
+            Err(e) => vec![ack(m, &req_id, time_in, Err(e))],
+        },
         _ => vec![ack(method, &req_id, time_in, Err(err::METHOD_NOT_FOUND.into()))],
     }
 }
@@ -156,7 +177,7 @@ fn subscribe(publisher: &Publisher, id: u64, on: bool, params: &Value, req_id: &
         return vec![];
     }
     if !matches!(channel, "book" | "trade" | "ticker" | "ohlc") {
-        return fail(if matches!(channel, "executions" | "balances" | "level3") { err::NOT_SUPPORTED_YET } else { err::CHANNEL_INVALID });
+        return fail(if channel == "level3" { err::NOT_SUPPORTED_YET } else { err::CHANNEL_INVALID });
     }
     let Some(symbols) = params.get("symbol").and_then(Value::as_array).filter(|a| !a.is_empty()) else { return fail(err::MALFORMED) };
     let depth = match params.get("depth") {

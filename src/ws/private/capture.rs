@@ -1,0 +1,330 @@
+//! The engine side of the private channels: after each batch, on the engine thread, the
+//! accounts some connection watches are compared with what was seen after the previous batch
+//! (their orders' status, fills, amends and triggers; their trades and ledger entries), and the
+//! differences are rendered as Kraken's `executions` and `balances` events into the batch's
+//! `Pending`. New subscriptions get their snapshot at the same point, so a snapshot and the
+//! events after it never overlap or leave a gap. The storage thread hands the batch to the
+//! private fan-out only once it is durable. Only watched accounts cost anything, and the engine
+//! stays a pure state machine (this reads it after `apply`, as the public capture does).
+
+use super::{balances, executions};
+use crate::engine::order::{OrderSeq, Status};
+use crate::engine::Exchange;
+use crate::ws::channels::Sym;
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+/// Where committed batches' private events go (the fan-out's queue) and which accounts to watch.
+pub type AccountSink = Arc<std::sync::OnceLock<(crossbeam_channel::Sender<AccountBatch>, Arc<Watchers>)>>;
+
+/// Fills in an executions snapshot (Kraken's last 50).
+pub const SNAPSHOT_TRADES: usize = 50;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Channel {
+    Executions,
+    Balances,
+}
+
+/// What a new subscription asks for.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub conn: u64,
+    pub account: u32,
+    pub channel: Channel,
+    /// executions: open orders / last fills; balances: `snap_orders` is the snapshot flag.
+    pub snap_orders: bool,
+    pub snap_trades: bool,
+}
+
+/// The accounts watched (with how many subscriptions each) and the subscriptions waiting for
+/// their snapshot. Written by connections, read by the engine thread after each batch.
+#[derive(Default)]
+pub struct Watchers {
+    inner: Mutex<(HashMap<u32, usize>, Vec<Request>)>,
+}
+
+impl Watchers {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (HashMap<u32, usize>, Vec<Request>)> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    pub fn watch(&self, req: Request) {
+        let mut g = self.lock();
+        *g.0.entry(req.account).or_default() += 1;
+        g.1.push(req);
+    }
+    pub fn unwatch(&self, account: u32) {
+        let mut g = self.lock();
+        if let Some(n) = g.0.get_mut(&account) {
+            *n -= 1;
+            if *n == 0 {
+                g.0.remove(&account);
+            }
+        }
+    }
+    fn take(&self) -> (Vec<u32>, Vec<Request>) {
+        let mut g = self.lock();
+        (g.0.keys().copied().collect(), std::mem::take(&mut g.1))
+    }
+}
+
+/// One message for the fan-out.
+#[derive(Clone, Debug)]
+pub struct AccountMsg {
+    pub account: u32,
+    pub channel: Channel,
+    /// A snapshot for one connection's new subscription (which it activates; `text` None: no
+    /// snapshot asked, activate only); `None`: an update for every active subscription.
+    pub conn: Option<u64>,
+    /// An update only `order_status=true` subscriptions get (pending_new, amended, status); fills
+    /// and the open/close transitions go to every subscription.
+    pub detail: bool,
+    pub text: Option<Arc<str>>,
+    /// The last message of a snapshot: after it, updates flow to that subscription.
+    pub activate: bool,
+}
+
+/// What one committed batch hands the private fan-out, in order.
+#[derive(Clone, Debug, Default)]
+pub struct AccountBatch {
+    pub msgs: Vec<AccountMsg>,
+}
+
+impl AccountBatch {
+    pub fn is_empty(&self) -> bool {
+        self.msgs.is_empty()
+    }
+    pub fn extend(&mut self, more: AccountBatch) {
+        self.msgs.extend(more.msgs);
+    }
+}
+
+#[derive(Clone, PartialEq, Eq)]
+struct Sig {
+    status: Status,
+    fills: usize,
+    amends: usize,
+    armed: bool,
+}
+
+struct Seen {
+    orders: HashMap<OrderSeq, Sig>,
+    trades: usize,
+    ledger: usize,
+    closed: usize,
+}
+
+/// What the engine thread remembers of the watched accounts between batches.
+#[derive(Default)]
+pub struct Tracker {
+    syms: Vec<Sym>,
+    seen: HashMap<u32, Seen>,
+    /// The state was replaced (reset, restore): start over without events.
+    pub reset: bool,
+}
+
+fn sig(ex: &Exchange, seq: OrderSeq) -> Sig {
+    let o = &ex.orders[seq as usize];
+    Sig {
+        status: o.status,
+        fills: o.trades.len(),
+        amends: ex.amends.get(&seq).map_or(0, |v| v.len()),
+        armed: o.stop.as_ref().is_some_and(|s| s.armed),
+    }
+}
+
+fn live(s: Status) -> bool {
+    matches!(s, Status::Open | Status::Pending)
+}
+
+impl Tracker {
+    pub fn new() -> Tracker {
+        Tracker::default()
+    }
+
+    fn baseline(ex: &Exchange, account: u32) -> Seen {
+        let a = &ex.accounts[account as usize];
+        Seen {
+            orders: a.open_orders.iter().map(|s| (*s, sig(ex, *s))).collect(),
+            trades: a.trades.len(),
+            ledger: a.ledger.len(),
+            closed: a.closed_orders.len(),
+        }
+    }
+
+    /// The events since the last call of every watched account, then the snapshots asked for.
+    pub fn capture(&mut self, ex: &Exchange, watchers: &Watchers, now_ns: u64) -> AccountBatch {
+        let (watched, requests) = watchers.take();
+        let mut out = AccountBatch::default();
+        if watched.is_empty() && self.seen.is_empty() {
+            return out;
+        }
+        if self.syms.len() != ex.markets.pairs.len() {
+            self.syms = ex.markets.pairs.iter().map(|p| Sym::of(&ex.markets, p)).collect();
+        }
+        if std::mem::take(&mut self.reset) {
+            self.seen.clear();
+        }
+        self.seen.retain(|a, _| watched.contains(a));
+        let mut accounts: Vec<u32> = self.seen.keys().copied().collect();
+        accounts.sort_unstable();
+        for account in accounts {
+            let seen = self.seen.get_mut(&account).expect("listed");
+            events(ex, &self.syms, account, seen, now_ns, &mut out);
+        }
+        for a in &watched {
+            if (*a as usize) < ex.accounts.len() && !self.seen.contains_key(a) {
+                self.seen.insert(*a, Tracker::baseline(ex, *a));
+            }
+        }
+        for r in requests {
+            if (r.account as usize) >= ex.accounts.len() {
+                continue;
+            }
+            snapshot(ex, &self.syms, &r, &mut out);
+        }
+        out
+    }
+}
+
+fn push(out: &mut AccountBatch, account: u32, channel: Channel, conn: Option<u64>, detail: bool, text: String) {
+    out.msgs.push(AccountMsg { account, channel, conn, detail, text: Some(Arc::from(text)), activate: false });
+}
+
+fn events(ex: &Exchange, syms: &[Sym], account: u32, seen: &mut Seen, now: u64, out: &mut AccountBatch) {
+    let a = &ex.accounts[account as usize];
+    let mut candidates: BTreeSet<OrderSeq> = seen.orders.keys().copied().collect();
+    candidates.extend(a.open_orders.iter().copied());
+    candidates.extend(a.closed_orders[seen.closed.min(a.closed_orders.len())..].iter().copied());
+    for t in &a.trades[seen.trades.min(a.trades.len())..] {
+        candidates.insert(ex.trades[*t as usize].order);
+    }
+    for seq in candidates {
+        let o = &ex.orders[seq as usize];
+        let new = sig(ex, seq);
+        let old = seen.orders.get(&seq).cloned();
+        if old.as_ref() == Some(&new) {
+            continue;
+        }
+        let sym = &syms[o.req.pair as usize];
+        let ex_msg = |v: Value| executions::message("update", vec![v]);
+        let was_pending = match &old {
+            None => {
+                // As received: nothing filled yet, whatever the rest of the batch did to it.
+                let mut v = executions::full(ex, sym, o, "pending_new", o.open_ns);
+                v["order_status"] = "pending_new".into();
+                for f in ["cum_qty", "cum_cost", "avg_price", "fee_usd_equiv"] {
+                    v[f] = 0.into();
+                }
+                push(out, account, Channel::Executions, None, true, ex_msg(v));
+                if o.status != Status::Pending {
+                    let mut v = executions::transition(ex, o, "new", o.open_ns);
+                    v["order_status"] = "new".into();
+                    push(out, account, Channel::Executions, None, false, ex_msg(v));
+                }
+                false
+            }
+            Some(s) => s.status == Status::Pending,
+        };
+        if was_pending && o.status != Status::Pending {
+            let mut v = executions::transition(ex, o, "new", now);
+            v["order_status"] = "new".into();
+            push(out, account, Channel::Executions, None, false, ex_msg(v));
+        }
+        let was_armed = old.as_ref().map_or(o.req.kind.is_triggered(), |s| s.armed);
+        if was_armed && !new.armed && o.stop.is_some() {
+            push(out, account, Channel::Executions, None, true, ex_msg(executions::triggered(ex, o, now)));
+        }
+        if old.as_ref().is_some_and(|s| s.amends < new.amends) {
+            push(out, account, Channel::Executions, None, true, ex_msg(executions::amended(ex, o, now)));
+        }
+        let from = old.as_ref().map_or(0, |s| s.fills);
+        let (mut cq, mut cc) = (0i128, 0i128);
+        for (i, t) in o.trades.iter().enumerate() {
+            let tr = &ex.trades[*t as usize];
+            cq += tr.volume;
+            cc += tr.cost_cd;
+            if i >= from {
+                push(out, account, Channel::Executions, None, false, ex_msg(executions::trade(ex, sym, o, tr, cq, cc, false)));
+            }
+        }
+        let terminal = match o.status {
+            Status::Closed => Some("filled"),
+            Status::Canceled => Some("canceled"),
+            Status::Expired => Some("expired"),
+            _ => None,
+        };
+        if let Some(kind) = terminal.filter(|_| old.as_ref().is_none_or(|s| live(s.status))) {
+            push(out, account, Channel::Executions, None, false, ex_msg(executions::transition(ex, o, kind, o.close_ns.max(o.open_ns))));
+        }
+        if live(o.status) {
+            seen.orders.insert(seq, new);
+        } else {
+            seen.orders.remove(&seq);
+        }
+    }
+    for l in &a.ledger[seen.ledger.min(a.ledger.len())..] {
+        let e = &ex.ledger[*l as usize];
+        push(out, account, Channel::Balances, None, false, balances::message("update", vec![balances::entry(ex, e)]));
+    }
+    seen.trades = a.trades.len();
+    seen.ledger = a.ledger.len();
+    seen.closed = a.closed_orders.len();
+}
+
+fn snapshot(ex: &Exchange, syms: &[Sym], r: &Request, out: &mut AccountBatch) {
+    let a = &ex.accounts[r.account as usize];
+    let activate = |out: &mut AccountBatch| {
+        out.msgs.push(AccountMsg { account: r.account, channel: r.channel, conn: Some(r.conn), detail: false, text: None, activate: true })
+    };
+    match r.channel {
+        Channel::Balances => {
+            if r.snap_orders {
+                push(out, r.account, r.channel, Some(r.conn), false, balances::message("snapshot", balances::snapshot(ex, r.account)));
+            } else {
+                activate(out);
+            }
+        }
+        Channel::Executions => {
+            if !r.snap_orders && !r.snap_trades {
+                activate(out);
+            }
+            if r.snap_orders {
+                let data = a
+                    .open_orders
+                    .iter()
+                    .map(|s| {
+                        let o = &ex.orders[*s as usize];
+                        executions::full(ex, &syms[o.req.pair as usize], o, "new", o.open_ns)
+                    })
+                    .collect();
+                push(out, r.account, r.channel, Some(r.conn), false, executions::message("snapshot", data));
+            }
+            if r.snap_trades {
+                let start = a.trades.len().saturating_sub(SNAPSHOT_TRADES);
+                let data = a.trades[start..]
+                    .iter()
+                    .map(|t| {
+                        let tr = &ex.trades[*t as usize];
+                        let o = &ex.orders[tr.order as usize];
+                        let (mut cq, mut cc) = (0, 0);
+                        for x in &o.trades {
+                            let y = &ex.trades[*x as usize];
+                            cq += y.volume;
+                            cc += y.cost_cd;
+                            if y.seq == tr.seq {
+                                break;
+                            }
+                        }
+                        executions::trade(ex, &syms[tr.pair as usize], o, tr, cq, cc, true)
+                    })
+                    .collect();
+                push(out, r.account, r.channel, Some(r.conn), false, executions::message("snapshot", data));
+            }
+        }
+    }
+    if let Some(last) = out.msgs.last_mut() {
+        last.activate = true;
+    }
+}
