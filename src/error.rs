@@ -30,6 +30,8 @@ pub enum KrakenError {
     InvalidOrder,
     UnknownOrder,
     OrdersLimitExceeded,
+    /// Too many orders waiting for their `starttm` on one pair.
+    ScheduledOrdersLimitExceeded,
     OrderRateLimitExceeded,
     UnknownPosition,
     /// A margin order on an account not eligible for margin (every Calamari account).
@@ -87,6 +89,7 @@ impl KrakenError {
             InvalidOrder => "EOrder:Invalid order".into(),
             UnknownOrder => "EOrder:Unknown order".into(),
             OrdersLimitExceeded => "EOrder:Orders limit exceeded".into(),
+            ScheduledOrdersLimitExceeded => "EOrder:Scheduled orders limit exceeded".into(),
             OrderRateLimitExceeded => "EOrder:Rate limit exceeded".into(),
             UnknownPosition => "EOrder:Unknown position".into(),
             CannotOpenPosition => "EOrder:Cannot open position".into(),

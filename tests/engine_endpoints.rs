@@ -117,6 +117,8 @@ fn iceberg_amend_keeps_the_smallest_display() {
             trigger_price: None,
             display_qty: None,
             post_only: false,
+            trigger_offset: None,
+            limit_offset: None,
         })
     };
     assert_eq!(sim.apply(amend(1_501 * LOT)), Err(KrakenError::invalid("order_qty")));

@@ -471,7 +471,22 @@ fn random_streams_fire_every_trigger_kind_and_place_closes() {
             sim.advance(*dt);
             sim.tick_if_due();
             let cmd = command(&sim.ex, &sim.users, op);
-            let _ = sim.apply(cmd);
+            // Which amend this is, by the order it names before it applies.
+            let amend = match &cmd {
+                Command::Amend(r) => sim.ex.amend_target(r.account, &r.target).map(|seq| {
+                    let o = &sim.ex.orders[seq as usize];
+                    match () {
+                        _ if o.stop.as_ref().is_some_and(|s| !s.armed) => "fired stop amended",
+                        _ if r.trigger_offset.is_some() || r.limit_offset.is_some() => "trailing stop offset amended",
+                        _ if r.display_qty.is_some() => "iceberg display amended",
+                        _ => "",
+                    }
+                }),
+                _ => None,
+            };
+            if sim.apply(cmd).is_ok() {
+                seen.extend(amend.filter(|a| !a.is_empty()).map(str::to_string));
+            }
         }
         check_money(&sim.ex);
         for o in &sim.ex.orders {
@@ -496,7 +511,27 @@ fn random_streams_fire_every_trigger_kind_and_place_closes() {
             if o.parent.is_some() {
                 seen.insert(format!("close {}", o.req.kind.as_str()));
             }
+            // The newer outcomes: scheduled stops that started, refusals by a market state at a
+            // start or a trigger, amends of trailing offsets, of icebergs and of fired stops.
+            let started = o.status != Status::Pending && o.req.start_ns.is_some_and(|s| o.close_ns == 0 || s <= o.close_ns);
+            if o.stop.is_some() && started && (o.stop.as_ref().is_some_and(|s| !s.armed) || o.is_open()) {
+                seen.insert("scheduled stop started".into());
+            }
+            if let Some(CancelReason::Market(_)) = o.reason {
+                let at = if o.stop.as_ref().is_some_and(|s| !s.armed) { "fire" } else { "start" };
+                seen.insert(format!("market state refused at its {at}"));
+            }
         }
+    }
+    for want in [
+        "scheduled stop started",
+        "market state refused at its start",
+        "market state refused at its fire",
+        "trailing stop offset amended",
+        "iceberg display amended",
+        "fired stop amended",
+    ] {
+        assert!(seen.contains(want), "never reached {want}: {seen:?}");
     }
     for kind in ["stop-loss", "take-profit", "stop-loss-limit", "take-profit-limit", "trailing-stop", "trailing-stop-limit"] {
         for state in ["armed", "fired", "canceled armed", "filled"] {

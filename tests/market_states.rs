@@ -188,3 +188,63 @@ fn the_simulated_market_pauses_on_a_pair_that_is_not_online() {
     assert_eq!(ok(&s.public("Depth", "pair=XBTUSD"))["XXBTZUSD"], before, "the maker does not re-quote it either");
     assert_eq!(audit(&s)["ok"], true);
 }
+
+#[test]
+fn validate_a_scheduled_start_and_a_firing_stop_meet_the_markets_state() {
+    let s = Server::start_with(&["--limits", "off"], &[("CALAMARI_TEST_CLOCK", "1")]);
+    let advance = |secs: u64| s.admin_post("/admin/clock/advance", json!({ "seconds": secs })).unwrap();
+    let k = s.account("states", "100000", "1", "all");
+    let bob = s.account("bob", "100000", "1", "all");
+    let carol = s.account("carol", "100000", "1", "all");
+    let order = |txid: &str| ok(&s.private(&k, "QueryOrders", &[("txid", txid)]))[txid].clone();
+    let held = || ok(&s.private(&k, "BalanceEx", &[]))["ZUSD"]["hold_trade"].as_str().unwrap().to_string();
+
+    // validate=true answers the state's error, as a real order would get.
+    s.cli(&["market", "status", "XBTUSD", "cancel_only"]);
+    let mut v = limit("buy", "50000.0");
+    v.push(("validate", "true".into()));
+    assert_eq!(err(&add(&s, &k, &v)), "EService:Market in cancel_only mode");
+    s.cli(&["market", "status", "XBTUSD", "limit_only"]);
+    assert!(ok(&add(&s, &k, &v))["descr"]["order"].is_string(), "a limit order is valid in limit_only");
+    let mv = [("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "market"), ("volume", "0.001"), ("validate", "true")];
+    assert_eq!(err(&s.private(&k, "AddOrder", &mv)), "EService:Market in limit_only mode");
+    s.cli(&["market", "status", "XBTUSD", "online"]);
+    assert!(ok(&s.private(&k, "AddOrder", &mv))["descr"]["order"].is_string());
+
+    // A scheduled order whose start comes in cancel_only is canceled then, its hold released.
+    let mut later = limit("buy", "50000.0");
+    later.push(("starttm", "+30".into()));
+    let txid = ok(&add(&s, &k, &later))["txid"][0].as_str().unwrap().to_string();
+    assert_eq!(order(&txid)["status"], "pending");
+    assert_ne!(held(), "0.0000");
+    s.cli(&["market", "status", "XBTUSD", "cancel_only"]);
+    advance(31);
+    let o = order(&txid);
+    assert_eq!((o["status"].as_str(), o["reason"].as_str()), (Some("canceled"), Some("Market in cancel_only mode")), "{o}");
+    assert_eq!(held(), "0.0000");
+
+    // A stop-loss (market when it fires) reached in limit_only is canceled when it fires.
+    s.cli(&["market", "status", "XBTUSD", "online"]);
+    let stop = ok(&s.private(
+        &k,
+        "AddOrder",
+        &[("pair", "XBTUSD"), ("type", "sell"), ("ordertype", "stop-loss"), ("price", "85000"), ("volume", "0.01")],
+    ))["txid"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    s.private(&bob, "AddOrder", &[("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "84500"), ("volume", "0.02")]);
+    s.cli(&["market", "status", "XBTUSD", "limit_only"]);
+    // Carol's limit sell into bob's bid trades at 84500 and reaches the stop.
+    ok(&s.private(
+        &carol,
+        "AddOrder",
+        &[("pair", "XBTUSD"), ("type", "sell"), ("ordertype", "limit"), ("price", "84500"), ("volume", "0.01")],
+    ));
+    let o = order(&stop);
+    assert_eq!((o["status"].as_str(), o["reason"].as_str()), (Some("canceled"), Some("Market in limit_only mode")), "{o}");
+    assert_eq!(o["vol_exec"], "0.00000000");
+    assert_eq!(ok(&s.private(&k, "BalanceEx", &[]))["XXBT"]["hold_trade"], "0.0000000000");
+    let a = audit(&s);
+    assert_eq!(a["ok"], true, "{a}");
+}

@@ -356,6 +356,22 @@ fn open_positions_is_empty_on_spot() {
 }
 
 #[test]
+fn get_api_key_info_names_the_key_and_its_kraken_permission_ids() {
+    let s = Server::start();
+    let a = s.account("a", "10", "0", "Query Funds,Cancel/Close Orders,Access WebSockets API");
+    assert_eq!(
+        ok(&s.private(&a, "GetApiKeyInfo", &[])),
+        &json!({"apiKeyName": "test", "permissions": ["query-funds", "close-trades", "create-ws-token"]})
+    );
+    // Kraken's page: permission "None", so a key without any permission may ask too.
+    let bare = s.key("a", "bare", "none");
+    assert_eq!(ok(&s.private(&bare, "GetApiKeyInfo", &[])), &json!({"apiKeyName": "bare", "permissions": []}));
+    // A GET answers as any private method does.
+    let v: Value = ureq::get(&format!("{}/0/private/GetApiKeyInfo", s.url)).call().unwrap().into_json().unwrap();
+    assert_eq!(err(&v), "EGeneral:Invalid arguments");
+}
+
+#[test]
 fn trade_volume_moves_to_the_next_fee_tier_after_enough_volume() {
     let s = Server::start();
     let maker = s.account("m", "0", "1", TRADER);

@@ -194,6 +194,48 @@ fn a_scheduled_order_is_pending_then_enters_the_book_at_its_start() {
 }
 
 #[test]
+fn scheduled_orders_are_capped_per_pair_as_kraken_caps_them() {
+    // Kraken's figures (`--limits kraken`, the default): 25 scheduled orders per pair for an
+    // intermediate account, beside its 80 open orders.
+    let s = Server::start();
+    let k = s.account("alice", "100000", "0", "all");
+    let bid = limit("buy", "10000", "0.001");
+    let mut scheduled = Vec::new();
+    for _ in 0..25 {
+        scheduled.push(place(&s, &k, &with(bid.clone(), &[("starttm", "+3600")])));
+    }
+    let refused = s.private(&k, "AddOrder", &with(bid.clone(), &[("starttm", "+3600")]));
+    assert_eq!(err(&refused), "EOrder:Scheduled orders limit exceeded");
+    assert_eq!(ok(&s.private(&k, "OpenOrders", &[]))["open"].as_object().unwrap().len(), 25, "the refusal placed nothing");
+    // An order that starts now, another pair, and a batch without a start are not capped by it.
+    place(&s, &k, &bid);
+    place(
+        &s,
+        &k,
+        &[("pair", "ETHUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "1000"), ("volume", "0.01"), ("starttm", "+60")],
+    );
+    // One canceled frees one place; a batch that would pass the cap is refused whole.
+    assert_eq!(ok(&s.private(&k, "CancelOrder", &[("txid", &scheduled[0])]))["count"], 1);
+    let batch = [
+        ("pair", "XBTUSD"),
+        ("orders[0][type]", "buy"),
+        ("orders[0][ordertype]", "limit"),
+        ("orders[0][price]", "10000"),
+        ("orders[0][volume]", "0.001"),
+        ("orders[0][starttm]", "+600"),
+        ("orders[1][type]", "buy"),
+        ("orders[1][ordertype]", "limit"),
+        ("orders[1][price]", "10001"),
+        ("orders[1][volume]", "0.001"),
+        ("orders[1][starttm]", "+600"),
+    ];
+    assert_eq!(err(&s.private(&k, "AddOrderBatch", &batch)), "EOrder:Scheduled orders limit exceeded");
+    place(&s, &k, &with(bid.clone(), &[("starttm", "+3600")]));
+    assert_eq!(err(&s.private(&k, "AddOrder", &with(bid, &[("starttm", "+3600")]))), "EOrder:Scheduled orders limit exceeded");
+    s.assert_no_panics();
+}
+
+#[test]
 fn viqc_deadline_margin_userref_and_self_trade_modes() {
     let s = start();
     let alice = s.account("alice", "100000", "2", "all");

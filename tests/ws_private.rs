@@ -355,3 +355,64 @@ fn executions_report_amends_triggered_stops_and_honour_order_status_false() {
     assert_eq!(got, ["new", "new", "trade", "filled"], "{got:?}");
     s.assert_no_panics();
 }
+
+#[test]
+fn a_token_survives_a_kill_9_restart_and_the_new_connection_gets_its_snapshot() {
+    let mut s = Server::start();
+    let alice = s.account("alice", "10000", "1", "all");
+    let t = token(&s, &alice);
+    let r = ok(&s.private(
+        &alice,
+        "AddOrder",
+        &[("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "30000"), ("volume", "0.01")],
+    ))
+    .clone();
+    let id = r["txid"][0].as_str().unwrap().to_string();
+    let tmp = s._tmp_take();
+    let dir = s.data_dir.clone();
+    s.kill9();
+    let s2 = Server::start_in(&dir);
+    let mut ws = open(&s2);
+    let a = subscribe(&mut ws, json!({"channel": "executions", "token": t}), 1);
+    assert_eq!(a["success"], true, "a token issued before the restart, within its 15 minutes: {a}");
+    let snap = until(&mut ws, 5.0, |v| v["channel"] == "executions").pop().unwrap();
+    assert_eq!(snap["type"], "snapshot");
+    assert_eq!(snap["data"][0]["order_id"], json!(id), "the replayed open order: {snap}");
+    assert_eq!(snap["data"][0]["order_status"], "new");
+    s2.assert_no_panics();
+    drop(tmp);
+}
+
+#[test]
+fn an_order_added_over_the_websocket_just_subscribed_reports_its_executions() {
+    let s = Server::start();
+    let alice = s.account("alice", "10000", "1", "all");
+    let t = token(&s, &alice);
+    let mut ws = open(&s);
+    let a = subscribe(&mut ws, json!({"channel": "executions", "token": t, "snap_orders": false}), 1);
+    assert_eq!(a["success"], true, "{a}");
+    send(
+        &mut ws,
+        json!({"method": "add_order", "req_id": 2, "params": {"order_type": "limit", "side": "buy", "order_qty": 0.01,
+               "symbol": "BTC/USD", "limit_price": 30000, "token": t}}),
+    );
+    // The ack and the events go out on their own paths once durable: either may come first.
+    let mut msgs = until(&mut ws, 5.0, |v| v["data"][0]["exec_type"] == "new" || v["method"] == "add_order");
+    let last = msgs.last().unwrap().clone();
+    msgs.extend(until(&mut ws, 5.0, |v| {
+        if last["method"] == "add_order" {
+            v["data"][0]["exec_type"] == "new"
+        } else {
+            v["method"] == "add_order"
+        }
+    }));
+    let ack = msgs.iter().find(|m| m["method"] == "add_order").unwrap_or_else(|| panic!("{msgs:?}"));
+    assert_eq!(ack["success"], true, "{ack}");
+    let id = ack["result"]["order_id"].clone();
+    let ev = exec_updates(&msgs);
+    assert_eq!(
+        ev.iter().map(|e| (e["exec_type"].clone(), e["order_id"].clone())).collect::<Vec<_>>(),
+        [(json!("pending_new"), id.clone()), (json!("new"), id)]
+    );
+    s.assert_no_panics();
+}

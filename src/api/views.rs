@@ -172,7 +172,8 @@ fn descr_prices(o: &Order, pair: &Pair) -> (String, String) {
         _ => "0".to_string(),
     };
     let p2 = match o.req.kind {
-        OrderKind::TrailingStopLimit => price_or_offset(pair, 0, o.req.price2_offset, o.req.kind, o.req.side, true),
+        // An offset until it fires (an amend of the fired order makes it absolute).
+        OrderKind::TrailingStopLimit => price_or_offset(pair, o.req.price2, o.req.price2_offset, o.req.kind, o.req.side, true),
         k if k.has_limit2() => price(pair, o.req.price2),
         // Unset, Kraken prints "0" (not "0.0").
         _ => "0".to_string(),

@@ -16,7 +16,7 @@
 //! a trailing stop's offsets are refused with `EGeneral:Invalid arguments:<field>`.
 
 use super::ids::IdKind;
-use super::order::{AccountId, CancelReason, Order, OrderKind, OrderSeq, Side, Status};
+use super::order::{AccountId, CancelReason, Offset, Order, OrderKind, OrderSeq, Side, Status};
 use super::{Applied, Exchange};
 use crate::error::KrakenError;
 use crate::money::div_ceil;
@@ -45,6 +45,12 @@ pub struct AmendRequest {
     pub display_qty: Option<i128>,
     /// Refuse a new limit price that would take liquidity.
     pub post_only: bool,
+    /// A trailing stop's new offset (`trigger_price=+n` or `+n%`).
+    #[serde(default)]
+    pub trigger_offset: Option<Offset>,
+    /// A trailing-stop-limit's new limit offset (`limit_price=+n`/`-n`, `%`).
+    #[serde(default)]
+    pub limit_offset: Option<Offset>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,6 +87,9 @@ enum Field {
     LimitPrice,
     TriggerPrice,
     DisplayQuantity,
+    /// A trailing stop's offset, a trailing-stop-limit's limit offset.
+    TriggerOffset,
+    LimitOffset,
 }
 
 impl Exchange {
@@ -88,14 +97,19 @@ impl Exchange {
     fn amendable(o: &Order, field: Field) -> Result<(), KrakenError> {
         match (o.req.kind, field) {
             (OrderKind::Limit | OrderKind::Iceberg, Field::Quantity | Field::LimitPrice) => Ok(()),
+            (OrderKind::Iceberg, Field::DisplayQuantity) => Ok(()),
             // An armed stop: its quantity, its trigger and (the `-limit` forms) its limit price;
-            // trailing stops are not amended (see `amend_stop`).
-            (k, Field::Quantity) if k.is_triggered() && !k.is_trailing() && o.is_armed() => Ok(()),
+            // a trailing stop's offsets, relative (see `amend_stop`).
+            (k, Field::Quantity) if k.is_triggered() && o.is_armed() => Ok(()),
             (k, Field::TriggerPrice) if k.is_triggered() && !k.is_trailing() && o.is_armed() => Ok(()),
             (k, Field::LimitPrice) if k.has_limit2() && !k.is_trailing() && o.is_armed() => Ok(()),
-            // Trigger prices come with stop orders; an iceberg's display quantity is not amendable
-            // here yet (its quantity and price are).
-            (_, Field::TriggerPrice) => Err(KrakenError::invalid("trigger_price")),
+            (k, Field::TriggerOffset) if k.is_trailing() && o.is_armed() => Ok(()),
+            (OrderKind::TrailingStopLimit, Field::LimitOffset) if o.is_armed() => Ok(()),
+            // A fired `-limit` stop rests as the limit order it became: amended as one.
+            (k, Field::Quantity | Field::LimitPrice) if k.has_limit2() && o.stop.is_some() && !o.is_armed() => Ok(()),
+            // A fired stop's trigger is spent; a trailing stop's trigger is an offset.
+            (_, Field::TriggerPrice | Field::TriggerOffset) => Err(KrakenError::invalid("trigger_price")),
+            (_, Field::LimitOffset) => Err(KrakenError::invalid("limit_price")),
             (_, Field::DisplayQuantity) => Err(KrakenError::invalid("display_qty")),
             (_, Field::LimitPrice) => Err(KrakenError::invalid("limit_price")),
             (_, Field::Quantity) => Err(KrakenError::invalid("order_qty")),
@@ -169,8 +183,15 @@ impl Exchange {
         // An amend is admitted as the order it makes would be (market states, `status`).
         self.admit_new_order(&o.req)?;
         let pair = self.markets.pair(o.req.pair);
-        if r.order_qty.is_none() && r.limit_price.is_none() && r.trigger_price.is_none() && r.display_qty.is_none() {
+        let none = r.trigger_offset.is_none() && r.limit_offset.is_none();
+        if r.order_qty.is_none() && r.limit_price.is_none() && r.trigger_price.is_none() && r.display_qty.is_none() && none {
             return Err(KrakenError::invalid("order_qty"));
+        }
+        if r.trigger_offset.is_some() {
+            Self::amendable(o, Field::TriggerOffset)?;
+        }
+        if r.limit_offset.is_some() {
+            Self::amendable(o, Field::LimitOffset)?;
         }
         if r.trigger_price.is_some() {
             Self::amendable(o, Field::TriggerPrice)?;
@@ -201,9 +222,15 @@ impl Exchange {
         let (side, old_price, old_qty, filled) = (o.req.side, o.req.price, o.req.volume, o.filled);
         let new_qty = r.order_qty.unwrap_or(old_qty);
         let new_price = r.limit_price.unwrap_or(old_price);
-        // An iceberg keeps Kraken's smallest display: 1/15 of the order's quantity.
-        if o.req.display_volume.is_some_and(|d| new_qty > d * super::order_flags::ICEBERG_MIN_FRACTION) {
-            return Err(KrakenError::invalid("order_qty"));
+        // An iceberg keeps Kraken's smallest display: 1/15 of its remaining quantity, and shows
+        // no more than that quantity.
+        let new_display = r.display_qty.or(o.req.display_volume);
+        if let Some(d) = new_display {
+            let field = if r.display_qty.is_some() { "display_qty" } else { "order_qty" };
+            let too_big = r.display_qty.is_some() && d > new_qty;
+            if d % pair.lot_step() != 0 || too_big || d * super::order_flags::ICEBERG_MIN_FRACTION < new_qty - filled {
+                return Err(KrakenError::invalid(field));
+            }
         }
         let amend_id = self.next_amend;
         let record = AmendRecord {
@@ -244,15 +271,30 @@ impl Exchange {
         }
         // Checks done: from here on the command applies.
         self.push_amend(seq, record);
-        let keeps_place = !price_changed && new_qty <= old_qty;
         let o = &mut self.orders[seq as usize];
         let old_in_book = o.book_volume();
+        // A larger display quantity shows more at once: a bigger visible order, at the back.
+        let shows_more = r.display_qty.is_some_and(|d| d.min(remaining) > o.shown);
+        let keeps_place = !price_changed && new_qty <= old_qty && !shows_more;
         o.req.volume = new_qty;
         o.req.price = new_price;
+        o.req.display_volume = new_display;
         o.held_limit = new_price;
         o.hold_remaining = hold;
-        // An iceberg keeps its shown part, up to what now remains.
-        o.shown = o.shown.min(remaining);
+        // An iceberg keeps its shown part, up to what now remains and its display quantity.
+        o.shown = match r.display_qty {
+            _ if pending => 0,
+            Some(d) => d.min(remaining),
+            None => o.shown.min(remaining),
+        };
+        let fired_limit = o.req.kind.has_limit2();
+        if let Some(st) = o.stop.as_mut().filter(|_| fired_limit) {
+            // A fired `-limit` stop: its limit price is the one amended.
+            st.limit = new_price;
+            o.req.price2 = new_price;
+            // An absolute limit now, also for a trailing-stop-limit's fired order.
+            o.req.price2_offset = None;
+        }
         let new_in_book = o.book_volume();
         self.accounts[account as usize].holds[asset as usize] += hold - old_hold;
         if pending {

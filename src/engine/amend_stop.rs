@@ -1,15 +1,17 @@
 //! AmendOrder of an armed (untriggered) stop order: its trigger price (stop-loss, take-profit and
-//! their `-limit` forms), its limit price (`-limit` forms) and its quantity. An armed order is on
-//! no book, so there is no queue place to keep: it leaves the trigger index and comes back at its
-//! new trigger, and fires at once if the reference is already there (as a new stop would). Its
+//! their `-limit` forms), its limit price (`-limit` forms), its quantity, and a trailing stop's
+//! offsets (`trigger_price=+n`/`+n%`, a trailing-stop-limit's `limit_price=+n`/`-n`). An armed
+//! order is on no book, so there is no queue place to keep: a fixed trigger leaves the trigger
+//! index and comes back at its new price; a trailing stop keeps its peak and takes its new offset
+//! in place. Either fires at once if the reference is already there (as a new stop would). Its
 //! hold is recomputed by the rule it was placed with (`Exchange::arm`): a buy holds at its limit,
 //! or for the market kinds at its stop price; more than is available is `EOrder:Insufficient
-//! funds` and changes nothing. Trailing stops are not amended here (refused by
-//! `Exchange::amendable`).
+//! funds` and changes nothing. A pending (scheduled) stop is amended the same way and stays out
+//! of the index until its start.
 
 use super::amend::{AmendKind, AmendRecord, AmendRequest};
 use super::matching::MAX_PRICE;
-use super::order::OrderSeq;
+use super::order::{OffsetSign, OrderSeq, Side, Status};
 use super::{Applied, Exchange};
 use crate::error::KrakenError;
 
@@ -18,19 +20,42 @@ impl Exchange {
         let o = &self.orders[seq as usize];
         let st = o.stop.clone().expect("an armed order has its stop state");
         let with_limit = o.req.kind.has_limit2();
+        let trailing = o.req.kind.is_trailing();
         let new_qty = r.order_qty.unwrap_or(o.req.volume);
-        let new_stop = r.trigger_price.unwrap_or(st.stop);
-        let new_limit = if with_limit { r.limit_price.unwrap_or(st.limit) } else { 0 };
-        if new_stop == 0 || new_stop > MAX_PRICE {
-            return Err(KrakenError::invalid("trigger_price"));
-        }
         let mut req = o.req.clone();
         req.volume = new_qty;
-        req.price = new_stop;
-        if with_limit {
-            req.price2 = new_limit;
+        let (new_stop, new_limit) = if trailing {
+            if let Some(off) = r.trigger_offset {
+                if off.sign != OffsetSign::Plus || off.value == 0 || off.value > MAX_PRICE {
+                    return Err(KrakenError::invalid("trigger_price"));
+                }
+                req.price_offset = Some(off);
+            }
+            if let Some(off) = r.limit_offset {
+                if !matches!(off.sign, OffsetSign::Plus | OffsetSign::Minus) || off.value > MAX_PRICE {
+                    return Err(KrakenError::invalid("limit_price"));
+                }
+                req.price2_offset = Some(off);
+            }
+            let peak = if o.status == Status::Pending { st.peak } else { self.trailing_peak(o) };
+            let stop = self.stop_now(&req, peak);
+            (stop, self.limit_at(&req, stop))
+        } else {
+            let stop = r.trigger_price.unwrap_or(st.stop);
+            if stop == 0 || stop > MAX_PRICE {
+                return Err(KrakenError::invalid("trigger_price"));
+            }
+            req.price = stop;
+            let limit = if with_limit { r.limit_price.unwrap_or(st.limit) } else { 0 };
+            if with_limit {
+                req.price2 = limit;
+            }
+            (stop, limit)
+        };
+        if with_limit && (new_limit == 0 || new_limit > MAX_PRICE) {
+            return Err(KrakenError::invalid("limit_price"));
         }
-        let hold_price = if with_limit { new_limit } else { new_stop };
+        let hold_price = if with_limit { new_limit } else { new_stop.min(MAX_PRICE) };
         let (asset, hold) = self.hold_for(&req, hold_price, new_qty);
         let (account, old_hold) = (req.account, o.hold_remaining);
         debug_assert_eq!(asset, o.hold_asset);
@@ -48,9 +73,15 @@ impl Exchange {
             post_only: r.post_only,
             time_ns: t,
         };
-        self.disarm(seq);
+        let indexed = o.status == Status::Open;
+        let old_offset = o.req.price_offset;
+        if !trailing {
+            self.disarm(seq);
+        }
         self.push_amend(seq, record);
         let o = &mut self.orders[seq as usize];
+        let (pair, trigger, side) = (req.pair, req.trigger, req.side);
+        let new_offset = req.price_offset;
         o.req = req;
         o.hold_remaining = hold;
         if let Some(s) = o.stop.as_mut() {
@@ -58,7 +89,15 @@ impl Exchange {
             s.limit = new_limit;
         }
         self.accounts[account as usize].holds[asset as usize] += hold - old_hold;
-        self.rearm_fixed(seq);
+        if !trailing {
+            self.rearm_fixed(seq);
+        } else if indexed {
+            if let (Some(old), Some(new)) = (old_offset, new_offset) {
+                self.triggers.reoffset(pair, trigger, side == Side::Sell, seq, old, new);
+            }
+            let reference = self.reference(pair, trigger);
+            self.triggers.note(pair, trigger, reference);
+        }
         Ok(Applied::Amended(amend_id))
     }
 }

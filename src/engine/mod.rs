@@ -402,6 +402,16 @@ impl Exchange {
         self.user_account(account).map_or(0, |a| a.open_orders.iter().filter(|s| self.orders[**s as usize].req.pair == pair).count())
     }
 
+    /// The account's orders on `pair` waiting for their `starttm` (status `pending`).
+    pub fn scheduled_orders_in_pair(&self, account: AccountId, pair: PairIdx) -> usize {
+        self.user_account(account).map_or(0, |a| {
+            a.open_orders
+                .iter()
+                .filter(|s| self.orders[**s as usize].req.pair == pair && self.orders[**s as usize].status == Status::Pending)
+                .count()
+        })
+    }
+
     /// Takes a resting order off its book and ends it as canceled.
     fn cancel_resting(&mut self, seq: OrderSeq, reason: CancelReason, t: u64) {
         self.end_order(seq, Status::Canceled, Some(reason), t);

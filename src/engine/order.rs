@@ -224,6 +224,9 @@ pub enum CancelReason {
     NoLiquidity,
     InsufficientFunds,
     InvalidPrice,
+    /// A scheduled start or a trigger reached while the market's state does not admit the order
+    /// it would place (`status.rs`).
+    Market(super::status::MarketStatus),
 }
 
 impl CancelReason {
@@ -236,6 +239,7 @@ impl CancelReason {
             CancelReason::NoLiquidity => "Insufficient liquidity",
             CancelReason::InsufficientFunds => "Insufficient funds",
             CancelReason::InvalidPrice => "Invalid price",
+            CancelReason::Market(s) => s.cancel_reason(),
         }
     }
 }

@@ -13,6 +13,12 @@
 //!   `EService:Market in reduce_only mode`);
 //! - `cancel_only`: cancels only (`EService:Market in cancel_only mode`);
 //! - `maintenance`: nothing, cancels included (`EService:Unavailable`).
+//!
+//! The same checks run again where an accepted order meets the market later: a scheduled order
+//! at its start (as the order it is) and a stop when it fires (as the market or limit order it
+//! becomes). Refused there, it is canceled with the state as its `reason` ("Market in
+//! cancel_only mode", …), its hold released. `validate=true` is answered with the state's error
+//! too (the API layer asks `admit_new_order` before answering).
 
 use super::markets::PairIdx;
 use super::order::{NewOrder, OrderKind};
@@ -60,16 +66,29 @@ impl MarketStatus {
         matches!(self, MarketStatus::Online | MarketStatus::Maintenance | MarketStatus::CancelOnly | MarketStatus::PostOnly)
     }
 
-    /// Whether a new order may enter in this state.
-    fn admits(self, req: &NewOrder) -> Result<(), KrakenError> {
+    /// Whether a new order of `kind` may enter in this state.
+    fn admits(self, kind: OrderKind, post_only: bool) -> Result<(), KrakenError> {
         match self {
             MarketStatus::Online => Ok(()),
             MarketStatus::Maintenance => Err(KrakenError::Unavailable),
             MarketStatus::CancelOnly => Err(KrakenError::MarketCancelOnly),
             MarketStatus::ReduceOnly => Err(KrakenError::MarketReduceOnly),
-            MarketStatus::PostOnly if req.kind != OrderKind::Limit || !req.post_only => Err(KrakenError::MarketPostOnly),
-            MarketStatus::LimitOnly if req.kind == OrderKind::Market => Err(KrakenError::MarketLimitOnly),
+            MarketStatus::PostOnly if kind != OrderKind::Limit || !post_only => Err(KrakenError::MarketPostOnly),
+            MarketStatus::LimitOnly if kind == OrderKind::Market => Err(KrakenError::MarketLimitOnly),
             MarketStatus::PostOnly | MarketStatus::LimitOnly => Ok(()),
+        }
+    }
+
+    /// The `reason` of an order canceled at its start or its trigger because of this state: the
+    /// state's own error text without its category.
+    pub fn cancel_reason(self) -> &'static str {
+        match self {
+            MarketStatus::Online => "Online",
+            MarketStatus::Maintenance => "Unavailable",
+            MarketStatus::CancelOnly => "Market in cancel_only mode",
+            MarketStatus::PostOnly => "Market in post_only mode",
+            MarketStatus::LimitOnly => "Market in limit_only mode",
+            MarketStatus::ReduceOnly => "Market in reduce_only mode",
         }
     }
 }
@@ -105,8 +124,20 @@ impl Exchange {
 
     /// Whether a new order may enter its pair now: the system's state, then the pair's.
     pub fn admit_new_order(&self, req: &NewOrder) -> Result<(), KrakenError> {
-        self.market_status.system.admits(req)?;
-        self.pair_status(req.pair).admits(req)
+        self.market_status.system.admits(req.kind, req.post_only)?;
+        self.pair_status(req.pair).admits(req.kind, req.post_only)
+    }
+
+    /// Re-checked where an accepted order enters the market later: at its scheduled start (as
+    /// the order it is) and when a stop fires (as the market or limit order it becomes). The
+    /// state that refuses it, if any, for `CancelReason::Market`.
+    pub(super) fn refusing_state(&self, req: &NewOrder, fired: bool) -> Option<MarketStatus> {
+        let (kind, post_only) = match (fired, req.kind.is_market()) {
+            (false, _) => (req.kind, req.post_only),
+            (true, true) => (OrderKind::Market, false),
+            (true, false) => (OrderKind::Limit, false),
+        };
+        [self.market_status.system, self.pair_status(req.pair)].into_iter().find(|s| s.admits(kind, post_only).is_err())
     }
 
     /// Whether orders of `pair` may be canceled now (everywhere but in maintenance).

@@ -135,9 +135,17 @@ impl Exchange {
         }
     }
 
-    /// A scheduled order's start: it enters the book as if placed now. A market buy is limited
+    /// A scheduled order's start: it enters the book as if placed now (a triggered one is armed). A market buy is limited
     /// to the worst ask its hold was reserved for at placement.
     fn start_order(&mut self, seq: OrderSeq, t: u64) {
+        if let Some(state) = self.refusing_state(&self.orders[seq as usize].req, false) {
+            self.finish(seq, Status::Canceled, Some(CancelReason::Market(state)), t);
+            return;
+        }
+        if self.orders[seq as usize].is_armed() {
+            self.start_armed(seq, t);
+            return;
+        }
         let o = &mut self.orders[seq as usize];
         debug_assert_eq!(o.status, Status::Pending);
         o.status = Status::Open;

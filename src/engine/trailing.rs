@@ -171,6 +171,21 @@ impl Trailing {
         self.refresh(b);
     }
 
+    /// A new offset for an armed order: it stays in its bucket (its peak is kept).
+    pub fn reoffset(&mut self, seq: OrderSeq, old: (u64, bool), new: (u64, bool)) {
+        let Some(b) = self.member.get(&seq).copied() else { return };
+        let b = self.root(b);
+        let bucket = &mut self.buckets[b as usize];
+        let removed = if old.1 { bucket.pct.remove(&(old.0, seq)) } else { bucket.abs.remove(&(old.0, seq)) };
+        debug_assert!(removed, "trailing order {seq} not in its bucket");
+        if new.1 {
+            bucket.pct.insert((new.0, seq));
+        } else {
+            bucket.abs.insert((new.0, seq));
+        }
+        self.refresh(b);
+    }
+
     /// Disarms an order (canceled before it fired).
     pub fn remove(&mut self, seq: OrderSeq, value: u64, percent: bool) {
         let Some(b) = self.member.remove(&seq) else { return };

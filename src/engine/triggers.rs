@@ -66,6 +66,13 @@ impl Triggers {
     }
 
     /// A trade or an index move on a pair (ignored when nothing waits on it).
+    /// A trailing order's new offset, in place (its peak kept).
+    pub(super) fn reoffset(&mut self, pair: u16, reference: Trigger, sell: bool, seq: OrderSeq, old: Offset, new: Offset) {
+        let idx = &mut self.index[pair as usize][reference as usize];
+        let t = if sell { &mut idx.trail_sell } else { &mut idx.trail_buy };
+        t.reoffset(seq, (old.value, old.percent), (new.value, new.percent));
+    }
+
     pub fn note(&mut self, pair: u16, reference: Trigger, price: u64) {
         if !self.index[pair as usize][reference as usize].is_empty() {
             self.events.push_back((pair, reference, price));
@@ -152,7 +159,7 @@ impl Exchange {
     }
 
     /// The stop price an order would have now (`peak`: a trailing order's peak).
-    fn stop_now(&self, req: &NewOrder, peak: u64) -> u64 {
+    pub(super) fn stop_now(&self, req: &NewOrder, peak: u64) -> u64 {
         match (req.kind.is_trailing(), req.price_offset) {
             (true, Some(off)) => Trailing::stop_of(req.side == Side::Sell, peak, off.value, off.percent),
             _ => req.price,
@@ -160,7 +167,7 @@ impl Exchange {
     }
 
     /// The limit a `*-limit` order gets when it fires at `stop`.
-    fn limit_at(&self, req: &NewOrder, stop: u64) -> u64 {
+    pub(super) fn limit_at(&self, req: &NewOrder, stop: u64) -> u64 {
         match (req.kind, req.price2_offset) {
             (OrderKind::TrailingStopLimit, Some(off)) => {
                 apply_offset(stop, off, false).map_or(0, |p| to_tick(p, self.markets.pair(req.pair).tick))
@@ -178,10 +185,6 @@ impl Exchange {
         let offset_ok = |o: Option<Offset>, signs: &[OffsetSign]| o.is_some_and(|o| signs.contains(&o.sign) && o.value <= MAX_PRICE);
         if trailing && !offset_ok(req.price_offset, &[OffsetSign::Plus]) || !trailing && req.price_offset.is_some() {
             return Err(KrakenError::invalid("price"));
-        }
-        // A scheduled start is not taken for triggered kinds (see ARCHITECTURE's choices).
-        if req.start_ns.is_some() {
-            return Err(KrakenError::invalid("starttm"));
         }
         let trailing_limit = req.kind == OrderKind::TrailingStopLimit;
         if trailing_limit && !offset_ok(req.price2_offset, &[OffsetSign::Plus, OffsetSign::Minus])
@@ -209,18 +212,62 @@ impl Exchange {
         }
         // Checks done.
         let seq = self.orders.len() as OrderSeq;
-        let (pair, side, kind, trigger) = (req.pair, req.side, req.kind, req.trigger);
-        let offset = req.price_offset;
+        let scheduled = req.start_ns.is_some_and(|s| s > t);
         let mut order = Order::opened(seq, req, t, asset, hold);
         order.stop = Some(StopState { armed: true, stop, peak: if trailing { reference } else { 0 }, limit });
+        if scheduled {
+            // Held from now, armed at its start (`start_armed`), as Kraken's scheduled orders.
+            order.status = Status::Pending;
+        }
         self.orders.push(order);
         let acct = &mut self.accounts[self.orders[seq as usize].req.account as usize];
         acct.holds[asset as usize] += hold;
         acct.open_orders.insert(seq);
-        // A GTD stop expires, armed or fired, like any order.
+        // A GTD stop expires, pending, armed or fired, like any order.
         self.arm_order_timers(seq);
+        if !scheduled {
+            self.index_armed(seq);
+        }
+        Ok(Applied::OrderPlaced(seq))
+    }
+
+    /// A scheduled triggered order's start: it is armed from now, a trailing stop's peak being
+    /// the reference at its start (its hold follows, by its placing rule: more than the account
+    /// has cancels it, reason `Insufficient funds`), and fires at once if the reference is
+    /// already there.
+    pub(super) fn start_armed(&mut self, seq: OrderSeq, t: u64) {
+        let req = self.orders[seq as usize].req.clone();
+        self.orders[seq as usize].status = Status::Open;
+        if req.kind.is_trailing() {
+            let reference = self.reference(req.pair, req.trigger);
+            let stop = self.stop_now(&req, reference);
+            let limit = self.limit_at(&req, stop);
+            let hold_price = if req.kind.has_limit2() { limit } else { stop.min(MAX_PRICE) };
+            let (asset, need) = self.hold_for(&req, hold_price, req.volume);
+            let o = &self.orders[seq as usize];
+            let (account, old) = (req.account, o.hold_remaining);
+            debug_assert_eq!(asset, o.hold_asset);
+            if need > old && self.accounts[account as usize].available(asset) < need - old {
+                self.finish(seq, Status::Canceled, Some(CancelReason::InsufficientFunds), t);
+                return;
+            }
+            let o = &mut self.orders[seq as usize];
+            o.stop = Some(StopState { armed: true, stop, peak: reference, limit });
+            o.hold_remaining = need;
+            self.accounts[account as usize].holds[asset as usize] += need - old;
+        }
+        self.index_armed(seq);
+    }
+
+    /// Puts an armed order in its index (a trailing one at the current reference) and notes the
+    /// reference, so that it fires at once if already reached.
+    fn index_armed(&mut self, seq: OrderSeq) {
+        let o = &self.orders[seq as usize];
+        let (pair, side, kind, trigger, offset) = (o.req.pair, o.req.side, o.req.kind, o.req.trigger, o.req.price_offset);
+        let stop = o.stop.as_ref().map_or(0, |s| s.stop);
+        let reference = self.reference(pair, trigger);
         let idx = &mut self.triggers.index[pair as usize][trigger as usize];
-        match (trailing, offset) {
+        match (kind.is_trailing(), offset) {
             (true, Some(off)) => {
                 let t = if side == Side::Sell { &mut idx.trail_sell } else { &mut idx.trail_buy };
                 t.insert(seq, off.value, off.percent, reference);
@@ -232,16 +279,15 @@ impl Exchange {
                 idx.down.insert((stop, seq));
             }
         }
-        // It may fire at once (the reference is already there).
         self.triggers.note(pair, trigger, reference);
-        Ok(Applied::OrderPlaced(seq))
     }
 
     /// Takes an armed order out of the index (it is being canceled); false if it is not armed
     /// (it is in its book, or pending).
     pub(super) fn disarm(&mut self, seq: OrderSeq) -> bool {
         let o = &self.orders[seq as usize];
-        let Some(st) = o.stop.as_ref().filter(|_| o.is_armed()) else { return false };
+        // A pending (scheduled) order is armed but not indexed yet.
+        let Some(st) = o.stop.as_ref().filter(|_| o.is_armed() && o.status == Status::Open) else { return false };
         let idx = &mut self.triggers.index[o.req.pair as usize][o.req.trigger as usize];
         match (o.req.kind.is_trailing(), o.req.price_offset) {
             (true, Some(off)) => {
@@ -260,7 +306,9 @@ impl Exchange {
     /// lets it fire at once if the reference is already there (an amended trigger).
     pub(super) fn rearm_fixed(&mut self, seq: OrderSeq) {
         let o = &self.orders[seq as usize];
-        let Some(st) = o.stop.as_ref().filter(|_| o.is_armed() && !o.req.kind.is_trailing()) else { return };
+        let Some(st) = o.stop.as_ref().filter(|_| o.is_armed() && o.status == Status::Open && !o.req.kind.is_trailing()) else {
+            return;
+        };
         let (pair, trigger, stop) = (o.req.pair, o.req.trigger, st.stop);
         let up = fires_up(o.req.kind, o.req.side);
         let idx = &mut self.triggers.index[pair as usize][trigger as usize];
@@ -335,8 +383,14 @@ impl Exchange {
             return;
         }
         let limit = self.limit_at(&self.orders[seq as usize].req, stop);
+        let refused = self.refusing_state(&self.orders[seq as usize].req, true);
         let o = &mut self.orders[seq as usize];
         o.stop = Some(StopState { armed: false, stop, peak, limit });
+        if let Some(state) = refused {
+            // Fired, but the market's state does not admit the order it becomes.
+            self.finish(seq, Status::Canceled, Some(CancelReason::Market(state)), t);
+            return;
+        }
         o.req.price = limit;
         let (account, asset, held) = (o.req.account, o.hold_asset, o.hold_remaining);
         o.hold_remaining = 0;
@@ -406,10 +460,11 @@ impl Exchange {
         self.orders[seq as usize].parent = Some(parent);
     }
 
-    /// Invariants of the trigger index: exactly the armed orders are in it, once, and no
+    /// Invariants of the trigger index: exactly the armed orders that started are in it, once, and no
     /// armed order is on a book.
     pub(super) fn check_triggers(&self) -> Result<(), String> {
-        let armed: Vec<&Order> = self.orders.iter().filter(|o| o.is_armed()).collect();
+        // Pending (scheduled) armed orders wait for their start outside the index.
+        let armed: Vec<&Order> = self.orders.iter().filter(|o| o.is_armed() && o.status == Status::Open).collect();
         if armed.len() != self.triggers.armed() {
             return Err(format!("{} armed orders, {} in the trigger index", armed.len(), self.triggers.armed()));
         }

@@ -383,6 +383,18 @@ impl Limits {
         Ok(())
     }
 
+    /// `n` new orders with a future `starttm` for `(account, pair)`, which already has
+    /// `scheduled_in_pair` orders waiting for their start: the scheduled-order cap.
+    pub fn admit_scheduled(&self, account: u32, scheduled_in_pair: usize, n: usize) -> Result<(), KrakenError> {
+        match self.policy.scheduled_orders {
+            Some(caps) if n > 0 && scheduled_in_pair + n > caps.get(self.tier(account)) as usize => {
+                self.stats.orders_cap_refused.fetch_add(1, Ordering::Relaxed);
+                Err(KrakenError::ScheduledOrdersLimitExceeded)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// A cancel of orders: each order's penalty by its age goes on its pair's counter. If
     /// `enforce`, the cancel is refused (nothing charged) when any pair would pass its threshold;
     /// otherwise (CancelAll) the penalties are charged regardless.

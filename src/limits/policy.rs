@@ -117,6 +117,8 @@ pub struct Policy {
     pub trading: Option<PerTier<Rule>>,
     /// Open orders per account and pair.
     pub open_orders: Option<PerTier<u32>>,
+    /// Scheduled orders (`starttm`, not started yet) per account and pair.
+    pub scheduled_orders: Option<PerTier<u32>>,
     pub public: Option<PublicRule>,
     /// Consecutive invalid key/signature/nonce answers from one address before a lockout (0: never).
     pub lockout_after: u32,
@@ -192,6 +194,8 @@ pub struct LimitsConfig {
     #[serde(default)]
     pub open_orders: Option<TierConfig<u32>>,
     #[serde(default)]
+    pub scheduled_orders: Option<TierConfig<u32>>,
+    #[serde(default)]
     pub public: Option<PublicConfig>,
     pub lockout_after: Option<u32>,
     pub lockout_seconds: Option<u64>,
@@ -215,6 +219,7 @@ impl Policy {
             trading_call_cost: 0,
             trading: None,
             open_orders: None,
+            scheduled_orders: None,
             public: None,
             lockout_after: 0,
             lockout_secs: 900,
@@ -234,6 +239,9 @@ impl Policy {
                     history_cost: 2 * UNIT,
                     trading: Some(tiers(trading_starter, trading_starter, Rule::calls(125, 2340), Rule::calls(180, 3750))),
                     open_orders: Some(tiers(open_starter, open_starter, 80, 225)),
+                    // Scheduled orders: 15/25/40, the figures Kraken client crates carry beside
+                    // the open-order caps (kraken_sdk_rest's MAX_SCHEDULED_ORDERS_COUNT_*).
+                    scheduled_orders: Some(tiers(15, 15, 25, 40)),
                     public: Some(PublicRule { rate: Rule::calls(15, 1000), window: None }),
                     lockout_after: 10,
                     ..base
@@ -269,6 +277,9 @@ impl Policy {
         }
         if let Some(t) = &cfg.open_orders {
             p.open_orders = Some(t.apply(p.open_orders.unwrap_or(PerTier::all(u32::MAX)), Ok)?);
+        }
+        if let Some(t) = &cfg.scheduled_orders {
+            p.scheduled_orders = Some(t.apply(p.scheduled_orders.unwrap_or(PerTier::all(u32::MAX)), Ok)?);
         }
         if let Some(c) = cfg.history_cost {
             p.history_cost = c.min(1000) * UNIT;

@@ -1,5 +1,6 @@
-//! The matching engine's penalty table: what a cancel costs on the per-pair trading counter by
-//! the age of the order it cancels (docs.kraken.com, "Spot Trading Limits").
+//! The matching engine's penalty tables: what a cancel, an amend or an edit costs on the
+//! per-pair trading counter by the age of the order it touches (docs.kraken.com, "Spot Trading
+//! Limits"), and what a batch costs. Each table is data; one function reads them all.
 
 use super::counter::UNIT;
 
@@ -10,48 +11,40 @@ pub struct TradingCharge {
     pub cost: u64,
 }
 
-/// Kraken's cancel penalty for an order of age `age_us`: +8 under 5 s, +6 under 10 s, +5 under
-/// 15 s, +4 under 45 s, +2 under 90 s, +1 under 300 s, nothing after.
+/// A penalty table: (age under which it applies, in seconds; calls charged), youngest first,
+/// and the calls charged at any older age.
+type Table = (&'static [(u64, u64)], u64);
+
+/// Cancel: +8 under 5 s, +6 under 10 s, +5 under 15 s, +4 under 45 s, +2 under 90 s, +1 under
+/// 300 s, nothing after.
+const CANCEL: Table = (&[(5, 8), (10, 6), (15, 5), (45, 4), (90, 2), (300, 1)], 0);
+/// AmendOrder (age since placed or last amended): +1 on receipt, plus +3 under 5 s, +2 under
+/// 10 s, +1 under 15 s.
+const AMEND: Table = (&[(5, 4), (10, 3), (15, 2)], 1);
+/// EditOrder: +1 on receipt, plus +6 under 5 s, +5 under 10 s, +4 under 15 s, +2 under 45 s, +1
+/// under 90 s.
+const EDIT: Table = (&[(5, 7), (10, 6), (15, 5), (45, 3), (90, 2)], 1);
+
+/// The charge a table gives an order of age `age_us`, in counter micro-units.
+fn penalty((steps, older): Table, age_us: u64) -> u64 {
+    const SEC: u64 = 1_000_000;
+    let calls = steps.iter().find(|(under_s, _)| age_us < under_s * SEC).map_or(older, |(_, calls)| *calls);
+    calls * UNIT
+}
+
+/// Kraken's cancel penalty for an order of age `age_us`.
 pub fn cancel_penalty(age_us: u64) -> u64 {
-    const SEC: u64 = 1_000_000;
-    let calls = match age_us {
-        a if a < 5 * SEC => 8,
-        a if a < 10 * SEC => 6,
-        a if a < 15 * SEC => 5,
-        a if a < 45 * SEC => 4,
-        a if a < 90 * SEC => 2,
-        a if a < 300 * SEC => 1,
-        _ => 0,
-    };
-    calls * UNIT
+    penalty(CANCEL, age_us)
 }
 
-/// Kraken's AmendOrder cost by the age of the order (since it was placed or last amended): +1
-/// on receipt, plus +3 under 5 s, +2 under 10 s, +1 under 15 s.
+/// Kraken's AmendOrder cost by the age of the order (since it was placed or last amended).
 pub fn amend_penalty(age_us: u64) -> u64 {
-    const SEC: u64 = 1_000_000;
-    let calls = match age_us {
-        a if a < 5 * SEC => 4,
-        a if a < 10 * SEC => 3,
-        a if a < 15 * SEC => 2,
-        _ => 1,
-    };
-    calls * UNIT
+    penalty(AMEND, age_us)
 }
 
-/// Kraken's EditOrder cost by the age of the order: +1 on receipt, plus +6 under 5 s, +5 under
-/// 10 s, +4 under 15 s, +2 under 45 s, +1 under 90 s.
+/// Kraken's EditOrder cost by the age of the order.
 pub fn edit_penalty(age_us: u64) -> u64 {
-    const SEC: u64 = 1_000_000;
-    let calls = match age_us {
-        a if a < 5 * SEC => 7,
-        a if a < 10 * SEC => 6,
-        a if a < 15 * SEC => 5,
-        a if a < 45 * SEC => 3,
-        a if a < 90 * SEC => 2,
-        _ => 1,
-    };
-    calls * UNIT
+    penalty(EDIT, age_us)
 }
 
 /// Kraken's AddOrderBatch cost: +n/2 for n orders (in micro-units, so 15 orders cost 7.5).

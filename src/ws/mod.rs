@@ -1,8 +1,8 @@
 //! Kraken's WebSocket API v2 at `ws://HOST:PORT/v2` on the REST listener: the `status` message on
 //! connect, `heartbeat`, `ping`/`pong`, the request/ack envelope and the public channels
 //! (instrument, book, trade, ticker, ohlc), all served by the market-data [`publisher`] from
-//! committed state only, and the trading methods ([`trading`], REST's own handlers). Private
-//! channels are not built yet.
+//! committed state only, the trading methods ([`trading`], REST's own handlers) and the private
+//! channels executions and balances ([`private`], with the token store).
 
 pub mod capture;
 pub mod channels;

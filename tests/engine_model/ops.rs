@@ -2,6 +2,7 @@
 
 use super::*;
 use calamari::engine::amend::{AmendRequest, AmendTarget};
+use calamari::engine::order::{Offset, OffsetSign};
 
 #[derive(Clone, Debug)]
 pub struct Place {
@@ -369,28 +370,53 @@ pub fn command(ex: &Exchange, users: &[AccountId], op: &Op) -> Command {
         Op::Adjust { acct, asset, amount } => {
             Command::Adjust { account: user(acct), asset: *asset as u16, amount: *amount, reason: "test".into() }
         }
-        Op::Trigger(t) => super::triggers::command(users, t),
+        Op::Trigger(t) => super::triggers::command(users, t, ex.now_ns),
         Op::Amend { acct, pick, as_other, by_cl, lots, price_off, post_only } => {
-            let (account, target, pair) = match pick_order(ex, *pick) {
+            let mode = (pick >> 20) % 16;
+            // A display (offset) amend names an open iceberg (trailing stop) when there is one: they are few.
+            let icebergs: Vec<_> = ex
+                .orders
+                .iter()
+                .filter(|o| o.is_open() && (mode == 13 && o.req.kind == OrderKind::Iceberg || mode >= 14 && o.req.kind.is_trailing()))
+                .collect();
+            let picked = if icebergs.is_empty() { pick_order(ex, *pick) } else { Some(icebergs[pick % icebergs.len()]) };
+            let (account, target, pair, volume) = match picked {
                 Some(o) => {
                     let account = if *as_other { user(acct) } else { o.req.account };
                     let target = match (&o.req.cl_ord_id, by_cl) {
                         (Some(c), true) => AmendTarget::ClOrdId(c.clone()),
                         _ => AmendTarget::Order(o.seq),
                     };
-                    (account, target, o.req.pair)
+                    (account, target, o.req.pair, o.req.volume)
                 }
-                None => (user(acct), AmendTarget::Order(*pick as u64 % 1000), 0),
+                None => (user(acct), AmendTarget::Order(*pick as u64 % 1000), 0, LOT),
             };
             Command::Amend(AmendRequest {
                 account,
                 target,
-                order_qty: lots.map(|l| l as i128 * LOT),
-                limit_price: price_off.filter(|_| !*by_cl || !*post_only).map(|off| (CENTER[pair as usize] as i64 + off) as u64),
+                order_qty: lots.filter(|_| mode < 14).map(|l| l as i128 * LOT),
+                // Modes by `pick`'s high bits: 0-12 quantity and prices, 13 also a display, 14/15 trailing offsets.
+                limit_price: price_off
+                    .filter(|_| (!*by_cl || !*post_only) && mode < 14)
+                    .map(|off| (CENTER[pair as usize] as i64 + off) as u64),
                 // Some amends move a trigger: accepted on armed fixed stops, refused elsewhere.
-                trigger_price: price_off.filter(|_| *by_cl || *post_only).map(|off| (CENTER[pair as usize] as i64 - off / 2) as u64),
-                display_qty: None,
+                trigger_price: price_off
+                    .filter(|_| (*by_cl || *post_only) && mode < 14)
+                    .map(|off| (CENTER[pair as usize] as i64 - off / 2) as u64),
+                // Some amends change an iceberg's display or a trailing stop's offsets (others refuse them).
+                // 1/1 … 1/20 of the order: within Kraken's 1/15 or not.
+                display_qty: (mode == 13).then(|| (volume / (1 + (pick % 20) as i128) / LOT).max(1) * LOT),
                 post_only: *post_only,
+                trigger_offset: price_off.filter(|_| mode == 14).map(|o| Offset {
+                    sign: OffsetSign::Plus,
+                    value: o.unsigned_abs() + 1,
+                    percent: o % 3 == 0,
+                }),
+                limit_offset: price_off.filter(|_| mode == 15).map(|o| Offset {
+                    sign: if o < 0 { OffsetSign::Minus } else { OffsetSign::Plus },
+                    value: o.unsigned_abs(),
+                    percent: false,
+                }),
             })
         }
         Op::Batch { acct, pair, places } => {
@@ -463,6 +489,8 @@ pub fn command(ex: &Exchange, users: &[AccountId], op: &Op) -> Command {
                     trigger_price: None,
                     display_qty: None,
                     post_only: false,
+                    trigger_offset: None,
+                    limit_offset: None,
                 }),
                 21 => Command::CancelBatch { account: user(acct), targets: vec![] },
                 22 => Command::SetMarketStatus { pair: None, status: M::LimitOnly },

@@ -1,6 +1,6 @@
 //! Random operations for triggered orders: stop-loss, take-profit, their `-limit` forms and
 //! trailing stops around the pair's centre (absolute, relative and percentage prices, `last`
-//! and `index` references), conditional closes on limit orders, and index moves (a `Requote`
+//! and `index` references, some scheduled with a `starttm`), conditional closes on limit orders, and index moves (a `Requote`
 //! of a small ladder by one of the users). Their checks: an armed order never trades and is on
 //! no book, a sell holds exactly its volume (and base fee), and nothing is ever re-armed (each
 //! order fires at most once).
@@ -26,6 +26,8 @@ pub enum TriggerOp {
         /// Give the price as relative (`+`/`-`/`#`) or as a percentage.
         relative: u8,
         fee_in_base: bool,
+        /// A scheduled start (`starttm`), seconds ahead: pending, armed at its start.
+        start_s: Option<u64>,
     },
     /// A limit order with a conditional close of kind `close_kind` (0 limit, 1 stop-loss,
     /// 2 take-profit-limit, 3 trailing-stop).
@@ -38,10 +40,10 @@ pub fn trigger_op() -> impl Strategy<Value = TriggerOp> {
     prop_oneof![
         6 => (
             (0u8..4, 0u8..2, any::<bool>(), 0u8..6, -20i64..=20, -5i64..=5),
-            (ops::lots(), prop::bool::weighted(0.3), 0u8..4, any::<bool>())
+            (ops::lots(), prop::bool::weighted(0.3), 0u8..4, any::<bool>(), prop::option::weighted(0.15, 1u64..120))
         )
-            .prop_map(|((acct, pair, buy, kind, trig, lim), (lots, index, relative, fee_in_base))| TriggerOp::Stop {
-                acct, pair, buy, kind, trig, lim, lots, index, relative, fee_in_base
+            .prop_map(|((acct, pair, buy, kind, trig, lim), (lots, index, relative, fee_in_base, start_s))| TriggerOp::Stop {
+                acct, pair, buy, kind, trig, lim, lots, index, relative, fee_in_base, start_s
             }),
         2 => (0u8..4, 0u8..2, any::<bool>(), -10i64..=10, ops::lots(), 0u8..4, 1i64..=15)
             .prop_map(|(acct, pair, buy, off, lots, close_kind, close_off)| TriggerOp::WithClose { acct, pair, buy, off, lots, close_kind, close_off }),
@@ -60,10 +62,10 @@ fn kind_of(k: u8) -> OrderKind {
     ][k as usize % 6]
 }
 
-pub fn command(users: &[AccountId], op: &TriggerOp) -> Command {
+pub fn command(users: &[AccountId], op: &TriggerOp, now: u64) -> Command {
     let user = |a: &u8| users[*a as usize % users.len()];
     match op {
-        TriggerOp::Stop { acct, pair, buy, kind, trig, lim, lots, index, relative, fee_in_base } => {
+        TriggerOp::Stop { acct, pair, buy, kind, trig, lim, lots, index, relative, fee_in_base, start_s } => {
             let pair = *pair as u16;
             let kind = kind_of(*kind);
             let centre = CENTER[pair as usize] as i64;
@@ -71,6 +73,7 @@ pub fn command(users: &[AccountId], op: &TriggerOp) -> Command {
             let mut req = NewOrder::limit(user(acct), pair, side, 0, *lots as i128 * LOT);
             req.kind = kind;
             req.fee_in_base = *fee_in_base;
+            req.start_ns = start_s.map(|s| now + s * NS);
             req.trigger = if *index { Trigger::Index } else { Trigger::Last };
             if kind.is_trailing() {
                 // `+n` ticks, or `+n%` as tenths of a percent.

@@ -4,6 +4,7 @@
 //! change is one engine command. Trading-counter costs are Kraken's: AmendOrder +1 and +3/+2/+1
 //! under 5/10/15 s of age, EditOrder +1 and +6/+5/+4/+2/+1 under 5/10/15/45/90 s.
 
+use super::order_prices::{price_field, PriceField};
 use super::orders::parse_new_order_at;
 use crate::api::params::Params;
 use crate::api::views;
@@ -12,7 +13,7 @@ use crate::auth::Permissions as P;
 use crate::engine::amend::{AmendRequest, AmendTarget};
 use crate::engine::ids::IdKind;
 use crate::engine::markets::Pair;
-use crate::engine::order::{OrderSeq, SelfTrade, TimeInForce};
+use crate::engine::order::{Offset, OrderSeq, SelfTrade, TimeInForce};
 use crate::engine::{Applied, Command, Exchange};
 use crate::error::KrakenError;
 use crate::limits::{amend_penalty, edit_penalty, TradingCharge};
@@ -47,6 +48,18 @@ fn price(pair: &Pair, p: &Params, name: &str) -> Result<Option<u64>, KrakenError
     Ok(Some(ticks))
 }
 
+/// `trigger_price`/`limit_price`: an absolute price, or relative (`+n`, `-n`, `n%` forms: a
+/// trailing stop's offsets) as AddOrder reads `price`/`price2`.
+fn price_or_offset(pair: &Pair, p: &Params, name: &str) -> Result<(Option<u64>, Option<Offset>), KrakenError> {
+    match p.text(name) {
+        Some(text) if text.starts_with(['+', '-', '#']) => match price_field(pair, text, name)? {
+            PriceField::Relative(o) => Ok((None, Some(o))),
+            PriceField::Absolute(_) => Err(KrakenError::invalid(name)),
+        },
+        _ => Ok((price(pair, p, name)?, None)),
+    }
+}
+
 fn order_seq(st: &Shared, txid: &str) -> Result<OrderSeq, KrakenError> {
     st.ids.decode(IdKind::Order, txid).ok_or(KrakenError::UnknownOrder)
 }
@@ -67,14 +80,18 @@ pub async fn amend_order(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
         .await?
         .ok_or(KrakenError::UnknownOrder)?;
     let pair = st.markets.pair(pair_idx);
+    let (limit_price, limit_offset) = price_or_offset(pair, p, "limit_price")?;
+    let (trigger_price, trigger_offset) = price_or_offset(pair, p, "trigger_price")?;
     let request = AmendRequest {
         account,
         target,
         order_qty: order_quantity(pair, p)?,
-        limit_price: price(pair, p, "limit_price")?,
-        trigger_price: price(pair, p, "trigger_price")?,
+        limit_price,
+        trigger_price,
         display_qty: quantity(pair, p, "display_qty")?,
         post_only: p.flag("post_only")?,
+        trigger_offset,
+        limit_offset,
     };
     let limits = st.limits.clone();
     let gate = move |ex: &Exchange, cmd: &Command, now_ns: u64| match cmd {
@@ -217,6 +234,8 @@ pub async fn edit_order(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
     let (volume, limit) = (views::volume(pair, new.volume), views::price(pair, new.price));
     let original_txid = st.ids.encode(IdKind::Order, seq);
     if p.flag("validate")? {
+        let check = new.clone();
+        st.sequencer.read(move |ex| ex.admit_new_order(&check)).await??;
         return Ok(json!({ "status": "ok", "originaltxid": original_txid, "volume": volume, "price": limit, "descr": { "order": text } }));
     }
     let price2 = views::price(pair, 0);

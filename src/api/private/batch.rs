@@ -69,6 +69,8 @@ pub async fn add_order_batch(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
     }
     let texts: Vec<String> = orders.iter().map(|o| views::order_text(&st.markets, o)).collect();
     if p.flag("validate")? {
+        let check = orders.clone();
+        st.sequencer.read(move |ex| check.iter().try_for_each(|o| ex.admit_new_order(o))).await??;
         let list: Vec<Value> = texts.iter().map(|t| json!({ "descr": { "order": t } })).collect();
         return Ok(json!({ "orders": list }));
     }
@@ -77,7 +79,9 @@ pub async fn add_order_batch(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
         _ if deadline.is_some_and(|d| now_ns > d) => Err(KrakenError::DeadlineElapsed),
         Command::PlaceBatch(orders) => {
             let (account, pair) = (orders[0].account, orders[0].pair);
-            limits.admit_batch(account, pair, orders.len(), ex.open_orders_in_pair(account, pair), now_ns / 1000)
+            limits.admit_batch(account, pair, orders.len(), ex.open_orders_in_pair(account, pair), now_ns / 1000)?;
+            let scheduled = orders.iter().filter(|o| o.start_ns.is_some_and(|s| s > now_ns)).count();
+            limits.admit_scheduled(account, ex.scheduled_orders_in_pair(account, pair), scheduled)
         }
         _ => Ok(()),
     };

@@ -8,6 +8,7 @@ mod deposits;
 pub(crate) mod exports;
 mod funds;
 mod history;
+mod key_info;
 pub(crate) mod order_params;
 mod order_prices;
 pub(crate) mod orders;
@@ -50,6 +51,8 @@ pub const METHODS: &[(&str, Needs)] = &[
     // Either query permission here; the order's status then decides which one (amend.rs).
     ("OrderAmends", &[P::QUERY_OPEN_ORDERS, P::QUERY_CLOSED_ORDERS]),
     ("OpenPositions", &[P::QUERY_OPEN_ORDERS]),
+    // "API Key Permissions Required: None": any valid key.
+    ("GetApiKeyInfo", &[P::NONE]),
     // A combined permission (`P(a | b)`) needs all of its parts: "Query and Deposit".
     ("DepositMethods", &[P(P::QUERY_FUNDS.0 | P::DEPOSIT_FUNDS.0)]),
     ("DepositAddresses", &[P::QUERY_FUNDS, P::DEPOSIT_FUNDS]),
@@ -98,6 +101,7 @@ pub async fn dispatch(st: &Shared, method: &str, caller: &Caller, p: &Params) ->
         "OrderAmends" => amend::order_amends(st, caller, p).await,
         "EditOrder" => amend::edit_order(st, caller, p).await,
         "OpenPositions" => funds::open_positions(st, caller, p).await,
+        "GetApiKeyInfo" => key_info::get_api_key_info(st, caller, p).await,
         "DepositMethods" => deposits::deposit_methods(st, caller, p).await,
         "DepositAddresses" => deposits::deposit_addresses(st, caller, p).await,
         "DepositStatus" => deposits::deposit_status(st, caller, p).await,

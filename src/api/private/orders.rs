@@ -57,10 +57,6 @@ pub fn parse_new_order_at(markets: &Markets, account: u32, p: &Params, now_ns: u
         return Err(KrakenError::invalid("oflags"));
     }
     let timing = order_params::timing(p, now_ns)?;
-    // A triggered order starts when it is placed (a scheduled start is not taken for them).
-    if kind.is_triggered() && timing.start_ns.is_some() {
-        return Err(KrakenError::invalid("starttm"));
-    }
     if post_only && timing.time_in_force == TimeInForce::Ioc {
         return Err(KrakenError::invalid("oflags"));
     }
@@ -127,15 +123,22 @@ pub async fn add_order(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
     let req = parse_new_order_at(&st.markets, c.account(), p, now_ns)?;
     let deadline = order_params::deadline(p, now_ns)?;
     if p.flag("validate")? {
+        // The market's state too: an order it would refuse is not valid now.
+        let check = req.clone();
+        st.sequencer.read(move |ex| ex.admit_new_order(&check)).await??;
         return Ok(json!({ "descr": views::descr_request(&st.markets, &req) }));
     }
     let limits = st.limits.clone();
     // The matching engine's limits, on the engine thread: the deadline against the engine's
-    // time, +1 on the pair's counter on receipt, then the open-order cap, against the state the
-    // order will meet.
+    // time, +1 on the pair's counter on receipt, then the open-order cap and (with a future
+    // `starttm`) the scheduled-order cap, against the state the order will meet.
     let gate = move |ex: &Exchange, cmd: &Command, now_ns: u64| match cmd {
         Command::PlaceOrder(_) if deadline.is_some_and(|d| now_ns > d) => Err(KrakenError::DeadlineElapsed),
-        Command::PlaceOrder(o) => limits.admit_order(o.account, o.pair, ex.open_orders_in_pair(o.account, o.pair), now_ns / 1000),
+        Command::PlaceOrder(o) => {
+            limits.admit_order(o.account, o.pair, ex.open_orders_in_pair(o.account, o.pair), now_ns / 1000)?;
+            let scheduled = usize::from(o.start_ns.is_some_and(|s| s > now_ns));
+            limits.admit_scheduled(o.account, ex.scheduled_orders_in_pair(o.account, o.pair), scheduled)
+        }
         _ => Ok(()),
     };
     st.sequencer

@@ -36,6 +36,9 @@ pub struct Request {
     /// executions: open orders / last fills; balances: `snap_orders` is the snapshot flag.
     pub snap_orders: bool,
     pub snap_trades: bool,
+    /// The subscribe ack, sent at the snapshot point: whatever the client does after reading it
+    /// is reported.
+    pub ack: Arc<str>,
 }
 
 /// The accounts watched (with how many subscriptions each) and the subscriptions waiting for
@@ -275,6 +278,14 @@ fn events(ex: &Exchange, syms: &[Sym], account: u32, seen: &mut Seen, now: u64, 
 
 fn snapshot(ex: &Exchange, syms: &[Sym], r: &Request, out: &mut AccountBatch) {
     let a = &ex.accounts[r.account as usize];
+    out.msgs.push(AccountMsg {
+        account: r.account,
+        channel: r.channel,
+        conn: Some(r.conn),
+        detail: false,
+        text: Some(r.ack.clone()),
+        activate: false,
+    });
     let activate = |out: &mut AccountBatch| {
         out.msgs.push(AccountMsg { account: r.account, channel: r.channel, conn: Some(r.conn), detail: false, text: None, activate: true })
     };

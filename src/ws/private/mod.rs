@@ -164,14 +164,10 @@ impl Private {
         };
         let text = ack(method, req_id, time_in, Ok(result));
         if on {
+            // The ack goes out from the fan-out, at the snapshot point (see `capture::Request::ack`).
             subs.insert((conn, ch), Sub { account, active: false, detail });
             drop(subs);
-            let mut g = self.publisher.lock();
-            if !self.publisher.send(&mut g, conn, Arc::from(text)) {
-                return vec![];
-            }
-            drop(g);
-            self.watchers.watch(Request { conn, account, channel: ch, snap_orders, snap_trades });
+            self.watchers.watch(Request { conn, account, channel: ch, snap_orders, snap_trades, ack: Arc::from(text) });
             app.sequencer.nudge();
             vec![]
         } else {

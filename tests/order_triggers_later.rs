@@ -1,0 +1,201 @@
+//! Triggered orders' later additions through the real server: a scheduled start (`starttm`) on
+//! a stop (pending and held, not fired by a trade before its start, armed at its start, a
+//! trailing stop's peak taken then), and AmendOrder of a trailing stop's offsets, of an iceberg's
+//! display quantity and of a fired stop as the limit order it became; each replayed to the same
+//! digest after a restart. The helpers are order_triggers.rs's.
+
+mod common;
+
+use common::{err, ok, Key, Server};
+use serde_json::Value;
+
+const PAIR: &str = "XBTUSD";
+
+fn add(s: &Server, k: &Key, params: &[(&str, &str)]) -> Value {
+    let mut p = vec![("pair", PAIR)];
+    p.extend_from_slice(params);
+    s.private(k, "AddOrder", &p)
+}
+
+fn place(s: &Server, k: &Key, params: &[(&str, &str)]) -> (String, Value) {
+    let v = add(s, k, params);
+    let r = ok(&v).clone();
+    (r["txid"][0].as_str().unwrap().to_string(), r)
+}
+
+fn order(s: &Server, k: &Key, txid: &str) -> Value {
+    ok(&s.private(k, "QueryOrders", &[("txid", txid), ("trades", "true")]))[txid].clone()
+}
+
+fn hold_xbt(s: &Server, k: &Key) -> String {
+    ok(&s.private(k, "BalanceEx", &[]))["XXBT"]["hold_trade"].as_str().unwrap_or("").to_string()
+}
+
+/// A price or volume field as a number (the figures here do not depend on how many decimals
+/// the answer prints).
+fn num(v: &Value) -> f64 {
+    v.as_str().unwrap_or_else(|| panic!("{v} is not a string")).parse().unwrap()
+}
+
+fn digest(s: &Server) -> String {
+    let v: Value = serde_json::from_str(s.cli(&["audit", "--json"]).trim()).unwrap();
+    assert_eq!(v["ok"], true, "{v}");
+    v["digest"].as_str().unwrap().to_string()
+}
+
+/// A trade between two other accounts at `price`: a resting sell (or buy) and a market taker.
+fn trade_at(s: &Server, maker: &Key, taker: &Key, price: &str, maker_side: &str) {
+    let taker_side = if maker_side == "sell" { "buy" } else { "sell" };
+    place(s, maker, &[("type", maker_side), ("ordertype", "limit"), ("price", price), ("volume", "0.01")]);
+    place(s, taker, &[("type", taker_side), ("ordertype", "market"), ("volume", "0.01")]);
+}
+
+#[test]
+fn a_scheduled_stop_waits_pending_then_arms_at_its_start() {
+    let s = Server::start_with(&["--limits", "off"], &[("CALAMARI_TEST_CLOCK", "1")]);
+    let advance = |secs: u64| s.admin_post("/admin/clock/advance", serde_json::json!({ "seconds": secs })).unwrap();
+    let alice = s.account("alice", "0", "1", "all");
+    let bob = s.account("bob", "100000", "1", "all");
+    let carol = s.account("carol", "100000", "1", "all");
+    let (txid, answer) = place(
+        &s,
+        &alice,
+        &[
+            ("type", "sell"),
+            ("ordertype", "stop-loss-limit"),
+            ("price", "85000"),
+            ("price2", "84000"),
+            ("volume", "0.1"),
+            ("starttm", "+60"),
+        ],
+    );
+    assert_eq!(answer["descr"]["order"], "sell 0.10000000 XBTUSD @ stop loss 85000.0 -> limit 84000.0");
+    let o = order(&s, &alice, &txid);
+    assert_eq!(o["status"], "pending", "{o}");
+    assert_eq!((num(&o["stopprice"]), num(&o["limitprice"])), (85000.0, 84000.0));
+    assert_eq!(hold_xbt(&s, &alice), "0.1000000000", "held from the moment it is accepted");
+    // Before its start a trade through its trigger does not fire it.
+    trade_at(&s, &bob, &carol, "84500", "buy");
+    assert_eq!(order(&s, &alice, &txid)["status"], "pending");
+    // The market comes back up; at its start it is armed (open, untriggered, off the book).
+    trade_at(&s, &bob, &carol, "90000", "buy");
+    advance(61);
+    let o = order(&s, &alice, &txid);
+    assert_eq!((o["status"].as_str(), o["misc"].as_str()), (Some("open"), Some("")), "{o}");
+    assert_eq!(ok(&s.public("Depth", "pair=XBTUSD"))["XXBTZUSD"]["asks"].as_array().unwrap().len(), 0);
+    // Now a trade at 84500 fires it once: it rests as a limit sell at 84000.
+    trade_at(&s, &bob, &carol, "84500", "buy");
+    let o = order(&s, &alice, &txid);
+    assert_eq!((o["status"].as_str(), o["misc"].as_str()), (Some("open"), Some("stopped")), "{o}");
+    assert_eq!(num(&ok(&s.public("Depth", "pair=XBTUSD"))["XXBTZUSD"]["asks"][0][0]), 84000.0);
+
+    assert_eq!(ok(&s.private(&alice, "CancelOrder", &[("txid", &txid)]))["count"], 1);
+    // A scheduled trailing stop's peak is the reference at its start, not at its placing.
+    let (trail, _) =
+        place(&s, &alice, &[("type", "sell"), ("ordertype", "trailing-stop"), ("price", "+1000"), ("volume", "0.01"), ("starttm", "+30")]);
+    assert_eq!(order(&s, &alice, &trail)["status"], "pending");
+    trade_at(&s, &bob, &carol, "95000", "buy");
+    advance(31);
+    let o = order(&s, &alice, &trail);
+    assert_eq!((o["status"].as_str(), num(&o["stopprice"]), num(&o["limitprice"])), (Some("open"), 94000.0, 95000.0), "{o}");
+
+    // A restart replays the starts to the same state.
+    let before = digest(&s);
+    let dir = s.data_dir.clone();
+    let mut s = s;
+    s.terminate();
+    let s2 = Server::start_in_with(&dir, &["--limits", "off"], &[("CALAMARI_TEST_CLOCK", "1")]);
+    assert_eq!(digest(&s2), before);
+}
+
+#[test]
+fn amend_a_trailing_stops_offsets_an_icebergs_display_and_a_fired_stop() {
+    let s = Server::start_with(&["--limits", "off"], &[]);
+    let alice = s.account("alice", "0", "1", "all");
+    let bob = s.account("bob", "100000", "1", "all");
+    let carol = s.account("carol", "100000", "1", "all");
+    trade_at(&s, &bob, &carol, "90000", "buy");
+
+    // A trailing stop's offset: `+n` or `+n%`, its peak kept.
+    let (trail, _) = place(&s, &alice, &[("type", "sell"), ("ordertype", "trailing-stop"), ("price", "+1000"), ("volume", "0.01")]);
+    let o = order(&s, &alice, &trail);
+    assert_eq!((num(&o["stopprice"]), num(&o["limitprice"])), (89000.0, 90000.0), "{o}");
+    assert!(ok(&s.private(&alice, "AmendOrder", &[("txid", &trail), ("trigger_price", "+2000")]))["amend_id"].is_string());
+    let o = order(&s, &alice, &trail);
+    assert_eq!((o["status"].as_str(), num(&o["stopprice"]), num(&o["limitprice"])), (Some("open"), 88000.0, 90000.0), "{o}");
+    assert_eq!(o["descr"]["price"], "+2000.0", "{o}");
+    assert!(ok(&s.private(&alice, "AmendOrder", &[("txid", &trail), ("trigger_price", "+5%")]))["amend_id"].is_string());
+    assert_eq!(num(&order(&s, &alice, &trail)["stopprice"]), 85500.0);
+    for bad in ["-500", "#500", "89000"] {
+        let before = order(&s, &alice, &trail);
+        assert_eq!(
+            err(&s.private(&alice, "AmendOrder", &[("txid", &trail), ("trigger_price", bad)])),
+            "EGeneral:Invalid arguments:trigger_price",
+            "{bad}"
+        );
+        assert_eq!(order(&s, &alice, &trail), before, "{bad} changed nothing");
+    }
+    // A trailing-stop-limit's limit offset.
+    let (tsl, _) = place(
+        &s,
+        &alice,
+        &[("type", "sell"), ("ordertype", "trailing-stop-limit"), ("price", "+1000"), ("price2", "-500"), ("volume", "0.01")],
+    );
+    assert!(ok(&s.private(&alice, "AmendOrder", &[("txid", &tsl), ("limit_price", "-200")]))["amend_id"].is_string());
+    assert_eq!(order(&s, &alice, &tsl)["descr"]["price2"], "-200.0");
+    assert_eq!(
+        err(&s.private(&alice, "AmendOrder", &[("txid", &tsl), ("limit_price", "88000")])),
+        "EGeneral:Invalid arguments:limit_price"
+    );
+
+    // A trade at 88500 reaches the trailing-stop-limit's stop (89000): it fires and rests as a
+    // limit sell at 88800, the trailing stop at 85500 waits.
+    trade_at(&s, &bob, &carol, "88500", "buy");
+    let o = order(&s, &alice, &tsl);
+    assert_eq!((o["status"].as_str(), o["misc"].as_str()), (Some("open"), Some("stopped,amended")), "{o}");
+    assert_eq!(num(&ok(&s.public("Depth", "pair=XBTUSD"))["XXBTZUSD"]["asks"][0][0]), 88800.0);
+    assert_eq!(order(&s, &alice, &trail)["status"], "open");
+    // Fired, it is the limit order it became: its limit price and quantity amend as one's.
+    assert!(ok(&s.private(&alice, "AmendOrder", &[("txid", &tsl), ("limit_price", "89500")]))["amend_id"].is_string());
+    let o = order(&s, &alice, &tsl);
+    assert_eq!((num(&o["limitprice"]), o["descr"]["price2"].as_str()), (89500.0, Some("89500.0")), "{o}");
+    let asks = ok(&s.public("Depth", "pair=XBTUSD"))["XXBTZUSD"]["asks"].clone();
+    assert_eq!((num(&asks[0][0]), num(&asks[0][1])), (89500.0, 0.01), "{asks}");
+    assert!(ok(&s.private(&alice, "AmendOrder", &[("txid", &tsl), ("order_qty", "0.005")]))["amend_id"].is_string());
+    assert_eq!(num(&ok(&s.public("Depth", "pair=XBTUSD"))["XXBTZUSD"]["asks"][0][1]), 0.005);
+    assert_eq!(
+        err(&s.private(&alice, "AmendOrder", &[("txid", &tsl), ("trigger_price", "80000")])),
+        "EGeneral:Invalid arguments:trigger_price"
+    );
+
+    // An iceberg's display quantity: at least 1/15 of what remains, no more than the order.
+    let (ice, _) =
+        place(&s, &alice, &[("type", "sell"), ("ordertype", "iceberg"), ("price", "95000"), ("volume", "0.3"), ("displayvol", "0.1")]);
+    let shown = |s: &Server| {
+        let asks = ok(&s.public("Depth", "pair=XBTUSD&count=20"))["XXBTZUSD"]["asks"].as_array().unwrap().clone();
+        asks.iter().filter(|l| num(&l[0]) == 95000.0).map(|l| num(&l[1])).sum::<f64>()
+    };
+    assert_eq!(shown(&s), 0.1);
+    assert!(ok(&s.private(&alice, "AmendOrder", &[("txid", &ice), ("display_qty", "0.05")]))["amend_id"].is_string());
+    assert_eq!(shown(&s), 0.05);
+    for bad in ["0.01", "0.4"] {
+        assert_eq!(
+            err(&s.private(&alice, "AmendOrder", &[("txid", &ice), ("display_qty", bad)])),
+            "EGeneral:Invalid arguments:display_qty"
+        );
+    }
+    assert_eq!(shown(&s), 0.05, "refusals changed nothing");
+    assert_eq!(
+        err(&s.private(&alice, "AmendOrder", &[("txid", &trail), ("display_qty", "0.005")])),
+        "EGeneral:Invalid arguments:display_qty",
+        "display_qty is for icebergs only"
+    );
+
+    // A restart replays the amends to the same state.
+    let before = digest(&s);
+    let dir = s.data_dir.clone();
+    let mut s = s;
+    s.terminate();
+    let s2 = Server::start_in_with(&dir, &["--limits", "off"], &[]);
+    assert_eq!(digest(&s2), before);
+}
