@@ -158,6 +158,9 @@ pub struct Sequencer {
     pub stats: Arc<SequencerStats>,
     storage_thread: Arc<Mutex<Option<JoinHandle<()>>>>,
     market: MarketSink,
+    /// The committed public state the REST reads are served from (updated by the storage thread
+    /// before it releases a batch's replies; ready once the publisher is attached).
+    pub view: Arc<crate::ws::market_view::MarketView>,
     accounts: crate::ws::private::capture::AccountSink,
 }
 
@@ -200,6 +203,8 @@ impl Sequencer {
         let s2 = stats.clone();
         let market: MarketSink = Arc::default();
         let m2 = market.clone();
+        let view = Arc::new(crate::ws::market_view::MarketView::new(exchange.books.len()));
+        let v2 = view.clone();
         let accounts: crate::ws::private::capture::AccountSink = Arc::default();
         let (a2, a3) = (accounts.clone(), accounts.clone());
         std::thread::Builder::new()
@@ -210,9 +215,9 @@ impl Sequencer {
         let m3 = market.clone();
         let storage = std::thread::Builder::new()
             .name("storage".into())
-            .spawn(move || storage_loop(log, batch_rx, s3, on_failure, (m3, a3)))
+            .spawn(move || storage_loop(log, batch_rx, s3, on_failure, (m3, a3), v2))
             .expect("spawn storage thread");
-        Sequencer { jobs: job_tx, stats, storage_thread: Arc::new(Mutex::new(Some(storage))), market, accounts }
+        Sequencer { jobs: job_tx, stats, storage_thread: Arc::new(Mutex::new(Some(storage))), market, view, accounts }
     }
 
     /// Hands every later committed batch's market captures to `sink` (the publisher), starting
@@ -442,6 +447,7 @@ fn storage_loop(
     stats: Arc<SequencerStats>,
     on_failure: OnStorageFailure,
     (market_sink, account_sink): (MarketSink, crate::ws::private::capture::AccountSink),
+    view: Arc<crate::ws::market_view::MarketView>,
 ) {
     let _running = RunningFlag(&stats.storage_running);
     let mut carried: Option<Batch> = None;
@@ -494,8 +500,11 @@ fn storage_loop(
             stats.commit_seconds.observe(started.elapsed().as_secs_f64());
             stats.commit_records.observe(records.len() as f64);
         }
-        // Durable now: the publisher may show it (an unbounded queue: never blocks storage).
+        // Durable now: the REST view shows it before any reply goes out (a read after an
+        // acknowledgement sees it), and the publisher's feeds may show it (an unbounded queue:
+        // never blocks storage).
         if !market.is_empty() {
+            view.apply(&market);
             if let Some(sink) = market_sink.get() {
                 let _ = sink.send(market);
             }

@@ -1,17 +1,21 @@
 //! Kraken's public market-data methods: Time, SystemStatus, Assets, AssetPairs, Ticker, Depth,
-//! Trades, Spread and OHLC. Static data comes from the markets; live data is read on the engine
-//! thread (in order with the commands before it) and rendered there.
+//! Trades, Spread and OHLC. Static data comes from the markets; live data from the market-data
+//! publisher's committed REST view ([`crate::ws::market_view`]: never the engine's queue, never
+//! undurable state). What the view does not keep (a Trades `since` older than its day of trades)
+//! and anything asked before the view is ready is read on the engine thread, in order with the
+//! commands before it, and rendered by the same functions.
 
 use super::params::Params;
 use super::views::{fixed, nanos_seconds, price_cd};
 use super::{ApiResult, Shared};
-use crate::engine::market_data::{INTERVALS, NS};
+use crate::engine::market_data::{MarketData, PublicTrade, INTERVALS, NS};
 use crate::engine::markets::{Markets, Pair, PairIdx};
 use crate::engine::order::Side;
 use crate::engine::status::MarketStatus;
 use crate::engine::Exchange;
 use crate::error::KrakenError;
 use crate::money::{div_round_half_up, format_units};
+use crate::ws::market_view::MarketView;
 use serde_json::{json, Map, Value};
 
 /// Every public method served, in Kraken's names. The dispatch answers only these (anything else
@@ -26,44 +30,130 @@ pub async fn dispatch(st: &Shared, method: &str, p: Params) -> ApiResult {
     match method {
         "Time" => Ok(time()),
         "SystemStatus" => {
-            let status = st.sequencer.read(|ex| ex.market_status.system).await?;
+            let view = &st.sequencer.view;
+            let status = if view.ready() { view.states().system } else { st.sequencer.read(|ex| ex.market_status.system).await? };
             Ok(json!({ "status": status.as_str(), "timestamp": rfc3339(now_ns() / NS) }))
         }
         "Assets" => assets(&st.markets, &p),
         "AssetPairs" => {
-            let statuses = st.sequencer.read(|ex| ex.market_status.pairs.clone()).await?;
+            let view = &st.sequencer.view;
+            let statuses = if view.ready() { view.states().pairs } else { st.sequencer.read(|ex| ex.market_status.pairs.clone()).await? };
             asset_pairs(&st.markets, &p, &statuses)
         }
-        "Ticker" => {
-            let pairs = pair_list(&st.markets, &p)?;
+        _ => {
+            let q = Query::parse(&st.markets, method, &p)?;
             let now = now_ns();
-            st.sequencer.read(move |ex| ticker(ex, &pairs, now)).await?
+            let view = &st.sequencer.view;
+            if view.ready() {
+                if let Some(answer) = from_view(&st.markets, view, &q, now) {
+                    return Ok(answer);
+                }
+            }
+            Ok(st.sequencer.read(move |ex| from_engine(ex, &q, now)).await?)
         }
-        "Depth" => {
-            let pair = one_pair(&st.markets, &p)?;
-            let count = bounded(&p, "count", 100, 1, 500)?;
-            st.sequencer.read(move |ex| depth(ex, pair, count)).await?
+    }
+}
+
+/// A live market-data read, parsed (in Kraken's order of checks): answered from the publisher's
+/// view or, where the view cannot answer exactly, from the engine, by the same renderers.
+#[derive(Clone, Debug)]
+pub enum Query {
+    Ticker(Vec<PairIdx>),
+    Depth { pair: PairIdx, count: usize },
+    Trades { pair: PairIdx, since: Option<u64>, count: usize },
+    Spread { pair: PairIdx, since: Option<u64> },
+    Ohlc { pair: PairIdx, interval: usize, since: u64 },
+}
+
+impl Query {
+    pub fn parse(m: &Markets, method: &str, p: &Params) -> Result<Query, KrakenError> {
+        Ok(match method {
+            "Ticker" => Query::Ticker(pair_list(m, p)?),
+            "Depth" => {
+                let pair = one_pair(m, p)?;
+                Query::Depth { pair, count: bounded(p, "count", 100, 1, 500)? }
+            }
+            "Trades" => {
+                let pair = one_pair(m, p)?;
+                let count = bounded(p, "count", 1000, 1, 1000)?;
+                Query::Trades { pair, since: cursor_ns(p)?, count }
+            }
+            "Spread" => {
+                let pair = one_pair(m, p)?;
+                Query::Spread { pair, since: p.int::<u64>("since")? }
+            }
+            "OHLC" => {
+                let pair = one_pair(m, p)?;
+                let minutes = p.int::<u64>("interval")?.unwrap_or(1);
+                let interval = INTERVALS.iter().position(|m| *m == minutes).ok_or_else(|| KrakenError::invalid("interval"))?;
+                Query::Ohlc { pair, interval, since: p.int::<u64>("since")?.unwrap_or(0) }
+            }
+            _ => return Err(KrakenError::UnknownMethod),
+        })
+    }
+}
+
+/// The answer from the publisher's committed view at `now`; `None` where the view does not hold
+/// what the answer needs (a `since` or a Ticker window older than its tape).
+pub fn from_view(m: &Markets, view: &MarketView, q: &Query, now: u64) -> Option<Value> {
+    Some(match q {
+        Query::Ticker(pairs) => {
+            let mut out = Map::new();
+            for &idx in pairs {
+                let v = view.pair(idx as usize);
+                if !ticker_exact(&v, now) {
+                    return None;
+                }
+                let (ask, bid) = (v.asks.first().map(|l| (l.0, l.1)), v.bids.first().map(|l| (l.0, l.1)));
+                out.insert(m.pair(idx).id.clone(), ticker_row(m.pair(idx), &v.md, ask, bid, now));
+            }
+            Value::Object(out)
         }
-        "Trades" => {
-            let pair = one_pair(&st.markets, &p)?;
-            let count = bounded(&p, "count", 1000, 1, 1000)?;
-            let since = cursor_ns(&p)?;
-            st.sequencer.read(move |ex| trades(ex, pair, since, count)).await?
+        &Query::Depth { pair, count } => {
+            let (asks, bids) = {
+                let v = view.pair(pair as usize);
+                (v.asks[..count.min(v.asks.len())].to_vec(), v.bids[..count.min(v.bids.len())].to_vec())
+            };
+            depth_rows(m.pair(pair), &asks, &bids)
         }
-        "Spread" => {
-            let pair = one_pair(&st.markets, &p)?;
-            let since = p.int::<u64>("since")?;
-            st.sequencer.read(move |ex| spread(ex, pair, since)).await?
+        &Query::Trades { pair, since, count } => {
+            let (slice, last) = {
+                let v = view.pair(pair as usize);
+                if !since.is_none_or(|s| v.covers(s)) {
+                    return None;
+                }
+                let (slice, last) = trades_slice(&v.md.trades, since, count);
+                (slice.to_vec(), last)
+            };
+            trades_rows(m.pair(pair), &slice, last)
         }
-        "OHLC" => {
-            let pair = one_pair(&st.markets, &p)?;
-            let minutes = p.int::<u64>("interval")?.unwrap_or(1);
-            let interval = INTERVALS.iter().position(|m| *m == minutes).ok_or_else(|| KrakenError::invalid("interval"))?;
-            let since = p.int::<u64>("since")?.unwrap_or(0);
-            let now = now_ns();
-            st.sequencer.read(move |ex| ohlc(ex, pair, interval, since, now)).await?
+        &Query::Spread { pair, since } => {
+            let spreads = view.pair(pair as usize).md.spreads.clone();
+            spread_rows(m.pair(pair), &spreads, since, now)
         }
-        _ => Err(KrakenError::UnknownMethod),
+        &Query::Ohlc { pair, interval, since } => {
+            let candles = view.pair(pair as usize).md.ohlc(interval, since, now);
+            ohlc_rows(m.pair(pair), &candles, interval, now)
+        }
+    })
+}
+
+/// The same answer read on the engine thread (the whole tape).
+pub fn from_engine(ex: &Exchange, q: &Query, now: u64) -> Value {
+    match q {
+        Query::Ticker(pairs) => ticker(ex, pairs, now),
+        &Query::Depth { pair, count } => {
+            let book = &ex.books[pair as usize];
+            depth_rows(ex.markets.pair(pair), &book.depth_stamped(Side::Sell, count), &book.depth_stamped(Side::Buy, count))
+        }
+        &Query::Trades { pair, since, count } => {
+            let (slice, last) = trades_slice(&ex.market_data[pair as usize].trades, since, count);
+            trades_rows(ex.markets.pair(pair), slice, last)
+        }
+        &Query::Spread { pair, since } => spread_rows(ex.markets.pair(pair), &ex.market_data[pair as usize].spreads, since, now),
+        &Query::Ohlc { pair, interval, since } => {
+            ohlc_rows(ex.markets.pair(pair), &ex.market_data[pair as usize].ohlc(interval, since, now), interval, now)
+        }
     }
 }
 
@@ -238,43 +328,56 @@ fn top(pair: &Pair, level: Option<(u64, i128)>) -> Value {
     json!([price(pair, p), (v / scale).to_string(), book_volume(pair, v)])
 }
 
-fn ticker(ex: &Exchange, pairs: &[PairIdx], now: u64) -> ApiResult {
-    let mut out = Map::new();
-    let midnight = now / crate::engine::market_data::DAY_NS * crate::engine::market_data::DAY_NS;
-    for &idx in pairs {
-        let pair = ex.markets.pair(idx);
-        let md = &ex.market_data[idx as usize];
-        let book = &ex.books[idx as usize];
-        let today = md.window(midnight);
-        let day = md.window(now.saturating_sub(crate::engine::market_data::DAY_NS));
-        let vwap = |w: &crate::engine::market_data::WindowStats| vwap(pair, w.value, w.volume, md.last_price);
-        let last_volume = md.trades.last().map(|t| t.volume).unwrap_or(0);
-        out.insert(
-            pair.id.clone(),
-            json!({
-                "a": top(pair, book.depth(Side::Sell, 1).first().copied()),
-                "b": top(pair, book.depth(Side::Buy, 1).first().copied()),
-                "c": [price(pair, md.last_price), volume(pair, last_volume)],
-                "v": [volume(pair, today.volume), volume(pair, day.volume)],
-                "p": [vwap(&today), vwap(&day)],
-                "t": [today.count, day.count],
-                "l": [price(pair, today.low), price(pair, day.low)],
-                "h": [price(pair, today.high), price(pair, day.high)],
-                "o": price(pair, md.today_open(now)),
-            }),
-        );
-    }
-    Ok(Value::Object(out))
+/// Whether the view's tape answers a Ticker at `now` exactly as the engine's whole tape would:
+/// every trade of the last 24 h, and today's open (the daily candle, else the last trade before
+/// 00:00 UTC, which is the newest omitted one when the tape holds none before midnight).
+fn ticker_exact(v: &crate::ws::market_view::PairView, now: u64) -> bool {
+    let day = crate::engine::market_data::DAY_NS;
+    let midnight = now / day * day;
+    let open_known = v.md.candles[6].back().is_some_and(|c| c.time == midnight / NS)
+        || v.omitted_until.is_none()
+        || v.md.trades.first().is_some_and(|t| t.time_ns < midnight);
+    v.covers(now.saturating_sub(day).saturating_sub(1)) && open_known
 }
 
-fn depth(ex: &Exchange, idx: PairIdx, count: usize) -> ApiResult {
-    let pair = ex.markets.pair(idx);
-    let book = &ex.books[idx as usize];
-    // Each level carries the time it last changed (whole seconds), as Kraken's do.
-    let rows = |side| -> Vec<Value> {
-        book.depth_stamped(side, count).into_iter().map(|(p, v, t)| json!([price(pair, p), book_volume(pair, v), t / NS])).collect()
+fn ticker(ex: &Exchange, pairs: &[PairIdx], now: u64) -> Value {
+    let mut out = Map::new();
+    for &idx in pairs {
+        let pair = ex.markets.pair(idx);
+        let book = &ex.books[idx as usize];
+        let (ask, bid) = (book.depth(Side::Sell, 1).first().copied(), book.depth(Side::Buy, 1).first().copied());
+        out.insert(pair.id.clone(), ticker_row(pair, &ex.market_data[idx as usize], ask, bid, now));
+    }
+    Value::Object(out)
+}
+
+/// One pair's Ticker entry from its market data and its best ask and bid.
+fn ticker_row(pair: &Pair, md: &MarketData, ask: Option<(u64, i128)>, bid: Option<(u64, i128)>, now: u64) -> Value {
+    let midnight = now / crate::engine::market_data::DAY_NS * crate::engine::market_data::DAY_NS;
+    let today = md.window(midnight);
+    let day = md.window(now.saturating_sub(crate::engine::market_data::DAY_NS));
+    let vwap = |w: &crate::engine::market_data::WindowStats| vwap(pair, w.value, w.volume, md.last_price);
+    let last_volume = md.trades.last().map(|t| t.volume).unwrap_or(0);
+    json!({
+        "a": top(pair, ask),
+        "b": top(pair, bid),
+        "c": [price(pair, md.last_price), volume(pair, last_volume)],
+        "v": [volume(pair, today.volume), volume(pair, day.volume)],
+        "p": [vwap(&today), vwap(&day)],
+        "t": [today.count, day.count],
+        "l": [price(pair, today.low), price(pair, day.low)],
+        "h": [price(pair, today.high), price(pair, day.high)],
+        "o": price(pair, md.today_open(now)),
+    })
+}
+
+/// Depth's answer from the top levels, best first: each level carries the time it last changed
+/// (whole seconds), as Kraken's do.
+fn depth_rows(pair: &Pair, asks: &[(u64, i128, u64)], bids: &[(u64, i128, u64)]) -> Value {
+    let rows = |levels: &[(u64, i128, u64)]| -> Vec<Value> {
+        levels.iter().map(|&(p, v, t)| json!([price(pair, p), book_volume(pair, v), t / NS])).collect()
     };
-    Ok(json!({ pair.id.clone(): { "asks": rows(Side::Sell), "bids": rows(Side::Buy) } }))
+    json!({ pair.id.clone(): { "asks": rows(asks), "bids": rows(bids) } })
 }
 
 /// `since` for Trades: a nanosecond cursor (Kraken's `last`) or, if short, unix seconds.
@@ -285,9 +388,9 @@ fn cursor_ns(p: &Params) -> Result<Option<u64>, KrakenError> {
     Ok(Some(if int.len() > 12 { n } else { n.saturating_mul(NS) }))
 }
 
-fn trades(ex: &Exchange, idx: PairIdx, since: Option<u64>, count: usize) -> ApiResult {
-    let pair = ex.markets.pair(idx);
-    let all = &ex.market_data[idx as usize].trades;
+/// The trades a Trades call answers (after `since`, the first `count`; else the last `count`)
+/// and its `last` cursor.
+fn trades_slice(all: &[PublicTrade], since: Option<u64>, count: usize) -> (&[PublicTrade], u64) {
     let slice = match since {
         Some(s) => {
             let start = all.partition_point(|t| t.time_ns <= s);
@@ -295,6 +398,11 @@ fn trades(ex: &Exchange, idx: PairIdx, since: Option<u64>, count: usize) -> ApiR
         }
         None => &all[all.len().saturating_sub(count)..],
     };
+    let last = slice.last().map(|t| t.time_ns).or(since).unwrap_or_else(|| all.last().map(|t| t.time_ns).unwrap_or(0));
+    (slice, last)
+}
+
+fn trades_rows(pair: &Pair, slice: &[PublicTrade], last: u64) -> Value {
     let rows: Vec<Value> = slice
         .iter()
         .map(|t| {
@@ -303,23 +411,19 @@ fn trades(ex: &Exchange, idx: PairIdx, since: Option<u64>, count: usize) -> ApiR
             json!([price(pair, t.price), volume(pair, t.volume), nanos_seconds(t.time_ns), side, kind, "", t.trade_id])
         })
         .collect();
-    let last = slice.last().map(|t| t.time_ns).or(since).unwrap_or_else(|| all.last().map(|t| t.time_ns).unwrap_or(0));
-    Ok(json!({ pair.id.clone(): rows, "last": last.to_string() }))
+    json!({ pair.id.clone(): rows, "last": last.to_string() })
 }
 
-fn spread(ex: &Exchange, idx: PairIdx, since: Option<u64>) -> ApiResult {
-    let pair = ex.markets.pair(idx);
-    let all = &ex.market_data[idx as usize].spreads;
+/// Spread's answer: the entries after `since`, the last 200 of them.
+fn spread_rows(pair: &Pair, all: &std::collections::VecDeque<(u64, u64, u64)>, since: Option<u64>, now: u64) -> Value {
     let rows: Vec<&(u64, u64, u64)> = all.iter().filter(|(t, _, _)| since.is_none_or(|s| *t > s)).collect();
     let rows = &rows[rows.len().saturating_sub(200)..];
     let out: Vec<Value> = rows.iter().map(|(t, b, a)| json!([t, price(pair, *b), price(pair, *a)])).collect();
-    let last = rows.last().map(|r| r.0).or(since).unwrap_or(now_ns() / NS);
-    Ok(json!({ pair.id.clone(): out, "last": last }))
+    let last = rows.last().map(|r| r.0).or(since).unwrap_or(now / NS);
+    json!({ pair.id.clone(): out, "last": last })
 }
 
-fn ohlc(ex: &Exchange, idx: PairIdx, interval: usize, since: u64, now: u64) -> ApiResult {
-    let pair = ex.markets.pair(idx);
-    let candles = ex.market_data[idx as usize].ohlc(interval, since, now);
+fn ohlc_rows(pair: &Pair, candles: &[crate::engine::market_data::Candle], interval: usize, now: u64) -> Value {
     let span = INTERVALS[interval] * 60;
     let rows: Vec<Value> = candles
         .iter()
@@ -340,7 +444,7 @@ fn ohlc(ex: &Exchange, idx: PairIdx, interval: usize, since: u64, now: u64) -> A
     // `last`: the newest committed (closed) candle, to pass as `since` next time.
     let live = now / NS / span * span;
     let last = candles.iter().rev().map(|c| c.time).find(|t| *t < live).unwrap_or(live.saturating_sub(span));
-    Ok(json!({ pair.id.clone(): rows, "last": last }))
+    json!({ pair.id.clone(): rows, "last": last })
 }
 
 #[cfg(test)]

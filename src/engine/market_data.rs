@@ -55,6 +55,11 @@ pub struct MarketData {
     /// How many of the first `trades` came from a generated or imported history (no account
     /// took part in them).
     pub history_len: usize,
+    /// Histories set so far (each `History` command bumps it): the publisher's cue that trades or
+    /// candles were replaced rather than appended.
+    pub histories: u64,
+    /// Spread entries noted so far (the publisher's cue that `spreads` moved on).
+    pub spreads_noted: u64,
 }
 
 /// The Ticker's figures over one window.
@@ -76,6 +81,8 @@ impl MarketData {
             last_price: reference_price,
             open_price,
             history_len: 0,
+            histories: 0,
+            spreads_noted: 0,
         }
     }
 
@@ -86,6 +93,7 @@ impl MarketData {
 
     /// Replaces the history: the trades (when given) and the candles of the intervals given.
     pub fn set_history(&mut self, trades: Option<Vec<PublicTrade>>, candles: Vec<Option<VecDeque<Candle>>>) {
+        self.histories += 1;
         if let Some(t) = trades {
             self.history_len = t.len();
             self.trades = t;
@@ -133,6 +141,7 @@ impl MarketData {
             return;
         }
         self.spreads.push_back((time_ns / NS, bid, ask));
+        self.spreads_noted += 1;
         if self.spreads.len() > MAX_SPREADS {
             self.spreads.pop_front();
         }

@@ -3,9 +3,11 @@
 //! running candles, the 24 h figures) into the batch's `Pending`. The storage thread hands them to
 //! the publisher only once the batch is durable, so no feed ever shows an undurable state. The
 //! copy is cheap (only changed pairs) and reads nothing but the exchange: the engine stays a pure
-//! state machine.
+//! state machine. The same captures feed the REST view ([`super::market_view`]), so they carry
+//! what REST needs too: the levels' change stamps, a day of trades on a full capture, every
+//! candle a batch touched, the recent spreads.
 
-use crate::engine::market_data::{Candle, PublicTrade, WindowStats, DAY_NS};
+use crate::engine::market_data::{Candle, PublicTrade, WindowStats, DAY_NS, INTERVALS, NS};
 use crate::engine::status::MarketStates;
 use crate::engine::Exchange;
 
@@ -13,6 +15,12 @@ use crate::engine::Exchange;
 pub const MAX_DEPTH: usize = 1000;
 /// Trades kept for a `trade` snapshot.
 pub const SNAPSHOT_TRADES: usize = 50;
+/// Trades a full capture copies at least (Trades' largest `count`)...
+pub const KEEP_TRADES: usize = 1000;
+/// ...and every trade of this span before the capture (Ticker's 24 h window, with an hour spare).
+pub const KEEP_SPAN_NS: u64 = DAY_NS + 3600 * NS;
+/// Spread entries copied (Spread answers at most the last 200).
+pub const KEEP_SPREADS: usize = 200;
 
 /// The 24 h figures a ticker shows.
 #[derive(Clone, Debug, Default)]
@@ -27,13 +35,22 @@ pub struct TickerStats {
 pub struct PairCapture {
     pub pair: u16,
     pub time_ns: u64,
-    /// Best first, at most [`MAX_DEPTH`] per side: (price ticks, volume units).
-    pub bids: Vec<(u64, i128)>,
-    pub asks: Vec<(u64, i128)>,
-    /// Public trades since the last capture, oldest first (on a full capture: the last 50).
+    /// Best first, at most [`MAX_DEPTH`] per side: (price ticks, volume units, time the level
+    /// last changed in ns: Depth's stamps).
+    pub bids: Vec<(u64, i128, u64)>,
+    pub asks: Vec<(u64, i128, u64)>,
+    /// Public trades since the last capture, oldest first (on a full capture: the last
+    /// [`KEEP_TRADES`] and every one of the last [`KEEP_SPAN_NS`]).
     pub trades: Vec<PublicTrade>,
-    /// Per interval: the running candle (on a full capture: every kept candle).
+    /// On a full capture, the time of the newest trade left out (older ones are the engine's only).
+    pub omitted_until: Option<u64>,
+    /// Per interval: the candles the new trades touched, oldest first (on a full capture: every
+    /// kept candle).
     pub candles: Vec<Vec<Candle>>,
+    /// The last [`KEEP_SPREADS`] spread entries, when a new one was noted (or on a full capture).
+    pub spreads: Option<Vec<(u64, u64, u64)>>,
+    /// The configured opening price (Ticker's `o` before any trade).
+    pub open_price: u64,
     pub stats: TickerStats,
     /// A full capture (start, reset, restore) replaces the publisher's state of the pair.
     pub full: bool,
@@ -60,11 +77,14 @@ impl MarketBatch {
     }
 }
 
+type Seen = (u64, u64, u64, u64);
+
 /// What the engine thread remembers between batches to tell changed pairs.
 #[derive(Default)]
 pub struct Tracker {
-    /// Per pair: (book version, last public trade id) at the last capture.
-    seen: Vec<(u64, u64)>,
+    /// Per pair: (book version, last public trade id, histories set, spreads noted) at the
+    /// last capture (a spread may be noted without a book change: an order that did not rest).
+    seen: Vec<Seen>,
     /// The next capture must be full (start, state replaced).
     pub force_full: bool,
     states: Option<MarketStates>,
@@ -83,7 +103,7 @@ impl Tracker {
     pub fn capture(&mut self, ex: &Exchange, now_ns: u64) -> MarketBatch {
         let full = std::mem::take(&mut self.force_full) || self.seen.len() != ex.books.len();
         if full {
-            self.seen = vec![(u64::MAX, 0); ex.books.len()];
+            self.seen = vec![(u64::MAX, 0, u64::MAX, u64::MAX); ex.books.len()];
         }
         let states = (full || self.states.as_ref() != Some(&ex.market_status)).then(|| ex.market_status.clone());
         if states.is_some() {
@@ -91,31 +111,44 @@ impl Tracker {
         }
         let mut out = Vec::new();
         for p in 0..ex.books.len() {
+            let md = &ex.market_data[p];
             let version = ex.books[p].version();
             let last_id = last_trade_id(ex, p);
-            let (seen_version, seen_id) = self.seen[p];
-            if !full && version == seen_version && last_id == seen_id {
+            let spread_back = md.spreads_noted;
+            let (seen_version, seen_id, seen_history, seen_spread) = self.seen[p];
+            if !full && version == seen_version && last_id == seen_id && md.histories == seen_history && spread_back == seen_spread {
                 continue;
             }
-            let md = &ex.market_data[p];
-            let traded = full || last_id != seen_id;
-            let trades: Vec<PublicTrade> = if full {
-                md.trades.iter().rev().take(SNAPSHOT_TRADES).rev().cloned().collect()
+            // A new history (an import) replaces the pair's tape and candles: copied whole.
+            let whole = full || md.histories != seen_history;
+            let traded = whole || last_id != seen_id;
+            let (trades, omitted_until): (Vec<PublicTrade>, Option<u64>) = if whole {
+                let recent = md.trades.partition_point(|t| t.time_ns < now_ns.saturating_sub(KEEP_SPAN_NS));
+                let start = recent.min(md.trades.len().saturating_sub(KEEP_TRADES));
+                (md.trades[start..].to_vec(), start.checked_sub(1).map(|i| md.trades[i].time_ns))
             } else if last_id != seen_id {
                 let start = md.trades.partition_point(|t| t.trade_id <= seen_id);
-                md.trades[start..].to_vec()
+                (md.trades[start..].to_vec(), None)
             } else {
-                Vec::new()
+                (Vec::new(), None)
             };
+            // Every candle from the first new trade's period on (a batch may span periods).
+            let first_secs = trades.first().map(|t| t.time_ns / NS).unwrap_or(u64::MAX);
             let candles = md
                 .candles
                 .iter()
-                .map(|list| match (full, traded) {
-                    (true, _) => list.iter().cloned().collect(),
-                    (false, true) => list.back().cloned().into_iter().collect(),
-                    (false, false) => Vec::new(),
+                .zip(INTERVALS)
+                .map(|(list, minutes)| {
+                    if whole {
+                        return list.iter().cloned().collect();
+                    }
+                    let from = first_secs / (minutes * 60) * (minutes * 60);
+                    let n = list.iter().rev().take_while(|c| c.time >= from).count();
+                    list.iter().skip(list.len() - n).cloned().collect()
                 })
                 .collect();
+            let spreads = (whole || spread_back != seen_spread)
+                .then(|| md.spreads.iter().skip(md.spreads.len().saturating_sub(KEEP_SPREADS)).copied().collect());
             let stats = TickerStats {
                 last: md.last_price,
                 open: md.today_open(now_ns),
@@ -124,14 +157,17 @@ impl Tracker {
             out.push(PairCapture {
                 pair: p as u16,
                 time_ns: now_ns,
-                bids: ex.books[p].depth(crate::engine::order::Side::Buy, MAX_DEPTH),
-                asks: ex.books[p].depth(crate::engine::order::Side::Sell, MAX_DEPTH),
+                bids: ex.books[p].depth_stamped(crate::engine::order::Side::Buy, MAX_DEPTH),
+                asks: ex.books[p].depth_stamped(crate::engine::order::Side::Sell, MAX_DEPTH),
                 trades,
+                omitted_until,
                 candles,
+                spreads,
+                open_price: md.open_price,
                 stats,
-                full,
+                full: whole,
             });
-            self.seen[p] = (version, last_id);
+            self.seen[p] = (version, last_id, md.histories, spread_back);
         }
         MarketBatch { pairs: out, states }
     }

@@ -8,6 +8,7 @@ pub mod capture;
 pub mod channels;
 mod conn;
 pub mod limits;
+pub mod market_view;
 pub mod private;
 pub mod publisher;
 pub mod trading;

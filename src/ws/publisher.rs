@@ -152,8 +152,8 @@ impl Publisher {
             }
             let old = std::mem::take(&mut inner.pairs[p]);
             let mut st = PairState {
-                bids: cap.bids.iter().copied().collect(),
-                asks: cap.asks.iter().copied().collect(),
+                bids: cap.bids.iter().map(|&(p, v, _)| (p, v)).collect(),
+                asks: cap.asks.iter().map(|&(p, v, _)| (p, v)).collect(),
                 trades: if cap.full { VecDeque::new() } else { old.trades.clone() },
                 candles: if cap.full || old.candles.is_empty() { vec![VecDeque::new(); INTERVALS.len()] } else { old.candles.clone() },
                 stats: old.stats.clone(),
@@ -184,7 +184,9 @@ impl Publisher {
             if cap.full || !cap.trades.is_empty() {
                 st.stats.day = cap.stats.day.clone();
             }
-            if !cap.full {
+            // A pair copied whole mid-stream (a history import, the simulator's genesis, a reset)
+            // still moves its subscribers' books; its tape is not news (no trade/ohlc update).
+            if !cap.full || old.time_ns > 0 {
                 self.fan_out(inner, p, &old, &st, &cap);
             }
             inner.pairs[p] = st;
@@ -197,7 +199,8 @@ impl Publisher {
         let key = p as u16;
         let mut book_msgs: HashMap<usize, Option<Arc<str>>> = HashMap::new();
         let bbo_changed = old.top(true, 1) != new.top(true, 1) || old.top(false, 1) != new.top(false, 1);
-        let trades_msg = (!cap.trades.is_empty()).then(|| Arc::<str>::from(channels::trade_message(pair, sym, "update", &cap.trades)));
+        let trades_msg =
+            (!cap.full && !cap.trades.is_empty()).then(|| Arc::<str>::from(channels::trade_message(pair, sym, "update", &cap.trades)));
         let ticker_msg = Arc::<str>::from(channels::ticker_message(pair, sym, "update", new));
         let mut ohlc_msgs: HashMap<u64, Arc<str>> = HashMap::new();
         let ids: Vec<u64> = inner.clients.keys().copied().collect();
@@ -224,9 +227,9 @@ impl Publisher {
                 if trades_msg.is_some() {
                     for (i, minutes) in INTERVALS.iter().enumerate() {
                         if subs.ohlc.contains_key(&(key, *minutes)) {
+                            // Every candle the batch touched (a batch may close one period and open the next).
                             let m = ohlc_msgs.entry(*minutes).or_insert_with(|| {
-                                let last: Vec<Candle> = new.candles[i].back().cloned().into_iter().collect();
-                                Arc::from(channels::ohlc_message(pair, sym, "update", &last, *minutes, new.time_ns))
+                                Arc::from(channels::ohlc_message(pair, sym, "update", &cap.candles[i], *minutes, new.time_ns))
                             });
                             out.push(m.clone());
                         }
