@@ -350,6 +350,15 @@ impl Sequencer {
         rx.await.map_err(|_| KrakenError::Unavailable)
     }
 
+    /// Both threads are running and no commit failed: what the market view shows is still the
+    /// exchange's state (once they stop, reads answer `EService:Unavailable` as writes do).
+    pub fn serving(&self) -> bool {
+        let st = &self.stats;
+        st.engine_running.load(Ordering::Relaxed)
+            && st.storage_running.load(Ordering::Relaxed)
+            && !st.storage_failed.load(Ordering::Relaxed)
+    }
+
     /// Reads the state, in order with the commands before it.
     pub async fn read<T: Send + 'static>(&self, f: impl FnOnce(&Exchange) -> T + Send + 'static) -> Result<T, KrakenError> {
         let (tx, rx) = oneshot::channel();

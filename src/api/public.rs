@@ -31,20 +31,28 @@ pub async fn dispatch(st: &Shared, method: &str, p: Params) -> ApiResult {
         "Time" => Ok(time()),
         "SystemStatus" => {
             let view = &st.sequencer.view;
-            let status = if view.ready() { view.states().system } else { st.sequencer.read(|ex| ex.market_status.system).await? };
+            let status = if view.ready() && st.sequencer.serving() {
+                view.states().system
+            } else {
+                st.sequencer.read(|ex| ex.market_status.system).await?
+            };
             Ok(json!({ "status": status.as_str(), "timestamp": rfc3339(now_ns() / NS) }))
         }
         "Assets" => assets(&st.markets, &p),
         "AssetPairs" => {
             let view = &st.sequencer.view;
-            let statuses = if view.ready() { view.states().pairs } else { st.sequencer.read(|ex| ex.market_status.pairs.clone()).await? };
+            let statuses = if view.ready() && st.sequencer.serving() {
+                view.states().pairs
+            } else {
+                st.sequencer.read(|ex| ex.market_status.pairs.clone()).await?
+            };
             asset_pairs(&st.markets, &p, &statuses)
         }
         _ => {
             let q = Query::parse(&st.markets, method, &p)?;
             let now = now_ns();
             let view = &st.sequencer.view;
-            if view.ready() {
+            if view.ready() && st.sequencer.serving() {
                 if let Some(answer) = from_view(&st.markets, view, &q, now) {
                     return Ok(answer);
                 }
