@@ -477,7 +477,10 @@ fn random_streams_fire_every_trigger_kind_and_place_closes() {
                     let o = &sim.ex.orders[seq as usize];
                     match () {
                         _ if o.stop.as_ref().is_some_and(|s| !s.armed) => "fired stop amended",
-                        _ if r.trigger_offset.is_some() || r.limit_offset.is_some() => "trailing stop offset amended",
+                        _ if (r.trigger_offset.is_some() || r.limit_offset.is_some()) && o.req.kind.is_trailing() => {
+                            "trailing stop offset amended"
+                        }
+                        _ if r.trigger_offset.is_some() || r.limit_offset.is_some() => "relative price amended",
                         _ if r.display_qty.is_some() => "iceberg display amended",
                         _ => "",
                     }
@@ -528,6 +531,7 @@ fn random_streams_fire_every_trigger_kind_and_place_closes() {
         "market state refused at its start",
         "market state refused at its fire",
         "trailing stop offset amended",
+        "relative price amended",
         "iceberg display amended",
         "fired stop amended",
     ] {

@@ -199,3 +199,45 @@ fn amend_a_trailing_stops_offsets_an_icebergs_display_and_a_fired_stop() {
     let s2 = Server::start_in_with(&dir, &["--limits", "off"], &[]);
     assert_eq!(digest(&s2), before);
 }
+
+#[test]
+fn amend_takes_relative_prices_on_a_fixed_stop_and_a_limit_order() {
+    let s = Server::start_with(&["--limits", "off"], &[]);
+    let alice = s.account("alice", "100000", "0.1", "all");
+    let bob = s.account("bob", "100000", "1", "all");
+    let carol = s.account("carol", "100000", "1", "all");
+    // The last trade at 90000.
+    place(&s, &bob, &[("type", "buy"), ("ordertype", "limit"), ("price", "90000"), ("volume", "0.01")]);
+    place(&s, &carol, &[("type", "sell"), ("ordertype", "market"), ("volume", "0.01")]);
+    let (stop, _) = place(
+        &s,
+        &alice,
+        &[("type", "sell"), ("ordertype", "stop-loss-limit"), ("price", "85000"), ("price2", "84000"), ("volume", "0.05")],
+    );
+    // `-1000` below the last trade; `#2%` for a sell's limit of a -limit stop: beyond it, down.
+    let a = s.private(&alice, "AmendOrder", &[("txid", &stop), ("trigger_price", "-1000"), ("limit_price", "#2%")]);
+    assert!(ok(&a)["amend_id"].is_string(), "{a}");
+    let o = order(&s, &alice, &stop);
+    assert_eq!((num(&o["stopprice"]), num(&o["limitprice"])), (89000.0, 88200.0), "{o}");
+    assert_eq!(o["descr"]["order"], "sell 0.05000000 XBTUSD @ stop loss 89000.0 -> limit 88200.0", "{o}");
+    // A relative limit on a resting limit order: `+1%` of 90000.
+    let (limit, _) = place(&s, &alice, &[("type", "sell"), ("ordertype", "limit"), ("price", "95000"), ("volume", "0.01")]);
+    ok(&s.private(&alice, "AmendOrder", &[("txid", &limit), ("limit_price", "+1%")]));
+    assert_eq!(num(&order(&s, &alice, &limit)["descr"]["price"]), 90900.0);
+    // A relative trigger on a limit order is still no trigger.
+    assert_eq!(
+        err(&s.private(&alice, "AmendOrder", &[("txid", &limit), ("trigger_price", "+5")])),
+        "EGeneral:Invalid arguments:trigger_price"
+    );
+    // The trade at 89000 reaches the amended trigger.
+    place(&s, &bob, &[("type", "buy"), ("ordertype", "limit"), ("price", "89000"), ("volume", "0.01")]);
+    place(&s, &carol, &[("type", "sell"), ("ordertype", "market"), ("volume", "0.01")]);
+    assert_eq!(order(&s, &alice, &stop)["misc"], "stopped,amended");
+    // Replayed to the same state.
+    let before = digest(&s);
+    let dir = s.data_dir.clone();
+    let mut s = s;
+    s.terminate();
+    let s2 = Server::start_in_with(&dir, &["--limits", "off"], &[]);
+    assert_eq!(digest(&s2), before);
+}

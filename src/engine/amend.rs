@@ -17,6 +17,7 @@
 
 use super::ids::IdKind;
 use super::order::{AccountId, CancelReason, Offset, Order, OrderKind, OrderSeq, Side, Status};
+use super::triggers::{apply_offset, auto_plus, to_tick};
 use super::{Applied, Exchange};
 use crate::error::KrakenError;
 use crate::money::div_ceil;
@@ -176,12 +177,44 @@ impl Exchange {
         }
     }
 
+    /// Kraken's relative amend prices (`+n`, `-n`, `#n`, `n%`: "an offset relative to the market
+    /// price") on an order that is not a trailing stop, made absolute against the last trade on
+    /// the pair's tick, as AddOrder's relative prices are (`resolve_prices`). A trailing stop's
+    /// offsets stay offsets (amend_stop.rs).
+    fn absolute_amend(&self, o: &Order, r: &AmendRequest) -> Result<AmendRequest, KrakenError> {
+        let base = self.market_data[o.req.pair as usize].last_price;
+        let tick = self.markets.pair(o.req.pair).tick;
+        let (kind, side) = (o.req.kind, o.req.side);
+        let absolute = |off: Offset, second: bool, name: &str| {
+            let p = if base == 0 { None } else { apply_offset(base, off, auto_plus(kind, side, second)) };
+            p.map(|p| to_tick(p, tick)).ok_or_else(|| KrakenError::invalid(name))
+        };
+        let mut a = r.clone();
+        if let Some(off) = r.trigger_offset {
+            a.trigger_price = Some(absolute(off, false, "trigger_price")?);
+            a.trigger_offset = None;
+        }
+        if let Some(off) = r.limit_offset {
+            // A `-limit` stop's limit is its second price; a limit order's its first.
+            a.limit_price = Some(absolute(off, kind.has_limit2(), "limit_price")?);
+            a.limit_offset = None;
+        }
+        Ok(a)
+    }
+
     pub(super) fn amend(&mut self, r: &AmendRequest, t: u64) -> Result<Applied, KrakenError> {
         self.user_account(r.account)?;
         let seq = self.amend_target(r.account, &r.target).ok_or(KrakenError::UnknownOrder)?;
         let o = &self.orders[seq as usize];
         // An amend is admitted as the order it makes would be (market states, `status`).
         self.admit_new_order(&o.req)?;
+        let absolute;
+        let r = if !o.req.kind.is_trailing() && (r.trigger_offset.is_some() || r.limit_offset.is_some()) {
+            absolute = self.absolute_amend(o, r)?;
+            &absolute
+        } else {
+            r
+        };
         let pair = self.markets.pair(o.req.pair);
         let none = r.trigger_offset.is_none() && r.limit_offset.is_none();
         if r.order_qty.is_none() && r.limit_price.is_none() && r.trigger_price.is_none() && r.display_qty.is_none() && none {

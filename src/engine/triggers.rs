@@ -121,7 +121,7 @@ pub fn apply_offset(base: u64, off: Offset, plus_when_auto: bool) -> Option<u64>
 }
 
 /// A price rounded to the pair's tick (half up), at least one tick.
-fn to_tick(p: u64, tick: u64) -> u64 {
+pub(super) fn to_tick(p: u64, tick: u64) -> u64 {
     (((p + tick / 2) / tick) * tick).max(tick)
 }
 
