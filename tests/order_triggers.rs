@@ -6,50 +6,10 @@
 
 mod common;
 
-use common::{err, ok, Key, Server};
+use common::xbt_orders::{add, digest, hold_xbt, num, order, place, trade_at};
+use common::{err, ok, Server};
 use serde_json::Value;
 use std::time::{Duration, Instant};
-
-const PAIR: &str = "XBTUSD";
-
-fn add(s: &Server, k: &Key, params: &[(&str, &str)]) -> Value {
-    let mut p = vec![("pair", PAIR)];
-    p.extend_from_slice(params);
-    s.private(k, "AddOrder", &p)
-}
-
-fn place(s: &Server, k: &Key, params: &[(&str, &str)]) -> (String, Value) {
-    let v = add(s, k, params);
-    let r = ok(&v).clone();
-    (r["txid"][0].as_str().unwrap().to_string(), r)
-}
-
-fn order(s: &Server, k: &Key, txid: &str) -> Value {
-    ok(&s.private(k, "QueryOrders", &[("txid", txid), ("trades", "true")]))[txid].clone()
-}
-
-fn hold_xbt(s: &Server, k: &Key) -> String {
-    ok(&s.private(k, "BalanceEx", &[]))["XXBT"]["hold_trade"].as_str().unwrap_or("").to_string()
-}
-
-/// A price or volume field as a number (the figures here do not depend on how many decimals
-/// the answer prints).
-fn num(v: &Value) -> f64 {
-    v.as_str().unwrap_or_else(|| panic!("{v} is not a string")).parse().unwrap()
-}
-
-fn digest(s: &Server) -> String {
-    let v: Value = serde_json::from_str(s.cli(&["audit", "--json"]).trim()).unwrap();
-    assert_eq!(v["ok"], true, "{v}");
-    v["digest"].as_str().unwrap().to_string()
-}
-
-/// A trade between two other accounts at `price`: a resting sell (or buy) and a market taker.
-fn trade_at(s: &Server, maker: &Key, taker: &Key, price: &str, maker_side: &str) {
-    let taker_side = if maker_side == "sell" { "buy" } else { "sell" };
-    place(s, maker, &[("type", maker_side), ("ordertype", "limit"), ("price", price), ("volume", "0.01")]);
-    place(s, taker, &[("type", taker_side), ("ordertype", "market"), ("volume", "0.01")]);
-}
 
 #[test]
 fn stop_loss_limit_waits_untriggered_then_fires_once_on_a_trade() {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod console;
+pub mod xbt_orders;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
