@@ -136,6 +136,25 @@ fn add_order_batch_places_refuses_whole_and_reports_engine_errors_per_order() {
     );
     assert_eq!(ok(&v)["orders"][1]["descr"], json!({"order": "buy 0.01000000 XBTUSD @ limit 18000.0"}));
     assert_eq!(open_count(&s, &k), 6);
+    // Fifteen orders in the form spelling (91 fields with their userrefs), as krakenex sends them.
+    let fields: Vec<(String, String)> = (0..15)
+        .flat_map(|i| {
+            let f = |name: &str, v: String| (format!("orders[{i}][{name}]"), v);
+            [
+                f("type", "buy".into()),
+                f("ordertype", "limit".into()),
+                f("volume", "0.01".into()),
+                f("price", format!("{}", 17000 - i * 10)),
+                f("userref", "7".into()),
+                f("oflags", "post".into()),
+            ]
+        })
+        .chain([("pair".to_string(), "XBTUSD".to_string())])
+        .collect();
+    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let v = s.private(&k, "AddOrderBatch", &refs);
+    assert_eq!(ok(&v)["orders"].as_array().map(Vec::len), Some(15), "{v}");
+    assert_eq!(open_count(&s, &k), 21);
     s.assert_no_panics();
 }
 

@@ -6,7 +6,9 @@
 use crate::error::KrakenError;
 use std::collections::HashMap;
 
-pub const MAX_FIELDS: usize = 64;
+/// Fields in one request: a form-encoded AddOrderBatch of Kraken's 15 orders with every order
+/// option (`orders[14][close][price2]` …) stays under it; the body's byte limit bounds the rest.
+pub const MAX_FIELDS: usize = 512;
 pub const MAX_VALUE_LEN: usize = 8192;
 
 #[derive(Debug, Default, Clone)]
