@@ -35,6 +35,9 @@ pub struct Config {
     /// WebSocket bounds (`[ws]`): connections per address, request size and rate, queues.
     #[serde(default)]
     pub ws: crate::ws::limits::WsConfig,
+    /// Engine checkpoints (`[storage]`): how often, how many kept.
+    #[serde(default)]
+    pub storage: crate::recovery::checkpointer::StorageConfig,
     pub fees: FeeSchedule,
     pub assets: Vec<AssetConfig>,
     pub pairs: Vec<PairConfig>,

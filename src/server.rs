@@ -37,6 +37,8 @@ pub struct Server {
     pub id_seed: u64,
     /// The web console's sessions and log-in failure counts (in memory).
     pub sessions: crate::console::session::Sessions,
+    /// The engine checkpoint thread (`[storage]`; `calamari log`).
+    pub checkpoints: Arc<crate::recovery::checkpointer::Checkpointer>,
 }
 
 /// A freshly created API key; the secret is shown once and never stored in clear.
@@ -76,10 +78,16 @@ impl Server {
         };
         check_markets_compatible(key_store.as_ref(), &config)?;
         let markets = Markets::from_config(&config)?;
-        let crate::recovery::Recovered { exchange, nonces, records: replayed } =
-            crate::recovery::replay(log.as_mut(), markets.clone(), seed)?;
-        let fresh = replayed == 0 && exchange.account_by_name(&config.demo.account).is_none();
-        tracing::info!(replayed, "state restored from the command log");
+        let crate::recovery::Recovered { exchange, nonces, records: replayed, checkpoint } =
+            crate::recovery::checkpoint::recover(log.as_mut(), markets.clone(), seed, data_dir)?;
+        let fresh = replayed == 0 && checkpoint.is_none() && exchange.account_by_name(&config.demo.account).is_none();
+        let checkpoints = crate::recovery::checkpointer::Checkpointer::start(
+            data_dir.to_path_buf(),
+            markets.clone(),
+            seed,
+            config.storage.clone(),
+            checkpoint.unwrap_or(0),
+        );
         let keys = Arc::new(KeyRegistry::load(key_store.as_ref(), &sbox)?);
         for k in keys.all() {
             if let Some(n) = nonces.get(&k.id) {
@@ -118,7 +126,18 @@ impl Server {
         let admin_token = load_or_create_token(data_dir)?;
         let sessions = crate::console::session::Sessions::new(&config.console);
         Ok((
-            Server { state, key_store, sbox, data_dir: data_dir.to_path_buf(), admin_token, config, sessions, market, id_seed: seed },
+            Server {
+                state,
+                key_store,
+                sbox,
+                data_dir: data_dir.to_path_buf(),
+                admin_token,
+                config,
+                sessions,
+                market,
+                id_seed: seed,
+                checkpoints,
+            },
             fresh,
         ))
     }
@@ -427,6 +446,7 @@ pub async fn serve(data_dir: &Path, listen: SocketAddr, config: Config, profile:
     ticker.abort();
     market.abort();
     server.state.telemetry.request_log.flush(true);
+    server.checkpoints.stop();
     server.state.sequencer.stop();
     server.flush_nonces();
     tracing::info!(commits = server.state.sequencer.stats.commits.load(std::sync::atomic::Ordering::Relaxed), "storage synced; shut down");

@@ -7,6 +7,7 @@ mod accounts;
 mod console;
 mod funding;
 pub(crate) mod limits;
+mod log;
 mod market;
 mod market_status;
 mod state;
@@ -56,7 +57,8 @@ pub fn router(server: Shared) -> Router {
         .route("/admin/snapshots/restore", post(state::restore))
         .layer(DefaultBodyLimit::max(16 * 1024))
         .merge(market::router())
-        .merge(market_status::router());
+        .merge(market_status::router())
+        .merge(log::router());
     // Tests only: a handler that panics, to prove the panic path (500 + EGeneral:Internal error,
     // the connection answered, the server serving on, calamari_panics_total counting).
     let router = if std::env::var("CALAMARI_TEST_PANIC").is_ok_and(|v| v == "1") {

@@ -9,6 +9,7 @@ mod admin_client;
 mod call;
 mod console;
 mod funding;
+mod log;
 mod market;
 mod market_status;
 mod operator;
@@ -125,6 +126,11 @@ pub enum Cmd {
     Snapshot {
         #[command(subcommand)]
         action: market::SnapshotCmd,
+    },
+    /// The command log and its engine checkpoints: status, checkpoint now, prune.
+    Log {
+        #[command(subcommand)]
+        action: log::LogCmd,
     },
     /// A signed call to any Kraken endpoint (KRAKEN_API_KEY / KRAKEN_API_SECRET for private ones).
     Call {
@@ -265,6 +271,7 @@ pub fn run(cli: Cli) -> Result<i32, String> {
                 "problem": r.invariants.as_ref().err(),
                 "orders": r.orders,
                 "ledger_entries": r.ledger_entries,
+                "checkpoint": r.checkpoint,
             });
             println!("{out}");
             Ok(if r.invariants.is_ok() { 0 } else { 1 })
@@ -273,6 +280,7 @@ pub fn run(cli: Cli) -> Result<i32, String> {
             let url = url.or_else(|| target.server.clone()).unwrap_or_else(|| admin_client::recorded_url(&target.data_dir));
             call(&url, &method, &params)
         }
+        Cmd::Log { action } => log::run(&target, json, action),
         cmd @ (Cmd::Chain { .. } | Cmd::AddressBook { .. } | Cmd::Adjust { .. }) => funding::run(&target, json, cmd),
         c @ (Cmd::Market { .. } | Cmd::Import(_) | Cmd::Reset(_) | Cmd::Snapshot { .. }) => market::run(&target, json, c),
         other => operator::run(&target, json, other),

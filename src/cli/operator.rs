@@ -42,7 +42,7 @@ pub fn run(target: &Target, as_json: bool, cmd: Cmd) -> Result<i32, String> {
         Cmd::Serve { .. } | Cmd::Replay { .. } | Cmd::Call { .. } | Cmd::Chain { .. } | Cmd::AddressBook { .. } | Cmd::Adjust { .. } => {
             unreachable!("not run here")
         }
-        Cmd::Market { .. } | Cmd::Import(_) | Cmd::Reset(_) | Cmd::Snapshot { .. } => unreachable!("a market command"),
+        Cmd::Market { .. } | Cmd::Import(_) | Cmd::Reset(_) | Cmd::Snapshot { .. } | Cmd::Log { .. } => unreachable!("run elsewhere"),
     };
     if as_json {
         println!("{v}");

@@ -11,7 +11,7 @@ pub const EXTERNAL: AccountId = 0;
 pub const FEES: AccountId = 1;
 pub const FIRST_USER: AccountId = 2;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Account {
     pub name: String,
     pub balances: Vec<i128>,
@@ -62,7 +62,7 @@ impl Account {
 }
 
 /// Kraken's ledger entry types used here.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LedgerKind {
     Trade,
     Deposit,
@@ -82,13 +82,13 @@ impl LedgerKind {
 }
 
 /// What a ledger entry's `refid` names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RefId {
     Trade(u64),
     Funding(u64),
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct LedgerEntry {
     pub seq: u64,
     pub account: AccountId,
@@ -104,7 +104,7 @@ pub struct LedgerEntry {
 }
 
 /// One account's side of a fill (Kraken's TradesHistory entry).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct TradeRecord {
     pub seq: u64,
     pub account: AccountId,

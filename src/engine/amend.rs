@@ -54,7 +54,7 @@ pub struct AmendRequest {
     pub limit_offset: Option<Offset>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AmendKind {
     Original,
     User,
@@ -70,7 +70,7 @@ impl AmendKind {
 }
 
 /// One entry of an order's amend history (OrderAmends).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AmendRecord {
     /// Sequence in the amend id space (ORIGINAL | order seq for the original entry).
     pub id: u64,

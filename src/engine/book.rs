@@ -8,7 +8,7 @@
 use super::order::{OrderSeq, Side};
 use std::collections::{BTreeMap, VecDeque};
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Level {
     pub queue: VecDeque<OrderSeq>,
     /// Sum of the remaining volume of the live orders at this level.
@@ -19,7 +19,7 @@ pub struct Level {
     pub changed_ns: u64,
 }
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Book {
     bids: BTreeMap<u64, Level>,
     asks: BTreeMap<u64, Level>,

@@ -69,7 +69,7 @@ fn check(mixed: u64, key: u64) -> u16 {
 }
 
 /// Issues and reads back ids for one exchange (one seed per data directory).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct IdCodec {
     seed: u64,
 }

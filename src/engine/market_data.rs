@@ -13,7 +13,7 @@ pub const MAX_SPREADS: usize = 1000;
 pub const NS: u64 = 1_000_000_000;
 pub const DAY_NS: u64 = 86_400 * NS;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct PublicTrade {
     pub price: u64,
     pub volume: i128,
@@ -23,7 +23,7 @@ pub struct PublicTrade {
     pub trade_id: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Candle {
     /// Start of the candle, unix seconds.
     pub time: u64,
@@ -44,7 +44,7 @@ impl Candle {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct MarketData {
     pub trades: Vec<PublicTrade>,
     pub candles: Vec<VecDeque<Candle>>,

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 pub type AssetIdx = u16;
 pub type PairIdx = u16;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Asset {
     pub id: String,
     pub altname: String,
@@ -19,7 +19,7 @@ pub struct Asset {
     pub collateral_value: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Pair {
     pub id: String,
     pub altname: String,
@@ -62,13 +62,13 @@ impl Pair {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct FeeTier {
     pub volume: i128,
     pub ppm: i128,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Markets {
     pub assets: Vec<Asset>,
     pub pairs: Vec<Pair>,

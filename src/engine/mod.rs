@@ -195,6 +195,7 @@ pub enum Applied {
     },
 }
 
+#[derive(Serialize, Deserialize)]
 pub struct Exchange {
     pub markets: Markets,
     pub ids: IdCodec,

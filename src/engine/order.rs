@@ -162,7 +162,7 @@ pub struct CloseOrder {
 
 /// A triggered order's trigger state: armed (waiting, off the book) until its reference price
 /// crosses `stop`, then fired once.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StopState {
     pub armed: bool,
     /// The trigger price: fixed for stop-loss/take-profit, follows `peak` for trailing kinds
@@ -318,7 +318,7 @@ impl NewOrder {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Order {
     pub seq: OrderSeq,
     pub req: NewOrder,

@@ -94,7 +94,7 @@ impl MarketStatus {
 }
 
 /// The whole market's state and each pair's.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MarketStates {
     pub system: MarketStatus,
     pub pairs: Vec<MarketStatus>,

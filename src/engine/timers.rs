@@ -22,14 +22,14 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const MAX_DEAD_MAN_S: u64 = 86_400;
 
 /// What a timer does when it fires. The variant order is the order at one instant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Timer {
     Expire(OrderSeq),
     Start(OrderSeq),
     DeadMan(AccountId),
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Timers {
     /// (due time, what) for every live timer.
     pub queue: BTreeSet<(u64, Timer)>,

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 const PPM: u128 = 1_000_000;
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 struct Bucket {
     peak: u64,
     /// (offset in ticks, order)
@@ -29,7 +29,7 @@ struct Bucket {
     size: usize,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Trailing {
     /// Sell stops (below a rising peak) or buy stops (above a falling trough).
     sell: bool,

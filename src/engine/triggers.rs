@@ -23,7 +23,7 @@ use crate::money::div_round_half_up;
 use std::collections::{BTreeSet, VecDeque};
 
 /// The armed orders of one pair and one reference.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RefIndex {
     /// Fire when the reference rises to the price: (stop, order).
     up: BTreeSet<(u64, OrderSeq)>,
@@ -46,7 +46,7 @@ impl RefIndex {
 }
 
 /// Everything the engine keeps for triggered orders.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Triggers {
     /// Per pair: [last, index].
     index: Vec<[RefIndex; 2]>,

@@ -10,7 +10,10 @@
 //! SQLite ([`sqlite`]) is the one backend today; the traits are what a PostgreSQL backend would
 //! implement.
 
+pub mod checkpoint;
 pub mod sqlite;
+mod sqlite_tail;
+pub use sqlite_tail::{prune_before, PruneReport};
 
 use std::fmt;
 use std::path::Path;
@@ -27,6 +30,47 @@ pub trait CommandLog: Send {
     /// Calls `f(seq, bytes)` for every record in order. An error from `f` stops the replay and is
     /// returned as [`StorageError::Replay`].
     fn replay(&mut self, f: &mut ReplayFn<'_>) -> Result<(), StorageError>;
+    /// Calls `f(seq, bytes)` for every record after `after`, in order (the tail an engine
+    /// checkpoint at `after` needs). Fails if record `after + 1` is not there while later ones are
+    /// (pruned) or numbering has a gap.
+    fn replay_after(&mut self, after: u64, f: &mut ReplayFn<'_>) -> Result<(), StorageError> {
+        let mut expected = after + 1;
+        self.replay(&mut |seq, bytes| {
+            if seq <= after {
+                return Ok(());
+            }
+            if seq != expected {
+                return Err(format!("command log has a gap: record {expected} is missing (next is {seq})"));
+            }
+            expected += 1;
+            f(seq, bytes)
+        })
+    }
+    /// The first and last sequence numbers held (none when the log is empty).
+    fn bounds(&mut self) -> Result<Option<(u64, u64)>, StorageError> {
+        let mut b: Option<(u64, u64)> = None;
+        self.replay(&mut |seq, _| {
+            b = Some((b.map_or(seq, |(first, _)| first), seq));
+            Ok(())
+        })?;
+        Ok(b)
+    }
+    /// The log's generation: bumped by every [`CommandLog::replace_all`], so an engine checkpoint
+    /// of a replaced log is never taken for one of the new log.
+    fn epoch(&mut self) -> Result<u64, StorageError> {
+        Ok(0)
+    }
+    /// One record's bytes, if the log holds it.
+    fn record(&mut self, seq: u64) -> Result<Option<Vec<u8>>, StorageError> {
+        let mut out = None;
+        self.replay(&mut |s, bytes| {
+            if s == seq {
+                out = Some(bytes.to_vec());
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
     /// Replaces every record by `records` (numbered from 1) in one durable transaction (reset,
     /// snapshot restore).
     fn replace_all(&mut self, _records: &[Vec<u8>]) -> Result<(), StorageError> {

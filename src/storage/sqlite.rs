@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 ";
 
-fn backend(e: rusqlite::Error) -> StorageError {
+pub(super) fn backend(e: rusqlite::Error) -> StorageError {
     StorageError::Backend(e.to_string())
 }
 
@@ -54,7 +54,7 @@ fn nonce_from_sql(n: i64) -> u64 {
     n as u64
 }
 
-fn connect(path: &Path) -> Result<Connection, StorageError> {
+pub(super) fn connect(path: &Path) -> Result<Connection, StorageError> {
     let conn = Connection::open(path).map_err(backend)?;
     conn.busy_timeout(Duration::from_secs(5)).map_err(backend)?;
     let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).map_err(backend)?;
@@ -83,16 +83,22 @@ pub fn open(data_dir: &Path) -> Result<(SqliteLog, SqliteKeyStore), StorageError
         keys.execute_batch("ALTER TABLE api_keys ADD COLUMN settings TEXT NOT NULL DEFAULT '{}'").map_err(backend)?;
     }
     keys.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(backend)?;
-    let log = connect(&path)?;
-    let last: Option<i64> = log.query_row("SELECT MAX(seq) FROM commands", [], |r| r.get(0)).map_err(backend)?;
-    let next_seq = last.map_or(1, |s| s as u64 + 1);
-    Ok((SqliteLog { conn: log, next_seq }, SqliteKeyStore { conn: Mutex::new(keys) }))
+    Ok((SqliteLog::over(connect(&path)?)?, SqliteKeyStore { conn: Mutex::new(keys) }))
 }
 
 /// The command log over its own connection.
 pub struct SqliteLog {
-    conn: Connection,
+    pub(super) conn: Connection,
     next_seq: u64,
+}
+
+impl SqliteLog {
+    /// The log over a connection to a database whose schema exists; numbering continues after
+    /// the highest record.
+    pub(super) fn over(conn: Connection) -> Result<SqliteLog, StorageError> {
+        let last: Option<i64> = conn.query_row("SELECT MAX(seq) FROM commands", [], |r| r.get(0)).map_err(backend)?;
+        Ok(SqliteLog { conn, next_seq: last.map_or(1, |s| s as u64 + 1) })
+    }
 }
 
 impl CommandLog for SqliteLog {
@@ -116,6 +122,7 @@ impl CommandLog for SqliteLog {
     fn replace_all(&mut self, records: &[Vec<u8>]) -> Result<(), StorageError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
         tx.execute("DELETE FROM commands", []).map_err(backend)?;
+        super::sqlite_tail::bump_epoch(&tx)?;
         {
             let mut stmt = tx.prepare_cached("INSERT INTO commands (seq, body) VALUES (?1, ?2)").map_err(backend)?;
             for (i, body) in records.iter().enumerate() {
@@ -134,21 +141,23 @@ impl CommandLog for SqliteLog {
     }
 
     fn replay(&mut self, f: &mut ReplayFn<'_>) -> Result<(), StorageError> {
-        let mut stmt = self.conn.prepare_cached("SELECT seq, body FROM commands ORDER BY seq").map_err(backend)?;
-        let mut rows = stmt.query([]).map_err(backend)?;
-        let mut expected: Option<u64> = None;
-        while let Some(row) = rows.next().map_err(backend)? {
-            let seq = row.get::<_, i64>(0).map_err(backend)? as u64;
-            if let Some(want) = expected {
-                if seq != want {
-                    return Err(StorageError::Backend(format!("command log has a gap: record {want} is missing (next is {seq})")));
-                }
-            }
-            let body = row.get_ref(1).map_err(backend)?.as_blob().map_err(|e| StorageError::Backend(format!("record {seq}: {e}")))?;
-            f(seq, body).map_err(StorageError::Replay)?;
-            expected = Some(seq + 1);
-        }
-        Ok(())
+        self.replay_after(0, f)
+    }
+
+    fn replay_after(&mut self, after: u64, f: &mut ReplayFn<'_>) -> Result<(), StorageError> {
+        super::sqlite_tail::replay_after(&self.conn, after, f)
+    }
+
+    fn bounds(&mut self) -> Result<Option<(u64, u64)>, StorageError> {
+        super::sqlite_tail::bounds(&self.conn)
+    }
+
+    fn epoch(&mut self) -> Result<u64, StorageError> {
+        super::sqlite_tail::epoch(&self.conn)
+    }
+
+    fn record(&mut self, seq: u64) -> Result<Option<Vec<u8>>, StorageError> {
+        super::sqlite_tail::record(&self.conn, seq)
     }
 }
 

@@ -31,7 +31,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// At most this many deposit addresses per account, asset and method (`EFunding:Too many addresses`).
 pub const MAX_ADDRESSES: u16 = 64;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Status {
     Initial,
     Pending,
@@ -55,7 +55,7 @@ impl Status {
 /// A record's funding id (the number behind its `refid`).
 pub type FundingId = u64;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Deposit {
     pub id: FundingId,
     pub owner: AddressOwner,
@@ -68,7 +68,7 @@ pub struct Deposit {
     pub ledger: Option<u64>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Withdrawal {
     pub id: FundingId,
     pub account: AccountId,
@@ -85,7 +85,8 @@ pub struct Withdrawal {
     pub time_ns: u64,
     pub status: Status,
     /// Kraken's `status-prop` (`canceled`).
-    pub prop: Option<&'static str>,
+    #[serde(with = "crate::storage::checkpoint::static_text")]
+    pub prop: Option<crate::storage::checkpoint::StaticStr>,
     /// When the next transition is due (none once final).
     pub due_ns: Option<u64>,
     pub broadcast_after_ns: u64,
@@ -108,7 +109,7 @@ impl Withdrawal {
 }
 
 /// An address-book entry (Kraken's withdrawal key).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BookEntry {
     pub asset: AssetIdx,
     pub method: u8,
@@ -118,14 +119,14 @@ pub struct BookEntry {
     pub verified: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum FundingRef {
     Deposit(u32),
     Withdrawal(u32),
 }
 
 /// The funding part of the exchange's state.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct FundingState {
     pub deposits: Vec<Deposit>,
     pub withdrawals: Vec<Withdrawal>,

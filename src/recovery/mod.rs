@@ -10,33 +10,46 @@ use crate::storage::CommandLog;
 use std::collections::HashMap;
 use std::path::Path;
 
+pub mod checkpoint;
+pub mod checkpointer;
+
 /// The state a log replays to.
 pub struct Recovered {
     pub exchange: Exchange,
     /// The highest nonce each key used in a logged command.
     pub nonces: HashMap<i64, u64>,
-    /// How many records were replayed.
+    /// How many records were replayed (after the checkpoint, when one was loaded).
     pub records: u64,
+    /// The engine checkpoint the replay started from (its last record), if any.
+    pub checkpoint: Option<u64>,
 }
 
 /// Replays every record of `log`, in order, into a fresh exchange. A record that does not parse or
 /// no longer applies stops the replay with an error naming its sequence number.
 pub fn replay(log: &mut dyn CommandLog, markets: Markets, id_seed: u64) -> Result<Recovered, String> {
-    let mut exchange = Exchange::new(markets, id_seed);
-    let mut nonces: HashMap<i64, u64> = HashMap::new();
-    let mut records = 0u64;
-    log.replay(&mut |seq, bytes| {
+    let mut r = Recovered { exchange: Exchange::new(markets, id_seed), nonces: HashMap::new(), records: 0, checkpoint: None };
+    replay_tail(log, 0, &mut r)?;
+    Ok(r)
+}
+
+/// Applies the records after `after` to `r` (a fresh state, or a checkpoint's at `after`),
+/// counting them and raising the keys' nonces; returns the last record's sequence number.
+pub fn replay_tail(log: &mut dyn CommandLog, after: u64, r: &mut Recovered) -> Result<u64, String> {
+    let mut last = after;
+    let Recovered { exchange, nonces, records, .. } = r;
+    log.replay_after(after, &mut |seq, bytes| {
         let env: Envelope = serde_json::from_slice(bytes).map_err(|e| format!("record {seq}: {e}"))?;
         if let Some((k, n)) = env.key_nonce {
             let e = nonces.entry(k).or_default();
             *e = (*e).max(n);
         }
         exchange.apply(&env).map_err(|e| format!("record {seq} no longer applies: {e}"))?;
-        records += 1;
+        *records += 1;
+        last = seq;
         Ok(())
     })
     .map_err(|e| e.to_string())?;
-    Ok(Recovered { exchange, nonces, records })
+    Ok(last)
 }
 
 /// What `calamari replay` reports about a data directory.
@@ -47,10 +60,15 @@ pub struct ReplayReport {
     pub invariants: Result<(), String>,
     pub orders: usize,
     pub ledger_entries: usize,
+    /// The newest usable engine checkpoint plus the log after it compared with the whole log's
+    /// replay (`equal`), and the checkpoints refused with their reasons; `None` without any.
+    pub checkpoint: Option<serde_json::Value>,
 }
 
 /// Opens a data directory's store, replays its log with the markets of `config` and checks the
 /// result. Reads only the log and the id seed; safe beside a running server (SQLite WAL readers).
+/// When the log was pruned, the replay starts from the newest usable engine checkpoint; otherwise
+/// that checkpoint plus the log after it is compared with the whole replay, digest for digest.
 /// With `at`, the replayed state is then brought to that engine time: the funding transitions and
 /// timers due by then are applied (one `Tick`), as a running server applies them as its clock passes.
 pub fn replay_data_dir(data_dir: &Path, config: &crate::config::Config, at: Option<u64>) -> Result<ReplayReport, String> {
@@ -65,16 +83,31 @@ pub fn replay_data_dir(data_dir: &Path, config: &crate::config::Config, at: Opti
         .parse::<u64>()
         .map_err(|e| e.to_string())?;
     let markets = Markets::from_config(config)?;
-    let mut r = replay(log.as_mut(), markets, seed)?;
+    let pruned = log.bounds().map_err(|e| e.to_string())?.is_some_and(|(first, _)| first > 1);
+    let (mut r, checkpoint) = if pruned {
+        let r = checkpoint::recover(log.as_mut(), markets, seed, data_dir)?;
+        let note = serde_json::json!({ "seq": r.checkpoint, "tail": r.records, "equal": serde_json::Value::Null,
+            "note": "the log was pruned before the checkpoint: no whole replay to compare with" });
+        (r, Some(note))
+    } else {
+        let r = replay(log.as_mut(), markets.clone(), seed)?;
+        let c = checkpoint::verify(data_dir, log.as_mut(), markets, &r.exchange)?;
+        (r, c)
+    };
     if let Some(t) = at.filter(|t| r.exchange.due(*t)) {
         let tick = Envelope { time_ns: t, key_nonce: None, command: crate::engine::Command::Tick };
         r.exchange.apply(&tick).map_err(|e| format!("tick at {t}: {e}"))?;
     }
+    let mut invariants = r.exchange.check_invariants();
+    if invariants.is_ok() && checkpoint.as_ref().is_some_and(|c| c["equal"] == false) {
+        invariants = Err("the engine checkpoint plus the log after it differs from the whole log's replay".into());
+    }
     Ok(ReplayReport {
         records: r.records,
         digest: r.exchange.digest(),
-        invariants: r.exchange.check_invariants(),
+        invariants,
         orders: r.exchange.orders.len(),
         ledger_entries: r.exchange.ledger.len(),
+        checkpoint,
     })
 }
