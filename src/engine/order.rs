@@ -321,6 +321,7 @@ impl NewOrder {
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Order {
     pub seq: OrderSeq,
+    #[serde(with = "crate::storage::checkpoint::as_json")]
     pub req: NewOrder,
     pub status: Status,
     pub reason: Option<CancelReason>,

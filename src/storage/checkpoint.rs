@@ -190,6 +190,24 @@ pub fn retain(dir: &Path, epoch: u64, keep: usize) -> Vec<PathBuf> {
 
 /// Serde for `Option<&'static str>` fields (a withdrawal's `status-prop`): written as text, read
 /// back as the one static copy of that text (interned, so each distinct text is kept once).
+/// Serde for a field whose type leaves fields out when serialized (`skip_serializing_if`: an
+/// order's request, as the JSON command log writes it), which a compact format without field
+/// names cannot read back: it is kept as its JSON text, the log's own encoding of it.
+pub mod as_json {
+    use serde::de::DeserializeOwned;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T: Serialize, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+        let text = serde_json::to_vec(v).map_err(serde::ser::Error::custom)?;
+        s.serialize_bytes(&text)
+    }
+
+    pub fn deserialize<'de, T: DeserializeOwned, D: Deserializer<'de>>(d: D) -> Result<T, D::Error> {
+        let text: &[u8] = <&[u8]>::deserialize(d)?;
+        serde_json::from_slice(text).map_err(serde::de::Error::custom)
+    }
+}
+
 /// `&'static str` under another name, so that serde's derive does not take the field for text
 /// borrowed from the input (which would need a `'static` input).
 pub type StaticStr = &'static str;
