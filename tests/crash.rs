@@ -32,7 +32,8 @@ use std::time::Duration;
 const TRADERS: usize = 4;
 /// Withdrawals are processed after 1 s and broadcast 1 s later, so they move between kills.
 // Engine checkpoints on (one a second while there is load), so kills land during their writes too.
-const FUNDING_CONFIG: &str = "[funding]\nwithdraw_process_seconds = 1\nwithdraw_broadcast_seconds = 1\n[storage]\ncheckpoint_every_seconds = 1\n";
+const FUNDING_CONFIG: &str =
+    "[funding]\nwithdraw_process_seconds = 1\nwithdraw_broadcast_seconds = 1\n[storage]\ncheckpoint_every_seconds = 1\n";
 
 /// What the clients were told, over all rounds.
 #[derive(Default)]

@@ -321,7 +321,7 @@ impl NewOrder {
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Order {
     pub seq: OrderSeq,
-    #[serde(with = "crate::storage::checkpoint::as_json")]
+    #[serde(with = "crate::storage::checkpoint::new_order")]
     pub req: NewOrder,
     pub status: Status,
     pub reason: Option<CancelReason>,

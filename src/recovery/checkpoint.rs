@@ -74,10 +74,12 @@ pub fn recover(log: &mut dyn CommandLog, markets: Markets, seed: u64, data_dir: 
     let epoch = log.epoch().map_err(|e| e.to_string())?;
     for entry in file::list(&file::dir(data_dir), epoch) {
         let name = entry.path.display().to_string();
+        let started = Instant::now();
         let loaded = load(&entry.path, log, &markets).and_then(|(h, mut r)| {
+            let load_ms = started.elapsed().as_millis() as u64;
             let started = Instant::now();
             replay_tail(log, h.seq, &mut r).map_err(|e| format!("the log after it does not apply: {e}"))?;
-            tracing::info!(checkpoint = %name, seq = h.seq, tail = r.records, tail_ms = started.elapsed().as_millis() as u64,
+            tracing::info!(checkpoint = %name, seq = h.seq, load_ms, tail = r.records, tail_ms = started.elapsed().as_millis() as u64,
                 "state restored from an engine checkpoint and the log after it");
             Ok(r)
         });

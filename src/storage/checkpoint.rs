@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! {"format":"calamari-engine-checkpoint","version":1,"engine":"…","seq":…,…}\n   header (JSON)
-//! 64 hex digits\n                                                                SHA-256 of header line + payload
+//! 8 hex digits\n                                                                 CRC-32 of header line + payload
 //! payload (postcard bytes)
 //! ```
 //!
@@ -63,6 +63,15 @@ pub fn sha256_hex(parts: &[&[u8]]) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The file's checksum: CRC-32 (crc32fast, several GB/s) of the header line and the payload. It
+/// is there to catch damage (a torn or flipped byte), not forgery; the data directory is trusted.
+fn crc_hex(head: &[u8], payload: &[u8]) -> String {
+    let mut h = crc32fast::Hasher::new();
+    h.update(head);
+    h.update(payload);
+    format!("{:08x}", h.finalize())
+}
+
 pub fn dir(data_dir: &Path) -> PathBuf {
     data_dir.join(DIR)
 }
@@ -103,7 +112,7 @@ pub fn list(dir: &Path, epoch: u64) -> Vec<Entry> {
 pub fn write(dir: &Path, header: &Header, payload: &[u8]) -> Result<(PathBuf, u64), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let head = serde_json::to_vec(header).map_err(|e| e.to_string())?;
-    let sum = sha256_hex(&[&head, payload]);
+    let sum = crc_hex(&head, payload);
     let path = dir.join(file_name(header.epoch, header.seq));
     let tmp = dir.join(format!(".tmp-{}", file_name(header.epoch, header.seq)));
     let io = |e: std::io::Error| format!("{}: {e}", tmp.display());
@@ -119,7 +128,7 @@ pub fn write(dir: &Path, header: &Header, payload: &[u8]) -> Result<(PathBuf, u6
     }
     std::fs::rename(&tmp, &path).map_err(io)?;
     std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let bytes = head.len() as u64 + 66 + payload.len() as u64;
+    let bytes = head.len() as u64 + 10 + payload.len() as u64;
     Ok((path, bytes))
 }
 
@@ -150,14 +159,14 @@ pub fn read(path: &Path) -> Result<(Header, Vec<u8>), String> {
     let nl = bytes.iter().position(|b| *b == b'\n').ok_or("truncated: no header line")?;
     let (head, rest) = (&bytes[..nl], &bytes[nl + 1..]);
     let header = parse_header(head)?;
-    if rest.len() < 65 || rest[64] != b'\n' {
+    if rest.len() < 9 || rest[8] != b'\n' {
         return Err("truncated: no checksum line".into());
     }
-    let (sum, payload) = (&rest[..64], &rest[65..]);
+    let (sum, payload) = (&rest[..8], &rest[9..]);
     if payload.len() as u64 != header.payload_bytes {
         return Err(format!("truncated: {} payload bytes of {}", payload.len(), header.payload_bytes));
     }
-    if sum != sha256_hex(&[head, payload]).as_bytes() {
+    if sum != crc_hex(head, payload).as_bytes() {
         return Err("checksum mismatch: the file is corrupt".into());
     }
     let payload = payload.to_vec();
@@ -190,21 +199,162 @@ pub fn retain(dir: &Path, epoch: u64, keep: usize) -> Vec<PathBuf> {
 
 /// Serde for `Option<&'static str>` fields (a withdrawal's `status-prop`): written as text, read
 /// back as the one static copy of that text (interned, so each distinct text is kept once).
-/// Serde for a field whose type leaves fields out when serialized (`skip_serializing_if`: an
-/// order's request, as the JSON command log writes it), which a compact format without field
-/// names cannot read back: it is kept as its JSON text, the log's own encoding of it.
-pub mod as_json {
-    use serde::de::DeserializeOwned;
+/// Serde for an order's request (`NewOrder`), whose derive leaves fields out when they hold
+/// their default (`skip_serializing_if`, for the JSON command log): a compact format without
+/// field names cannot read that back, so here every field is written, in order. The
+/// destructuring is exhaustive: a field added to `NewOrder` does not compile until it is added
+/// here too.
+pub mod new_order {
+    use crate::engine::order::{self as o, NewOrder};
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    pub fn serialize<T: Serialize, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
-        let text = serde_json::to_vec(v).map_err(serde::ser::Error::custom)?;
-        s.serialize_bytes(&text)
+    #[derive(Serialize)]
+    struct Ref<'a> {
+        account: &'a crate::engine::order::AccountId,
+        pair: &'a crate::engine::markets::PairIdx,
+        side: &'a o::Side,
+        kind: &'a o::OrderKind,
+        price: &'a u64,
+        volume: &'a i128,
+        post_only: &'a bool,
+        fee_in_base: &'a bool,
+        time_in_force: &'a o::TimeInForce,
+        self_trade: &'a o::SelfTrade,
+        userref: &'a Option<i32>,
+        cl_ord_id: &'a Option<String>,
+        price2: &'a u64,
+        trigger: &'a o::Trigger,
+        price_offset: &'a Option<o::Offset>,
+        price2_offset: &'a Option<o::Offset>,
+        close: &'a Option<o::CloseOrder>,
+        display_volume: &'a Option<i128>,
+        quote_volume: &'a bool,
+        expire_ns: &'a Option<u64>,
+        start_ns: &'a Option<u64>,
     }
 
-    pub fn deserialize<'de, T: DeserializeOwned, D: Deserializer<'de>>(d: D) -> Result<T, D::Error> {
-        let text: &[u8] = <&[u8]>::deserialize(d)?;
-        serde_json::from_slice(text).map_err(serde::de::Error::custom)
+    #[derive(Deserialize)]
+    struct Owned {
+        account: crate::engine::order::AccountId,
+        pair: crate::engine::markets::PairIdx,
+        side: o::Side,
+        kind: o::OrderKind,
+        price: u64,
+        volume: i128,
+        post_only: bool,
+        fee_in_base: bool,
+        time_in_force: o::TimeInForce,
+        self_trade: o::SelfTrade,
+        userref: Option<i32>,
+        cl_ord_id: Option<String>,
+        price2: u64,
+        trigger: o::Trigger,
+        price_offset: Option<o::Offset>,
+        price2_offset: Option<o::Offset>,
+        close: Option<o::CloseOrder>,
+        display_volume: Option<i128>,
+        quote_volume: bool,
+        expire_ns: Option<u64>,
+        start_ns: Option<u64>,
+    }
+
+    pub fn serialize<S: Serializer>(v: &NewOrder, s: S) -> Result<S::Ok, S::Error> {
+        let NewOrder {
+            account,
+            pair,
+            side,
+            kind,
+            price,
+            volume,
+            post_only,
+            fee_in_base,
+            time_in_force,
+            self_trade,
+            userref,
+            cl_ord_id,
+            price2,
+            trigger,
+            price_offset,
+            price2_offset,
+            close,
+            display_volume,
+            quote_volume,
+            expire_ns,
+            start_ns,
+        } = v;
+        Ref {
+            account,
+            pair,
+            side,
+            kind,
+            price,
+            volume,
+            post_only,
+            fee_in_base,
+            time_in_force,
+            self_trade,
+            userref,
+            cl_ord_id,
+            price2,
+            trigger,
+            price_offset,
+            price2_offset,
+            close,
+            display_volume,
+            quote_volume,
+            expire_ns,
+            start_ns,
+        }
+        .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NewOrder, D::Error> {
+        let Owned {
+            account,
+            pair,
+            side,
+            kind,
+            price,
+            volume,
+            post_only,
+            fee_in_base,
+            time_in_force,
+            self_trade,
+            userref,
+            cl_ord_id,
+            price2,
+            trigger,
+            price_offset,
+            price2_offset,
+            close,
+            display_volume,
+            quote_volume,
+            expire_ns,
+            start_ns,
+        } = Owned::deserialize(d)?;
+        Ok(NewOrder {
+            account,
+            pair,
+            side,
+            kind,
+            price,
+            volume,
+            post_only,
+            fee_in_base,
+            time_in_force,
+            self_trade,
+            userref,
+            cl_ord_id,
+            price2,
+            trigger,
+            price_offset,
+            price2_offset,
+            close,
+            display_volume,
+            quote_volume,
+            expire_ns,
+            start_ns,
+        })
     }
 }
 
@@ -270,11 +420,11 @@ mod tests {
         assert_eq!(read(&path).unwrap(), (header(7, &payload), payload.clone()));
         assert_eq!(read_header(&path).unwrap().seq, 7);
         let good = std::fs::read(&path).unwrap();
-        for cut in [0, 10, good.len() - 66 - payload.len(), good.len() - 1] {
+        for cut in [0, 10, good.len() - 10 - payload.len(), good.len() - 1] {
             std::fs::write(&path, &good[..cut]).unwrap();
             assert!(read(&path).unwrap_err().contains("truncated") || cut < 20, "cut at {cut}");
         }
-        for at in [5, good.len() - 70 - payload.len(), good.len() - 3] {
+        for at in [5, good.len() - 14 - payload.len(), good.len() - 3] {
             let mut bad = good.clone();
             bad[at] ^= 1;
             std::fs::write(&path, &bad).unwrap();
