@@ -107,13 +107,24 @@ fn digits(text: &str, out: &mut String) {
 /// bid levels (highest first), every order of each level in queue order contributing its price
 /// and quantity text with `.` removed and leading zeros stripped.
 pub fn checksum(pair: &Pair, book: &Book) -> u32 {
+    let texts = |levels: &[Level]| -> Vec<(String, Vec<String>)> {
+        levels
+            .iter()
+            .take(CHECKSUM_LEVELS)
+            .map(|l| (price_text(pair, l.price), l.orders.iter().map(|o| qty_text(pair, o.qty)).collect()))
+            .collect()
+    };
+    checksum_of(&texts(&book.asks), &texts(&book.bids))
+}
+
+/// The checksum of levels given as text: (price, the quantities of its orders in queue order).
+fn checksum_of(asks: &[(String, Vec<String>)], bids: &[(String, Vec<String>)]) -> u32 {
     let mut s = String::new();
-    for side in [&book.asks, &book.bids] {
-        for l in side.iter().take(CHECKSUM_LEVELS) {
-            let p = price_text(pair, l.price);
-            for o in &l.orders {
-                digits(&p, &mut s);
-                digits(&qty_text(pair, o.qty), &mut s);
+    for side in [asks, bids] {
+        for (price, qtys) in side.iter().take(CHECKSUM_LEVELS) {
+            for q in qtys {
+                digits(price, &mut s);
+                digits(q, &mut s);
             }
         }
     }
@@ -214,4 +225,190 @@ pub fn update(pair: &Pair, sym: &Sym, old: &Book, new: &Book, depth: usize) -> O
         return None;
     }
     Some(message(pair, sym, "update", &bids, &asks, new))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ids::IdCodec;
+    use crate::ws::level3_capture::L3Order;
+    use serde_json::Value;
+
+    #[test]
+    fn krakens_level3_checksum_example() {
+        // The worked example of Kraken's level3 checksum guide (docs.kraken.com, "L3 checksum
+        // (WebSocket v2)"): 10 ask levels of 14 orders, 10 bid levels of 21, → 1063832831.
+        let lv = |p: &str, q: &[&str]| (p.to_string(), q.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let asks = vec![
+            lv("44939.5", &["4.52308393", "0.00111261", "0.00100000", "0.01000000"]),
+            lv("44950.0", &["1.0334926"]),
+            lv("44953.0", &["0.64537"]),
+            lv("44955.0", &["0.250000"]),
+            lv("44959.6", &["0.35630000", "0.35630000"]),
+            lv("44960.1", &["3.38072"]),
+            lv("44960.2", &["0.88967575"]),
+            lv("44967.0", &["3.14392283"]),
+            lv("44978.5", &["0.6778960"]),
+            lv("44979.2", &["0.35630000"]),
+        ];
+        let bids = vec![
+            lv(
+                "44939.4",
+                &["0.88968699", "0.45210000", "0.10000000", "0.14296323", "0.25000000", "0.10292988", "0.33880000", "1.28140860"],
+            ),
+            lv("44937.1", &["0.3346877"]),
+            lv("44934.7", &["0.35630000"]),
+            lv("44930.2", &["0.22734299", "0.1000000", "0.5550000", "0.70000000", "0.15000000"]),
+            lv("44928.0", &["0.105240"]),
+            lv("44919.6", &["0.33870000"]),
+            lv("44919.5", &["0.7610000"]),
+            lv("44912.0", &["0.35630000"]),
+            lv("44909.7", &["0.6690000"]),
+            lv("44901.9", &["0.88982"]),
+        ];
+        assert_eq!(checksum_of(&asks, &bids), 1_063_832_831);
+    }
+
+    fn pair() -> (Pair, Sym) {
+        let markets = crate::engine::markets::Markets::from_config(&crate::config::Config::builtin()).unwrap();
+        let p = markets.pairs.iter().find(|p| p.altname == "XBTUSD").unwrap().clone();
+        let sym = Sym::of(&markets, &p);
+        (p, sym)
+    }
+
+    /// (price ticks, [(seq, qty units)]) per level, best first.
+    type Side = Vec<(u64, Vec<(u64, i128)>)>;
+
+    fn capture(t: u64, depth: usize, bids: &Side, asks: &Side) -> L3Capture {
+        let side = |s: &Side| {
+            s.iter()
+                .map(|(p, os)| L3Level { price: *p, orders: os.iter().map(|&(seq, qty)| L3Order { seq, qty, entered_ns: t }).collect() })
+                .collect()
+        };
+        L3Capture { pair: 0, time_ns: t, depth, bids: side(bids), asks: side(asks), reset: false, ids: IdCodec::new(7) }
+    }
+
+    /// A client's book: per side, levels in price order of (price text, [(id, qty text)]).
+    type Client = [Vec<(String, Vec<(String, String)>)>; 2];
+
+    fn text(v: &Value) -> String {
+        v.to_string()
+    }
+
+    fn apply(client: &mut Client, msg: &str, bids_desc: bool, depth: usize) {
+        let m: Value = serde_json::from_str(msg).unwrap();
+        let d = &m["data"][0];
+        for (i, key) in ["bids", "asks"].iter().enumerate() {
+            let side = &mut client[i];
+            if m["type"] == "snapshot" {
+                side.clear();
+            }
+            for e in d[*key].as_array().unwrap() {
+                let (id, price, qty) = (e["order_id"].as_str().unwrap().to_string(), text(&e["limit_price"]), text(&e["order_qty"]));
+                let pos = side.iter().position(|(p, _)| *p == price);
+                match e.get("event").and_then(Value::as_str) {
+                    Some("delete") => {
+                        let l = &mut side[pos.expect("delete at a known level")].1;
+                        let before = l.len();
+                        l.retain(|(o, _)| *o != id);
+                        assert_eq!(l.len() + 1, before, "delete of a known order");
+                    }
+                    Some("modify") => {
+                        let l = &mut side[pos.expect("modify at a known level")].1;
+                        l.iter_mut().find(|(o, _)| *o == id).expect("modify of a known order").1 = qty;
+                    }
+                    _ => match pos {
+                        Some(i) => side[i].1.push((id, qty)),
+                        None => side.push((price, vec![(id, qty)])),
+                    },
+                }
+            }
+            side.retain(|(_, l)| !l.is_empty());
+            let num = |p: &String| p.parse::<f64>().unwrap();
+            side.sort_by(|a, b| if i == 0 && bids_desc { num(&b.0).total_cmp(&num(&a.0)) } else { num(&a.0).total_cmp(&num(&b.0)) });
+            side.truncate(depth);
+        }
+    }
+
+    /// The text a client decoding JSON numbers as floats keeps (the raw text is checked apart).
+    fn norm(t: &str) -> String {
+        text(&serde_json::from_str::<Value>(t).unwrap())
+    }
+
+    fn expect(pair: &Pair, book: &Book, depth: usize) -> Client {
+        let side = |levels: &[Level]| {
+            levels
+                .iter()
+                .take(depth)
+                .map(|l| {
+                    (norm(&price_text(pair, l.price)), l.orders.iter().map(|o| (o.id.to_string(), norm(&qty_text(pair, o.qty)))).collect())
+                })
+                .collect()
+        };
+        [side(&book.bids), side(&book.asks)]
+    }
+
+    #[test]
+    fn a_client_applying_the_events_holds_the_books_orders_in_queue_order() {
+        let (pair, sym) = pair();
+        let q = |x: i128| x * 10i128.pow(pair.base_decimals - 3); // thousandths of a unit
+                                                                  // Eleven bid levels (depth 10 sees ten), two asks.
+        let mut bids: Side = (0..11).map(|i| (500_000 - i * 10, vec![(100 + i, q(5)), (200 + i, q(7))])).collect();
+        let mut asks: Side = vec![(500_100, vec![(1, q(3)), (2, q(4)), (3, q(5))]), (500_110, vec![(4, q(9))])];
+        let mut book = Book::from_capture(&capture(1, 10, &bids, &asks), None);
+        let mut client: Client = Default::default();
+        apply(&mut client, &snapshot(&pair, &sym, &book, 10), true, 10);
+        assert_eq!(client, expect(&pair, &book, 10));
+        let steps: Vec<Box<dyn Fn(&mut Side, &mut Side)>> = vec![
+            Box::new(|_, a| a[0].1[0].1 = q(1)), // partial fill: modify in place
+            Box::new(|_, a| {
+                a[0].1.remove(1);
+            }), // a cancel in the middle: delete
+            Box::new(|b, _| b[0].1.push((900, q(2)))), // a new order at the back: add
+            Box::new(|_, a| {
+                let o = a[0].1.remove(0);
+                a[0].1.push(o)
+            }), // an iceberg refill: re-queued
+            Box::new(|b, _| {
+                b.remove(0);
+            }), // the best bid level gone: level 11 slides in
+            Box::new(|b, a| {
+                let o = b[1].1.remove(0);
+                a.insert(0, (500_090, vec![o]))
+            }), // re-priced across
+            Box::new(|_, a| a[1].1[0].1 = q(20)), // a larger quantity in place (kept place)
+        ];
+        for (t, step) in steps.iter().enumerate() {
+            step(&mut bids, &mut asks);
+            bids.retain(|(_, l)| !l.is_empty());
+            asks.retain(|(_, l)| !l.is_empty());
+            let new = Book::from_capture(&capture(t as u64 + 2, 10, &bids, &asks), Some(&book));
+            let msg = update(&pair, &sym, &book, &new, 10).expect("something changed");
+            apply(&mut client, &msg, true, 10);
+            assert_eq!(client, expect(&pair, &new, 10), "step {t}: {msg}");
+            let v: Value = serde_json::from_str(&msg).unwrap();
+            assert_eq!(v["data"][0]["checksum"], Value::from(checksum(&pair, &new)));
+            book = new;
+        }
+        // Nothing changed: no message.
+        let same = Book::from_capture(&capture(99, 10, &bids, &asks), Some(&book));
+        assert!(update(&pair, &sym, &book, &same, 10).is_none());
+    }
+
+    #[test]
+    fn numbers_are_written_at_fixed_precision_and_ids_are_public_ids() {
+        let (pair, sym) = pair();
+        let unit = 10i128.pow(pair.base_decimals);
+        let bids: Side = vec![(79_754 * 10i64.pow(pair.pair_decimals) as u64, vec![(5, unit * 4 / 10_000)])];
+        let book = Book::from_capture(&capture(1_696_613_755_440_295_000, 10, &bids, &vec![]), None);
+        let snap: Value = serde_json::from_str(&snapshot(&pair, &sym, &book, 10)).unwrap();
+        let o = &snap["data"][0]["bids"][0];
+        let raw = snapshot(&pair, &sym, &book, 10);
+        assert!(raw.contains(&format!("\"limit_price\":{}", price_text(&pair, bids[0].0))), "{raw}");
+        assert!(raw.contains("\"order_qty\":0.00040000"), "{raw}");
+        assert_eq!(o["order_id"].as_str().unwrap(), IdCodec::new(7).encode(IdKind::Order, 5));
+        assert_eq!(o["timestamp"], "2023-10-06T17:35:55.440295Z");
+        assert_eq!(snap["data"][0]["symbol"], "BTC/USD");
+        assert_eq!(o.as_object().unwrap().keys().collect::<Vec<_>>(), ["order_id", "limit_price", "order_qty", "timestamp"]);
+    }
 }
