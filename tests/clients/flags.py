@@ -17,69 +17,23 @@ status on any failure.
 from __future__ import annotations
 
 import datetime
-import json
-import subprocess
-import sys
-import urllib.request
 
-import krakenex
 from kraken.exceptions import KrakenDeadlineElapsedError
 from kraken.spot import Market, Trade, User
 
-BIN, DIR = sys.argv[1], sys.argv[2]
-URL = json.load(open(f"{DIR}/server.json"))["url"]
-TOKEN = open(f"{DIR}/admin.token").read().strip()
-results: list[tuple[str, str | None]] = []
+from common import Server, check, finish, refused
 
-
-def cli(*args: str) -> str:
-    out = subprocess.run([BIN, "--data-dir", DIR, *args], capture_output=True, text=True, check=True)
-    return out.stdout
-
-
-def advance(seconds: int) -> None:
-    req = urllib.request.Request(f"{URL}/admin/clock/advance", json.dumps({"seconds": seconds}).encode(),
-                                 {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
-    urllib.request.urlopen(req).read()
-
-
-def check(name: str, fn) -> None:
-    try:
-        fn()
-        results.append((name, None))
-        print(f"PASS {name}", flush=True)
-    except Exception as e:  # noqa: BLE001 - every failure is a FAIL line
-        results.append((name, f"{type(e).__name__}: {e}"))
-        print(f"FAIL {name}: {type(e).__name__}: {e}", flush=True)
-
-
-def refused(text: str, fn) -> None:
-    """The call raises (any exception class: the SDK maps some strings, not all) naming `text`."""
-    try:
-        fn()
-    except Exception as e:  # noqa: BLE001
-        assert text in f"{e!r} {e}", f"{type(e).__name__}: {e}"
-        return
-    raise AssertionError(f"expected {text}")
-
-
-def key(account: str, name: str) -> tuple[str, str]:
-    v = json.loads(cli("key", "create", "--account", account, "--name", name, "--permissions", "all", "--json"))
-    return v["key"], v["secret"]
-
+srv = Server.from_argv()
+URL, cli, advance = srv.url, srv.cli, srv.advance
 
 for name, usd, xbt in (("fa", "100000", "5"), ("fb", "100000", "5")):
-    cli("account", "create", name)
-    cli("account", "tier", name, "intermediate")
-    cli("deposit", "--account", name, "USD", usd)
-    cli("deposit", "--account", name, "XBT", xbt)
-sdk_key = key("fa", "sdk")
-kx_key = key("fb", "kx")
+    srv.open_account(name, ("USD", usd), ("XBT", xbt))
+sdk_key = srv.key("fa", "sdk")
+kx_key = srv.key("fb", "kx")
 trade = Trade(key=sdk_key[0], secret=sdk_key[1], url=URL)
 user = User(key=sdk_key[0], secret=sdk_key[1], url=URL)
 market = Market(url=URL)
-kx = krakenex.API(kx_key[0], kx_key[1])
-kx.uri = URL
+kx = srv.krakenex(kx_key)
 
 
 def kx_ok(method: str, data: dict) -> dict:
@@ -200,7 +154,4 @@ check("GTD: expired at expiretm (python-kraken-sdk), GTD without expiretm refuse
 check("starttm: pending, then open at its time (krakenex)", scheduled)
 check("viqc: a market buy of 300 USD, fee included (python-kraken-sdk)", viqc)
 check("CancelAllOrdersAfter: armed, reset, disabled, fired (both clients)", dead_mans_switch)
-
-passed = sum(1 for _, e in results if e is None)
-print(f"{passed} passed, {len(results) - passed} failed")
-sys.exit(0 if passed == len(results) else 1)
+finish()

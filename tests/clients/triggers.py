@@ -16,50 +16,20 @@ status on any failure.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import krakenex
 from kraken.exceptions import KrakenInvalidArgumentsError
 from kraken.spot import Trade, User
 
-BIN, DIR = sys.argv[1], sys.argv[2]
-URL = json.load(open(f"{DIR}/server.json"))["url"]
-results: list[tuple[str, str | None]] = []
+from common import Server, check, finish
 
-
-def cli(*args: str) -> str:
-    return subprocess.run([BIN, "--data-dir", DIR, *args], capture_output=True, text=True, check=True).stdout
-
-
-def check(name: str, fn) -> None:
-    try:
-        fn()
-        results.append((name, None))
-        print(f"PASS {name}", flush=True)
-    except Exception as e:  # noqa: BLE001 - every failure is a FAIL line
-        results.append((name, f"{type(e).__name__}: {e}"))
-        print(f"FAIL {name}: {type(e).__name__}: {e}", flush=True)
-
-
-def key(name: str, key_name: str) -> tuple[str, str]:
-    v = json.loads(cli("key", "create", "--account", name, "--name", key_name, "--permissions", "all", "--json"))
-    return v["key"], v["secret"]
+srv = Server.from_argv()
+URL, kx_api = srv.url, srv.krakenex
 
 
 def account(name: str, usd: str, xbt: str) -> tuple[str, str]:
-    cli("account", "create", name)
-    cli("account", "tier", name, "intermediate")
-    for asset, amount in (("USD", usd), ("XBT", xbt)):
-        if amount != "0":
-            cli("deposit", "--account", name, asset, amount)
-    return key(name, "k")
-
-
-def kx_api(k: tuple[str, str]) -> krakenex.API:
-    api = krakenex.API(key=k[0], secret=k[1])
-    api.uri = URL
-    return api
+    srv.open_account(name, ("USD", usd), ("XBT", xbt))
+    return srv.key(name, "k")
 
 
 def kx(api: krakenex.API, method: str, data: dict) -> dict:
@@ -71,7 +41,7 @@ def kx(api: krakenex.API, method: str, data: dict) -> dict:
 alice, bob = account("alice", "100000", "1"), account("bob", "100000", "1")
 kx_alice, kx_bob = kx_api(alice), kx_api(bob)
 # The SDK gets its own key: its nonces are on another scale than krakenex's.
-sdk = key("alice", "sdk")
+sdk = srv.key("alice", "sdk")
 trade, user = Trade(key=sdk[0], secret=sdk[1], url=URL), User(key=sdk[0], secret=sdk[1], url=URL)
 
 
@@ -175,7 +145,4 @@ for name, fn in [("krakenex stop-loss fires once", krakenex_stop_loss_fires),
                  ("a JSON trailing stop (ccxt's body)", krakenex_json_trailing),
                  ("conditional close from both clients", conditional_close)]:
     check(name, fn)
-
-failed = sum(1 for _, e in results if e)
-print(f"{len(results) - failed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()
