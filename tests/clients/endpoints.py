@@ -15,13 +15,11 @@ status on any failure.
 """
 from __future__ import annotations
 
-import time
-
 from kraken.exceptions import (KrakenInsufficientFundsError, KrakenInvalidArgumentsError, KrakenInvalidOrderError,
                                KrakenUnknownOrderError)
 from kraken.spot import Trade, User
 
-from common import Server, check, finish, raises
+from common import Server, check, finish, kx_ok, raises
 
 srv = Server.from_argv()
 URL = srv.url
@@ -33,14 +31,6 @@ trade = Trade(key=sdk_key[0], secret=sdk_key[1], url=URL)
 user = User(key=sdk_key[0], secret=sdk_key[1], url=URL)
 taker = Trade(key=taker_key[0], secret=taker_key[1], url=URL)
 kx = srv.krakenex(kx_key)
-
-
-def kx_ok(method: str, data: dict | None = None) -> dict:
-    # krakenex's nonce is milliseconds: two calls within one would repeat it (EAPI:Invalid nonce).
-    time.sleep(0.002)
-    v = kx.query_private(method, data or {})
-    assert v.get("error") == [], (method, v)
-    return v["result"]
 
 
 def open_txids() -> set[str]:
@@ -129,18 +119,18 @@ def kx_batch_form() -> None:
     for i, price in enumerate(["20000", "20500"]):
         data.update({f"orders[{i}][type]": "buy", f"orders[{i}][ordertype]": "limit",
                      f"orders[{i}][volume]": "0.01", f"orders[{i}][price]": price})
-    v = kx_ok("AddOrderBatch", data)
+    v = kx_ok(kx, "AddOrderBatch", data)
     assert [o["descr"]["order"] for o in v["orders"]] == \
         ["buy 0.01000000 XBTUSD @ limit 20000.0", "buy 0.01000000 XBTUSD @ limit 20500.0"], v
     txids = [o["txid"] for o in v["orders"]]
-    amend = kx_ok("AmendOrder", {"txid": txids[0], "order_qty": "0.005"})
+    amend = kx_ok(kx, "AmendOrder", {"txid": txids[0], "order_qty": "0.005"})
     assert amend["amend_id"].startswith("T"), amend
-    edit = kx_ok("EditOrder", {"txid": txids[1], "pair": "XBTUSD", "price": "20600", "validate": "False"})
+    edit = kx_ok(kx, "EditOrder", {"txid": txids[1], "pair": "XBTUSD", "price": "20600", "validate": "False"})
     assert edit["originaltxid"] == txids[1] and edit["price"] == "20600.0", edit
-    assert kx_ok("CancelOrderBatch", {"orders": f"{txids[0]},{edit['txid']}"}) == {"count": 2}
-    assert kx_ok("OpenOrders")["open"] == {}
-    assert kx_ok("OpenPositions") == {}
-    assert kx_ok("OrderAmends", {"order_id": txids[0]})["count"] == 2
+    assert kx_ok(kx, "CancelOrderBatch", {"orders": f"{txids[0]},{edit['txid']}"}) == {"count": 2}
+    assert kx_ok(kx, "OpenOrders")["open"] == {}
+    assert kx_ok(kx, "OpenPositions") == {}
+    assert kx_ok(kx, "OrderAmends", {"order_id": txids[0]})["count"] == 2
 
 
 check("python-kraken-sdk create_order_batch: validate, then two orders placed", sdk_batch)
