@@ -6,29 +6,26 @@
 
 mod common;
 
+use common::ws::token;
 use common::{ok, Key, Server};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::{connect, stream::MaybeTlsStream, Message, WebSocket};
+use tokio_tungstenite::tungstenite::Message;
 
+/// The shared client's socket, read here as text: the numbers' own text feeds the checksum.
 struct Ws {
-    ws: WebSocket<MaybeTlsStream<TcpStream>>,
+    ws: common::ws::Socket,
 }
 
 fn open(s: &Server) -> Ws {
-    let (mut ws, _) = connect(s.url.replace("http://", "ws://") + "/v2").expect("connect /v2");
-    if let MaybeTlsStream::Plain(t) = ws.get_mut() {
-        t.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
-    }
-    Ws { ws }
+    Ws { ws: common::ws::open(s) }
 }
 
 impl Ws {
     fn send(&mut self, v: Value) {
-        self.ws.send(Message::Text(v.to_string().into())).unwrap();
+        common::ws::send(&mut self.ws, v);
     }
 
     /// The next message's text (heartbeats and status left out) within `secs`.
@@ -70,10 +67,6 @@ impl Ws {
         assert_eq!(out.len(), acks, "acks for {id}");
         out
     }
-}
-
-fn token(s: &Server, k: &Key) -> String {
-    ok(&s.private(k, "GetWebSocketsToken", &[]))["token"].as_str().unwrap().to_string()
 }
 
 #[test]

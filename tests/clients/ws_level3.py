@@ -20,26 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import zlib
 from decimal import Decimal
 
+from common import Server, check, finish
 from kraken.spot import Market, SpotWSClient
 
-BIN, DIR = sys.argv[1], sys.argv[2]
-URL = json.load(open(f"{DIR}/server.json"))["url"]
-WS = URL.replace("http://", "ws://")
-results: list[tuple[str, str | None]] = []
-
-
-def check(name: str, ok: bool, why: str = "") -> None:
-    results.append((name, None if ok else why or "false"))
-    print(f"PASS {name}" if ok else f"FAIL {name}: {why}", flush=True)
-
-
-def cli(*args: str) -> str:
-    return subprocess.run([BIN, "--data-dir", DIR, *args], capture_output=True, text=True, check=True).stdout
+SERVER = Server.from_argv()
+URL, WS = SERVER.url, SERVER.ws
 
 
 class L3Book:
@@ -90,8 +78,9 @@ class L3Book:
 
 
 async def main() -> None:
-    cli("account", "create", "l3reader")
-    key = json.loads(cli("key", "create", "--account", "l3reader", "--name", "l3", "--permissions", "Access WebSockets API", "--json"))
+    SERVER.cli("account", "create", "l3reader")
+    key_id, secret = SERVER.key("l3reader", "l3", "Access WebSockets API")
+    key = {"key": key_id, "secret": secret}
     info = Market(url=URL).get_asset_pairs(pair="XBTUSD")
     pair = next(iter(info.values()))
     price_dp, qty_dp = pair["pair_decimals"], pair["lot_decimals"]
@@ -165,6 +154,4 @@ async def main() -> None:
 
 
 asyncio.run(main())
-failed = [r for r in results if r[1]]
-print(f"{len(results) - len(failed)} passed, {len(failed)} failed", flush=True)
-sys.exit(1 if failed else 0)
+finish()
