@@ -386,3 +386,71 @@ fn a_book_rebuilt_from_level3_equals_the_resting_orders_after_a_random_stream() 
     assert!(ids.len() >= 6);
     s.assert_no_panics();
 }
+
+#[test]
+fn level3_shows_an_icebergs_visible_part_no_waiting_stop_and_nothing_private() {
+    let s = Server::start();
+    let alice = s.account("alice", "100000", "1", "all");
+    let bob = s.account("bob", "100000", "1", "all");
+    let r = ok(&s.private(
+        &alice,
+        "AddOrder",
+        &[
+            ("pair", "XBTUSD"),
+            ("type", "buy"),
+            ("ordertype", "limit"),
+            ("price", "50000"),
+            ("volume", "0.15"),
+            ("displayvol", "0.01"),
+            ("cl_ord_id", "6d1b345e-2821-40e2-ad83-4ecb18a06876"),
+        ],
+    ))
+    .clone();
+    let iceberg = r["txid"][0].as_str().unwrap().to_string();
+    ok(&s.private(
+        &alice,
+        "AddOrder",
+        &[("pair", "XBTUSD"), ("type", "sell"), ("ordertype", "stop-loss"), ("price", "40000"), ("volume", "0.01")],
+    ));
+    let r = ok(&s.private(
+        &alice,
+        "AddOrder",
+        &[("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "49000"), ("volume", "0.02"), ("userref", "424242")],
+    ))
+    .clone();
+    let plain = r["txid"][0].as_str().unwrap().to_string();
+    // Bob reads alice's order: level3 shows everyone's, but only the public fields.
+    let mut ws = open(&s);
+    let mut kept = VecDeque::new();
+    let t = token(&s, &bob);
+    ws.request(
+        json!({"method": "subscribe", "params": {"channel": "level3", "symbol": ["BTC/USD"], "token": t}, "req_id": 1}),
+        1,
+        &mut kept,
+    );
+    let raw = kept.pop_front().or_else(|| ws.next(5.0)).expect("snapshot");
+    let snap: Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(snap["type"], "snapshot");
+    let bids = snap["data"][0]["bids"].as_array().unwrap();
+    assert_eq!(bids.len(), 2, "{raw}");
+    assert_eq!((bids[0]["order_id"].clone(), bids[1]["order_id"].clone()), (json!(iceberg), json!(plain)), "best first: {raw}");
+    assert!(raw.contains("\"limit_price\":50000.0,\"order_qty\":0.01000000"), "the iceberg's display part only: {raw}");
+    assert_eq!(snap["data"][0]["asks"], json!([]), "a stop waiting for its trigger is not in the book: {raw}");
+    for secret in ["424242", "6d1b345e-2821-40e2-ad83-4ecb18a06876", "userref", "cl_ord_id", "account"] {
+        assert!(!raw.contains(secret), "{secret} in {raw}");
+    }
+    let mut book = Book::default();
+    book.apply(&raw, 10);
+    // A fill of part of the shown part: modify; the shown part used up and refilled: the same order
+    // (alone at its level, so in place) shows the next 0.01.
+    for (vol, want) in [("0.004", "0.00600000"), ("0.006", "0.01000000")] {
+        ok(&s.private(&bob, "AddOrder", &[("pair", "XBTUSD"), ("type", "sell"), ("ordertype", "market"), ("volume", vol)]));
+        let raw = ws.next(5.0).expect("an update");
+        book.apply(&raw, 10);
+        let m: Value = serde_json::from_str(&raw).unwrap();
+        let ev = &m["data"][0]["bids"][0];
+        assert_eq!((ev["event"].clone(), ev["order_id"].clone()), (json!("modify"), json!(iceberg)), "{raw}");
+        assert!(raw.contains(&format!("\"order_qty\":{want}")), "{raw}");
+    }
+    s.assert_no_panics();
+}
