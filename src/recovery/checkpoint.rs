@@ -71,6 +71,12 @@ pub fn check(path: &Path, log: &mut dyn CommandLog, markets: &Markets) -> Result
 /// The start-up replay: the newest usable checkpoint plus the log after it, else the whole log.
 /// Every refused checkpoint is named in the server's log with its reason.
 pub fn recover(log: &mut dyn CommandLog, markets: Markets, seed: u64, data_dir: &Path) -> Result<Recovered, String> {
+    recover_as(log, markets, seed, data_dir, true)
+}
+
+/// [`recover`]; `startup` says whether the "state restored from …" line is the server's start
+/// (the checkpoint thread's builds log theirs at debug, so the start's line is the only one).
+fn recover_as(log: &mut dyn CommandLog, markets: Markets, seed: u64, data_dir: &Path, startup: bool) -> Result<Recovered, String> {
     let epoch = log.epoch().map_err(|e| e.to_string())?;
     for entry in file::list(&file::dir(data_dir), epoch) {
         let name = entry.path.display().to_string();
@@ -79,8 +85,13 @@ pub fn recover(log: &mut dyn CommandLog, markets: Markets, seed: u64, data_dir: 
             let load_ms = started.elapsed().as_millis() as u64;
             let started = Instant::now();
             replay_tail(log, h.seq, &mut r).map_err(|e| format!("the log after it does not apply: {e}"))?;
-            tracing::info!(checkpoint = %name, seq = h.seq, load_ms, tail = r.records, tail_ms = started.elapsed().as_millis() as u64,
-                "state restored from an engine checkpoint and the log after it");
+            let tail_ms = started.elapsed().as_millis() as u64;
+            if startup {
+                tracing::info!(checkpoint = %name, seq = h.seq, load_ms, tail = r.records, tail_ms,
+                    "state restored from an engine checkpoint and the log after it");
+            } else {
+                tracing::debug!(checkpoint = %name, seq = h.seq, load_ms, tail = r.records, tail_ms, "checkpoint build: from the previous checkpoint");
+            }
             Ok(r)
         });
         match loaded {
@@ -91,7 +102,9 @@ pub fn recover(log: &mut dyn CommandLog, markets: Markets, seed: u64, data_dir: 
         }
     }
     let r = replay(log, markets, seed)?;
-    tracing::info!(replayed = r.records, "state restored from the whole command log (no usable engine checkpoint)");
+    if startup {
+        tracing::info!(replayed = r.records, "state restored from the whole command log (no usable engine checkpoint)");
+    }
     Ok(r)
 }
 
@@ -149,7 +162,7 @@ pub fn build(data_dir: &Path, markets: Markets, seed: u64, keep: usize) -> Resul
     let mut log = crate::storage::sqlite::SqliteLog::open_reader(data_dir).map_err(|e| e.to_string())?;
     let t = Instant::now();
     let epoch = log.epoch().map_err(|e| e.to_string())?;
-    let r = recover(&mut log, markets, seed, data_dir)?;
+    let r = recover_as(&mut log, markets, seed, data_dir, false)?;
     let Some((_, last)) = log.bounds().map_err(|e| e.to_string())? else { return Ok(None) };
     let seq = r.checkpoint.unwrap_or(0) + r.records;
     if r.records == 0 || seq > last || log.epoch().map_err(|e| e.to_string())? != epoch {
