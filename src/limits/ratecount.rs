@@ -13,12 +13,12 @@ impl Limits {
         self.policy.trading.map(|rules| rules.get(self.tier(account)).max / UNIT)
     }
 
-    /// The level of `account`'s counter on `pair` at `now_us`, in whole calls (rounded down); None
-    /// when the profile has no trading limit.
+    /// The level of `account`'s counter on `pair` at `now_us`, in whole calls (rounded up: a call
+    /// not yet drained still counts); None when the profile has no trading limit.
     pub fn trading_level(&self, account: u32, pair: u16, now_us: u64) -> Option<u64> {
         let rules = self.policy.trading?;
         let rule = rules.get(self.tier(account));
         let level = lock(&self.trading).get(&(account, pair)).map_or(0, |c| c.level_at(rule, now_us));
-        Some(level / UNIT)
+        Some(level.div_ceil(UNIT))
     }
 }

@@ -133,7 +133,8 @@ pub fn transition(ex: &Exchange, o: &Order, exec_type: &str, ts: u64) -> Value {
     if exec_type != "new" {
         totals(ex, o, &mut m);
     }
-    if let Some(r) = o.reason.filter(|_| matches!(o.status, Status::Canceled)) {
+    // The reason of the end, not of the `new` an order placed and canceled in one batch shows.
+    if let Some(r) = o.reason.filter(|_| matches!(o.status, Status::Canceled) && exec_type != "new") {
         m.insert("reason".into(), r.as_str().into());
     }
     if exec_type == "new" && o.req.kind.is_triggered() {
