@@ -303,6 +303,7 @@ fn iceberg_refill_and_ratecount_reach_the_client_with_rest_s_counter() {
     let bob = s.account("bob", "100000", "10", "all");
     let (mut ws, ack) = subscribe(&s, &alice, json!({"ratecounter": true}));
     let (mut plain, _) = subscribe(&s, &alice, json!({}));
+    let (mut quiet, _) = subscribe(&s, &alice, json!({"order_status": false}));
     assert_eq!(ack["result"]["ratecounter"], true, "{ack}");
     // The harness's accounts are intermediate: Kraken's Intermediate threshold (the figure of the
     // docs' example ack too); a starter account gets 60.
@@ -331,10 +332,15 @@ fn iceberg_refill_and_ratecount_reach_the_client_with_rest_s_counter() {
     let ev = of(&until(&mut plain, 5.0, |v| v["data"][0]["exec_type"] == "iceberg_refill"), &ice);
     assert_eq!(kinds(&ev), ["pending_new", "new", "trade", "iceberg_refill"]);
     assert!(ev.iter().all(|e| e.get("ratecount").is_none()), "{ev:?}");
+    // order_status=false: the fills, not the refill (a status transition).
+    let ev = of(&until(&mut quiet, 5.0, |v| v["data"][0]["exec_type"] == "trade"), &ice);
+    assert_eq!(kinds(&ev), ["new", "trade"], "{ev:?}");
     // A cancel of a young order costs 8 more (Kraken's table): the next updates say 9.
     ok(&s.private(&alice, "CancelOrder", &[("txid", &ice)]));
     let ev = of(&until(&mut ws, 5.0, |v| v["data"][0]["exec_type"] == "canceled"), &ice);
     assert_eq!(ev.last().unwrap()["ratecount"], json!(9), "{ev:?}");
+    let ev = of(&until(&mut quiet, 5.0, |v| v["data"][0]["exec_type"] == "canceled"), &ice);
+    assert_eq!(kinds(&ev), ["canceled"], "no refill event in between: {ev:?}");
     s.assert_no_panics();
 }
 
