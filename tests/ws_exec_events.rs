@@ -12,12 +12,10 @@ use calamari::engine::ladder::Requote;
 use calamari::engine::order::{NewOrder, OrderKind, OrderSeq, Side};
 use calamari::engine::{Applied, Command, Exchange};
 use calamari::ws::private::capture::{Channel, Request, Tracker, Watchers};
+use common::ws::{self, open, token, until, Socket};
 use common::{ok, Key, Server};
 use engine_model::sim::Sim;
 use serde_json::{json, Value};
-use std::net::TcpStream;
-use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::{connect, stream::MaybeTlsStream, Message, WebSocket};
 
 const BTC: i128 = 10_000_000_000;
 const DOLLAR: i128 = 10_000;
@@ -191,52 +189,12 @@ fn a_requote_that_reprices_an_order_in_place_is_restated() {
 
 // ---- through the server ----
 
-struct Ws {
-    ws: WebSocket<MaybeTlsStream<TcpStream>>,
-}
-
-fn open(s: &Server) -> Ws {
-    let (mut ws, _) = connect(s.url.replace("http://", "ws://") + "/v2").expect("connect /v2");
-    if let MaybeTlsStream::Plain(t) = ws.get_mut() {
-        t.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
-    }
-    Ws { ws }
-}
-
-/// Messages (but heartbeats and status) until one matches `pred` (included), within `secs`.
-fn until(ws: &mut Ws, secs: f64, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
-    let end = Instant::now() + Duration::from_secs_f64(secs);
-    let mut out = Vec::new();
-    while Instant::now() < end {
-        match ws.ws.read() {
-            Ok(Message::Text(t)) => {
-                let v: Value = serde_json::from_str(t.as_str()).unwrap();
-                if v["channel"] == "heartbeat" || v["channel"] == "status" {
-                    continue;
-                }
-                let hit = pred(&v);
-                out.push(v);
-                if hit {
-                    return out;
-                }
-            }
-            Ok(_) => {}
-            Err(tokio_tungstenite::tungstenite::Error::Io(e))
-                if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
-            Err(e) => panic!("socket: {e}"),
-        }
-    }
-    panic!("no matching message within {secs}s; got {out:?}");
-}
-
-fn subscribe(s: &Server, k: &Key, extra: Value) -> (Ws, Value) {
-    let token = ok(&s.private(k, "GetWebSocketsToken", &[]))["token"].as_str().unwrap().to_string();
+/// A new connection subscribed to `k`'s executions (no snapshot, `extra` params); its ack.
+fn subscribe(s: &Server, k: &Key, extra: Value) -> (Socket, Value) {
     let mut ws = open(s);
-    let mut params = json!({"channel": "executions", "token": token, "snap_orders": false});
+    let mut params = json!({"channel": "executions", "token": token(s, k), "snap_orders": false});
     params.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-    let req = json!({"method": "subscribe", "params": params, "req_id": 1});
-    ws.ws.send(Message::Text(req.to_string().into())).unwrap();
-    let ack = until(&mut ws, 5.0, |v| v["req_id"] == 1).pop().unwrap();
+    let ack = ws::subscribe(&mut ws, params, 1);
     assert_eq!(ack["success"], true, "{ack}");
     (ws, ack)
 }
