@@ -16,6 +16,7 @@ use common::ws::{self, open, token, until, Socket};
 use common::{ok, Key, Server};
 use engine_model::sim::Sim;
 use serde_json::{json, Value};
+use std::time::{Duration, Instant};
 
 const BTC: i128 = 10_000_000_000;
 const DOLLAR: i128 = 10_000;
@@ -305,7 +306,18 @@ fn iceberg_refill_and_ratecount_reach_the_client_with_rest_s_counter() {
 #[test]
 fn the_simulated_market_s_requotes_are_restated_to_a_client_watching_its_maker() {
     let s = Server::start_with(&["--market", "on"], &[]);
-    let k = s.key("sim-maker", "watch", "all");
+    // The simulator makes its accounts just after start-up: a key for its maker once it exists.
+    let args = ["key", "create", "--account", "sim-maker", "--name", "watch", "--permissions", "all", "--json"];
+    let end = Instant::now() + Duration::from_secs(15);
+    let out = loop {
+        match s.try_cli(&args) {
+            (true, out) => break out,
+            (false, why) if Instant::now() > end => panic!("no sim-maker account: {why}"),
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
+    };
+    let v: Value = serde_json::from_str(out.lines().next().unwrap_or("")).expect("key json");
+    let k = Key { key: v["key"].as_str().unwrap().into(), secret: v["secret"].as_str().unwrap().into() };
     let (mut ws, _) = subscribe(&s, &k, json!({}));
     let ev = until(&mut ws, 30.0, |v| v["data"][0]["exec_type"] == "restated");
     let e = &ev.last().unwrap()["data"][0];
