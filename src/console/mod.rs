@@ -13,6 +13,8 @@ mod accounts;
 mod funding;
 mod keys;
 mod layout;
+mod market;
+mod market_ticket;
 mod pages;
 pub mod passwords;
 pub mod session;
@@ -34,6 +36,11 @@ type Shared = Arc<Server>;
 const CSS: &str = include_str!("assets/console.css");
 const JS: &str = include_str!("assets/console.js");
 const ICON: &str = include_str!("assets/favicon.svg");
+/// The market view's script and the chart library it draws candles with (vendored from npm,
+/// see assets/vendor/README.md), with the library's licence.
+const MARKET_JS: &str = include_str!("assets/market.js");
+const CHARTS_JS: &str = include_str!("assets/vendor/lightweight-charts.standalone.production.js");
+const CHARTS_LICENSE: &str = include_str!("assets/vendor/LICENSE-lightweight-charts");
 
 /// Content-Security-Policy of every console answer: nothing but this origin's own files, no
 /// inline script or style, no framing, forms only to this origin.
@@ -49,6 +56,15 @@ pub fn router(server: Shared) -> Router {
         .route("/console/assets/console.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))
         .route("/console/assets/console.js", get(|| async { asset("text/javascript; charset=utf-8", JS) }))
         .route("/console/assets/favicon.svg", get(|| async { asset("image/svg+xml", ICON) }))
+        .route("/console/assets/market.js", get(|| async { asset("text/javascript; charset=utf-8", MARKET_JS) }))
+        .route(
+            "/console/assets/vendor/lightweight-charts.standalone.production.js",
+            get(|| async { asset("text/javascript; charset=utf-8", CHARTS_JS) }),
+        )
+        .route("/console/assets/vendor/LICENSE-lightweight-charts", get(|| async { asset("text/plain; charset=utf-8", CHARTS_LICENSE) }))
+        .route("/console/markets", get(market::board))
+        .route("/console/markets/order", post(market_ticket::place))
+        .route("/console/markets/{pair}", get(market::pair_page))
         .route("/console/login", get(accounts::login_page).post(accounts::login))
         .route("/console/signup", get(accounts::signup_page).post(accounts::signup))
         .route("/console/logout", post(accounts::logout))
