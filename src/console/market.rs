@@ -105,9 +105,9 @@ pub async fn board(State(s): State<Shared>, ctx: Ctx) -> Response {
                 @let volume = t.map(|t| redecimal(&super::pages::text(&t["v"][1]), pair.lot_decimals)).unwrap_or_else(|| "—".into());
                 tr data-symbol=(symbol) data-pd=(pd) data-ld=(ld) {
                     th scope="row" data-label="Market" { a href={ "/console/markets/" (pair.altname) } { (sym.symbol) } }
-                    td.num.last data-label="Last price" { (last) " " small { (sym.quote) } }
+                    td.num.last data-label="Last price" { span { span.v { (last) } " " small { (sym.quote) } } }
                     td.num.change.(class) data-label="24h change" { (change) }
-                    td.num.volume data-label="24h volume" { (volume) " " small { (sym.base) } }
+                    td.num.volume data-label="24h volume" { span { span.v { (volume) } " " small { (sym.base) } } }
                 }
             } }
         } }
@@ -188,13 +188,13 @@ pub async fn pair_page(State(s): State<Shared>, ctx: Ctx, Path(name): Path<Strin
         @if !qv("failed").is_empty() { (error(qv("failed"))) }
         section #market .market data-symbol=(symbol) data-pair=(pair.altname) data-interval=(interval) data-pd=(pds) data-ld=(lds) {
             dl #quote .quote {
-                div { dt { "Last" } dd #q-last { (redecimal(&t(&ticker["c"][0]), pd)) " " small { (sym.quote) } } }
+                div { dt { "Last" } dd { span #q-last { (redecimal(&t(&ticker["c"][0]), pd)) } " " small { (sym.quote) } } }
                 div { dt { "Today" } dd #q-change .(class) { (change) } }
                 div { dt { "Bid" } dd #q-bid { (redecimal(&t(&ticker["b"][0]), pd)) } }
                 div { dt { "Ask" } dd #q-ask { (redecimal(&t(&ticker["a"][0]), pd)) } }
                 div { dt { "24h high" } dd #q-high { (redecimal(&t(&ticker["h"][1]), pd)) } }
                 div { dt { "24h low" } dd #q-low { (redecimal(&t(&ticker["l"][1]), pd)) } }
-                div { dt { "24h volume" } dd #q-volume { (redecimal(&t(&ticker["v"][1]), pair.lot_decimals)) " " small { (sym.base) } } }
+                div { dt { "24h volume" } dd { span #q-volume { (redecimal(&t(&ticker["v"][1]), pair.lot_decimals)) } " " small { (sym.base) } } }
                 div { dt { "Feed" } dd { span #live.live role="status" { "Connecting…" } } }
             }
             div.market-grid {

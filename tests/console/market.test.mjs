@@ -33,7 +33,7 @@ async function watched(options = {}) {
 }
 
 const boardPrices = (page) =>
-  page.$$eval("#board tbody tr", (rows) => rows.map((r) => r.querySelector(".last").firstChild.textContent.trim()));
+  page.$$eval("#board tbody tr", (rows) => rows.map((r) => r.querySelector(".last .v").textContent));
 
 test("the ticker board lists the fifteen markets and its prices change while it is open", async () => {
   const { context, page, errors } = await watched({ viewport: { width: 1280, height: 900 } });

@@ -97,15 +97,15 @@
         if (!tr) return;
         var pd = Number(tr.getAttribute("data-pd"));
         var ld = Number(tr.getAttribute("data-ld"));
-        var last = tr.querySelector(".last");
-        var before = last.firstChild.textContent;
-        last.firstChild.textContent = fixed(t.last, pd) + " ";
+        var last = tr.querySelector(".last .v");
+        var before = last.textContent;
+        text(last, fixed(t.last, pd));
         var c = changeText(t.change_pct);
         var cell = tr.querySelector(".change");
         text(cell, c[0]);
         cell.className = "num change " + c[1];
-        tr.querySelector(".volume").firstChild.textContent = fixed(t.volume, ld) + " ";
-        if (msg.type === "update" && before !== last.firstChild.textContent) flash(tr);
+        text(tr.querySelector(".volume .v"), fixed(t.volume, ld));
+        if (msg.type === "update" && before !== last.textContent) flash(tr);
       });
     });
   }
@@ -145,7 +145,7 @@
 
     function quote(t) {
       if (!t || t.symbol !== symbol) return;
-      document.getElementById("q-last").firstChild.textContent = fixed(t.last, pd) + " ";
+      text(document.getElementById("q-last"), fixed(t.last, pd));
       var c = changeText(t.change_pct);
       var el = document.getElementById("q-change");
       text(el, c[0]);
@@ -154,7 +154,7 @@
       text(document.getElementById("q-ask"), fixed(t.ask, pd));
       text(document.getElementById("q-high"), fixed(t.high, pd));
       text(document.getElementById("q-low"), fixed(t.low, pd));
-      document.getElementById("q-volume").firstChild.textContent = fixed(t.volume, ld) + " ";
+      text(document.getElementById("q-volume"), fixed(t.volume, ld));
     }
 
     function side(map, levels) {
@@ -306,16 +306,29 @@
     var lo = b[b.length - 1][0];
     var hi = a[a.length - 1][0];
     var mid = (a[0][0] + b[0][0]) / 2;
-    var span = Math.max(mid - lo, hi - mid) || 1;
+    // Symmetric around the middle, as far as the shorter side reaches (a far-away order does not
+    // squeeze the rest into a corner; the canvas clips what lies beyond).
+    var span = Math.min(mid - lo, hi - mid) || Math.max(mid - lo, hi - mid) || 1;
     lo = mid - span;
     hi = mid + span;
-    var top = Math.max(b[b.length - 1][1], a[a.length - 1][1]) || 1;
+    var within = function (pts, inside) {
+      var t = 0;
+      pts.forEach(function (p) {
+        if (inside(p[0])) t = p[1];
+      });
+      return t;
+    };
+    var top =
+      Math.max(
+        within(b, function (p) { return p >= mid - span; }),
+        within(a, function (p) { return p <= mid + span; })
+      ) || 1;
     var pad = 18;
     var x = function (p) {
       return ((p - lo) / (hi - lo)) * w;
     };
     var y = function (v) {
-      return h - pad - (v / top) * (h - pad - 8);
+      return h - pad - (Math.min(v, top) / top) * (h - pad - 18);
     };
     var area = function (pts, from, stroke, fillStyle) {
       g.beginPath();
@@ -346,7 +359,7 @@
     g.textAlign = "right";
     g.fillText(hi.toFixed(pd), w - 2, h - 4);
     g.textAlign = "left";
-    g.fillText(String(Number(top.toPrecision(4))), 2, 12);
+    g.fillText(String(Number(top.toPrecision(4))) + " cumulative", 2, 11);
   }
 
   // ---- candles and volume (lightweight-charts) -------------------------------------------------
