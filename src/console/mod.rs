@@ -1,6 +1,7 @@
 //! The web console: Kraken's account pages in the browser, served by the same listener as the API
-//! under `/console/` (`/` redirects there). Server-rendered with maud; the one stylesheet and the
-//! one small script are compiled into the binary; no inline script or style, so the
+//! under `/console/` (`/` redirects there), and the live market view (`/console/markets`, see
+//! [`market`]). Server-rendered with maud; the one stylesheet, the small scripts and the vendored
+//! chart library are compiled into the binary; no inline script or style, so the
 //! Content-Security-Policy forbids both. Every page that changes something is a POST carrying the
 //! session's CSRF token; sessions are HTTP-only, SameSite=Strict cookies (`session`).
 //!
