@@ -207,6 +207,8 @@
       status.setAttribute("data-verified", String(verified));
       text(status, "Live; every update checked against the exchange's checksum (" + verified + " so far).");
       ladder(asks, bids);
+      if (bids.length) text(document.getElementById("q-bid"), bids[0][0]);
+      if (asks.length) text(document.getElementById("q-ask"), asks[0][0]);
       depthChart(document.getElementById("depth"), asks, bids);
     }
 
