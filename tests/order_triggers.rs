@@ -6,17 +6,14 @@
 
 mod common;
 
-use common::xbt_orders::{add, digest, hold_xbt, num, order, place, trade_at};
+use common::xbt_orders::{add, digest, hold_xbt, num, order, place, restart_keeps_digest, three_accounts, trade_at};
 use common::{err, ok, Server};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
 #[test]
 fn stop_loss_limit_waits_untriggered_then_fires_once_on_a_trade() {
-    let s = Server::start_with(&["--limits", "off"], &[]);
-    let alice = s.account("alice", "0", "1", "all");
-    let bob = s.account("bob", "100000", "1", "all");
-    let carol = s.account("carol", "100000", "1", "all");
+    let (s, [alice, bob, carol]) = three_accounts(&[], [("0", "1"), ("100000", "1"), ("100000", "1")]);
 
     let (txid, answer) = place(
         &s,
@@ -64,20 +61,12 @@ fn stop_loss_limit_waits_untriggered_then_fires_once_on_a_trade() {
     assert_eq!(order(&s, &alice, &txid)["trades"].as_array().unwrap().len(), 1);
 
     // A restart replays the log to the same state.
-    let before = digest(&s);
-    let dir = s.data_dir.clone();
-    let mut s = s;
-    s.terminate();
-    let s2 = Server::start_in_with(&dir, &["--limits", "off"], &[]);
-    assert_eq!(digest(&s2), before);
+    restart_keeps_digest(s, &[]);
 }
 
 #[test]
 fn a_fired_stops_fills_fire_the_next_stop_in_the_same_command() {
-    let s = Server::start_with(&["--limits", "off"], &[]);
-    let alice = s.account("alice", "0", "1", "all");
-    let bob = s.account("bob", "200000", "0", "all");
-    let carol = s.account("carol", "0", "1", "all");
+    let (s, [alice, bob, carol]) = three_accounts(&[], [("0", "1"), ("200000", "0"), ("0", "1")]);
     let (first, _) = place(&s, &alice, &[("type", "sell"), ("ordertype", "stop-loss"), ("price", "85000"), ("volume", "0.1")]);
     let (second, _) = place(&s, &alice, &[("type", "sell"), ("ordertype", "stop-loss"), ("price", "84000"), ("volume", "0.1")]);
     place(&s, &bob, &[("type", "buy"), ("ordertype", "limit"), ("price", "84900"), ("volume", "0.01")]);
@@ -96,10 +85,7 @@ fn a_fired_stops_fills_fire_the_next_stop_in_the_same_command() {
 
 #[test]
 fn take_profit_buy_and_trailing_stops_follow_the_price() {
-    let s = Server::start_with(&["--limits", "off"], &[]);
-    let alice = s.account("alice", "100000", "1", "all");
-    let bob = s.account("bob", "100000", "2", "all");
-    let carol = s.account("carol", "100000", "2", "all");
+    let (s, [alice, bob, carol]) = three_accounts(&[], [("100000", "1"), ("100000", "2"), ("100000", "2")]);
 
     // A take-profit buy fires when the last price falls to its trigger: a market buy then.
     let (tp, answer) = place(&s, &alice, &[("type", "buy"), ("ordertype", "take-profit"), ("price", "80000"), ("volume", "0.1")]);
@@ -338,10 +324,7 @@ fn index_triggers_follow_the_simulators_reference_price() {
 
 #[test]
 fn amend_moves_an_armed_stops_trigger_limit_and_quantity() {
-    let s = Server::start_with(&["--limits", "off"], &[]);
-    let alice = s.account("alice", "1000", "0.1", "all");
-    let bob = s.account("bob", "100000", "1", "all");
-    let carol = s.account("carol", "100000", "1", "all");
+    let (s, [alice, bob, carol]) = three_accounts(&[], [("1000", "0.1"), ("100000", "1"), ("100000", "1")]);
     let (txid, _) = place(
         &s,
         &alice,
@@ -386,10 +369,5 @@ fn amend_moves_an_armed_stops_trigger_limit_and_quantity() {
     );
 
     // A restart replays the amends to the same state.
-    let before = digest(&s);
-    let dir = s.data_dir.clone();
-    let mut s = s;
-    s.terminate();
-    let s2 = Server::start_in_with(&dir, &["--limits", "off"], &[]);
-    assert_eq!(digest(&s2), before);
+    restart_keeps_digest(s, &[]);
 }

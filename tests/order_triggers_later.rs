@@ -6,16 +6,13 @@
 
 mod common;
 
-use common::xbt_orders::{digest, hold_xbt, num, order, place, trade_at};
+use common::xbt_orders::{hold_xbt, num, order, place, restart_keeps_digest, three_accounts, trade_at};
 use common::{err, ok, Server};
 
 #[test]
 fn a_scheduled_stop_waits_pending_then_arms_at_its_start() {
-    let s = Server::start_with(&["--limits", "off"], &[("CALAMARI_TEST_CLOCK", "1")]);
+    let (s, [alice, bob, carol]) = three_accounts(&[("CALAMARI_TEST_CLOCK", "1")], [("0", "1"), ("100000", "1"), ("100000", "1")]);
     let advance = |secs: u64| s.admin_post("/admin/clock/advance", serde_json::json!({ "seconds": secs })).unwrap();
-    let alice = s.account("alice", "0", "1", "all");
-    let bob = s.account("bob", "100000", "1", "all");
-    let carol = s.account("carol", "100000", "1", "all");
     let (txid, answer) = place(
         &s,
         &alice,
@@ -59,20 +56,12 @@ fn a_scheduled_stop_waits_pending_then_arms_at_its_start() {
     assert_eq!((o["status"].as_str(), num(&o["stopprice"]), num(&o["limitprice"])), (Some("open"), 94000.0, 95000.0), "{o}");
 
     // A restart replays the starts to the same state.
-    let before = digest(&s);
-    let dir = s.data_dir.clone();
-    let mut s = s;
-    s.terminate();
-    let s2 = Server::start_in_with(&dir, &["--limits", "off"], &[("CALAMARI_TEST_CLOCK", "1")]);
-    assert_eq!(digest(&s2), before);
+    restart_keeps_digest(s, &[("CALAMARI_TEST_CLOCK", "1")]);
 }
 
 #[test]
 fn amend_a_trailing_stops_offsets_an_icebergs_display_and_a_fired_stop() {
-    let s = Server::start_with(&["--limits", "off"], &[]);
-    let alice = s.account("alice", "0", "1", "all");
-    let bob = s.account("bob", "100000", "1", "all");
-    let carol = s.account("carol", "100000", "1", "all");
+    let (s, [alice, bob, carol]) = three_accounts(&[], [("0", "1"), ("100000", "1"), ("100000", "1")]);
     trade_at(&s, &bob, &carol, "90000", "buy");
 
     // A trailing stop's offset: `+n` or `+n%`, its peak kept.
@@ -151,20 +140,12 @@ fn amend_a_trailing_stops_offsets_an_icebergs_display_and_a_fired_stop() {
     );
 
     // A restart replays the amends to the same state.
-    let before = digest(&s);
-    let dir = s.data_dir.clone();
-    let mut s = s;
-    s.terminate();
-    let s2 = Server::start_in_with(&dir, &["--limits", "off"], &[]);
-    assert_eq!(digest(&s2), before);
+    restart_keeps_digest(s, &[]);
 }
 
 #[test]
 fn amend_takes_relative_prices_on_a_fixed_stop_and_a_limit_order() {
-    let s = Server::start_with(&["--limits", "off"], &[]);
-    let alice = s.account("alice", "100000", "0.1", "all");
-    let bob = s.account("bob", "100000", "1", "all");
-    let carol = s.account("carol", "100000", "1", "all");
+    let (s, [alice, bob, carol]) = three_accounts(&[], [("100000", "0.1"), ("100000", "1"), ("100000", "1")]);
     // The last trade at 90000.
     place(&s, &bob, &[("type", "buy"), ("ordertype", "limit"), ("price", "90000"), ("volume", "0.01")]);
     place(&s, &carol, &[("type", "sell"), ("ordertype", "market"), ("volume", "0.01")]);
@@ -193,10 +174,5 @@ fn amend_takes_relative_prices_on_a_fixed_stop_and_a_limit_order() {
     place(&s, &carol, &[("type", "sell"), ("ordertype", "market"), ("volume", "0.01")]);
     assert_eq!(order(&s, &alice, &stop)["misc"], "stopped,amended");
     // Replayed to the same state.
-    let before = digest(&s);
-    let dir = s.data_dir.clone();
-    let mut s = s;
-    s.terminate();
-    let s2 = Server::start_in_with(&dir, &["--limits", "off"], &[]);
-    assert_eq!(digest(&s2), before);
+    restart_keeps_digest(s, &[]);
 }

@@ -4,61 +4,15 @@
 
 mod common;
 
+use common::ws::{next, open, send, wait_for};
 use common::{ok, Server};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::{connect, stream::MaybeTlsStream, Message, WebSocket};
+use tokio_tungstenite::tungstenite::Message;
 
 /// The simulated market on (tests run it off by default), the request limits off.
 const LIVE: &[&str] = &["--market", "on", "--limits", "off"];
-
-type Ws = WebSocket<MaybeTlsStream<TcpStream>>;
-
-fn open(s: &Server) -> Ws {
-    let url = s.url.replace("http://", "ws://") + "/v2";
-    let (mut ws, _) = connect(url).expect("connect /v2");
-    if let MaybeTlsStream::Plain(t) = ws.get_mut() {
-        t.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
-    }
-    ws
-}
-
-fn send(ws: &mut Ws, v: Value) {
-    ws.send(Message::Text(v.to_string().into())).unwrap();
-}
-
-/// The next JSON message within `secs`, or None.
-fn next(ws: &mut Ws, secs: f64) -> Option<Value> {
-    let end = Instant::now() + Duration::from_secs_f64(secs);
-    while Instant::now() < end {
-        match ws.read() {
-            Ok(Message::Text(t)) => return Some(serde_json::from_str(t.as_str()).expect("json")),
-            Ok(_) => continue,
-            Err(tokio_tungstenite::tungstenite::Error::Io(e))
-                if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
-            {
-                continue
-            }
-            Err(e) => panic!("socket: {e}"),
-        }
-    }
-    None
-}
-
-/// The next message matching `pred` within `secs` (others skipped).
-fn wait_for(ws: &mut Ws, secs: f64, pred: impl Fn(&Value) -> bool) -> Value {
-    let end = Instant::now() + Duration::from_secs_f64(secs);
-    while Instant::now() < end {
-        if let Some(v) = next(ws, 0.3) {
-            if pred(&v) {
-                return v;
-            }
-        }
-    }
-    panic!("no matching message within {secs}s");
-}
 
 /// Exact decimal text of a JSON number at `dp` places (test-side, independent of the server).
 fn fixed(v: &Value, dp: usize) -> String {

@@ -6,16 +6,13 @@
 
 mod common;
 
+use common::ws::{read, try_open, try_send, url, wait_for, Got, Socket};
 use common::{ok, Server};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::{
-    self, client::client, connect, protocol::frame::coding::CloseCode, stream::MaybeTlsStream, Message, WebSocket,
-};
-
-type Ws = WebSocket<MaybeTlsStream<TcpStream>>;
+use tokio_tungstenite::tungstenite::{self, client::client, protocol::frame::coding::CloseCode, Message, WebSocket};
 
 /// A server with the `[ws]` table given (the rest of the config built in).
 fn server(ws_table: &str, market: bool) -> (Server, tempfile::TempDir) {
@@ -29,64 +26,14 @@ fn server(ws_table: &str, market: bool) -> (Server, tempfile::TempDir) {
     (Server::start_with(&args, &[]), dir)
 }
 
-fn url(s: &Server) -> String {
-    s.url.replace("http://", "ws://") + "/v2"
-}
-
-fn open(s: &Server) -> Result<Ws, tungstenite::Error> {
-    let (mut ws, _) = connect(url(s))?;
-    if let MaybeTlsStream::Plain(t) = ws.get_mut() {
-        t.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
-    }
-    Ok(ws)
-}
-
-fn send(ws: &mut WebSocket<impl std::io::Read + std::io::Write>, v: Value) -> bool {
-    ws.send(Message::Text(v.to_string().into())).is_ok()
-}
-
-enum Got {
-    Json(Value),
-    Closed(Option<CloseCode>),
-    Nothing,
-}
-
-/// The next message within `secs`: a JSON text, the end of the connection (with the close
-/// code if a close frame came), or nothing.
-fn next(ws: &mut Ws, secs: f64) -> Got {
-    let end = Instant::now() + Duration::from_secs_f64(secs);
-    while Instant::now() < end {
-        match ws.read() {
-            Ok(Message::Text(t)) => return Got::Json(serde_json::from_str(t.as_str()).expect("json")),
-            Ok(Message::Close(f)) => return Got::Closed(f.map(|f| f.code)),
-            Ok(_) => continue,
-            Err(tungstenite::Error::Io(e)) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => continue,
-            Err(_) => return Got::Closed(None),
-        }
-    }
-    Got::Nothing
-}
-
-fn json_within(ws: &mut Ws, secs: f64, pred: impl Fn(&Value) -> bool) -> Value {
-    let end = Instant::now() + Duration::from_secs_f64(secs);
-    while Instant::now() < end {
-        match next(ws, 0.3) {
-            Got::Json(v) if pred(&v) => return v,
-            Got::Closed(c) => panic!("closed ({c:?}) while waiting"),
-            _ => {}
-        }
-    }
-    panic!("no matching message within {secs}s");
-}
-
 #[test]
 fn connections_per_address_are_capped_until_one_closes() {
     let (s, _cfg) = server("max_connections_per_address = 3", false);
-    let mut held: Vec<Ws> = (0..3).map(|_| open(&s).expect("within the cap")).collect();
+    let mut held: Vec<Socket> = (0..3).map(|_| try_open(&s).expect("within the cap")).collect();
     for ws in held.iter_mut() {
-        assert!(matches!(next(ws, 5.0), Got::Json(v) if v["channel"] == "status"));
+        assert!(matches!(read(ws, 5.0), Got::Json(v) if v["channel"] == "status"));
     }
-    match open(&s) {
+    match try_open(&s) {
         Err(tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 429),
         Err(e) => panic!("expected HTTP 429, got {e}"),
         Ok(_) => panic!("a fourth connection from one address was accepted"),
@@ -96,31 +43,31 @@ fn connections_per_address_are_capped_until_one_closes() {
     // Closing one gives its slot back.
     let mut gone = held.pop().unwrap();
     gone.close(None).unwrap();
-    while !matches!(next(&mut gone, 1.0), Got::Closed(_)) {}
+    while !matches!(read(&mut gone, 1.0), Got::Closed(_)) {}
     let end = Instant::now() + Duration::from_secs(5);
     let mut again = loop {
-        match open(&s) {
+        match try_open(&s) {
             Ok(ws) => break ws,
             Err(_) if Instant::now() < end => std::thread::sleep(Duration::from_millis(50)),
             Err(e) => panic!("slot not given back: {e}"),
         }
     };
-    assert!(matches!(next(&mut again, 5.0), Got::Json(v) if v["channel"] == "status"));
+    assert!(matches!(read(&mut again, 5.0), Got::Json(v) if v["channel"] == "status"));
     s.assert_no_panics();
 }
 
 #[test]
 fn a_flood_is_refused_then_closed_and_big_frames_are_refused() {
     let (s, _cfg) = server("messages_per_second = 1\nmessage_burst = 20\nclose_after_refused = 5\nmax_message_bytes = 4096", false);
-    let mut ws = open(&s).unwrap();
-    assert!(matches!(next(&mut ws, 5.0), Got::Json(v) if v["channel"] == "status"));
+    let mut ws = try_open(&s).unwrap();
+    assert!(matches!(read(&mut ws, 5.0), Got::Json(v) if v["channel"] == "status"));
     // A well-behaved neighbour on its own connection.
-    let mut calm = open(&s).unwrap();
-    assert!(matches!(next(&mut calm, 5.0), Got::Json(v) if v["channel"] == "status"));
+    let mut calm = try_open(&s).unwrap();
+    assert!(matches!(read(&mut calm, 5.0), Got::Json(v) if v["channel"] == "status"));
 
     let mut sent = 0;
     for i in 0..60 {
-        if !send(&mut ws, json!({"method": "ping", "req_id": i})) {
+        if !try_send(&mut ws, json!({"method": "ping", "req_id": i})) {
             break;
         }
         sent += 1;
@@ -128,7 +75,7 @@ fn a_flood_is_refused_then_closed_and_big_frames_are_refused() {
     assert!(sent >= 26, "only {sent} sent");
     let (mut pongs, mut refused, mut closed) = (0, 0, None);
     loop {
-        match next(&mut ws, 5.0) {
+        match read(&mut ws, 5.0) {
             Got::Json(v) if v["method"] == "pong" => {
                 assert_eq!(refused, 0, "a pong after a refusal: {v}");
                 pongs += 1;
@@ -154,22 +101,22 @@ fn a_flood_is_refused_then_closed_and_big_frames_are_refused() {
 
     // The neighbour was never refused.
     for i in 0..10 {
-        assert!(send(&mut calm, json!({"method": "ping", "req_id": 100 + i})));
-        assert!(matches!(next(&mut calm, 5.0), Got::Json(v) if v["method"] == "pong" && v["req_id"] == 100 + i));
+        assert!(try_send(&mut calm, json!({"method": "ping", "req_id": 100 + i})));
+        assert!(matches!(read(&mut calm, 5.0), Got::Json(v) if v["method"] == "pong" && v["req_id"] == 100 + i));
     }
     // A frame over max_message_bytes ends the connection; the server stays up.
     let big = json!({"method": "ping", "req_id": 1, "pad": "x".repeat(5000)});
-    send(&mut calm, big);
+    try_send(&mut calm, big);
     let end = Instant::now() + Duration::from_secs(5);
     loop {
-        match next(&mut calm, 1.0) {
+        match read(&mut calm, 1.0) {
             Got::Closed(_) => break,
             Got::Json(v) => assert_ne!(v["method"], "pong", "an oversized request was answered: {v}"),
             Got::Nothing => assert!(Instant::now() < end, "oversized frame did not end the connection"),
         }
     }
-    let mut fresh = open(&s).unwrap();
-    assert!(matches!(next(&mut fresh, 5.0), Got::Json(v) if v["channel"] == "status"));
+    let mut fresh = try_open(&s).unwrap();
+    assert!(matches!(read(&mut fresh, 5.0), Got::Json(v) if v["channel"] == "status"));
     s.assert_no_panics();
 }
 
@@ -197,9 +144,9 @@ fn a_client_that_never_reads_is_disconnected_and_nobody_else_waits() {
         assert!(Instant::now() < end, "the simulator never quoted");
         std::thread::sleep(Duration::from_millis(300));
     }
-    let mut fast = open(&s).unwrap();
-    send(&mut fast, json!({"method": "subscribe", "params": {"channel": "book", "symbol": ["BTC/USD"], "depth": 1000}}));
-    let snap = json_within(&mut fast, 15.0, |v| {
+    let mut fast = try_open(&s).unwrap();
+    try_send(&mut fast, json!({"method": "subscribe", "params": {"channel": "book", "symbol": ["BTC/USD"], "depth": 1000}}));
+    let snap = wait_for(&mut fast, 15.0, |v| {
         v["channel"] == "book" && v["type"] == "snapshot" && !v["data"][0]["bids"].as_array().unwrap().is_empty()
     });
     let best_bid = snap["data"][0]["bids"][0]["price"].as_f64().unwrap();
@@ -212,12 +159,12 @@ fn a_client_that_never_reads_is_disconnected_and_nobody_else_waits() {
         let stop = stop.clone();
         std::thread::spawn(move || {
             for ch in ["trade", "ticker"] {
-                send(&mut slow, json!({"method": "subscribe", "params": {"channel": ch, "symbol": pairs}}));
+                try_send(&mut slow, json!({"method": "subscribe", "params": {"channel": ch, "symbol": pairs}}));
             }
             let mut n = 0u64;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) && n < 4000 {
                 let m = if n % 2 == 0 { "subscribe" } else { "unsubscribe" };
-                if !send(&mut slow, json!({"method": m, "params": {"channel": "book", "symbol": pairs, "depth": 1000}})) {
+                if !try_send(&mut slow, json!({"method": m, "params": {"channel": "book", "symbol": pairs, "depth": 1000}})) {
                     break;
                 }
                 n += 1;
@@ -241,7 +188,7 @@ fn a_client_that_never_reads_is_disconnected_and_nobody_else_waits() {
         );
         ok(&r);
         worst_ack = worst_ack.max(sent.elapsed());
-        json_within(&mut fast, 3.0, |v| {
+        wait_for(&mut fast, 3.0, |v| {
             v["channel"] == "book" && v["data"][0]["bids"].as_array().is_some_and(|b| b.iter().any(|l| l["price"].as_f64() == Some(price)))
         });
         worst_seen = worst_seen.max(sent.elapsed());
@@ -270,6 +217,6 @@ fn a_client_that_never_reads_is_disconnected_and_nobody_else_waits() {
         }
     }
     // And the fast client is still served.
-    json_within(&mut fast, 5.0, |v| v["channel"] == "book");
+    wait_for(&mut fast, 5.0, |v| v["channel"] == "book");
     s.assert_no_panics();
 }

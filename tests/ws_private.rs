@@ -23,90 +23,9 @@ fn get_websockets_token_needs_the_websockets_permission_and_answers_krakens_shap
     s.assert_no_panics();
 }
 
-use common::Key;
+use common::ws::{drain, open, send, subscribe, token, until};
+use common::xbt_orders::place;
 use serde_json::json;
-use std::net::TcpStream;
-use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::{connect, stream::MaybeTlsStream, Message, WebSocket};
-
-/// A socket and the messages read but not yet consumed.
-struct Ws {
-    ws: WebSocket<MaybeTlsStream<TcpStream>>,
-    buf: std::collections::VecDeque<Value>,
-}
-
-fn open(s: &Server) -> Ws {
-    let url = s.url.replace("http://", "ws://") + "/v2";
-    let (mut ws, _) = connect(url).expect("connect /v2");
-    if let MaybeTlsStream::Plain(t) = ws.get_mut() {
-        t.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
-    }
-    Ws { ws, buf: Default::default() }
-}
-
-fn send(ws: &mut Ws, v: Value) {
-    ws.ws.send(Message::Text(v.to_string().into())).unwrap();
-}
-
-/// The next JSON message but heartbeats and status within `secs`, or None.
-fn next(ws: &mut Ws, secs: f64) -> Option<Value> {
-    if let Some(v) = ws.buf.pop_front() {
-        return Some(v);
-    }
-    let end = Instant::now() + Duration::from_secs_f64(secs);
-    while Instant::now() < end {
-        match ws.ws.read() {
-            Ok(Message::Text(t)) => {
-                let v: Value = serde_json::from_str(t.as_str()).expect("json");
-                if v["channel"] != "heartbeat" && v["channel"] != "status" {
-                    return Some(v);
-                }
-            }
-            Ok(_) => {}
-            Err(tokio_tungstenite::tungstenite::Error::Io(e))
-                if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
-            Err(e) => panic!("socket: {e}"),
-        }
-    }
-    None
-}
-
-/// Every message within `secs`.
-fn drain(ws: &mut Ws, secs: f64) -> Vec<Value> {
-    let end = Instant::now() + Duration::from_secs_f64(secs);
-    let mut out = Vec::new();
-    while Instant::now() < end {
-        if let Some(v) = next(ws, 0.1) {
-            out.push(v);
-        }
-    }
-    out
-}
-
-/// Messages until one matches `pred` (included), within `secs`.
-fn until(ws: &mut Ws, secs: f64, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
-    let end = Instant::now() + Duration::from_secs_f64(secs);
-    let mut out = Vec::new();
-    while Instant::now() < end {
-        if let Some(v) = next(ws, 0.1) {
-            let hit = pred(&v);
-            out.push(v);
-            if hit {
-                return out;
-            }
-        }
-    }
-    panic!("no matching message within {secs}s; got {out:?}");
-}
-
-fn token(s: &Server, k: &Key) -> String {
-    ok(&s.private(k, "GetWebSocketsToken", &[]))["token"].as_str().unwrap().to_string()
-}
-
-fn subscribe(ws: &mut Ws, params: Value, req_id: u64) -> Value {
-    send(ws, json!({"method": "subscribe", "params": params, "req_id": req_id}));
-    until(ws, 5.0, |v| v["req_id"] == json!(req_id)).pop().unwrap()
-}
 
 fn exec_updates(msgs: &[Value]) -> Vec<Value> {
     msgs.iter()
@@ -184,13 +103,7 @@ fn executions_and_balances_follow_rest_orders_fills_cancels_and_the_ledger() {
     );
 
     // A resting buy: pending_new (the order in full), then new.
-    let r = ok(&s.private(
-        &alice,
-        "AddOrder",
-        &[("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "50000"), ("volume", "0.01"), ("userref", "7")],
-    ))
-    .clone();
-    let txid = r["txid"][0].as_str().unwrap().to_string();
+    let (txid, _) = place(&s, &alice, &[("type", "buy"), ("ordertype", "limit"), ("price", "50000"), ("volume", "0.01"), ("userref", "7")]);
     let msgs = until(&mut ws, 5.0, |v| v["data"][0]["exec_type"] == "new");
     let ev = exec_updates(&msgs);
     assert_eq!(ev.iter().map(|e| e["exec_type"].as_str().unwrap()).collect::<Vec<_>>(), ["pending_new", "new"]);
@@ -210,7 +123,7 @@ fn executions_and_balances_follow_rest_orders_fills_cancels_and_the_ledger() {
     assert!(msgs.iter().all(|m| m["channel"] != "balances"), "a hold is not a ledger entry: {msgs:?}");
 
     // Bob sells into it: alice sees the trade (maker) and the fill; bob's own events never reach her.
-    ok(&s.private(&bob, "AddOrder", &[("pair", "XBTUSD"), ("type", "sell"), ("ordertype", "market"), ("volume", "0.01")]));
+    place(&s, &bob, &[("type", "sell"), ("ordertype", "market"), ("volume", "0.01")]);
     let msgs = until(&mut ws, 5.0, |v| v["data"][0]["exec_type"] == "filled");
     let msgs = [msgs, drain(&mut ws, 0.5)].concat();
     let ev = exec_updates(&msgs);
@@ -253,13 +166,7 @@ fn executions_and_balances_follow_rest_orders_fills_cancels_and_the_ledger() {
     }
 
     // A cancel: canceled with Kraken's reason.
-    let r = ok(&s.private(
-        &alice,
-        "AddOrder",
-        &[("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "40000"), ("volume", "0.02")],
-    ))
-    .clone();
-    let second = r["txid"][0].as_str().unwrap().to_string();
+    let (second, _) = place(&s, &alice, &[("type", "buy"), ("ordertype", "limit"), ("price", "40000"), ("volume", "0.02")]);
     until(&mut ws, 5.0, |v| v["data"][0]["exec_type"] == "new");
     ok(&s.private(&alice, "CancelOrder", &[("txid", &second)]));
     let ev = exec_updates(&until(&mut ws, 5.0, |v| v["data"][0]["exec_type"] == "canceled"));
@@ -302,13 +209,7 @@ fn executions_report_amends_triggered_stops_and_honour_order_status_false() {
     until(&mut quiet, 5.0, |v| v["type"] == "snapshot");
 
     // AmendOrder: `amended` with the new quantity and price, same order id.
-    let r = ok(&s.private(
-        &alice,
-        "AddOrder",
-        &[("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "30000"), ("volume", "0.01")],
-    ))
-    .clone();
-    let id = r["txid"][0].as_str().unwrap().to_string();
+    let (id, _) = place(&s, &alice, &[("type", "buy"), ("ordertype", "limit"), ("price", "30000"), ("volume", "0.01")]);
     ok(&s.private(&alice, "AmendOrder", &[("txid", &id), ("order_qty", "0.02"), ("limit_price", "31000")]));
     let ev = exec_updates(&until(&mut ws, 5.0, |v| v["data"][0]["exec_type"] == "amended"));
     let am = ev.last().unwrap();
@@ -321,13 +222,7 @@ fn executions_report_amends_triggered_stops_and_honour_order_status_false() {
 
     // A stop-loss: placed untriggered (new, triggers untriggered), then a trade at its price fires
     // it: `status` (triggered), its fill, `filled`.
-    let r = ok(&s.private(
-        &alice,
-        "AddOrder",
-        &[("pair", "XBTUSD"), ("type", "sell"), ("ordertype", "stop-loss"), ("price", "49000"), ("volume", "0.01")],
-    ))
-    .clone();
-    let stop = r["txid"][0].as_str().unwrap().to_string();
+    let (stop, _) = place(&s, &alice, &[("type", "sell"), ("ordertype", "stop-loss"), ("price", "49000"), ("volume", "0.01")]);
     let ev = exec_updates(&until(&mut ws, 5.0, |v| v["data"][0]["exec_type"] == "new" && v["data"][0]["order_id"] == json!(stop)));
     let p = ev.iter().find(|e| e["exec_type"] == "pending_new" && e["order_id"] == json!(stop)).unwrap();
     assert_eq!(
@@ -335,12 +230,8 @@ fn executions_report_amends_triggered_stops_and_honour_order_status_false() {
         (json!("stop-loss"), json!(49000), json!("untriggered")),
         "{p}"
     );
-    ok(&s.private(
-        &bob,
-        "AddOrder",
-        &[("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "49000"), ("volume", "0.05")],
-    ));
-    ok(&s.private(&carol, "AddOrder", &[("pair", "XBTUSD"), ("type", "sell"), ("ordertype", "market"), ("volume", "0.001")]));
+    place(&s, &bob, &[("type", "buy"), ("ordertype", "limit"), ("price", "49000"), ("volume", "0.05")]);
+    place(&s, &carol, &[("type", "sell"), ("ordertype", "market"), ("volume", "0.001")]);
     let ev: Vec<Value> =
         exec_updates(&until(&mut ws, 5.0, |v| v["data"][0]["exec_type"] == "filled" && v["data"][0]["order_id"] == json!(stop)))
             .into_iter()
@@ -361,13 +252,7 @@ fn a_token_survives_a_kill_9_restart_and_the_new_connection_gets_its_snapshot() 
     let mut s = Server::start();
     let alice = s.account("alice", "10000", "1", "all");
     let t = token(&s, &alice);
-    let r = ok(&s.private(
-        &alice,
-        "AddOrder",
-        &[("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "30000"), ("volume", "0.01")],
-    ))
-    .clone();
-    let id = r["txid"][0].as_str().unwrap().to_string();
+    let (id, _) = place(&s, &alice, &[("type", "buy"), ("ordertype", "limit"), ("price", "30000"), ("volume", "0.01")]);
     let tmp = s._tmp_take();
     let dir = s.data_dir.clone();
     s.kill9();

@@ -6,35 +6,22 @@
 
 mod common;
 
+use common::ws::{acks, send, token, Socket};
 use common::{ok, Key, Server};
 use serde_json::{json, Value};
-use std::net::TcpStream;
-use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::{connect, stream::MaybeTlsStream, Message, WebSocket};
 
 const TRADER: &str = "Query Funds,Create & Modify Orders,Cancel/Close Orders,Query Open Orders & Trades,\
                       Query Closed Orders & Trades,Access WebSockets API";
 
-type Ws = WebSocket<MaybeTlsStream<TcpStream>>;
-
 /// A connection with its token.
 struct Conn {
-    ws: Ws,
+    ws: Socket,
     token: String,
     next_req: u64,
 }
 
-fn token(s: &Server, k: &Key) -> String {
-    ok(&s.private(k, "GetWebSocketsToken", &[]))["token"].as_str().unwrap().to_string()
-}
-
 fn open(s: &Server, k: &Key) -> Conn {
-    let url = s.url.replace("http://", "ws://") + "/v2";
-    let (mut ws, _) = connect(url).expect("connect /v2");
-    if let MaybeTlsStream::Plain(t) = ws.get_mut() {
-        t.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
-    }
-    Conn { ws, token: token(s, k), next_req: 100 }
+    Conn { ws: common::ws::open(s), token: token(s, k), next_req: 100 }
 }
 
 impl Conn {
@@ -44,31 +31,13 @@ impl Conn {
         if params.get("token").is_none() {
             params["token"] = json!(self.token);
         }
-        let msg = json!({"method": method, "params": params, "req_id": self.next_req});
-        self.ws.send(Message::Text(msg.to_string().into())).unwrap();
+        send(&mut self.ws, json!({"method": method, "params": params, "req_id": self.next_req}));
         self.next_req
     }
 
     /// The next `n` acks carrying `req_id` (other messages skipped).
     fn acks(&mut self, req_id: u64, n: usize) -> Vec<Value> {
-        let end = Instant::now() + Duration::from_secs(10);
-        let mut out = Vec::new();
-        while out.len() < n {
-            assert!(Instant::now() < end, "only {} of {n} acks for req_id {req_id}: {out:?}", out.len());
-            match self.ws.read() {
-                Ok(Message::Text(t)) => {
-                    let v: Value = serde_json::from_str(t.as_str()).expect("json");
-                    if v["req_id"] == json!(req_id) {
-                        out.push(v);
-                    }
-                }
-                Ok(_) => {}
-                Err(tokio_tungstenite::tungstenite::Error::Io(e))
-                    if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
-                Err(e) => panic!("socket: {e}"),
-            }
-        }
-        out
+        acks(&mut self.ws, req_id, n)
     }
 
     /// One request, its one ack.
@@ -191,7 +160,7 @@ fn tokens_and_permissions_decide() {
     bad["token"] = json!("not-a-token");
     assert_eq!(error(&c.call("add_order", bad)), "ESession:Invalid session");
     let id = c.next_req + 1;
-    c.ws.send(Message::Text(json!({"method": "cancel_all", "req_id": id}).to_string().into())).unwrap();
+    send(&mut c.ws, json!({"method": "cancel_all", "req_id": id}));
     c.next_req = id;
     // No token at all: Kraken's argument error.
     assert_eq!(error(&c.acks(id, 1)[0]), "EGeneral:Invalid arguments");

@@ -22,39 +22,27 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 import time
 
 import ccxt.pro
 import websockets
 
-BIN, DIR = sys.argv[1], sys.argv[2]
-URL = json.load(open(f"{DIR}/server.json"))["url"]
-WS = URL.replace("http://", "ws://") + "/v2"
+from common import Server, finish, record, skip
+
+srv = Server.from_argv()
+URL, cli = srv.url, srv.cli
+WS = srv.ws + "/v2"
 SYMBOL = "BTC/USD"
-results: list[tuple[str, str | None]] = []
-
-
-def cli(*args: str) -> str:
-    return subprocess.run([BIN, "--data-dir", DIR, *args], capture_output=True, text=True, check=True).stdout
 
 
 async def check(name: str, coro, timeout: float = 30) -> object:
     try:
         value = await asyncio.wait_for(coro, timeout)
-        results.append((name, None))
-        print(f"PASS {name}", flush=True)
-        return value
     except Exception as e:  # noqa: BLE001 - every failure is a FAIL line
-        why = f"{type(e).__name__}: {e}"[:400]
-        results.append((name, why))
-        print(f"FAIL {name}: {why}", flush=True)
+        record(name, f"{type(e).__name__}: {e}"[:400])
         return None
-
-
-def skip(name: str, why: str) -> None:
-    print(f"SKIP {name}: {why}", flush=True)
+    record(name, None)
+    return value
 
 
 def exchange(key: tuple[str, str] | None = None) -> ccxt.pro.kraken:
@@ -67,12 +55,8 @@ def exchange(key: tuple[str, str] | None = None) -> ccxt.pro.kraken:
 
 
 def key(account: str) -> tuple[str, str]:
-    cli("account", "create", account)
-    cli("account", "tier", account, "intermediate")
-    cli("deposit", "--account", account, "USD", "50000")
-    cli("deposit", "--account", account, "XBT", "1")
-    v = json.loads(cli("key", "create", "--account", account, "--name", f"{account}-key", "--permissions", "all", "--json"))
-    return v["key"], v["secret"]
+    srv.open_account(account, ("USD", "50000"), ("XBT", "1"))
+    return srv.key(account, f"{account}-key")
 
 
 async def order_book(ex) -> None:
@@ -240,6 +224,4 @@ async def main() -> None:
 
 
 asyncio.run(main())
-failed = [r for r in results if r[1]]
-print(f"{len(results) - len(failed)} passed, {len(failed)} failed", flush=True)
-sys.exit(1 if failed else 0)
+finish()

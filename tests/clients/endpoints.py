@@ -15,69 +15,22 @@ status on any failure.
 """
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import time
-
-import krakenex
 from kraken.exceptions import (KrakenInsufficientFundsError, KrakenInvalidArgumentsError, KrakenInvalidOrderError,
                                KrakenUnknownOrderError)
 from kraken.spot import Trade, User
 
-BIN, DIR = sys.argv[1], sys.argv[2]
-URL = json.load(open(f"{DIR}/server.json"))["url"]
-results: list[tuple[str, str | None]] = []
+from common import Server, check, finish, kx_ok, raises
 
-
-def cli(*args: str) -> str:
-    return subprocess.run([BIN, "--data-dir", DIR, *args], capture_output=True, text=True, check=True).stdout
-
-
-def check(name: str, fn) -> None:
-    try:
-        fn()
-        results.append((name, None))
-        print(f"PASS {name}", flush=True)
-    except Exception as e:  # noqa: BLE001 - every failure is a FAIL line
-        results.append((name, f"{type(e).__name__}: {e}"))
-        print(f"FAIL {name}: {type(e).__name__}: {e}", flush=True)
-
-
-def raises(cls, text: str, fn) -> None:
-    try:
-        fn()
-    except cls as e:
-        assert text in str(e), f"{cls.__name__} without {text!r}: {e}"
-        return
-    raise AssertionError(f"expected {cls.__name__}")
-
-
-def key(account: str) -> tuple[str, str]:
-    v = json.loads(cli("key", "create", "--account", account, "--name", f"{account}-key", "--permissions", "all", "--json"))
-    return v["key"], v["secret"]
-
+srv = Server.from_argv()
+URL = srv.url
 
 for name, usd, xbt in [("sdk", "20000", "1"), ("kx", "20000", "1"), ("taker", "0", "2")]:
-    cli("account", "create", name)
-    cli("account", "tier", name, "intermediate")
-    if usd != "0":
-        cli("deposit", "--account", name, "USD", usd)
-    cli("deposit", "--account", name, "XBT", xbt)
-sdk_key, kx_key, taker_key = key("sdk"), key("kx"), key("taker")
+    srv.open_account(name, ("USD", usd), ("XBT", xbt))
+sdk_key, kx_key, taker_key = (srv.key(name, f"{name}-key") for name in ("sdk", "kx", "taker"))
 trade = Trade(key=sdk_key[0], secret=sdk_key[1], url=URL)
 user = User(key=sdk_key[0], secret=sdk_key[1], url=URL)
 taker = Trade(key=taker_key[0], secret=taker_key[1], url=URL)
-kx = krakenex.API(key=kx_key[0], secret=kx_key[1])
-kx.uri = URL
-
-
-def kx_ok(method: str, data: dict | None = None) -> dict:
-    # krakenex's nonce is milliseconds: two calls within one would repeat it (EAPI:Invalid nonce).
-    time.sleep(0.002)
-    v = kx.query_private(method, data or {})
-    assert v.get("error") == [], (method, v)
-    return v["result"]
+kx = srv.krakenex(kx_key)
 
 
 def open_txids() -> set[str]:
@@ -103,8 +56,8 @@ def sdk_batch_refused_whole() -> None:
     before = open_txids()
     bad = [{"type": "buy", "ordertype": "limit", "volume": "0.01", "price": "20000"},
            {"type": "buy", "ordertype": "nonsense", "volume": "0.01", "price": "20000"}]
-    raises(KrakenInvalidArgumentsError, "EGeneral:Invalid arguments:ordertype",
-           lambda: trade.create_order_batch(orders=bad, pair="XBTUSD"))
+    raises(KrakenInvalidArgumentsError, lambda: trade.create_order_batch(orders=bad, pair="XBTUSD"),
+           "EGeneral:Invalid arguments:ordertype")
     assert open_txids() == before
 
 
@@ -126,9 +79,9 @@ def sdk_amend_and_history() -> None:
     h = user.get_order_amends(order_id=txid)
     assert h["count"] == 3 and [a["amend_type"] for a in h["amends"]] == ["original", "user", "user"], h
     assert h["amends"][1]["amend_id"] == v["amend_id"], h
-    raises(KrakenInsufficientFundsError, "EOrder:Insufficient funds", lambda: trade.amend_order(txid=txid, order_qty="10"))
-    raises(KrakenUnknownOrderError, "EOrder:Unknown order",
-           lambda: trade.amend_order(txid="OAAAAA-AAAAA-AAAAAA", order_qty="0.01"))
+    raises(KrakenInsufficientFundsError, lambda: trade.amend_order(txid=txid, order_qty="10"), "EOrder:Insufficient funds")
+    raises(KrakenUnknownOrderError, lambda: trade.amend_order(txid="OAAAAA-AAAAA-AAAAAA", order_qty="0.01"),
+           "EOrder:Unknown order")
 
 
 def sdk_edit() -> None:
@@ -140,8 +93,8 @@ def sdk_edit() -> None:
     assert v["descr"] == {"order": "buy 0.02000000 XBTUSD @ limit 26100.0"}, v
     assert v["txid"] in open_txids() and txid not in open_txids()
     taker.create_order(ordertype="market", side="sell", pair="XBTUSD", volume="0.01")
-    raises(KrakenInvalidOrderError, "EOrder:Invalid order",
-           lambda: trade.edit_order(txid=v["txid"], pair="XBTUSD", volume="0.005"))
+    raises(KrakenInvalidOrderError, lambda: trade.edit_order(txid=v["txid"], pair="XBTUSD", volume="0.005"),
+           "EOrder:Invalid order")
 
 
 def sdk_cancel_batch() -> None:
@@ -150,7 +103,7 @@ def sdk_cancel_batch() -> None:
     v = trade.cancel_order_batch(orders=[mine[0], mine[1], "OAAAAA-AAAAA-AAAAAA"])
     assert v == {"count": 2}, v
     assert open_txids() == set(mine[2:])
-    raises(KrakenUnknownOrderError, "EOrder:Unknown order", lambda: trade.cancel_order_batch(orders=[mine[0]]))
+    raises(KrakenUnknownOrderError, lambda: trade.cancel_order_batch(orders=[mine[0]]), "EOrder:Unknown order")
 
 
 def sdk_trade_volume_and_positions() -> None:
@@ -166,18 +119,18 @@ def kx_batch_form() -> None:
     for i, price in enumerate(["20000", "20500"]):
         data.update({f"orders[{i}][type]": "buy", f"orders[{i}][ordertype]": "limit",
                      f"orders[{i}][volume]": "0.01", f"orders[{i}][price]": price})
-    v = kx_ok("AddOrderBatch", data)
+    v = kx_ok(kx, "AddOrderBatch", data)
     assert [o["descr"]["order"] for o in v["orders"]] == \
         ["buy 0.01000000 XBTUSD @ limit 20000.0", "buy 0.01000000 XBTUSD @ limit 20500.0"], v
     txids = [o["txid"] for o in v["orders"]]
-    amend = kx_ok("AmendOrder", {"txid": txids[0], "order_qty": "0.005"})
+    amend = kx_ok(kx, "AmendOrder", {"txid": txids[0], "order_qty": "0.005"})
     assert amend["amend_id"].startswith("T"), amend
-    edit = kx_ok("EditOrder", {"txid": txids[1], "pair": "XBTUSD", "price": "20600", "validate": "False"})
+    edit = kx_ok(kx, "EditOrder", {"txid": txids[1], "pair": "XBTUSD", "price": "20600", "validate": "False"})
     assert edit["originaltxid"] == txids[1] and edit["price"] == "20600.0", edit
-    assert kx_ok("CancelOrderBatch", {"orders": f"{txids[0]},{edit['txid']}"}) == {"count": 2}
-    assert kx_ok("OpenOrders")["open"] == {}
-    assert kx_ok("OpenPositions") == {}
-    assert kx_ok("OrderAmends", {"order_id": txids[0]})["count"] == 2
+    assert kx_ok(kx, "CancelOrderBatch", {"orders": f"{txids[0]},{edit['txid']}"}) == {"count": 2}
+    assert kx_ok(kx, "OpenOrders")["open"] == {}
+    assert kx_ok(kx, "OpenPositions") == {}
+    assert kx_ok(kx, "OrderAmends", {"order_id": txids[0]})["count"] == 2
 
 
 check("python-kraken-sdk create_order_batch: validate, then two orders placed", sdk_batch)
@@ -188,7 +141,4 @@ check("python-kraken-sdk edit_order: new txid; below the executed volume refused
 check("python-kraken-sdk cancel_order_batch", sdk_cancel_batch)
 check("python-kraken-sdk get_trade_volume and get_open_positions", sdk_trade_volume_and_positions)
 check("krakenex AddOrderBatch (form), AmendOrder, EditOrder, CancelOrderBatch, OpenPositions, OrderAmends", kx_batch_form)
-
-failed = [n for n, r in results if r]
-print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
-sys.exit(1 if failed else 0)
+finish()

@@ -17,81 +17,23 @@ status on any failure.
 from __future__ import annotations
 
 import datetime
-import json
-import subprocess
-import sys
-import urllib.request
 
-import krakenex
 from kraken.exceptions import KrakenDeadlineElapsedError
 from kraken.spot import Market, Trade, User
 
-BIN, DIR = sys.argv[1], sys.argv[2]
-URL = json.load(open(f"{DIR}/server.json"))["url"]
-TOKEN = open(f"{DIR}/admin.token").read().strip()
-results: list[tuple[str, str | None]] = []
+from common import Server, check, finish, kx_err, kx_ok, refused
 
-
-def cli(*args: str) -> str:
-    out = subprocess.run([BIN, "--data-dir", DIR, *args], capture_output=True, text=True, check=True)
-    return out.stdout
-
-
-def advance(seconds: int) -> None:
-    req = urllib.request.Request(f"{URL}/admin/clock/advance", json.dumps({"seconds": seconds}).encode(),
-                                 {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
-    urllib.request.urlopen(req).read()
-
-
-def check(name: str, fn) -> None:
-    try:
-        fn()
-        results.append((name, None))
-        print(f"PASS {name}", flush=True)
-    except Exception as e:  # noqa: BLE001 - every failure is a FAIL line
-        results.append((name, f"{type(e).__name__}: {e}"))
-        print(f"FAIL {name}: {type(e).__name__}: {e}", flush=True)
-
-
-def refused(text: str, fn) -> None:
-    """The call raises (any exception class: the SDK maps some strings, not all) naming `text`."""
-    try:
-        fn()
-    except Exception as e:  # noqa: BLE001
-        assert text in f"{e!r} {e}", f"{type(e).__name__}: {e}"
-        return
-    raise AssertionError(f"expected {text}")
-
-
-def key(account: str, name: str) -> tuple[str, str]:
-    v = json.loads(cli("key", "create", "--account", account, "--name", name, "--permissions", "all", "--json"))
-    return v["key"], v["secret"]
-
+srv = Server.from_argv()
+URL, cli, advance = srv.url, srv.cli, srv.advance
 
 for name, usd, xbt in (("fa", "100000", "5"), ("fb", "100000", "5")):
-    cli("account", "create", name)
-    cli("account", "tier", name, "intermediate")
-    cli("deposit", "--account", name, "USD", usd)
-    cli("deposit", "--account", name, "XBT", xbt)
-sdk_key = key("fa", "sdk")
-kx_key = key("fb", "kx")
+    srv.open_account(name, ("USD", usd), ("XBT", xbt))
+sdk_key = srv.key("fa", "sdk")
+kx_key = srv.key("fb", "kx")
 trade = Trade(key=sdk_key[0], secret=sdk_key[1], url=URL)
 user = User(key=sdk_key[0], secret=sdk_key[1], url=URL)
 market = Market(url=URL)
-kx = krakenex.API(kx_key[0], kx_key[1])
-kx.uri = URL
-
-
-def kx_ok(method: str, data: dict) -> dict:
-    r = kx.query_private(method, data)
-    assert r.get("error") == [], r
-    return r["result"]
-
-
-def kx_err(method: str, data: dict) -> str:
-    r = kx.query_private(method, data)
-    assert r.get("error"), r
-    return r["error"][0]
+kx = srv.krakenex(kx_key)
 
 
 def ask_volume(price: float) -> float:
@@ -109,12 +51,12 @@ def iceberg():
     assert r["descr"]["order"] == "sell 1.50000000 XBTUSD @ limit 40000.0", r
     assert ask_volume(40000.0) == 0.1, market.get_order_book(pair="XBTUSD")
     # krakenex takes the display part; the next part shows.
-    kx_ok("AddOrder", {"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "price": "40000", "volume": "0.1"})
+    kx_ok(kx, "AddOrder", {"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "price": "40000", "volume": "0.1"})
     o = user.get_orders_info(txid=r["txid"][0])[r["txid"][0]]
     assert (o["status"], o["vol_exec"], o["descr"]["ordertype"]) == ("open", "0.10000000", "iceberg"), o
     assert ask_volume(40000.0) == 0.1
-    assert "displayvol" in kx_err("AddOrder", {"pair": "XBTUSD", "type": "sell", "ordertype": "limit", "price": "40000",
-                                               "volume": "1.5", "displayvol": "0.05"})
+    assert "displayvol" in kx_err(kx, "AddOrder", {"pair": "XBTUSD", "type": "sell", "ordertype": "limit", "price": "40000",
+                                                   "volume": "1.5", "displayvol": "0.05"})
     trade.cancel_order(txid=r["txid"][0])
 
 
@@ -133,27 +75,27 @@ def gtd():
 
 
 def scheduled():
-    r = kx_ok("AddOrder", {"pair": "XBTUSD", "type": "sell", "ordertype": "limit", "price": "45000", "volume": "0.1",
-                           "starttm": "+30"})
+    r = kx_ok(kx, "AddOrder", {"pair": "XBTUSD", "type": "sell", "ordertype": "limit", "price": "45000", "volume": "0.1",
+                               "starttm": "+30"})
     txid = r["txid"][0]
-    assert kx_ok("QueryOrders", {"txid": txid})[txid]["status"] == "pending"
+    assert kx_ok(kx, "QueryOrders", {"txid": txid})[txid]["status"] == "pending"
     assert ask_volume(45000.0) == 0.0
     advance(31)
-    assert kx_ok("QueryOrders", {"txid": txid})[txid]["status"] == "open"
+    assert kx_ok(kx, "QueryOrders", {"txid": txid})[txid]["status"] == "open"
     assert ask_volume(45000.0) == 0.1
-    kx_ok("CancelOrder", {"txid": txid})
+    kx_ok(kx, "CancelOrder", {"txid": txid})
 
 
 def viqc():
-    kx_ok("AddOrder", {"pair": "XBTUSD", "type": "sell", "ordertype": "limit", "price": "30000", "volume": "0.5"})
+    kx_ok(kx, "AddOrder", {"pair": "XBTUSD", "type": "sell", "ordertype": "limit", "price": "30000", "volume": "0.5"})
     r = trade.create_order(ordertype="market", side="buy", pair="XBTUSD", volume="300", oflags="viqc")
     assert r["descr"]["order"] == "buy 300.00000000 XBTUSD @ market", r
     o = user.get_orders_info(txid=r["txid"][0])[r["txid"][0]]
     assert o["status"] == "closed" and "viqc" in o["oflags"] and o["vol"] == "300.00000000", o
     spent = float(o["cost"]) + float(o["fee"])
     assert 299.99 < spent <= 300.0 and float(o["vol_exec"]) > 0.0099, o
-    assert "viqc" in kx_err("AddOrder", {"pair": "XBTUSD", "type": "sell", "ordertype": "market", "volume": "300",
-                                         "oflags": "viqc"})
+    assert "viqc" in kx_err(kx, "AddOrder", {"pair": "XBTUSD", "type": "sell", "ordertype": "market", "volume": "300",
+                                             "oflags": "viqc"})
 
 
 def deadline_and_margin():
@@ -167,10 +109,10 @@ def deadline_and_margin():
     r = trade.create_order(ordertype="limit", side="buy", pair="XBTUSD", volume="0.01", price="20000", deadline=soon,
                            validate=True)
     assert "txid" not in r and r["descr"]["order"] == "buy 0.01000000 XBTUSD @ limit 20000.0", r
-    assert kx_err("AddOrder", {"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "price": "20000",
-                               "volume": "0.01", "leverage": "2"}) == "EOrder:Cannot open position"
-    assert kx_err("AddOrder", {"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "price": "20000",
-                               "volume": "0.01", "reduce_only": "true"}) == "EOrder:Reduce only:No position exists"
+    assert kx_err(kx, "AddOrder", {"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "price": "20000",
+                                   "volume": "0.01", "leverage": "2"}) == "EOrder:Cannot open position"
+    assert kx_err(kx, "AddOrder", {"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "price": "20000",
+                                   "volume": "0.01", "reduce_only": "true"}) == "EOrder:Reduce only:No position exists"
 
 
 def dead_mans_switch():
@@ -181,13 +123,13 @@ def dead_mans_switch():
     trade.cancel_all_orders_after_x(timeout=60)  # reset
     advance(40)
     assert sdk_status(a) == "open", "reset by the second call"
-    assert kx_ok("CancelAllOrdersAfter", {"timeout": "0"})["triggerTime"] == "0"
-    kx_ok("CancelAllOrdersAfter", {"timeout": "10"})
-    b = kx_ok("AddOrder", {"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "price": "21000",
-                           "volume": "0.01"})["txid"][0]
+    assert kx_ok(kx, "CancelAllOrdersAfter", {"timeout": "0"})["triggerTime"] == "0"
+    kx_ok(kx, "CancelAllOrdersAfter", {"timeout": "10"})
+    b = kx_ok(kx, "AddOrder", {"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "price": "21000",
+                               "volume": "0.01"})["txid"][0]
     advance(11)
     assert sdk_status(a) == "open", "another account's switch"
-    assert kx_ok("QueryOrders", {"txid": b})[b]["status"] == "canceled"
+    assert kx_ok(kx, "QueryOrders", {"txid": b})[b]["status"] == "canceled"
     trade.cancel_all_orders_after_x(timeout=5)
     advance(6)
     assert sdk_status(a) == "canceled"
@@ -200,7 +142,4 @@ check("GTD: expired at expiretm (python-kraken-sdk), GTD without expiretm refuse
 check("starttm: pending, then open at its time (krakenex)", scheduled)
 check("viqc: a market buy of 300 USD, fee included (python-kraken-sdk)", viqc)
 check("CancelAllOrdersAfter: armed, reset, disabled, fired (both clients)", dead_mans_switch)
-
-passed = sum(1 for _, e in results if e is None)
-print(f"{passed} passed, {len(results) - passed} failed")
-sys.exit(0 if passed == len(results) else 1)
+finish()

@@ -16,70 +16,27 @@ status on any failure.
 from __future__ import annotations
 
 import io
-import json
-import subprocess
-import sys
 import time
-import urllib.request
 import warnings
 import zipfile
 
-import krakenex
 from kraken.exceptions import (KrakenInvalidAmountError, KrakenMaxFeeExceededError, KrakenPermissionDeniedError,
                                KrakenUnknownReferenceIdError, KrakenUnknownWithdrawKeyError)
 from kraken.spot import Funding, User
 
+from common import Server, check, finish, raises
+
 warnings.simplefilter("ignore")  # the SDK marks its legacy funding wrappers deprecated
 
-BIN, DIR = sys.argv[1], sys.argv[2]
-URL = json.load(open(f"{DIR}/server.json"))["url"]
-TOKEN = open(f"{DIR}/admin.token").read().strip()
-results: list[tuple[str, str | None]] = []
+srv = Server.from_argv()
+URL, cli, advance = srv.url, srv.cli, srv.advance
 
-
-def cli(*args: str) -> str:
-    out = subprocess.run([BIN, "--data-dir", DIR, *args], capture_output=True, text=True, check=True)
-    return out.stdout
-
-
-def advance(seconds: int) -> None:
-    req = urllib.request.Request(f"{URL}/admin/clock/advance", json.dumps({"seconds": seconds}).encode(),
-                                 {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
-    urllib.request.urlopen(req).read()
-
-
-def check(name: str, fn) -> None:
-    try:
-        fn()
-        results.append((name, None))
-        print(f"PASS {name}", flush=True)
-    except Exception as e:  # noqa: BLE001 - every failure is a FAIL line
-        results.append((name, f"{type(e).__name__}: {e}"))
-        print(f"FAIL {name}: {type(e).__name__}: {e}", flush=True)
-
-
-def raises(cls, fn) -> None:
-    try:
-        fn()
-    except cls:
-        return
-    raise AssertionError(f"expected {cls.__name__}")
-
-
-def key(account: str, name: str) -> tuple[str, str]:
-    v = json.loads(cli("key", "create", "--account", account, "--name", name, "--permissions", "all", "--json"))
-    return v["key"], v["secret"]
-
-
-cli("account", "create", "fz")
-cli("account", "tier", "fz", "intermediate")
-cli("deposit", "--account", "fz", "XBT", "1")
-sdk_key = key("fz", "sdk")
-kx_key = key("fz", "kx")
+srv.open_account("fz", ("XBT", "1"))
+sdk_key = srv.key("fz", "sdk")
+kx_key = srv.key("fz", "kx")
 funding = Funding(key=sdk_key[0], secret=sdk_key[1], url=URL)
 user = User(key=sdk_key[0], secret=sdk_key[1], url=URL)
-kx = krakenex.API(kx_key[0], kx_key[1])
-kx.uri = URL
+kx = srv.krakenex(kx_key)
 state: dict = {}
 DEST = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"
 
@@ -193,7 +150,4 @@ for name, fn in [("deposit methods", deposit_methods), ("deposit address", depos
                  ("withdraw to Settled, then failure", withdraw_to_failure), ("krakenex funding", krakenex_funding),
                  ("exports", exports)]:
     check(name, fn)
-
-failed = sum(1 for _, e in results if e)
-print(f"{len(results) - failed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

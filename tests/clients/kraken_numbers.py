@@ -16,61 +16,20 @@ status on any failure.
 """
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from decimal import Decimal
 
-import krakenex
 from kraken.exceptions import KrakenMarketInOnlyCancelModeError, KrakenMarketInOnlyPostModeError, KrakenServiceUnavailableError
 from kraken.spot import Market, Trade, User
 
-BIN, DIR = sys.argv[1], sys.argv[2]
-URL = json.load(open(f"{DIR}/server.json"))["url"]
-results: list[tuple[str, str | None]] = []
+from common import Server, check, expect, finish, raises
 
-
-def cli(*args: str) -> str:
-    out = subprocess.run([BIN, "--data-dir", DIR, *args], capture_output=True, text=True, check=True)
-    return out.stdout
-
-
-def check(name: str, fn) -> None:
-    try:
-        fn()
-        results.append((name, None))
-        print(f"PASS {name}", flush=True)
-    except Exception as e:  # noqa: BLE001 - every failure is a FAIL line
-        results.append((name, f"{type(e).__name__}: {e}"))
-        print(f"FAIL {name}: {type(e).__name__}: {e}", flush=True)
-
-
-def raises(cls, fn) -> None:
-    try:
-        fn()
-    except cls:
-        return
-    raise AssertionError(f"expected {cls.__name__}")
-
-
-def expect(cond: bool, what: str) -> None:
-    if not cond:
-        raise AssertionError(what)
+srv = Server.from_argv()
+URL, cli = srv.url, srv.cli
 
 
 def account(name: str, *deposits: tuple[str, str]) -> tuple[str, str]:
-    cli("account", "create", name)
-    cli("account", "tier", name, "intermediate")
-    for asset, amount in deposits:
-        cli("deposit", "--account", name, asset, amount)
-    v = json.loads(cli("key", "create", "--account", name, "--name", "numbers", "--permissions", "all", "--json"))
-    return v["key"], v["secret"]
-
-
-def kx(k: tuple[str, str]) -> krakenex.API:
-    api = krakenex.API(key=k[0], secret=k[1])
-    api.uri = URL
-    return api
+    srv.open_account(name, *deposits)
+    return srv.key(name, "numbers")
 
 
 def ok(r: dict) -> dict:
@@ -81,8 +40,7 @@ def ok(r: dict) -> dict:
 maker_key = account("nmaker", ("XBT", "1"), ("XDG", "1000"))
 taker_key = account("ntaker", ("USD", "10000"))
 # krakenex and the SDK count nonces differently: each gets its own key.
-kx_taker = json.loads(cli("key", "create", "--account", "ntaker", "--name", "kx", "--permissions", "all", "--json"))
-maker, taker = kx(maker_key), kx((kx_taker["key"], kx_taker["secret"]))
+maker, taker = srv.krakenex(maker_key), srv.krakenex(srv.key("ntaker", "kx"))
 sdk_trade = Trade(key=taker_key[0], secret=taker_key[1], url=URL)
 sdk_user = User(key=taker_key[0], secret=taker_key[1], url=URL)
 market = Market(url=URL)
@@ -154,7 +112,4 @@ check("krakenex: an XBTUSD trade at 5 cost decimals, the ledger at 4", xbtusd_tr
 check("python-kraken-sdk: a DOGE fee at 9 decimals, the average from the trades", doge_fee_with_the_sdk)
 check("Depth levels, CancelOrder's count, a nested unknown path", depth_and_cancel)
 check("market states refused with Kraken's strings (SDK exceptions, krakenex errors)", market_states)
-
-failed = sum(1 for _, r in results if r)
-print(f"{len(results) - failed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

@@ -24,12 +24,9 @@ from __future__ import annotations
 
 import ast
 import base64
-import json
 import math
-import os
 import re
 import secrets
-import subprocess
 import sys
 import time
 from decimal import ROUND_CEILING, Decimal
@@ -39,6 +36,9 @@ from kraken.exceptions import (KrakenApiLimitExceededError, KrakenInvalidAPIKeyE
                                KrakenInvalidSignatureError, KrakenOrderLimitsExceededError, KrakenRateLimitExceededError,
                                KrakenTemporaryLockoutError)
 from kraken.spot import Market, Trade, User
+
+import common
+from common import expect
 
 SDK, KX = "python-kraken-sdk", "krakenex"
 # Everything but Withdraw Funds (which needs a verified account; these accounts are Starter).
@@ -63,41 +63,30 @@ E_LOCKOUT = "EGeneral:Temporary lockout"
 E_PUBLIC = "EGeneral:Too many requests"
 
 
-def expect(cond: bool, msg: str) -> None:
-    if not cond:
-        raise AssertionError(msg)
-
-
 # ---------------------------------------------------------------- servers and the admin CLI
 
-class Server:
-    """A running Calamari: its URL (from DIR/server.json) and its admin CLI."""
+class Server(common.Server):
+    """A running Calamari (common.Server: its URL, its admin CLI) and fresh accounts on it."""
 
     made = 0
 
     def __init__(self, binary: str, data_dir: str, label: str):
-        self.binary, self.dir, self.label = binary, data_dir, label
-        with open(os.path.join(data_dir, "server.json"), encoding="utf-8") as f:
-            self.url = json.load(f)["url"].rstrip("/")
+        super().__init__(binary, data_dir)
+        self.label = label
+        self.url  # noqa: B018 - read now, so that a server without server.json fails the setup
 
     def admin(self, *args: str) -> str:
-        p = subprocess.run([self.binary, "--data-dir", self.dir, *args], capture_output=True, text=True, timeout=60,
-                           check=False)
-        if p.returncode != 0:
-            raise AssertionError(f"calamari {' '.join(args)} ({self.label}): exit {p.returncode}: "
-                                 f"{(p.stderr or p.stdout).strip()}")
-        return p.stdout
+        try:
+            return self.cli(*args)
+        except AssertionError as e:
+            raise AssertionError(f"({self.label}) {e}") from e
 
     def account(self, what: str, tier: str = "starter", usd: str = "1000") -> tuple[str, str]:
         """A fresh account at `tier` with `usd` and a key; returns (key, secret)."""
         Server.made += 1
         name = f"{what}-{Server.made}"
-        self.admin("account", "create", name)
-        self.admin("account", "tier", name, tier)
-        self.admin("deposit", "--account", name, "USD", usd)
-        k = json.loads(self.admin("key", "create", "--account", name, "--name", "k", "--permissions", PERMISSIONS,
-                                  "--json"))
-        return k["key"], k["secret"]
+        self.open_account(name, ("USD", usd), tier=tier)
+        return self.key(name, "k", PERMISSIONS)
 
 
 # ---------------------------------------------------------------- the two libraries
@@ -165,9 +154,7 @@ _last_kx = [0.0]
 
 
 def kx_api(srv: Server, key: str, secret: str) -> krakenex.API:
-    k = krakenex.API(key=key, secret=secret)
-    k.uri = srv.url
-    return k
+    return srv.krakenex((key, secret))
 
 
 def kx(k: krakenex.API, method: str, data: dict | None = None) -> dict:

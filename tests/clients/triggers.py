@@ -16,78 +16,41 @@ status on any failure.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
-import krakenex
 from kraken.exceptions import KrakenInvalidArgumentsError
 from kraken.spot import Trade, User
 
-BIN, DIR = sys.argv[1], sys.argv[2]
-URL = json.load(open(f"{DIR}/server.json"))["url"]
-results: list[tuple[str, str | None]] = []
+from common import Server, check, finish, kx_ok
 
-
-def cli(*args: str) -> str:
-    return subprocess.run([BIN, "--data-dir", DIR, *args], capture_output=True, text=True, check=True).stdout
-
-
-def check(name: str, fn) -> None:
-    try:
-        fn()
-        results.append((name, None))
-        print(f"PASS {name}", flush=True)
-    except Exception as e:  # noqa: BLE001 - every failure is a FAIL line
-        results.append((name, f"{type(e).__name__}: {e}"))
-        print(f"FAIL {name}: {type(e).__name__}: {e}", flush=True)
-
-
-def key(name: str, key_name: str) -> tuple[str, str]:
-    v = json.loads(cli("key", "create", "--account", name, "--name", key_name, "--permissions", "all", "--json"))
-    return v["key"], v["secret"]
+srv = Server.from_argv()
+URL, kx_api = srv.url, srv.krakenex
 
 
 def account(name: str, usd: str, xbt: str) -> tuple[str, str]:
-    cli("account", "create", name)
-    cli("account", "tier", name, "intermediate")
-    for asset, amount in (("USD", usd), ("XBT", xbt)):
-        if amount != "0":
-            cli("deposit", "--account", name, asset, amount)
-    return key(name, "k")
-
-
-def kx_api(k: tuple[str, str]) -> krakenex.API:
-    api = krakenex.API(key=k[0], secret=k[1])
-    api.uri = URL
-    return api
-
-
-def kx(api: krakenex.API, method: str, data: dict) -> dict:
-    r = api.query_private(method, data)
-    assert not r.get("error"), r
-    return r["result"]
+    srv.open_account(name, ("USD", usd), ("XBT", xbt))
+    return srv.key(name, "k")
 
 
 alice, bob = account("alice", "100000", "1"), account("bob", "100000", "1")
 kx_alice, kx_bob = kx_api(alice), kx_api(bob)
 # The SDK gets its own key: its nonces are on another scale than krakenex's.
-sdk = key("alice", "sdk")
+sdk = srv.key("alice", "sdk")
 trade, user = Trade(key=sdk[0], secret=sdk[1], url=URL), User(key=sdk[0], secret=sdk[1], url=URL)
 
 
 def krakenex_stop_loss_fires() -> None:
-    r = kx(kx_alice, "AddOrder", {"pair": "XBTUSD", "type": "sell", "ordertype": "stop-loss", "price": "85000",
-                                  "volume": "0.01"})
+    r = kx_ok(kx_alice, "AddOrder", {"pair": "XBTUSD", "type": "sell", "ordertype": "stop-loss", "price": "85000",
+                                     "volume": "0.01"})
     assert r["descr"] == {"order": "sell 0.01000000 XBTUSD @ stop loss 85000.0"}, r
     txid = r["txid"][0]
-    o = kx(kx_alice, "QueryOrders", {"txid": txid})[txid]
+    o = kx_ok(kx_alice, "QueryOrders", {"txid": txid})[txid]
     assert (o["status"], o["descr"]["ordertype"], float(o["stopprice"]), o["trigger"], o["misc"]) == \
         ("open", "stop-loss", 85000.0, "last", ""), o
     # Bob bids 84000; a third account's market sell trades with it at 84000: the stop fires.
-    kx(kx_bob, "AddOrder", {"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "price": "84000", "volume": "0.05"})
+    kx_ok(kx_bob, "AddOrder", {"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "price": "84000", "volume": "0.05"})
     carol = kx_api(account("carol", "0", "1"))
-    kx(carol, "AddOrder", {"pair": "XBTUSD", "type": "sell", "ordertype": "market", "volume": "0.01"})
-    o = kx(kx_alice, "QueryOrders", {"txid": txid, "trades": True})[txid]
+    kx_ok(carol, "AddOrder", {"pair": "XBTUSD", "type": "sell", "ordertype": "market", "volume": "0.01"})
+    o = kx_ok(kx_alice, "QueryOrders", {"txid": txid, "trades": True})[txid]
     assert (o["status"], o["misc"], o["vol_exec"], len(o["trades"])) == ("closed", "stopped", "0.01000000", 1), o
 
 
@@ -144,9 +107,9 @@ def krakenex_json_trailing() -> None:
     assert not r["error"], r
     assert r["result"]["descr"]["order"] == "sell 0.01000000 XBTUSD @ trailing stop +2.0000%", r
     txid = r["result"]["txid"][0]
-    o = kx(kx_alice, "OpenOrders", {})["open"][txid]
+    o = kx_ok(kx_alice, "OpenOrders", {})["open"][txid]
     assert o["descr"]["ordertype"] == "trailing-stop" and o["trigger"] == "last", o
-    kx(kx_alice, "CancelOrder", {"txid": txid})
+    kx_ok(kx_alice, "CancelOrder", {"txid": txid})
 
 
 def conditional_close() -> None:
@@ -155,13 +118,13 @@ def conditional_close() -> None:
     assert r["descr"]["close"] == "close position @ stop loss -1000.0", r
     opening = r["txid"][0]
     # krakenex's nested close[...] form fields, as its users write them.
-    r = kx(kx_alice, "AddOrder", {"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "price": "70000",
-                                  "volume": "0.01", "close[ordertype]": "limit", "close[price]": "99000"})
+    r = kx_ok(kx_alice, "AddOrder", {"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "price": "70000",
+                                     "volume": "0.01", "close[ordertype]": "limit", "close[price]": "99000"})
     assert r["descr"]["close"] == "close position @ limit 99000.0", r
     second = r["txid"][0]
     # Bob (his bid gone, so no self-trade) sells into both: each places its close for 0.01.
-    kx(kx_bob, "CancelAll", {})
-    kx(kx_bob, "AddOrder", {"pair": "XBTUSD", "type": "sell", "ordertype": "market", "volume": "0.02"})
+    kx_ok(kx_bob, "CancelAll", {})
+    kx_ok(kx_bob, "AddOrder", {"pair": "XBTUSD", "type": "sell", "ordertype": "market", "volume": "0.02"})
     open_orders = user.get_open_orders()["open"]
     closes = {o["refid"]: o for o in open_orders.values() if o["refid"]}
     assert closes[opening]["descr"]["order"] == "sell 0.01000000 XBTUSD @ stop loss 69000.0", closes
@@ -175,7 +138,4 @@ for name, fn in [("krakenex stop-loss fires once", krakenex_stop_loss_fires),
                  ("a JSON trailing stop (ccxt's body)", krakenex_json_trailing),
                  ("conditional close from both clients", conditional_close)]:
     check(name, fn)
-
-failed = sum(1 for _, e in results if e)
-print(f"{len(results) - failed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

@@ -17,21 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 
 import kraken.base_api
 import kraken.spot.websocket
 from kraken.spot import SpotOrderBookClient, SpotWSClient
 
-BIN, DIR = sys.argv[1], sys.argv[2]
-URL = json.load(open(f"{DIR}/server.json"))["url"]
-WS = URL.replace("http://", "ws://")
-results: list[tuple[str, str | None]] = []
+from common import Server, check, finish
 
-
-def check(name: str, ok: bool, why: str = "") -> None:
-    results.append((name, None if ok else why or "false"))
-    print(f"PASS {name}" if ok else f"FAIL {name}: {why}", flush=True)
+srv = Server.from_argv()
+URL, WS = srv.url, srv.ws
 
 
 async def public_channels() -> None:
@@ -99,6 +93,4 @@ async def main() -> None:
 
 
 asyncio.run(main())
-failed = [r for r in results if r[1]]
-print(f"{len(results) - len(failed)} passed, {len(failed)} failed", flush=True)
-sys.exit(1 if failed else 0)
+finish()

@@ -34,19 +34,12 @@ import kraken.base_api
 import kraken.spot.websocket
 from kraken.spot import SpotOrderBookClient, SpotWSClient, Trade, User
 
+from common import Server, check, finish, skip, wait_for
+
 BIN, WORK = sys.argv[1], sys.argv[2]
 DIR = os.path.join(WORK, "data")
-results: list[tuple[str, str | None]] = []
+cli = Server(BIN, DIR).cli
 server: subprocess.Popen | None = None
-
-
-def check(name: str, ok: bool, why: str = "") -> None:
-    results.append((name, None if ok else why or "false"))
-    print(f"PASS {name}" if ok else f"FAIL {name}: {why}", flush=True)
-
-
-def skip(name: str, why: str) -> None:
-    print(f"SKIP {name}: {why}", flush=True)
 
 
 def start(listen: str, n: int) -> tuple[str, float]:
@@ -72,22 +65,9 @@ def start(listen: str, n: int) -> tuple[str, float]:
     raise SystemExit("the server did not start within 30 s")
 
 
-def cli(*args: str) -> str:
-    return subprocess.run([BIN, "--data-dir", DIR, *args], capture_output=True, text=True, check=True).stdout
-
-
 def depth(url: str) -> dict:
     with urllib.request.urlopen(f"{url}/0/public/Depth?pair=XBTUSD&count=10") as r:
         return json.load(r)["result"]["XXBTZUSD"]
-
-
-async def wait_for(pred, secs: float) -> bool:
-    end = time.monotonic() + secs
-    while time.monotonic() < end:
-        if pred():
-            return True
-        await asyncio.sleep(0.1)
-    return False
 
 
 async def main() -> None:
@@ -213,6 +193,4 @@ finally:
     if server is not None and server.poll() is None:
         server.terminate()
         server.wait(timeout=30)
-failed = [r for r in results if r[1]]
-print(f"{len(results) - len(failed)} passed, {len(failed)} failed", flush=True)
-sys.exit(1 if failed else 0)
+finish()

@@ -17,41 +17,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 
 from kraken.spot import SpotWSClient, Trade, User
 
-BIN, DIR = sys.argv[1], sys.argv[2]
-URL = json.load(open(f"{DIR}/server.json"))["url"]
-WS = URL.replace("http://", "ws://")
-results: list[tuple[str, str | None]] = []
+from common import Server, check, finish, wait_for_message
 
-
-def check(name: str, ok: bool, why: str = "") -> None:
-    results.append((name, None if ok else why or "false"))
-    print(f"PASS {name}" if ok else f"FAIL {name}: {why}", flush=True)
-
-
-def cli(*args: str) -> str:
-    return subprocess.run([BIN, "--data-dir", DIR, *args], capture_output=True, text=True, check=True).stdout
+srv = Server.from_argv()
+URL, WS = srv.url, srv.ws
 
 
 def account(name: str, usd: str, xbt: str, key_name: str) -> tuple[str, str]:
-    cli("account", "create", name)
-    cli("account", "tier", name, "intermediate")
-    cli("deposit", "--account", name, "USD", usd)
-    cli("deposit", "--account", name, "XBT", xbt)
-    v = json.loads(cli("key", "create", "--account", name, "--name", key_name, "--permissions", "all", "--json"))
-    return v["key"], v["secret"]
-
-
-async def wait_for(got: list[dict], pred, secs: float = 5.0) -> bool:
-    for _ in range(int(secs * 20)):
-        if any(pred(m) for m in got):
-            return True
-        await asyncio.sleep(0.05)
-    return False
+    srv.open_account(name, ("USD", usd), ("XBT", xbt))
+    return srv.key(name, key_name)
 
 
 def execs(got: list[dict], order_id: str) -> list[dict]:
@@ -72,7 +49,7 @@ async def main() -> None:
     await client.start()
     await client.subscribe(params={"channel": "executions", "snap_orders": True, "snap_trades": True})
     await client.subscribe(params={"channel": "balances"})
-    ok = await wait_for(got, lambda m: m.get("channel") == "balances" and m.get("type") == "snapshot")
+    ok = await wait_for_message(got, lambda m: m.get("channel") == "balances" and m.get("type") == "snapshot")
     acks = [m for m in got if m.get("method") == "subscribe"]
     check("private acks succeed", len(acks) == 2 and all(a["success"] for a in acks), json.dumps(acks)[:400])
     check("acks never echo the token", all("token" not in a.get("result", {}) for a in acks), json.dumps(acks)[:400])
@@ -85,11 +62,11 @@ async def main() -> None:
     trade_a, trade_b = Trade(key=alice[0], secret=alice[1], url=URL), Trade(key=bob[0], secret=bob[1], url=URL)
     r = trade_a.create_order(ordertype="limit", side="buy", volume="0.01", pair="XBTUSD", price="50000")
     txid = r["txid"][0]
-    await wait_for(got, lambda m: any(e["exec_type"] == "new" for e in execs([m], txid)))
+    await wait_for_message(got, lambda m: any(e["exec_type"] == "new" for e in execs([m], txid)))
     check("pending_new then new", [e["exec_type"] for e in execs(got, txid)] == ["pending_new", "new"],
           json.dumps(execs(got, txid))[:400])
     trade_b.create_order(ordertype="market", side="sell", volume="0.01", pair="XBTUSD")
-    await wait_for(got, lambda m: any(e["exec_type"] == "filled" for e in execs([m], txid)))
+    await wait_for_message(got, lambda m: any(e["exec_type"] == "filled" for e in execs([m], txid)))
     await asyncio.sleep(0.5)
     ev = execs(got, txid)
     check("trade then filled", [e["exec_type"] for e in ev] == ["pending_new", "new", "trade", "filled"], json.dumps(ev)[:600])
@@ -107,9 +84,9 @@ async def main() -> None:
 
     r = trade_a.create_order(ordertype="limit", side="buy", volume="0.02", pair="XBTUSD", price="40000")
     second = r["txid"][0]
-    await wait_for(got, lambda m: any(e["exec_type"] == "new" for e in execs([m], second)))
+    await wait_for_message(got, lambda m: any(e["exec_type"] == "new" for e in execs([m], second)))
     trade_a.cancel_order(txid=second)
-    await wait_for(got, lambda m: any(e["exec_type"] == "canceled" for e in execs([m], second)))
+    await wait_for_message(got, lambda m: any(e["exec_type"] == "canceled" for e in execs([m], second)))
     c = [e for e in execs(got, second) if e["exec_type"] == "canceled"]
     check("canceled with its reason", len(c) == 1 and c[0]["reason"] == "User requested" and c[0]["order_status"] == "canceled",
           json.dumps(execs(got, second))[:400])
@@ -122,6 +99,4 @@ async def main() -> None:
 
 
 asyncio.run(main())
-failed = [r for r in results if r[1]]
-print(f"{len(results) - len(failed)} passed, {len(failed)} failed", flush=True)
-sys.exit(1 if failed else 0)
+finish()

@@ -19,33 +19,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import time
 
 from kraken.spot import SpotWSClient, User
 
-BIN, DIR = sys.argv[1], sys.argv[2]
-URL = json.load(open(f"{DIR}/server.json"))["url"]
-WS = URL.replace("http://", "ws://")
-results: list[tuple[str, str | None]] = []
+from common import Server, check, finish
 
+srv = Server.from_argv()
+URL, WS = srv.url, srv.ws
 
-def cli(*args: str) -> str:
-    return subprocess.run([BIN, "--data-dir", DIR, *args], capture_output=True, text=True, check=True).stdout
-
-
-def check(name: str, ok: bool, why: str = "") -> None:
-    results.append((name, None if ok else why or "false"))
-    print(f"PASS {name}" if ok else f"FAIL {name}: {why}", flush=True)
-
-
-cli("account", "create", "wsbot")
-cli("account", "tier", "wsbot", "intermediate")
-cli("deposit", "--account", "wsbot", "USD", "100000")
-cli("deposit", "--account", "wsbot", "XBT", "1")
-KEY = json.loads(cli("key", "create", "--account", "wsbot", "--name", "ws", "--permissions", "all", "--json"))
-user = User(key=KEY["key"], secret=KEY["secret"], url=URL)
+srv.open_account("wsbot", ("USD", "100000"), ("XBT", "1"))
+KEY, SECRET = srv.key("wsbot", "ws")
+user = User(key=KEY, secret=SECRET, url=URL)
 
 
 def order(txid: str) -> dict:
@@ -63,7 +48,7 @@ class Bot:
         self.got.append(msg)
 
     async def start(self) -> None:
-        self.client = SpotWSClient(key=KEY["key"], secret=KEY["secret"], callback=self.on_message, rest_url=URL, ws_url=WS,
+        self.client = SpotWSClient(key=KEY, secret=SECRET, callback=self.on_message, rest_url=URL, ws_url=WS,
                                    auth_ws_url=WS, no_public=True)
         await self.client.start()
 
@@ -160,6 +145,4 @@ async def trading() -> None:
 
 
 asyncio.run(trading())
-failed = [r for r in results if r[1]]
-print(f"{len(results) - len(failed)} passed, {len(failed)} failed", flush=True)
-sys.exit(1 if failed else 0)
+finish()

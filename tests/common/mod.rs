@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod console;
+pub mod ws;
 pub mod xbt_orders;
 
 use serde_json::Value;

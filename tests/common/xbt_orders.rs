@@ -1,11 +1,30 @@
 //! Orders on XBTUSD through the real server, for the scenario tests of triggered orders
-//! (order_triggers.rs, order_triggers_later.rs): place, read back, the XBT hold, the audit digest
-//! and a trade between two other accounts.
+//! (order_triggers.rs, order_triggers_later.rs): a quiet server with three funded accounts, place,
+//! read back, the XBT hold, the audit digest, a trade between two other accounts, and the
+//! restart that must replay everything to the same digest.
 
 use super::{ok, Key, Server};
 use serde_json::Value;
 
 pub const PAIR: &str = "XBTUSD";
+
+/// A server without call restrictions (`env` added to its environment) and the accounts alice,
+/// bob and carol with the given (USD, XBT) each, every one with a key with every permission.
+pub fn three_accounts(env: &[(&str, &str)], funds: [(&str, &str); 3]) -> (Server, [Key; 3]) {
+    let s = Server::start_with(&["--limits", "off"], env);
+    let keys = [("alice", funds[0]), ("bob", funds[1]), ("carol", funds[2])].map(|(name, (usd, xbt))| s.account(name, usd, xbt, "all"));
+    (s, keys)
+}
+
+/// Stops `s` (SIGTERM), starts the same data directory again (the same `env`, no call
+/// restrictions) and asserts that the replayed state has the digest `s` had.
+pub fn restart_keeps_digest(mut s: Server, env: &[(&str, &str)]) {
+    let before = digest(&s);
+    let dir = s.data_dir.clone();
+    s.terminate();
+    let s2 = Server::start_in_with(&dir, &["--limits", "off"], env);
+    assert_eq!(digest(&s2), before);
+}
 
 pub fn add(s: &Server, k: &Key, params: &[(&str, &str)]) -> Value {
     let mut p = vec![("pair", PAIR)];
