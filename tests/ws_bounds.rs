@@ -6,14 +6,13 @@
 
 mod common;
 
+use common::ws::{try_open as open, try_send as send, url, Socket};
 use common::{ok, Server};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::{self, client::client, connect, stream::MaybeTlsStream, Message, WebSocket};
-
-type Ws = WebSocket<MaybeTlsStream<TcpStream>>;
+use tokio_tungstenite::tungstenite::{self, client::client, Message, WebSocket};
 
 fn server(ws_table: &str, market: bool) -> (Server, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -26,19 +25,7 @@ fn server(ws_table: &str, market: bool) -> (Server, tempfile::TempDir) {
     (Server::start_with(&args, &[]), dir)
 }
 
-fn url(s: &Server) -> String {
-    s.url.replace("http://", "ws://") + "/v2"
-}
-
-fn open(s: &Server) -> Result<Ws, tungstenite::Error> {
-    let (mut ws, _) = connect(url(s))?;
-    if let MaybeTlsStream::Plain(t) = ws.get_mut() {
-        t.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
-    }
-    Ok(ws)
-}
-
-fn refused_429(r: Result<Ws, tungstenite::Error>) -> String {
+fn refused_429(r: Result<Socket, tungstenite::Error>) -> String {
     match r {
         Err(tungstenite::Error::Http(resp)) => {
             assert_eq!(resp.status(), 429);
@@ -69,10 +56,6 @@ fn until_closed(ws: &mut WebSocket<impl std::io::Read + std::io::Write>, secs: u
         }
         assert!(Instant::now() < end, "the connection was not closed within {secs} s");
     }
-}
-
-fn send(ws: &mut WebSocket<impl std::io::Read + std::io::Write>, v: Value) -> bool {
-    ws.send(Message::Text(v.to_string().into())).is_ok()
 }
 
 #[test]
