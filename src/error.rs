@@ -151,8 +151,6 @@ pub mod ws {
     /// A connection over its request rate (Kraken's v2 spelling of a rate refusal; ccxt maps it
     /// to DDoSProtection).
     pub const TOO_MANY_REQUESTS: &str = "EGeneral:Too many requests";
-    /// Private channels are not served yet (a token-less connection gets Kraken's session error).
-    pub const NOT_SUPPORTED_YET: &str = "ESession:Invalid session";
     /// A token that is not one of ours, expired before first use, or whose key is gone.
     pub const INVALID_SESSION: &str = "ESession:Invalid session";
     /// The token's key lacks a permission the request needs.

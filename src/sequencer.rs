@@ -162,6 +162,8 @@ pub struct Sequencer {
     /// before it releases a batch's replies; ready once the publisher is attached).
     pub view: Arc<crate::ws::market_view::MarketView>,
     accounts: crate::ws::private::capture::AccountSink,
+    /// Which pairs level3 subscribers watch (the engine thread copies their orders after each batch).
+    pub level3: Arc<crate::ws::level3_capture::Interest>,
 }
 
 fn wall_clock_ns() -> u64 {
@@ -207,9 +209,11 @@ impl Sequencer {
         let v2 = view.clone();
         let accounts: crate::ws::private::capture::AccountSink = Arc::default();
         let (a2, a3) = (accounts.clone(), accounts.clone());
+        let level3: Arc<crate::ws::level3_capture::Interest> = Arc::default();
+        let l2 = level3.clone();
         std::thread::Builder::new()
             .name("engine".into())
-            .spawn(move || engine_loop(exchange, job_rx, batch_tx, max_batch.max(1), s2, clock, (m2, a2)))
+            .spawn(move || engine_loop(exchange, job_rx, batch_tx, max_batch.max(1), s2, clock, (m2, a2, l2)))
             .expect("spawn engine thread");
         let s3 = stats.clone();
         let m3 = market.clone();
@@ -217,7 +221,7 @@ impl Sequencer {
             .name("storage".into())
             .spawn(move || storage_loop(log, batch_rx, s3, on_failure, (m3, a3), v2))
             .expect("spawn storage thread");
-        Sequencer { jobs: job_tx, stats, storage_thread: Arc::new(Mutex::new(Some(storage))), market, view, accounts }
+        Sequencer { jobs: job_tx, stats, storage_thread: Arc::new(Mutex::new(Some(storage))), market, view, accounts, level3 }
     }
 
     /// Hands every later committed batch's market captures to `sink` (the publisher), starting
@@ -379,10 +383,11 @@ fn engine_loop(
     max_batch: usize,
     stats: Arc<SequencerStats>,
     clock: Option<crate::clock::Clock>,
-    (market, accounts): (MarketSink, crate::ws::private::capture::AccountSink),
+    (market, accounts, level3): (MarketSink, crate::ws::private::capture::AccountSink, Arc<crate::ws::level3_capture::Interest>),
 ) {
     let _running = RunningFlag(&stats.engine_running);
     let mut tracker = crate::ws::capture::Tracker::new();
+    tracker.level3.interest = Some(level3);
     let mut account_tracker = crate::ws::private::capture::Tracker::new();
     let mut last = 0u64;
     let mut stopping = false;

@@ -62,15 +62,18 @@ pub struct MarketBatch {
     pub pairs: Vec<PairCapture>,
     /// The system's and the pairs' market states, when they changed (and on a full capture).
     pub states: Option<MarketStates>,
+    /// The level3 copies of the watched pairs that changed ([`super::level3_capture`]).
+    pub level3: Vec<super::level3_capture::L3Capture>,
 }
 
 impl MarketBatch {
     pub fn is_empty(&self) -> bool {
-        self.pairs.is_empty() && self.states.is_none()
+        self.pairs.is_empty() && self.states.is_none() && self.level3.is_empty()
     }
 
     pub fn extend(&mut self, more: MarketBatch) {
         self.pairs.extend(more.pairs);
+        self.level3.extend(more.level3);
         if more.states.is_some() {
             self.states = more.states;
         }
@@ -88,6 +91,8 @@ pub struct Tracker {
     /// The next capture must be full (start, state replaced).
     pub force_full: bool,
     states: Option<MarketStates>,
+    /// The level3 copies (only of pairs level3 subscribers watch).
+    pub level3: super::level3_capture::L3Tracker,
 }
 
 fn last_trade_id(ex: &Exchange, pair: usize) -> u64 {
@@ -96,7 +101,7 @@ fn last_trade_id(ex: &Exchange, pair: usize) -> u64 {
 
 impl Tracker {
     pub fn new() -> Tracker {
-        Tracker { seen: Vec::new(), force_full: true, states: None }
+        Tracker { seen: Vec::new(), force_full: true, states: None, level3: Default::default() }
     }
 
     /// The captures of the pairs changed since the last call (all pairs when `force_full`).
@@ -169,6 +174,6 @@ impl Tracker {
             });
             self.seen[p] = (version, last_id, md.histories, spread_back);
         }
-        MarketBatch { pairs: out, states }
+        MarketBatch { pairs: out, states, level3: self.level3.capture(ex, now_ns, full) }
     }
 }

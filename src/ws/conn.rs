@@ -104,6 +104,7 @@ pub async fn run(
             }
         }
     }
+    super::level3::release(&publisher, id);
     let dropped_slow = publisher.lock().clients.remove(&id).is_none();
     session.ended(dropped_slow);
     app.tokens.release(id);
@@ -163,6 +164,9 @@ fn handle(
         }
         "subscribe" | "unsubscribe" => {
             let channel = params.get("channel").and_then(Value::as_str).unwrap_or("");
+            if channel == "level3" {
+                return super::level3::subscribe(publisher, ctx.0, id, method == "subscribe", &params, &req_id, time_in);
+            }
             if matches!(channel, "executions" | "balances") {
                 return ctx.1.subscribe(ctx.0, id, method == "subscribe", channel, &params, &req_id, time_in);
             }
@@ -207,7 +211,7 @@ fn subscribe(publisher: &Publisher, id: u64, on: bool, params: &Value, req_id: &
         return vec![];
     }
     if !matches!(channel, "book" | "trade" | "ticker" | "ohlc") {
-        return fail(if channel == "level3" { err::NOT_SUPPORTED_YET } else { err::CHANNEL_INVALID });
+        return fail(err::CHANNEL_INVALID);
     }
     let Some(symbols) = params.get("symbol").and_then(Value::as_array).filter(|a| !a.is_empty()) else { return fail(err::MALFORMED) };
     let depth = match params.get("depth") {

@@ -2,11 +2,14 @@
 //! connect, `heartbeat`, `ping`/`pong`, the request/ack envelope and the public channels
 //! (instrument, book, trade, ticker, ohlc), all served by the market-data [`publisher`] from
 //! committed state only, the trading methods ([`trading`], REST's own handlers) and the private
-//! channels executions and balances ([`private`], with the token store).
+//! channels executions and balances ([`private`], with the token store) and level3 ([`level3`]).
 
 pub mod capture;
 pub mod channels;
 mod conn;
+pub mod level3;
+pub mod level3_book;
+pub mod level3_capture;
 pub mod limits;
 pub mod market_view;
 pub mod private;

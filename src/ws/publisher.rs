@@ -50,11 +50,13 @@ pub struct Subs {
     /// (pair, interval minutes)
     pub ohlc: HashMap<(u16, u64), ()>,
     pub instrument: bool,
+    /// level3 subscriptions (their details are in [`super::level3::State`]).
+    pub level3: usize,
 }
 
 impl Subs {
     pub fn count(&self) -> usize {
-        self.book.len() + self.trade.len() + self.ticker.len() + self.ohlc.len() + self.instrument as usize
+        self.book.len() + self.trade.len() + self.ticker.len() + self.ohlc.len() + self.instrument as usize + self.level3
     }
 }
 
@@ -68,6 +70,8 @@ pub struct Inner {
     /// The system's and each pair's market state (`status` and `instrument`).
     pub states: MarketStates,
     pub clients: HashMap<u64, Client>,
+    /// The level3 channel's pictures and subscriptions.
+    pub level3: super::level3::State,
 }
 
 /// The shared publisher; connections subscribe through it.
@@ -93,6 +97,7 @@ impl Publisher {
                 pairs: (0..n).map(|_| PairState::default()).collect(),
                 states: MarketStates::new(n),
                 clients: HashMap::new(),
+                level3: super::level3::State::new(sequencer.level3.clone()),
             }),
             delivered: Default::default(),
             dropped_slow: Default::default(),
@@ -192,6 +197,7 @@ impl Publisher {
             }
             inner.pairs[p] = st;
         }
+        super::level3::publish(self, inner, batch.level3);
     }
 
     fn fan_out(&self, inner: &mut Inner, p: usize, old: &PairState, new: &PairState, cap: &PairCapture) {
@@ -257,7 +263,12 @@ mod tests {
         let publisher = Publisher {
             markets,
             syms,
-            inner: Mutex::new(Inner { pairs: Vec::new(), states: MarketStates::new(0), clients: HashMap::new() }),
+            inner: Mutex::new(Inner {
+                pairs: Vec::new(),
+                states: MarketStates::new(0),
+                clients: HashMap::new(),
+                level3: super::super::level3::State::new(Default::default()),
+            }),
             delivered: Default::default(),
             dropped_slow: Default::default(),
         };
