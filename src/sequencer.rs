@@ -426,7 +426,7 @@ fn engine_loop(
             batch.pending.market = tracker.capture(&ex, last);
         }
         if let Some((_, watchers)) = accounts.get() {
-            batch.pending.accounts = account_tracker.capture(&ex, watchers, last);
+            batch.pending.accounts = account_tracker.capture(&mut ex, watchers, last);
         }
         if batches.send(batch).is_err() {
             break;

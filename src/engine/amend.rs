@@ -353,6 +353,10 @@ impl Exchange {
     pub(super) fn push_amend(&mut self, seq: OrderSeq, record: AmendRecord) {
         self.next_amend += 1;
         let original = Self::original_record(&self.orders[seq as usize]);
-        self.amends.entry(seq).or_insert_with(|| vec![original]).push(record);
+        let t = record.time_ns;
+        let history = self.amends.entry(seq).or_insert_with(|| vec![original]);
+        history.push(record);
+        let index = history.len() - 1;
+        self.report(seq, super::events::OrderEventKind::Amended { record: index }, t);
     }
 }

@@ -139,6 +139,7 @@ impl Exchange {
                     o.open_ns = t;
                     o.hold_asset = asset;
                     o.hold_remaining = hold;
+                    self.report(seq, super::events::OrderEventKind::Restated { price, volume }, t);
                     seq
                 }
                 None => {

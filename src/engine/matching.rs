@@ -171,7 +171,7 @@ impl Exchange {
             if maker_done {
                 self.finish(maker_seq, Status::Closed, None, t);
             } else {
-                self.iceberg_filled(maker_seq, qty);
+                self.iceberg_filled(maker_seq, qty, t);
             }
         }
         let o = &self.orders[seq as usize];

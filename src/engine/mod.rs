@@ -21,9 +21,11 @@ mod amend_stop;
 mod batch;
 pub mod book;
 mod digest;
+pub mod events;
 pub mod funding;
 pub mod history;
 pub mod ids;
+mod invariants;
 pub mod ladder;
 pub mod market_data;
 pub mod markets;
@@ -222,6 +224,9 @@ pub struct Exchange {
     next_amend: u64,
     /// The system's and each pair's market state (`status`).
     pub market_status: status::MarketStates,
+    /// This batch's amends, iceberg refills and restatements of watched accounts: not state,
+    /// drained by the private capture (see `events`).
+    pub order_events: events::OrderEvents,
 }
 
 impl Exchange {
@@ -257,6 +262,7 @@ impl Exchange {
             amends: BTreeMap::new(),
             next_amend: 1,
             market_status: status::MarketStates::new(n_pairs),
+            order_events: events::OrderEvents::default(),
         }
     }
 
@@ -469,50 +475,5 @@ impl Exchange {
     pub fn order_by_txid(&self, txid: &str) -> Option<&Order> {
         let seq = self.ids.decode(IdKind::Order, txid.trim())?;
         self.orders.get(seq as usize)
-    }
-
-    /// Checks every invariant listed in the module doc; returns a description of the first
-    /// broken one.
-    pub fn check_invariants(&self) -> Result<(), String> {
-        for a in 0..self.markets.assets.len() {
-            let sum: i128 = self.accounts.iter().map(|acct| acct.balances[a]).sum();
-            if sum != 0 {
-                return Err(format!("asset {a}: balances sum to {sum}"));
-            }
-        }
-        let mut holds = vec![vec![0i128; self.markets.assets.len()]; self.accounts.len()];
-        for o in self.orders.iter().filter(|o| o.is_open()) {
-            holds[o.req.account as usize][o.hold_asset as usize] += o.hold_remaining;
-        }
-        self.withdrawal_holds(&mut holds);
-        for (id, acct) in self.accounts.iter().enumerate() {
-            if acct.holds != holds[id] {
-                return Err(format!("account {id}: holds {:?} != open orders' and withdrawals' {:?}", acct.holds, holds[id]));
-            }
-            for (a, (b, h)) in acct.balances.iter().zip(&acct.holds).enumerate() {
-                if id as AccountId >= FIRST_USER && (b < h || *b < 0) {
-                    return Err(format!("account {id} asset {a}: balance {b} below hold {h}"));
-                }
-            }
-        }
-        self.check_triggers()?;
-        for (p, book) in self.books.iter().enumerate() {
-            for side in [order::Side::Buy, order::Side::Sell] {
-                for (price, level) in book.levels(side) {
-                    let live: i128 = level
-                        .queue
-                        .iter()
-                        .map(|s| &self.orders[*s as usize])
-                        .filter(|o| o.status == Status::Open && !o.is_armed() && o.req.price == *price)
-                        .map(|o| o.book_volume())
-                        .sum();
-                    if live != level.volume {
-                        return Err(format!("pair {p} level {price}: volume {} != orders' {live}", level.volume));
-                    }
-                }
-            }
-        }
-        self.check_icebergs()?;
-        self.check_timers()
     }
 }

@@ -57,7 +57,7 @@ impl Exchange {
 
     /// After a resting order at the front of its level traded `qty` without filling: an
     /// iceberg whose shown part is used up shows its next part at the back of the level.
-    pub(super) fn iceberg_filled(&mut self, seq: OrderSeq, qty: i128) {
+    pub(super) fn iceberg_filled(&mut self, seq: OrderSeq, qty: i128, t: u64) {
         let o = &mut self.orders[seq as usize];
         let Some(display) = o.req.display_volume else { return };
         debug_assert_eq!(o.status, Status::Open);
@@ -66,6 +66,7 @@ impl Exchange {
             o.shown = display.min(o.remaining());
             let (pair, side, price, shown) = (o.req.pair, o.req.side, o.req.price, o.shown);
             self.books[pair as usize].requeue_front(side, price, shown);
+            self.report(seq, super::events::OrderEventKind::IcebergRefill { shown }, t);
         }
     }
 

@@ -10,6 +10,7 @@
 pub mod addresses;
 pub mod counter;
 pub mod policy;
+mod ratecount;
 pub mod second_factor;
 mod trading;
 

@@ -6,8 +6,15 @@
 //! events after it never overlap or leave a gap. The storage thread hands the batch to the
 //! private fan-out only once it is durable. Only watched accounts cost anything, and the engine
 //! stays a pure state machine (this reads it after `apply`, as the public capture does).
+//!
+//! What a diff cannot see the engine reports itself (`engine::events`): each amend (so two
+//! amends of one order in one batch are two `amended`), iceberg refills and `Requote`
+//! restatements. The capture drains that list after each batch and names the accounts whose
+//! events the engine should keep for the next one (those with a baseline now); each event is
+//! placed among the order's fills by the fill count it happened at.
 
 use super::{balances, executions};
+use crate::engine::events::{OrderEvent, OrderEventKind};
 use crate::engine::order::{OrderSeq, Status};
 use crate::engine::Exchange;
 use crate::ws::channels::Sym;
@@ -86,6 +93,8 @@ pub struct AccountMsg {
     pub text: Option<Arc<str>>,
     /// The last message of a snapshot: after it, updates flow to that subscription.
     pub activate: bool,
+    /// An executions update about an order of this pair (where `ratecounter` adds `ratecount`).
+    pub pair: Option<u16>,
 }
 
 /// What one committed batch hands the private fan-out, in order.
@@ -107,7 +116,6 @@ impl AccountBatch {
 struct Sig {
     status: Status,
     fills: usize,
-    amends: usize,
     armed: bool,
 }
 
@@ -129,12 +137,7 @@ pub struct Tracker {
 
 fn sig(ex: &Exchange, seq: OrderSeq) -> Sig {
     let o = &ex.orders[seq as usize];
-    Sig {
-        status: o.status,
-        fills: o.trades.len(),
-        amends: ex.amends.get(&seq).map_or(0, |v| v.len()),
-        armed: o.stop.as_ref().is_some_and(|s| s.armed),
-    }
+    Sig { status: o.status, fills: o.trades.len(), armed: o.stop.as_ref().is_some_and(|s| s.armed) }
 }
 
 fn live(s: Status) -> bool {
@@ -157,12 +160,18 @@ impl Tracker {
     }
 
     /// The events since the last call of every watched account, then the snapshots asked for.
-    pub fn capture(&mut self, ex: &Exchange, watchers: &Watchers, now_ns: u64) -> AccountBatch {
+    pub fn capture(&mut self, engine: &mut Exchange, watchers: &Watchers, now_ns: u64) -> AccountBatch {
         let (watched, requests) = watchers.take();
         let mut out = AccountBatch::default();
         if watched.is_empty() && self.seen.is_empty() {
+            engine.order_events.watch([]);
             return out;
         }
+        let mut reported: HashMap<OrderSeq, Vec<OrderEvent>> = HashMap::new();
+        for e in engine.order_events.take() {
+            reported.entry(e.order).or_default().push(e);
+        }
+        let ex = &*engine;
         if self.syms.len() != ex.markets.pairs.len() {
             self.syms = ex.markets.pairs.iter().map(|p| Sym::of(&ex.markets, p)).collect();
         }
@@ -174,7 +183,7 @@ impl Tracker {
         accounts.sort_unstable();
         for account in accounts {
             let seen = self.seen.get_mut(&account).expect("listed");
-            events(ex, &self.syms, account, seen, now_ns, &mut out);
+            events(ex, &self.syms, account, seen, &reported, now_ns, &mut out);
         }
         for a in &watched {
             if (*a as usize) < ex.accounts.len() && !self.seen.contains_key(a) {
@@ -187,15 +196,49 @@ impl Tracker {
             }
             snapshot(ex, &self.syms, &r, &mut out);
         }
+        // The engine keeps the next batch's events of the accounts with a baseline now.
+        engine.order_events.watch(self.seen.keys().copied());
         out
     }
 }
 
 fn push(out: &mut AccountBatch, account: u32, channel: Channel, conn: Option<u64>, detail: bool, text: String) {
-    out.msgs.push(AccountMsg { account, channel, conn, detail, text: Some(Arc::from(text)), activate: false });
+    out.msgs.push(AccountMsg { account, channel, conn, detail, text: Some(Arc::from(text)), activate: false, pair: None });
 }
 
-fn events(ex: &Exchange, syms: &[Sym], account: u32, seen: &mut Seen, now: u64, out: &mut AccountBatch) {
+/// An executions update about an order of `pair`.
+fn push_exec(out: &mut AccountBatch, account: u32, pair: u16, detail: bool, v: Value) {
+    let text = executions::message("update", vec![v]);
+    out.msgs.push(AccountMsg {
+        account,
+        channel: Channel::Executions,
+        conn: None,
+        detail,
+        text: Some(Arc::from(text)),
+        activate: false,
+        pair: Some(pair),
+    });
+}
+
+/// The `executions` entry of an event the engine reported.
+fn reported_event(ex: &Exchange, o: &crate::engine::order::Order, e: &OrderEvent) -> Value {
+    match e.kind {
+        OrderEventKind::Amended { record } => executions::amended(ex, o, record, e.fills, e.time_ns),
+        OrderEventKind::IcebergRefill { shown } => executions::iceberg_refill(ex, o, shown, e.fills, e.time_ns),
+        OrderEventKind::Restated { price, volume } => executions::restated(ex, o, price, volume, e.fills, e.time_ns),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn events(
+    ex: &Exchange,
+    syms: &[Sym],
+    account: u32,
+    seen: &mut Seen,
+    reported: &HashMap<OrderSeq, Vec<OrderEvent>>,
+    now: u64,
+    out: &mut AccountBatch,
+) {
     let a = &ex.accounts[account as usize];
     let mut candidates: BTreeSet<OrderSeq> = seen.orders.keys().copied().collect();
     candidates.extend(a.open_orders.iter().copied());
@@ -203,15 +246,18 @@ fn events(ex: &Exchange, syms: &[Sym], account: u32, seen: &mut Seen, now: u64, 
     for t in &a.trades[seen.trades.min(a.trades.len())..] {
         candidates.insert(ex.trades[*t as usize].order);
     }
+    candidates.extend(reported.iter().filter(|(_, v)| v.iter().any(|e| e.account == account)).map(|(s, _)| *s));
+    let none = Vec::new();
     for seq in candidates {
         let o = &ex.orders[seq as usize];
         let new = sig(ex, seq);
         let old = seen.orders.get(&seq).cloned();
-        if old.as_ref() == Some(&new) {
+        let mine = reported.get(&seq).unwrap_or(&none);
+        if old.as_ref() == Some(&new) && mine.is_empty() {
             continue;
         }
-        let sym = &syms[o.req.pair as usize];
-        let ex_msg = |v: Value| executions::message("update", vec![v]);
+        let pair = o.req.pair;
+        let sym = &syms[pair as usize];
         let was_pending = match &old {
             None => {
                 // As received: nothing filled yet, whatever the rest of the batch did to it.
@@ -220,11 +266,11 @@ fn events(ex: &Exchange, syms: &[Sym], account: u32, seen: &mut Seen, now: u64, 
                 for f in ["cum_qty", "cum_cost", "avg_price", "fee_usd_equiv"] {
                     v[f] = 0.into();
                 }
-                push(out, account, Channel::Executions, None, true, ex_msg(v));
+                push_exec(out, account, pair, true, v);
                 if o.status != Status::Pending {
                     let mut v = executions::transition(ex, o, "new", o.open_ns);
                     v["order_status"] = "new".into();
-                    push(out, account, Channel::Executions, None, false, ex_msg(v));
+                    push_exec(out, account, pair, false, v);
                 }
                 false
             }
@@ -233,24 +279,32 @@ fn events(ex: &Exchange, syms: &[Sym], account: u32, seen: &mut Seen, now: u64, 
         if was_pending && o.status != Status::Pending {
             let mut v = executions::transition(ex, o, "new", now);
             v["order_status"] = "new".into();
-            push(out, account, Channel::Executions, None, false, ex_msg(v));
+            push_exec(out, account, pair, false, v);
         }
         let was_armed = old.as_ref().map_or(o.req.kind.is_triggered(), |s| s.armed);
         if was_armed && !new.armed && o.stop.is_some() {
-            push(out, account, Channel::Executions, None, true, ex_msg(executions::triggered(ex, o, now)));
+            push_exec(out, account, pair, true, executions::triggered(ex, o, now));
         }
-        if old.as_ref().is_some_and(|s| s.amends < new.amends) {
-            push(out, account, Channel::Executions, None, true, ex_msg(executions::amended(ex, o, now)));
-        }
+        // The engine's own reports, each after the fills the order had when it happened.
         let from = old.as_ref().map_or(0, |s| s.fills);
+        let mut pending = mine.iter().peekable();
+        while let Some(e) = pending.next_if(|e| e.fills <= from) {
+            push_exec(out, account, pair, true, reported_event(ex, o, e));
+        }
         let (mut cq, mut cc) = (0i128, 0i128);
         for (i, t) in o.trades.iter().enumerate() {
             let tr = &ex.trades[*t as usize];
             cq += tr.volume;
             cc += tr.cost_cd;
             if i >= from {
-                push(out, account, Channel::Executions, None, false, ex_msg(executions::trade(ex, sym, o, tr, cq, cc, false)));
+                push_exec(out, account, pair, false, executions::trade(ex, sym, o, tr, cq, cc, false));
+                while let Some(e) = pending.next_if(|e| e.fills <= i + 1) {
+                    push_exec(out, account, pair, true, reported_event(ex, o, e));
+                }
             }
+        }
+        for e in pending {
+            push_exec(out, account, pair, true, reported_event(ex, o, e));
         }
         let terminal = match o.status {
             Status::Closed => Some("filled"),
@@ -259,7 +313,7 @@ fn events(ex: &Exchange, syms: &[Sym], account: u32, seen: &mut Seen, now: u64, 
             _ => None,
         };
         if let Some(kind) = terminal.filter(|_| old.as_ref().is_none_or(|s| live(s.status))) {
-            push(out, account, Channel::Executions, None, false, ex_msg(executions::transition(ex, o, kind, o.close_ns.max(o.open_ns))));
+            push_exec(out, account, pair, false, executions::transition(ex, o, kind, o.close_ns.max(o.open_ns)));
         }
         if live(o.status) {
             seen.orders.insert(seq, new);
@@ -285,9 +339,18 @@ fn snapshot(ex: &Exchange, syms: &[Sym], r: &Request, out: &mut AccountBatch) {
         detail: false,
         text: Some(r.ack.clone()),
         activate: false,
+        pair: None,
     });
     let activate = |out: &mut AccountBatch| {
-        out.msgs.push(AccountMsg { account: r.account, channel: r.channel, conn: Some(r.conn), detail: false, text: None, activate: true })
+        out.msgs.push(AccountMsg {
+            account: r.account,
+            channel: r.channel,
+            conn: Some(r.conn),
+            detail: false,
+            text: None,
+            activate: true,
+            pair: None,
+        })
     };
     match r.channel {
         Channel::Balances => {

@@ -1,6 +1,7 @@
 //! The `executions` channel's JSON (Kraken's WebSocket v2 field names): an order in full
 //! (snapshot, `pending_new`), the short transition events (`new`, `filled`, `canceled` with its
-//! reason, `expired`, `amended`, `status` when a stop triggers) and fills (`trade`). Numbers are
+//! reason, `expired`, `status` when a stop triggers), the events the engine reports itself
+//! (`amended`, `iceberg_refill`, `restated`) and fills (`trade`). Numbers are
 //! JSON numbers at the pair's precisions, times RFC 3339. Pure functions of the exchange's state,
 //! called on the engine thread by the account capture.
 
@@ -132,7 +133,8 @@ pub fn transition(ex: &Exchange, o: &Order, exec_type: &str, ts: u64) -> Value {
     if exec_type != "new" {
         totals(ex, o, &mut m);
     }
-    if let Some(r) = o.reason.filter(|_| matches!(o.status, Status::Canceled)) {
+    // The reason of the end, not of the `new` an order placed and canceled in one batch shows.
+    if let Some(r) = o.reason.filter(|_| matches!(o.status, Status::Canceled) && exec_type != "new") {
         m.insert("reason".into(), r.as_str().into());
     }
     if exec_type == "new" && o.req.kind.is_triggered() {
@@ -143,14 +145,36 @@ pub fn transition(ex: &Exchange, o: &Order, exec_type: &str, ts: u64) -> Value {
     Value::Object(m)
 }
 
-/// `amended`: the order's quantity and prices now.
-pub fn amended(ex: &Exchange, o: &Order, ts: u64) -> Value {
+/// The `order_status` of a live order at an event it had after `fills` fills.
+fn status_at(o: &Order, fills: usize) -> &'static str {
+    match o.status {
+        Status::Pending => "pending_new",
+        _ if fills > 0 => "partially_filled",
+        _ => "new",
+    }
+}
+
+/// The head of an event the engine reported: the order's status when it happened.
+fn event_head(ex: &Exchange, o: &Order, exec_type: &str, fills: usize, ts: u64) -> Map<String, Value> {
+    let mut m = head(ex, o, exec_type, ts);
+    m.insert("order_status".into(), status_at(o, fills).into());
+    m
+}
+
+/// `amended`: one AmendOrder, with the quantity and limit price it set (entry `record` of the
+/// order's amend history; a stop's trigger block as it is now).
+pub fn amended(ex: &Exchange, o: &Order, record: usize, fills: usize, ts: u64) -> Value {
     let pair = ex.markets.pair(o.req.pair);
-    let mut m = head(ex, o, "amended", ts);
-    m.insert("order_qty".into(), number(num(o.req.volume, pair.base_decimals)));
-    let limit = if o.req.kind.has_limit2() { o.req.price2 } else { o.req.price };
-    if !o.req.kind.is_market() {
-        m.insert("limit_price".into(), number(num(limit as i128, pair.pair_decimals)));
+    let rec = ex.amends.get(&o.seq).and_then(|h| h.get(record));
+    let mut m = event_head(ex, o, "amended", fills, ts);
+    m.insert("order_qty".into(), number(num(rec.map_or(o.req.volume, |r| r.order_qty), pair.base_decimals)));
+    let limit = match o.req.kind {
+        OrderKind::Limit | OrderKind::Iceberg => Some(rec.map_or(o.req.price, |r| r.limit_price)),
+        k if k.has_limit2() => Some(o.req.price2),
+        _ => None,
+    };
+    if let Some(l) = limit {
+        m.insert("limit_price".into(), number(num(l as i128, pair.pair_decimals)));
     }
     if let Some(t) = triggers(ex, o) {
         m.insert("triggers".into(), t);
@@ -163,6 +187,49 @@ pub fn amended(ex: &Exchange, o: &Order, ts: u64) -> Value {
     m.insert("reason".into(), "User requested".into());
     Value::Object(m)
 }
+
+/// The order's running totals after its first `fills` fills.
+fn totals_at(ex: &Exchange, o: &Order, fills: usize, m: &mut Map<String, Value>) {
+    let pair = ex.markets.pair(o.req.pair);
+    let (mut q, mut c) = (0i128, 0i128);
+    for t in o.trades.iter().take(fills) {
+        let tr = &ex.trades[*t as usize];
+        q += tr.volume;
+        c += tr.cost_cd;
+    }
+    m.insert("cum_qty".into(), number(num(q, pair.base_decimals)));
+    m.insert("cum_cost".into(), number(num(c, pair.cost_decimals)));
+    m.insert("avg_price".into(), avg(pair, c, q));
+}
+
+/// `iceberg_refill`: the iceberg's shown part was used up and it shows its next part, `shown`
+/// (`display_qty_remain`; less than `display_qty` on the last part), at the back of its level.
+pub fn iceberg_refill(ex: &Exchange, o: &Order, shown: i128, fills: usize, ts: u64) -> Value {
+    let pair = ex.markets.pair(o.req.pair);
+    let mut m = event_head(ex, o, "iceberg_refill", fills, ts);
+    m.insert("order_qty".into(), number(num(o.req.volume, pair.base_decimals)));
+    if let Some(d) = o.req.display_volume {
+        m.insert("display_qty".into(), number(num(d, pair.base_decimals)));
+    }
+    m.insert("display_qty_remain".into(), number(num(shown, pair.base_decimals)));
+    totals_at(ex, o, fills, &mut m);
+    Value::Object(m)
+}
+
+/// `restated`: the order was changed in place by its market maker's ladder (`Requote`), not by
+/// an AmendOrder: its new quantity and limit price.
+pub fn restated(ex: &Exchange, o: &Order, price: u64, volume: i128, fills: usize, ts: u64) -> Value {
+    let pair = ex.markets.pair(o.req.pair);
+    let mut m = event_head(ex, o, "restated", fills, ts);
+    m.insert("order_qty".into(), number(num(volume, pair.base_decimals)));
+    m.insert("limit_price".into(), number(num(price as i128, pair.pair_decimals)));
+    m.insert("amended".into(), ex.amends.contains_key(&o.seq).into());
+    m.insert("reason".into(), RESTATED_REASON.into());
+    Value::Object(m)
+}
+
+/// The `reason` of a `restated` event (Kraken documents the field, not its texts).
+pub const RESTATED_REASON: &str = "Ladder requote";
 
 /// `status`: a stop or take-profit order's trigger fired.
 pub fn triggered(ex: &Exchange, o: &Order, ts: u64) -> Value {

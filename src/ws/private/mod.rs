@@ -2,7 +2,9 @@
 //! `GetWebSocketsToken`, and the private channels `executions` and `balances`: subscriptions
 //! (token and permission checked at subscribe time), and the fan-out thread that delivers each
 //! committed batch's account events (rendered on the engine thread by [`capture`]) to the
-//! connections subscribed to that account, after their snapshot.
+//! connections subscribed to that account, after their snapshot. With `ratecounter: true` the
+//! ack carries `maxratecount` and each executions update `ratecount`: the account's trading
+//! counter on the order's pair (`limits::ratecount`), read when the update is delivered.
 
 pub mod balances;
 pub mod capture;
@@ -25,6 +27,8 @@ struct Sub {
     active: bool,
     /// executions' `order_status`: every transition, or only new/filled/canceled/expired.
     detail: bool,
+    /// executions' `ratecounter`: updates carry the trading counter.
+    ratecounter: bool,
 }
 
 /// The private subscriptions of every connection, and the fan-out.
@@ -32,12 +36,14 @@ pub struct Private {
     pub watchers: Arc<Watchers>,
     publisher: Arc<Publisher>,
     subs: Mutex<HashMap<(u64, Channel), Sub>>,
+    /// Where `ratecount` is read (set at the first subscription).
+    rates: std::sync::OnceLock<(Arc<crate::limits::Limits>, crate::clock::Clock)>,
 }
 
 impl Private {
     /// Starts the fan-out thread and attaches it to the sequencer.
     pub fn start(publisher: Arc<Publisher>, sequencer: &crate::sequencer::Sequencer) -> Arc<Private> {
-        let private = Arc::new(Private { watchers: Arc::default(), publisher, subs: Mutex::default() });
+        let private = Arc::new(Private { watchers: Arc::default(), publisher, subs: Mutex::default(), rates: Default::default() });
         let (tx, rx) = crossbeam_channel::unbounded::<AccountBatch>();
         let p = private.clone();
         std::thread::Builder::new()
@@ -73,14 +79,33 @@ impl Private {
                 }
                 None => {
                     let Some(t) = m.text else { continue };
+                    let mut rated: Option<Arc<str>> = None;
                     for ((conn, ch), s) in subs.iter() {
                         if *ch == m.channel && s.account == m.account && s.active && (s.detail || !m.detail) {
-                            self.publisher.send(&mut g, *conn, t.clone());
+                            let text = match m.pair.filter(|_| s.ratecounter) {
+                                Some(pair) => rated.get_or_insert_with(|| self.with_ratecount(&t, m.account, pair)).clone(),
+                                None => t.clone(),
+                            };
+                            self.publisher.send(&mut g, *conn, text);
                         }
                     }
                 }
             }
         }
+    }
+
+    /// An executions update with `ratecount` (the account's counter on `pair` now) in each entry;
+    /// unchanged when the profile has no trading limit.
+    fn with_ratecount(&self, text: &Arc<str>, account: u32, pair: u16) -> Arc<str> {
+        let Some((limits, clock)) = self.rates.get() else { return text.clone() };
+        let Some(level) = limits.trading_level(account, pair, clock.now_us()) else { return text.clone() };
+        let Ok(mut v) = serde_json::from_str::<Value>(text) else { return text.clone() };
+        if let Some(data) = v["data"].as_array_mut() {
+            for e in data.iter_mut().filter(|e| e.is_object()) {
+                e["ratecount"] = level.into();
+            }
+        }
+        Arc::from(v.to_string())
     }
 
     /// Whether the connection holds a private subscription (for its heartbeat).
@@ -141,9 +166,8 @@ impl Private {
             Channel::Balances => (flag("snapshot", true), Ok(false), Ok(true)),
         };
         let (Ok(snap_orders), Ok(snap_trades), Ok(detail)) = (a, b, c) else { return fail(err::MALFORMED) };
-        if flag("ratecounter", false).is_err() {
-            return fail(err::MALFORMED);
-        }
+        let Ok(ratecounter) = flag("ratecounter", false) else { return fail(err::MALFORMED) };
+        let ratecounter = ratecounter && ch == Channel::Executions;
         let account = grant.account();
         let mut subs = self.lock();
         let had = subs.get(&(conn, ch)).copied();
@@ -157,6 +181,9 @@ impl Private {
                 if let Some(rc) = params.get("ratecounter") {
                     r["ratecounter"] = rc.clone();
                 }
+                if let Some(max) = app.limits.trading_max(account).filter(|_| ratecounter) {
+                    r["maxratecount"] = max.into();
+                }
                 r
             }
             (Channel::Balances, true) => json!({"channel": "balances", "snapshot": snap_orders}),
@@ -165,7 +192,8 @@ impl Private {
         let text = ack(method, req_id, time_in, Ok(result));
         if on {
             // The ack goes out from the fan-out, at the snapshot point (see `capture::Request::ack`).
-            subs.insert((conn, ch), Sub { account, active: false, detail });
+            let _ = self.rates.set((app.limits.clone(), app.clock.clone()));
+            subs.insert((conn, ch), Sub { account, active: false, detail, ratecounter });
             drop(subs);
             self.watchers.watch(Request { conn, account, channel: ch, snap_orders, snap_trades, ack: Arc::from(text) });
             app.sequencer.nudge();

@@ -1,0 +1,53 @@
+//! [`Exchange::check_invariants`]: the invariants listed in the engine's module doc, checked
+//! after commands in tests (here so that `mod.rs` stays the map of the state machine).
+
+use super::account::FIRST_USER;
+use super::order::{self, AccountId, Status};
+use super::Exchange;
+
+impl Exchange {
+    /// Checks every invariant listed in the module doc; returns a description of the first
+    /// broken one.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        for a in 0..self.markets.assets.len() {
+            let sum: i128 = self.accounts.iter().map(|acct| acct.balances[a]).sum();
+            if sum != 0 {
+                return Err(format!("asset {a}: balances sum to {sum}"));
+            }
+        }
+        let mut holds = vec![vec![0i128; self.markets.assets.len()]; self.accounts.len()];
+        for o in self.orders.iter().filter(|o| o.is_open()) {
+            holds[o.req.account as usize][o.hold_asset as usize] += o.hold_remaining;
+        }
+        self.withdrawal_holds(&mut holds);
+        for (id, acct) in self.accounts.iter().enumerate() {
+            if acct.holds != holds[id] {
+                return Err(format!("account {id}: holds {:?} != open orders' and withdrawals' {:?}", acct.holds, holds[id]));
+            }
+            for (a, (b, h)) in acct.balances.iter().zip(&acct.holds).enumerate() {
+                if id as AccountId >= FIRST_USER && (b < h || *b < 0) {
+                    return Err(format!("account {id} asset {a}: balance {b} below hold {h}"));
+                }
+            }
+        }
+        self.check_triggers()?;
+        for (p, book) in self.books.iter().enumerate() {
+            for side in [order::Side::Buy, order::Side::Sell] {
+                for (price, level) in book.levels(side) {
+                    let live: i128 = level
+                        .queue
+                        .iter()
+                        .map(|s| &self.orders[*s as usize])
+                        .filter(|o| o.status == Status::Open && !o.is_armed() && o.req.price == *price)
+                        .map(|o| o.book_volume())
+                        .sum();
+                    if live != level.volume {
+                        return Err(format!("pair {p} level {price}: volume {} != orders' {live}", level.volume));
+                    }
+                }
+            }
+        }
+        self.check_icebergs()?;
+        self.check_timers()
+    }
+}
