@@ -6,6 +6,7 @@ use super::session::Session;
 use maud::{html, Markup, DOCTYPE};
 
 const NAV: &[(&str, &str)] = &[
+    ("/console/markets", "Markets"),
     ("/console/balances", "Balances"),
     ("/console/orders", "Orders"),
     ("/console/trades", "Trades"),
@@ -15,7 +16,20 @@ const NAV: &[(&str, &str)] = &[
     ("/console/keys", "API keys"),
 ];
 
+/// The market pages' scripts, after console.js: market.js, and on a pair's page the vendored
+/// lightweight-charts before it.
+fn market_scripts(kind: &str) -> Markup {
+    html! {
+        @if kind == "market" { script src="/console/assets/vendor/lightweight-charts.standalone.production.js" defer {} }
+        @if kind == "market" || kind == "markets" { script src="/console/assets/market.js" defer {} }
+    }
+}
+
 fn head(title: &str) -> Markup {
+    head_with(title, "")
+}
+
+fn head_with(title: &str, kind: &str) -> Markup {
     html! {
         head {
             meta charset="utf-8";
@@ -24,6 +38,7 @@ fn head(title: &str) -> Markup {
             link rel="icon" href="/console/assets/favicon.svg" type="image/svg+xml";
             link rel="stylesheet" href="/console/assets/console.css";
             script src="/console/assets/console.js" defer {}
+            (market_scripts(kind))
         }
     }
 }
@@ -35,11 +50,15 @@ pub fn csrf(s: &Session) -> Markup {
 
 /// A page of a logged-in account; `active` is the navigation entry's path.
 pub fn page(s: &Session, active: &str, title: &str, body: Markup) -> Markup {
+    page_with(s, active, title, "", body)
+}
+
+fn page_with(s: &Session, active: &str, title: &str, kind: &str, body: Markup) -> Markup {
     let name = s.account.as_ref().map(|a| a.1.as_str()).unwrap_or("");
     html! {
         (DOCTYPE)
         html lang="en" {
-            (head(title))
+            (head_with(title, kind))
             body {
                 a.skip href="#main" { "Skip to content" }
                 header.top {
@@ -55,6 +74,37 @@ pub fn page(s: &Session, active: &str, title: &str, body: Markup) -> Markup {
                         (csrf(s))
                         span.who { (name) }
                         button type="submit" { "Log out" }
+                    }
+                }
+                main id="main" {
+                    h1 { (title) }
+                    (body)
+                }
+            }
+        }
+    }
+}
+
+/// A page open to everyone (the market view): the account navigation for a logged-in visitor,
+/// links to log in and sign up otherwise. `kind` picks the market scripts (`markets`, `market`).
+pub fn page_any(s: &Session, active: &str, title: &str, kind: &str, body: Markup) -> Markup {
+    if s.account.is_some() {
+        return page_with(s, active, title, kind, body);
+    }
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head_with(title, kind))
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header.top {
+                    a.brand href="/console/" { "Calamari" }
+                    nav aria-label="Account" {
+                        ul {
+                            li { a href="/console/markets" aria-current=[(active == "/console/markets").then_some("page")] { "Markets" } }
+                            li { a href="/console/login" { "Log in" } }
+                            li { a href="/console/signup" { "Sign up" } }
+                        }
                     }
                 }
                 main id="main" {

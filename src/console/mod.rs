@@ -1,6 +1,7 @@
 //! The web console: Kraken's account pages in the browser, served by the same listener as the API
-//! under `/console/` (`/` redirects there). Server-rendered with maud; the one stylesheet and the
-//! one small script are compiled into the binary; no inline script or style, so the
+//! under `/console/` (`/` redirects there), and the live market view (`/console/markets`, see
+//! [`market`]). Server-rendered with maud; the one stylesheet, the small scripts and the vendored
+//! chart library are compiled into the binary; no inline script or style, so the
 //! Content-Security-Policy forbids both. Every page that changes something is a POST carrying the
 //! session's CSRF token; sessions are HTTP-only, SameSite=Strict cookies (`session`).
 //!
@@ -13,6 +14,8 @@ mod accounts;
 mod funding;
 mod keys;
 mod layout;
+mod market;
+mod market_ticket;
 mod pages;
 pub mod passwords;
 pub mod session;
@@ -34,6 +37,11 @@ type Shared = Arc<Server>;
 const CSS: &str = include_str!("assets/console.css");
 const JS: &str = include_str!("assets/console.js");
 const ICON: &str = include_str!("assets/favicon.svg");
+/// The market view's script and the chart library it draws candles with (vendored from npm,
+/// see assets/vendor/README.md), with the library's licence.
+const MARKET_JS: &str = include_str!("assets/market.js");
+const CHARTS_JS: &str = include_str!("assets/vendor/lightweight-charts.standalone.production.js");
+const CHARTS_LICENSE: &str = include_str!("assets/vendor/LICENSE-lightweight-charts");
 
 /// Content-Security-Policy of every console answer: nothing but this origin's own files, no
 /// inline script or style, no framing, forms only to this origin.
@@ -49,6 +57,15 @@ pub fn router(server: Shared) -> Router {
         .route("/console/assets/console.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))
         .route("/console/assets/console.js", get(|| async { asset("text/javascript; charset=utf-8", JS) }))
         .route("/console/assets/favicon.svg", get(|| async { asset("image/svg+xml", ICON) }))
+        .route("/console/assets/market.js", get(|| async { asset("text/javascript; charset=utf-8", MARKET_JS) }))
+        .route(
+            "/console/assets/vendor/lightweight-charts.standalone.production.js",
+            get(|| async { asset("text/javascript; charset=utf-8", CHARTS_JS) }),
+        )
+        .route("/console/assets/vendor/LICENSE-lightweight-charts", get(|| async { asset("text/plain; charset=utf-8", CHARTS_LICENSE) }))
+        .route("/console/markets", get(market::board))
+        .route("/console/markets/order", post(market_ticket::place))
+        .route("/console/markets/{pair}", get(market::pair_page))
         .route("/console/login", get(accounts::login_page).post(accounts::login))
         .route("/console/signup", get(accounts::signup_page).post(accounts::signup))
         .route("/console/logout", post(accounts::logout))
