@@ -44,25 +44,44 @@ pub const MAX_UNITS: i128 = 1_000_000_000_000_000_000;
 /// Formats integer units of 10^-decimals as a decimal string with exactly `decimals` places
 /// (`format_units(12345, 4)` is `"1.2345"`, `format_units(-5, 2)` is `"-0.05"`).
 pub fn format_units(units: i128, decimals: u32) -> String {
-    let neg = units < 0;
+    let mut s = String::with_capacity(24);
+    write_units(&mut s, units, decimals);
+    s
+}
+
+/// [`format_units`] appended to `out` (the public market-data answers are written straight into
+/// their body with it: no string per number).
+pub fn write_units(out: &mut String, units: i128, decimals: u32) {
+    if units < 0 {
+        out.push('-');
+    }
     let abs = units.unsigned_abs();
     let scale = 10u128.pow(decimals);
-    let int = abs / scale;
-    let frac = abs % scale;
-    let mut s = String::with_capacity(24);
-    if neg {
-        s.push('-');
-    }
-    s.push_str(&int.to_string());
+    let mut digits = [0u8; 40];
+    write_digits(out, abs / scale, &mut digits, 0);
     if decimals > 0 {
-        s.push('.');
-        let f = frac.to_string();
-        for _ in f.len()..decimals as usize {
-            s.push('0');
-        }
-        s.push_str(&f);
+        out.push('.');
+        write_digits(out, abs % scale, &mut digits, decimals as usize);
     }
-    s
+}
+
+/// The decimal digits of `n`, left-padded with zeros to `width`.
+fn write_digits(out: &mut String, mut n: u128, buf: &mut [u8; 40], width: usize) {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    while buf.len() - i < width.min(buf.len()) {
+        i -= 1;
+        buf[i] = b'0';
+    }
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
 }
 
 /// Re-expresses `units` of 10^-from as units of 10^-to, which must not lose digits when `to < from`
@@ -121,7 +140,29 @@ mod tests {
         assert_eq!(format_units(0, 3), "0.000");
     }
 
+    /// The digit writer against std's formatting, signs, zeros and widths included.
+    fn reference(units: i128, decimals: u32) -> String {
+        let scale = 10u128.pow(decimals);
+        let (sign, abs) = (if units < 0 { "-" } else { "" }, units.unsigned_abs());
+        if decimals == 0 {
+            return format!("{sign}{abs}");
+        }
+        format!("{sign}{}.{:0w$}", abs / scale, abs % scale, w = decimals as usize)
+    }
+
+    #[test]
+    fn writes_the_extremes() {
+        for (u, d) in [(i128::MAX, 0), (i128::MIN, 18), (i128::MIN, 0), (1, 38), (0, 0), (-1, 1), (10, 1)] {
+            assert_eq!(format_units(u, d), reference(u, d), "{u} {d}");
+        }
+    }
+
     proptest! {
+        #[test]
+        fn writes_what_std_formats(units in any::<i128>(), decimals in 0u32..20) {
+            prop_assert_eq!(format_units(units, decimals), reference(units, decimals));
+        }
+
         #[test]
         fn format_then_parse_round_trips(units in 0i128..1_000_000_000_000_000, decimals in 0u32..12) {
             prop_assert_eq!(parse_units(&format_units(units, decimals), decimals), Some(units));

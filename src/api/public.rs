@@ -6,29 +6,35 @@
 //! commands before it, and rendered by the same functions.
 
 use super::params::Params;
-use super::views::{fixed, nanos_seconds, price_cd};
+use super::public_json as json;
 use super::{ApiResult, Shared};
-use crate::engine::market_data::{MarketData, PublicTrade, INTERVALS, NS};
-use crate::engine::markets::{Markets, Pair, PairIdx};
+use crate::engine::market_data::{PublicTrade, INTERVALS, NS};
+use crate::engine::markets::{Markets, PairIdx};
 use crate::engine::order::Side;
 use crate::engine::status::MarketStatus;
 use crate::engine::Exchange;
 use crate::error::KrakenError;
-use crate::money::{div_round_half_up, format_units};
-use crate::ws::market_view::MarketView;
+use crate::money::format_units;
+use crate::ws::market_view::{MarketView, PairView, Shape};
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 
 /// Every public method served, in Kraken's names. The dispatch answers only these (anything else
 /// is `EGeneral:Unknown method`), and tests/openapi.rs checks this list against the paths of
 /// src/api/openapi.json and that each one is served.
 pub const METHODS: &[&str] = &["Time", "SystemStatus", "Assets", "AssetPairs", "Ticker", "Depth", "Trades", "Spread", "OHLC"];
 
-pub async fn dispatch(st: &Shared, method: &str, p: Params) -> ApiResult {
+/// A public method's answer: its `result` as JSON text (the live reads' shared with the view's
+/// cache, so an unchanged answer is not rendered again), or the Kraken error.
+pub type TextResult = Result<Arc<str>, KrakenError>;
+
+pub async fn dispatch(st: &Shared, method: &str, p: Params) -> TextResult {
     if !METHODS.contains(&method) {
         return Err(KrakenError::UnknownMethod);
     }
+    let text = |v: Value| -> Arc<str> { v.to_string().into() };
     match method {
-        "Time" => Ok(time()),
+        "Time" => Ok(text(time())),
         "SystemStatus" => {
             let view = &st.sequencer.view;
             let status = if view.ready() && st.sequencer.serving() {
@@ -36,9 +42,9 @@ pub async fn dispatch(st: &Shared, method: &str, p: Params) -> ApiResult {
             } else {
                 st.sequencer.read(|ex| ex.market_status.system).await?
             };
-            Ok(json!({ "status": status.as_str(), "timestamp": rfc3339(now_ns() / NS) }))
+            Ok(text(json!({ "status": status.as_str(), "timestamp": rfc3339(now_ns() / NS) })))
         }
-        "Assets" => assets(&st.markets, &p),
+        "Assets" => assets(&st.markets, &p).map(text),
         "AssetPairs" => {
             let view = &st.sequencer.view;
             let statuses = if view.ready() && st.sequencer.serving() {
@@ -46,7 +52,7 @@ pub async fn dispatch(st: &Shared, method: &str, p: Params) -> ApiResult {
             } else {
                 st.sequencer.read(|ex| ex.market_status.pairs.clone()).await?
             };
-            asset_pairs(&st.markets, &p, &statuses)
+            asset_pairs(&st.markets, &p, &statuses).map(text)
         }
         _ => {
             let q = Query::parse(&st.markets, method, &p)?;
@@ -57,7 +63,7 @@ pub async fn dispatch(st: &Shared, method: &str, p: Params) -> ApiResult {
                     return Ok(answer);
                 }
             }
-            Ok(st.sequencer.read(move |ex| from_engine(ex, &q, now)).await?)
+            Ok(st.sequencer.read(move |ex| from_engine(ex, &q, now)).await?.into())
         }
     }
 }
@@ -102,65 +108,74 @@ impl Query {
 }
 
 /// The answer from the publisher's committed view at `now`; `None` where the view does not hold
-/// what the answer needs (a `since` or a Ticker window older than its tape).
-pub fn from_view(m: &Markets, view: &MarketView, q: &Query, now: u64) -> Option<Value> {
-    Some(match q {
-        Query::Ticker(pairs) => {
-            let mut out = Map::new();
-            for &idx in pairs {
-                let v = view.pair(idx as usize);
-                if !ticker_exact(&v, now) {
-                    return None;
-                }
-                let (ask, bid) = (v.asks.first().map(|l| (l.0, l.1)), v.bids.first().map(|l| (l.0, l.1)));
-                out.insert(m.pair(idx).id.clone(), ticker_row(m.pair(idx), &v.md, ask, bid, now));
+/// what the answer needs (a `since` or a Ticker window older than its tape). Answers that depend
+/// on the pair's state only (and on `now` only through the second or the candle period) are kept
+/// in the pair's cache until the next capture of that pair.
+pub fn from_view(m: &Markets, view: &MarketView, q: &Query, now: u64) -> Option<Arc<str>> {
+    match q {
+        Query::Ticker(pairs) => ticker_object(pairs, |out, idx| {
+            let v = view.pair(idx as usize);
+            if !ticker_exact(&v, now) {
+                return false;
             }
-            Value::Object(out)
-        }
+            let (ask, bid) = (v.asks.first().map(|l| (l.0, l.1)), v.bids.first().map(|l| (l.0, l.1)));
+            json::ticker_row(out, m.pair(idx), &v.md, ask, bid, now);
+            true
+        })
+        .map(Arc::from),
         &Query::Depth { pair, count } => {
-            let (asks, bids) = {
-                let v = view.pair(pair as usize);
-                (v.asks[..count.min(v.asks.len())].to_vec(), v.bids[..count.min(v.bids.len())].to_vec())
-            };
-            depth_rows(m.pair(pair), &asks, &bids)
+            let v = view.pair(pair as usize);
+            Some(v.cached(Shape::Depth { count }, |v| {
+                json::depth(m.pair(pair), &v.asks[..count.min(v.asks.len())], &v.bids[..count.min(v.bids.len())])
+            }))
         }
         &Query::Trades { pair, since, count } => {
-            let (slice, last) = {
-                let v = view.pair(pair as usize);
-                if !since.is_none_or(|s| v.covers(s)) {
-                    return None;
-                }
+            let v = view.pair(pair as usize);
+            if !since.is_none_or(|s| v.covers(s)) {
+                return None;
+            }
+            let render = |v: &PairView| {
                 let (slice, last) = trades_slice(&v.md.trades, since, count);
-                (slice.to_vec(), last)
+                json::trades(m.pair(pair), slice, last)
             };
-            trades_rows(m.pair(pair), &slice, last)
+            // A `since` is each client's own cursor: rendered, not kept.
+            Some(if since.is_none() { v.cached(Shape::Trades { count }, render) } else { render(&v).into() })
         }
         &Query::Spread { pair, since } => {
-            let spreads = view.pair(pair as usize).md.spreads.clone();
-            spread_rows(m.pair(pair), &spreads, since, now)
+            let v = view.pair(pair as usize);
+            Some(v.cached(Shape::Spread { since, second: now / NS }, |v| json::spread(m.pair(pair), &v.md.spreads, since, now)))
         }
         &Query::Ohlc { pair, interval, since } => {
-            let candles = view.pair(pair as usize).md.ohlc(interval, since, now);
-            ohlc_rows(m.pair(pair), &candles, interval, now)
+            let span = INTERVALS[interval] * 60;
+            let v = view.pair(pair as usize);
+            Some(v.cached(Shape::Ohlc { interval, since, period: now / NS / span }, |v| {
+                json::ohlc(m.pair(pair), &v.md.ohlc(interval, since, now), interval, now)
+            }))
         }
-    })
+    }
 }
 
 /// The same answer read on the engine thread (the whole tape).
-pub fn from_engine(ex: &Exchange, q: &Query, now: u64) -> Value {
+pub fn from_engine(ex: &Exchange, q: &Query, now: u64) -> String {
     match q {
-        Query::Ticker(pairs) => ticker(ex, pairs, now),
+        Query::Ticker(pairs) => ticker_object(pairs, |out, idx| {
+            let book = &ex.books[idx as usize];
+            let (ask, bid) = (book.depth(Side::Sell, 1).first().copied(), book.depth(Side::Buy, 1).first().copied());
+            json::ticker_row(out, ex.markets.pair(idx), &ex.market_data[idx as usize], ask, bid, now);
+            true
+        })
+        .unwrap_or_default(),
         &Query::Depth { pair, count } => {
             let book = &ex.books[pair as usize];
-            depth_rows(ex.markets.pair(pair), &book.depth_stamped(Side::Sell, count), &book.depth_stamped(Side::Buy, count))
+            json::depth(ex.markets.pair(pair), &book.depth_stamped(Side::Sell, count), &book.depth_stamped(Side::Buy, count))
         }
         &Query::Trades { pair, since, count } => {
             let (slice, last) = trades_slice(&ex.market_data[pair as usize].trades, since, count);
-            trades_rows(ex.markets.pair(pair), slice, last)
+            json::trades(ex.markets.pair(pair), slice, last)
         }
-        &Query::Spread { pair, since } => spread_rows(ex.markets.pair(pair), &ex.market_data[pair as usize].spreads, since, now),
+        &Query::Spread { pair, since } => json::spread(ex.markets.pair(pair), &ex.market_data[pair as usize].spreads, since, now),
         &Query::Ohlc { pair, interval, since } => {
-            ohlc_rows(ex.markets.pair(pair), &ex.market_data[pair as usize].ohlc(interval, since, now), interval, now)
+            json::ohlc(ex.markets.pair(pair), &ex.market_data[pair as usize].ohlc(interval, since, now), interval, now)
         }
     }
 }
@@ -301,41 +316,6 @@ fn asset_pairs(m: &Markets, p: &Params, statuses: &[MarketStatus]) -> ApiResult 
     Ok(Value::Object(out))
 }
 
-/// Public prices (Ticker, Depth, Trades, Spread) at the pair's `cost_decimals`, as Kraken prints
-/// them (`"30300.10000"` for XBTUSD, `"0.070960700"` for XDGUSD); OHLC keeps `pair_decimals`.
-fn price(pair: &Pair, ticks: u64) -> String {
-    price_cd(pair, ticks)
-}
-
-fn ohlc_price(pair: &Pair, ticks: u64) -> String {
-    format_units(ticks as i128, pair.pair_decimals)
-}
-
-fn volume(pair: &Pair, units: i128) -> String {
-    super::views::volume(pair, units)
-}
-
-/// A book volume as Ticker's lot volume and Depth print it: three decimals (`"2.059"`).
-fn book_volume(pair: &Pair, units: i128) -> String {
-    fixed(units, pair.base_decimals, 3)
-}
-
-/// A volume-weighted average price, `value` being price ticks × base units, at `cost_decimals`.
-fn vwap(pair: &Pair, value: i128, volume: i128, otherwise: u64) -> String {
-    if volume <= 0 {
-        return price(pair, otherwise);
-    }
-    let scale = 10i128.pow(pair.cost_decimals - pair.pair_decimals);
-    format_units(div_round_half_up(value * scale, volume), pair.cost_decimals)
-}
-
-/// A Ticker side entry: price, whole-lot volume, lot volume (3 decimals).
-fn top(pair: &Pair, level: Option<(u64, i128)>) -> Value {
-    let (p, v) = level.unwrap_or((0, 0));
-    let scale = 10i128.pow(pair.base_decimals);
-    json!([price(pair, p), (v / scale).to_string(), book_volume(pair, v)])
-}
-
 /// Whether the view's tape answers a Ticker at `now` exactly as the engine's whole tape would:
 /// every trade of the last 24 h, and today's open (the daily candle, else the last trade before
 /// 00:00 UTC, which is the newest omitted one when the tape holds none before midnight).
@@ -348,44 +328,24 @@ fn ticker_exact(v: &crate::ws::market_view::PairView, now: u64) -> bool {
     v.covers(now.saturating_sub(day).saturating_sub(1)) && open_known
 }
 
-fn ticker(ex: &Exchange, pairs: &[PairIdx], now: u64) -> Value {
-    let mut out = Map::new();
-    for &idx in pairs {
-        let pair = ex.markets.pair(idx);
-        let book = &ex.books[idx as usize];
-        let (ask, bid) = (book.depth(Side::Sell, 1).first().copied(), book.depth(Side::Buy, 1).first().copied());
-        out.insert(pair.id.clone(), ticker_row(pair, &ex.market_data[idx as usize], ask, bid, now));
+/// Ticker's answer: one entry per pair asked, in the order asked (a pair named twice, under two
+/// names, once: the object's key is its id), each written by `row`; `None` if `row` cannot.
+fn ticker_object(pairs: &[PairIdx], mut row: impl FnMut(&mut String, PairIdx) -> bool) -> Option<String> {
+    let mut out = String::with_capacity(16 + 400 * pairs.len());
+    out.push('{');
+    for (i, &idx) in pairs.iter().enumerate() {
+        if pairs[..i].contains(&idx) {
+            continue;
+        }
+        if out.len() > 1 {
+            out.push(',');
+        }
+        if !row(&mut out, idx) {
+            return None;
+        }
     }
-    Value::Object(out)
-}
-
-/// One pair's Ticker entry from its market data and its best ask and bid.
-fn ticker_row(pair: &Pair, md: &MarketData, ask: Option<(u64, i128)>, bid: Option<(u64, i128)>, now: u64) -> Value {
-    let midnight = now / crate::engine::market_data::DAY_NS * crate::engine::market_data::DAY_NS;
-    let today = md.window(midnight);
-    let day = md.window(now.saturating_sub(crate::engine::market_data::DAY_NS));
-    let vwap = |w: &crate::engine::market_data::WindowStats| vwap(pair, w.value, w.volume, md.last_price);
-    let last_volume = md.trades.last().map(|t| t.volume).unwrap_or(0);
-    json!({
-        "a": top(pair, ask),
-        "b": top(pair, bid),
-        "c": [price(pair, md.last_price), volume(pair, last_volume)],
-        "v": [volume(pair, today.volume), volume(pair, day.volume)],
-        "p": [vwap(&today), vwap(&day)],
-        "t": [today.count, day.count],
-        "l": [price(pair, today.low), price(pair, day.low)],
-        "h": [price(pair, today.high), price(pair, day.high)],
-        "o": price(pair, md.today_open(now)),
-    })
-}
-
-/// Depth's answer from the top levels, best first: each level carries the time it last changed
-/// (whole seconds), as Kraken's do.
-fn depth_rows(pair: &Pair, asks: &[(u64, i128, u64)], bids: &[(u64, i128, u64)]) -> Value {
-    let rows = |levels: &[(u64, i128, u64)]| -> Vec<Value> {
-        levels.iter().map(|&(p, v, t)| json!([price(pair, p), book_volume(pair, v), t / NS])).collect()
-    };
-    json!({ pair.id.clone(): { "asks": rows(asks), "bids": rows(bids) } })
+    out.push('}');
+    Some(out)
 }
 
 /// `since` for Trades: a nanosecond cursor (Kraken's `last`) or, if short, unix seconds.
@@ -408,51 +368,6 @@ fn trades_slice(all: &[PublicTrade], since: Option<u64>, count: usize) -> (&[Pub
     };
     let last = slice.last().map(|t| t.time_ns).or(since).unwrap_or_else(|| all.last().map(|t| t.time_ns).unwrap_or(0));
     (slice, last)
-}
-
-fn trades_rows(pair: &Pair, slice: &[PublicTrade], last: u64) -> Value {
-    let rows: Vec<Value> = slice
-        .iter()
-        .map(|t| {
-            let side = if t.taker_side == Side::Buy { "b" } else { "s" };
-            let kind = if t.taker_kind.is_market() { "m" } else { "l" };
-            json!([price(pair, t.price), volume(pair, t.volume), nanos_seconds(t.time_ns), side, kind, "", t.trade_id])
-        })
-        .collect();
-    json!({ pair.id.clone(): rows, "last": last.to_string() })
-}
-
-/// Spread's answer: the entries after `since`, the last 200 of them.
-fn spread_rows(pair: &Pair, all: &std::collections::VecDeque<(u64, u64, u64)>, since: Option<u64>, now: u64) -> Value {
-    let rows: Vec<&(u64, u64, u64)> = all.iter().filter(|(t, _, _)| since.is_none_or(|s| *t > s)).collect();
-    let rows = &rows[rows.len().saturating_sub(200)..];
-    let out: Vec<Value> = rows.iter().map(|(t, b, a)| json!([t, price(pair, *b), price(pair, *a)])).collect();
-    let last = rows.last().map(|r| r.0).or(since).unwrap_or(now / NS);
-    json!({ pair.id.clone(): out, "last": last })
-}
-
-fn ohlc_rows(pair: &Pair, candles: &[crate::engine::market_data::Candle], interval: usize, now: u64) -> Value {
-    let span = INTERVALS[interval] * 60;
-    let rows: Vec<Value> = candles
-        .iter()
-        .map(|c| {
-            let vwap = if c.volume > 0 { div_round_half_up(c.value, c.volume) as u64 } else { c.close };
-            json!([
-                c.time,
-                ohlc_price(pair, c.open),
-                ohlc_price(pair, c.high),
-                ohlc_price(pair, c.low),
-                ohlc_price(pair, c.close),
-                ohlc_price(pair, vwap),
-                volume(pair, c.volume),
-                c.count
-            ])
-        })
-        .collect();
-    // `last`: the newest committed (closed) candle, to pass as `since` next time.
-    let live = now / NS / span * span;
-    let last = candles.iter().rev().map(|c| c.time).find(|t| *t < live).unwrap_or(live.saturating_sub(span));
-    json!({ pair.id.clone(): rows, "last": last })
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use crate::engine::markets::{Markets, Pair};
 use crate::engine::order::{NewOrder, Offset, OffsetSign, Order, OrderKind, Side};
 use crate::engine::triggers::auto_plus;
 use crate::engine::Exchange;
-use crate::money::{div_round_half_up, format_units};
+use crate::money::{div_round_half_up, format_units, write_units};
 use serde_json::{json, Map, Value};
 
 /// Seconds as Kraken prints an order's, a trade's or a ledger entry's time: a JSON number to the
@@ -40,10 +40,17 @@ pub const SPOT_POSTXID: &str = "TKH2SE-M7IF5-CFI7LT";
 
 /// Re-expresses `units` of 10^-from as a string with exactly `to` decimals (truncating).
 pub fn fixed(units: i128, from: u32, to: u32) -> String {
+    let mut s = String::with_capacity(24);
+    write_fixed(&mut s, units, from, to);
+    s
+}
+
+/// [`fixed`] appended to `out`.
+pub fn write_fixed(out: &mut String, units: i128, from: u32, to: u32) {
     if to >= from {
-        format_units(units * 10i128.pow(to - from), to)
+        write_units(out, units * 10i128.pow(to - from), to)
     } else {
-        format_units(units / 10i128.pow(from - to), to)
+        write_units(out, units / 10i128.pow(from - to), to)
     }
 }
 

@@ -78,7 +78,9 @@ fn change_text(bp: Option<i128>) -> (String, &'static str) {
 
 async fn public_call(s: &Shared, method: &str, fields: Vec<(String, String)>) -> Result<Value, String> {
     let p = Params::from_pairs(fields).map_err(|e| e.as_kraken())?;
-    public::dispatch(&s.state, method, p).await.map_err(|e| e.as_kraken())
+    // The public methods answer JSON text (written directly, maybe kept by the market view).
+    let text = public::dispatch(&s.state, method, p).await.map_err(|e| e.as_kraken())?;
+    serde_json::from_str(&text).map_err(|e| e.to_string())
 }
 
 /// The data attributes market.js needs to read a pair's numbers (and to check the book).

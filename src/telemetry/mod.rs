@@ -74,6 +74,17 @@ impl Telemetry {
             "Duration of one group commit (append and sync)",
             sequencer.commit_seconds.clone(),
         );
+        let ws = &crate::ws::refusals::STATS;
+        registry.register(
+            "calamari_ws_refused",
+            "WebSocket clients refused, by reason (per-address cap, attempt rate, frame too big)",
+            ws.refused.clone(),
+        );
+        registry.register(
+            "calamari_ws_dropped",
+            "WebSocket clients disconnected, by reason (slow client, write deadline, request rate)",
+            ws.dropped.clone(),
+        );
         registry.register_collector(Box::new(LiveValues { sequencer, limits, clock }));
         Telemetry { registry, requests, latency, request_log: request_log::RequestLog::new(log) }
     }

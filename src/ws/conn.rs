@@ -47,7 +47,14 @@ pub async fn run(
     loop {
         tokio::select! {
             incoming = stream.next() => {
-                let Some(Ok(msg)) = incoming else { break };
+                let msg = match incoming {
+                    Some(Ok(msg)) => msg,
+                    Some(Err(e)) => {
+                        super::refusals::note_read_error(&e);
+                        break;
+                    }
+                    None => break,
+                };
                 let text = match msg {
                     Message::Text(t) => t.to_string(),
                     Message::Close(_) => break,
@@ -77,12 +84,12 @@ pub async fn run(
             }
             out = rx.recv() => {
                 let Some(m) = out else {
-                    // Dropped by the publisher: too slow.
+                    // Dropped by the publisher: too slow (counted there).
                     limits::write(&mut sink, limits::close(1008, "slow consumer"), wt).await;
                     break;
                 };
                 sent_since_beat = true;
-                if !limits::write(&mut sink, Message::Text(m.as_ref().into()), wt).await {
+                if !session.write(&mut sink, Message::Text(m.as_ref().into())).await {
                     break;
                 }
             }
@@ -90,7 +97,7 @@ pub async fn run(
                 let public = publisher.lock().clients.get(&id).is_some_and(|c| c.subs.count() > 0);
                 // (the publisher's lock is released before the private one is taken: lock order)
                 let subscribed = public || private.subscribed(id);
-                if subscribed && !sent_since_beat && !limits::write(&mut sink, Message::Text("{\"channel\":\"heartbeat\"}".into()), wt).await {
+                if subscribed && !sent_since_beat && !session.write(&mut sink, Message::Text("{\"channel\":\"heartbeat\"}".into())).await {
                     break;
                 }
                 sent_since_beat = false;
@@ -98,7 +105,8 @@ pub async fn run(
         }
     }
     super::level3::release(&publisher, id);
-    publisher.lock().clients.remove(&id);
+    let dropped_slow = publisher.lock().clients.remove(&id).is_none();
+    session.ended(dropped_slow);
     app.tokens.release(id);
     private.release(id);
 }

@@ -1,15 +1,19 @@
 //! Bounds on the WebSocket API, so that no client can take more than its share of the server:
-//! open connections per client address (refused with HTTP 429 before the upgrade), the size of
+//! open connections per client address and connection attempts per client address (a draining
+//! counter; both refused with HTTP 429 before the upgrade), the size of
 //! one request frame, the rate of requests on one connection (a draining counter, as REST's
 //! limits: over it a request gets Kraken's `EGeneral:Too many requests` ack, and a connection
 //! that keeps flooding is closed with 1008), the outbound queue per client (a client that falls
 //! behind is dropped by the publisher) and the time one write may take (a client that stops
 //! reading is closed, so its task and socket never linger). Subscriptions per connection are
-//! bounded in `conn.rs` (`MAX_SUBSCRIPTIONS`).
+//! bounded in `conn.rs` (`MAX_SUBSCRIPTIONS`). Every refusal and drop is counted for /metrics
+//! ([`super::refusals`]).
 //!
 //! Kraken documents none of these figures for its spot WebSocket v2 (its message rate is
 //! "dynamic"); the defaults are generous fixed ones, set in the config's `[ws]` table.
 
+use super::refusals::{self, Dropped, Refused};
+use crate::limits::addresses::{AddressTable, Entry};
 use crate::limits::counter::{Counter, Rule, UNIT};
 use axum::extract::ws::{CloseFrame, Message};
 use axum::http::{HeaderMap, StatusCode};
@@ -28,6 +32,10 @@ use std::time::Duration;
 pub struct WsConfig {
     /// WebSocket connections one client address may hold open at once.
     pub max_connections_per_address: usize,
+    /// Connection attempts (upgrades) one client address may make per second on average ...
+    pub connection_attempts_per_second: u64,
+    /// ... and at once after a quiet spell.
+    pub connection_attempt_burst: u64,
     /// Largest request frame (and message) accepted, in bytes.
     pub max_message_bytes: usize,
     /// Requests per second one connection may send on average ...
@@ -46,6 +54,8 @@ impl Default for WsConfig {
     fn default() -> Self {
         WsConfig {
             max_connections_per_address: 1024,
+            connection_attempts_per_second: 100,
+            connection_attempt_burst: 2048,
             max_message_bytes: 64 * 1024,
             messages_per_second: 50,
             message_burst: 100,
@@ -61,6 +71,8 @@ impl WsConfig {
     pub fn validate(&self) -> Result<(), String> {
         let positive = [
             ("max_connections_per_address", self.max_connections_per_address as u64),
+            ("connection_attempts_per_second", self.connection_attempts_per_second),
+            ("connection_attempt_burst", self.connection_attempt_burst),
             ("max_message_bytes", self.max_message_bytes as u64),
             ("messages_per_second", self.messages_per_second),
             ("message_burst", self.message_burst),
@@ -80,16 +92,66 @@ impl WsConfig {
     }
 }
 
-/// The server-wide part: the configuration and the open connections per client address.
+/// Client addresses whose connection attempts are tracked at most (an address whose counter
+/// has drained is displaced first: see `limits::addresses`).
+const ATTEMPT_ADDRESSES: usize = 65_536;
+
+/// One address's connection attempts: a draining counter under the `[ws]` rule.
+#[derive(Debug, Clone, Copy)]
+struct Attempts {
+    counter: Counter,
+    rule: Rule,
+}
+
+impl Default for Attempts {
+    fn default() -> Self {
+        Attempts { counter: Counter::default(), rule: Rule { max: 0, decay_per_sec: 0 } }
+    }
+}
+
+impl Entry for Attempts {
+    fn is_idle(&self, now_us: u64) -> bool {
+        self.counter.level_at(self.rule, now_us) == 0
+    }
+    fn is_pinned(&self, _now_us: u64) -> bool {
+        false
+    }
+    fn last_seen_us(&self) -> u64 {
+        self.counter.at_us
+    }
+}
+
+/// Why an upgrade was refused (HTTP 429 either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// `max_connections_per_address` open already.
+    Connections,
+    /// Over `connection_attempt_burst`, draining `connection_attempts_per_second`.
+    Attempts,
+}
+
+/// The server-wide part: the configuration, the open connections and the connection attempts
+/// per client address.
 pub struct WsLimits {
     pub cfg: WsConfig,
     trusted_proxies: Vec<IpNet>,
     open: Mutex<HashMap<IpAddr, usize>>,
+    attempts: Mutex<AddressTable<Attempts>>,
 }
 
 impl WsLimits {
     pub fn new(cfg: WsConfig, trusted_proxies: Vec<IpNet>) -> Arc<WsLimits> {
-        Arc::new(WsLimits { cfg, trusted_proxies, open: Mutex::new(HashMap::new()) })
+        let attempts = Mutex::new(AddressTable::new(ATTEMPT_ADDRESSES));
+        Arc::new(WsLimits { cfg, trusted_proxies, open: Mutex::new(HashMap::new()), attempts })
+    }
+
+    /// Counts one connection attempt from `addr`; false when it is over the attempt rate.
+    fn attempt(&self, addr: IpAddr, now_us: u64) -> bool {
+        let rule = Rule { max: self.cfg.connection_attempt_burst * UNIT, decay_per_sec: self.cfg.connection_attempts_per_second * UNIT };
+        let mut table = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = table.entry(addr, now_us);
+        entry.rule = rule;
+        entry.counter.try_add(rule, UNIT, now_us)
     }
 
     /// The client's address, found as REST finds it (trusted proxies' `X-Forwarded-For`).
@@ -106,29 +168,45 @@ impl WsLimits {
         self.lock().get(&addr).copied().unwrap_or(0)
     }
 
-    /// A slot for one more connection from `addr`, or None at the cap. The slot is given back
-    /// when the session holding it is dropped (the connection ended, or the upgrade failed).
-    pub fn admit(self: &Arc<Self>, addr: IpAddr, now_us: u64) -> Option<Session> {
+    /// A slot for one more connection from `addr`, or the refusal (counted for /metrics): over
+    /// the attempt rate (an attempt refused for it is not counted against it), or at the cap of
+    /// open connections. The slot is given back when the session holding it is dropped (the
+    /// connection ended, or the upgrade failed).
+    pub fn admit(self: &Arc<Self>, addr: IpAddr, now_us: u64) -> Result<Session, Refusal> {
+        if !self.attempt(addr, now_us) {
+            refusals::refused(Refused::AttemptRate);
+            return Err(Refusal::Attempts);
+        }
         let mut open = self.lock();
         let n = open.entry(addr).or_insert(0);
         if *n >= self.cfg.max_connections_per_address {
-            return None;
+            if *n == 0 {
+                open.remove(&addr);
+            }
+            refusals::refused(Refused::PerAddressCap);
+            return Err(Refusal::Connections);
         }
         *n += 1;
         drop(open);
         let rate = Rule { max: self.cfg.message_burst * UNIT, decay_per_sec: self.cfg.messages_per_second * UNIT };
         let strikes = Rule { max: self.cfg.close_after_refused * UNIT, decay_per_sec: UNIT };
-        Some(Session {
+        Ok(Session {
             limits: self.clone(),
             addr,
             gate: Gate { rate, strikes, sent: Counter { level: 0, at_us: now_us }, refused: Counter { level: 0, at_us: now_us } },
+            missed_deadline: false,
         })
     }
 }
 
-/// The answer to a connection over the per-address cap (before any upgrade).
-pub fn too_many_connections() -> Response {
-    (StatusCode::TOO_MANY_REQUESTS, "Too many WebSocket connections from this address\n").into_response()
+/// The answer to a connection refused before any upgrade: over the per-address cap or the
+/// attempt rate.
+pub fn refused(why: Refusal) -> Response {
+    let text = match why {
+        Refusal::Connections => "Too many WebSocket connections from this address\n",
+        Refusal::Attempts => "Too many WebSocket connection attempts from this address\n",
+    };
+    (StatusCode::TOO_MANY_REQUESTS, text).into_response()
 }
 
 /// What to do with one incoming request.
@@ -160,6 +238,7 @@ impl Gate {
         if self.refused.try_add(self.strikes, UNIT, now_us) {
             Verdict::Refuse
         } else {
+            refusals::dropped(Dropped::RequestRate);
             Verdict::Close
         }
     }
@@ -170,6 +249,8 @@ pub struct Session {
     limits: Arc<WsLimits>,
     addr: IpAddr,
     pub gate: Gate,
+    /// A write to the client took longer than `write_timeout_ms`.
+    missed_deadline: bool,
 }
 
 impl Session {
@@ -179,6 +260,26 @@ impl Session {
 
     pub fn write_timeout(&self) -> Duration {
         Duration::from_millis(self.limits.cfg.write_timeout_ms)
+    }
+
+    /// [`write`] within the connection's deadline; a write that misses it is remembered for
+    /// [`Session::ended`].
+    pub async fn write<S>(&mut self, sink: &mut S, msg: Message) -> bool
+    where
+        S: Sink<Message> + Unpin,
+    {
+        let ok = tokio::time::timeout(self.write_timeout(), sink.send(msg)).await;
+        self.missed_deadline |= ok.is_err();
+        matches!(ok, Ok(Ok(())))
+    }
+
+    /// The connection's end: counted as a drop for its write deadline if a write missed it,
+    /// unless the publisher had dropped the client already (`dropped_slow`: counted there, the
+    /// first cause, while this task was still blocked in the write).
+    pub fn ended(&self, dropped_slow: bool) {
+        if self.missed_deadline && !dropped_slow {
+            refusals::dropped(Dropped::WriteDeadline);
+        }
     }
 }
 
@@ -257,11 +358,28 @@ mod tests {
         let b: IpAddr = "127.0.0.2".parse().unwrap();
         let s1 = l.admit(a, 0).unwrap();
         let _s2 = l.admit(a, 0).unwrap();
-        assert!(l.admit(a, 0).is_none());
-        assert!(l.admit(b, 0).is_some(), "another address has its own count");
+        assert_eq!(l.admit(a, 0).err(), Some(Refusal::Connections));
+        assert!(l.admit(b, 0).is_ok(), "another address has its own count");
         drop(s1);
         assert_eq!(l.open_from(a), 1);
-        assert!(l.admit(a, 0).is_some());
+        assert!(l.admit(a, 0).is_ok());
+    }
+
+    #[test]
+    fn connection_attempts_drain_per_address() {
+        let cfg = WsConfig { connection_attempt_burst: 5, connection_attempts_per_second: 2, ..WsConfig::default() };
+        let l = WsLimits::new(cfg, Vec::new());
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        // Attempts count whether or not the connection stays open.
+        for _ in 0..5 {
+            drop(l.admit(a, 1_000_000).expect("within the burst"));
+        }
+        assert_eq!(l.admit(a, 1_000_000).err(), Some(Refusal::Attempts));
+        assert!(l.admit("10.0.0.2".parse().unwrap(), 1_000_000).is_ok(), "another address has its own counter");
+        assert_eq!(l.admit(a, 1_400_000).err(), Some(Refusal::Attempts), "0.4 s drains less than one attempt");
+        assert!(l.admit(a, 1_500_000).is_ok(), "0.5 s drains one at 2 a second");
+        assert_eq!(l.admit(a, 1_500_000).err(), Some(Refusal::Attempts));
+        assert_eq!(l.open_from(a), 0, "refused attempts hold no slot");
     }
 
     #[test]

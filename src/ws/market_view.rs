@@ -9,12 +9,45 @@
 //! short computation; the writer (storage) holds a pair's write lock only to splice a capture in.
 //! What the view does not keep (a Trades `since` older than its tape, a Ticker window reaching
 //! trades it never copied) is answered by the engine, through its queue, as before.
+//!
+//! Each pair also keeps its last rendered answers by query shape (Depth of a count, Trades
+//! without `since`, Spread, OHLC of an interval within one period): a public read of an unchanged
+//! pair is a copy of text, not a rendering of 8–80 KB (BENCHMARKS.md §6). The cache is emptied
+//! under the pair's write lock by every capture applied to the pair, and filled under its read
+//! lock, so it never outlives the state it was rendered from.
 
 use super::capture::{MarketBatch, PairCapture, KEEP_SPAN_NS, KEEP_TRADES};
 use crate::engine::market_data::{Candle, MarketData, MAX_CANDLES};
 use crate::engine::status::MarketStates;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+
+/// What a kept answer answers: the query's shape, with the part of `now` the answer depends on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    Depth {
+        count: usize,
+    },
+    /// Trades without `since` (a `since` is a client's own cursor: not kept).
+    Trades {
+        count: usize,
+    },
+    /// Spread's `last` without entries is the current second.
+    Spread {
+        since: Option<u64>,
+        second: u64,
+    },
+    /// OHLC's live candle and `last` depend on the current period of the interval.
+    Ohlc {
+        interval: usize,
+        since: u64,
+        period: u64,
+    },
+}
+
+/// Answers kept per pair: a few, the newest first (a handful of query shapes is what clients
+/// poll; the bound keeps a client cycling through every count from filling memory).
+const KEPT_ANSWERS: usize = 8;
 
 /// One pair's public state as REST shows it.
 pub struct PairView {
@@ -26,11 +59,36 @@ pub struct PairView {
     pub md: MarketData,
     /// Every trade of the engine's tape that is not in `md.trades` is at or before this time.
     pub omitted_until: Option<u64>,
+    /// Rendered answers of this state, by shape (emptied by `apply`).
+    kept: Mutex<Vec<(Shape, Arc<str>)>>,
 }
 
 impl PairView {
     fn empty() -> PairView {
-        PairView { bids: Vec::new(), asks: Vec::new(), md: MarketData::new(0, 0), omitted_until: None }
+        PairView { bids: Vec::new(), asks: Vec::new(), md: MarketData::new(0, 0), omitted_until: None, kept: Mutex::new(Vec::new()) }
+    }
+
+    /// The answer of `shape` rendered from this state: the kept one, or `render`'s, then kept.
+    /// Called under the pair's read lock, so no capture can be applied meanwhile.
+    pub fn cached(&self, shape: Shape, render: impl FnOnce(&PairView) -> String) -> Arc<str> {
+        let lock = || self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, text)) = lock().iter().find(|(s, _)| *s == shape) {
+            return text.clone();
+        }
+        // Rendered outside the cache's lock: readers of other shapes do not wait for it.
+        let text: Arc<str> = render(self).into();
+        let mut list = lock();
+        if !list.iter().any(|(s, _)| *s == shape) {
+            list.insert(0, (shape, text.clone()));
+            list.truncate(KEPT_ANSWERS);
+        }
+        drop(list);
+        text
+    }
+
+    /// How many answers are kept (tests).
+    pub fn kept_answers(&self) -> usize {
+        self.kept.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
     /// Whether the tape holds every trade after `time_ns` (so a window or a `since` from there is exact).
@@ -39,6 +97,7 @@ impl PairView {
     }
 
     fn apply(&mut self, cap: &PairCapture, wall_ns: u64) {
+        self.kept.get_mut().unwrap_or_else(|e| e.into_inner()).clear();
         self.bids.clone_from(&cap.bids);
         self.asks.clone_from(&cap.asks);
         let md = &mut self.md;

@@ -14,6 +14,7 @@ pub mod limits;
 pub mod market_view;
 pub mod private;
 pub mod publisher;
+pub mod refusals;
 pub mod trading;
 
 use axum::extract::ws::WebSocketUpgrade;
@@ -47,8 +48,12 @@ async fn upgrade(
     ws: WebSocketUpgrade,
 ) -> Response {
     let WsState { publisher, app, private, bounds } = ws_state;
-    // Counted before the upgrade: a connection over the address's cap never becomes a socket.
-    let Some(session) = bounds.admit(bounds.client(peer, &headers), conn::now_ns() / 1000) else { return limits::too_many_connections() };
+    // Counted before the upgrade: a connection over the address's cap or attempt rate never
+    // becomes a socket.
+    let session = match bounds.admit(bounds.client(peer, &headers), conn::now_ns() / 1000) {
+        Ok(session) => session,
+        Err(why) => return limits::refused(why),
+    };
     let max = bounds.cfg.max_message_bytes;
     ws.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| conn::run(publisher, app, private, socket, session))
 }

@@ -127,6 +127,7 @@ impl Publisher {
             self.delivered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         } else if inner.clients.remove(&id).is_some() {
             self.dropped_slow.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            super::refusals::dropped(super::refusals::Dropped::SlowClient);
         }
         ok
     }

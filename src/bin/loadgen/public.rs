@@ -3,6 +3,10 @@
 //! Lua script classifies every answer's body as OK, a Kraken error or not Kraken; wrk's own
 //! non-2xx and socket-error counts are added to the last. Needs `wrk` on the PATH
 //! (`scripts/load` installs it from Debian's packages).
+//!
+//! Client and server share the machine, so each row also says where the CPU went: the server's
+//! and wrk's CPU time (user + system, from /proc) per answered request. A ratio to Time that
+//! falls while the server's µs per request stays flat is the client's limit, not the server's.
 
 use super::{arg, nonce, signed, write_markdown, Server};
 use std::process::{Command, Stdio};
@@ -44,6 +48,7 @@ struct WrkRun {
     ok: u64,
     kraken_errors: u64,
     not_kraken: u64,
+    requests: u64,
 }
 
 /// wrk prints latencies as "1.23ms", "456.00us" or "1.01s".
@@ -57,6 +62,18 @@ fn millis(text: &str) -> f64 {
         "m" => v * 60_000.0,
         _ => f64::NAN,
     }
+}
+
+/// CPU seconds (user + system) of process `pid` (`self` for this one's own) and, for `self`,
+/// of its waited-for children (wrk), from /proc.
+fn cpu_seconds(pid: &str) -> (f64, f64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime is the 14th field overall.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<f64> = rest.split_whitespace().map(|v| v.parse().unwrap_or(0.0)).collect();
+    let tick = 100.0; // USER_HZ on Linux
+    let at = |i: usize| f.get(i).copied().unwrap_or(0.0) / tick;
+    (at(11) + at(12), at(13) + at(14))
 }
 
 fn run_wrk(url: &str, script: &std::path::Path, connections: u64, seconds: u64) -> WrkRun {
@@ -85,6 +102,7 @@ fn run_wrk(url: &str, script: &std::path::Path, connections: u64, seconds: u64) 
         ok: count("ok", &answers),
         kraken_errors: count("kraken", &answers),
         not_kraken: count("other", &answers).max(non_2xx) + socket_errors,
+        requests: text.lines().find_map(|l| l.trim().split_once(" requests in ").and_then(|(n, _)| n.parse().ok())).unwrap_or(0),
     }
 }
 
@@ -124,21 +142,27 @@ pub fn public() {
     std::fs::write(&script, CLASSIFY_LUA).expect("write the wrk script");
     println!("loadgen public: wrk -t2 -c{connections} -d{seconds}s per endpoint, server {url} (limits off)");
     let mut table = String::from(
-        "| GET /0/public/… | requests/s | ratio to Time | p50 ms | p99 ms | Kraken errors | non-Kraken answers |\n|---|---:|---:|---:|---:|---:|---:|\n",
+        "| GET /0/public/… | requests/s | ratio to Time | p50 ms | p99 ms | server CPU µs/req | wrk CPU µs/req | Kraken errors | non-Kraken answers |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
+    let server_pid = server.child.id().to_string();
     let mut baseline = 0.0;
     let mut problems = Vec::new();
     for endpoint in ENDPOINTS {
+        let (server_before, wrk_before) = (cpu_seconds(&server_pid).0, cpu_seconds("self").1);
         let run = run_wrk(&format!("{url}/0/public/{endpoint}"), &script, connections, seconds);
+        let (server_cpu, wrk_cpu) = (cpu_seconds(&server_pid).0 - server_before, cpu_seconds("self").1 - wrk_before);
+        let per_request = |cpu: f64| cpu * 1e6 / run.requests.max(1) as f64;
         if baseline == 0.0 {
             baseline = run.rate;
         }
         table.push_str(&format!(
-            "| {endpoint} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} |\n",
+            "| {endpoint} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} | {} | {} |\n",
             run.rate,
             run.rate / baseline.max(1.0),
             run.p50_ms,
             run.p99_ms,
+            per_request(server_cpu),
+            per_request(wrk_cpu),
             run.kraken_errors,
             run.not_kraken
         ));
