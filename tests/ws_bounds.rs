@@ -6,24 +6,12 @@
 
 mod common;
 
-use common::ws::{try_open as open, try_send as send, url, Socket};
+use common::ws::{server_with, try_open as open, try_send as send, url, Socket};
 use common::{ok, Server};
 use serde_json::{json, Value};
-use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::{self, client::client, Message, WebSocket};
-
-fn server(ws_table: &str, market: bool) -> (Server, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("ws.toml");
-    std::fs::File::create(&cfg).unwrap().write_all(format!("[ws]\n{ws_table}\n").as_bytes()).unwrap();
-    let mut args = vec!["--config", cfg.to_str().unwrap(), "--limits", "off"];
-    if market {
-        args.extend(["--market", "on"]);
-    }
-    (Server::start_with(&args, &[]), dir)
-}
 
 fn refused_429(r: Result<Socket, tungstenite::Error>) -> String {
     match r {
@@ -60,7 +48,7 @@ fn until_closed(ws: &mut WebSocket<impl std::io::Read + std::io::Write>, secs: u
 
 #[test]
 fn connection_attempts_are_limited_per_address_and_every_refusal_is_counted() {
-    let (s, _cfg) = server(
+    let (s, _cfg) = server_with(
         "connection_attempt_burst = 5\nconnection_attempts_per_second = 2\nmax_connections_per_address = 2\nmax_message_bytes = 4096",
         false,
     );
@@ -104,7 +92,7 @@ fn connection_attempts_are_limited_per_address_and_every_refusal_is_counted() {
 
 #[test]
 fn a_request_flood_is_counted_as_a_drop_for_request_rate() {
-    let (s, _cfg) = server("messages_per_second = 1\nmessage_burst = 5\nclose_after_refused = 2", false);
+    let (s, _cfg) = server_with("messages_per_second = 1\nmessage_burst = 5\nclose_after_refused = 2", false);
     let mut ws = open(&s).unwrap();
     for i in 0..20 {
         if !send(&mut ws, json!({"method": "ping", "req_id": i})) {
@@ -163,14 +151,14 @@ fn wait_dropped(s: &Server, reason: &str) -> u64 {
 #[test]
 fn a_client_that_never_reads_is_counted_by_what_dropped_it() {
     // A short queue and a long deadline: the queue fills first.
-    let (s, _cfg) = server("client_queue = 16\nwrite_timeout_ms = 60000\nmessages_per_second = 1000\nmessage_burst = 1000", true);
+    let (s, _cfg) = server_with("client_queue = 16\nwrite_timeout_ms = 60000\nmessages_per_second = 1000\nmessage_burst = 1000", true);
     let _slow = flood_without_reading(&s);
     assert_eq!(wait_dropped(&s, "slow_client"), 1);
     assert_eq!(dropped(&s, "write_deadline"), 0, "the last writes to a dropped client are not counted again");
     drop(s);
 
     // A long queue and a short deadline: a write times out first.
-    let (s, _cfg) = server("client_queue = 100000\nwrite_timeout_ms = 300\nmessages_per_second = 1000\nmessage_burst = 1000", true);
+    let (s, _cfg) = server_with("client_queue = 100000\nwrite_timeout_ms = 300\nmessages_per_second = 1000\nmessage_burst = 1000", true);
     let _slow = flood_without_reading(&s);
     assert_eq!(wait_dropped(&s, "write_deadline"), 1);
     assert_eq!(dropped(&s, "slow_client"), 0);

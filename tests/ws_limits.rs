@@ -6,29 +6,16 @@
 
 mod common;
 
-use common::ws::{read, try_open, try_send, url, wait_for, Got, Socket};
+use common::ws::{read, server_with, try_open, try_send, url, wait_for, Got, Socket};
 use common::{ok, Server};
 use serde_json::{json, Value};
-use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::{self, client::client, protocol::frame::coding::CloseCode, Message, WebSocket};
 
-/// A server with the `[ws]` table given (the rest of the config built in).
-fn server(ws_table: &str, market: bool) -> (Server, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("ws.toml");
-    std::fs::File::create(&cfg).unwrap().write_all(format!("[ws]\n{ws_table}\n").as_bytes()).unwrap();
-    let mut args = vec!["--config", cfg.to_str().unwrap(), "--limits", "off"];
-    if market {
-        args.extend(["--market", "on"]);
-    }
-    (Server::start_with(&args, &[]), dir)
-}
-
 #[test]
 fn connections_per_address_are_capped_until_one_closes() {
-    let (s, _cfg) = server("max_connections_per_address = 3", false);
+    let (s, _cfg) = server_with("max_connections_per_address = 3", false);
     let mut held: Vec<Socket> = (0..3).map(|_| try_open(&s).expect("within the cap")).collect();
     for ws in held.iter_mut() {
         assert!(matches!(read(ws, 5.0), Got::Json(v) if v["channel"] == "status"));
@@ -58,7 +45,7 @@ fn connections_per_address_are_capped_until_one_closes() {
 
 #[test]
 fn a_flood_is_refused_then_closed_and_big_frames_are_refused() {
-    let (s, _cfg) = server("messages_per_second = 1\nmessage_burst = 20\nclose_after_refused = 5\nmax_message_bytes = 4096", false);
+    let (s, _cfg) = server_with("messages_per_second = 1\nmessage_burst = 20\nclose_after_refused = 5\nmax_message_bytes = 4096", false);
     let mut ws = try_open(&s).unwrap();
     assert!(matches!(read(&mut ws, 5.0), Got::Json(v) if v["channel"] == "status"));
     // A well-behaved neighbour on its own connection.
@@ -134,7 +121,7 @@ fn tiny_window(s: &Server) -> WebSocket<TcpStream> {
 
 #[test]
 fn a_client_that_never_reads_is_disconnected_and_nobody_else_waits() {
-    let (s, _cfg) = server("client_queue = 64\nwrite_timeout_ms = 2000\nmessages_per_second = 1000\nmessage_burst = 1000", true);
+    let (s, _cfg) = server_with("client_queue = 64\nwrite_timeout_ms = 2000\nmessages_per_second = 1000\nmessage_burst = 1000", true);
     let k = s.demo.clone().unwrap();
     let pairs: Vec<Value> =
         ["BTC/USD", "ETH/USD", "SOL/USD", "XRP/USD", "DOGE/USD", "ADA/USD", "LINK/USD", "BCH/USD"].iter().map(|p| json!(p)).collect();

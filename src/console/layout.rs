@@ -55,34 +55,19 @@ pub fn page(s: &Session, active: &str, title: &str, body: Markup) -> Markup {
 
 fn page_with(s: &Session, active: &str, title: &str, kind: &str, body: Markup) -> Markup {
     let name = s.account.as_ref().map(|a| a.1.as_str()).unwrap_or("");
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            (head_with(title, kind))
-            body {
-                a.skip href="#main" { "Skip to content" }
-                header.top {
-                    a.brand href="/console/" { "Calamari" }
-                    nav aria-label="Account" {
-                        ul {
-                            @for (href, label) in NAV {
-                                li { a href=(href) aria-current=[(*href == active).then_some("page")] { (label) } }
-                            }
-                        }
-                    }
-                    form.logout method="post" action="/console/logout" {
-                        (csrf(s))
-                        span.who { (name) }
-                        button type="submit" { "Log out" }
-                    }
-                }
-                main id="main" {
-                    h1 { (title) }
-                    (body)
-                }
-            }
+    let nav = html! {
+        @for (href, label) in NAV {
+            li { a href=(href) aria-current=[(*href == active).then_some("page")] { (label) } }
         }
-    }
+    };
+    let logout = html! {
+        form.logout method="post" action="/console/logout" {
+            (csrf(s))
+            span.who { (name) }
+            button type="submit" { "Log out" }
+        }
+    };
+    frame(title, kind, nav, logout, body)
 }
 
 /// A page open to everyone (the market view): the account navigation for a logged-in visitor,
@@ -91,6 +76,17 @@ pub fn page_any(s: &Session, active: &str, title: &str, kind: &str, body: Markup
     if s.account.is_some() {
         return page_with(s, active, title, kind, body);
     }
+    let nav = html! {
+        li { a href="/console/markets" aria-current=[(active == "/console/markets").then_some("page")] { "Markets" } }
+        li { a href="/console/login" { "Log in" } }
+        li { a href="/console/signup" { "Sign up" } }
+    };
+    frame(title, kind, nav, html! {}, body)
+}
+
+/// The frame of a page with navigation: head, skip link, the header with the brand, the
+/// navigation's entries and what follows them (the log-out form), then the page's main part.
+fn frame(title: &str, kind: &str, nav: Markup, after_nav: Markup, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -99,13 +95,8 @@ pub fn page_any(s: &Session, active: &str, title: &str, kind: &str, body: Markup
                 a.skip href="#main" { "Skip to content" }
                 header.top {
                     a.brand href="/console/" { "Calamari" }
-                    nav aria-label="Account" {
-                        ul {
-                            li { a href="/console/markets" aria-current=[(active == "/console/markets").then_some("page")] { "Markets" } }
-                            li { a href="/console/login" { "Log in" } }
-                            li { a href="/console/signup" { "Sign up" } }
-                        }
-                    }
+                    nav aria-label="Account" { ul { (nav) } }
+                    (after_nav)
                 }
                 main id="main" {
                     h1 { (title) }

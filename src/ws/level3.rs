@@ -106,9 +106,8 @@ pub fn subscribe(
 ) -> Vec<String> {
     let method = if on { "subscribe" } else { "unsubscribe" };
     let fail = |e: &str| vec![ack(method, req_id, time_in, Err(e.to_string()))];
-    let Some(token) = params.get("token").and_then(Value::as_str) else { return fail(err::TOKEN_MISSING) };
     let now_us = app.clock.now_us();
-    let grant = match app.tokens.check(token, conn, now_us.saturating_mul(1000)) {
+    let grant = match app.tokens.check_param(params, conn, now_us.saturating_mul(1000)) {
         Ok(g) => g,
         Err(e) => return fail(e),
     };

@@ -12,6 +12,19 @@ use tokio_tungstenite::tungstenite::{self, connect, protocol::frame::coding::Clo
 
 pub type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
 
+/// A server with the `[ws]` table given (the rest of the config built in), limits off, the
+/// simulated market on if asked; the config's directory lives as long as the returned guard.
+pub fn server_with(ws_table: &str, market: bool) -> (Server, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("ws.toml");
+    std::fs::write(&cfg, format!("[ws]\n{ws_table}\n")).unwrap();
+    let mut args = vec!["--config", cfg.to_str().unwrap(), "--limits", "off"];
+    if market {
+        args.extend(["--market", "on"]);
+    }
+    (Server::start_with(&args, &[]), dir)
+}
+
 /// The server's WebSocket v2 address.
 pub fn url(s: &Server) -> String {
     s.url.replace("http://", "ws://") + "/v2"

@@ -140,8 +140,7 @@ impl Private {
         let method = if on { "subscribe" } else { "unsubscribe" };
         let fail = |e: &str| vec![ack(method, req_id, time_in, Err(e.to_string()))];
         let ch = if channel == "executions" { Channel::Executions } else { Channel::Balances };
-        let Some(token) = params.get("token").and_then(Value::as_str) else { return fail(err::TOKEN_MISSING) };
-        let grant = match app.tokens.check(token, conn, app.clock.now_us().saturating_mul(1000)) {
+        let grant = match app.tokens.check_param(params, conn, app.clock.now_us().saturating_mul(1000)) {
             Ok(g) => g,
             Err(e) => return fail(e),
         };

@@ -81,6 +81,13 @@ impl Tokens {
         (base64::engine::general_purpose::STANDARD_NO_PAD.encode(self.sbox.encrypt(&plain)), EXPIRES_SECS)
     }
 
+    /// [`Tokens::check`] of a subscription's `token` parameter (`EGeneral:Invalid arguments` when
+    /// it is missing or not a string): the private channels and level3 share it.
+    pub fn check_param(&self, params: &serde_json::Value, conn_id: u64, now_ns: u64) -> Result<TokenGrant, &'static str> {
+        let token = params.get("token").and_then(serde_json::Value::as_str).ok_or(err::TOKEN_MISSING)?;
+        self.check(token, conn_id, now_ns)
+    }
+
     /// The grant of `token` presented on connection `conn_id` at `now_ns`: refused
     /// (`ESession:Invalid session`) when it is not one of ours, more than 15 minutes old and not
     /// used on this connection before, or its key is gone or expired; `EAccount:Invalid
