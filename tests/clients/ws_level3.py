@@ -95,7 +95,13 @@ async def main() -> None:
                           auth_ws_url=WS, no_public=True)
     await client.start()
     await client.subscribe(params={"channel": "level3", "symbol": ["BTC/USD"], "depth": 10})
+    # At least 6 s of the live market, and until a snapshot and two updates came (the simulator's
+    # pace decides how soon the top 10 levels change: up to 30 s on a loaded machine).
     await asyncio.sleep(6)
+    for _ in range(48):
+        if len([m for m in got if m.get("channel") == "level3"]) >= 3:
+            break
+        await asyncio.sleep(0.5)
     acks = [m for m in got if m.get("method") == "subscribe"]
     check("level3 subscribe ack", len(acks) == 1 and acks[0]["success"]
           and acks[0]["result"] == {"channel": "level3", "symbol": "BTC/USD", "depth": 10, "snapshot": True},
