@@ -2,10 +2,11 @@
 //! one CSV of the account's trades or ledger entries, with Kraken's column names, built in the
 //! background and kept in the data directory's `exports/` folder.
 //!
-//! Consistency without stalling the engine: AddExport records a snapshot, the lengths of the
-//! engine's trade and ledger lists at that moment (both are append-only, so "entries with a
-//! sequence number below the snapshot" is a fixed set forever). The builder then reads the rows in
-//! chunks of [`CHUNK`] through the engine's queue, each chunk a short read between commands.
+//! Consistency without stalling the engine: AddExport records a snapshot, the engine's next
+//! trade and ledger sequence numbers at that moment (both histories are append-only, so "entries
+//! with a sequence number below the snapshot" is a fixed set forever). The builder then reads the
+//! rows in chunks of [`CHUNK`] from the history tables (`storage::history_read`), each chunk
+//! rendered with the engine's ids and markets in a short read between commands.
 //!
 //! Crash safety: a report's metadata (`<ID>.json`) is written durably (temporary file, fsync,
 //! rename, fsync of the folder) before AddExport answers; the zip is written to a temporary file
@@ -14,11 +15,13 @@
 //! gives exactly the rows it would have had.
 
 use crate::api::views;
+use crate::engine::account::{LedgerEntry, TradeRecord};
 use crate::engine::ids::IdKind;
 use crate::engine::Exchange;
 use crate::error::KrakenError;
 use crate::money::format_units;
 use crate::sequencer::Sequencer;
+use crate::storage::history_read::HistoryReader;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -109,30 +112,30 @@ impl Exports {
     }
 
     /// Records a new report durably, then builds it in the background.
-    pub fn add(self: &Arc<Self>, r: Report, seq: Sequencer, seed: crate::engine::ids::IdCodec) -> Result<(), KrakenError> {
+    pub fn add(self: &Arc<Self>, r: Report, seq: Sequencer, history: Arc<HistoryReader>) -> Result<(), KrakenError> {
         self.save(&r)?;
-        self.spawn_build(r.id.clone(), seq, seed);
+        self.spawn_build(r.id.clone(), seq, history);
         Ok(())
     }
 
     /// Builds again every report a stop interrupted (start-up).
-    pub fn resume(self: &Arc<Self>, seq: &Sequencer, ids: &crate::engine::ids::IdCodec) {
+    pub fn resume(self: &Arc<Self>, seq: &Sequencer, history: &Arc<HistoryReader>) {
         let pending: Vec<String> = self.lock().values().filter(|r| r.status != "Processed").map(|r| r.id.clone()).collect();
         for id in pending {
-            self.spawn_build(id, seq.clone(), ids.clone());
+            self.spawn_build(id, seq.clone(), history.clone());
         }
     }
 
-    fn spawn_build(self: &Arc<Self>, id: String, seq: Sequencer, ids: crate::engine::ids::IdCodec) {
+    fn spawn_build(self: &Arc<Self>, id: String, seq: Sequencer, history: Arc<HistoryReader>) {
         let me = self.clone();
         tokio::spawn(async move {
-            if let Err(e) = me.build(&id, &seq, &ids).await {
+            if let Err(e) = me.build(&id, &seq, &history).await {
                 tracing::warn!(report = %id, error = %e, "export not built (retried at the next start)");
             }
         });
     }
 
-    async fn build(&self, id: &str, seq: &Sequencer, _ids: &crate::engine::ids::IdCodec) -> Result<(), KrakenError> {
+    async fn build(&self, id: &str, seq: &Sequencer, history: &Arc<HistoryReader>) -> Result<(), KrakenError> {
         let Some(mut r) = self.get(id) else { return Ok(()) };
         r.status = "Processing".into();
         self.save(&r)?;
@@ -142,8 +145,16 @@ impl Exports {
         csv.write_record(header).map_err(|_| KrakenError::InternalError)?;
         let mut from = 0u64;
         loop {
+            let (spec, h) = (r.clone(), history.clone());
+            let chunk = tokio::task::spawn_blocking(move || chunk(&h, &spec, from))
+                .await
+                .map_err(|_| KrakenError::InternalError)?
+                .map_err(|e| {
+                    tracing::error!(error = %e, "history read failed");
+                    KrakenError::InternalError
+                })?;
             let spec = r.clone();
-            let (rows, next) = seq.read(move |ex| rows_chunk(ex, &spec, from)).await?;
+            let (rows, next) = seq.read(move |ex| rows_chunk(ex, &spec, chunk)).await?;
             for row in rows {
                 csv.write_record(&row).map_err(|_| KrakenError::InternalError)?;
             }
@@ -224,66 +235,80 @@ pub fn csv_time(time_ns: u64, frac: bool) -> String {
     }
 }
 
-/// Up to [`CHUNK`] rows of the report from position `from` of the account's list, and where the
-/// next chunk starts (none when done).
-fn rows_chunk(ex: &Exchange, r: &Report, from: u64) -> (Vec<Vec<String>>, Option<u64>) {
-    let Some(acct) = ex.accounts.get(r.account as usize) else { return (Vec::new(), None) };
+/// One chunk of the report's records, read from the history tables.
+enum Chunk {
+    Trades(Vec<TradeRecord>),
+    Ledger(Vec<LedgerEntry>),
+}
+
+/// Up to [`CHUNK`] of the account's records of the report's kind from sequence `from`, below
+/// the report's snapshot.
+fn chunk(h: &HistoryReader, r: &Report, from: u64) -> Result<Chunk, crate::storage::StorageError> {
+    Ok(if r.report == "trades" {
+        Chunk::Trades(h.trades_from(r.account, from, r.snapshot_trades, CHUNK)?)
+    } else {
+        Chunk::Ledger(h.ledger_from(r.account, from, r.snapshot_ledger, CHUNK)?)
+    })
+}
+
+/// The rows of one chunk (those in the report's time window and asset), and the sequence the
+/// next chunk starts from (none when done).
+fn rows_chunk(ex: &Exchange, r: &Report, chunk: Chunk) -> (Vec<Vec<String>>, Option<u64>) {
     let (start, end) = (r.starttm.saturating_mul(1_000_000_000), r.endtm.saturating_mul(1_000_000_000).saturating_add(999_999_999));
-    let list = if r.report == "trades" { &acct.trades } else { &acct.ledger };
-    let limit = if r.report == "trades" { r.snapshot_trades } else { r.snapshot_ledger };
     let mut rows = Vec::new();
-    let mut i = from as usize;
-    while i < list.len() && rows.len() < CHUNK {
-        let seq = list[i];
-        i += 1;
-        if seq >= limit {
-            return (rows, None);
+    let (n, last) = match &chunk {
+        Chunk::Trades(v) => (v.len(), v.last().map(|t| t.seq)),
+        Chunk::Ledger(v) => (v.len(), v.last().map(|e| e.seq)),
+    };
+    match chunk {
+        Chunk::Trades(list) => {
+            for t in &list {
+                if t.time_ns < start || t.time_ns > end {
+                    continue;
+                }
+                let v = views::trade(ex, t, true);
+                let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
+                let ledgers: Vec<String> = t.ledgers.iter().map(|l| ex.ids.encode(IdKind::Ledger, *l)).collect();
+                rows.push(vec![
+                    ex.ids.encode(IdKind::Trade, t.seq),
+                    s("ordertxid"),
+                    s("pair"),
+                    csv_time(t.time_ns, true),
+                    s("type"),
+                    s("ordertype"),
+                    s("price"),
+                    s("cost"),
+                    s("fee"),
+                    s("vol"),
+                    s("margin"),
+                    s("misc"),
+                    ledgers.join(","),
+                ]);
+            }
         }
-        if r.report == "trades" {
-            let t = &ex.trades[seq as usize];
-            if t.time_ns < start || t.time_ns > end {
-                continue;
+        Chunk::Ledger(list) => {
+            for e in &list {
+                let a = ex.markets.asset(e.asset);
+                if e.time_ns < start || e.time_ns > end || (r.asset != "all" && r.asset != a.id) {
+                    continue;
+                }
+                rows.push(vec![
+                    ex.ids.encode(IdKind::Ledger, e.seq),
+                    views::refid(ex, e.refid),
+                    csv_time(e.time_ns, false),
+                    e.kind.as_str().to_string(),
+                    String::new(),
+                    "currency".into(),
+                    a.id.clone(),
+                    "spot / main".into(),
+                    format_units(e.amount, a.decimals),
+                    format_units(e.fee, a.decimals),
+                    format_units(e.balance, a.decimals),
+                ]);
             }
-            let v = views::trade(ex, t, true);
-            let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
-            let ledgers: Vec<String> = t.ledgers.iter().map(|l| ex.ids.encode(IdKind::Ledger, *l)).collect();
-            rows.push(vec![
-                ex.ids.encode(IdKind::Trade, seq),
-                s("ordertxid"),
-                s("pair"),
-                csv_time(t.time_ns, true),
-                s("type"),
-                s("ordertype"),
-                s("price"),
-                s("cost"),
-                s("fee"),
-                s("vol"),
-                s("margin"),
-                s("misc"),
-                ledgers.join(","),
-            ]);
-        } else {
-            let e = &ex.ledger[seq as usize];
-            let a = ex.markets.asset(e.asset);
-            if e.time_ns < start || e.time_ns > end || (r.asset != "all" && r.asset != a.id) {
-                continue;
-            }
-            rows.push(vec![
-                ex.ids.encode(IdKind::Ledger, seq),
-                views::refid(ex, e.refid),
-                csv_time(e.time_ns, false),
-                e.kind.as_str().to_string(),
-                String::new(),
-                "currency".into(),
-                a.id.clone(),
-                "spot / main".into(),
-                format_units(e.amount, a.decimals),
-                format_units(e.fee, a.decimals),
-                format_units(e.balance, a.decimals),
-            ]);
         }
     }
-    (rows, (i < list.len()).then_some(i as u64))
+    (rows, last.filter(|_| n == CHUNK).map(|s| s + 1))
 }
 
 #[cfg(test)]

@@ -49,6 +49,9 @@ pub struct Pending {
     /// The watched accounts' `executions`/`balances` events and new subscriptions' snapshots
     /// (filled by the engine thread after the batch's jobs, handed over once it is durable).
     pub accounts: crate::ws::private::capture::AccountBatch,
+    /// The trade records and ledger entries the batch's commands emitted (the engine's outbox,
+    /// drained after the batch), written in the same transaction as `records`.
+    pub history: crate::engine::outbox::HistoryOut,
 }
 
 impl Pending {
@@ -428,6 +431,8 @@ fn engine_loop(
         if let Some((_, watchers)) = accounts.get() {
             batch.pending.accounts = account_tracker.capture(&mut ex, watchers, last);
         }
+        // After the captures (which read this batch's records), the history leaves the engine.
+        batch.pending.history = std::mem::take(&mut ex.history_out);
         if batches.send(batch).is_err() {
             break;
         }
@@ -474,7 +479,7 @@ fn storage_loop(
             },
         };
         let control = first.pending.has_control();
-        let Pending { mut records, replace_log, snapshots, mut market, mut accounts } = first.pending;
+        let Pending { mut records, replace_log, snapshots, mut market, mut accounts, mut history } = first.pending;
         let mut replies = first.replies;
         // Group commit: whatever queued up while the last commit was syncing goes in this one
         // (a batch that replaces the log or takes a snapshot is committed on its own).
@@ -487,14 +492,16 @@ fn storage_loop(
             records.extend(more.pending.records);
             market.extend(more.pending.market);
             accounts.extend(more.pending.accounts);
+            history.extend(more.pending.history);
             replies.extend(more.replies);
             if records.len() >= 8192 {
                 break;
             }
         }
-        if !records.is_empty() || replace_log {
+        if !records.is_empty() || replace_log || !history.is_empty() {
             let started = std::time::Instant::now();
-            let result = if replace_log { log.replace_all(&records) } else { log.append(&records) };
+            let result =
+                if replace_log { log.replace_all_with_history(&records, &history) } else { log.append_with_history(&records, &history) };
             if let Err(e) = result {
                 tracing::error!(error = %e, "storage failed; stopping so that nothing unsaved is acknowledged");
                 if on_failure == OnStorageFailure::Abort {

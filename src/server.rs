@@ -78,8 +78,11 @@ impl Server {
         };
         check_markets_compatible(key_store.as_ref(), &config)?;
         let markets = Markets::from_config(&config)?;
-        let crate::recovery::Recovered { exchange, nonces, records: replayed, checkpoint } =
+        let crate::recovery::Recovered { mut exchange, nonces, records: replayed, checkpoint } =
             crate::recovery::checkpoint::recover(log.as_mut(), markets.clone(), seed, data_dir)?;
+        // What the replay re-emitted and the history tables do not hold yet (`storage::history`).
+        log.restore_history(&std::mem::take(&mut exchange.history_out)).map_err(|e| e.to_string())?;
+        let history = Arc::new(storage::history_read::HistoryReader::open(data_dir).map_err(|e| e.to_string())?);
         let fresh = replayed == 0 && checkpoint.is_none() && exchange.account_by_name(&config.demo.account).is_none();
         let checkpoints = crate::recovery::checkpointer::Checkpointer::start(
             data_dir.to_path_buf(),
@@ -122,6 +125,7 @@ impl Server {
             funding: config.funding.clone(),
             exports: Arc::new(crate::exports::Exports::open(data_dir)?),
             tokens: Arc::new(crate::ws::private::token::Tokens::new(keys.clone(), sbox.clone())),
+            history,
         });
         let admin_token = load_or_create_token(data_dir)?;
         let sessions = crate::console::session::Sessions::new(&config.console);
@@ -169,7 +173,7 @@ impl Server {
         self.state
             .sequencer
             .execute(None, cmd, |ex, applied| match applied {
-                Applied::Deposited { ledger } => api::views::refid(ex, ex.ledger[*ledger as usize].refid),
+                Applied::Deposited { refid, .. } => api::views::refid(ex, *refid),
                 _ => String::new(),
             })
             .await
@@ -396,7 +400,7 @@ pub async fn serve(data_dir: &Path, listen: SocketAddr, config: Config, profile:
     let (server, fresh) = Server::open_with(data_dir, config, profile)?;
     let server = Arc::new(server);
     // Reports a stop interrupted are built again from their recorded snapshots.
-    server.state.exports.resume(&server.state.sequencer, &server.state.ids);
+    server.state.exports.resume(&server.state.sequencer, &server.state.history);
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("{listen}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let url = format!("http://{addr}");

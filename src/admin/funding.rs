@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 fn refid_of(ex: &crate::engine::Exchange, a: &Applied) -> Value {
     match a {
         Applied::Funding(id) => json!(refid(ex, RefId::Funding(*id))),
-        Applied::Deposited { ledger } => json!(refid(ex, ex.ledger[*ledger as usize].refid)),
+        Applied::Deposited { refid: r, .. } => json!(refid(ex, *r)),
         _ => Value::Null,
     }
 }

@@ -218,7 +218,16 @@ async fn audit(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketAdd
     let result = s
         .state
         .sequencer
-        .read(|ex| (ex.check_invariants(), ex.orders.len(), ex.trades.len(), ex.ledger.len(), ex.digest(), ex.now_ns))
+        .read(|ex| {
+            (
+                ex.check_invariants(),
+                ex.orders.len(),
+                ex.history.next_trade as usize,
+                ex.history.next_ledger as usize,
+                ex.digest(),
+                ex.now_ns,
+            )
+        })
         .await;
     match result {
         // `now_ns`: the engine's time, for `calamari replay --at` (funding transitions are a

@@ -47,6 +47,8 @@ pub struct AppState {
     pub exports: Arc<crate::exports::Exports>,
     /// WebSocket tokens (`GetWebSocketsToken` issues, the WebSocket connections check).
     pub tokens: Arc<crate::ws::private::token::Tokens>,
+    /// The trade and ledger history tables (`storage::history_read`).
+    pub history: Arc<crate::storage::history_read::HistoryReader>,
 }
 
 pub type Shared = Arc<AppState>;

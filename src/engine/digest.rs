@@ -5,8 +5,8 @@
 //!
 //! The digest is SHA-256 over a canonical dump: every account (name, balances, holds, open and
 //! closed orders, trade and ledger indexes, fee volume), every order, both sides of every book
-//! level by level, the market data (public trades, candles, spreads), the trade records, the
-//! ledger, the funding state, the timers (expiries, starts, dead man's switches), the amend
+//! level by level, the market data (public trades, candles, spreads), the trade records and the
+//! ledger (as the running hash of every record emitted, `outbox`), the funding state, the timers (expiries, starts, dead man's switches), the amend
 //! histories, the funding and public-trade counters, the time of the last command and the id seed.
 //! Only ordered containers are dumped (no `HashMap`: the name index is derived from the accounts),
 //! so equal states give equal digests. The dump is the types' `Debug` form, which is stable for one
@@ -54,12 +54,8 @@ impl Exchange {
         for (p, md) in self.market_data.iter().enumerate() {
             writeln!(w, "market {p} {md:?}")?;
         }
-        for t in &self.trades {
-            writeln!(w, "trade {t:?}")?;
-        }
-        for e in &self.ledger {
-            writeln!(w, "ledger {e:?}")?;
-        }
+        // The trade records and ledger entries as their running hash (see `outbox`).
+        writeln!(w, "history {:?}", self.history)?;
         writeln!(w, "funding {:?}", self.funding)?;
         writeln!(w, "triggers {:?}", self.triggers)?;
         writeln!(w, "timers {:?}", self.timers)?;

@@ -266,7 +266,8 @@ impl Exchange {
             o.fee_cd += fee_cd;
             o.fee += fee;
             let (side, kind, fee_in_base) = (o.req.side, o.req.kind, o.req.fee_in_base);
-            let trade_seq = self.trades.len() as u64;
+            let trade_seq = self.history.next_trade;
+            debug_assert_eq!(trade_seq, self.trades.len() as u64);
             let refid = RefId::Trade(trade_seq);
             let (base_fee, quote_fee) = if fee_in_base { (fee, 0) } else { (0, fee) };
             let (base_amount, quote_amount) = match side {
@@ -296,7 +297,7 @@ impl Exchange {
             if quote == self.markets.fee_volume_asset {
                 acct.add_volume(day, cost);
             }
-            self.trades.push(TradeRecord {
+            let record = TradeRecord {
                 seq: trade_seq,
                 account,
                 order: seq,
@@ -314,7 +315,10 @@ impl Exchange {
                 time_ns: t,
                 public_id,
                 ledgers: [l1, l2],
-            });
+            };
+            self.history.trade(&record);
+            self.history_out.trades.push(record.clone());
+            self.trades.push(record);
         }
         let taker_order = &self.orders[taker as usize].req;
         let public =

@@ -32,6 +32,7 @@ pub mod markets;
 mod matching;
 pub mod order;
 pub mod order_flags;
+pub mod outbox;
 pub mod status;
 pub mod timers;
 pub mod trailing;
@@ -176,6 +177,8 @@ pub enum Applied {
     AccountCreated(AccountId),
     Deposited {
         ledger: u64,
+        /// The entry's reference (the ledger itself is no longer in the engine: `outbox`).
+        refid: RefId,
     },
     OrderPlaced(OrderSeq),
     Canceled(u32),
@@ -208,6 +211,12 @@ pub struct Exchange {
     pub market_data: Vec<MarketData>,
     pub trades: Vec<TradeRecord>,
     pub ledger: Vec<LedgerEntry>,
+    /// The next trade and ledger sequence numbers and the running hash of every record made
+    /// (see `outbox`).
+    pub history: outbox::HistoryCounters,
+    /// Records made since the sequencer last drained them: not state (see `outbox`).
+    #[serde(skip)]
+    pub history_out: outbox::HistoryOut,
     next_funding: u64,
     pub funding: funding::FundingState,
     next_public_trade: Vec<u64>,
@@ -253,6 +262,8 @@ impl Exchange {
             market_data,
             trades: Vec::new(),
             ledger: Vec::new(),
+            history: outbox::HistoryCounters::default(),
+            history_out: outbox::HistoryOut::default(),
             next_funding: 1,
             funding: funding::FundingState::default(),
             next_public_trade,
@@ -381,7 +392,7 @@ impl Exchange {
         self.next_funding += 1;
         let ledger = self.post(account, asset, amount, 0, LedgerKind::Deposit, refid, t);
         self.post(EXTERNAL, asset, -amount, 0, LedgerKind::Deposit, refid, t);
-        Ok(Applied::Deposited { ledger })
+        Ok(Applied::Deposited { ledger, refid })
     }
 
     /// Moves a balance by `amount - fee` and writes the ledger entry; returns its sequence.
@@ -397,10 +408,14 @@ impl Exchange {
     ) -> u64 {
         let acct = &mut self.accounts[account as usize];
         acct.balances[asset as usize] += amount - fee;
-        let seq = self.ledger.len() as u64;
+        let seq = self.history.next_ledger;
+        debug_assert_eq!(seq, self.ledger.len() as u64);
         let balance = acct.balances[asset as usize];
         acct.ledger.push(seq);
-        self.ledger.push(LedgerEntry { seq, account, refid, time_ns: t, kind, asset, amount, fee, balance });
+        let entry = LedgerEntry { seq, account, refid, time_ns: t, kind, asset, amount, fee, balance };
+        self.history.ledger(&entry);
+        self.history_out.ledger.push(entry.clone());
+        self.ledger.push(entry);
         seq
     }
 

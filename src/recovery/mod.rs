@@ -107,7 +107,7 @@ pub fn replay_data_dir(data_dir: &Path, config: &crate::config::Config, at: Opti
         digest: r.exchange.digest(),
         invariants,
         orders: r.exchange.orders.len(),
-        ledger_entries: r.exchange.ledger.len(),
+        ledger_entries: r.exchange.history.next_ledger as usize,
         checkpoint,
     })
 }

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 /// The container's name and version: a file of another version is refused (the log is
 /// replayed instead).
 pub const FORMAT: &str = "calamari-engine-checkpoint";
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// The directory under the data directory.
 pub const DIR: &str = "checkpoints";
 

@@ -11,10 +11,13 @@
 //! implement.
 
 pub mod checkpoint;
+mod history;
+pub mod history_read;
 pub mod sqlite;
 mod sqlite_tail;
 pub use sqlite_tail::{prune_before, PruneReport};
 
+use crate::engine::outbox::HistoryOut;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -27,6 +30,17 @@ pub trait CommandLog: Send {
     /// Appends the records in one transaction and makes them durable (fsync) before returning.
     /// Records get consecutive sequence numbers.
     fn append(&mut self, records: &[Vec<u8>]) -> Result<(), StorageError>;
+    /// [`CommandLog::append`] plus the history the batch's commands emitted (`engine::outbox`),
+    /// in the same transaction. A log that keeps no history (the fault-injecting test log)
+    /// appends the records only.
+    fn append_with_history(&mut self, records: &[Vec<u8>], _history: &HistoryOut) -> Result<(), StorageError> {
+        self.append(records)
+    }
+    /// Writes the history a start-up replay re-emitted that the store does not hold yet (a
+    /// database from before the history tables, or after a replacement); idempotent.
+    fn restore_history(&mut self, _history: &HistoryOut) -> Result<(), StorageError> {
+        Ok(())
+    }
     /// Calls `f(seq, bytes)` for every record in order. An error from `f` stops the replay and is
     /// returned as [`StorageError::Replay`].
     fn replay(&mut self, f: &mut ReplayFn<'_>) -> Result<(), StorageError>;
@@ -75,6 +89,10 @@ pub trait CommandLog: Send {
     /// snapshot restore).
     fn replace_all(&mut self, _records: &[Vec<u8>]) -> Result<(), StorageError> {
         Err(StorageError::Backend("this log cannot be replaced".into()))
+    }
+    /// [`CommandLog::replace_all`], the history tables replaced by `history` in the same transaction.
+    fn replace_all_with_history(&mut self, records: &[Vec<u8>], _history: &HistoryOut) -> Result<(), StorageError> {
+        self.replace_all(records)
     }
     /// Writes a consistent copy of the whole store (log, keys, metadata) to a new file.
     fn snapshot(&mut self, _path: &Path) -> Result<(), StorageError> {

@@ -6,6 +6,7 @@
 //! key instead of interleaving.
 
 use super::{CommandLog, KeyRecord, KeyStore, ReplayFn, StorageError};
+use crate::engine::outbox::HistoryOut;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -14,7 +15,7 @@ use std::time::Duration;
 /// The database file's name in the data directory.
 pub const DB_FILE: &str = "calamari.db";
 /// Schema version written to `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS commands (
@@ -65,6 +66,14 @@ pub(super) fn connect(path: &Path) -> Result<Connection, StorageError> {
     Ok(conn)
 }
 
+/// A read-only connection to an existing database (the history reader's).
+pub(super) fn connect_read_only(path: &Path) -> Result<Connection, StorageError> {
+    use rusqlite::OpenFlags;
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(backend)?;
+    conn.busy_timeout(Duration::from_secs(5)).map_err(backend)?;
+    Ok(conn)
+}
+
 /// Opens the database, creating the directory, the file and the schema as needed.
 pub fn open(data_dir: &Path) -> Result<(SqliteLog, SqliteKeyStore), StorageError> {
     std::fs::create_dir_all(data_dir).map_err(|e| StorageError::Backend(format!("{}: {e}", data_dir.display())))?;
@@ -78,6 +87,8 @@ pub fn open(data_dir: &Path) -> Result<(SqliteLog, SqliteKeyStore), StorageError
         )));
     }
     keys.execute_batch(SCHEMA).map_err(backend)?;
+    // Version 3 added the history tables (`history`); a replay fills them (`restore_history`).
+    keys.execute_batch(super::history::SCHEMA).map_err(backend)?;
     if version == 1 {
         // Version 2 added key settings.
         keys.execute_batch("ALTER TABLE api_keys ADD COLUMN settings TEXT NOT NULL DEFAULT '{}'").map_err(backend)?;
@@ -103,7 +114,11 @@ impl SqliteLog {
 
 impl CommandLog for SqliteLog {
     fn append(&mut self, records: &[Vec<u8>]) -> Result<(), StorageError> {
-        if records.is_empty() {
+        self.append_with_history(records, &HistoryOut::default())
+    }
+
+    fn append_with_history(&mut self, records: &[Vec<u8>], history: &HistoryOut) -> Result<(), StorageError> {
+        if records.is_empty() && history.is_empty() {
             return Ok(());
         }
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
@@ -113,6 +128,7 @@ impl CommandLog for SqliteLog {
                 stmt.execute(params![(self.next_seq + i as u64) as i64, body]).map_err(backend)?;
             }
         }
+        super::history::write(&tx, history, (None, None))?;
         tx.commit().map_err(backend)?;
         // Only after the commit: a failed append leaves the numbering where it was.
         self.next_seq += records.len() as u64;
@@ -120,6 +136,10 @@ impl CommandLog for SqliteLog {
     }
 
     fn replace_all(&mut self, records: &[Vec<u8>]) -> Result<(), StorageError> {
+        self.replace_all_with_history(records, &HistoryOut::default())
+    }
+
+    fn replace_all_with_history(&mut self, records: &[Vec<u8>], history: &HistoryOut) -> Result<(), StorageError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
         tx.execute("DELETE FROM commands", []).map_err(backend)?;
         super::sqlite_tail::bump_epoch(&tx)?;
@@ -129,9 +149,18 @@ impl CommandLog for SqliteLog {
                 stmt.execute(params![i as i64 + 1, body]).map_err(backend)?;
             }
         }
+        super::history::clear(&tx)?;
+        super::history::write(&tx, history, (None, None))?;
         tx.commit().map_err(backend)?;
         self.next_seq = records.len() as u64 + 1;
         Ok(())
+    }
+
+    fn restore_history(&mut self, history: &HistoryOut) -> Result<(), StorageError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+        let last = super::history::last_seqs(&tx)?;
+        super::history::write(&tx, history, last)?;
+        tx.commit().map_err(backend)
     }
 
     fn snapshot(&mut self, path: &Path) -> Result<(), StorageError> {

@@ -43,7 +43,7 @@ pub async fn add_export(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
     if starttm > endtm {
         return Err(KrakenError::invalid("starttm"));
     }
-    let (trades, ledger) = st.sequencer.read(|ex| (ex.trades.len() as u64, ex.ledger.len() as u64)).await?;
+    let (trades, ledger) = st.sequencer.read(|ex| (ex.history.next_trade, ex.history.next_ledger)).await?;
     let id = st.exports.new_id();
     let r = Report {
         id: id.clone(),
@@ -61,7 +61,7 @@ pub async fn add_export(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
         snapshot_trades: trades,
         snapshot_ledger: ledger,
     };
-    st.exports.add(r, st.sequencer.clone(), st.ids.clone())?;
+    st.exports.add(r, st.sequencer.clone(), st.history.clone())?;
     Ok(json!({ "id": id }))
 }
 

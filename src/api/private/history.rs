@@ -1,28 +1,76 @@
 //! The account's history: OpenOrders, ClosedOrders, QueryOrders, TradesHistory, QueryTrades,
 //! Ledgers and QueryLedgers, with Kraken's filters and 50-per-page offsets (most recent first).
+//! Orders are read in the engine; trades and ledger entries in the history tables
+//! (`storage::history_read`, what has been acknowledged), rendered with the engine's ids and
+//! markets.
 
 use crate::api::params::Params;
 use crate::api::views;
 use crate::api::{ApiResult, Caller, Shared};
 use crate::engine::account::LedgerKind;
-use crate::engine::ids::IdKind;
+use crate::engine::account::TradeRecord;
+use crate::engine::ids::{IdCodec, IdKind};
 use crate::engine::Exchange;
 use crate::error::KrakenError;
+use crate::storage::history_read::HistoryReader;
+use crate::storage::StorageError;
 use serde_json::{json, Map, Value};
 
 const PAGE: usize = 50;
 
-/// A `start`/`end` bound: unix seconds (possibly fractional) or an id of the listed kind.
+/// A `start`/`end` bound as given: a time, or an id still to be looked up.
+enum Bound {
+    Time(u64),
+    Id(u64),
+}
+
+/// An order bound (`start`/`end`): unix seconds (possibly fractional) or an order id.
 fn bound(ex: &Exchange, p: &Params, name: &str, kind: IdKind) -> Result<Option<u64>, KrakenError> {
+    match parse_bound(&ex.ids, p, name, kind)? {
+        None => Ok(None),
+        Some(Bound::Time(t)) => Ok(Some(t)),
+        Some(Bound::Id(seq)) => {
+            let t = if kind == IdKind::Order { ex.orders.get(seq as usize).map(|o| o.open_ns) } else { None };
+            t.map(Some).ok_or_else(|| KrakenError::invalid(name))
+        }
+    }
+}
+
+/// A trade or ledger bound: an id's time is its record's, read from the history tables.
+async fn store_bound(st: &Shared, p: &Params, name: &str, kind: IdKind) -> Result<Option<u64>, KrakenError> {
+    match parse_bound(&st.ids, p, name, kind)? {
+        None => Ok(None),
+        Some(Bound::Time(t)) => Ok(Some(t)),
+        Some(Bound::Id(seq)) => {
+            let t = from_store(st, move |h| {
+                Ok(if kind == IdKind::Trade { h.trade(seq)?.map(|t| t.time_ns) } else { h.ledger_entry(seq)?.map(|e| e.time_ns) })
+            })
+            .await?;
+            t.map(Some).ok_or_else(|| KrakenError::invalid(name))
+        }
+    }
+}
+
+/// Runs a read of the history tables off the async workers.
+async fn from_store<T: Send + 'static>(
+    st: &Shared,
+    f: impl FnOnce(&HistoryReader) -> Result<T, StorageError> + Send + 'static,
+) -> Result<T, KrakenError> {
+    let h = st.history.clone();
+    match tokio::task::spawn_blocking(move || f(&h)).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "history read failed");
+            Err(KrakenError::InternalError)
+        }
+        Err(_) => Err(KrakenError::InternalError),
+    }
+}
+
+fn parse_bound(ids: &IdCodec, p: &Params, name: &str, kind: IdKind) -> Result<Option<Bound>, KrakenError> {
     let Some(text) = p.text(name) else { return Ok(None) };
-    if let Some(seq) = ex.ids.decode(kind, text) {
-        let t = match kind {
-            IdKind::Order => ex.orders.get(seq as usize).map(|o| o.open_ns),
-            IdKind::Trade => ex.trades.get(seq as usize).map(|t| t.time_ns),
-            IdKind::Ledger => ex.ledger.get(seq as usize).map(|l| l.time_ns),
-            IdKind::Funding | IdKind::Amend => None,
-        };
-        return t.map(Some).ok_or_else(|| KrakenError::invalid(name));
+    if let Some(seq) = ids.decode(kind, text) {
+        return Ok(Some(Bound::Id(seq)));
     }
     let (int, frac) = text.split_once('.').unwrap_or((text, ""));
     let secs: u64 = int.parse().map_err(|_| KrakenError::invalid(name))?;
@@ -34,7 +82,7 @@ fn bound(ex: &Exchange, p: &Params, name: &str, kind: IdKind) -> Result<Option<u
         let digits: String = frac.chars().chain(std::iter::repeat('0')).take(9).collect();
         ns += digits.parse::<u64>().unwrap_or(0);
     }
-    Ok(Some(ns))
+    Ok(Some(Bound::Time(ns)))
 }
 
 fn in_window(t: u64, start: Option<u64>, end: Option<u64>) -> bool {
@@ -143,32 +191,25 @@ pub async fn query_orders(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
 
 pub async fn trades_history(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
     let (account, p, sees) = (c.account(), p.clone(), c.query_window());
+    let start = store_bound(st, &p, "start", IdKind::Trade).await?;
+    let end = store_bound(st, &p, "end", IdKind::Trade).await?;
+    let with_ledgers = p.flag("ledgers")?;
+    if !matches!(p.text("type").unwrap_or("all"), "all" | "any position" | "closed position" | "closing position" | "no position") {
+        return Err(KrakenError::invalid("type"));
+    }
+    let found = from_store(st, move |h| h.trades(account, start, end)).await?;
+    let matches: Vec<TradeRecord> = found.into_iter().filter(|t| sees.contains(t.time_ns)).collect();
+    let (total, shown) = page(matches, &p)?;
+    let without_count = p.flag("without_count")?;
     st.sequencer
         .read(move |ex| {
-            let start = bound(ex, &p, "start", IdKind::Trade)?;
-            let end = bound(ex, &p, "end", IdKind::Trade)?;
-            let with_ledgers = p.flag("ledgers")?;
-            if !matches!(p.text("type").unwrap_or("all"), "all" | "any position" | "closed position" | "closing position" | "no position") {
-                return Err(KrakenError::invalid("type"));
-            }
-            let acct = ex.user_account(account)?;
-            let matches: Vec<u64> = acct
-                .trades
-                .iter()
-                .rev()
-                .copied()
-                .filter(|t| {
-                    let time = ex.trades[*t as usize].time_ns;
-                    in_window(time, start, end) && sees.contains(time)
-                })
-                .collect();
-            let (total, shown) = page(matches, &p)?;
+            ex.user_account(account)?;
             let mut trades = Map::new();
-            for t in shown {
-                trades.insert(ex.ids.encode(IdKind::Trade, t), views::trade(ex, &ex.trades[t as usize], with_ledgers));
+            for t in &shown {
+                trades.insert(ex.ids.encode(IdKind::Trade, t.seq), views::trade(ex, t, with_ledgers));
             }
             let mut out = json!({ "trades": trades });
-            if !p.flag("without_count")? {
+            if !without_count {
                 out["count"] = json!(total);
             }
             Ok(out)
@@ -182,16 +223,18 @@ pub async fn query_trades(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
     if ids.is_empty() {
         return Err(KrakenError::invalid("txid"));
     }
+    let seqs: Vec<Option<u64>> = ids.iter().map(|id| st.ids.decode(IdKind::Trade, id)).collect();
+    let found =
+        from_store(st, move |h| seqs.into_iter().map(|s| s.map_or(Ok(None), |s| h.trade(s))).collect::<Result<Vec<_>, _>>()).await?;
+    let mut shown = Vec::new();
+    for (id, t) in ids.into_iter().zip(found) {
+        let t = t.filter(|t| t.account == account && sees.contains(t.time_ns)).ok_or_else(|| KrakenError::invalid("txid"))?;
+        shown.push((id, t));
+    }
     st.sequencer
         .read(move |ex| {
             let mut out = Map::new();
-            for id in &ids {
-                let t = ex
-                    .ids
-                    .decode(IdKind::Trade, id)
-                    .and_then(|s| ex.trades.get(s as usize))
-                    .filter(|t| t.account == account && sees.contains(t.time_ns))
-                    .ok_or_else(|| KrakenError::invalid("txid"))?;
+            for (id, t) in &shown {
                 out.insert(id.clone(), views::trade(ex, t, false));
             }
             Ok(Value::Object(out))
@@ -220,32 +263,24 @@ pub async fn ledgers(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
     };
     // Every entry here is of asset class `currency` (Kraken's default); another class matches none.
     let other_class = p.text("aclass").is_some_and(|a| a != "currency");
+    let start = store_bound(st, &p, "start", IdKind::Ledger).await?;
+    let end = store_bound(st, &p, "end", IdKind::Ledger).await?;
+    let found = if other_class { Vec::new() } else { from_store(st, move |h| h.ledger(account, start, end)).await? };
+    let matches: Vec<_> = found
+        .into_iter()
+        .filter(|e| sees.contains(e.time_ns) && (assets.is_empty() || assets.contains(&e.asset)) && kind.is_none_or(|k| k == Some(e.kind)))
+        .collect();
+    let (total, shown) = page(matches, &p)?;
+    let without_count = p.flag("without_count")?;
     st.sequencer
         .read(move |ex| {
-            let start = bound(ex, &p, "start", IdKind::Ledger)?;
-            let end = bound(ex, &p, "end", IdKind::Ledger)?;
-            let acct = ex.user_account(account)?;
-            let matches: Vec<u64> = acct
-                .ledger
-                .iter()
-                .rev()
-                .copied()
-                .filter(|l| {
-                    let e = &ex.ledger[*l as usize];
-                    !other_class
-                        && in_window(e.time_ns, start, end)
-                        && sees.contains(e.time_ns)
-                        && (assets.is_empty() || assets.contains(&e.asset))
-                        && kind.is_none_or(|k| k == Some(e.kind))
-                })
-                .collect();
-            let (total, shown) = page(matches, &p)?;
+            ex.user_account(account)?;
             let mut ledger = Map::new();
-            for l in shown {
-                ledger.insert(ex.ids.encode(IdKind::Ledger, l), views::ledger_entry(ex, &ex.ledger[l as usize]));
+            for e in &shown {
+                ledger.insert(ex.ids.encode(IdKind::Ledger, e.seq), views::ledger_entry(ex, e));
             }
             let mut out = json!({ "ledger": ledger });
-            if !p.flag("without_count")? {
+            if !without_count {
                 out["count"] = json!(total);
             }
             Ok(out)
@@ -259,16 +294,18 @@ pub async fn query_ledgers(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
     if ids.is_empty() {
         return Err(KrakenError::invalid("id"));
     }
+    let seqs: Vec<Option<u64>> = ids.iter().map(|id| st.ids.decode(IdKind::Ledger, id)).collect();
+    let found =
+        from_store(st, move |h| seqs.into_iter().map(|s| s.map_or(Ok(None), |s| h.ledger_entry(s))).collect::<Result<Vec<_>, _>>()).await?;
+    let mut shown = Vec::new();
+    for (id, e) in ids.into_iter().zip(found) {
+        let e = e.filter(|e| e.account == account && sees.contains(e.time_ns)).ok_or_else(|| KrakenError::invalid("id"))?;
+        shown.push((id, e));
+    }
     st.sequencer
         .read(move |ex| {
             let mut out = Map::new();
-            for id in &ids {
-                let e = ex
-                    .ids
-                    .decode(IdKind::Ledger, id)
-                    .and_then(|s| ex.ledger.get(s as usize))
-                    .filter(|e| e.account == account && sees.contains(e.time_ns))
-                    .ok_or_else(|| KrakenError::invalid("id"))?;
+            for (id, e) in &shown {
                 out.insert(id.clone(), views::ledger_entry(ex, e));
             }
             Ok(Value::Object(out))

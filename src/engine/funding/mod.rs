@@ -251,7 +251,7 @@ impl Exchange {
         let refid = RefId::Funding(self.new_funding_id());
         let ledger = self.post(account, asset, amount, 0, LedgerKind::Adjustment, refid, t);
         self.post(EXTERNAL, asset, -amount, 0, LedgerKind::Adjustment, refid, t);
-        Ok(Applied::Deposited { ledger })
+        Ok(Applied::Deposited { ledger, refid })
     }
 
     /// What an account has on hold for withdrawals, per asset (the invariant check's view).

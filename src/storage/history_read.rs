@@ -1,0 +1,90 @@
+//! The read side of the history tables (`history`): the trade records and ledger entries the
+//! history endpoints, exports, the console and the executions snapshot show. One read-only
+//! connection of its own behind a mutex (WAL: readers never block the storage thread's commits
+//! and see only committed transactions, so what they see is what has been acknowledged).
+
+use super::sqlite::{backend, connect_read_only};
+use super::StorageError;
+use crate::engine::account::{LedgerEntry, TradeRecord};
+use crate::engine::order::{AccountId, OrderSeq};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+/// Read-only access to the history tables.
+pub struct HistoryReader {
+    conn: Mutex<Connection>,
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: Vec<u8>) -> Result<T, StorageError> {
+    postcard::from_bytes(&bytes).map_err(|e| StorageError::Backend(format!("history row: {e}")))
+}
+
+/// Time bounds as SQL integers: after `start` (exclusive), up to `end` (inclusive).
+fn window(start: Option<u64>, end: Option<u64>) -> (i64, i64) {
+    let clamp = |v: u64| v.min(i64::MAX as u64) as i64;
+    (start.map_or(-1, clamp), end.map_or(i64::MAX, clamp))
+}
+
+impl HistoryReader {
+    /// Opens the data directory's database (its schema must exist: the server opened it first).
+    pub fn open(data_dir: &Path) -> Result<HistoryReader, StorageError> {
+        Ok(HistoryReader { conn: Mutex::new(connect_read_only(&data_dir.join(super::sqlite::DB_FILE))?) })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn rows<T: serde::de::DeserializeOwned>(&self, sql: &str, args: impl rusqlite::Params) -> Result<Vec<T>, StorageError> {
+        let conn = self.lock();
+        let mut st = conn.prepare_cached(sql).map_err(backend)?;
+        let bodies: Vec<Vec<u8>> = st.query_map(args, |r| r.get(0)).map_err(backend)?.collect::<Result<_, _>>().map_err(backend)?;
+        bodies.into_iter().map(decode).collect()
+    }
+
+    fn one<T: serde::de::DeserializeOwned>(&self, sql: &str, seq: u64) -> Result<Option<T>, StorageError> {
+        let conn = self.lock();
+        let mut st = conn.prepare_cached(sql).map_err(backend)?;
+        let body: Option<Vec<u8>> = st.query_row([seq as i64], |r| r.get(0)).optional().map_err(backend)?;
+        body.map(decode).transpose()
+    }
+
+    /// The account's trades with a time in (start, end], most recent first.
+    pub fn trades(&self, account: AccountId, start: Option<u64>, end: Option<u64>) -> Result<Vec<TradeRecord>, StorageError> {
+        let (s, e) = window(start, end);
+        self.rows("SELECT body FROM trades WHERE account = ?1 AND time_ns > ?2 AND time_ns <= ?3 ORDER BY seq DESC", params![account, s, e])
+    }
+
+    pub fn trade(&self, seq: u64) -> Result<Option<TradeRecord>, StorageError> {
+        self.one("SELECT body FROM trades WHERE seq = ?1", seq)
+    }
+
+    /// Up to `limit` of the account's trades with a sequence in [from, below), oldest first.
+    pub fn trades_from(&self, account: AccountId, from: u64, below: u64, limit: usize) -> Result<Vec<TradeRecord>, StorageError> {
+        let sql = "SELECT body FROM trades WHERE account = ?1 AND seq >= ?2 AND seq < ?3 ORDER BY seq LIMIT ?4";
+        self.rows(sql, params![account, from as i64, below.min(i64::MAX as u64) as i64, limit as i64])
+    }
+
+    /// The order's trades, oldest first.
+    pub fn trades_of_order(&self, order: OrderSeq) -> Result<Vec<TradeRecord>, StorageError> {
+        self.rows("SELECT body FROM trades WHERE order_seq = ?1 ORDER BY seq", params![order as i64])
+    }
+
+    /// The account's ledger entries with a time in (start, end], most recent first.
+    pub fn ledger(&self, account: AccountId, start: Option<u64>, end: Option<u64>) -> Result<Vec<LedgerEntry>, StorageError> {
+        let (s, e) = window(start, end);
+        let sql = "SELECT body FROM ledger_entries WHERE account = ?1 AND time_ns > ?2 AND time_ns <= ?3 ORDER BY seq DESC";
+        self.rows(sql, params![account, s, e])
+    }
+
+    pub fn ledger_entry(&self, seq: u64) -> Result<Option<LedgerEntry>, StorageError> {
+        self.one("SELECT body FROM ledger_entries WHERE seq = ?1", seq)
+    }
+
+    /// Up to `limit` of the account's ledger entries with a sequence in [from, below), oldest first.
+    pub fn ledger_from(&self, account: AccountId, from: u64, below: u64, limit: usize) -> Result<Vec<LedgerEntry>, StorageError> {
+        let sql = "SELECT body FROM ledger_entries WHERE account = ?1 AND seq >= ?2 AND seq < ?3 ORDER BY seq LIMIT ?4";
+        self.rows(sql, params![account, from as i64, below.min(i64::MAX as u64) as i64, limit as i64])
+    }
+}
