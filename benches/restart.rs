@@ -89,7 +89,8 @@ fn build(dir: &Path, n: u64, tail: u64) -> (f64, f64) {
     }
     let started = Instant::now();
     let mut written = out.len() as u64;
-    log.append(&out).unwrap();
+    // With the history the commands emitted, as the server's storage thread writes them.
+    log.append_with_history(&out, &std::mem::take(&mut g.ex.history_out)).unwrap();
     let mut checkpoint_s = 0.0;
     while written < n {
         out.clear();
@@ -97,7 +98,7 @@ fn build(dir: &Path, n: u64, tail: u64) -> (f64, f64) {
             g.step(&mut out);
         }
         written += out.len() as u64;
-        log.append(&out).unwrap();
+        log.append_with_history(&out, &std::mem::take(&mut g.ex.history_out)).unwrap();
         if written >= n - tail && checkpoint_s == 0.0 {
             let t = Instant::now();
             let w = calamari::recovery::checkpoint::build(dir, markets.clone(), SEED, 2).unwrap().unwrap();
@@ -118,8 +119,8 @@ fn build(dir: &Path, n: u64, tail: u64) -> (f64, f64) {
         "built {written} records in {:.1} s ({} orders, {} trades, {} ledger entries in the state)",
         started.elapsed().as_secs_f64(),
         g.ex.orders.len(),
-        g.ex.trades.len(),
-        g.ex.ledger.len()
+        g.ex.history.next_trade,
+        g.ex.history.next_ledger
     );
     (started.elapsed().as_secs_f64(), checkpoint_s)
 }

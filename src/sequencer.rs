@@ -125,6 +125,9 @@ pub struct SequencerStats {
     pub storage_running: AtomicBool,
     /// Set once a commit failed (only observable with [`OnStorageFailure::StopAcknowledging`]).
     pub storage_failed: AtomicBool,
+    /// Batches the storage thread has made durable (the engine thread waits on it before an
+    /// executions snapshot reads the history tables).
+    pub durable_batches: AtomicU64,
 }
 
 /// Clears a running flag when its thread ends, by return or by panic.
@@ -147,6 +150,7 @@ impl Default for SequencerStats {
             engine_running: AtomicBool::new(true),
             storage_running: AtomicBool::new(true),
             storage_failed: AtomicBool::new(false),
+            durable_batches: AtomicU64::new(0),
         }
     }
 }
@@ -393,6 +397,7 @@ fn engine_loop(
     tracker.level3.interest = Some(level3);
     let mut account_tracker = crate::ws::private::capture::Tracker::new();
     let mut last = 0u64;
+    let mut sent = 0u64;
     let mut stopping = false;
     while !stopping && !stats.storage_failed.load(Ordering::SeqCst) {
         let Ok(first) = jobs.recv() else { break };
@@ -429,13 +434,22 @@ fn engine_loop(
             batch.pending.market = tracker.capture(&ex, last);
         }
         if let Some((_, watchers)) = accounts.get() {
-            batch.pending.accounts = account_tracker.capture(&mut ex, watchers, last);
+            let wait_durable = || {
+                while stats.durable_batches.load(Ordering::SeqCst) < sent
+                    && stats.storage_running.load(Ordering::SeqCst)
+                    && !stats.storage_failed.load(Ordering::SeqCst)
+                {
+                    std::thread::sleep(std::time::Duration::from_micros(200));
+                }
+            };
+            batch.pending.accounts = account_tracker.capture(&mut ex, watchers, last, &wait_durable);
         }
         // After the captures (which read this batch's records), the history leaves the engine.
         batch.pending.history = std::mem::take(&mut ex.history_out);
         if batches.send(batch).is_err() {
             break;
         }
+        sent += 1;
     }
     // Stopped or storage failed: storage gets nothing more, and every job still queued or sent
     // later is dropped unrun, which answers its caller `EService:Unavailable`.
@@ -470,6 +484,7 @@ fn storage_loop(
 ) {
     let _running = RunningFlag(&stats.storage_running);
     let mut carried: Option<Batch> = None;
+    let mut received = 0u64;
     loop {
         let first = match carried.take() {
             Some(b) => b,
@@ -478,6 +493,7 @@ fn storage_loop(
                 Err(_) => break,
             },
         };
+        received += 1;
         let control = first.pending.has_control();
         let Pending { mut records, replace_log, snapshots, mut market, mut accounts, mut history } = first.pending;
         let mut replies = first.replies;
@@ -489,6 +505,7 @@ fn storage_loop(
                 carried = Some(more);
                 break;
             }
+            received += 1;
             records.extend(more.pending.records);
             market.extend(more.pending.market);
             accounts.extend(more.pending.accounts);
@@ -540,6 +557,7 @@ fn storage_loop(
                 tracing::error!(error = %e, path = %path.display(), "snapshot failed");
             }
         }
+        stats.durable_batches.store(received, Ordering::SeqCst);
         for reply in replies {
             reply();
         }

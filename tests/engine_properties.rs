@@ -61,7 +61,7 @@ proptest! {
         for op in &ops {
             sim.advance(NS);
             let cmd = command(&sim.ex, &sim.users, op);
-            let n_trades = sim.ex.trades.len();
+            let n_trades = sim.ex.history_out.trades.len();
             let out = sim.apply(cmd.clone());
             let (ref_out, ref_fills) = match &cmd {
                 Command::PlaceOrder(req) => match reference.place(req) {
@@ -126,11 +126,10 @@ proptest! {
 /// Everything observable of an exchange's state, as text (time aside).
 fn state(ex: &Exchange) -> String {
     format!(
-        "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+        "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
         ex.amends,
         ex.funding,
-        ex.trades,
-        ex.ledger,
+        ex.history,
         ex.accounts,
         ex.orders,
         ex.books,
@@ -173,7 +172,7 @@ fn post_only_that_would_cross_is_canceled() {
     let after = &sim.ex.accounts[b as usize];
     assert_eq!(after.holds, vec![0, 0, 0]);
     assert_eq!(after.balances, before.balances);
-    assert!(sim.ex.trades.is_empty());
+    assert!(sim.ex.history_out.trades.is_empty());
     assert_eq!(engine_resting(&sim.ex, 0, Side::Buy), vec![]);
     // Not crossing: it rests and holds.
     let seq = place_ok(&mut sim, NewOrder { post_only: true, ..limit(b, 0, Side::Buy, 599_990, BTC / 2) });
@@ -223,7 +222,7 @@ fn self_trade_cancel_newest_leaves_the_resting_order() {
     assert!(sim.ex.orders[resting as usize].is_open());
     assert_eq!(sim.ex.orders[resting as usize].remaining(), BTC);
     assert_eq!(sim.ex.accounts[a as usize].holds, hold);
-    assert!(sim.ex.trades.is_empty());
+    assert!(sim.ex.history_out.trades.is_empty());
 
     // Cancel-newest after a fill against someone else: the fill stays, the rest is canceled.
     place_ok(&mut sim, limit(b, 0, Side::Sell, 599_000, BTC / 4));
@@ -237,7 +236,7 @@ fn self_trade_cancel_newest_leaves_the_resting_order() {
     let seq = place_ok(&mut sim, NewOrder { self_trade: SelfTrade::CancelOldest, ..limit(a, 0, Side::Buy, 600_100, BTC / 2) });
     assert_eq!(sim.ex.orders[resting as usize].reason, Some(CancelReason::SelfTrade));
     assert_eq!(sim.ex.orders[seq as usize].status, Status::Closed);
-    assert_eq!(sim.ex.trades.last().unwrap().price, 600_050);
+    assert_eq!(sim.ex.history_out.trades.last().unwrap().price, 600_050);
     let resting = place_ok(&mut sim, limit(a, 1, Side::Buy, 300_000, BTC));
     let seq = place_ok(&mut sim, NewOrder { self_trade: SelfTrade::CancelBoth, ..limit(a, 1, Side::Sell, 299_000, BTC) });
     assert_eq!(sim.ex.orders[resting as usize].status, Status::Canceled);
@@ -322,7 +321,7 @@ fn fee_never_exceeds_the_fill_cost() {
     // 0.3 units (0.00003) that the buyer's rounding makes 0 in the ledger, while the seller's
     // running fee (0.00005004) would round to one unit: capped at that fill's cost, 0.
     let sell = place_ok(&mut sim, limit(a, 1, Side::Sell, 300_000, 417 * LOT));
-    let t = &sim.ex.trades;
+    let t = &sim.ex.history_out.trades;
     assert_eq!(t.len(), 4);
     assert_eq!((t[0].cost, t[0].fee, t[0].cost_cd, t[0].fee_cd), (125, 0, 1_248, 0));
     assert_eq!((t[2].cost, t[2].fee, t[2].cost_cd, t[2].fee_cd), (0, 0, 3, 0));
@@ -439,7 +438,7 @@ fn random_streams_reach_every_funding_state() {
         check_money(&sim.ex);
         seen.extend(sim.ex.funding.withdrawals.iter().map(|w| format!("withdrawal {:?} {:?}", w.status, w.prop)));
         seen.extend(sim.ex.funding.deposits.iter().map(|d| format!("deposit {:?}", d.status)));
-        seen.extend(sim.ex.ledger.iter().map(|e| format!("ledger {:?}", e.kind)));
+        seen.extend(sim.ex.history_out.ledger.iter().map(|e| format!("ledger {:?}", e.kind)));
     }
     for want in [
         "withdrawal Success None",

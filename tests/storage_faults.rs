@@ -176,9 +176,9 @@ async fn client(seq: Sequencer, account: AccountId, mut rng: StdRng, mut open: V
             Sent::Deposit(asset, amount) => Command::Deposit { account, asset: *asset, amount: *amount },
         };
         let reply = seq
-            .execute(None, command, |ex, applied| {
+            .execute(None, command, |_ex, applied| {
                 let refid = match applied {
-                    Applied::Deposited { ledger } => Some(ex.ledger[*ledger as usize].refid),
+                    Applied::Deposited { refid, .. } => Some(*refid),
                     _ => None,
                 };
                 (applied.clone(), refid)
@@ -225,18 +225,19 @@ fn check_recovered(seed: u64, life: usize, r: &recovery::Recovered, disk: &Disk,
         assert_eq!(ex.orders[*s as usize].status, Status::Canceled, "{ctx}: acknowledged cancel of {s} not in effect");
     }
     for (refid, account, asset, amount) in &acks.deposits {
-        let entries: Vec<_> = ex.ledger.iter().filter(|e| e.refid == *refid && e.account == *account).collect();
+        let entries: Vec<_> = ex.history_out.ledger.iter().filter(|e| e.refid == *refid && e.account == *account).collect();
         assert_eq!(entries.len(), 1, "{ctx}: acknowledged deposit {refid:?} appears {} times", entries.len());
         assert_eq!((entries[0].asset, entries[0].amount), (*asset, *amount), "{ctx}: deposit {refid:?} differs");
     }
     // Nothing beyond the acknowledged and the unanswered: no duplicate, nothing invented.
     assert!(ex.orders.len() <= acks.orders.len() + acks.unknown_orders, "{ctx}: more orders than were sent");
-    let user_deposits = ex.ledger.iter().filter(|e| e.kind == LedgerKind::Deposit && e.account >= FIRST_USER).count();
+    let user_deposits = ex.history_out.ledger.iter().filter(|e| e.kind == LedgerKind::Deposit && e.account >= FIRST_USER).count();
     assert!(user_deposits >= acks.deposits.len(), "{ctx}: deposits lost");
     assert!(user_deposits <= acks.deposits.len() + acks.unknown_deposits + CLIENTS * 2, "{ctx}: more deposits than were sent");
     // Conservation in integers: per asset, deposits = Σ user balances + fees collected.
     for a in 0..ex.markets.assets.len() {
         let deposited: i128 = ex
+            .history_out
             .ledger
             .iter()
             .filter(|e| e.kind == LedgerKind::Deposit && e.account >= FIRST_USER && e.asset as usize == a)

@@ -45,10 +45,12 @@ fn amend(sim: &mut Sim, account: u32, seq: OrderSeq, qty: Option<i128>, price: O
     assert!(matches!(sim.apply(Command::Amend(r)), Ok(Applied::Amended(_))));
 }
 
-/// The executions entries of one capture (one batch), in order.
+/// The executions entries of one capture (one batch), in order. The batch's history then leaves
+/// the engine, as the sequencer's engine thread drains it after each batch.
 fn capture(tracker: &mut Tracker, ex: &mut Exchange, w: &Watchers) -> Vec<Value> {
     let now = ex.now_ns;
-    let batch = tracker.capture(ex, w, now);
+    let batch = tracker.capture(ex, w, now, &|| {});
+    ex.history_out = Default::default();
     batch
         .msgs
         .iter()

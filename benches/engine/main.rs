@@ -58,12 +58,12 @@ fn bench(c: &mut Criterion) {
     check_once::<Baseline>("baseline", &s);
     let cal = check_once::<Calamari>("calamari", &s);
     cal.exchange.check_invariants().expect("Calamari's invariants hold after the stream");
-    eprintln!("      calamari: {} trades, {} ledger entries", cal.exchange.trades.len(), cal.exchange.ledger.len());
+    eprintln!("      calamari: {} trades, {} ledger entries", cal.exchange.history.next_trade, cal.exchange.history.next_ledger);
     let full = check_once::<CalamariFull>("calamari full", &s);
     full.0.exchange.check_invariants().expect("Calamari's invariants hold after the full mix");
     let armed = full.0.exchange.orders.iter().filter(|o| o.is_armed()).count();
     assert_eq!(armed, engines::STOPS as usize, "every stop of the full mix stays armed through the stream");
-    eprintln!(" calamari full: {armed} untriggered stops re-evaluated on {} trades", full.0.exchange.trades.len() / 2);
+    eprintln!(" calamari full: {armed} untriggered stops re-evaluated on {} trades", full.0.exchange.history.next_trade / 2);
     let mc = check_once::<Matchcore>("matchcore", &s);
     eprintln!("     matchcore: two-level sweep case, (traded, worse fills): {:?}", engines::matchcore_sweep_case());
     eprintln!("     matchcore: fills worse than the taker's limit (GTC, IOC): {:?}", mc.worse_than_limit);

@@ -1,5 +1,6 @@
-//! Accounts and their books of record: balances, holds, the double-entry ledger and the
-//! per-account trade records. Two system accounts close the double entry: `@external` is the
+//! Accounts and their books of record: balances, holds, and the shapes of the double-entry
+//! ledger's entries and the per-account trade records (which leave the engine as they are made:
+//! `outbox`). Two system accounts close the double entry: `@external` is the
 //! world outside the exchange (its balance is minus everything deposited, net of withdrawals)
 //! and `@fees` collects fees, so every asset's balances over all accounts sum to zero.
 
@@ -19,10 +20,6 @@ pub struct Account {
     pub open_orders: BTreeSet<OrderSeq>,
     /// Closed and canceled orders, in the order they ended.
     pub closed_orders: Vec<OrderSeq>,
-    /// Indexes into the exchange's trade records, oldest first.
-    pub trades: Vec<u64>,
-    /// Indexes into the exchange's ledger, oldest first.
-    pub ledger: Vec<u64>,
     /// Traded volume per UTC day, in the fee-volume asset's minimal units (for fee tiers).
     pub volume_by_day: VecDeque<(u64, i128)>,
 }
@@ -35,8 +32,6 @@ impl Account {
             holds: vec![0; assets],
             open_orders: BTreeSet::new(),
             closed_orders: Vec::new(),
-            trades: Vec::new(),
-            ledger: Vec::new(),
             volume_by_day: VecDeque::new(),
         }
     }

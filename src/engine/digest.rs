@@ -4,9 +4,10 @@
 //! simulated disk kept (`tests/storage_faults.rs`).
 //!
 //! The digest is SHA-256 over a canonical dump: every account (name, balances, holds, open and
-//! closed orders, trade and ledger indexes, fee volume), every order, both sides of every book
+//! closed orders, fee volume), every order, both sides of every book
 //! level by level, the market data (public trades, candles, spreads), the trade records and the
-//! ledger (as the running hash of every record emitted, `outbox`), the funding state, the timers (expiries, starts, dead man's switches), the amend
+//! ledger (as the running hash of every record emitted, `outbox`), the funding state, the
+//! timers (expiries, starts, dead man's switches), the amend
 //! histories, the funding and public-trade counters, the time of the last command and the id seed.
 //! Only ordered containers are dumped (no `HashMap`: the name index is derived from the accounts),
 //! so equal states give equal digests. The dump is the types' `Debug` form, which is stable for one

@@ -267,7 +267,6 @@ impl Exchange {
             o.fee += fee;
             let (side, kind, fee_in_base) = (o.req.side, o.req.kind, o.req.fee_in_base);
             let trade_seq = self.history.next_trade;
-            debug_assert_eq!(trade_seq, self.trades.len() as u64);
             let refid = RefId::Trade(trade_seq);
             let (base_fee, quote_fee) = if fee_in_base { (fee, 0) } else { (0, fee) };
             let (base_amount, quote_amount) = match side {
@@ -293,7 +292,6 @@ impl Exchange {
             o.trades.push(trade_seq as u32);
             let acct = &mut self.accounts[account as usize];
             acct.holds[hold_asset as usize] -= used;
-            acct.trades.push(trade_seq);
             if quote == self.markets.fee_volume_asset {
                 acct.add_volume(day, cost);
             }
@@ -317,8 +315,7 @@ impl Exchange {
                 ledgers: [l1, l2],
             };
             self.history.trade(&record);
-            self.history_out.trades.push(record.clone());
-            self.trades.push(record);
+            self.history_out.trades.push(record);
         }
         let taker_order = &self.orders[taker as usize].req;
         let public =

@@ -42,7 +42,7 @@ pub use batch::{MAX_BATCH, MAX_CANCEL_BATCH, MIN_BATCH};
 pub use matching::{MAX_PRICE, MAX_VOLUME};
 
 use crate::error::KrakenError;
-use account::{Account, LedgerEntry, LedgerKind, RefId, TradeRecord, EXTERNAL, FEES, FIRST_USER};
+use account::{Account, LedgerEntry, LedgerKind, RefId, EXTERNAL, FEES, FIRST_USER};
 use book::Book;
 use ids::{IdCodec, IdKind};
 use market_data::{MarketData, DAY_NS};
@@ -209,8 +209,6 @@ pub struct Exchange {
     pub orders: Vec<Order>,
     pub books: Vec<Book>,
     pub market_data: Vec<MarketData>,
-    pub trades: Vec<TradeRecord>,
-    pub ledger: Vec<LedgerEntry>,
     /// The next trade and ledger sequence numbers and the running hash of every record made
     /// (see `outbox`).
     pub history: outbox::HistoryCounters,
@@ -260,8 +258,6 @@ impl Exchange {
             orders: Vec::new(),
             books,
             market_data,
-            trades: Vec::new(),
-            ledger: Vec::new(),
             history: outbox::HistoryCounters::default(),
             history_out: outbox::HistoryOut::default(),
             next_funding: 1,
@@ -409,13 +405,10 @@ impl Exchange {
         let acct = &mut self.accounts[account as usize];
         acct.balances[asset as usize] += amount - fee;
         let seq = self.history.next_ledger;
-        debug_assert_eq!(seq, self.ledger.len() as u64);
         let balance = acct.balances[asset as usize];
-        acct.ledger.push(seq);
         let entry = LedgerEntry { seq, account, refid, time_ns: t, kind, asset, amount, fee, balance };
         self.history.ledger(&entry);
-        self.history_out.ledger.push(entry.clone());
-        self.ledger.push(entry);
+        self.history_out.ledger.push(entry);
         seq
     }
 

@@ -66,6 +66,11 @@ impl HistoryReader {
         self.rows(sql, params![account, from as i64, below.min(i64::MAX as u64) as i64, limit as i64])
     }
 
+    /// The account's last `n` trades, most recent first.
+    pub fn last_trades(&self, account: AccountId, n: usize) -> Result<Vec<TradeRecord>, StorageError> {
+        self.rows("SELECT body FROM trades WHERE account = ?1 ORDER BY seq DESC LIMIT ?2", params![account, n as i64])
+    }
+
     /// The order's trades, oldest first.
     pub fn trades_of_order(&self, order: OrderSeq) -> Result<Vec<TradeRecord>, StorageError> {
         self.rows("SELECT body FROM trades WHERE order_seq = ?1 ORDER BY seq", params![order as i64])

@@ -37,7 +37,7 @@ pub struct WsState {
 }
 
 pub fn router(publisher: Arc<publisher::Publisher>, app: crate::api::Shared, bounds: Arc<limits::WsLimits>) -> Router {
-    let private = private::Private::start(publisher.clone(), &app.sequencer);
+    let private = private::Private::start(publisher.clone(), &app.sequencer, app.history.clone());
     Router::new().route("/v2", get(upgrade)).with_state(WsState { publisher, app, private, bounds })
 }
 

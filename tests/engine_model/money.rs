@@ -6,13 +6,13 @@ use super::*;
 pub fn check_money(ex: &Exchange) {
     let m = &ex.markets;
     // Trade records come in (taker, maker) pairs of one fill.
-    assert_eq!(ex.trades.len() % 2, 0);
-    for (i, t) in ex.trades.iter().enumerate() {
+    assert_eq!(ex.history_out.trades.len() % 2, 0);
+    for (i, t) in ex.history_out.trades.iter().enumerate() {
         assert_eq!(t.seq as usize, i);
         assert_eq!(ex.orders[t.order as usize].req.account, t.account);
     }
     let mut fees_collected = vec![0i128; m.assets.len()];
-    for f in ex.trades.chunks(2) {
+    for f in ex.history_out.trades.chunks(2) {
         let (taker, maker) = (&f[0], &f[1]);
         assert!(!taker.maker && maker.maker);
         assert_ne!(taker.side, maker.side);
@@ -40,7 +40,7 @@ pub fn check_money(ex: &Exchange) {
                 assert_eq!(r.fee_cd, r.fee * pair_ctq, "a quote fee is the amount charged, at cost_decimals");
             }
             assert_eq!(r.ledgers.len(), 2);
-            let (lb, lq) = (&ex.ledger[r.ledgers[0] as usize], &ex.ledger[r.ledgers[1] as usize]);
+            let (lb, lq) = (&ex.history_out.ledger[r.ledgers[0] as usize], &ex.history_out.ledger[r.ledgers[1] as usize]);
             let (base_fee, quote_fee) = if r.fee_in_base { (r.fee, 0) } else { (0, r.fee) };
             let (base_amt, quote_amt) = match r.side {
                 Side::Buy => (r.volume, -r.cost),
@@ -60,6 +60,7 @@ pub fn check_money(ex: &Exchange) {
     // The public tape is the fills, in order, numbered from 1 per pair.
     for (p, md) in ex.market_data.iter().enumerate() {
         let fills: Vec<_> = ex
+            .history_out
             .trades
             .chunks(2)
             .filter(|f| f[0].pair as usize == p)
@@ -75,9 +76,9 @@ pub fn check_money(ex: &Exchange) {
     // Orders are the sums of their fills.
     for o in &ex.orders {
         let pair = m.pair(o.req.pair);
-        let mine: Vec<_> = o.trades.iter().map(|t| &ex.trades[*t as usize]).collect();
+        let mine: Vec<_> = o.trades.iter().map(|t| &ex.history_out.trades[*t as usize]).collect();
         assert!(mine.iter().all(|t| t.order == o.seq), "order {}'s trade list points at other orders' trades", o.seq);
-        let n = ex.trades.iter().filter(|t| t.order == o.seq).count();
+        let n = ex.history_out.trades.iter().filter(|t| t.order == o.seq).count();
         assert_eq!(n, mine.len(), "order {}: trade list incomplete", o.seq);
         assert_eq!(o.filled, mine.iter().map(|t| t.volume).sum::<i128>(), "order {} filled", o.seq);
         assert_eq!(o.cost, mine.iter().map(|t| t.cost).sum::<i128>(), "order {} cost", o.seq);
@@ -120,15 +121,17 @@ pub fn check_money(ex: &Exchange) {
         assert!(o.exact_fee >= basis * 2000, "order {} fee rate below the lowest", o.seq);
     }
     // Each account's ledger replays to its balances.
-    let mut owner = vec![None; ex.ledger.len()];
+    let mut owner = vec![None; ex.history_out.ledger.len()];
     for (id, acct) in ex.accounts.iter().enumerate() {
         let mut bal = vec![0i128; m.assets.len()];
         let mut last = None;
-        for l in &acct.ledger {
+        // The account's entries, from the records the engine emitted (tests never drain them).
+        let mine: Vec<u64> = ex.history_out.ledger.iter().filter(|e| e.account as usize == id).map(|e| e.seq).collect();
+        for l in &mine {
             assert!(last.is_none_or(|p| p < *l), "account {id}: ledger out of order");
             last = Some(*l);
             assert!(owner[*l as usize].replace(id).is_none(), "ledger entry {l} in two accounts");
-            let e = &ex.ledger[*l as usize];
+            let e = &ex.history_out.ledger[*l as usize];
             assert_eq!(e.seq, *l);
             assert_eq!(e.account as usize, id);
             bal[e.asset as usize] += e.amount - e.fee;
@@ -138,13 +141,13 @@ pub fn check_money(ex: &Exchange) {
     }
     assert!(owner.iter().all(|o| o.is_some()), "a ledger entry belongs to no account");
     // Withdrawal fees go to @fees too (and come back on a refund).
-    for e in ex.ledger.iter().filter(|e| e.kind == LedgerKind::Withdrawal && e.account == FEES) {
+    for e in ex.history_out.ledger.iter().filter(|e| e.kind == LedgerKind::Withdrawal && e.account == FEES) {
         fees_collected[e.asset as usize] += e.amount;
     }
     assert_eq!(ex.accounts[FEES as usize].balances, fees_collected, "@fees holds exactly the fees charged");
     // @external is minus what came in from outside: deposits and adjustments, less withdrawals.
     let mut came_in = vec![0i128; m.assets.len()];
-    for e in ex.ledger.iter().filter(|e| e.kind != LedgerKind::Trade && e.account != EXTERNAL) {
+    for e in ex.history_out.ledger.iter().filter(|e| e.kind != LedgerKind::Trade && e.account != EXTERNAL) {
         came_in[e.asset as usize] += e.amount - e.fee;
     }
     let ext: Vec<i128> = ex.accounts[EXTERNAL as usize].balances.iter().map(|b| -b).collect();
@@ -156,7 +159,7 @@ pub fn check_money(ex: &Exchange) {
 fn check_funding(ex: &Exchange) {
     use calamari::engine::funding::Status as F;
     let net = |account: AccountId, id: u64| -> (usize, i128) {
-        let mine = ex.ledger.iter().filter(|e| e.account == account && e.refid == RefId::Funding(id));
+        let mine = ex.history_out.ledger.iter().filter(|e| e.account == account && e.refid == RefId::Funding(id));
         mine.fold((0, 0), |(n, sum), e| (n + 1, sum + e.amount - e.fee))
     };
     for d in &ex.funding.deposits {

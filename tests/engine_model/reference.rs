@@ -190,7 +190,7 @@ pub fn engine_resting(ex: &Exchange, pair: u16, side: Side) -> Vec<(OrderSeq, u6
 
 /// The fills a command made, from the trade records it added.
 pub fn engine_fills(ex: &Exchange, from: usize) -> Vec<Fill> {
-    ex.trades[from..]
+    ex.history_out.trades[from..]
         .chunks(2)
         .map(|f| {
             let (taker, maker) = (&f[0], &f[1]);

@@ -6,7 +6,9 @@ use super::*;
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct Fingerprint {
-    pub accounts: Vec<(Vec<i128>, Vec<i128>, Vec<OrderSeq>, usize, usize, usize, Vec<(u64, i128)>)>,
+    /// Per account; its trades and ledger entries are counted in `trades` and `ledger` (they
+    /// leave the engine: `outbox`).
+    pub accounts: Vec<(Vec<i128>, Vec<i128>, Vec<OrderSeq>, usize, Vec<(u64, i128)>)>,
     pub orders: Vec<(Status, Option<CancelReason>, i128, i128, i128, i128, usize, i128, u64)>,
     pub trades: usize,
     pub ledger: usize,
@@ -31,8 +33,6 @@ pub fn fingerprint(ex: &Exchange) -> Fingerprint {
                     a.holds.clone(),
                     a.open_orders.iter().copied().collect(),
                     a.closed_orders.len(),
-                    a.trades.len(),
-                    a.ledger.len(),
                     a.volume_by_day.iter().copied().collect(),
                 )
             })
@@ -42,8 +42,8 @@ pub fn fingerprint(ex: &Exchange) -> Fingerprint {
             .iter()
             .map(|o| (o.status, o.reason, o.filled, o.cost, o.fee, o.hold_remaining, o.trades.len(), o.req.volume, o.req.price))
             .collect(),
-        trades: ex.trades.len(),
-        ledger: ex.ledger.len(),
+        trades: ex.history_out.trades.len(),
+        ledger: ex.history_out.ledger.len(),
         books: ex
             .books
             .iter()
@@ -93,7 +93,7 @@ impl Sim {
     pub fn apply(&mut self, command: Command) -> Result<Applied, KrakenError> {
         let env = Envelope { time_ns: self.t, key_nonce: None, command };
         let before = fingerprint(&self.ex);
-        let (n_orders, n_trades) = (self.ex.orders.len(), self.ex.trades.len());
+        let (n_orders, n_trades) = (self.ex.orders.len(), self.ex.history_out.trades.len());
         let armed = super::triggers::armed(&self.ex);
         let out = self.ex.apply(&env);
         if let Err(e) = self.ex.check_invariants() {
@@ -229,8 +229,8 @@ pub fn extra_invariants(ex: &Exchange, n_trades: usize) {
         }
     }
     // New fills never trade through either order's limit, and happen at the maker's price.
-    assert_eq!(ex.trades.len() % 2, 0);
-    for pair in ex.trades[n_trades..].chunks(2) {
+    assert_eq!(ex.history_out.trades.len() % 2, 0);
+    for pair in ex.history_out.trades[n_trades..].chunks(2) {
         let (taker, maker) = (&pair[0], &pair[1]);
         assert!(!taker.maker && maker.maker);
         let (b, s) = if taker.side == Side::Buy { (taker, maker) } else { (maker, taker) };

@@ -12,11 +12,18 @@
 //! restatements. The capture drains that list after each batch and names the accounts whose
 //! events the engine should keep for the next one (those with a baseline now); each event is
 //! placed among the order's fills by the fill count it happened at.
+//!
+//! Trades and ledger entries are not kept by the engine: the batch's own are in its outbox
+//! (`engine::outbox`, drained only after this capture), and an order's running totals before
+//! them are its totals less them. A snapshot's last fills are read from the history tables once
+//! every earlier batch is durable (the wait is the caller's), plus this batch's outbox.
 
 use super::{balances, executions};
+use crate::engine::account::TradeRecord;
 use crate::engine::events::{OrderEvent, OrderEventKind};
 use crate::engine::order::{OrderSeq, Status};
 use crate::engine::Exchange;
+use crate::storage::history_read::HistoryReader;
 use crate::ws::channels::Sym;
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
@@ -53,6 +60,8 @@ pub struct Request {
 #[derive(Default)]
 pub struct Watchers {
     inner: Mutex<(HashMap<u32, usize>, Vec<Request>)>,
+    /// The history tables, for executions snapshots' last fills (set by the server).
+    pub history: std::sync::OnceLock<Arc<crate::storage::history_read::HistoryReader>>,
 }
 
 impl Watchers {
@@ -121,8 +130,6 @@ struct Sig {
 
 struct Seen {
     orders: HashMap<OrderSeq, Sig>,
-    trades: usize,
-    ledger: usize,
     closed: usize,
 }
 
@@ -151,16 +158,13 @@ impl Tracker {
 
     fn baseline(ex: &Exchange, account: u32) -> Seen {
         let a = &ex.accounts[account as usize];
-        Seen {
-            orders: a.open_orders.iter().map(|s| (*s, sig(ex, *s))).collect(),
-            trades: a.trades.len(),
-            ledger: a.ledger.len(),
-            closed: a.closed_orders.len(),
-        }
+        Seen { orders: a.open_orders.iter().map(|s| (*s, sig(ex, *s))).collect(), closed: a.closed_orders.len() }
     }
 
     /// The events since the last call of every watched account, then the snapshots asked for.
-    pub fn capture(&mut self, engine: &mut Exchange, watchers: &Watchers, now_ns: u64) -> AccountBatch {
+    /// `wait_durable` returns once every earlier batch is durable (a snapshot's fills are read
+    /// from the history tables).
+    pub fn capture(&mut self, engine: &mut Exchange, watchers: &Watchers, now_ns: u64, wait_durable: &dyn Fn()) -> AccountBatch {
         let (watched, requests) = watchers.take();
         let mut out = AccountBatch::default();
         if watched.is_empty() && self.seen.is_empty() {
@@ -190,11 +194,14 @@ impl Tracker {
                 self.seen.insert(*a, Tracker::baseline(ex, *a));
             }
         }
+        if requests.iter().any(|r| r.channel == Channel::Executions && r.snap_trades) {
+            wait_durable();
+        }
         for r in requests {
             if (r.account as usize) >= ex.accounts.len() {
                 continue;
             }
-            snapshot(ex, &self.syms, &r, &mut out);
+            snapshot(ex, &self.syms, &r, watchers.history.get().map(|h| &**h), &mut out);
         }
         // The engine keeps the next batch's events of the accounts with a baseline now.
         engine.order_events.watch(self.seen.keys().copied());
@@ -243,9 +250,9 @@ fn events(
     let mut candidates: BTreeSet<OrderSeq> = seen.orders.keys().copied().collect();
     candidates.extend(a.open_orders.iter().copied());
     candidates.extend(a.closed_orders[seen.closed.min(a.closed_orders.len())..].iter().copied());
-    for t in &a.trades[seen.trades.min(a.trades.len())..] {
-        candidates.insert(ex.trades[*t as usize].order);
-    }
+    // This batch's trades of the account (the outbox is drained after the capture).
+    let batch_trades: Vec<&TradeRecord> = ex.history_out.trades.iter().filter(|t| t.account == account).collect();
+    candidates.extend(batch_trades.iter().map(|t| t.order));
     candidates.extend(reported.iter().filter(|(_, v)| v.iter().any(|e| e.account == account)).map(|(s, _)| *s));
     let none = Vec::new();
     for seq in candidates {
@@ -291,9 +298,16 @@ fn events(
         while let Some(e) = pending.next_if(|e| e.fills <= from) {
             push_exec(out, account, pair, true, reported_event(ex, o, e));
         }
-        let (mut cq, mut cc) = (0i128, 0i128);
-        for (i, t) in o.trades.iter().enumerate() {
-            let tr = &ex.trades[*t as usize];
+        // The order's fills in this batch; its totals before them are its totals less them.
+        let new_fills: Vec<&TradeRecord> = batch_trades.iter().filter(|t| t.order == seq).copied().collect();
+        let first = o.trades.len() - new_fills.len();
+        let (mut cq, mut cc) = (o.filled, o.cost_cd);
+        for tr in &new_fills {
+            cq -= tr.volume;
+            cc -= tr.cost_cd;
+        }
+        for (j, tr) in new_fills.iter().enumerate() {
+            let i = first + j;
             cq += tr.volume;
             cc += tr.cost_cd;
             if i >= from {
@@ -321,16 +335,13 @@ fn events(
             seen.orders.remove(&seq);
         }
     }
-    for l in &a.ledger[seen.ledger.min(a.ledger.len())..] {
-        let e = &ex.ledger[*l as usize];
+    for e in ex.history_out.ledger.iter().filter(|e| e.account == account) {
         push(out, account, Channel::Balances, None, false, balances::message("update", vec![balances::entry(ex, e)]));
     }
-    seen.trades = a.trades.len();
-    seen.ledger = a.ledger.len();
     seen.closed = a.closed_orders.len();
 }
 
-fn snapshot(ex: &Exchange, syms: &[Sym], r: &Request, out: &mut AccountBatch) {
+fn snapshot(ex: &Exchange, syms: &[Sym], r: &Request, history: Option<&HistoryReader>, out: &mut AccountBatch) {
     let a = &ex.accounts[r.account as usize];
     out.msgs.push(AccountMsg {
         account: r.account,
@@ -376,23 +387,9 @@ fn snapshot(ex: &Exchange, syms: &[Sym], r: &Request, out: &mut AccountBatch) {
                 push(out, r.account, r.channel, Some(r.conn), false, executions::message("snapshot", data));
             }
             if r.snap_trades {
-                let start = a.trades.len().saturating_sub(SNAPSHOT_TRADES);
-                let data = a.trades[start..]
-                    .iter()
-                    .map(|t| {
-                        let tr = &ex.trades[*t as usize];
-                        let o = &ex.orders[tr.order as usize];
-                        let (mut cq, mut cc) = (0, 0);
-                        for x in &o.trades {
-                            let y = &ex.trades[*x as usize];
-                            cq += y.volume;
-                            cc += y.cost_cd;
-                            if y.seq == tr.seq {
-                                break;
-                            }
-                        }
-                        executions::trade(ex, &syms[tr.pair as usize], o, tr, cq, cc, true)
-                    })
+                let data = last_fills(ex, history, r.account)
+                    .into_iter()
+                    .map(|(tr, cq, cc)| executions::trade(ex, &syms[tr.pair as usize], &ex.orders[tr.order as usize], &tr, cq, cc, true))
                     .collect();
                 push(out, r.account, r.channel, Some(r.conn), false, executions::message("snapshot", data));
             }
@@ -401,4 +398,44 @@ fn snapshot(ex: &Exchange, syms: &[Sym], r: &Request, out: &mut AccountBatch) {
     if let Some(last) = out.msgs.last_mut() {
         last.activate = true;
     }
+}
+
+/// The account's last [`SNAPSHOT_TRADES`] fills, oldest first, each with its order's running
+/// quantity and cost after it: the durable ones from the history tables (every earlier batch is
+/// durable by now), this batch's from the outbox. A read error leaves the durable part out (logged).
+fn last_fills(ex: &Exchange, history: Option<&HistoryReader>, account: u32) -> Vec<(TradeRecord, i128, i128)> {
+    let fresh = |order: Option<OrderSeq>| {
+        ex.history_out.trades.iter().filter(move |t| t.account == account && order.is_none_or(|o| t.order == o)).cloned()
+    };
+    let read = |f: &dyn Fn(&HistoryReader) -> Result<Vec<TradeRecord>, crate::storage::StorageError>| match history.map(f) {
+        Some(Ok(v)) => v,
+        Some(Err(e)) => {
+            tracing::error!(error = %e, "history read failed (executions snapshot)");
+            Vec::new()
+        }
+        None => Vec::new(),
+    };
+    let mut recent = read(&|h| h.last_trades(account, SNAPSHOT_TRADES));
+    recent.reverse();
+    recent.extend(fresh(None));
+    let recent = recent.split_off(recent.len().saturating_sub(SNAPSHOT_TRADES));
+    let mut totals: HashMap<u64, (i128, i128)> = HashMap::new();
+    let mut orders: BTreeSet<OrderSeq> = recent.iter().map(|t| t.order).collect();
+    while let Some(order) = orders.pop_first() {
+        let mut all = read(&|h| h.trades_of_order(order));
+        all.extend(fresh(Some(order)));
+        let (mut q, mut c) = (0, 0);
+        for t in all {
+            q += t.volume;
+            c += t.cost_cd;
+            totals.insert(t.seq, (q, c));
+        }
+    }
+    recent
+        .into_iter()
+        .map(|t| {
+            let (q, c) = totals.get(&t.seq).copied().unwrap_or((t.volume, t.cost_cd));
+            (t, q, c)
+        })
+        .collect()
 }

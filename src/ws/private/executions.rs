@@ -188,14 +188,19 @@ pub fn amended(ex: &Exchange, o: &Order, record: usize, fills: usize, ts: u64) -
     Value::Object(m)
 }
 
-/// The order's running totals after its first `fills` fills.
+/// The order's running totals after its first `fills` fills: an event is this batch's, so the
+/// fills after it are in the batch's outbox (`engine::outbox`), and its totals are the order's
+/// less those.
 fn totals_at(ex: &Exchange, o: &Order, fills: usize, m: &mut Map<String, Value>) {
     let pair = ex.markets.pair(o.req.pair);
-    let (mut q, mut c) = (0i128, 0i128);
-    for t in o.trades.iter().take(fills) {
-        let tr = &ex.trades[*t as usize];
-        q += tr.volume;
-        c += tr.cost_cd;
+    let (mut q, mut c) = (o.filled, o.cost_cd);
+    let batch: Vec<_> = ex.history_out.trades.iter().filter(|t| t.order == o.seq).collect();
+    let first = o.trades.len() - batch.len();
+    for (j, tr) in batch.iter().enumerate() {
+        if first + j >= fills {
+            q -= tr.volume;
+            c -= tr.cost_cd;
+        }
     }
     m.insert("cum_qty".into(), number(num(q, pair.base_decimals)));
     m.insert("cum_cost".into(), number(num(c, pair.cost_decimals)));

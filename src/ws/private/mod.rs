@@ -42,8 +42,13 @@ pub struct Private {
 
 impl Private {
     /// Starts the fan-out thread and attaches it to the sequencer.
-    pub fn start(publisher: Arc<Publisher>, sequencer: &crate::sequencer::Sequencer) -> Arc<Private> {
+    pub fn start(
+        publisher: Arc<Publisher>,
+        sequencer: &crate::sequencer::Sequencer,
+        history: Arc<crate::storage::history_read::HistoryReader>,
+    ) -> Arc<Private> {
         let private = Arc::new(Private { watchers: Arc::default(), publisher, subs: Mutex::default(), rates: Default::default() });
+        let _ = private.watchers.history.set(history);
         let (tx, rx) = crossbeam_channel::unbounded::<AccountBatch>();
         let p = private.clone();
         std::thread::Builder::new()
