@@ -78,8 +78,8 @@ impl Server {
         };
         check_markets_compatible(key_store.as_ref(), &config)?;
         let markets = Markets::from_config(&config)?;
-        let crate::recovery::Recovered { mut exchange, nonces, records: replayed, checkpoint } =
-            crate::recovery::checkpoint::recover(log.as_mut(), markets.clone(), seed, data_dir)?;
+        let crate::recovery::Recovered { mut exchange, nonces, records: replayed, checkpoint, .. } =
+            crate::recovery::checkpoint::recover_at_start(log.as_mut(), markets.clone(), seed, data_dir)?;
         // What the replay re-emitted and the history tables do not hold yet (`storage::history`).
         log.restore_history(&std::mem::take(&mut exchange.history_out)).map_err(|e| e.to_string())?;
         let history = Arc::new(storage::history_read::HistoryReader::open(data_dir).map_err(|e| e.to_string())?);

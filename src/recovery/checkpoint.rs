@@ -10,7 +10,7 @@
 //! plus the records after it, replayed on the checkpoint thread, so the engine thread never stops
 //! for one and a checkpoint never holds a command that is not durable.
 
-use super::{replay, replay_tail, Recovered};
+use super::{replay_tail, Recovered};
 use crate::engine::markets::Markets;
 use crate::engine::Exchange;
 use crate::storage::checkpoint::{self as file, Header};
@@ -43,7 +43,13 @@ pub fn markets_hash(m: &Markets) -> String {
 pub fn load(path: &Path, log: &mut dyn CommandLog, markets: &Markets) -> Result<(Header, Recovered), String> {
     let (header, payload) = check(path, log, markets)?;
     let body: Body = postcard::from_bytes(&payload).map_err(|e| format!("undecodable: {e}"))?;
-    let r = Recovered { exchange: body.exchange, nonces: body.nonces.into_iter().collect(), records: 0, checkpoint: Some(header.seq) };
+    let r = Recovered {
+        exchange: body.exchange,
+        nonces: body.nonces.into_iter().collect(),
+        records: 0,
+        checkpoint: Some(header.seq),
+        keep_history_from: None,
+    };
     Ok((header, r))
 }
 
@@ -74,9 +80,28 @@ pub fn recover(log: &mut dyn CommandLog, markets: Markets, seed: u64, data_dir: 
     recover_as(log, markets, seed, data_dir, true)
 }
 
+/// [`recover`] for the server's start: the replay keeps in the outbox only the history records
+/// the log's history tables lack (`CommandLog::history_next`), so a start does not hold the whole
+/// history in memory.
+pub fn recover_at_start(log: &mut dyn CommandLog, markets: Markets, seed: u64, data_dir: &Path) -> Result<Recovered, String> {
+    let keep = log.history_next().map_err(|e| e.to_string())?;
+    recover_keeping(log, markets, seed, data_dir, true, Some(keep))
+}
+
 /// [`recover`]; `startup` says whether the "state restored from …" line is the server's start
 /// (the checkpoint thread's builds log theirs at debug, so the start's line is the only one).
 fn recover_as(log: &mut dyn CommandLog, markets: Markets, seed: u64, data_dir: &Path, startup: bool) -> Result<Recovered, String> {
+    recover_keeping(log, markets, seed, data_dir, startup, None)
+}
+
+fn recover_keeping(
+    log: &mut dyn CommandLog,
+    markets: Markets,
+    seed: u64,
+    data_dir: &Path,
+    startup: bool,
+    keep: Option<(u64, u64)>,
+) -> Result<Recovered, String> {
     let epoch = log.epoch().map_err(|e| e.to_string())?;
     for entry in file::list(&file::dir(data_dir), epoch) {
         let name = entry.path.display().to_string();
@@ -84,6 +109,7 @@ fn recover_as(log: &mut dyn CommandLog, markets: Markets, seed: u64, data_dir: &
         let loaded = load(&entry.path, log, &markets).and_then(|(h, mut r)| {
             let load_ms = started.elapsed().as_millis() as u64;
             let started = Instant::now();
+            r.keep_history_from = keep;
             replay_tail(log, h.seq, &mut r).map_err(|e| format!("the log after it does not apply: {e}"))?;
             let tail_ms = started.elapsed().as_millis() as u64;
             if startup {
@@ -101,7 +127,7 @@ fn recover_as(log: &mut dyn CommandLog, markets: Markets, seed: u64, data_dir: &
             }
         }
     }
-    let r = replay(log, markets, seed)?;
+    let r = super::replay_keeping(log, markets, seed, keep)?;
     if startup {
         tracing::info!(replayed = r.records, "state restored from the whole command log (no usable engine checkpoint)");
     }

@@ -22,12 +22,26 @@ pub struct Recovered {
     pub records: u64,
     /// The engine checkpoint the replay started from (its last record), if any.
     pub checkpoint: Option<u64>,
+    /// Re-emitted history kept in the exchange's outbox: only trade and ledger records from these
+    /// sequences on (the server's start keeps what its history tables lack); `None` keeps all.
+    pub keep_history_from: Option<(u64, u64)>,
 }
 
 /// Replays every record of `log`, in order, into a fresh exchange. A record that does not parse or
 /// no longer applies stops the replay with an error naming its sequence number.
 pub fn replay(log: &mut dyn CommandLog, markets: Markets, id_seed: u64) -> Result<Recovered, String> {
-    let mut r = Recovered { exchange: Exchange::new(markets, id_seed), nonces: HashMap::new(), records: 0, checkpoint: None };
+    replay_keeping(log, markets, id_seed, None)
+}
+
+/// [`replay`], keeping only the history records from `keep` on (see [`Recovered`]).
+pub fn replay_keeping(log: &mut dyn CommandLog, markets: Markets, id_seed: u64, keep: Option<(u64, u64)>) -> Result<Recovered, String> {
+    let mut r = Recovered {
+        exchange: Exchange::new(markets, id_seed),
+        nonces: HashMap::new(),
+        records: 0,
+        checkpoint: None,
+        keep_history_from: keep,
+    };
     replay_tail(log, 0, &mut r)?;
     Ok(r)
 }
@@ -36,7 +50,8 @@ pub fn replay(log: &mut dyn CommandLog, markets: Markets, id_seed: u64) -> Resul
 /// counting them and raising the keys' nonces; returns the last record's sequence number.
 pub fn replay_tail(log: &mut dyn CommandLog, after: u64, r: &mut Recovered) -> Result<u64, String> {
     let mut last = after;
-    let Recovered { exchange, nonces, records, .. } = r;
+    let Recovered { exchange, nonces, records, keep_history_from, .. } = r;
+    let keep = *keep_history_from;
     log.replay_after(after, &mut |seq, bytes| {
         let env: Envelope = serde_json::from_slice(bytes).map_err(|e| format!("record {seq}: {e}"))?;
         if let Some((k, n)) = env.key_nonce {
@@ -44,6 +59,16 @@ pub fn replay_tail(log: &mut dyn CommandLog, after: u64, r: &mut Recovered) -> R
             *e = (*e).max(n);
         }
         exchange.apply(&env).map_err(|e| format!("record {seq} no longer applies: {e}"))?;
+        if let Some((trades, ledger)) = keep {
+            // Sequences only grow: what is dropped is a prefix, and once nothing is, nothing is scanned.
+            let out = &mut exchange.history_out;
+            if out.trades.first().is_some_and(|t| t.seq < trades) {
+                out.trades.retain(|t| t.seq >= trades);
+            }
+            if out.ledger.first().is_some_and(|e| e.seq < ledger) {
+                out.ledger.retain(|e| e.seq >= ledger);
+            }
+        }
         *records += 1;
         last = seq;
         Ok(())
@@ -90,7 +115,8 @@ pub fn replay_data_dir(data_dir: &Path, config: &crate::config::Config, at: Opti
             "note": "the log was pruned before the checkpoint: no whole replay to compare with" });
         (r, Some(note))
     } else {
-        let r = replay(log.as_mut(), markets.clone(), seed)?;
+        // An offline check writes no history: the replay keeps none of it.
+        let r = replay_keeping(log.as_mut(), markets.clone(), seed, Some((u64::MAX, u64::MAX)))?;
         let c = checkpoint::verify(data_dir, log.as_mut(), markets, &r.exchange)?;
         (r, c)
     };

@@ -156,6 +156,11 @@ impl CommandLog for SqliteLog {
         Ok(())
     }
 
+    fn history_next(&mut self) -> Result<(u64, u64), StorageError> {
+        let (t, l) = super::history::last_seqs(&self.conn)?;
+        Ok((t.map_or(0, |s| s + 1), l.map_or(0, |s| s + 1)))
+    }
+
     fn restore_history(&mut self, history: &HistoryOut) -> Result<(), StorageError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
         let last = super::history::last_seqs(&tx)?;
