@@ -7,6 +7,9 @@
 //! * [`KeyStore`]: API keys (secrets only as ciphertext), their last persisted nonces, and a
 //!   little metadata about the data directory.
 //!
+//! Beside the log, the history the commands emitted (trade records, ledger entries: `history`,
+//! read by `history_read`), written in the log's transactions.
+//!
 //! SQLite ([`sqlite`]) is the one backend today; the traits are what a PostgreSQL backend would
 //! implement.
 
