@@ -134,13 +134,9 @@ impl Exchange {
             if !crosses(best) {
                 break;
             }
-            let level = self.books[req.pair as usize].level_mut(opposite, best).expect("best level exists");
-            let maker_seq = *level.queue.front().expect("a live level has a queue");
+            let maker_seq = self.books[req.pair as usize].front(opposite, best).expect("a live level has a queue");
             let maker = &self.orders[maker_seq as usize];
-            if !maker.is_open() || maker.req.price != best {
-                self.books[req.pair as usize].pop_stale(opposite, best);
-                continue;
-            }
+            debug_assert!(maker.is_open() && maker.req.price == best, "order {maker_seq} queued at {best} is open there");
             if maker.req.account == req.account {
                 match req.self_trade {
                     SelfTrade::CancelNewest => {

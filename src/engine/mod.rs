@@ -30,8 +30,10 @@ pub mod ladder;
 pub mod market_data;
 pub mod markets;
 mod matching;
+pub mod open_orders;
 pub mod order;
 pub mod order_flags;
+mod queue;
 pub mod status;
 pub mod timers;
 pub mod trailing;
@@ -431,7 +433,7 @@ impl Exchange {
         debug_assert!(o.is_open());
         let (pair, side, price, in_book) = (o.req.pair, o.req.side, o.req.price, o.book_volume());
         if o.status == Status::Open && !self.disarm(seq) {
-            self.books[pair as usize].cancel(side, price, in_book);
+            self.books[pair as usize].remove(side, price, seq, in_book);
         }
         self.finish(seq, status, reason, t);
         self.note_spread(pair, t);
