@@ -82,8 +82,8 @@ fn a_flood_is_refused_then_closed_and_big_frames_are_refused() {
         }
     }
     // The burst of 20 (and whatever drained meanwhile: one a second) answered, then 5 refusals, then 1008.
-    assert!((20..=22).contains(&pongs), "{pongs} pongs");
-    assert!((5..=6).contains(&refused), "{refused} refusals");
+    assert!((20..=22).contains(&pongs), "{pongs} pongs (of {sent} sent), then {closed:?}");
+    assert!((5..=6).contains(&refused), "{refused} refusals after {pongs} pongs (of {sent} sent), then {closed:?}");
     assert_eq!(closed, Some(Some(CloseCode::Policy)), "closed with 1008 after sustained abuse");
 
     // The neighbour was never refused.

@@ -72,6 +72,7 @@ pub async fn run(
                     }
                     Verdict::Close => {
                         limits::flush_and_close(&mut sink, &mut rx, 1008, "message rate exceeded", wt).await;
+                        limits::linger(&mut stream).await;
                         break;
                     }
                 }

@@ -322,6 +322,29 @@ pub async fn flush_and_close<S>(
     write(sink, close(code, reason), timeout).await;
 }
 
+/// After our close frame: reads (and ignores) what the client still sends until its close
+/// frame, the end of the stream, or [`LINGER`]. Closing the socket with unread requests in its
+/// receive buffer makes the kernel send a TCP reset, and a reset can discard what the client has
+/// not read yet: the refusals and the close frame just written. RFC 6455 §7.1.1 has the server
+/// wait for the client's close before closing TCP; this is that wait, bounded.
+pub async fn linger<S>(stream: &mut S)
+where
+    S: futures_util::Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    use futures_util::StreamExt;
+    let _ = tokio::time::timeout(LINGER, async {
+        while let Some(Ok(m)) = stream.next().await {
+            if matches!(m, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// How long [`linger`] waits for the client's close.
+pub const LINGER: Duration = Duration::from_secs(2);
+
 /// A close frame with `code` and `reason`.
 pub fn close(code: u16, reason: &'static str) -> Message {
     Message::Close(Some(CloseFrame { code, reason: reason.into() }))
