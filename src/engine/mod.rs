@@ -9,6 +9,8 @@
 //!   plus its withdrawals still `Initial` (amount and fee), and never exceeds its balance;
 //! - every book level's volume equals the volume the open orders resting there show (all that
 //!   remains, or an iceberg's shown part: more than 0, at most its display volume and what remains);
+//! - a book's queues hold exactly its open, unarmed orders, each once, at their side and price
+//!   (a cancel unlinks at once: no tombstones), and a level's count is its queue's length;
 //! - every timer is live: each open GTD order has its expiry, each pending order its start,
 //!   each armed dead man's switch its trigger, and nothing else is queued;
 //! - a fill never happens at a price worse than either order's limit;
