@@ -164,7 +164,12 @@ impl Exchange {
             }
             let maker_seq = self.books[req.pair as usize].front(opposite, best).expect("a live level has a queue");
             let maker = &self.orders[maker_seq as usize];
-            debug_assert!(maker.is_open() && maker.req.price == best, "order {maker_seq} queued at {best} is open there");
+            if !maker.is_open() || maker.req.price != best {
+                // Cannot happen (a cancel unlinks at once; `check_invariants`); never trade with it.
+                debug_assert!(false, "order {maker_seq} queued at {best} does not rest there");
+                self.books[req.pair as usize].remove(opposite, best, maker_seq, 0);
+                continue;
+            }
             if maker.req.account == req.account {
                 match req.self_trade {
                     SelfTrade::CancelNewest => {
