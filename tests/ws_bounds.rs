@@ -6,12 +6,13 @@
 
 mod common;
 
-use common::ws::{server_with, try_open as open, try_send as send, url, Socket};
+use common::ws::{flood_books, flood_pings, server_with, tiny_window, try_open as open, try_send as send, until_closed, Socket};
 use common::{ok, Server};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::net::TcpStream;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::{self, client::client, Message, WebSocket};
+use tokio_tungstenite::tungstenite::{self, WebSocket};
 
 fn refused_429(r: Result<Socket, tungstenite::Error>) -> String {
     match r {
@@ -30,20 +31,6 @@ fn refused(s: &Server, reason: &str) -> u64 {
 
 fn dropped(s: &Server, reason: &str) -> u64 {
     s.metric(&format!("calamari_ws_dropped_total{{reason=\"{reason}\"}}")).unwrap_or_else(|| panic!("dropped {reason} in /metrics")) as u64
-}
-
-/// Reads until the connection ends (a close frame or an error), within `secs`.
-fn until_closed(ws: &mut WebSocket<impl std::io::Read + std::io::Write>, secs: u64) {
-    let end = Instant::now() + Duration::from_secs(secs);
-    loop {
-        match ws.read() {
-            Ok(Message::Close(_)) => return,
-            Ok(_) => {}
-            Err(tungstenite::Error::Io(e)) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
-            Err(_) => return,
-        }
-        assert!(Instant::now() < end, "the connection was not closed within {secs} s");
-    }
 }
 
 #[test]
@@ -94,11 +81,7 @@ fn connection_attempts_are_limited_per_address_and_every_refusal_is_counted() {
 fn a_request_flood_is_counted_as_a_drop_for_request_rate() {
     let (s, _cfg) = server_with("messages_per_second = 1\nmessage_burst = 5\nclose_after_refused = 2", false);
     let mut ws = open(&s).unwrap();
-    for i in 0..20 {
-        if !send(&mut ws, json!({"method": "ping", "req_id": i})) {
-            break;
-        }
-    }
+    flood_pings(&mut ws, 20);
     until_closed(&mut ws, 5);
     let end = Instant::now() + Duration::from_secs(5);
     while dropped(&s, "request_rate") == 0 {
@@ -109,30 +92,10 @@ fn a_request_flood_is_counted_as_a_drop_for_request_rate() {
     assert_eq!(dropped(&s, "slow_client") + dropped(&s, "write_deadline"), 0);
 }
 
-/// A WebSocket over a socket with a 4 KiB receive buffer, for a client that never reads.
-fn tiny_window(s: &Server) -> WebSocket<TcpStream> {
-    let addr: std::net::SocketAddr = s.url.trim_start_matches("http://").parse().unwrap();
-    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    sock.set_recv_buffer_size(4096).unwrap();
-    sock.connect(&addr.into()).unwrap();
-    let tcp: TcpStream = sock.into();
-    tcp.set_write_timeout(Some(Duration::from_millis(500))).unwrap();
-    let (ws, _) = client(url(s), tcp).expect("handshake");
-    ws
-}
-
 /// A client that asks for book snapshots and never reads, until the server drops it; returns it.
 fn flood_without_reading(s: &Server) -> WebSocket<TcpStream> {
-    let pairs: Vec<Value> =
-        ["BTC/USD", "ETH/USD", "SOL/USD", "XRP/USD", "DOGE/USD", "ADA/USD", "LINK/USD", "BCH/USD"].iter().map(|p| json!(p)).collect();
     let mut slow = tiny_window(s);
-    for n in 0..4000 {
-        let m = if n % 2 == 0 { "subscribe" } else { "unsubscribe" };
-        if !send(&mut slow, json!({"method": m, "params": {"channel": "book", "symbol": pairs, "depth": 1000}})) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    flood_books(&mut slow, 4000, Duration::from_millis(2), &AtomicBool::new(false));
     slow
 }
 

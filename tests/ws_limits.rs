@@ -6,12 +6,13 @@
 
 mod common;
 
-use common::ws::{read, server_with, try_open, try_send, url, wait_for, Got, Socket};
-use common::{ok, Server};
-use serde_json::{json, Value};
-use std::net::TcpStream;
+use common::ok;
+use common::ws::{
+    flood_books, flood_pings, read, server_with, tiny_window, try_open, try_send, until_closed, wait_for, Got, Socket, FLOOD_PAIRS,
+};
+use serde_json::json;
 use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::{self, client::client, protocol::frame::coding::CloseCode, Message, WebSocket};
+use tokio_tungstenite::tungstenite::{self, protocol::frame::coding::CloseCode};
 
 #[test]
 fn connections_per_address_are_capped_until_one_closes() {
@@ -52,13 +53,7 @@ fn a_flood_is_refused_then_closed_and_big_frames_are_refused() {
     let mut calm = try_open(&s).unwrap();
     assert!(matches!(read(&mut calm, 5.0), Got::Json(v) if v["channel"] == "status"));
 
-    let mut sent = 0;
-    for i in 0..60 {
-        if !try_send(&mut ws, json!({"method": "ping", "req_id": i})) {
-            break;
-        }
-        sent += 1;
-    }
+    let sent = flood_pings(&mut ws, 60);
     assert!(sent >= 26, "only {sent} sent");
     let (mut pongs, mut refused, mut closed) = (0, 0, None);
     loop {
@@ -107,24 +102,10 @@ fn a_flood_is_refused_then_closed_and_big_frames_are_refused() {
     s.assert_no_panics();
 }
 
-/// A WebSocket over a socket with a 4 KiB receive buffer, for a client that never reads.
-fn tiny_window(s: &Server) -> WebSocket<TcpStream> {
-    let addr: std::net::SocketAddr = s.url.trim_start_matches("http://").parse().unwrap();
-    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    sock.set_recv_buffer_size(4096).unwrap();
-    sock.connect(&addr.into()).unwrap();
-    let tcp: TcpStream = sock.into();
-    tcp.set_write_timeout(Some(Duration::from_millis(500))).unwrap();
-    let (ws, _) = client(url(s), tcp).expect("handshake");
-    ws
-}
-
 #[test]
 fn a_client_that_never_reads_is_disconnected_and_nobody_else_waits() {
     let (s, _cfg) = server_with("client_queue = 64\nwrite_timeout_ms = 2000\nmessages_per_second = 1000\nmessage_burst = 1000", true);
     let k = s.demo.clone().unwrap();
-    let pairs: Vec<Value> =
-        ["BTC/USD", "ETH/USD", "SOL/USD", "XRP/USD", "DOGE/USD", "ADA/USD", "LINK/USD", "BCH/USD"].iter().map(|p| json!(p)).collect();
 
     let end = Instant::now() + Duration::from_secs(15);
     while ok(&s.public("Depth", "pair=XBTUSD&count=1"))["XXBTZUSD"]["bids"].as_array().unwrap().is_empty() {
@@ -146,17 +127,9 @@ fn a_client_that_never_reads_is_disconnected_and_nobody_else_waits() {
         let stop = stop.clone();
         std::thread::spawn(move || {
             for ch in ["trade", "ticker"] {
-                try_send(&mut slow, json!({"method": "subscribe", "params": {"channel": ch, "symbol": pairs}}));
+                try_send(&mut slow, json!({"method": "subscribe", "params": {"channel": ch, "symbol": FLOOD_PAIRS}}));
             }
-            let mut n = 0u64;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) && n < 4000 {
-                let m = if n % 2 == 0 { "subscribe" } else { "unsubscribe" };
-                if !try_send(&mut slow, json!({"method": m, "params": {"channel": "book", "symbol": pairs, "depth": 1000}})) {
-                    break;
-                }
-                n += 1;
-                std::thread::sleep(Duration::from_millis(5));
-            }
+            let n = flood_books(&mut slow, 4000, Duration::from_millis(5), &stop);
             (slow, n)
         })
     };
@@ -192,17 +165,7 @@ fn a_client_that_never_reads_is_disconnected_and_nobody_else_waits() {
 
     // The slow client has been dropped: reading what was buffered ends in the connection's end.
     slow.get_mut().set_read_timeout(Some(Duration::from_millis(200))).unwrap();
-    let end = Instant::now() + Duration::from_secs(20);
-    loop {
-        match slow.read() {
-            Ok(Message::Close(_)) => break,
-            Ok(_) => assert!(Instant::now() < end, "the slow client is still being served"),
-            Err(tungstenite::Error::Io(e)) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
-                assert!(Instant::now() < end, "the slow client is still connected");
-            }
-            Err(_) => break,
-        }
-    }
+    until_closed(&mut slow, 20);
     // And the fast client is still served.
     wait_for(&mut fast, 5.0, |v| v["channel"] == "book");
     s.assert_no_panics();

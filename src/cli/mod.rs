@@ -97,8 +97,9 @@ pub enum Cmd {
         /// The configuration the server runs with (markets); the built-in default otherwise.
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Then bring the state to this engine time (ns; `now_ns` of `calamari audit`): apply the
-        /// funding transitions due by then, as the running server does on its own clock.
+        /// The state at this engine time (ns; `now_ns` of `calamari audit`): leave out records
+        /// stamped later, and apply the funding transitions and timers due by then, as the running
+        /// server does on its own clock.
         #[arg(long)]
         at: Option<u64>,
     },

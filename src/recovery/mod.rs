@@ -27,18 +27,32 @@ pub struct Recovered {
 /// Replays every record of `log`, in order, into a fresh exchange. A record that does not parse or
 /// no longer applies stops the replay with an error naming its sequence number.
 pub fn replay(log: &mut dyn CommandLog, markets: Markets, id_seed: u64) -> Result<Recovered, String> {
+    replay_until(log, markets, id_seed, None)
+}
+
+/// [`replay`], leaving out the records stamped after engine time `until` (when given).
+fn replay_until(log: &mut dyn CommandLog, markets: Markets, id_seed: u64, until: Option<u64>) -> Result<Recovered, String> {
     let mut r = Recovered { exchange: Exchange::new(markets, id_seed), nonces: HashMap::new(), records: 0, checkpoint: None };
-    replay_tail(log, 0, &mut r)?;
+    replay_tail_until(log, 0, &mut r, until)?;
     Ok(r)
 }
 
 /// Applies the records after `after` to `r` (a fresh state, or a checkpoint's at `after`),
 /// counting them and raising the keys' nonces; returns the last record's sequence number.
 pub fn replay_tail(log: &mut dyn CommandLog, after: u64, r: &mut Recovered) -> Result<u64, String> {
+    replay_tail_until(log, after, r, None)
+}
+
+/// [`replay_tail`], leaving out the records stamped after engine time `until` (when given). The
+/// log's times never decrease, so those are the log's last records.
+fn replay_tail_until(log: &mut dyn CommandLog, after: u64, r: &mut Recovered, until: Option<u64>) -> Result<u64, String> {
     let mut last = after;
     let Recovered { exchange, nonces, records, .. } = r;
     log.replay_after(after, &mut |seq, bytes| {
         let env: Envelope = serde_json::from_slice(bytes).map_err(|e| format!("record {seq}: {e}"))?;
+        if until.is_some_and(|t| env.time_ns > t) {
+            return Ok(());
+        }
         if let Some((k, n)) = env.key_nonce {
             let e = nonces.entry(k).or_default();
             *e = (*e).max(n);
@@ -69,8 +83,11 @@ pub struct ReplayReport {
 /// result. Reads only the log and the id seed; safe beside a running server (SQLite WAL readers).
 /// When the log was pruned, the replay starts from the newest usable engine checkpoint; otherwise
 /// that checkpoint plus the log after it is compared with the whole replay, digest for digest.
-/// With `at`, the replayed state is then brought to that engine time: the funding transitions and
-/// timers due by then are applied (one `Tick`), as a running server applies them as its clock passes.
+/// With `at`, the replay is the state at that engine time (a live server's `now_ns`): records
+/// stamped after it are left out (a running server may log a `Tick` between the moment its state
+/// was read and this replay), and the funding transitions and timers due by then are applied (one
+/// `Tick`), as a running server applies them as its clock passes. (From a pruned log's checkpoint
+/// the whole tail is replayed.)
 pub fn replay_data_dir(data_dir: &Path, config: &crate::config::Config, at: Option<u64>) -> Result<ReplayReport, String> {
     if !data_dir.join(crate::storage::sqlite::DB_FILE).exists() {
         return Err(format!("{}: no Calamari database here", data_dir.display()));
@@ -90,7 +107,7 @@ pub fn replay_data_dir(data_dir: &Path, config: &crate::config::Config, at: Opti
             "note": "the log was pruned before the checkpoint: no whole replay to compare with" });
         (r, Some(note))
     } else {
-        let r = replay(log.as_mut(), markets.clone(), seed)?;
+        let r = replay_until(log.as_mut(), markets.clone(), seed, at)?;
         let c = checkpoint::verify(data_dir, log.as_mut(), markets, &r.exchange)?;
         (r, c)
     };

@@ -48,6 +48,14 @@ fn seconds_histogram() -> Histogram {
     Histogram::new(SECONDS_BUCKETS)
 }
 
+/// Registers a clone of each metric (a handle on the same values, which its owner keeps counting
+/// into) under its name and help, in order: one table, though the metrics' types differ.
+macro_rules! register_all {
+    ($registry:expr, $(($name:expr, $help:expr, $metric:expr)),+ $(,)?) => {
+        $($registry.register($name, $help, $metric.clone());)+
+    };
+}
+
 /// The process's metrics: the registry and the handles the HTTP layer records into.
 pub struct Telemetry {
     registry: Registry,
@@ -61,29 +69,16 @@ impl Telemetry {
     pub fn new(sequencer: Arc<SequencerStats>, limits: Arc<Limits>, clock: Clock, log: request_log::LogConfig) -> Telemetry {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
-        registry.register("calamari_http_requests", "API answers by endpoint, kind and Kraken error (\"\" = success)", requests.clone());
         let latency: HistogramFamily<EndpointLabels> = Family::new_with_constructor(seconds_histogram);
-        registry.register("calamari_http_request_duration_seconds", "Time from request to answer, by endpoint", latency.clone());
-        registry.register(
-            "calamari_storage_commit_records",
-            "Log records per group commit of the storage thread",
-            sequencer.commit_records.clone(),
-        );
-        registry.register(
-            "calamari_storage_commit_duration_seconds",
-            "Duration of one group commit (append and sync)",
-            sequencer.commit_seconds.clone(),
-        );
         let ws = &crate::ws::refusals::STATS;
-        registry.register(
-            "calamari_ws_refused",
-            "WebSocket clients refused, by reason (per-address cap, attempt rate, frame too big)",
-            ws.refused.clone(),
-        );
-        registry.register(
-            "calamari_ws_dropped",
-            "WebSocket clients disconnected, by reason (slow client, write deadline, request rate)",
-            ws.dropped.clone(),
+        register_all!(
+            registry,
+            ("calamari_http_requests", "API answers by endpoint, kind and Kraken error (\"\" = success)", requests),
+            ("calamari_http_request_duration_seconds", "Time from request to answer, by endpoint", latency),
+            ("calamari_storage_commit_records", "Log records per group commit of the storage thread", sequencer.commit_records),
+            ("calamari_storage_commit_duration_seconds", "Duration of one group commit (append and sync)", sequencer.commit_seconds),
+            ("calamari_ws_refused", "WebSocket clients refused, by reason (per-address cap, attempt rate, frame too big)", ws.refused),
+            ("calamari_ws_dropped", "WebSocket clients disconnected, by reason (slow client, write deadline, request rate)", ws.dropped),
         );
         registry.register_collector(Box::new(LiveValues { sequencer, limits, clock }));
         Telemetry { registry, requests, latency, request_log: request_log::RequestLog::new(log) }

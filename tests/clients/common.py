@@ -4,13 +4,15 @@ Every script is run as `python tests/clients/NAME.py CALAMARI_BINARY DATA_DIR ..
 tests/clients/run), so this folder is on `sys.path` and `import common` finds this file. It holds:
 
 - `Server`: a running Calamari from its data directory: its URL (DATA_DIR/server.json), its admin
-  CLI (`cli`), the test clock (`advance`), accounts with deposits, API keys, and krakenex pointed at
-  it by its base URL only (`krakenex`);
+  CLI (`cli`), the test clock (`advance`), accounts with deposits, API keys (`trader`: both at
+  once), krakenex pointed at it by its base URL only (`krakenex`), and python-kraken-sdk's
+  authenticated SpotWSClient collecting what it receives (`private_ws`);
 - the report every script prints: `check` (a function run, or a verdict already reached) writes
   `PASS name` / `FAIL name: reason`, `skip` writes `SKIP name: reason`, `finish` writes
   `N passed, M failed` and exits non-zero on any failure;
 - the small assertions several scripts make: `expect`, `raises`, `refused`, and `wait_for` /
-  `wait_for_message` for the asynchronous (WebSocket) ones.
+  `wait_for_message` for the asynchronous (WebSocket) ones, with `execs` picking one order's
+  events out of the executions channel's updates.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ import urllib.request
 from typing import Callable
 
 import krakenex
+from kraken.spot import SpotWSClient
 
 
 class Server:
@@ -78,11 +81,31 @@ class Server:
                                 "--json"))
         return v["key"], v["secret"]
 
+    def trader(self, name: str, *deposits: tuple[str, str], key_name: str = "k") -> tuple[str, str]:
+        """A new account (`open_account`: Intermediate, the deposits) and its first API key, with every
+        permission: (key, secret)."""
+        self.open_account(name, *deposits)
+        return self.key(name, key_name)
+
     def krakenex(self, key: tuple[str, str] = ("", "")) -> krakenex.API:
         """krakenex 2.2.2, unchanged, pointed at this server by its base URL only."""
         api = krakenex.API(key=key[0], secret=key[1])
         api.uri = self.url
         return api
+
+    async def private_ws(self, key: tuple[str, str]) -> tuple[SpotWSClient, list[dict]]:
+        """python-kraken-sdk 3.5.1's SpotWSClient authenticated with `key` (it fetches its own token from
+        REST GetWebSocketsToken), pointed at this server by `rest_url`, `ws_url` and `auth_ws_url` only,
+        started; with it, the list its callback appends every message to."""
+        got: list[dict] = []
+
+        async def on_message(msg: dict) -> None:
+            got.append(msg)
+
+        client = SpotWSClient(key=key[0], secret=key[1], callback=on_message, rest_url=self.url, ws_url=self.ws,
+                              auth_ws_url=self.ws, no_public=True)
+        await client.start()
+        return client, got
 
 
 # ---------------------------------------------------------------- the report
@@ -194,3 +217,9 @@ async def wait_for(pred: Callable[[], bool], secs: float = 5.0) -> bool:
 async def wait_for_message(got: list[dict], pred: Callable[[dict], bool], secs: float = 5.0) -> bool:
     """Waits for a message of `got` (a list a callback appends to) that satisfies `pred`."""
     return await wait_for(lambda: any(pred(m) for m in got), secs)
+
+
+def execs(got: list[dict], order_id: str) -> list[dict]:
+    """The entries of the executions channel's updates in `got` that are about `order_id`, in order."""
+    return [d for m in got if m.get("channel") == "executions" and m.get("type") == "update"
+            for d in m["data"] if d.get("order_id") == order_id]

@@ -27,18 +27,13 @@ srv = Server.from_argv()
 URL, cli = srv.url, srv.cli
 
 
-def account(name: str, *deposits: tuple[str, str]) -> tuple[str, str]:
-    srv.open_account(name, *deposits)
-    return srv.key(name, "numbers")
-
-
 def ok(r: dict) -> dict:
     expect(r.get("error") == [], f"error {r.get('error')}")
     return r["result"]
 
 
-maker_key = account("nmaker", ("XBT", "1"), ("XDG", "1000"))
-taker_key = account("ntaker", ("USD", "10000"))
+maker_key = srv.trader("nmaker", ("XBT", "1"), ("XDG", "1000"), key_name="numbers")
+taker_key = srv.trader("ntaker", ("USD", "10000"), key_name="numbers")
 # krakenex and the SDK count nonces differently: each gets its own key.
 maker, taker = srv.krakenex(maker_key), srv.krakenex(srv.key("ntaker", "kx"))
 sdk_trade = Trade(key=taker_key[0], secret=taker_key[1], url=URL)

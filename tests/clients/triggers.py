@@ -24,14 +24,8 @@ from common import Server, check, finish, kx_ok
 
 srv = Server.from_argv()
 URL, kx_api = srv.url, srv.krakenex
-
-
-def account(name: str, usd: str, xbt: str) -> tuple[str, str]:
-    srv.open_account(name, ("USD", usd), ("XBT", xbt))
-    return srv.key(name, "k")
-
-
-alice, bob = account("alice", "100000", "1"), account("bob", "100000", "1")
+alice = srv.trader("alice", ("USD", "100000"), ("XBT", "1"))
+bob = srv.trader("bob", ("USD", "100000"), ("XBT", "1"))
 kx_alice, kx_bob = kx_api(alice), kx_api(bob)
 # The SDK gets its own key: its nonces are on another scale than krakenex's.
 sdk = srv.key("alice", "sdk")
@@ -48,7 +42,7 @@ def krakenex_stop_loss_fires() -> None:
         ("open", "stop-loss", 85000.0, "last", ""), o
     # Bob bids 84000; a third account's market sell trades with it at 84000: the stop fires.
     kx_ok(kx_bob, "AddOrder", {"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "price": "84000", "volume": "0.05"})
-    carol = kx_api(account("carol", "0", "1"))
+    carol = kx_api(srv.trader("carol", ("XBT", "1")))
     kx_ok(carol, "AddOrder", {"pair": "XBTUSD", "type": "sell", "ordertype": "market", "volume": "0.01"})
     o = kx_ok(kx_alice, "QueryOrders", {"txid": txid, "trades": True})[txid]
     assert (o["status"], o["misc"], o["vol_exec"], len(o["trades"])) == ("closed", "stopped", "0.01000000", 1), o

@@ -22,35 +22,18 @@ from __future__ import annotations
 import asyncio
 import json
 
-from kraken.spot import SpotWSClient, Trade
+from kraken.spot import Trade
 
-from common import Server, check, finish, wait_for_message
+from common import Server, check, execs, finish, wait_for_message
 
 srv = Server.from_argv()
-URL, WS = srv.url, srv.ws
-
-
-def account(name: str, usd: str, xbt: str) -> tuple[str, str]:
-    srv.open_account(name, ("USD", usd), ("XBT", xbt))
-    return srv.key(name, "ws")
-
-
-def execs(got: list[dict], order_id: str) -> list[dict]:
-    return [d for m in got if m.get("channel") == "executions" and m.get("type") == "update"
-            for d in m["data"] if d.get("order_id") == order_id]
+URL = srv.url
 
 
 async def main() -> None:
-    alice = account("execev-alice", "100000", "10")
-    bob = account("execev-bob", "100000", "10")
-    got: list[dict] = []
-
-    async def on_message(msg: dict) -> None:
-        got.append(msg)
-
-    client = SpotWSClient(key=alice[0], secret=alice[1], callback=on_message, rest_url=URL, ws_url=WS,
-                          auth_ws_url=WS, no_public=True)
-    await client.start()
+    alice = srv.trader("execev-alice", ("USD", "100000"), ("XBT", "10"), key_name="ws")
+    bob = srv.trader("execev-bob", ("USD", "100000"), ("XBT", "10"), key_name="ws")
+    client, got = await srv.private_ws(alice)
     await client.subscribe(params={"channel": "executions", "snap_orders": False, "ratecounter": True})
     await wait_for_message(got, lambda m: m.get("method") == "subscribe")
     ack = next((m for m in got if m.get("method") == "subscribe"), {})

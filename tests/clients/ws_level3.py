@@ -24,10 +24,21 @@ import zlib
 from decimal import Decimal
 
 from common import Server, check, finish
-from kraken.spot import Market, SpotWSClient
+from kraken.spot import Market
 
 SERVER = Server.from_argv()
-URL, WS = SERVER.url, SERVER.ws
+URL = SERVER.url
+
+
+def level3_params() -> dict:
+    """BTC/USD's top 10 levels, the subscription both clients make: a new dict each time, since the
+    SDK writes its token into the params it sends."""
+    return {"channel": "level3", "symbol": ["BTC/USD"], "depth": 10}
+
+
+def level3(got: list[dict]) -> list[dict]:
+    """The level3 channel's messages (snapshot and updates) among what a client received."""
+    return [m for m in got if m.get("channel") == "level3"]
 
 
 class L3Book:
@@ -79,34 +90,26 @@ class L3Book:
 
 async def main() -> None:
     SERVER.cli("account", "create", "l3reader")
-    key_id, secret = SERVER.key("l3reader", "l3", "Access WebSockets API")
-    key = {"key": key_id, "secret": secret}
+    key = SERVER.key("l3reader", "l3", "Access WebSockets API")
     info = Market(url=URL).get_asset_pairs(pair="XBTUSD")
     pair = next(iter(info.values()))
     price_dp, qty_dp = pair["pair_decimals"], pair["lot_decimals"]
 
-    got: list[dict] = []
-
-    async def on_message(msg: dict) -> None:
-        got.append(msg)
-
     # Kraken's own level3 recipe for this SDK: a client of its own on the level3 URL.
-    client = SpotWSClient(key=key["key"], secret=key["secret"], callback=on_message, rest_url=URL, ws_url=WS,
-                          auth_ws_url=WS, no_public=True)
-    await client.start()
-    await client.subscribe(params={"channel": "level3", "symbol": ["BTC/USD"], "depth": 10})
+    client, got = await SERVER.private_ws(key)
+    await client.subscribe(params=level3_params())
     # At least 6 s of the live market, and until a snapshot and two updates came (the simulator's
     # pace decides how soon the top 10 levels change: up to 30 s on a loaded machine).
     await asyncio.sleep(6)
     for _ in range(48):
-        if len([m for m in got if m.get("channel") == "level3"]) >= 3:
+        if len(level3(got)) >= 3:
             break
         await asyncio.sleep(0.5)
     acks = [m for m in got if m.get("method") == "subscribe"]
     check("level3 subscribe ack", len(acks) == 1 and acks[0]["success"]
           and acks[0]["result"] == {"channel": "level3", "symbol": "BTC/USD", "depth": 10, "snapshot": True},
           json.dumps(acks)[:400])
-    l3 = [m for m in got if m.get("channel") == "level3"]
+    l3 = level3(got)
     check("a snapshot first, then updates", bool(l3) and l3[0]["type"] == "snapshot" and
           all(m["type"] == "update" for m in l3[1:]) and len(l3) >= 3, f"{len(l3)} messages: {json.dumps(l3[:2])[:400]}")
     book = L3Book(price_dp, qty_dp, 10)
@@ -126,30 +129,23 @@ async def main() -> None:
 
     # A second client subscribing now gets the publisher's picture: it agrees with the first
     # client's book as soon as both have read the same messages (compared at the next quiet moment).
-    got2: list[dict] = []
-
-    async def on_message2(msg: dict) -> None:
-        got2.append(msg)
-
-    client2 = SpotWSClient(key=key["key"], secret=key["secret"], callback=on_message2, rest_url=URL, ws_url=WS,
-                           auth_ws_url=WS, no_public=True)
-    await client2.start()
-    await client2.subscribe(params={"channel": "level3", "symbol": ["BTC/USD"], "depth": 10})
+    client2, got2 = await SERVER.private_ws(key)
+    await client2.subscribe(params=level3_params())
     await asyncio.sleep(2)
     book2 = L3Book(price_dp, qty_dp, 10)
-    l3b = [m for m in got2 if m.get("channel") == "level3"]
+    l3b = level3(got2)
     ok2 = all(book2.apply(m) for m in l3b)
     # Replay the first client's stream up to its message whose checksum and time match the second's last.
     last = l3b[-1]["data"][0] if l3b else {}
     book.__init__(price_dp, qty_dp, 10)
     same = False
-    for m in [m for m in got if m.get("channel") == "level3"]:
+    for m in level3(got):
         book.apply(m)
         if m["data"][0]["timestamp"] == last.get("timestamp") and m["data"][0]["checksum"] == last.get("checksum"):
             same = book.orders() == book2.orders()
     check("a later subscriber's book agrees with the first's", ok2 and same, f"{len(l3b)} messages, checksums ok: {ok2}")
 
-    await client.unsubscribe(params={"channel": "level3", "symbol": ["BTC/USD"], "depth": 10})
+    await client.unsubscribe(params=level3_params())
     await asyncio.sleep(0.5)
     unsub = [m for m in got if m.get("method") == "unsubscribe"]
     check("unsubscribe ack", len(unsub) == 1 and unsub[0]["success"], json.dumps(unsub)[:300])

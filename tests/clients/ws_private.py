@@ -18,35 +18,18 @@ from __future__ import annotations
 import asyncio
 import json
 
-from kraken.spot import SpotWSClient, Trade, User
+from kraken.spot import Trade, User
 
-from common import Server, check, finish, wait_for_message
+from common import Server, check, execs, finish, wait_for_message
 
 srv = Server.from_argv()
-URL, WS = srv.url, srv.ws
-
-
-def account(name: str, usd: str, xbt: str, key_name: str) -> tuple[str, str]:
-    srv.open_account(name, ("USD", usd), ("XBT", xbt))
-    return srv.key(name, key_name)
-
-
-def execs(got: list[dict], order_id: str) -> list[dict]:
-    return [d for m in got if m.get("channel") == "executions" and m.get("type") == "update"
-            for d in m["data"] if d.get("order_id") == order_id]
+URL = srv.url
 
 
 async def main() -> None:
-    alice = account("alice", "10000", "1", "ws")
-    bob = account("bob", "10000", "1", "ws")
-    got: list[dict] = []
-
-    async def on_message(msg: dict) -> None:
-        got.append(msg)
-
-    client = SpotWSClient(key=alice[0], secret=alice[1], callback=on_message, rest_url=URL, ws_url=WS,
-                          auth_ws_url=WS, no_public=True)
-    await client.start()
+    alice = srv.trader("alice", ("USD", "10000"), ("XBT", "1"), key_name="ws")
+    bob = srv.trader("bob", ("USD", "10000"), ("XBT", "1"), key_name="ws")
+    client, got = await srv.private_ws(alice)
     await client.subscribe(params={"channel": "executions", "snap_orders": True, "snap_trades": True})
     await client.subscribe(params={"channel": "balances"})
     ok = await wait_for_message(got, lambda m: m.get("channel") == "balances" and m.get("type") == "snapshot")

@@ -1,14 +1,19 @@
 //! A blocking WebSocket API v2 client for the tests (tungstenite on the real server's `/v2`), so
-//! that the WebSocket test files (ws.rs, ws_limits.rs, ws_private.rs, ws_trading.rs) share one
-//! way to connect, send, read the next message within a time, wait for one that matches,
-//! subscribe, and collect the acks of a request.
+//! that the WebSocket test files (ws.rs, ws_limits.rs, ws_bounds.rs, ws_private.rs, ws_trading.rs)
+//! share one way to connect, send, read the next message within a time, wait for one that
+//! matches, subscribe, and collect the acks of a request; and one way to misbehave for the bounds
+//! tests: a flood of pings, a client that never reads flooding book requests, and reading until
+//! the server ends the connection.
 
 use super::{ok, Key, Server};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::{self, connect, protocol::frame::coding::CloseCode, stream::MaybeTlsStream, Message, WebSocket};
+use tokio_tungstenite::tungstenite::{
+    self, client::client, connect, protocol::frame::coding::CloseCode, stream::MaybeTlsStream, Message, WebSocket,
+};
 
 pub type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
 
@@ -162,4 +167,56 @@ pub fn acks(ws: &mut Socket, req_id: u64, n: usize) -> Vec<Value> {
         }
     }
     out
+}
+
+/// Sends pings (req_id 0, 1, ...) without reading, at most `n`; how many the connection took
+/// before it refused one.
+pub fn flood_pings<S: Read + Write>(ws: &mut WebSocket<S>, n: u64) -> u64 {
+    (0..n).take_while(|i| try_send(ws, json!({"method": "ping", "req_id": i}))).count() as u64
+}
+
+/// The pairs a client that never reads asks the books of.
+pub const FLOOD_PAIRS: [&str; 8] = ["BTC/USD", "ETH/USD", "SOL/USD", "XRP/USD", "DOGE/USD", "ADA/USD", "LINK/USD", "BCH/USD"];
+
+/// A WebSocket over a socket with a 4 KiB receive buffer, for a client that never reads.
+pub fn tiny_window(s: &Server) -> WebSocket<TcpStream> {
+    let addr: std::net::SocketAddr = s.url.trim_start_matches("http://").parse().unwrap();
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    sock.connect(&addr.into()).unwrap();
+    let tcp: TcpStream = sock.into();
+    tcp.set_write_timeout(Some(Duration::from_millis(500))).unwrap();
+    let (ws, _) = client(url(s), tcp).expect("handshake");
+    ws
+}
+
+/// Without reading: subscribes to and unsubscribes from [`FLOOD_PAIRS`]' books 1000 deep in turn
+/// (each snapshot about 30 KB), `pause` apart, until `n` requests went out, `stop` is set, or the
+/// connection refuses one; how many went out.
+pub fn flood_books<S: Read + Write>(ws: &mut WebSocket<S>, n: u64, pause: Duration, stop: &AtomicBool) -> u64 {
+    let mut sent = 0;
+    while sent < n && !stop.load(Ordering::Relaxed) {
+        let m = if sent % 2 == 0 { "subscribe" } else { "unsubscribe" };
+        if !try_send(ws, json!({"method": m, "params": {"channel": "book", "symbol": FLOOD_PAIRS, "depth": 1000}})) {
+            break;
+        }
+        sent += 1;
+        std::thread::sleep(pause);
+    }
+    sent
+}
+
+/// Reads (what was buffered, then whatever comes) until the connection ends, with a close frame
+/// or an error; panics if it has not within `secs`. The socket's reads must time out.
+pub fn until_closed<S: Read + Write>(ws: &mut WebSocket<S>, secs: u64) {
+    let end = Instant::now() + Duration::from_secs(secs);
+    loop {
+        match ws.read() {
+            Ok(Message::Close(_)) => return,
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e)) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => return,
+        }
+        assert!(Instant::now() < end, "the connection was not closed within {secs} s");
+    }
 }

@@ -40,13 +40,7 @@ try {
   server.cli("address-book", "add", "demo", "cold-storage", "--asset", "XBT", addressOf(maker));
   const browser = await launch();
   const shots = [];
-  for (const [width, height, kind] of [[1280, 800, "desktop"], [390, 844, "phone"]]) {
-    const context = await browser.newContext({ viewport: { width, height } });
-    const page = await context.newPage();
-    const shot = async (name, title) => {
-      await page.screenshot({ path: join(out, `${name}-${kind}.png`), fullPage: true });
-      if (kind === "desktop") shots.push([name, title]);
-    };
+  await atBothWidths(browser, shots, async (page, kind, shot) => {
     await page.goto(server.url + "/console/login");
     await shot("login", "Log in");
     await page.goto(server.url + "/console/signup");
@@ -86,8 +80,7 @@ try {
     await page.goto(server.url + "/console/keys");
     await page.getByRole("link", { name: `Revoke key bot-${kind}` }).click();
     await shot("key-revoke", "Revoke, after a confirmation");
-    await context.close();
-  }
+  });
   await marketShots(browser, shots);
   await browser.close();
   const md = [
@@ -110,13 +103,7 @@ async function marketShots(browser, shots) {
   const live = await startServer(["--market", "on"]);
   try {
     live.cli("account", "password", "demo", { input: "demo-password\n" });
-    for (const [width, height, kind] of [[1280, 800, "desktop"], [390, 844, "phone"]]) {
-      const context = await browser.newContext({ viewport: { width, height } });
-      const page = await context.newPage();
-      const shot = async (name, title) => {
-        await page.screenshot({ path: join(out, `${name}-${kind}.png`), fullPage: true });
-        if (kind === "desktop") shots.push([name, title]);
-      };
+    await atBothWidths(browser, shots, async (page, kind, shot) => {
       await logIn(page, live.url, "demo", "demo-password");
       await page.goto(live.url + "/console/markets");
       await page.locator("#live", { hasText: "Live" }).waitFor();
@@ -134,9 +121,24 @@ async function marketShots(browser, shots) {
       await page.waitForFunction(() => Number(document.getElementById("book-status").dataset.verified) > 0);
       await page.waitForTimeout(1500);
       await shot("market-pair", "A pair: candles and volume (every interval), the ladder, depth, trades and the order ticket");
-      await context.close();
-    }
+    });
   } finally {
     await live.stop();
+  }
+}
+
+/** Runs `visit(page, kind, shot)` at desktop (1280 × 800) and phone (390 × 844) width, each in a
+ *  fresh browser context; `shot(name, title)` saves the whole page as NAME-KIND.png in `out` and
+ *  lists the desktop ones in `shots` (the README's sections). */
+async function atBothWidths(browser, shots, visit) {
+  for (const [width, height, kind] of [[1280, 800, "desktop"], [390, 844, "phone"]]) {
+    const context = await browser.newContext({ viewport: { width, height } });
+    const page = await context.newPage();
+    const shot = async (name, title) => {
+      await page.screenshot({ path: join(out, `${name}-${kind}.png`), fullPage: true });
+      if (kind === "desktop") shots.push([name, title]);
+    };
+    await visit(page, kind, shot);
+    await context.close();
   }
 }
