@@ -5,8 +5,9 @@
 //! and `@fees` collects fees, so every asset's balances over all accounts sum to zero.
 
 use super::markets::{AssetIdx, PairIdx};
+use super::open_orders::OpenOrders;
 use super::order::{AccountId, OrderKind, OrderSeq, Side};
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 
 pub const EXTERNAL: AccountId = 0;
 pub const FEES: AccountId = 1;
@@ -17,7 +18,7 @@ pub struct Account {
     pub name: String,
     pub balances: Vec<i128>,
     pub holds: Vec<i128>,
-    pub open_orders: BTreeSet<OrderSeq>,
+    pub open_orders: OpenOrders,
     /// Closed and canceled orders, in the order they ended.
     pub closed_orders: Vec<OrderSeq>,
     /// Traded volume per UTC day, in the fee-volume asset's minimal units (for fee tiers).
@@ -30,7 +31,7 @@ impl Account {
             name,
             balances: vec![0; assets],
             holds: vec![0; assets],
-            open_orders: BTreeSet::new(),
+            open_orders: OpenOrders::default(),
             closed_orders: Vec::new(),
             volume_by_day: VecDeque::new(),
         }

@@ -1,33 +1,88 @@
 //! One pair's order book: price levels in price order, each a FIFO queue of resting orders
-//! (price-time priority). The book stores order sequence numbers and the live volume per level;
-//! the orders themselves live in the exchange. Cancelled orders are removed lazily: their level
-//! volume and live count drop at once, their queue slot is skipped when it reaches the front.
+//! (price-time priority). The book stores order sequence numbers and the volume per level; the
+//! orders themselves live in the exchange. Each level's queue is an intrusive doubly linked list
+//! through the book's slab (`queue`): a cancel unlinks its order at once, in O(1), so every order
+//! in a queue is open and rests at that price (no tombstones to skip).
 //! Each level remembers when its volume last changed (Depth's per-level timestamp): the book is
 //! told the command's time (`set_time`, from `Exchange::apply`) and stamps every level it touches.
 
 use super::order::{OrderSeq, Side};
-use std::collections::{BTreeMap, VecDeque};
+use super::queue::{Links, Slab};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
-#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Default, Clone)]
 pub struct Level {
-    pub queue: VecDeque<OrderSeq>,
-    /// Sum of the remaining volume of the live orders at this level.
+    /// The level's FIFO, through the book's slab (see `queue`).
+    links: Links,
+    /// Sum of the remaining volume of the orders at this level.
     pub volume: i128,
-    /// Number of live orders at this level (the queue may also hold cancelled ones).
+    /// Number of orders at this level.
     pub live: u32,
     /// When the level's volume last changed (engine time, ns).
     pub changed_ns: u64,
 }
 
-#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Default, Clone)]
 pub struct Book {
     bids: BTreeMap<u64, Level>,
     asks: BTreeMap<u64, Level>,
+    /// The nodes of the orders resting here (every level's queue).
+    slab: Slab,
     /// Bumped on every change (derived, not state): the market-data publisher's cue that this
     /// book must be captured after the batch.
     version: u64,
     /// The time of the command being applied: what a touched level is stamped with.
     now_ns: u64,
+}
+
+/// A level as checkpoints keep it: its orders front first (slots are rebuilt on restore).
+#[derive(Serialize, Deserialize)]
+struct LevelForm {
+    price: u64,
+    orders: Vec<OrderSeq>,
+    volume: i128,
+    changed_ns: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct BookForm {
+    bids: Vec<LevelForm>,
+    asks: Vec<LevelForm>,
+    version: u64,
+    now_ns: u64,
+}
+
+impl Serialize for Book {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let form = |m: &BTreeMap<u64, Level>| -> Vec<LevelForm> {
+            m.iter()
+                .map(|(p, l)| LevelForm { price: *p, orders: self.queue(l).collect(), volume: l.volume, changed_ns: l.changed_ns })
+                .collect()
+        };
+        BookForm { bids: form(&self.bids), asks: form(&self.asks), version: self.version, now_ns: self.now_ns }.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Book {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let f = BookForm::deserialize(d)?;
+        let mut book = Book { version: f.version, now_ns: f.now_ns, ..Book::default() };
+        for (side, levels) in [(Side::Buy, f.bids), (Side::Sell, f.asks)] {
+            let (map, slab) = match side {
+                Side::Buy => (&mut book.bids, &mut book.slab),
+                Side::Sell => (&mut book.asks, &mut book.slab),
+            };
+            for l in levels {
+                let mut level = Level { volume: l.volume, live: l.orders.len() as u32, changed_ns: l.changed_ns, ..Level::default() };
+                for seq in l.orders {
+                    slab.push_back(&mut level.links, seq);
+                }
+                map.insert(l.price, level);
+            }
+        }
+        Ok(book)
+    }
 }
 
 impl Book {
@@ -36,11 +91,12 @@ impl Book {
         self.now_ns = t;
     }
 
-    fn side_mut(&mut self, side: Side) -> &mut BTreeMap<u64, Level> {
+    /// A side's levels and the slab, for a change (bumps the version).
+    fn parts(&mut self, side: Side) -> (&mut BTreeMap<u64, Level>, &mut Slab) {
         self.version = self.version.wrapping_add(1);
         match side {
-            Side::Buy => &mut self.bids,
-            Side::Sell => &mut self.asks,
+            Side::Buy => (&mut self.bids, &mut self.slab),
+            Side::Sell => (&mut self.asks, &mut self.slab),
         }
     }
 
@@ -55,8 +111,9 @@ impl Book {
     pub fn insert(&mut self, side: Side, price: u64, seq: OrderSeq, remaining: i128) {
         debug_assert!(remaining > 0);
         let now = self.now_ns;
-        let level = self.side_mut(side).entry(price).or_default();
-        level.queue.push_back(seq);
+        let (map, slab) = self.parts(side);
+        let level = map.entry(price).or_default();
+        slab.push_back(&mut level.links, seq);
         level.volume += remaining;
         level.live += 1;
         level.changed_ns = now;
@@ -70,81 +127,73 @@ impl Book {
         }
     }
 
-    /// The level at a price, to walk its queue while matching.
-    pub fn level_mut(&mut self, side: Side, price: u64) -> Option<&mut Level> {
-        self.side_mut(side).get_mut(&price)
+    /// The order at the front of the level at a price (the next to trade there).
+    pub fn front(&self, side: Side, price: u64) -> Option<OrderSeq> {
+        self.side(side).get(&price).and_then(|l| self.slab.front(&l.links))
     }
 
-    /// Takes `qty` from the live volume at a level; `done` says the order at the front filled
+    /// The orders of a level, front first.
+    pub fn queue<'a>(&'a self, level: &Level) -> impl Iterator<Item = OrderSeq> + 'a {
+        self.slab.iter(&level.links)
+    }
+
+    /// Whether an order rests in this book.
+    pub fn rests(&self, seq: OrderSeq) -> bool {
+        self.slab.contains(seq)
+    }
+
+    /// Takes `qty` from the volume at a level; `done` says the order at the front filled
     /// completely and leaves the queue. Empty levels are removed.
     pub fn fill_front(&mut self, side: Side, price: u64, qty: i128, done: bool) {
         let now = self.now_ns;
-        let book = self.side_mut(side);
-        let level = book.get_mut(&price).expect("filled level exists");
+        let (map, slab) = self.parts(side);
+        let level = map.get_mut(&price).expect("filled level exists");
         level.volume -= qty;
         level.changed_ns = now;
         if done {
-            level.queue.pop_front();
+            let seq = slab.front(&level.links).expect("a live level has a queue");
+            slab.remove(&mut level.links, seq);
             level.live -= 1;
         }
         debug_assert!(level.volume >= 0);
         if level.live == 0 {
-            book.remove(&price);
+            debug_assert!(level.links.is_empty());
+            map.remove(&price);
         }
     }
 
-    /// Sends the order at the front of a level to its back with `shown` more live volume (an
+    /// Sends the order at the front of a level to its back with `shown` more volume (an
     /// iceberg refilled from its hidden rest loses its time priority).
     pub fn requeue_front(&mut self, side: Side, price: u64, shown: i128) {
-        let level = self.side_mut(side).get_mut(&price).expect("refilled level exists");
-        let seq = level.queue.pop_front().expect("a live level has a queue");
-        level.queue.push_back(seq);
+        let (map, slab) = self.parts(side);
+        let level = map.get_mut(&price).expect("refilled level exists");
+        let seq = slab.front(&level.links).expect("a live level has a queue");
+        slab.remove(&mut level.links, seq);
+        slab.push_back(&mut level.links, seq);
         level.volume += shown;
     }
 
-    /// Drops the queue entry at the front of a level (a cancelled order reaching the front).
-    pub fn pop_stale(&mut self, side: Side, price: u64) {
-        if let Some(level) = self.side_mut(side).get_mut(&price) {
-            level.queue.pop_front();
-        }
-    }
-
-    /// Removes a cancelled order's remaining volume from its level (its queue slot is skipped
-    /// later, or goes with the level if it was the last live order).
-    pub fn cancel(&mut self, side: Side, price: u64, remaining: i128) {
-        let now = self.now_ns;
-        let book = self.side_mut(side);
-        if let Some(level) = book.get_mut(&price) {
-            level.volume -= remaining;
-            level.changed_ns = now;
-            level.live -= 1;
-            if level.live == 0 {
-                book.remove(&price);
-            }
-        }
-    }
-
-    /// Removes a live order from its level at once, queue slot included (an order re-priced in
-    /// place must not be met at its old slot).
+    /// Removes a resting order from its level at once (a cancel, or an order re-priced in
+    /// place), with the volume it shows there. Empty levels are removed.
     pub fn remove(&mut self, side: Side, price: u64, seq: OrderSeq, remaining: i128) {
         let now = self.now_ns;
-        let book = self.side_mut(side);
-        if let Some(level) = book.get_mut(&price) {
+        let (map, slab) = self.parts(side);
+        if let Some(level) = map.get_mut(&price) {
             level.changed_ns = now;
-            if let Some(pos) = level.queue.iter().position(|s| *s == seq) {
-                level.queue.remove(pos);
+            if slab.remove(&mut level.links, seq) {
+                level.live -= 1;
             }
             level.volume -= remaining;
-            level.live -= 1;
             if level.live == 0 {
-                book.remove(&price);
+                debug_assert!(level.links.is_empty());
+                map.remove(&price);
             }
         }
     }
 
     /// Lowers a live order's remaining volume where it stands (an amend that keeps its place).
     pub fn reduce(&mut self, side: Side, price: u64, by: i128) {
-        if let Some(level) = self.side_mut(side).get_mut(&price) {
+        if let Some(level) = self.parts(side).0.get_mut(&price) {
             level.volume -= by;
             debug_assert!(level.volume > 0);
         }
@@ -178,7 +227,7 @@ impl Book {
     }
 
     pub fn total_live(&self) -> usize {
-        self.bids.values().chain(self.asks.values()).map(|l| l.live as usize).sum()
+        self.slab.len()
     }
 }
 

@@ -48,7 +48,8 @@ impl Exchange {
         for (p, book) in self.books.iter().enumerate() {
             for side in [super::order::Side::Buy, super::order::Side::Sell] {
                 for (price, level) in book.levels(side) {
-                    writeln!(w, "book {p} {side:?} {price} {level:?}")?;
+                    let queue: Vec<_> = book.queue(level).collect();
+                    writeln!(w, "book {p} {side:?} {price} {} {} {queue:?}", level.volume, level.changed_ns)?;
                 }
             }
         }

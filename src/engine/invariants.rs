@@ -34,17 +34,38 @@ impl Exchange {
         for (p, book) in self.books.iter().enumerate() {
             for side in [order::Side::Buy, order::Side::Sell] {
                 for (price, level) in book.levels(side) {
-                    let live: i128 = level
-                        .queue
-                        .iter()
-                        .map(|s| &self.orders[*s as usize])
-                        .filter(|o| o.status == Status::Open && !o.is_armed() && o.req.price == *price)
-                        .map(|o| o.book_volume())
-                        .sum();
-                    if live != level.volume {
-                        return Err(format!("pair {p} level {price}: volume {} != orders' {live}", level.volume));
+                    let mut live = 0;
+                    let mut count = 0;
+                    for s in book.queue(level) {
+                        let o = &self.orders[s as usize];
+                        if o.status != Status::Open
+                            || o.is_armed()
+                            || o.req.price != *price
+                            || o.req.side != side
+                            || o.req.pair as usize != p
+                        {
+                            return Err(format!("pair {p} level {price}: order {s} queued there does not rest there"));
+                        }
+                        live += o.book_volume();
+                        count += 1;
+                    }
+                    if live != level.volume || count != level.live {
+                        return Err(format!(
+                            "pair {p} level {price}: volume {} in {} orders != orders' {live} in {count}",
+                            level.volume, level.live
+                        ));
                     }
                 }
+            }
+        }
+        // And every open order off the trigger index rests in its book (each queued once).
+        let mut resting = vec![0usize; self.books.len()];
+        for o in self.orders.iter().filter(|o| o.status == Status::Open && !o.is_armed()) {
+            resting[o.req.pair as usize] += 1;
+        }
+        for (p, book) in self.books.iter().enumerate() {
+            if book.total_live() != resting[p] {
+                return Err(format!("pair {p}: {} orders queued != {} open orders off the trigger index", book.total_live(), resting[p]));
             }
         }
         self.check_icebergs()?;

@@ -20,6 +20,20 @@ const PPM: i128 = 1_000_000;
 pub const MAX_PRICE: u64 = 1_000_000_000_000_000;
 pub const MAX_VOLUME: i128 = 10_000_000_000_000_000;
 
+/// What `execute` reads of the incoming order's request.
+#[derive(Clone, Copy)]
+struct Taker {
+    account: super::order::AccountId,
+    pair: super::markets::PairIdx,
+    side: Side,
+    kind: OrderKind,
+    price: u64,
+    post_only: bool,
+    quote_volume: bool,
+    time_in_force: TimeInForce,
+    self_trade: SelfTrade,
+}
+
 impl Exchange {
     pub(super) fn place_order(&mut self, req: &NewOrder, t: u64) -> Result<Applied, KrakenError> {
         let account = self.user_account(req.account)?;
@@ -112,7 +126,21 @@ impl Exchange {
     /// Matches an order that holds its funds and is open against the opposite side, then ends
     /// it or rests the remainder (post-only, STP, IOC and market orders as their flags say).
     pub(super) fn execute(&mut self, seq: OrderSeq, limit: u64, t: u64) {
-        let req = self.orders[seq as usize].req.clone();
+        // The request's fields matching reads, copied (not the whole request: no clone per order).
+        let req = {
+            let r = &self.orders[seq as usize].req;
+            Taker {
+                account: r.account,
+                pair: r.pair,
+                side: r.side,
+                kind: r.kind,
+                price: r.price,
+                post_only: r.post_only,
+                quote_volume: r.quote_volume,
+                time_in_force: r.time_in_force,
+                self_trade: r.self_trade,
+            }
+        };
         let opposite = match req.side {
             Side::Buy => Side::Sell,
             Side::Sell => Side::Buy,
@@ -134,11 +162,12 @@ impl Exchange {
             if !crosses(best) {
                 break;
             }
-            let level = self.books[req.pair as usize].level_mut(opposite, best).expect("best level exists");
-            let maker_seq = *level.queue.front().expect("a live level has a queue");
+            let maker_seq = self.books[req.pair as usize].front(opposite, best).expect("a live level has a queue");
             let maker = &self.orders[maker_seq as usize];
             if !maker.is_open() || maker.req.price != best {
-                self.books[req.pair as usize].pop_stale(opposite, best);
+                // Cannot happen (a cancel unlinks at once; `check_invariants`); never trade with it.
+                debug_assert!(false, "order {maker_seq} queued at {best} does not rest there");
+                self.books[req.pair as usize].remove(opposite, best, maker_seq, 0);
                 continue;
             }
             if maker.req.account == req.account {

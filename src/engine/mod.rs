@@ -9,6 +9,8 @@
 //!   plus its withdrawals still `Initial` (amount and fee), and never exceeds its balance;
 //! - every book level's volume equals the volume the open orders resting there show (all that
 //!   remains, or an iceberg's shown part: more than 0, at most its display volume and what remains);
+//! - a book's queues hold exactly its open, unarmed orders, each once, at their side and price
+//!   (a cancel unlinks at once: no tombstones), and a level's count is its queue's length;
 //! - every timer is live: each open GTD order has its expiry, each pending order its start,
 //!   each armed dead man's switch its trigger, and nothing else is queued;
 //! - a fill never happens at a price worse than either order's limit;
@@ -30,9 +32,11 @@ pub mod ladder;
 pub mod market_data;
 pub mod markets;
 mod matching;
+pub mod open_orders;
 pub mod order;
 pub mod order_flags;
 pub mod outbox;
+mod queue;
 pub mod status;
 pub mod timers;
 pub mod trailing;
@@ -439,7 +443,7 @@ impl Exchange {
         debug_assert!(o.is_open());
         let (pair, side, price, in_book) = (o.req.pair, o.req.side, o.req.price, o.book_volume());
         if o.status == Status::Open && !self.disarm(seq) {
-            self.books[pair as usize].cancel(side, price, in_book);
+            self.books[pair as usize].remove(side, price, seq, in_book);
         }
         self.finish(seq, status, reason, t);
         self.note_spread(pair, t);

@@ -6,7 +6,7 @@
 //! `DATA_DIR/checkpoints/` is named `checkpoint-EPOCH-SEQ.ckpt` and is three parts:
 //!
 //! ```text
-//! {"format":"calamari-engine-checkpoint","version":1,"engine":"…","seq":…,…}\n   header (JSON)
+//! {"format":"calamari-engine-checkpoint","version":2,"engine":"…","seq":…,…}\n   header (JSON)
 //! 8 hex digits\n                                                                 CRC-32 of header line + payload
 //! payload (postcard bytes)
 //! ```
@@ -24,7 +24,9 @@ use std::path::{Path, PathBuf};
 /// The container's name and version: a file of another version is refused (the log is
 /// replayed instead).
 pub const FORMAT: &str = "calamari-engine-checkpoint";
-pub const VERSION: u32 = 2;
+/// 2: books keep each level's orders as a list rebuilt into the book's slab (`engine::queue`).
+/// 3: trades and ledger entries left the engine (`engine::outbox`): counters and a running hash.
+pub const VERSION: u32 = 3;
 /// The directory under the data directory.
 pub const DIR: &str = "checkpoints";
 

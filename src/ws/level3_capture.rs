@@ -122,9 +122,9 @@ pub struct L3Tracker {
 }
 
 /// The live orders of one level, front first (the queue also holds lazily removed ones).
-fn level_orders(ex: &Exchange, side: Side, price: u64, queue: &std::collections::VecDeque<OrderSeq>) -> Vec<L3Order> {
-    let mut out = Vec::with_capacity(queue.len());
-    for &seq in queue {
+fn level_orders(ex: &Exchange, side: Side, price: u64, queue: impl Iterator<Item = OrderSeq>) -> Vec<L3Order> {
+    let mut out = Vec::new();
+    for seq in queue {
         let Some(o) = ex.orders.get(seq as usize) else { continue };
         if o.status != Status::Open || o.req.side != side || o.req.price != price || o.is_armed() {
             continue;
@@ -142,7 +142,7 @@ fn level_orders(ex: &Exchange, side: Side, price: u64, queue: &std::collections:
 fn side_levels(ex: &Exchange, pair: usize, side: Side, depth: usize) -> Vec<L3Level> {
     ex.books[pair]
         .levels(side)
-        .map(|(price, level)| L3Level { price: *price, orders: level_orders(ex, side, *price, &level.queue) })
+        .map(|(price, level)| L3Level { price: *price, orders: level_orders(ex, side, *price, ex.books[pair].queue(level)) })
         .filter(|l| !l.orders.is_empty())
         .take(depth)
         .collect()

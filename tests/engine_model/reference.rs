@@ -178,8 +178,8 @@ impl Reference {
 pub fn engine_resting(ex: &Exchange, pair: u16, side: Side) -> Vec<(OrderSeq, u64, i128)> {
     let mut out = Vec::new();
     for (price, level) in ex.books[pair as usize].levels(side) {
-        for s in &level.queue {
-            let o = &ex.orders[*s as usize];
+        for s in ex.books[pair as usize].queue(level) {
+            let o = &ex.orders[s as usize];
             if o.is_open() && o.req.price == *price {
                 out.push((o.seq, *price, o.remaining()));
             }

@@ -48,7 +48,8 @@ pub fn fingerprint(ex: &Exchange) -> Fingerprint {
             .books
             .iter()
             .map(|b| {
-                let queued: usize = [Side::Buy, Side::Sell].iter().map(|s| b.levels(*s).map(|(_, l)| l.queue.len()).sum::<usize>()).sum();
+                let queued: usize =
+                    [Side::Buy, Side::Sell].iter().map(|s| b.levels(*s).map(|(_, l)| b.queue(l).count()).sum::<usize>()).sum();
                 (b.depth(Side::Buy, usize::MAX), b.depth(Side::Sell, usize::MAX), b.total_live(), queued)
             })
             .collect(),
@@ -180,7 +181,8 @@ pub fn extra_invariants(ex: &Exchange, n_trades: usize) {
             let owner = &ex.accounts[o.req.account as usize];
             assert!(owner.open_orders.contains(&o.seq));
             let level = ex.books[o.req.pair as usize].levels(o.req.side).find(|(p, _)| **p == o.req.price).map(|(_, l)| l);
-            let queued = level.is_some_and(|l| l.queue.contains(&o.seq));
+            let book = &ex.books[o.req.pair as usize];
+            let queued = level.is_some_and(|l| book.queue(l).any(|s| s == o.seq));
             assert_eq!(queued, !pending, "order {} ({:?}) in its book level: {queued}", o.seq, o.status);
             if let Some(d) = o.req.display_volume {
                 assert!(pending || (o.shown > 0 && o.shown <= d), "iceberg {} shows {} of {d}", o.seq, o.shown);
@@ -223,7 +225,7 @@ pub fn extra_invariants(ex: &Exchange, n_trades: usize) {
         for side in [Side::Buy, Side::Sell] {
             for (price, level) in book.levels(side) {
                 assert!(level.live > 0 && level.volume > 0, "pair {p}: empty level {price} left in the book");
-                let live = level.queue.iter().filter(|s| ex.orders[**s as usize].is_open()).count();
+                let live = book.queue(level).filter(|s| ex.orders[*s as usize].is_open()).count();
                 assert_eq!(live as u32, level.live, "pair {p} level {price}: live count");
             }
         }
