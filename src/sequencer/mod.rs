@@ -16,12 +16,18 @@
 //! [`Sequencer::stop`] is the graceful end (SIGTERM): the engine finishes the jobs queued before
 //! it, the storage thread commits the last batch and exits, and `stop` returns once it has.
 
+mod engine_thread;
+mod stats;
+mod storage_thread;
+
+use stats::RunningFlag;
+pub use stats::SequencerStats;
+
 use crate::engine::{Applied, Command, Envelope, Exchange};
 use crate::error::KrakenError;
 use crate::storage::CommandLog;
-use crossbeam_channel::{Receiver, Sender};
-use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use crossbeam_channel::Sender;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -110,51 +116,6 @@ struct Batch {
     replies: Vec<Deferred>,
 }
 
-/// Counters an operator (and the benchmarks) can read; `telemetry` exposes them in `/metrics`.
-pub struct SequencerStats {
-    pub queue_depth: AtomicUsize,
-    pub commits: AtomicU64,
-    pub committed_commands: AtomicU64,
-    /// Log records per group commit (1, 2, 4, … 8192).
-    pub commit_records: Histogram,
-    /// Seconds per group commit (append + sync).
-    pub commit_seconds: Histogram,
-    /// False once the engine thread has ended (returned or panicked).
-    pub engine_running: AtomicBool,
-    /// False once the storage thread has ended.
-    pub storage_running: AtomicBool,
-    /// Set once a commit failed (only observable with [`OnStorageFailure::StopAcknowledging`]).
-    pub storage_failed: AtomicBool,
-    /// Batches the storage thread has made durable (the engine thread waits on it before an
-    /// executions snapshot reads the history tables).
-    pub durable_batches: AtomicU64,
-}
-
-/// Clears a running flag when its thread ends, by return or by panic.
-struct RunningFlag<'a>(&'a AtomicBool);
-
-impl Drop for RunningFlag<'_> {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::Relaxed);
-    }
-}
-
-impl Default for SequencerStats {
-    fn default() -> Self {
-        SequencerStats {
-            queue_depth: AtomicUsize::new(0),
-            commits: AtomicU64::new(0),
-            committed_commands: AtomicU64::new(0),
-            commit_records: Histogram::new(exponential_buckets(1.0, 2.0, 14)),
-            commit_seconds: Histogram::new(crate::telemetry::SECONDS_BUCKETS),
-            engine_running: AtomicBool::new(true),
-            storage_running: AtomicBool::new(true),
-            storage_failed: AtomicBool::new(false),
-            durable_batches: AtomicU64::new(0),
-        }
-    }
-}
-
 /// Where committed batches' market captures go (the publisher's queue), once one is attached.
 pub type MarketSink = Arc<std::sync::OnceLock<Sender<crate::ws::capture::MarketBatch>>>;
 
@@ -220,13 +181,13 @@ impl Sequencer {
         let l2 = level3.clone();
         std::thread::Builder::new()
             .name("engine".into())
-            .spawn(move || engine_loop(exchange, job_rx, batch_tx, max_batch.max(1), s2, clock, (m2, a2, l2)))
+            .spawn(move || engine_thread::engine_loop(exchange, job_rx, batch_tx, max_batch.max(1), s2, clock, (m2, a2, l2)))
             .expect("spawn engine thread");
         let s3 = stats.clone();
         let m3 = market.clone();
         let storage = std::thread::Builder::new()
             .name("storage".into())
-            .spawn(move || storage_loop(log, batch_rx, s3, on_failure, (m3, a3), v2))
+            .spawn(move || storage_thread::storage_loop(log, batch_rx, s3, on_failure, (m3, a3), v2))
             .expect("spawn storage thread");
         Sequencer { jobs: job_tx, stats, storage_thread: Arc::new(Mutex::new(Some(storage))), market, view, accounts, level3 }
     }
@@ -380,186 +341,5 @@ impl Sequencer {
             })
         }))?;
         rx.await.map_err(|_| KrakenError::Unavailable)
-    }
-}
-
-fn engine_loop(
-    mut ex: Exchange,
-    jobs: Receiver<Message>,
-    batches: Sender<Batch>,
-    max_batch: usize,
-    stats: Arc<SequencerStats>,
-    clock: Option<crate::clock::Clock>,
-    (market, accounts, level3): (MarketSink, crate::ws::private::capture::AccountSink, Arc<crate::ws::level3_capture::Interest>),
-) {
-    let _running = RunningFlag(&stats.engine_running);
-    let mut tracker = crate::ws::capture::Tracker::new();
-    tracker.level3.interest = Some(level3);
-    let mut account_tracker = crate::ws::private::capture::Tracker::new();
-    let mut last = 0u64;
-    let mut sent = 0u64;
-    let mut stopping = false;
-    while !stopping && !stats.storage_failed.load(Ordering::SeqCst) {
-        let Ok(first) = jobs.recv() else { break };
-        let mut batch = Batch { pending: Pending::default(), replies: Vec::new() };
-        let mut next = Some(first);
-        let mut n = 0;
-        while let Some(message) = next {
-            match message {
-                Message::Job(j) if stats.storage_failed.load(Ordering::SeqCst) => {
-                    n += 1;
-                    drop(j);
-                }
-                Message::Job(j) => {
-                    n += 1;
-                    let now = clock_ns(&clock).max(last);
-                    last = now;
-                    tick_if_due(&mut ex, &mut batch.pending.records, now);
-                    batch.replies.push(j(&mut ex, &mut batch.pending, now));
-                }
-                Message::Stop => {
-                    stopping = true;
-                    break;
-                }
-            }
-            // A state replacement or a snapshot ends its batch, so storage sees it alone.
-            next = if n < max_batch && !batch.pending.has_control() { jobs.try_recv().ok() } else { None };
-        }
-        stats.queue_depth.fetch_sub(n, Ordering::Relaxed);
-        if batch.pending.replace_log {
-            tracker.force_full = true;
-            account_tracker.reset = true;
-        }
-        if market.get().is_some() {
-            batch.pending.market = tracker.capture(&ex, last);
-        }
-        if let Some((_, watchers)) = accounts.get() {
-            let wait_durable = || {
-                while stats.durable_batches.load(Ordering::SeqCst) < sent
-                    && stats.storage_running.load(Ordering::SeqCst)
-                    && !stats.storage_failed.load(Ordering::SeqCst)
-                {
-                    std::thread::sleep(std::time::Duration::from_micros(200));
-                }
-            };
-            batch.pending.accounts = account_tracker.capture(&mut ex, watchers, last, &wait_durable);
-        }
-        // After the captures (which read this batch's records), the history leaves the engine.
-        batch.pending.history = std::mem::take(&mut ex.history_out);
-        if batches.send(batch).is_err() {
-            break;
-        }
-        sent += 1;
-    }
-    // Stopped or storage failed: storage gets nothing more, and every job still queued or sent
-    // later is dropped unrun, which answers its caller `EService:Unavailable`.
-    drop(batches);
-    for message in jobs.iter() {
-        if let Message::Job(j) = message {
-            stats.queue_depth.fetch_sub(1, Ordering::Relaxed);
-            drop(j);
-        }
-    }
-}
-
-/// Funding transitions and timers (order expiries and starts, dead man's switches) whose time
-/// has come are applied (and logged) before the job that first
-/// runs at or after their time, so that every job sees them and a replay repeats them.
-fn tick_if_due(ex: &mut Exchange, records: &mut Vec<Vec<u8>>, now: u64) {
-    if ex.due(now) {
-        let env = Envelope { time_ns: now, key_nonce: None, command: Command::Tick };
-        if ex.apply(&env).is_ok() {
-            records.push(serde_json::to_vec(&env).expect("commands serialize"));
-        }
-    }
-}
-
-fn storage_loop(
-    mut log: Box<dyn CommandLog>,
-    batches: Receiver<Batch>,
-    stats: Arc<SequencerStats>,
-    on_failure: OnStorageFailure,
-    (market_sink, account_sink): (MarketSink, crate::ws::private::capture::AccountSink),
-    view: Arc<crate::ws::market_view::MarketView>,
-) {
-    let _running = RunningFlag(&stats.storage_running);
-    let mut carried: Option<Batch> = None;
-    let mut received = 0u64;
-    loop {
-        let first = match carried.take() {
-            Some(b) => b,
-            None => match batches.recv() {
-                Ok(b) => b,
-                Err(_) => break,
-            },
-        };
-        received += 1;
-        let control = first.pending.has_control();
-        let Pending { mut records, replace_log, snapshots, mut market, mut accounts, mut history } = first.pending;
-        let mut replies = first.replies;
-        // Group commit: whatever queued up while the last commit was syncing goes in this one
-        // (a batch that replaces the log or takes a snapshot is committed on its own).
-        while !control {
-            let Ok(more) = batches.try_recv() else { break };
-            if more.pending.has_control() {
-                carried = Some(more);
-                break;
-            }
-            received += 1;
-            records.extend(more.pending.records);
-            market.extend(more.pending.market);
-            accounts.extend(more.pending.accounts);
-            history.extend(more.pending.history);
-            replies.extend(more.replies);
-            if records.len() >= 8192 {
-                break;
-            }
-        }
-        if !records.is_empty() || replace_log || !history.is_empty() {
-            let started = std::time::Instant::now();
-            let result =
-                if replace_log { log.replace_all_with_history(&records, &history) } else { log.append_with_history(&records, &history) };
-            if let Err(e) = result {
-                tracing::error!(error = %e, "storage failed; stopping so that nothing unsaved is acknowledged");
-                if on_failure == OnStorageFailure::Abort {
-                    std::process::abort();
-                }
-                stats.storage_failed.store(true, Ordering::SeqCst);
-                // Unsent replies answer `EService:Unavailable`; so do the batches still queued.
-                drop(replies);
-                drop(carried);
-                for batch in batches.iter() {
-                    drop(batch);
-                }
-                return;
-            }
-            stats.commits.fetch_add(1, Ordering::Relaxed);
-            stats.committed_commands.fetch_add(records.len() as u64, Ordering::Relaxed);
-            stats.commit_seconds.observe(started.elapsed().as_secs_f64());
-            stats.commit_records.observe(records.len() as f64);
-        }
-        // Durable now: the REST view shows it before any reply goes out (a read after an
-        // acknowledgement sees it), and the publisher's feeds may show it (an unbounded queue:
-        // never blocks storage).
-        if !market.is_empty() {
-            view.apply(&market);
-            if let Some(sink) = market_sink.get() {
-                let _ = sink.send(market);
-            }
-        }
-        if !accounts.is_empty() {
-            if let Some((sink, _)) = account_sink.get() {
-                let _ = sink.send(accounts);
-            }
-        }
-        for path in snapshots {
-            if let Err(e) = log.snapshot(&path) {
-                tracing::error!(error = %e, path = %path.display(), "snapshot failed");
-            }
-        }
-        stats.durable_batches.store(received, Ordering::SeqCst);
-        for reply in replies {
-            reply();
-        }
     }
 }
