@@ -8,30 +8,14 @@
 mod common;
 use common::{ok, Key, Server, BIN};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 fn start(dir: &Path) -> Server {
     let cfg = dir.join("history.toml");
     // Checkpoints only when the test asks for one.
     std::fs::write(&cfg, "[storage]\ncheckpoint_every_commands = 100000000\ncheckpoint_every_seconds = 100000000\n").unwrap();
-    let mut child = Command::new(BIN)
-        .args(["--data-dir", dir.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0", "--market", "off", "--limits", "off"])
-        .args(["--config", cfg.to_str().unwrap()])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("server output").unwrap();
-        if line.contains("listening on") {
-            break line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Server::attach(child, url, dir)
+    Server::start_in_with(dir, &["--limits", "off", "--config", cfg.to_str().unwrap()], &[])
 }
 
 fn cli_json(s: &Server, args: &[&str]) -> Value {
