@@ -219,6 +219,10 @@ pub struct Exchange {
     /// Records made since the sequencer last drained them: not state (see `outbox`).
     #[serde(skip)]
     pub history_out: outbox::HistoryOut,
+    /// Orders closed by the command being applied, emitted into the outbox as they stand at its
+    /// end (`outbox`): not state, empty between commands.
+    #[serde(skip)]
+    closing: Vec<OrderSeq>,
     next_funding: u64,
     pub funding: funding::FundingState,
     next_public_trade: Vec<u64>,
@@ -264,6 +268,7 @@ impl Exchange {
             market_data,
             history: outbox::HistoryCounters::default(),
             history_out: outbox::HistoryOut::default(),
+            closing: Vec::new(),
             next_funding: 1,
             funding: funding::FundingState::default(),
             next_public_trade,
@@ -318,7 +323,17 @@ impl Exchange {
         } else {
             self.set_books_time(self.now_ns); // a refusal leaves no trace, the books' clock included
         }
+        self.emit_closed();
         result
+    }
+
+    /// Emits the orders this command closed (once each, in the order they closed).
+    fn emit_closed(&mut self) {
+        for seq in std::mem::take(&mut self.closing) {
+            let c = outbox::ClosedOrder { n: self.history.next_closed, order: self.orders[seq as usize].clone() };
+            self.history.closed(&c);
+            self.history_out.closed_orders.push(c);
+        }
     }
 
     /// Replaces a pair's history (generated or imported) while it has no live trade.
@@ -463,6 +478,7 @@ impl Exchange {
         acct.holds[asset as usize] -= release;
         acct.open_orders.remove(&seq);
         acct.closed_orders.push(seq);
+        self.closing.push(seq);
         self.triggers.note_close(&self.orders[seq as usize]);
     }
 

@@ -4,6 +4,7 @@
 use super::*;
 
 pub fn check_money(ex: &Exchange) {
+    check_closed_outbox(ex);
     let m = &ex.markets;
     // Trade records come in (taker, maker) pairs of one fill.
     assert_eq!(ex.history_out.trades.len() % 2, 0);
@@ -177,4 +178,17 @@ fn check_funding(ex: &Exchange) {
             _ => assert_eq!((n, sum), (1, -(w.amount + w.fee)), "withdrawal {} ({:?}) debit", w.id, w.status),
         }
     }
+}
+
+/// Every closed order the engine holds was emitted into the outbox once, numbered in order, as it
+/// stands now (nothing changes an order after the command that closed it), and nothing else was.
+pub fn check_closed_outbox(ex: &Exchange) {
+    let emitted = &ex.history_out.closed_orders;
+    for (i, c) in emitted.iter().enumerate() {
+        assert_eq!(c.n as usize, i);
+        assert_eq!(&c.order, &ex.orders[c.order.seq as usize], "a closed order changed after it was emitted");
+    }
+    let closed = ex.orders.iter().filter(|o| !o.is_open()).count();
+    assert_eq!(emitted.len(), closed, "every closed order is emitted once");
+    assert_eq!(ex.history.next_closed as usize, closed);
 }

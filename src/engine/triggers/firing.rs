@@ -124,6 +124,7 @@ impl Exchange {
                 o.parent = Some(parent);
                 self.orders.push(o);
                 self.accounts[self.orders[seq as usize].req.account as usize].closed_orders.push(seq);
+                self.closing.push(seq);
                 return;
             }
         };
