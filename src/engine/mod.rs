@@ -501,6 +501,11 @@ impl Exchange {
         self.ids.encode(IdKind::Order, seq)
     }
 
+    /// An open (or pending) order by its sequence; a closed one is in the history tables.
+    pub fn open_order(&self, seq: OrderSeq) -> Option<&Order> {
+        self.orders.get(seq as usize).filter(|o| o.is_open())
+    }
+
     pub fn order_by_txid(&self, txid: &str) -> Option<&Order> {
         let seq = self.ids.decode(IdKind::Order, txid.trim())?;
         self.orders.get(seq as usize)
