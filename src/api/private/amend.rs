@@ -118,16 +118,25 @@ pub async fn order_amends(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
     let txid = p.text("order_id").or(p.text("txid")).ok_or_else(|| KrakenError::invalid("order_id"))?;
     let seq = order_seq(st, txid)?;
     let (account, permissions) = (c.account(), c.key.permissions);
+    // An open order from the engine first, then a closed one from the table (an order that
+    // closed between the two reads is found in the second).
+    let open = st.sequencer.read(move |ex| ex.open_order(seq).filter(|o| o.req.account == account).map(|o| o.req.pair)).await?;
+    let (is_open, pair) = match open {
+        Some(pair) => (true, pair),
+        None => {
+            let closed = super::history::from_store(st, move |h| h.closed_order(seq)).await?;
+            (false, closed.filter(|o| o.req.account == account).ok_or(KrakenError::UnknownOrder)?.req.pair)
+        }
+    };
+    // Kraken: "Query open orders & trades or Query closed orders & trades, depending on
+    // status of order".
+    let needs = if is_open { P::QUERY_OPEN_ORDERS } else { P::QUERY_CLOSED_ORDERS };
+    if !permissions.contains(needs) {
+        return Err(KrakenError::PermissionDenied);
+    }
     st.sequencer
         .read(move |ex| {
-            let o = ex.orders.get(seq as usize).filter(|o| o.req.account == account).ok_or(KrakenError::UnknownOrder)?;
-            // Kraken: "Query open orders & trades or Query closed orders & trades, depending on
-            // status of order".
-            let needs = if o.is_open() { P::QUERY_OPEN_ORDERS } else { P::QUERY_CLOSED_ORDERS };
-            if !permissions.contains(needs) {
-                return Err(KrakenError::PermissionDenied);
-            }
-            let pair = ex.markets.pair(o.req.pair);
+            let pair = ex.markets.pair(pair);
             let amends: Vec<Value> = ex
                 .amend_history(seq)
                 .iter()

@@ -21,11 +21,12 @@
 use super::{balances, executions};
 use crate::engine::account::TradeRecord;
 use crate::engine::events::{OrderEvent, OrderEventKind};
-use crate::engine::order::{OrderSeq, Status};
+use crate::engine::order::{Order, OrderSeq, Status};
 use crate::engine::Exchange;
 use crate::storage::history_read::HistoryReader;
 use crate::ws::channels::Sym;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
@@ -389,7 +390,10 @@ fn snapshot(ex: &Exchange, syms: &[Sym], r: &Request, history: Option<&HistoryRe
             if r.snap_trades {
                 let data = last_fills(ex, history, r.account)
                     .into_iter()
-                    .map(|(tr, cq, cc)| executions::trade(ex, &syms[tr.pair as usize], &ex.orders[tr.order as usize], &tr, cq, cc, true))
+                    .filter_map(|(tr, cq, cc)| {
+                        let o = order_now(ex, history, tr.order)?;
+                        Some(executions::trade(ex, &syms[tr.pair as usize], &o, &tr, cq, cc, true))
+                    })
                     .collect();
                 push(out, r.account, r.channel, Some(r.conn), false, executions::message("snapshot", data));
             }
@@ -397,6 +401,29 @@ fn snapshot(ex: &Exchange, syms: &[Sym], r: &Request, history: Option<&HistoryRe
     }
     if let Some(last) = out.msgs.last_mut() {
         last.activate = true;
+    }
+}
+
+/// An order as it stands now: open in the engine, closed in this batch (the outbox), or closed
+/// before it (the closed-orders table: every earlier batch is durable by now). A read error or
+/// a missing row is logged and gives `None`.
+fn order_now<'a>(ex: &'a Exchange, history: Option<&HistoryReader>, seq: OrderSeq) -> Option<Cow<'a, Order>> {
+    if let Some(o) = ex.open_order(seq) {
+        return Some(Cow::Borrowed(o));
+    }
+    if let Some(c) = ex.history_out.closed_orders.iter().rev().find(|c| c.order.seq == seq) {
+        return Some(Cow::Borrowed(&c.order));
+    }
+    match history.map(|h| h.closed_order(seq)) {
+        Some(Ok(Some(o))) => Some(Cow::Owned(o)),
+        Some(Err(e)) => {
+            tracing::error!(error = %e, "history read failed (executions snapshot)");
+            None
+        }
+        _ => {
+            tracing::error!(order = seq, "order of a fill not found (executions snapshot)");
+            None
+        }
     }
 }
 
