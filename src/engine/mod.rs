@@ -35,6 +35,7 @@ mod matching;
 pub mod open_orders;
 pub mod order;
 pub mod order_flags;
+pub mod orders;
 pub mod outbox;
 mod queue;
 pub mod status;
@@ -210,7 +211,8 @@ pub struct Exchange {
     pub ids: IdCodec,
     pub accounts: Vec<Account>,
     account_names: HashMap<String, AccountId>,
-    pub orders: Vec<Order>,
+    /// The orders not final, by sequence, and the sequence counter (`orders`).
+    pub orders: orders::Orders,
     pub books: Vec<Book>,
     pub market_data: Vec<MarketData>,
     /// The next trade and ledger sequence numbers and the running hash of every record made
@@ -263,7 +265,7 @@ impl Exchange {
             ids: IdCodec::new(seed),
             accounts,
             account_names,
-            orders: Vec::new(),
+            orders: orders::Orders::default(),
             books,
             market_data,
             history: outbox::HistoryCounters::default(),
@@ -327,10 +329,12 @@ impl Exchange {
         result
     }
 
-    /// Emits the orders this command closed (once each, in the order they closed).
+    /// Emits the orders this command closed (once each, in the order they closed) and takes
+    /// them out of the engine: from here on they are only in the history tables.
     fn emit_closed(&mut self) {
         for seq in std::mem::take(&mut self.closing) {
-            let c = outbox::ClosedOrder { n: self.history.next_closed, order: self.orders[seq as usize].clone() };
+            let Some(order) = self.orders.remove(seq) else { continue };
+            let c = outbox::ClosedOrder { n: self.history.next_closed, order };
             self.history.closed(&c);
             self.history_out.closed_orders.push(c);
         }
@@ -477,7 +481,6 @@ impl Exchange {
         let acct = &mut self.accounts[account as usize];
         acct.holds[asset as usize] -= release;
         acct.open_orders.remove(&seq);
-        acct.closed_orders.push(seq);
         self.closing.push(seq);
         self.triggers.note_close(&self.orders[seq as usize]);
     }
@@ -506,8 +509,9 @@ impl Exchange {
         self.orders.get(seq as usize).filter(|o| o.is_open())
     }
 
-    pub fn order_by_txid(&self, txid: &str) -> Option<&Order> {
-        let seq = self.ids.decode(IdKind::Order, txid.trim())?;
-        self.orders.get(seq as usize)
+    /// An order as the commands applied since the outbox was last drained left it: in the engine
+    /// if it is not final, else in the outbox (for the answer to the command that closed it).
+    pub fn order_or_emitted(&self, seq: OrderSeq) -> Option<&Order> {
+        self.orders.get(seq as usize).or_else(|| self.history_out.closed_orders.iter().rev().find(|c| c.order.seq == seq).map(|c| &c.order))
     }
 }

@@ -165,7 +165,7 @@ pub fn replay_data_dir(data_dir: &Path, config: &crate::config::Config, at: Opti
         records: r.records,
         digest: r.exchange.digest(),
         invariants,
-        orders: r.exchange.orders.len(),
+        orders: r.exchange.orders.next_seq() as usize,
         ledger_entries: r.exchange.history.next_ledger as usize,
         checkpoint,
     })

@@ -10,7 +10,7 @@ pub fn check_money(ex: &Exchange) {
     assert_eq!(ex.history_out.trades.len() % 2, 0);
     for (i, t) in ex.history_out.trades.iter().enumerate() {
         assert_eq!(t.seq as usize, i);
-        assert_eq!(ex.orders[t.order as usize].req.account, t.account);
+        assert_eq!(order(ex, t.order).req.account, t.account);
     }
     let mut fees_collected = vec![0i128; m.assets.len()];
     for f in ex.history_out.trades.chunks(2) {
@@ -24,7 +24,7 @@ pub fn check_money(ex: &Exchange) {
         );
         // The taker is the newer order, a scheduled one that started after the maker came, a
         // fired trigger order, one re-quoted since, or one amended to a price that crossed.
-        let (to, mo) = (&ex.orders[taker.order as usize], &ex.orders[maker.order as usize]);
+        let (to, mo) = (&order(ex, taker.order), &order(ex, maker.order));
         let scheduled = to.req.start_ns.is_some();
         assert!(
             taker.order > maker.order || scheduled || to.stop.is_some() || to.open_ns >= mo.open_ns || ex.amends.contains_key(&taker.order),
@@ -75,7 +75,7 @@ pub fn check_money(ex: &Exchange) {
         }
     }
     // Orders are the sums of their fills.
-    for o in &ex.orders {
+    for o in &all_orders(ex) {
         let pair = m.pair(o.req.pair);
         let mine: Vec<_> = o.trades.iter().map(|t| &ex.history_out.trades[*t as usize]).collect();
         assert!(mine.iter().all(|t| t.order == o.seq), "order {}'s trade list points at other orders' trades", o.seq);
@@ -180,15 +180,17 @@ fn check_funding(ex: &Exchange) {
     }
 }
 
-/// Every closed order the engine holds was emitted into the outbox once, numbered in order, as it
-/// stands now (nothing changes an order after the command that closed it), and nothing else was.
+/// Every order that closed was emitted into the outbox once, numbered in order, final, and left
+/// the engine; the engine holds only orders that are not final; together they are every order.
 pub fn check_closed_outbox(ex: &Exchange) {
     let emitted = &ex.history_out.closed_orders;
     for (i, c) in emitted.iter().enumerate() {
         assert_eq!(c.n as usize, i);
-        assert_eq!(&c.order, &ex.orders[c.order.seq as usize], "a closed order changed after it was emitted");
+        assert!(!c.order.is_open(), "an emitted order is not final");
+        assert!(ex.orders.get(c.order.seq as usize).is_none(), "a closed order stayed in the engine after it was emitted");
     }
-    let closed = ex.orders.iter().filter(|o| !o.is_open()).count();
-    assert_eq!(emitted.len(), closed, "every closed order is emitted once");
-    assert_eq!(ex.history.next_closed as usize, closed);
+    assert!(ex.orders.iter().all(|o| o.is_open()), "the engine holds a closed order");
+    assert_eq!(ex.history.next_closed as usize, emitted.len());
+    let all = all_orders(ex);
+    assert!(all.iter().enumerate().all(|(i, o)| o.seq == i as u64) && all.len() as u64 == ex.orders.next_seq(), "an order lost");
 }
