@@ -6,7 +6,8 @@
 //! hold (conservation, holds, no fill worse than a limit) and traded volume is printed beside the
 //! baseline's so that an engine that skips work shows. `calamari_full_mix` is Calamari on the
 //! same stream with 10% of what rests being untriggered stops and trailing stops (re-evaluated on
-//! every trade), beside the plain mix in the same run.
+//! every trade), beside the plain mix in the same run. `ENGINE_BENCH_CHECK_ONLY=1` stops after
+//! the checks (see `bench`).
 
 mod baseline;
 mod engines;
@@ -68,6 +69,12 @@ fn bench(c: &mut Criterion) {
     eprintln!("     matchcore: two-level sweep case, (traded, worse fills): {:?}", engines::matchcore_sweep_case());
     eprintln!("     matchcore: fills worse than the taker's limit (GTC, IOC): {:?}", mc.worse_than_limit);
     check_once::<OrderbookRs>("orderbook-rs", &s);
+    // ENGINE_BENCH_CHECK_ONLY=1: the checks above and no timing, for an instruction count under
+    // `valgrind --tool=callgrind --toggle-collect='*check_once*'` (one pass of the stream per
+    // engine; the count does not depend on what else the machine runs).
+    if std::env::var_os("ENGINE_BENCH_CHECK_ONLY").is_some() {
+        return;
+    }
 
     let mut group = c.benchmark_group("mixed_stream");
     group.throughput(Throughput::Elements(s.ops.len() as u64));

@@ -29,7 +29,7 @@ pub const FORMAT: &str = "calamari-engine-checkpoint";
 /// 4: closed orders are emitted into the outbox (`engine::outbox`): a closings counter.
 /// 5: closed orders left the engine (`engine::orders`): the orders not final and the order
 ///    counter; accounts no longer list their closed orders.
-pub const VERSION: u32 = 5;
+pub const VERSION: u32 = 6;
 /// The directory under the data directory.
 pub const DIR: &str = "checkpoints";
 
