@@ -93,6 +93,7 @@ struct Server {
     child: Child,
     bin: PathBuf,
     data: PathBuf,
+    args: Vec<String>,
     url: String,
 }
 
@@ -112,32 +113,59 @@ impl Server {
         }
         let dir = data.to_str().unwrap();
         let args: Vec<String> = args.iter().map(|a| a.replace("{data}", dir)).collect();
-        let child = Command::new(&bin)
-            .args(["--data-dir", dir, "serve", "--listen", "127.0.0.1:0"])
+        let child = Self::spawn(&bin, &data, &args, stderr);
+        let mut server = Server { child, bin, data, args, url: String::new() };
+        server.wait_listening();
+        server
+    }
+
+    fn spawn(bin: &PathBuf, data: &std::path::Path, args: &[String], stderr: Stdio) -> Child {
+        Command::new(bin)
+            .args(["--data-dir", data.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
             // A quiet exchange unless the run asks for the simulated market.
             .args(if args.iter().any(|a| a == "--market") { &[][..] } else { &["--market", "off"][..] })
-            .args(&args)
+            .args(args)
             // LOADGEN_RUST_LOG=info measures the server with its request log on.
             .env("RUST_LOG", std::env::var("LOADGEN_RUST_LOG").unwrap_or_else(|_| "warn".into()))
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
-            .expect("start calamari");
-        let mut server = Server { child, bin, data, url: String::new() };
+            .expect("start calamari")
+    }
+
+    fn wait_listening(&mut self) {
         let started = Instant::now();
-        server.url = loop {
-            if let Ok(text) = std::fs::read_to_string(server.data.join("server.json")) {
+        self.url = loop {
+            if let Ok(text) = std::fs::read_to_string(self.data.join("server.json")) {
                 if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
                     break v["url"].as_str().unwrap().to_string();
                 }
             }
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("calamari serve {args:?} exited: {status}");
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("calamari serve {:?} exited: {status}", self.args);
             }
-            assert!(started.elapsed() < Duration::from_secs(60), "server did not start");
+            assert!(started.elapsed() < Duration::from_secs(120), "server did not start");
             std::thread::sleep(Duration::from_millis(50));
         };
-        server
+    }
+
+    /// Stops the server (SIGTERM, as an operator would) and starts it again on the same data
+    /// directory with the same arguments, each option in `set` given its new value; returns the
+    /// seconds until it listened.
+    fn restart(&mut self, set: &[(&str, &str)]) -> f64 {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(self.data.join("server.json"));
+        for (option, value) in set {
+            match self.args.iter().position(|a| a == option) {
+                Some(i) => self.args[i + 1] = value.to_string(),
+                None => self.args.extend([option.to_string(), value.to_string()]),
+            }
+        }
+        let started = Instant::now();
+        self.child = Self::spawn(&self.bin, &self.data, &self.args, Stdio::inherit());
+        self.wait_listening();
+        started.elapsed().as_secs_f64()
     }
 
     fn cli(&self, args: &[&str]) -> String {

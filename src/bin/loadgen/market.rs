@@ -8,7 +8,8 @@
 //! * `loadgen market-day [--speed 1000] [--rate 1] [--markdown FILE]`: storage. A fresh server
 //!   whose simulator runs `speed` times faster than real time, until it has run one simulated
 //!   day of steps; then the data directory's size, the log's records (by `calamari replay`,
-//!   which also times a restart's replay), the wall time and the server's resident memory.
+//!   which also times a full replay), the wall time, the server's resident memory at each quarter
+//!   of the day, and after a restart of the same data directory (market off).
 
 use super::throughput::{add_order_request, run_phase, Row};
 use super::{arg, percentile, write_markdown, Key, Server};
@@ -121,7 +122,7 @@ pub fn simulated_day() {
     let rate = arg("--rate", 1);
     let day_steps = 86_400;
     let config = format!("[market]\nspeed = {speed}\nrate = {rate}\n");
-    let s = Server::start(
+    let mut s = Server::start(
         &["--limits", "off", "--market", "on", "--config", "{data}/market.toml"],
         &[("market.toml", config)],
         Stdio::inherit(),
@@ -132,6 +133,8 @@ pub fn simulated_day() {
         dir_bytes(&s.data)
     };
     let mut last_print = Instant::now();
+    // Resident memory as the day goes: at each quarter of its steps.
+    let mut quarters: Vec<f64> = Vec::new();
     let shown = loop {
         std::thread::sleep(Duration::from_secs(2));
         let v: serde_json::Value = serde_json::from_str(&s.cli(&["market", "show", "XBTUSD", "--json"])).unwrap_or_default();
@@ -139,6 +142,9 @@ pub fn simulated_day() {
         if last_print.elapsed() > Duration::from_secs(30) {
             println!("market-day: step {step} after {:.0} s, {:.1} MB", started.elapsed().as_secs_f64(), dir_bytes(&s.data) as f64 / 1e6);
             last_print = Instant::now();
+        }
+        while quarters.len() < 3 && step >= day_steps * (quarters.len() as u64 + 1) / 4 {
+            quarters.push(rss_mb(s.child.id()));
         }
         if step >= day_steps {
             s.cli(&["market", "off"]);
@@ -153,19 +159,32 @@ pub fn simulated_day() {
     let t = Instant::now();
     let replay: serde_json::Value = serde_json::from_str(&s.cli(&["replay"])).unwrap_or_default();
     let replay_s = t.elapsed().as_secs_f64();
+    // Then a restart (from the newest checkpoint and the log after it), the market off so that
+    // nothing is added: the resident memory of the same state, rebuilt without its history.
+    let restart_s = s.restart(&[("--market", "off")]);
+    std::thread::sleep(Duration::from_secs(3));
+    let rss_restarted = rss_mb(s.child.id());
+    let after: serde_json::Value = serde_json::from_str(&s.cli(&["audit"])).unwrap_or_default();
+    let same = after["digest"] == audit["digest"];
     let totals = &shown["simulator"]["totals"];
     let row = format!(
-        "| {rate}x | {steps} | {wall:.0} s | {:.1} MB | {:.1} MB | {} | {} | {} | {} | {rss:.0} MB | {replay_s:.1} s | {} |\n",
+        "| {rate}x | {steps} | {wall:.0} s | {:.1} MB | {:.1} MB | {} | {} | {} | {} | {} / {rss:.0} MB | {rss_restarted:.0} MB ({:+.0}%) in {restart_s:.1} s | {replay_s:.1} s | {} |\n",
         bytes as f64 / 1e6,
         (bytes - after_genesis.min(bytes)) as f64 / 1e6,
         replay["records"],
         totals["requotes"],
         totals["taker_orders"],
         audit["trades"],
-        if audit["ok"] == true && replay["digest"] == audit["digest"] { "audit ok, replay digest equal" } else { "**FAILED**" },
+        quarters.iter().map(|m| format!("{m:.0}")).collect::<Vec<_>>().join(" / "),
+        (rss_restarted / rss - 1.0) * 100.0,
+        if audit["ok"] == true && replay["digest"] == audit["digest"] && same {
+            "audit ok, replay and restart digests equal"
+        } else {
+            "**FAILED**"
+        },
         steps = shown["simulator"]["step"],
     );
-    let header = "| rate | steps (s simulated) | wall time | data directory | of which the day's commands | log records | re-quotes | taker orders | trade records | server RSS | `calamari replay` | check |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
+    let header = "| rate | steps (s simulated) | wall time | data directory | of which the day's commands | log records | re-quotes | taker orders | trade records | server RSS at ¼ / ½ / ¾ / all of the day | RSS after a restart | `calamari replay` | check |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
     print!("{header}{row}");
     write_markdown(&format!("{header}{row}"));
 }
