@@ -177,6 +177,29 @@ fn cpu_now(server: &Server) -> (f64, f64) {
     (cpu(server.child.id()), cpu(std::process::id()))
 }
 
+/// The server's group-commit durations so far: (bucket bound in seconds, commits at or under it),
+/// from `/metrics`.
+fn commit_buckets(url: &str) -> Vec<(f64, u64)> {
+    let text = ureq::get(&format!("{url}/metrics")).call().ok().and_then(|r| r.into_string().ok()).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| l.strip_prefix("calamari_storage_commit_duration_seconds_bucket{le=\""))
+        .filter_map(|l| {
+            let (le, rest) = l.split_once("\"}")?;
+            Some((if le == "+Inf" { f64::INFINITY } else { le.parse().ok()? }, rest.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// Of the commits between two [`commit_buckets`] readings: how many took over 5 ms, and the
+/// bound under which the slowest one fell (ms).
+fn slow_commits(before: &[(f64, u64)], after: &[(f64, u64)]) -> (u64, f64) {
+    let delta: Vec<(f64, u64)> = after.iter().map(|&(le, n)| (le, n - before.iter().find(|b| b.0 == le).map_or(0, |b| b.1))).collect();
+    let total = delta.last().map_or(0, |d| d.1);
+    let under_5ms = delta.iter().filter(|d| d.0 <= 0.005).map(|d| d.1).max().unwrap_or(0);
+    let slowest = delta.iter().find(|d| d.1 == total).map_or(0.0, |d| d.0 * 1000.0);
+    (total - under_5ms, slowest)
+}
+
 /// The markdown row of one phase's figures; `cpu` is (server, loadgen) CPU seconds used in it.
 fn table_row(name: &str, row: &Row, seconds: u64, baseline: f64, cpu: (f64, f64)) -> String {
     let rate = row.latencies_us.len() as f64 / seconds as f64;
@@ -248,20 +271,25 @@ pub fn throughput() {
     let mut open = String::new();
     if half_peak && !peaks.is_empty() {
         open.push_str(
-            "| request, open loop | rate asked (half the peak) | requests/s | p50 ms | p99 ms | Kraken errors | non-Kraken answers | server CPU (cores) | loadgen CPU (cores) | loadgen's share |\n\
-             |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+            "| request, open loop | rate asked (half the peak) | requests/s | p50 ms | p99 ms | Kraken errors | non-Kraken answers | server CPU (cores) | loadgen CPU (cores) | loadgen's share | group commits over 5 ms | slowest commit under (ms) |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         );
         for (name, request, peak) in peaks {
             let asked = (peak / 2.0).max(1.0);
+            let commits_before = commit_buckets(&url);
             let before = cpu_now(&server);
             let rows = run_phase(&url, clients, seconds, &keys, request, Some(asked));
             let after = cpu_now(&server);
+            let (slow, slowest) = slow_commits(&commits_before, &commit_buckets(&url));
             let cpu = (after.0 - before.0, after.1 - before.1);
             for (_, row) in rows {
                 let line = table_row(name, &row, seconds, 1.0, cpu);
                 // Same columns as the closed-loop row, with the asked rate in place of the ratio.
                 let cells: Vec<&str> = line.trim_end().trim_matches('|').split(" | ").map(str::trim).collect();
-                open.push_str(&format!("| {name} | {asked:.0} | {} |\n", [&cells[1..2], &cells[3..]].concat().join(" | ")));
+                open.push_str(&format!(
+                    "| {name} | {asked:.0} | {} | {slow} | {slowest} |\n",
+                    [&cells[1..2], &cells[3..]].concat().join(" | ")
+                ));
                 check(name, &row, &mut problems);
             }
         }
@@ -276,7 +304,7 @@ pub fn throughput() {
         if open.is_empty() {
             String::new()
         } else {
-            format!("\n**At half the peak rate** (open loop, the same {clients} clients on a fixed schedule, latency from each request's due time):\n\n{open}")
+            format!("\n**At half the peak rate** (open loop, the same {clients} clients on a fixed schedule, latency from each request's due time; the group commits of the row from the server's `/metrics`):\n\n{open}")
         },
         if audit.is_none() {
             "the audit passes (every asset sums to zero over all accounts, holds equal open orders) and the server counted 0 panics"
