@@ -14,8 +14,10 @@ use std::path::Path;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// How often the WAL is copied into the database file.
-pub const INTERVAL: Duration = Duration::from_millis(200);
+/// How often the WAL is copied into the database file: about as often as SQLite's own 1,000-page
+/// checkpoint ran under durable AddOrder load (~4 MB of WAL a second); every 200 ms cost more
+/// database syncs competing with the commits' WAL syncs and lowered AddOrder throughput.
+pub const INTERVAL: Duration = Duration::from_secs(1);
 
 /// The checkpoint thread; dropping this stops it (after any checkpoint in progress).
 pub struct WalCheckpointer {
