@@ -18,7 +18,6 @@ mod history;
 pub mod history_read;
 pub mod sqlite;
 mod sqlite_tail;
-mod wal_checkpoint;
 pub use sqlite_tail::{prune_before, PruneReport};
 
 use crate::engine::outbox::HistoryOut;

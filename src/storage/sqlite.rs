@@ -94,20 +94,13 @@ pub fn open(data_dir: &Path) -> Result<(SqliteLog, SqliteKeyStore), StorageError
         keys.execute_batch("ALTER TABLE api_keys ADD COLUMN settings TEXT NOT NULL DEFAULT '{}'").map_err(backend)?;
     }
     keys.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(backend)?;
-    // The log's own connection never checkpoints inside a commit; its thread does (wal_checkpoint.rs).
-    let log_conn = connect(&path)?;
-    log_conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(backend)?;
-    let mut log = SqliteLog::over(log_conn)?;
-    log._wal = Some(super::wal_checkpoint::WalCheckpointer::start(&path)?);
-    Ok((log, SqliteKeyStore { conn: Mutex::new(keys) }))
+    Ok((SqliteLog::over(connect(&path)?)?, SqliteKeyStore { conn: Mutex::new(keys) }))
 }
 
 /// The command log over its own connection.
 pub struct SqliteLog {
     pub(super) conn: Connection,
     next_seq: u64,
-    /// The writer's WAL checkpoint thread (none on a reader).
-    _wal: Option<super::wal_checkpoint::WalCheckpointer>,
 }
 
 impl SqliteLog {
@@ -115,7 +108,7 @@ impl SqliteLog {
     /// the highest record.
     pub(super) fn over(conn: Connection) -> Result<SqliteLog, StorageError> {
         let last: Option<i64> = conn.query_row("SELECT MAX(seq) FROM commands", [], |r| r.get(0)).map_err(backend)?;
-        Ok(SqliteLog { conn, next_seq: last.map_or(1, |s| s as u64 + 1), _wal: None })
+        Ok(SqliteLog { conn, next_seq: last.map_or(1, |s| s as u64 + 1) })
     }
 }
 
