@@ -52,7 +52,7 @@ impl Gen {
         if r % 2 == 0 && !self.live.is_empty() {
             let i = (self.next() % self.live.len() as u64) as usize;
             let (account, seq) = self.live.swap_remove(i);
-            if self.ex.orders[seq as usize].is_open() {
+            if self.ex.open_order(seq as u64).is_some() {
                 self.apply(Command::Cancel { account, target: CancelTarget::Order(seq as u64) }, out);
                 return;
             }
@@ -67,7 +67,7 @@ impl Gen {
         } as u64;
         let volume = (1 + self.next() % 50) as i128 * 100_000; // 0.001 .. 0.05 XBT
         if let Some(Applied::OrderPlaced(seq)) = self.apply(Command::PlaceOrder(NewOrder::limit(account, 0, side, price, volume)), out) {
-            if self.ex.orders[seq as usize].is_open() {
+            if self.ex.open_order(seq as u64).is_some() {
                 self.live.push((account, seq as u32));
             }
         }
@@ -118,7 +118,7 @@ fn build(dir: &Path, n: u64, tail: u64) -> (f64, f64) {
     println!(
         "built {written} records in {:.1} s ({} orders, {} trades, {} ledger entries in the state)",
         started.elapsed().as_secs_f64(),
-        g.ex.orders.len(),
+        g.ex.orders.next_seq(),
         g.ex.history.next_trade,
         g.ex.history.next_ledger
     );

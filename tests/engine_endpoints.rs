@@ -36,7 +36,7 @@ fn random_streams_amend_batch_edit_and_cancel_batch() {
             let cmd = command(&sim.ex, &sim.users, op);
             let armed_target = match &cmd {
                 Command::Amend(r) => match &r.target {
-                    calamari::engine::amend::AmendTarget::Order(seq) => sim.ex.orders.get(*seq as usize).is_some_and(|o| o.is_armed()),
+                    calamari::engine::amend::AmendTarget::Order(seq) => order_opt(&sim.ex, *seq).is_some_and(|o| o.is_armed()),
                     _ => false,
                 },
                 _ => false,
@@ -123,8 +123,8 @@ fn iceberg_amend_keeps_the_smallest_display() {
     };
     assert_eq!(sim.apply(amend(1_501 * LOT)), Err(KrakenError::invalid("order_qty")));
     assert!(matches!(sim.apply(amend(1_500 * LOT)), Ok(Applied::Amended(_))));
-    assert_eq!(sim.ex.orders[seq as usize].shown, 100 * LOT);
+    assert_eq!(order(&sim.ex, seq).shown, 100 * LOT);
     // Down to less than it shows: the shown part shrinks with it, in place.
     assert!(matches!(sim.apply(amend(40 * LOT)), Ok(Applied::Amended(_))));
-    assert_eq!(sim.ex.orders[seq as usize].shown, 40 * LOT);
+    assert_eq!(order(&sim.ex, seq).shown, 40 * LOT);
 }

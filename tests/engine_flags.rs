@@ -26,7 +26,7 @@ fn level(sim: &Sim, side: Side, price: u64) -> (i128, Vec<OrderSeq>) {
     sim.ex.books[0]
         .levels(side)
         .find(|(p, _)| **p == price)
-        .map(|(_, l)| (l.volume, sim.ex.books[0].queue(l).filter(|s| sim.ex.orders[*s as usize].is_open()).collect()))
+        .map(|(_, l)| (l.volume, sim.ex.books[0].queue(l).filter(|s| order(&sim.ex, *s).is_open()).collect()))
         .unwrap_or_default()
 }
 
@@ -46,17 +46,17 @@ fn iceberg_refill_loses_priority_and_the_level_shows_display_parts() {
         .is_err());
 
     place(&mut sim, NewOrder::limit(c, 0, Side::Buy, 600_000, BTC / 10));
-    assert_eq!(sim.ex.orders[ice as usize].filled, BTC / 10);
+    assert_eq!(order(&sim.ex, ice).filled, BTC / 10);
     assert_eq!(level(&sim, Side::Sell, 600_000), (BTC / 10 + BTC / 5, vec![plain, ice]), "refilled at the back");
     place(&mut sim, NewOrder::limit(c, 0, Side::Buy, 600_000, BTC / 4));
-    assert_eq!(sim.ex.orders[plain as usize].status, Status::Closed);
-    assert_eq!(sim.ex.orders[ice as usize].filled, BTC / 10 + BTC / 20);
+    assert_eq!(order(&sim.ex, plain).status, Status::Closed);
+    assert_eq!(order(&sim.ex, ice).filled, BTC / 10 + BTC / 20);
     assert_eq!(level(&sim, Side::Sell, 600_000), (BTC / 20, vec![ice]));
     // An incoming iceberg takes like a limit order, then rests showing its display part.
     let taker = NewOrder { kind: OrderKind::Iceberg, display_volume: Some(BTC / 10), ..NewOrder::limit(c, 0, Side::Buy, 600_000, BTC) };
     let taker = place(&mut sim, taker);
     let rest = BTC - (BTC - BTC / 10 - BTC / 20);
-    assert_eq!(sim.ex.orders[taker as usize].filled, BTC - BTC / 10 - BTC / 20);
+    assert_eq!(order(&sim.ex, taker).filled, BTC - BTC / 10 - BTC / 20);
     assert_eq!(level(&sim, Side::Buy, 600_000), (rest.min(BTC / 10), vec![taker]));
     check_money(&sim.ex);
 }
@@ -72,7 +72,7 @@ fn expiry_start_and_dead_mans_switch_fire_once_at_their_time() {
     assert!(held > 0);
     let later = NewOrder { start_ns: Some(t0 + 30 * NS), ..NewOrder::limit(b, 0, Side::Sell, 590_000, BTC / 2) };
     let later = place(&mut sim, later);
-    assert_eq!((sim.ex.orders[later as usize].status, level(&sim, Side::Sell, 590_000).0), (Status::Pending, 0));
+    assert_eq!((order(&sim.ex, later).status, level(&sim, Side::Sell, 590_000).0), (Status::Pending, 0));
     assert_eq!(sim.ex.accounts[b as usize].holds[XBT as usize], BTC / 2, "a pending order holds");
     sim.apply(Command::CancelAllAfter { account: b, timeout_s: 45 }).unwrap();
     // A past expiry, or one not after the start, is refused.
@@ -83,15 +83,15 @@ fn expiry_start_and_dead_mans_switch_fire_once_at_their_time() {
     assert!(sim.ex.due(sim.t));
     sim.tick_if_due();
     // The start: the pending sell matches the resting GTD buy, as if placed now.
-    assert_eq!(sim.ex.orders[later as usize].status, Status::Closed);
-    assert_eq!(sim.ex.orders[gtd as usize].filled, BTC / 2);
+    assert_eq!(order(&sim.ex, later).status, Status::Closed);
+    assert_eq!(order(&sim.ex, gtd).filled, BTC / 2);
     let left = sim.ex.accounts[a as usize].holds[USD as usize];
     sim.advance(15 * NS);
     sim.tick_if_due();
     assert_eq!(sim.ex.dead_man(b), None, "fired and disarmed");
     sim.advance(15 * NS);
     sim.tick_if_due();
-    let o = &sim.ex.orders[gtd as usize];
+    let o = &order(&sim.ex, gtd);
     assert_eq!((o.status, o.reason, o.close_ns), (Status::Expired, None, t0 + 60 * NS));
     assert!(left > 0 && sim.ex.accounts[a as usize].holds[USD as usize] == 0, "the expiry released what was left: {left}");
     assert!(!sim.ex.due(sim.t + 1_000 * NS), "nothing left to fire");
@@ -119,7 +119,7 @@ fn random_streams_reach_every_flag_state() {
             let _ = sim.apply(cmd);
         }
         check_money(&sim.ex);
-        for o in &sim.ex.orders {
+        for o in &all_orders(&sim.ex) {
             if o.status == Status::Expired {
                 seen.insert("expired".into());
             }

@@ -80,8 +80,10 @@ proptest! {
                     prop_assert_eq!(engine_resting(&sim.ex, pair, side), want, "pair {} {:?} side after {:?}", pair, side, cmd);
                 }
             }
-            prop_assert_eq!(sim.ex.orders.len(), reference.orders.len());
-            for (o, r) in sim.ex.orders.iter().zip(&reference.orders) {
+            prop_assert_eq!(sim.ex.orders.next_seq() as usize, reference.orders.len());
+            let all = all_orders(&sim.ex);
+            prop_assert_eq!(all.len(), reference.orders.len());
+            for (o, r) in all.iter().zip(&reference.orders) {
                 prop_assert_eq!((o.status, o.reason, o.filled), (r.status, r.reason, r.filled), "order {} after {:?}", o.seq, cmd);
             }
         }
@@ -117,7 +119,7 @@ proptest! {
             prop_assert!(replayed.apply(&back).is_ok(), "replay refused {:?}", back);
         }
         prop_assert_eq!(state(&replayed), state(&sim.ex));
-        for s in 0..sim.ex.orders.len() as u64 {
+        for s in 0..sim.ex.orders.next_seq() {
             prop_assert_eq!(replayed.order_txid(s), sim.ex.order_txid(s));
         }
     }
@@ -131,7 +133,7 @@ fn state(ex: &Exchange) -> String {
         ex.funding,
         ex.history,
         ex.accounts,
-        ex.orders,
+        all_orders(ex),
         ex.books,
         ex.market_data.iter().map(|m| (&m.trades, &m.candles, &m.spreads, m.last_price)).collect::<Vec<_>>()
     )
@@ -167,7 +169,7 @@ fn post_only_that_would_cross_is_canceled() {
     place_ok(&mut sim, limit(a, 0, Side::Sell, 600_000, BTC));
     let before = sim.ex.accounts[b as usize].clone();
     let seq = place_ok(&mut sim, NewOrder { post_only: true, ..limit(b, 0, Side::Buy, 600_010, BTC / 2) });
-    let o = &sim.ex.orders[seq as usize];
+    let o = &order(&sim.ex, seq);
     assert_eq!((o.status, o.reason, o.filled, o.hold_remaining), (Status::Canceled, Some(CancelReason::PostOnly), 0, 0));
     let after = &sim.ex.accounts[b as usize];
     assert_eq!(after.holds, vec![0, 0, 0]);
@@ -176,7 +178,7 @@ fn post_only_that_would_cross_is_canceled() {
     assert_eq!(engine_resting(&sim.ex, 0, Side::Buy), vec![]);
     // Not crossing: it rests and holds.
     let seq = place_ok(&mut sim, NewOrder { post_only: true, ..limit(b, 0, Side::Buy, 599_990, BTC / 2) });
-    assert!(sim.ex.orders[seq as usize].is_open());
+    assert!(order(&sim.ex, seq).is_open());
     assert!(sim.ex.accounts[b as usize].holds[USD as usize] > 0);
     check_money(&sim.ex);
 }
@@ -205,7 +207,7 @@ fn market_buy_without_funds_is_refused_and_changes_nothing() {
     // With the fee covered (0.40% of 6000 = 24) it fills.
     sim.apply(Command::Deposit { account: poor, asset: USD, amount: 24 * DOLLAR }).unwrap();
     let seq = place_ok(&mut sim, NewOrder { kind: OrderKind::Market, price: 0, ..limit(poor, 0, Side::Buy, 0, BTC / 10) });
-    let o = &sim.ex.orders[seq as usize];
+    let o = &order(&sim.ex, seq);
     assert_eq!((o.status, o.filled, o.cost, o.fee), (Status::Closed, BTC / 10, 6_000 * DOLLAR, 24 * DOLLAR));
     assert_eq!(sim.ex.accounts[poor as usize].balances, vec![0, BTC / 10, 0]);
     check_money(&sim.ex);
@@ -217,30 +219,30 @@ fn self_trade_cancel_newest_leaves_the_resting_order() {
     let resting = place_ok(&mut sim, limit(a, 0, Side::Sell, 600_000, BTC));
     let hold = sim.ex.accounts[a as usize].holds.clone();
     let seq = place_ok(&mut sim, limit(a, 0, Side::Buy, 600_100, BTC / 2));
-    let o = &sim.ex.orders[seq as usize];
+    let o = &order(&sim.ex, seq);
     assert_eq!((o.status, o.reason, o.filled), (Status::Canceled, Some(CancelReason::SelfTrade), 0));
-    assert!(sim.ex.orders[resting as usize].is_open());
-    assert_eq!(sim.ex.orders[resting as usize].remaining(), BTC);
+    assert!(order(&sim.ex, resting).is_open());
+    assert_eq!(order(&sim.ex, resting).remaining(), BTC);
     assert_eq!(sim.ex.accounts[a as usize].holds, hold);
     assert!(sim.ex.history_out.trades.is_empty());
 
     // Cancel-newest after a fill against someone else: the fill stays, the rest is canceled.
     place_ok(&mut sim, limit(b, 0, Side::Sell, 599_000, BTC / 4));
     let seq = place_ok(&mut sim, limit(a, 0, Side::Buy, 600_100, BTC / 2));
-    let o = &sim.ex.orders[seq as usize];
+    let o = &order(&sim.ex, seq);
     assert_eq!((o.status, o.reason, o.filled), (Status::Canceled, Some(CancelReason::SelfTrade), BTC / 4));
-    assert_eq!(sim.ex.orders[resting as usize].remaining(), BTC);
+    assert_eq!(order(&sim.ex, resting).remaining(), BTC);
 
     // Cancel-oldest removes the resting order and goes on; cancel-both removes both.
     place_ok(&mut sim, limit(b, 0, Side::Sell, 600_050, BTC));
     let seq = place_ok(&mut sim, NewOrder { self_trade: SelfTrade::CancelOldest, ..limit(a, 0, Side::Buy, 600_100, BTC / 2) });
-    assert_eq!(sim.ex.orders[resting as usize].reason, Some(CancelReason::SelfTrade));
-    assert_eq!(sim.ex.orders[seq as usize].status, Status::Closed);
+    assert_eq!(order(&sim.ex, resting).reason, Some(CancelReason::SelfTrade));
+    assert_eq!(order(&sim.ex, seq).status, Status::Closed);
     assert_eq!(sim.ex.history_out.trades.last().unwrap().price, 600_050);
     let resting = place_ok(&mut sim, limit(a, 1, Side::Buy, 300_000, BTC));
     let seq = place_ok(&mut sim, NewOrder { self_trade: SelfTrade::CancelBoth, ..limit(a, 1, Side::Sell, 299_000, BTC) });
-    assert_eq!(sim.ex.orders[resting as usize].status, Status::Canceled);
-    assert_eq!(sim.ex.orders[seq as usize].reason, Some(CancelReason::SelfTrade));
+    assert_eq!(order(&sim.ex, resting).status, Status::Canceled);
+    assert_eq!(order(&sim.ex, seq).reason, Some(CancelReason::SelfTrade));
     check_money(&sim.ex);
 }
 
@@ -249,13 +251,13 @@ fn partial_fill_then_cancel_keeps_filled() {
     let (mut sim, a, b) = two_traders();
     let sell = place_ok(&mut sim, NewOrder { userref: Some(5), ..limit(a, 0, Side::Sell, 600_000, BTC) });
     let buy = place_ok(&mut sim, limit(b, 0, Side::Buy, 600_000, BTC * 4 / 10));
-    assert_eq!(sim.ex.orders[buy as usize].status, Status::Closed);
-    let o = &sim.ex.orders[sell as usize];
+    assert_eq!(order(&sim.ex, buy).status, Status::Closed);
+    let o = &order(&sim.ex, sell);
     assert_eq!((o.status, o.filled, o.cost), (Status::Open, BTC * 4 / 10, 24_000 * DOLLAR));
     assert_eq!(sim.ex.accounts[a as usize].holds[XBT as usize], BTC * 6 / 10);
     sim.advance(NS);
     assert_eq!(sim.apply(Command::Cancel { account: a, target: CancelTarget::UserRef(5) }), Ok(Applied::Canceled(1)));
-    let o = &sim.ex.orders[sell as usize];
+    let o = &order(&sim.ex, sell);
     assert_eq!((o.status, o.reason, o.filled, o.hold_remaining), (Status::Canceled, Some(CancelReason::UserRequested), BTC * 4 / 10, 0));
     let acct = &sim.ex.accounts[a as usize];
     assert_eq!(acct.holds, vec![0, 0, 0]);
@@ -274,15 +276,15 @@ fn fee_tier_drops_after_volume() {
     // 0.2 BTC at 60000 = 12000 USD of volume each: above the 10000 tier.
     place_ok(&mut sim, limit(a, 0, Side::Sell, 600_000, BTC / 5));
     let t1 = place_ok(&mut sim, limit(b, 0, Side::Buy, 600_000, BTC / 5));
-    assert_eq!(sim.ex.orders[t1 as usize].fee, 48 * DOLLAR);
+    assert_eq!(order(&sim.ex, t1).fee, 48 * DOLLAR);
     place_ok(&mut sim, limit(a, 0, Side::Sell, 600_000, BTC / 5));
     let t2 = place_ok(&mut sim, limit(b, 0, Side::Buy, 600_000, BTC / 5));
-    assert_eq!(sim.ex.orders[t2 as usize].fee, 42 * DOLLAR);
+    assert_eq!(order(&sim.ex, t2).fee, 42 * DOLLAR);
     // Thirty-one days later the volume has aged out.
     sim.advance(31 * DAY_NS);
     place_ok(&mut sim, limit(a, 0, Side::Sell, 600_000, BTC / 5));
     let t3 = place_ok(&mut sim, limit(b, 0, Side::Buy, 600_000, BTC / 5));
-    assert_eq!(sim.ex.orders[t3 as usize].fee, 48 * DOLLAR);
+    assert_eq!(order(&sim.ex, t3).fee, 48 * DOLLAR);
     check_money(&sim.ex);
 }
 
@@ -294,7 +296,7 @@ fn dust_costs_round_exactly() {
     for _ in 0..1000 {
         place_ok(&mut sim, limit(b, 0, Side::Buy, 600_001, LOT));
     }
-    let o = &sim.ex.orders[sell as usize];
+    let o = &order(&sim.ex, sell);
     assert_eq!(o.status, Status::Closed);
     // Each buyer paid round(6.00001) = 6; the seller got 6000 (exact 6000.01).
     assert_eq!(o.cost, 6_000);
@@ -304,7 +306,7 @@ fn dust_costs_round_exactly() {
     for _ in 0..1000 {
         place_ok(&mut sim, limit(a, 0, Side::Sell, 600_001, LOT));
     }
-    let o = &sim.ex.orders[big as usize];
+    let o = &order(&sim.ex, big);
     assert_eq!((o.status, o.cost), (Status::Closed, 6_000));
     assert_eq!(o.exact_cost, 600_001 * 1000 * LOT);
     check_money(&sim.ex);
@@ -325,7 +327,7 @@ fn fee_never_exceeds_the_fill_cost() {
     assert_eq!(t.len(), 4);
     assert_eq!((t[0].cost, t[0].fee, t[0].cost_cd, t[0].fee_cd), (125, 0, 1_248, 0));
     assert_eq!((t[2].cost, t[2].fee, t[2].cost_cd, t[2].fee_cd), (0, 0, 3, 0));
-    let o = &sim.ex.orders[sell as usize];
+    let o = &order(&sim.ex, sell);
     assert_eq!((o.status, o.cost, o.fee, o.cost_cd, o.fee_cd), (Status::Closed, 125, 0, 1_251, 0));
     assert_eq!(div_round_half_up(o.exact_fee, 100_000_000 * PPM), 1);
     check_money(&sim.ex);
@@ -473,7 +475,7 @@ fn random_streams_fire_every_trigger_kind_and_place_closes() {
             // Which amend this is, by the order it names before it applies.
             let amend = match &cmd {
                 Command::Amend(r) => sim.ex.amend_target(r.account, &r.target).map(|seq| {
-                    let o = &sim.ex.orders[seq as usize];
+                    let o = &order(&sim.ex, seq);
                     match () {
                         _ if o.stop.as_ref().is_some_and(|s| !s.armed) => "fired stop amended",
                         _ if (r.trigger_offset.is_some() || r.limit_offset.is_some()) && o.req.kind.is_trailing() => {
@@ -491,7 +493,7 @@ fn random_streams_fire_every_trigger_kind_and_place_closes() {
             }
         }
         check_money(&sim.ex);
-        for o in &sim.ex.orders {
+        for o in &all_orders(&sim.ex) {
             if let Some(st) = &o.stop {
                 let state = if st.armed {
                     if o.is_open() {

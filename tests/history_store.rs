@@ -1,6 +1,7 @@
 //! The trade and ledger history lives in the database's history tables, written with the
 //! command log (`storage::history`). Through the real server: the history endpoints (every
-//! filter, `ofs`, ids as bounds, the Query* forms, ClosedOrders with `trades`) answer the same
+//! filter, `ofs`, ids as bounds, the Query* forms, ClosedOrders over its filters and QueryOrders
+//! over open and closed orders) answer the same
 //! before and after a kill -9 and restart without a checkpoint, with a checkpoint and the log
 //! after it, and after the history rows were lost (a database from before the tables: a whole
 //! replay writes them again); the restarted server's digest equals `calamari replay`'s.
@@ -59,7 +60,52 @@ fn answers(s: &Server, k: &Key) -> Vec<Value> {
     out.push(ok(&s.private(k, "QueryLedgers", &[("id", &format!("{},{}", ledger[0], ledger[7]))])).clone());
     out.push(ok(&s.private(k, "ClosedOrders", &[("trades", "true")])).clone());
     out.push(ok(&s.private(k, "Balance", &[])).clone());
+    out.extend(order_answers(s, k));
     out
+}
+
+/// Everything the order endpoints answer one account: ClosedOrders over its filters (ids and
+/// times as bounds, `closetime`, `userref`, `cl_ord_id`, `ofs`, `without_count`) and QueryOrders
+/// over open and closed orders.
+fn order_answers(s: &Server, k: &Key) -> Vec<Value> {
+    let mut out = Vec::new();
+    let co = ok(&s.private(k, "ClosedOrders", &[])).clone();
+    let closed = keys_of(&co["closed"]);
+    assert!(closed.len() >= 6, "{co}");
+    let close_time = |i: usize| co["closed"][&closed[i]]["closetm"].to_string();
+    let (t5, t1) = (close_time(5), close_time(1));
+    out.push(co.clone());
+    out.push(ok(&s.private(k, "ClosedOrders", &[("ofs", "3"), ("consolidate_taker", "true")])).clone());
+    out.push(ok(&s.private(k, "ClosedOrders", &[("start", &closed[5]), ("end", &closed[1]), ("without_count", "true")])).clone());
+    for ct in ["open", "close", "both"] {
+        out.push(ok(&s.private(k, "ClosedOrders", &[("start", &t5), ("end", &t1), ("closetime", ct)])).clone());
+    }
+    let by_userref = ok(&s.private(k, "ClosedOrders", &[("userref", "7")])).clone();
+    assert!(by_userref["count"].as_u64().unwrap() >= 1, "{by_userref}");
+    out.push(by_userref);
+    let by_cl = ok(&s.private(k, "ClosedOrders", &[("cl_ord_id", "keep-1")])).clone();
+    assert_eq!(by_cl["count"], 1, "{by_cl}");
+    out.push(by_cl);
+    let oo = ok(&s.private(k, "OpenOrders", &[])).clone();
+    let open = keys_of(&oo["open"]);
+    out.push(oo);
+    let mut ids = vec![closed[0].clone(), closed[3].clone()];
+    ids.extend(open.first().cloned());
+    let qo = ok(&s.private(k, "QueryOrders", &[("txid", &ids.join(",")), ("trades", "true")])).clone();
+    assert_eq!(keys_of(&qo).len(), ids.len(), "{qo}");
+    out.push(qo);
+    out.push(ok(&s.private(k, "QueryOrders", &[("txid", &ids.join(",")), ("userref", "7")])).clone());
+    out
+}
+
+/// Two limit orders, one with a userref and one with a client id, canceled: closed orders the
+/// filters find.
+fn canceled(s: &Server, k: &Key, cl: &str) {
+    for tag in [("userref", "7"), ("cl_ord_id", cl)] {
+        let o = [("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "20000"), ("volume", "0.01"), tag];
+        let r = ok(&s.private(k, "AddOrder", &o)).clone();
+        ok(&s.private(k, "CancelOrder", &[("txid", r["txid"][0].as_str().unwrap())]));
+    }
 }
 
 fn digest(s: &Server) -> Value {
@@ -80,6 +126,8 @@ fn history_answers_survive_kill_9_checkpoints_lost_rows_and_replay() {
     let a = s.account("alice", "100000", "5", "all");
     let b = s.account("bob", "100000", "5", "all");
     trade(&s, &a, &b, 12, 0);
+    canceled(&s, &a, "keep-1");
+    canceled(&s, &b, "keep-1");
     let before = (answers(&s, &a), answers(&s, &b), digest(&s));
 
     // kill -9, no checkpoint: the whole log is replayed, the rows are there already.
@@ -91,6 +139,7 @@ fn history_answers_survive_kill_9_checkpoints_lost_rows_and_replay() {
     // A checkpoint, more trading, kill -9: the checkpoint plus the log after it.
     assert!(cli_json(&s, &["log", "checkpoint"])["written"].is_object());
     trade(&s, &a, &b, 5, 3);
+    canceled(&s, &a, "keep-2");
     let before = (answers(&s, &a), answers(&s, &b), digest(&s));
     s.kill9();
     let mut s = start(&dir);
@@ -103,7 +152,10 @@ fn history_answers_survive_kill_9_checkpoints_lost_rows_and_replay() {
     let n: i64 = db.query_row("SELECT COUNT(*) FROM trades", [], |r| r.get(0)).unwrap();
     let counted = before.0[0]["count"].as_i64().unwrap() + before.1[0]["count"].as_i64().unwrap();
     assert_eq!(n, counted, "a row per trade record, each side of each fill");
-    db.execute_batch("DELETE FROM trades; DELETE FROM ledger_entries;").unwrap();
+    let n: i64 = db.query_row("SELECT COUNT(*) FROM closed_orders WHERE account > 1", [], |r| r.get(0)).unwrap();
+    let counted = before.0[10]["count"].as_i64().unwrap() + before.1[10]["count"].as_i64().unwrap();
+    assert_eq!(n, counted, "a row per closed order");
+    db.execute_batch("DELETE FROM trades; DELETE FROM ledger_entries; DELETE FROM closed_orders;").unwrap();
     drop(db);
     std::fs::remove_dir_all(dir.join("checkpoints")).unwrap();
     let mut s = start(&dir);

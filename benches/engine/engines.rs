@@ -112,7 +112,8 @@ impl Engine for Calamari {
         }
     }
     fn traded(&self) -> Option<u64> {
-        let filled: i128 = self.exchange.orders.iter().map(|o| o.filled).sum();
+        // Closed orders leave the engine: the fills are the outbox's trade records (never drained here).
+        let filled: i128 = self.exchange.history_out.trades.iter().map(|t| t.volume).sum();
         Some((filled / 2 / LOT_UNITS) as u64)
     }
 }

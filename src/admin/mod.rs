@@ -221,7 +221,7 @@ async fn audit(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketAdd
         .read(|ex| {
             (
                 ex.check_invariants(),
-                ex.orders.len(),
+                ex.orders.next_seq() as usize,
                 ex.history.next_trade as usize,
                 ex.history.next_ledger as usize,
                 ex.digest(),

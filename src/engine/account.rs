@@ -19,8 +19,6 @@ pub struct Account {
     pub balances: Vec<i128>,
     pub holds: Vec<i128>,
     pub open_orders: OpenOrders,
-    /// Closed and canceled orders, in the order they ended.
-    pub closed_orders: Vec<OrderSeq>,
     /// Traded volume per UTC day, in the fee-volume asset's minimal units (for fee tiers).
     pub volume_by_day: VecDeque<(u64, i128)>,
 }
@@ -32,7 +30,6 @@ impl Account {
             balances: vec![0; assets],
             holds: vec![0; assets],
             open_orders: OpenOrders::default(),
-            closed_orders: Vec::new(),
             volume_by_day: VecDeque::new(),
         }
     }

@@ -138,11 +138,12 @@ impl Exchange {
         self.ids.encode(IdKind::Amend, id)
     }
 
-    /// The order's amend history, oldest first: the original entry, then each amend.
-    pub fn amend_history(&self, seq: OrderSeq) -> Vec<AmendRecord> {
-        match self.amends.get(&seq) {
+    /// The order's amend history, oldest first: the original entry, then each amend. The order
+    /// is the engine's (open) or the history table's (closed: no longer in the engine).
+    pub fn amend_history(&self, o: &Order) -> Vec<AmendRecord> {
+        match self.amends.get(&o.seq) {
             Some(h) => h.clone(),
-            None => self.orders.get(seq as usize).map(|o| vec![Self::original_record(o)]).unwrap_or_default(),
+            None => vec![Self::original_record(o)],
         }
     }
 

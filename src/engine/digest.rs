@@ -3,10 +3,11 @@
 //! same data directory (`calamari replay`), and a recovered state against a replay of what a
 //! simulated disk kept (`tests/storage_faults.rs`).
 //!
-//! The digest is SHA-256 over a canonical dump: every account (name, balances, holds, open and
-//! closed orders, fee volume), every order, both sides of every book
-//! level by level, the market data (public trades, candles, spreads), the trade records and the
-//! ledger (as the running hash of every record emitted, `outbox`), the funding state, the
+//! The digest is SHA-256 over a canonical dump: every account (name, balances, holds, open
+//! orders, fee volume), the order counter and every order not final (closed orders, like trade
+//! records, count through the history's running hash), both sides of every book
+//! level by level, the market data (public trades, candles, spreads), the trade records, the
+//! ledger and the closed orders (as the running hash of every record emitted, `outbox`), the funding state, the
 //! timers (expiries, starts, dead man's switches), the amend
 //! histories, the funding and public-trade counters, the time of the last command and the id seed.
 //! Only ordered containers are dumped (no `HashMap`: the name index is derived from the accounts),
@@ -42,6 +43,7 @@ impl Exchange {
         for (i, a) in self.accounts.iter().enumerate() {
             writeln!(w, "account {i} {a:?}")?;
         }
+        writeln!(w, "orders next {}", self.orders.next_seq())?;
         for o in &self.orders {
             writeln!(w, "order {o:?}")?;
         }

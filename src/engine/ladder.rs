@@ -143,7 +143,7 @@ impl Exchange {
                     seq
                 }
                 None => {
-                    let seq = self.orders.len() as OrderSeq;
+                    let seq = self.orders.next_seq();
                     self.orders.push(super::order::Order::opened(seq, req, t, asset, hold));
                     self.accounts[q.account as usize].open_orders.insert(seq);
                     seq

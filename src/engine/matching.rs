@@ -88,7 +88,7 @@ impl Exchange {
             return Err(KrakenError::InsufficientFunds);
         }
         // Checks done: from here on the command applies.
-        let seq = self.orders.len() as OrderSeq;
+        let seq = self.orders.next_seq();
         let mut order = Order::opened(seq, req.clone(), t, hold_asset, hold);
         order.held_limit = limit;
         let scheduled = req.start_ns.is_some_and(|s| s > t);

@@ -35,6 +35,7 @@ mod matching;
 pub mod open_orders;
 pub mod order;
 pub mod order_flags;
+pub mod orders;
 pub mod outbox;
 mod queue;
 pub mod status;
@@ -210,7 +211,8 @@ pub struct Exchange {
     pub ids: IdCodec,
     pub accounts: Vec<Account>,
     account_names: HashMap<String, AccountId>,
-    pub orders: Vec<Order>,
+    /// The orders not final, by sequence, and the sequence counter (`orders`).
+    pub orders: orders::Orders,
     pub books: Vec<Book>,
     pub market_data: Vec<MarketData>,
     /// The next trade and ledger sequence numbers and the running hash of every record made
@@ -219,6 +221,10 @@ pub struct Exchange {
     /// Records made since the sequencer last drained them: not state (see `outbox`).
     #[serde(skip)]
     pub history_out: outbox::HistoryOut,
+    /// Orders closed by the command being applied, emitted into the outbox as they stand at its
+    /// end (`outbox`): not state, empty between commands.
+    #[serde(skip)]
+    closing: Vec<OrderSeq>,
     next_funding: u64,
     pub funding: funding::FundingState,
     next_public_trade: Vec<u64>,
@@ -259,11 +265,12 @@ impl Exchange {
             ids: IdCodec::new(seed),
             accounts,
             account_names,
-            orders: Vec::new(),
+            orders: orders::Orders::default(),
             books,
             market_data,
             history: outbox::HistoryCounters::default(),
             history_out: outbox::HistoryOut::default(),
+            closing: Vec::new(),
             next_funding: 1,
             funding: funding::FundingState::default(),
             next_public_trade,
@@ -318,7 +325,19 @@ impl Exchange {
         } else {
             self.set_books_time(self.now_ns); // a refusal leaves no trace, the books' clock included
         }
+        self.emit_closed();
         result
+    }
+
+    /// Emits the orders this command closed (once each, in the order they closed) and takes
+    /// them out of the engine: from here on they are only in the history tables.
+    fn emit_closed(&mut self) {
+        for seq in std::mem::take(&mut self.closing) {
+            let Some(order) = self.orders.remove(seq) else { continue };
+            let c = outbox::ClosedOrder { n: self.history.next_closed, order };
+            self.history.closed(&c);
+            self.history_out.closed_orders.push(c);
+        }
     }
 
     /// Replaces a pair's history (generated or imported) while it has no live trade.
@@ -462,7 +481,7 @@ impl Exchange {
         let acct = &mut self.accounts[account as usize];
         acct.holds[asset as usize] -= release;
         acct.open_orders.remove(&seq);
-        acct.closed_orders.push(seq);
+        self.closing.push(seq);
         self.triggers.note_close(&self.orders[seq as usize]);
     }
 
@@ -485,8 +504,14 @@ impl Exchange {
         self.ids.encode(IdKind::Order, seq)
     }
 
-    pub fn order_by_txid(&self, txid: &str) -> Option<&Order> {
-        let seq = self.ids.decode(IdKind::Order, txid.trim())?;
-        self.orders.get(seq as usize)
+    /// An open (or pending) order by its sequence; a closed one is in the history tables.
+    pub fn open_order(&self, seq: OrderSeq) -> Option<&Order> {
+        self.orders.get(seq as usize).filter(|o| o.is_open())
+    }
+
+    /// An order as the commands applied since the outbox was last drained left it: in the engine
+    /// if it is not final, else in the outbox (for the answer to the command that closed it).
+    pub fn order_or_emitted(&self, seq: OrderSeq) -> Option<&Order> {
+        self.orders.get(seq as usize).or_else(|| self.history_out.closed_orders.iter().rev().find(|c| c.order.seq == seq).map(|c| &c.order))
     }
 }

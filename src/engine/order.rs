@@ -318,7 +318,7 @@ impl NewOrder {
     }
 }
 
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Order {
     pub seq: OrderSeq,
     #[serde(with = "crate::storage::checkpoint::new_order")]

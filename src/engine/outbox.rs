@@ -7,10 +7,12 @@
 //! checkpoint (a restart re-emits the tail after its checkpoint, and the rows are written again,
 //! idempotently, by sequence number).
 //!
-//! Closed orders can leave the same way later: another list in [`HistoryOut`] and another
-//! counter here.
+//! Closed orders leave the same way: an order that closed (filled, canceled, expired) during a
+//! command is emitted once, as it stands at the end of that command, numbered by its closing
+//! (`next_closed`), folded in, and written into the `closed_orders` table keyed by its seq.
 
 use super::account::{LedgerEntry, TradeRecord};
+use super::order::Order;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -19,17 +21,26 @@ use sha2::{Digest, Sha256};
 pub struct HistoryOut {
     pub trades: Vec<TradeRecord>,
     pub ledger: Vec<LedgerEntry>,
+    pub closed_orders: Vec<ClosedOrder>,
+}
+
+/// An order as it closed, with the number of its closing (the n-th order to close, from 0).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClosedOrder {
+    pub n: u64,
+    pub order: Order,
 }
 
 impl HistoryOut {
     pub fn is_empty(&self) -> bool {
-        self.trades.is_empty() && self.ledger.is_empty()
+        self.trades.is_empty() && self.ledger.is_empty() && self.closed_orders.is_empty()
     }
 
     /// Appends a later drain's records (the storage thread's group commit).
     pub fn extend(&mut self, more: HistoryOut) {
         self.trades.extend(more.trades);
         self.ledger.extend(more.ledger);
+        self.closed_orders.extend(more.closed_orders);
     }
 }
 
@@ -39,6 +50,7 @@ impl HistoryOut {
 pub struct HistoryCounters {
     pub next_trade: u64,
     pub next_ledger: u64,
+    pub next_closed: u64,
     pub hash: [u8; 32],
 }
 
@@ -65,4 +77,20 @@ impl HistoryCounters {
         self.next_ledger += 1;
         self.fold(b'l', e);
     }
+
+    /// The same for a closed order.
+    pub fn closed(&mut self, c: &ClosedOrder) {
+        debug_assert_eq!(c.n, self.next_closed);
+        self.next_closed += 1;
+        self.fold(b'o', c);
+    }
+}
+
+/// Where a history table's re-emitted records start being kept (the next sequence the table
+/// lacks): trades, ledger entries, closings.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HistoryNext {
+    pub trades: u64,
+    pub ledger: u64,
+    pub closed: u64,
 }

@@ -215,7 +215,7 @@ impl Exchange {
             return Err(KrakenError::InsufficientFunds);
         }
         // Checks done.
-        let seq = self.orders.len() as OrderSeq;
+        let seq = self.orders.next_seq();
         let scheduled = req.start_ns.is_some_and(|s| s > t);
         let mut order = Order::opened(seq, req, t, asset, hold);
         order.stop = Some(StopState { armed: true, stop, peak: if trailing { reference } else { 0 }, limit });

@@ -100,7 +100,7 @@ fn recover_keeping(
     seed: u64,
     data_dir: &Path,
     startup: bool,
-    keep: Option<(u64, u64)>,
+    keep: Option<crate::engine::outbox::HistoryNext>,
 ) -> Result<Recovered, String> {
     let epoch = log.epoch().map_err(|e| e.to_string())?;
     for entry in file::list(&file::dir(data_dir), epoch) {

@@ -5,6 +5,7 @@
 //! records, rather than of two implementations.
 
 use crate::engine::markets::Markets;
+use crate::engine::outbox::HistoryNext;
 use crate::engine::{Envelope, Exchange};
 use crate::storage::CommandLog;
 use std::collections::HashMap;
@@ -24,7 +25,7 @@ pub struct Recovered {
     pub checkpoint: Option<u64>,
     /// Re-emitted history kept in the exchange's outbox: only trade and ledger records from these
     /// sequences on (the server's start keeps what its history tables lack); `None` keeps all.
-    pub keep_history_from: Option<(u64, u64)>,
+    pub keep_history_from: Option<HistoryNext>,
 }
 
 /// Replays every record of `log`, in order, into a fresh exchange. A record that does not parse or
@@ -34,7 +35,7 @@ pub fn replay(log: &mut dyn CommandLog, markets: Markets, id_seed: u64) -> Resul
 }
 
 /// [`replay`], keeping only the history records from `keep` on (see [`Recovered`]).
-pub fn replay_keeping(log: &mut dyn CommandLog, markets: Markets, id_seed: u64, keep: Option<(u64, u64)>) -> Result<Recovered, String> {
+pub fn replay_keeping(log: &mut dyn CommandLog, markets: Markets, id_seed: u64, keep: Option<HistoryNext>) -> Result<Recovered, String> {
     replay_until(log, markets, id_seed, None, keep)
 }
 
@@ -44,7 +45,7 @@ fn replay_until(
     markets: Markets,
     id_seed: u64,
     until: Option<u64>,
-    keep: Option<(u64, u64)>,
+    keep: Option<HistoryNext>,
 ) -> Result<Recovered, String> {
     let mut r = Recovered {
         exchange: Exchange::new(markets, id_seed),
@@ -79,14 +80,17 @@ fn replay_tail_until(log: &mut dyn CommandLog, after: u64, r: &mut Recovered, un
             *e = (*e).max(n);
         }
         exchange.apply(&env).map_err(|e| format!("record {seq} no longer applies: {e}"))?;
-        if let Some((trades, ledger)) = keep {
+        if let Some(k) = keep {
             // Sequences only grow: what is dropped is a prefix, and once nothing is, nothing is scanned.
             let out = &mut exchange.history_out;
-            if out.trades.first().is_some_and(|t| t.seq < trades) {
-                out.trades.retain(|t| t.seq >= trades);
+            if out.trades.first().is_some_and(|t| t.seq < k.trades) {
+                out.trades.retain(|t| t.seq >= k.trades);
             }
-            if out.ledger.first().is_some_and(|e| e.seq < ledger) {
-                out.ledger.retain(|e| e.seq >= ledger);
+            if out.ledger.first().is_some_and(|e| e.seq < k.ledger) {
+                out.ledger.retain(|e| e.seq >= k.ledger);
+            }
+            if out.closed_orders.first().is_some_and(|c| c.n < k.closed) {
+                out.closed_orders.retain(|c| c.n >= k.closed);
             }
         }
         *records += 1;
@@ -139,7 +143,13 @@ pub fn replay_data_dir(data_dir: &Path, config: &crate::config::Config, at: Opti
         (r, Some(note))
     } else {
         // An offline check writes no history: the replay keeps none of it.
-        let r = replay_until(log.as_mut(), markets.clone(), seed, at, Some((u64::MAX, u64::MAX)))?;
+        let r = replay_until(
+            log.as_mut(),
+            markets.clone(),
+            seed,
+            at,
+            Some(HistoryNext { trades: u64::MAX, ledger: u64::MAX, closed: u64::MAX }),
+        )?;
         let c = checkpoint::verify(data_dir, log.as_mut(), markets, &r.exchange)?;
         (r, c)
     };
@@ -155,7 +165,7 @@ pub fn replay_data_dir(data_dir: &Path, config: &crate::config::Config, at: Opti
         records: r.records,
         digest: r.exchange.digest(),
         invariants,
-        orders: r.exchange.orders.len(),
+        orders: r.exchange.orders.next_seq() as usize,
         ledger_entries: r.exchange.history.next_ledger as usize,
         checkpoint,
     })

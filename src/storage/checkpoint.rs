@@ -26,7 +26,10 @@ use std::path::{Path, PathBuf};
 pub const FORMAT: &str = "calamari-engine-checkpoint";
 /// 2: books keep each level's orders as a list rebuilt into the book's slab (`engine::queue`).
 /// 3: trades and ledger entries left the engine (`engine::outbox`): counters and a running hash.
-pub const VERSION: u32 = 3;
+/// 4: closed orders are emitted into the outbox (`engine::outbox`): a closings counter.
+/// 5: closed orders left the engine (`engine::orders`): the orders not final and the order
+///    counter; accounts no longer list their closed orders.
+pub const VERSION: u32 = 5;
 /// The directory under the data directory.
 pub const DIR: &str = "checkpoints";
 

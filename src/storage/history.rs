@@ -1,4 +1,5 @@
-//! The history tables: the trade records and ledger entries the engine emits (`engine::outbox`),
+//! The history tables: the trade records, ledger entries and closed orders the engine emits
+//! (`engine::outbox`),
 //! written by the storage thread in the same transaction as the batch's command-log records, so
 //! an acknowledged command's history is durable and a read after the acknowledgement sees it.
 //! Rows are keyed by the record's sequence number and written with `INSERT OR REPLACE`: a replay
@@ -8,7 +9,7 @@
 
 use super::sqlite::backend;
 use super::StorageError;
-use crate::engine::outbox::HistoryOut;
+use crate::engine::outbox::{HistoryNext, HistoryOut};
 use rusqlite::{params, Connection};
 
 pub(super) const SCHEMA: &str = "
@@ -31,6 +32,18 @@ CREATE TABLE IF NOT EXISTS ledger_entries (
     body    BLOB    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ledger_account_time ON ledger_entries(account, time_ns);
+CREATE TABLE IF NOT EXISTS closed_orders (
+    seq       INTEGER PRIMARY KEY,
+    n         INTEGER NOT NULL,
+    account   INTEGER NOT NULL,
+    open_ns   INTEGER NOT NULL,
+    close_ns  INTEGER NOT NULL,
+    userref   INTEGER,
+    cl_ord_id TEXT,
+    body      BLOB    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS closed_account_close ON closed_orders(account, close_ns);
+CREATE INDEX IF NOT EXISTS closed_n ON closed_orders(n);
 ";
 
 fn body(r: &impl serde::Serialize) -> Vec<u8> {
@@ -38,8 +51,8 @@ fn body(r: &impl serde::Serialize) -> Vec<u8> {
 }
 
 /// Writes the records (inside the caller's transaction); rows with the same sequence are replaced.
-/// With `after`, only records above those sequences (trades, ledger) are written.
-pub(super) fn write(conn: &Connection, h: &HistoryOut, after: (Option<u64>, Option<u64>)) -> Result<(), StorageError> {
+/// With `from`, only records from those sequences on (trades, ledger, closings) are written.
+pub(super) fn write(conn: &Connection, h: &HistoryOut, from: HistoryNext) -> Result<(), StorageError> {
     if h.is_empty() {
         return Ok(());
     }
@@ -47,29 +60,49 @@ pub(super) fn write(conn: &Connection, h: &HistoryOut, after: (Option<u64>, Opti
         let mut st = conn
             .prepare_cached("INSERT OR REPLACE INTO trades (seq, account, time_ns, pair, order_seq, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
             .map_err(backend)?;
-        for t in h.trades.iter().filter(|t| after.0.is_none_or(|a| t.seq > a)) {
+        for t in h.trades.iter().filter(|t| t.seq >= from.trades) {
             st.execute(params![t.seq as i64, t.account, t.time_ns as i64, t.pair, t.order as i64, body(t)]).map_err(backend)?;
         }
     }
+    {
+        let mut st = conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO ledger_entries (seq, account, time_ns, asset, kind, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .map_err(backend)?;
+        for e in h.ledger.iter().filter(|e| e.seq >= from.ledger) {
+            st.execute(params![e.seq as i64, e.account, e.time_ns as i64, e.asset, e.kind.as_str(), body(e)]).map_err(backend)?;
+        }
+    }
     let mut st = conn
-        .prepare_cached("INSERT OR REPLACE INTO ledger_entries (seq, account, time_ns, asset, kind, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+        .prepare_cached(
+            "INSERT OR REPLACE INTO closed_orders (seq, n, account, open_ns, close_ns, userref, cl_ord_id, body) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
         .map_err(backend)?;
-    for e in h.ledger.iter().filter(|e| after.1.is_none_or(|a| e.seq > a)) {
-        st.execute(params![e.seq as i64, e.account, e.time_ns as i64, e.asset, e.kind.as_str(), body(e)]).map_err(backend)?;
+    for c in h.closed_orders.iter().filter(|c| c.n >= from.closed) {
+        let o = &c.order;
+        let row =
+            params![o.seq as i64, c.n as i64, o.req.account, o.open_ns as i64, o.close_ns as i64, o.req.userref, o.req.cl_ord_id, body(o)];
+        st.execute(row).map_err(backend)?;
     }
     Ok(())
 }
 
-/// Empties both tables (inside the caller's transaction: the log is being replaced).
+/// Empties the tables (inside the caller's transaction: the log is being replaced).
 pub(super) fn clear(conn: &Connection) -> Result<(), StorageError> {
-    conn.execute_batch("DELETE FROM trades; DELETE FROM ledger_entries;").map_err(backend)
+    conn.execute_batch("DELETE FROM trades; DELETE FROM ledger_entries; DELETE FROM closed_orders;").map_err(backend)
 }
 
-/// The highest trade and ledger sequence stored.
-pub(super) fn last_seqs(conn: &Connection) -> Result<(Option<u64>, Option<u64>), StorageError> {
-    let q = |sql: &str| -> Result<Option<u64>, StorageError> {
+/// The next trade, ledger and closing sequence the tables lack (one past the highest stored).
+pub(super) fn next_seqs(conn: &Connection) -> Result<HistoryNext, StorageError> {
+    let q = |sql: &str| -> Result<u64, StorageError> {
         let v: Option<i64> = conn.query_row(sql, [], |r| r.get(0)).map_err(backend)?;
-        Ok(v.map(|s| s as u64))
+        Ok(v.map_or(0, |s| s as u64 + 1))
     };
-    Ok((q("SELECT MAX(seq) FROM trades")?, q("SELECT MAX(seq) FROM ledger_entries")?))
+    Ok(HistoryNext {
+        trades: q("SELECT MAX(seq) FROM trades")?,
+        ledger: q("SELECT MAX(seq) FROM ledger_entries")?,
+        closed: q("SELECT MAX(n) FROM closed_orders")?,
+    })
 }

@@ -1,12 +1,12 @@
-//! The read side of the history tables (`history`): the trade records and ledger entries the
-//! history endpoints, exports, the console and the executions snapshot show. One read-only
+//! The read side of the history tables (`history`): the trade records, ledger entries and closed
+//! orders the history endpoints, exports, the console and the executions snapshot show. One read-only
 //! connection of its own behind a mutex (WAL: readers never block the storage thread's commits
 //! and see only committed transactions, so what they see is what has been acknowledged).
 
 use super::sqlite::{backend, connect_read_only};
 use super::StorageError;
 use crate::engine::account::{LedgerEntry, TradeRecord};
-use crate::engine::order::{AccountId, OrderSeq};
+use crate::engine::order::{AccountId, Order, OrderSeq};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -92,4 +92,44 @@ impl HistoryReader {
         let sql = "SELECT body FROM ledger_entries WHERE account = ?1 AND seq >= ?2 AND seq < ?3 ORDER BY seq LIMIT ?4";
         self.rows(sql, params![account, from as i64, below.min(i64::MAX as u64) as i64, limit as i64])
     }
+
+    /// A closed order by its sequence.
+    pub fn closed_order(&self, seq: OrderSeq) -> Result<Option<Order>, StorageError> {
+        self.one("SELECT body FROM closed_orders WHERE seq = ?1", seq)
+    }
+
+    /// The account's closed orders, most recently closed first, with the ClosedOrders filters:
+    /// the time window (start, end] on the open time, the close time or either
+    /// (`closetime` open, close, both), `userref` and `cl_ord_id`.
+    pub fn closed_orders(&self, account: AccountId, q: &ClosedQuery) -> Result<Vec<Order>, StorageError> {
+        let (s, e) = window(q.start, q.end);
+        let time = match q.closetime {
+            CloseTime::Open => "open_ns > ?2 AND open_ns <= ?3",
+            CloseTime::Close => "close_ns > ?2 AND close_ns <= ?3",
+            CloseTime::Both => "((open_ns > ?2 AND open_ns <= ?3) OR (close_ns > ?2 AND close_ns <= ?3))",
+        };
+        let sql = format!(
+            "SELECT body FROM closed_orders WHERE account = ?1 AND {time} AND (?4 IS NULL OR userref = ?4) \
+             AND (?5 IS NULL OR cl_ord_id = ?5) ORDER BY n DESC"
+        );
+        self.rows(&sql, params![account, s, e, q.userref, q.cl_ord_id])
+    }
+}
+
+/// Which of a closed order's times ClosedOrders' window applies to (`closetime`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseTime {
+    Open,
+    Close,
+    Both,
+}
+
+/// ClosedOrders' filters, as [`HistoryReader::closed_orders`] applies them.
+#[derive(Clone, Debug)]
+pub struct ClosedQuery {
+    pub start: Option<u64>,
+    pub end: Option<u64>,
+    pub closetime: CloseTime,
+    pub userref: Option<i32>,
+    pub cl_ord_id: Option<String>,
 }

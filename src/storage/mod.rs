@@ -44,10 +44,10 @@ pub trait CommandLog: Send {
     fn restore_history(&mut self, _history: &HistoryOut) -> Result<(), StorageError> {
         Ok(())
     }
-    /// The next trade and ledger sequence the history tables lack (the highest stored plus one);
-    /// a log that keeps no history asks for everything.
-    fn history_next(&mut self) -> Result<(u64, u64), StorageError> {
-        Ok((0, 0))
+    /// The next trade, ledger and closing sequence the history tables lack (the highest stored
+    /// plus one); a log that keeps no history asks for everything.
+    fn history_next(&mut self) -> Result<crate::engine::outbox::HistoryNext, StorageError> {
+        Ok(Default::default())
     }
     /// Calls `f(seq, bytes)` for every record in order. An error from `f` stops the replay and is
     /// returned as [`StorageError::Replay`].

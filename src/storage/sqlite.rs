@@ -6,7 +6,7 @@
 //! key instead of interleaving.
 
 use super::{CommandLog, KeyRecord, KeyStore, ReplayFn, StorageError};
-use crate::engine::outbox::HistoryOut;
+use crate::engine::outbox::{HistoryNext, HistoryOut};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -15,7 +15,7 @@ use std::time::Duration;
 /// The database file's name in the data directory.
 pub const DB_FILE: &str = "calamari.db";
 /// Schema version written to `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS commands (
@@ -87,7 +87,8 @@ pub fn open(data_dir: &Path) -> Result<(SqliteLog, SqliteKeyStore), StorageError
         )));
     }
     keys.execute_batch(SCHEMA).map_err(backend)?;
-    // Version 3 added the history tables (`history`); a replay fills them (`restore_history`).
+    // Version 3 added the history tables (`history`), version 4 `closed_orders`; a replay fills
+    // them (`restore_history`).
     keys.execute_batch(super::history::SCHEMA).map_err(backend)?;
     if version == 1 {
         // Version 2 added key settings.
@@ -128,7 +129,7 @@ impl CommandLog for SqliteLog {
                 stmt.execute(params![(self.next_seq + i as u64) as i64, body]).map_err(backend)?;
             }
         }
-        super::history::write(&tx, history, (None, None))?;
+        super::history::write(&tx, history, HistoryNext::default())?;
         tx.commit().map_err(backend)?;
         // Only after the commit: a failed append leaves the numbering where it was.
         self.next_seq += records.len() as u64;
@@ -150,21 +151,20 @@ impl CommandLog for SqliteLog {
             }
         }
         super::history::clear(&tx)?;
-        super::history::write(&tx, history, (None, None))?;
+        super::history::write(&tx, history, HistoryNext::default())?;
         tx.commit().map_err(backend)?;
         self.next_seq = records.len() as u64 + 1;
         Ok(())
     }
 
-    fn history_next(&mut self) -> Result<(u64, u64), StorageError> {
-        let (t, l) = super::history::last_seqs(&self.conn)?;
-        Ok((t.map_or(0, |s| s + 1), l.map_or(0, |s| s + 1)))
+    fn history_next(&mut self) -> Result<HistoryNext, StorageError> {
+        super::history::next_seqs(&self.conn)
     }
 
     fn restore_history(&mut self, history: &HistoryOut) -> Result<(), StorageError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
-        let last = super::history::last_seqs(&tx)?;
-        super::history::write(&tx, history, last)?;
+        let next = super::history::next_seqs(&tx)?;
+        super::history::write(&tx, history, next)?;
         tx.commit().map_err(backend)
     }
 

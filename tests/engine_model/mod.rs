@@ -18,6 +18,25 @@ pub mod reference;
 pub mod sim;
 pub mod triggers;
 
+/// An order by sequence as it stands: in the engine if it is not final, else as the outbox
+/// emitted it when it closed (closed orders leave the engine; the model never drains the outbox).
+pub fn order(ex: &Exchange, seq: OrderSeq) -> calamari::engine::order::Order {
+    order_opt(ex, seq).unwrap_or_else(|| panic!("order {seq} neither in the engine nor emitted"))
+}
+
+pub fn order_opt(ex: &Exchange, seq: OrderSeq) -> Option<calamari::engine::order::Order> {
+    ex.orders.get(seq as usize).or_else(|| ex.history_out.closed_orders.iter().find(|c| c.order.seq == seq).map(|c| &c.order)).cloned()
+}
+
+/// Every order the engine holds or the outbox still has, by sequence (see [`order`]): every
+/// order ever placed, indexed by sequence, unless the caller drained the outbox.
+pub fn all_orders(ex: &Exchange) -> Vec<calamari::engine::order::Order> {
+    let mut all: Vec<_> = ex.orders.iter().cloned().chain(ex.history_out.closed_orders.iter().map(|c| c.order.clone())).collect();
+    all.sort_by_key(|o| o.seq);
+    assert!(all.windows(2).all(|w| w[0].seq < w[1].seq), "an order both in the engine and emitted, or emitted twice");
+    all
+}
+
 pub const CONFIG: &str = r#"
 [demo]
 account = "demo"

@@ -4,12 +4,13 @@
 use super::*;
 
 pub fn check_money(ex: &Exchange) {
+    check_closed_outbox(ex);
     let m = &ex.markets;
     // Trade records come in (taker, maker) pairs of one fill.
     assert_eq!(ex.history_out.trades.len() % 2, 0);
     for (i, t) in ex.history_out.trades.iter().enumerate() {
         assert_eq!(t.seq as usize, i);
-        assert_eq!(ex.orders[t.order as usize].req.account, t.account);
+        assert_eq!(order(ex, t.order).req.account, t.account);
     }
     let mut fees_collected = vec![0i128; m.assets.len()];
     for f in ex.history_out.trades.chunks(2) {
@@ -23,7 +24,7 @@ pub fn check_money(ex: &Exchange) {
         );
         // The taker is the newer order, a scheduled one that started after the maker came, a
         // fired trigger order, one re-quoted since, or one amended to a price that crossed.
-        let (to, mo) = (&ex.orders[taker.order as usize], &ex.orders[maker.order as usize]);
+        let (to, mo) = (&order(ex, taker.order), &order(ex, maker.order));
         let scheduled = to.req.start_ns.is_some();
         assert!(
             taker.order > maker.order || scheduled || to.stop.is_some() || to.open_ns >= mo.open_ns || ex.amends.contains_key(&taker.order),
@@ -74,7 +75,7 @@ pub fn check_money(ex: &Exchange) {
         }
     }
     // Orders are the sums of their fills.
-    for o in &ex.orders {
+    for o in &all_orders(ex) {
         let pair = m.pair(o.req.pair);
         let mine: Vec<_> = o.trades.iter().map(|t| &ex.history_out.trades[*t as usize]).collect();
         assert!(mine.iter().all(|t| t.order == o.seq), "order {}'s trade list points at other orders' trades", o.seq);
@@ -177,4 +178,19 @@ fn check_funding(ex: &Exchange) {
             _ => assert_eq!((n, sum), (1, -(w.amount + w.fee)), "withdrawal {} ({:?}) debit", w.id, w.status),
         }
     }
+}
+
+/// Every order that closed was emitted into the outbox once, numbered in order, final, and left
+/// the engine; the engine holds only orders that are not final; together they are every order.
+pub fn check_closed_outbox(ex: &Exchange) {
+    let emitted = &ex.history_out.closed_orders;
+    for (i, c) in emitted.iter().enumerate() {
+        assert_eq!(c.n as usize, i);
+        assert!(!c.order.is_open(), "an emitted order is not final");
+        assert!(ex.orders.get(c.order.seq as usize).is_none(), "a closed order stayed in the engine after it was emitted");
+    }
+    assert!(ex.orders.iter().all(|o| o.is_open()), "the engine holds a closed order");
+    assert_eq!(ex.history.next_closed as usize, emitted.len());
+    let all = all_orders(ex);
+    assert!(all.iter().enumerate().all(|(i, o)| o.seq == i as u64) && all.len() as u64 == ex.orders.next_seq(), "an order lost");
 }

@@ -231,12 +231,12 @@ pub fn order_endpoint_op() -> impl Strategy<Value = Op> {
 }
 
 /// Mostly an open order (when there is one), sometimes any order.
-fn pick_order(ex: &Exchange, pick: usize) -> Option<&calamari::engine::order::Order> {
+fn pick_order(ex: &Exchange, pick: usize) -> Option<calamari::engine::order::Order> {
     let open: Vec<_> = ex.orders.iter().filter(|o| o.is_open()).collect();
     if !open.is_empty() && pick % 5 != 0 {
-        return Some(open[pick % open.len()]);
+        return Some(open[pick % open.len()].clone());
     }
-    ex.orders.get(pick % ex.orders.len().max(1))
+    super::order_opt(ex, (pick % (ex.orders.next_seq() as usize).max(1)) as u64)
 }
 
 /// Amounts of XBT/ETH: dust (below the minimums), ordinary, and more than anyone has.
@@ -306,12 +306,14 @@ pub fn command(ex: &Exchange, users: &[AccountId], op: &Op) -> Command {
     match op {
         Op::Place(p) => Command::PlaceOrder(with_extra(new_order(users, p), &p.extra, ex.now_ns)),
         Op::CancelOrder { acct, pick, as_other } => {
-            if ex.orders.is_empty() {
+            if ex.orders.next_seq() == 0 {
                 return Command::Cancel { account: user(acct), target: CancelTarget::Order(*pick as u64 % 1000) };
             }
-            let o = &ex.orders[pick % ex.orders.len()];
-            let account = if *as_other { user(acct) } else { o.req.account };
-            Command::Cancel { account, target: CancelTarget::Order(o.seq) }
+            let seq = (pick % ex.orders.next_seq() as usize) as u64;
+            // A closed order whose outbox was drained (a live server's) is no longer known here.
+            let owner = super::order_opt(ex, seq).map_or(user(acct), |o| o.req.account);
+            let account = if *as_other { user(acct) } else { owner };
+            Command::Cancel { account, target: CancelTarget::Order(seq) }
         }
         Op::CancelUserRef { acct, userref } => Command::Cancel { account: user(acct), target: CancelTarget::UserRef(*userref) },
         Op::CancelClOrdId { acct, cl } => Command::Cancel { account: user(acct), target: CancelTarget::ClOrdId(format!("cl-{cl}")) },
@@ -379,7 +381,7 @@ pub fn command(ex: &Exchange, users: &[AccountId], op: &Op) -> Command {
                 .iter()
                 .filter(|o| o.is_open() && (mode == 13 && o.req.kind == OrderKind::Iceberg || mode >= 14 && o.req.kind.is_trailing()))
                 .collect();
-            let picked = if icebergs.is_empty() { pick_order(ex, *pick) } else { Some(icebergs[pick % icebergs.len()]) };
+            let picked = if icebergs.is_empty() { pick_order(ex, *pick) } else { Some(icebergs[pick % icebergs.len()].clone()) };
             let (account, target, pair, volume) = match picked {
                 Some(o) => {
                     let account = if *as_other { user(acct) } else { o.req.account };

@@ -179,7 +179,7 @@ pub fn engine_resting(ex: &Exchange, pair: u16, side: Side) -> Vec<(OrderSeq, u6
     let mut out = Vec::new();
     for (price, level) in ex.books[pair as usize].levels(side) {
         for s in ex.books[pair as usize].queue(level) {
-            let o = &ex.orders[s as usize];
+            let o = &order(ex, s);
             if o.is_open() && o.req.price == *price {
                 out.push((o.seq, *price, o.remaining()));
             }

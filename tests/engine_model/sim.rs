@@ -8,7 +8,7 @@ use super::*;
 pub struct Fingerprint {
     /// Per account; its trades and ledger entries are counted in `trades` and `ledger` (they
     /// leave the engine: `outbox`).
-    pub accounts: Vec<(Vec<i128>, Vec<i128>, Vec<OrderSeq>, usize, Vec<(u64, i128)>)>,
+    pub accounts: Vec<(Vec<i128>, Vec<i128>, Vec<OrderSeq>, Vec<(u64, i128)>)>,
     pub orders: Vec<(Status, Option<CancelReason>, i128, i128, i128, i128, usize, i128, u64)>,
     pub trades: usize,
     pub ledger: usize,
@@ -28,17 +28,10 @@ pub fn fingerprint(ex: &Exchange) -> Fingerprint {
             .accounts
             .iter()
             .map(|a| {
-                (
-                    a.balances.clone(),
-                    a.holds.clone(),
-                    a.open_orders.iter().copied().collect(),
-                    a.closed_orders.len(),
-                    a.volume_by_day.iter().copied().collect(),
-                )
+                (a.balances.clone(), a.holds.clone(), a.open_orders.iter().copied().collect(), a.volume_by_day.iter().copied().collect())
             })
             .collect(),
-        orders: ex
-            .orders
+        orders: all_orders(ex)
             .iter()
             .map(|o| (o.status, o.reason, o.filled, o.cost, o.fee, o.hold_remaining, o.trades.len(), o.req.volume, o.req.price))
             .collect(),
@@ -94,7 +87,7 @@ impl Sim {
     pub fn apply(&mut self, command: Command) -> Result<Applied, KrakenError> {
         let env = Envelope { time_ns: self.t, key_nonce: None, command };
         let before = fingerprint(&self.ex);
-        let (n_orders, n_trades) = (self.ex.orders.len(), self.ex.history_out.trades.len());
+        let (n_orders, n_trades) = (self.ex.orders.next_seq() as usize, self.ex.history_out.trades.len());
         let armed = super::triggers::armed(&self.ex);
         let out = self.ex.apply(&env);
         if let Err(e) = self.ex.check_invariants() {
@@ -110,18 +103,22 @@ impl Sim {
             Ok(Applied::OrderPlaced(seq)) | Ok(Applied::Edited { order: seq }) => {
                 assert_eq!(*seq as usize, n_orders, "new order's seq");
                 // Beyond it, only conditional closes (of orders that ended) are new.
-                assert!(self.ex.orders[n_orders + 1..].iter().all(|o| o.parent.is_some()));
+                assert!(all_orders(&self.ex).iter().filter(|o| o.seq as usize > n_orders).all(|o| o.parent.is_some()));
             }
             Ok(Applied::Batch(results)) => {
                 // The placed orders in order, the others of the command conditional closes.
                 let placed: Vec<OrderSeq> = results.iter().filter_map(|r| r.as_ref().ok().copied()).collect();
                 assert!(placed.windows(2).all(|w| w[0] < w[1]) && placed.iter().all(|s| *s as usize >= n_orders), "batch orders' seqs");
-                let others = self.ex.orders[n_orders..].iter().filter(|o| !placed.contains(&o.seq));
+                let all = all_orders(&self.ex);
+                let others = all.iter().filter(|o| o.seq as usize >= n_orders && !placed.contains(&o.seq));
                 assert!(others.clone().all(|o| o.parent.is_some()), "a batch made other orders");
             }
             // A re-quote makes its ladder's orders; others only conditional closes.
             Ok(_) if matches!(env.command, Command::Requote(_)) => {}
-            Ok(_) => assert!(self.ex.orders[n_orders..].iter().all(|o| o.parent.is_some()), "a command made orders"),
+            Ok(_) => assert!(
+                all_orders(&self.ex).iter().filter(|o| o.seq as usize >= n_orders).all(|o| o.parent.is_some()),
+                "a command made orders"
+            ),
         }
         self.all.push((env, out.is_ok()));
         out
@@ -165,7 +162,7 @@ fn future_need(ex: &Exchange, o: &calamari::engine::order::Order) -> i128 {
 /// Structural checks beyond `check_invariants`, plus the limit-price rule on the fills the last
 /// command made (`trades[n_trades..]`).
 pub fn extra_invariants(ex: &Exchange, n_trades: usize) {
-    for o in &ex.orders {
+    for o in &all_orders(ex) {
         if o.is_armed() {
             // Waits for its trigger, off the book (see `triggers::check`).
             assert!(ex.accounts[o.req.account as usize].open_orders.contains(&o.seq));
@@ -211,7 +208,7 @@ pub fn extra_invariants(ex: &Exchange, n_trades: usize) {
     }
     for (i, a) in ex.accounts.iter().enumerate() {
         for s in &a.open_orders {
-            assert!(ex.orders[*s as usize].is_open() && ex.orders[*s as usize].req.account as usize == i);
+            assert!(order(ex, *s).is_open() && order(ex, *s).req.account as usize == i);
         }
     }
     for (p, book) in ex.books.iter().enumerate() {
@@ -225,7 +222,7 @@ pub fn extra_invariants(ex: &Exchange, n_trades: usize) {
         for side in [Side::Buy, Side::Sell] {
             for (price, level) in book.levels(side) {
                 assert!(level.live > 0 && level.volume > 0, "pair {p}: empty level {price} left in the book");
-                let live = book.queue(level).filter(|s| ex.orders[*s as usize].is_open()).count();
+                let live = book.queue(level).filter(|s| order(ex, *s).is_open()).count();
                 assert_eq!(live as u32, level.live, "pair {p} level {price}: live count");
             }
         }
@@ -236,9 +233,9 @@ pub fn extra_invariants(ex: &Exchange, n_trades: usize) {
         let (taker, maker) = (&pair[0], &pair[1]);
         assert!(!taker.maker && maker.maker);
         let (b, s) = if taker.side == Side::Buy { (taker, maker) } else { (maker, taker) };
-        let (bo, so) = (&ex.orders[b.order as usize], &ex.orders[s.order as usize]);
+        let (bo, so) = (&order(ex, b.order), &order(ex, s.order));
         assert!(bo.req.kind.is_market() || taker.price <= bo.req.price, "buy {} filled above its limit", bo.seq);
         assert!(so.req.kind.is_market() || taker.price >= so.req.price, "sell {} filled below its limit", so.seq);
-        assert_eq!(maker.price, ex.orders[maker.order as usize].req.price, "fill not at the maker's price");
+        assert_eq!(maker.price, order(ex, maker.order).req.price, "fill not at the maker's price");
     }
 }

@@ -118,18 +118,27 @@ pub async fn order_amends(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
     let txid = p.text("order_id").or(p.text("txid")).ok_or_else(|| KrakenError::invalid("order_id"))?;
     let seq = order_seq(st, txid)?;
     let (account, permissions) = (c.account(), c.key.permissions);
+    // An open order from the engine first, then a closed one from the table (an order that
+    // closed between the two reads is found in the second).
+    let open = st.sequencer.read(move |ex| ex.open_order(seq).filter(|o| o.req.account == account).cloned()).await?;
+    let (is_open, order) = match open {
+        Some(o) => (true, o),
+        None => {
+            let closed = super::history::from_store(st, move |h| h.closed_order(seq)).await?;
+            (false, closed.filter(|o| o.req.account == account).ok_or(KrakenError::UnknownOrder)?)
+        }
+    };
+    // Kraken: "Query open orders & trades or Query closed orders & trades, depending on
+    // status of order".
+    let needs = if is_open { P::QUERY_OPEN_ORDERS } else { P::QUERY_CLOSED_ORDERS };
+    if !permissions.contains(needs) {
+        return Err(KrakenError::PermissionDenied);
+    }
     st.sequencer
         .read(move |ex| {
-            let o = ex.orders.get(seq as usize).filter(|o| o.req.account == account).ok_or(KrakenError::UnknownOrder)?;
-            // Kraken: "Query open orders & trades or Query closed orders & trades, depending on
-            // status of order".
-            let needs = if o.is_open() { P::QUERY_OPEN_ORDERS } else { P::QUERY_CLOSED_ORDERS };
-            if !permissions.contains(needs) {
-                return Err(KrakenError::PermissionDenied);
-            }
-            let pair = ex.markets.pair(o.req.pair);
+            let pair = ex.markets.pair(order.req.pair);
             let amends: Vec<Value> = ex
-                .amend_history(seq)
+                .amend_history(&order)
                 .iter()
                 .map(|r| {
                     json!({
@@ -244,7 +253,8 @@ pub async fn edit_order(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
         _ if deadline.is_some_and(|d| now_ns > d) => Err(KrakenError::DeadlineElapsed),
         Command::Edit { account, target, .. } => {
             let age_us = now_ns.saturating_sub(ex.last_amended_ns(*target)) / 1000;
-            let charge = TradingCharge { pair: ex.orders.get(*target as usize).map_or(0, |o| o.req.pair), cost: edit_penalty(age_us) };
+            // The original's pair (checked above: an order that closed meanwhile is refused anyway).
+            let charge = TradingCharge { pair: pair_idx, cost: edit_penalty(age_us) };
             limits.admit_charges(*account, &[charge], now_ns / 1000)
         }
         _ => Ok(()),

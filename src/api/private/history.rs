@@ -1,8 +1,8 @@
 //! The account's history: OpenOrders, ClosedOrders, QueryOrders, TradesHistory, QueryTrades,
 //! Ledgers and QueryLedgers, with Kraken's filters and 50-per-page offsets (most recent first).
-//! Orders are read in the engine; trades and ledger entries in the history tables
-//! (`storage::history_read`, what has been acknowledged), rendered with the engine's ids and
-//! markets.
+//! Open orders are read in the engine; closed orders, trades and ledger entries in the history
+//! tables (`storage::history_read`, what has been acknowledged), rendered with the engine's ids
+//! and markets.
 
 use crate::api::params::Params;
 use crate::api::views;
@@ -10,9 +10,9 @@ use crate::api::{ApiResult, Caller, Shared};
 use crate::engine::account::LedgerKind;
 use crate::engine::account::TradeRecord;
 use crate::engine::ids::{IdCodec, IdKind};
-use crate::engine::Exchange;
+use crate::engine::order::{Order, OrderSeq};
 use crate::error::KrakenError;
-use crate::storage::history_read::HistoryReader;
+use crate::storage::history_read::{CloseTime, ClosedQuery, HistoryReader};
 use crate::storage::StorageError;
 use serde_json::{json, Map, Value};
 
@@ -24,13 +24,19 @@ enum Bound {
     Id(u64),
 }
 
-/// An order bound (`start`/`end`): unix seconds (possibly fractional) or an order id.
-fn bound(ex: &Exchange, p: &Params, name: &str, kind: IdKind) -> Result<Option<u64>, KrakenError> {
-    match parse_bound(&ex.ids, p, name, kind)? {
+/// An order bound (`start`/`end`): unix seconds (possibly fractional) or an order id, whose time
+/// is its open time: an open order's from the engine first, then a closed one's from the table
+/// (an order that closed between the two reads is found in the second).
+async fn order_bound(st: &Shared, p: &Params, name: &str) -> Result<Option<u64>, KrakenError> {
+    match parse_bound(&st.ids, p, name, IdKind::Order)? {
         None => Ok(None),
         Some(Bound::Time(t)) => Ok(Some(t)),
         Some(Bound::Id(seq)) => {
-            let t = if kind == IdKind::Order { ex.orders.get(seq as usize).map(|o| o.open_ns) } else { None };
+            let open = st.sequencer.read(move |ex| ex.open_order(seq).map(|o| o.open_ns)).await?;
+            let t = match open {
+                Some(t) => Some(t),
+                None => from_store(st, move |h| Ok(h.closed_order(seq)?.map(|o| o.open_ns))).await?,
+            };
             t.map(Some).ok_or_else(|| KrakenError::invalid(name))
         }
     }
@@ -52,7 +58,7 @@ async fn store_bound(st: &Shared, p: &Params, name: &str, kind: IdKind) -> Resul
 }
 
 /// Runs a read of the history tables off the async workers.
-async fn from_store<T: Send + 'static>(
+pub(super) async fn from_store<T: Send + 'static>(
     st: &Shared,
     f: impl FnOnce(&HistoryReader) -> Result<T, StorageError> + Send + 'static,
 ) -> Result<T, KrakenError> {
@@ -85,10 +91,6 @@ fn parse_bound(ids: &IdCodec, p: &Params, name: &str, kind: IdKind) -> Result<Op
     Ok(Some(Bound::Time(ns)))
 }
 
-fn in_window(t: u64, start: Option<u64>, end: Option<u64>) -> bool {
-    start.is_none_or(|s| t > s) && end.is_none_or(|e| t <= e)
-}
-
 /// Applies `ofs` and the page size to matches listed most recent first.
 fn page<T>(items: Vec<T>, p: &Params) -> Result<(usize, Vec<T>), KrakenError> {
     let ofs = p.int::<usize>("ofs")?.unwrap_or(0);
@@ -119,70 +121,84 @@ pub async fn open_orders(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
 
 pub async fn closed_orders(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
     let (account, p, sees) = (c.account(), p.clone(), c.query_window());
+    let with_trades = p.flag("trades")?;
+    let userref = p.int::<i32>("userref")?;
+    let cl_ord_id = p.text("cl_ord_id").map(str::to_string);
+    let start = order_bound(st, &p, "start").await?;
+    let end = order_bound(st, &p, "end").await?;
+    let closetime = match p.text("closetime").unwrap_or("both") {
+        "open" => CloseTime::Open,
+        "close" => CloseTime::Close,
+        "both" => CloseTime::Both,
+        _ => return Err(KrakenError::invalid("closetime")),
+    };
+    st.sequencer.read(move |ex| ex.user_account(account).map(|_| ())).await??;
+    let q = ClosedQuery { start, end, closetime, userref, cl_ord_id };
+    let found = from_store(st, move |h| h.closed_orders(account, &q)).await?;
+    let matches: Vec<Order> = found.into_iter().filter(|o| sees.contains(o.open_ns)).collect();
+    let (total, shown) = page(matches, &p)?;
+    let without_count = p.flag("without_count")?;
     st.sequencer
         .read(move |ex| {
-            let with_trades = p.flag("trades")?;
-            let userref = p.int::<i32>("userref")?;
-            let cl = p.text("cl_ord_id").map(str::to_string);
-            let start = bound(ex, &p, "start", IdKind::Order)?;
-            let end = bound(ex, &p, "end", IdKind::Order)?;
-            let closetime = p.text("closetime").unwrap_or("both");
-            if !["open", "close", "both"].contains(&closetime) {
-                return Err(KrakenError::invalid("closetime"));
-            }
-            let acct = ex.user_account(account)?;
-            let matches: Vec<u64> = acct
-                .closed_orders
-                .iter()
-                .rev()
-                .copied()
-                .filter(|seq| {
-                    let o = &ex.orders[*seq as usize];
-                    let by_time = match closetime {
-                        "open" => in_window(o.open_ns, start, end),
-                        "close" => in_window(o.close_ns, start, end),
-                        _ => in_window(o.open_ns, start, end) || in_window(o.close_ns, start, end),
-                    };
-                    by_time
-                        && sees.contains(o.open_ns)
-                        && userref.is_none_or(|u| o.req.userref == Some(u))
-                        && cl.as_ref().is_none_or(|c| o.req.cl_ord_id.as_ref() == Some(c))
-                })
-                .collect();
-            let (total, shown) = page(matches, &p)?;
             let mut closed = Map::new();
-            for seq in shown {
-                closed.insert(ex.order_txid(seq), views::order(ex, &ex.orders[seq as usize], with_trades));
+            for o in &shown {
+                closed.insert(ex.order_txid(o.seq), views::order(ex, o, with_trades));
             }
             let mut out = json!({ "closed": closed });
-            if !p.flag("without_count")? {
+            if !without_count {
                 out["count"] = json!(total);
             }
-            Ok(out)
+            out
         })
-        .await?
+        .await
 }
 
+/// Open orders from the engine first, then the rest from the closed-orders table (an order that
+/// closed between the two reads is found there), rendered in the order asked.
 pub async fn query_orders(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
     let (account, p, sees) = (c.account(), p.clone(), c.query_window());
     let txids = p.list("txid", 50)?;
     if txids.is_empty() {
         return Err(KrakenError::invalid("txid"));
     }
+    let with_trades = p.flag("trades")?;
+    let userref = p.int::<i32>("userref")?;
+    let seqs: Vec<Option<OrderSeq>> = txids.iter().map(|t| st.ids.decode(IdKind::Order, t.trim())).collect();
+    let wanted = seqs.clone();
+    let open: Vec<Option<(Option<i32>, Value)>> = st
+        .sequencer
+        .read(move |ex| {
+            let render = |seq: OrderSeq| {
+                ex.open_order(seq).filter(|o| o.req.account == account).map(|o| (o.req.userref, views::order(ex, o, with_trades)))
+            };
+            wanted.iter().map(|s| s.and_then(render)).collect()
+        })
+        .await?;
+    let rest: Vec<OrderSeq> = seqs.iter().zip(&open).filter(|(_, o)| o.is_none()).filter_map(|(s, _)| *s).collect();
+    let closed = if rest.is_empty() {
+        Vec::new()
+    } else {
+        from_store(st, move |h| rest.iter().filter_map(|s| h.closed_order(*s).transpose()).collect::<Result<Vec<Order>, _>>()).await?
+    };
     st.sequencer
         .read(move |ex| {
-            let with_trades = p.flag("trades")?;
-            let userref = p.int::<i32>("userref")?;
             let mut out = Map::new();
-            for txid in &txids {
-                let o = ex
-                    .order_by_txid(txid)
-                    .filter(|o| o.req.account == account && (o.is_open() || sees.contains(o.open_ns)))
-                    .ok_or(KrakenError::InvalidOrder)?;
-                if userref.is_some_and(|u| o.req.userref != Some(u)) {
+            for (seq, shown) in seqs.iter().zip(open) {
+                let (seq, (order_userref, o)) = match (seq, shown) {
+                    (Some(seq), Some(v)) => (*seq, v),
+                    (Some(seq), None) => {
+                        let o = closed
+                            .iter()
+                            .find(|o| o.seq == *seq && o.req.account == account && sees.contains(o.open_ns))
+                            .ok_or(KrakenError::InvalidOrder)?;
+                        (*seq, (o.req.userref, views::order(ex, o, with_trades)))
+                    }
+                    (None, _) => return Err(KrakenError::InvalidOrder),
+                };
+                if userref.is_some_and(|u| order_userref != Some(u)) {
                     continue;
                 }
-                out.insert(ex.order_txid(o.seq), views::order(ex, o, with_trades));
+                out.insert(ex.order_txid(seq), o);
             }
             Ok(Value::Object(out))
         })

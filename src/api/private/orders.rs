@@ -143,10 +143,11 @@ pub async fn add_order(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
     };
     st.sequencer
         .execute_gated(c.key_nonce(), Command::PlaceOrder(req), gate, move |ex, applied| match applied {
-            Applied::OrderPlaced(seq) => {
-                let o = &ex.orders[*seq as usize];
-                json!({ "descr": views::descr_answer(ex, o), "txid": [ex.order_txid(*seq)] })
-            }
+            // The order may have closed at once (filled, IOC): then it is in the outbox.
+            Applied::OrderPlaced(seq) => match ex.order_or_emitted(*seq) {
+                Some(o) => json!({ "descr": views::descr_answer(ex, o), "txid": [ex.order_txid(*seq)] }),
+                None => json!({}),
+            },
             _ => json!({}),
         })
         .await

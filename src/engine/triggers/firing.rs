@@ -114,7 +114,7 @@ impl Exchange {
             Ok(Applied::OrderPlaced(seq)) => seq,
             Ok(_) => return,
             Err(e) => {
-                let seq = self.orders.len() as OrderSeq;
+                let seq = self.orders.next_seq();
                 let asset = self.markets.pair(req.pair).quote;
                 let mut o = Order::opened(seq, req, t, asset, 0);
                 o.status = Status::Canceled;
@@ -123,7 +123,7 @@ impl Exchange {
                 o.close_ns = t;
                 o.parent = Some(parent);
                 self.orders.push(o);
-                self.accounts[self.orders[seq as usize].req.account as usize].closed_orders.push(seq);
+                self.closing.push(seq);
                 return;
             }
         };

@@ -21,11 +21,12 @@
 use super::{balances, executions};
 use crate::engine::account::TradeRecord;
 use crate::engine::events::{OrderEvent, OrderEventKind};
-use crate::engine::order::{OrderSeq, Status};
+use crate::engine::order::{Order, OrderSeq, Status};
 use crate::engine::Exchange;
 use crate::storage::history_read::HistoryReader;
 use crate::ws::channels::Sym;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
@@ -130,7 +131,6 @@ struct Sig {
 
 struct Seen {
     orders: HashMap<OrderSeq, Sig>,
-    closed: usize,
 }
 
 /// What the engine thread remembers of the watched accounts between batches.
@@ -142,8 +142,7 @@ pub struct Tracker {
     pub reset: bool,
 }
 
-fn sig(ex: &Exchange, seq: OrderSeq) -> Sig {
-    let o = &ex.orders[seq as usize];
+fn sig(o: &Order) -> Sig {
     Sig { status: o.status, fills: o.trades.len(), armed: o.stop.as_ref().is_some_and(|s| s.armed) }
 }
 
@@ -158,7 +157,7 @@ impl Tracker {
 
     fn baseline(ex: &Exchange, account: u32) -> Seen {
         let a = &ex.accounts[account as usize];
-        Seen { orders: a.open_orders.iter().map(|s| (*s, sig(ex, *s))).collect(), closed: a.closed_orders.len() }
+        Seen { orders: a.open_orders.iter().map(|s| (*s, sig(&ex.orders[*s as usize]))).collect() }
     }
 
     /// The events since the last call of every watched account, then the snapshots asked for.
@@ -185,9 +184,15 @@ impl Tracker {
         self.seen.retain(|a, _| watched.contains(a));
         let mut accounts: Vec<u32> = self.seen.keys().copied().collect();
         accounts.sort_unstable();
+        // The orders this batch closed are no longer in the engine: they are in its outbox.
+        let closed: HashMap<OrderSeq, &Order> = if accounts.is_empty() {
+            HashMap::new()
+        } else {
+            ex.history_out.closed_orders.iter().map(|c| (c.order.seq, &c.order)).collect()
+        };
         for account in accounts {
             let seen = self.seen.get_mut(&account).expect("listed");
-            events(ex, &self.syms, account, seen, &reported, now_ns, &mut out);
+            events(ex, &self.syms, account, seen, &closed, &reported, now_ns, &mut out);
         }
         for a in &watched {
             if (*a as usize) < ex.accounts.len() && !self.seen.contains_key(a) {
@@ -242,6 +247,7 @@ fn events(
     syms: &[Sym],
     account: u32,
     seen: &mut Seen,
+    closed: &HashMap<OrderSeq, &Order>,
     reported: &HashMap<OrderSeq, Vec<OrderEvent>>,
     now: u64,
     out: &mut AccountBatch,
@@ -249,15 +255,19 @@ fn events(
     let a = &ex.accounts[account as usize];
     let mut candidates: BTreeSet<OrderSeq> = seen.orders.keys().copied().collect();
     candidates.extend(a.open_orders.iter().copied());
-    candidates.extend(a.closed_orders[seen.closed.min(a.closed_orders.len())..].iter().copied());
+    candidates.extend(ex.history_out.closed_orders.iter().filter(|c| c.order.req.account == account).map(|c| c.order.seq));
     // This batch's trades of the account (the outbox is drained after the capture).
     let batch_trades: Vec<&TradeRecord> = ex.history_out.trades.iter().filter(|t| t.account == account).collect();
     candidates.extend(batch_trades.iter().map(|t| t.order));
     candidates.extend(reported.iter().filter(|(_, v)| v.iter().any(|e| e.account == account)).map(|(s, _)| *s));
     let none = Vec::new();
     for seq in candidates {
-        let o = &ex.orders[seq as usize];
-        let new = sig(ex, seq);
+        // Open (or pending) in the engine, or closed during this batch.
+        let Some(o) = ex.orders.get(seq as usize).or_else(|| closed.get(&seq).copied()) else {
+            tracing::error!(order = seq, "order of a watched account not found (executions)");
+            continue;
+        };
+        let new = sig(o);
         let old = seen.orders.get(&seq).cloned();
         let mine = reported.get(&seq).unwrap_or(&none);
         if old.as_ref() == Some(&new) && mine.is_empty() {
@@ -338,7 +348,6 @@ fn events(
     for e in ex.history_out.ledger.iter().filter(|e| e.account == account) {
         push(out, account, Channel::Balances, None, false, balances::message("update", vec![balances::entry(ex, e)]));
     }
-    seen.closed = a.closed_orders.len();
 }
 
 fn snapshot(ex: &Exchange, syms: &[Sym], r: &Request, history: Option<&HistoryReader>, out: &mut AccountBatch) {
@@ -389,7 +398,10 @@ fn snapshot(ex: &Exchange, syms: &[Sym], r: &Request, history: Option<&HistoryRe
             if r.snap_trades {
                 let data = last_fills(ex, history, r.account)
                     .into_iter()
-                    .map(|(tr, cq, cc)| executions::trade(ex, &syms[tr.pair as usize], &ex.orders[tr.order as usize], &tr, cq, cc, true))
+                    .filter_map(|(tr, cq, cc)| {
+                        let o = order_now(ex, history, tr.order)?;
+                        Some(executions::trade(ex, &syms[tr.pair as usize], &o, &tr, cq, cc, true))
+                    })
                     .collect();
                 push(out, r.account, r.channel, Some(r.conn), false, executions::message("snapshot", data));
             }
@@ -397,6 +409,29 @@ fn snapshot(ex: &Exchange, syms: &[Sym], r: &Request, history: Option<&HistoryRe
     }
     if let Some(last) = out.msgs.last_mut() {
         last.activate = true;
+    }
+}
+
+/// An order as it stands now: open in the engine, closed in this batch (the outbox), or closed
+/// before it (the closed-orders table: every earlier batch is durable by now). A read error or
+/// a missing row is logged and gives `None`.
+fn order_now<'a>(ex: &'a Exchange, history: Option<&HistoryReader>, seq: OrderSeq) -> Option<Cow<'a, Order>> {
+    if let Some(o) = ex.open_order(seq) {
+        return Some(Cow::Borrowed(o));
+    }
+    if let Some(c) = ex.history_out.closed_orders.iter().rev().find(|c| c.order.seq == seq) {
+        return Some(Cow::Borrowed(&c.order));
+    }
+    match history.map(|h| h.closed_order(seq)) {
+        Some(Ok(Some(o))) => Some(Cow::Owned(o)),
+        Some(Err(e)) => {
+            tracing::error!(error = %e, "history read failed (executions snapshot)");
+            None
+        }
+        _ => {
+            tracing::error!(order = seq, "order of a fill not found (executions snapshot)");
+            None
+        }
     }
 }
 
