@@ -191,13 +191,13 @@ fn commit_buckets(url: &str) -> Vec<(f64, u64)> {
 }
 
 /// Of the commits between two [`commit_buckets`] readings: how many took over 5 ms, and the
-/// bound under which the slowest one fell (ms).
-fn slow_commits(before: &[(f64, u64)], after: &[(f64, u64)]) -> (u64, f64) {
+/// bound under which the slowest one fell (ms; "none" when nothing was committed).
+fn slow_commits(before: &[(f64, u64)], after: &[(f64, u64)]) -> (u64, String) {
     let delta: Vec<(f64, u64)> = after.iter().map(|&(le, n)| (le, n - before.iter().find(|b| b.0 == le).map_or(0, |b| b.1))).collect();
     let total = delta.last().map_or(0, |d| d.1);
     let under_5ms = delta.iter().filter(|d| d.0 <= 0.005).map(|d| d.1).max().unwrap_or(0);
     let slowest = delta.iter().find(|d| d.1 == total).map_or(0.0, |d| d.0 * 1000.0);
-    (total - under_5ms, slowest)
+    (total - under_5ms, if total == 0 { "none".to_string() } else { format!("{slowest}") })
 }
 
 /// The markdown row of one phase's figures; `cpu` is (server, loadgen) CPU seconds used in it.
