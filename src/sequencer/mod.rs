@@ -19,6 +19,7 @@
 mod engine_thread;
 mod stats;
 mod storage_thread;
+mod wake;
 
 use stats::RunningFlag;
 pub use stats::SequencerStats;
@@ -63,6 +64,11 @@ pub struct Pending {
 impl Pending {
     fn has_control(&self) -> bool {
         self.replace_log || !self.snapshots.is_empty()
+    }
+
+    /// Nothing to make durable or to publish: a batch of reads only.
+    fn is_quiet(&self) -> bool {
+        self.records.is_empty() && !self.has_control() && self.history.is_empty() && self.market.is_empty() && self.accounts.is_empty()
     }
 }
 
@@ -123,6 +129,8 @@ pub type MarketSink = Arc<std::sync::OnceLock<Sender<crate::ws::capture::MarketB
 #[derive(Clone)]
 pub struct Sequencer {
     jobs: Sender<Message>,
+    /// Wakes the engine thread when it waits for a job.
+    jobs_wake: Arc<wake::Wake>,
     pub stats: Arc<SequencerStats>,
     storage_thread: Arc<Mutex<Option<JoinHandle<()>>>>,
     market: MarketSink,
@@ -179,17 +187,20 @@ impl Sequencer {
         let (a2, a3) = (accounts.clone(), accounts.clone());
         let level3: Arc<crate::ws::level3_capture::Interest> = Arc::default();
         let l2 = level3.clone();
+        let jobs_wake: Arc<wake::Wake> = Arc::default();
+        let batches_wake: Arc<wake::Wake> = Arc::default();
+        let (jw, bw, bw2) = (jobs_wake.clone(), batches_wake.clone(), batches_wake);
         std::thread::Builder::new()
             .name("engine".into())
-            .spawn(move || engine_thread::engine_loop(exchange, job_rx, batch_tx, max_batch.max(1), s2, clock, (m2, a2, l2)))
+            .spawn(move || engine_thread::engine_loop(exchange, (job_rx, jw), (batch_tx, bw), max_batch.max(1), s2, clock, (m2, a2, l2)))
             .expect("spawn engine thread");
         let s3 = stats.clone();
         let m3 = market.clone();
         let storage = std::thread::Builder::new()
             .name("storage".into())
-            .spawn(move || storage_thread::storage_loop(log, batch_rx, s3, on_failure, (m3, a3), v2))
+            .spawn(move || storage_thread::storage_loop(log, (batch_rx, bw2), s3, on_failure, (m3, a3), v2))
             .expect("spawn storage thread");
-        Sequencer { jobs: job_tx, stats, storage_thread: Arc::new(Mutex::new(Some(storage))), market, view, accounts, level3 }
+        Sequencer { jobs: job_tx, jobs_wake, stats, storage_thread: Arc::new(Mutex::new(Some(storage))), market, view, accounts, level3 }
     }
 
     /// Hands every later committed batch's market captures to `sink` (the publisher), starting
@@ -221,6 +232,7 @@ impl Sequencer {
     /// answered `EService:Unavailable` without being applied. Blocking; idempotent.
     pub fn stop(&self) {
         let _ = self.jobs.send(Message::Stop);
+        self.jobs_wake.notify();
         let handle = self.storage_thread.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(h) = handle {
             let _ = h.join();
@@ -233,7 +245,9 @@ impl Sequencer {
             // Full or disconnected: the job never entered the queue.
             self.stats.queue_depth.fetch_sub(1, Ordering::Relaxed);
             KrakenError::Unavailable
-        })
+        })?;
+        self.jobs_wake.notify();
+        Ok(())
     }
 
     /// Applies a command and, once it is durable, returns what `render` made of the result.

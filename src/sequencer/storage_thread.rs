@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 pub(super) fn storage_loop(
     mut log: Box<dyn CommandLog>,
-    batches: Receiver<Batch>,
+    (batches, wake): (Receiver<Batch>, Arc<super::wake::Wake>),
     stats: Arc<SequencerStats>,
     on_failure: OnStorageFailure,
     (market_sink, account_sink): (MarketSink, crate::ws::private::capture::AccountSink),
@@ -22,7 +22,7 @@ pub(super) fn storage_loop(
     loop {
         let first = match carried.take() {
             Some(b) => b,
-            None => match batches.recv() {
+            None => match wake.recv(&batches) {
                 Ok(b) => b,
                 Err(_) => break,
             },

@@ -188,7 +188,7 @@ pub fn flood() {
 }
 
 /// User plus system CPU seconds a process has used (Linux: /proc; clock ticks of 1/100 s).
-fn cpu_secs(pid: u32) -> Option<f64> {
+pub(super) fn cpu_secs(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name (which may hold spaces) in parentheses: utime and stime are
     // the 12th and 13th.

@@ -48,7 +48,7 @@ pub fn side_by_side() {
             for (j, (_, other, _)) in servers.iter().enumerate().skip(1) {
                 other.cli(&["market", if i == j { "on" } else { "off" }]);
             }
-            let rows = run_phase(&s.url, clients, seconds, keys, add_order_request);
+            let rows = run_phase(&s.url, clients, seconds, keys, add_order_request, None);
             for (_, row) in rows {
                 let Row { mut latencies_us, kraken_errors, not_kraken, .. } = row;
                 latencies_us.sort_unstable();

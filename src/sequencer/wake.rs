@@ -1,0 +1,91 @@
+//! Waiting on the sequencer's two queues (jobs to the engine thread, batches to the storage
+//! thread) without spinning. crossbeam's blocking `recv` spins and then calls `sched_yield`
+//! several times before it parks; on two cores shared with the HTTP workers (and, in the load
+//! benchmark, the clients) those yields were ~11% of the server's CPU under signed Balance load
+//! (BENCHMARKS.md §4). Here the receiver polls the channel once, says it is going to sleep, polls
+//! again, and parks; a sender wakes it only when it said so (one futex wake, no yields). The
+//! channel itself (crossbeam's, with its bounds and disconnection) is unchanged; a timed park
+//! notices a disconnection that no message announced.
+
+use crossbeam_channel::{Receiver, RecvError, TryRecvError};
+use std::sync::atomic::{fence, AtomicBool, Ordering};
+use std::sync::OnceLock;
+use std::thread::Thread;
+use std::time::Duration;
+
+/// The receiving thread's doorbell, shared by every sender of one queue.
+#[derive(Default)]
+pub(super) struct Wake {
+    sleeping: AtomicBool,
+    thread: OnceLock<Thread>,
+}
+
+impl Wake {
+    /// A sender calls this after each message it queued.
+    pub(super) fn notify(&self) {
+        // Pairs with the fence in `recv`: either the receiver sees the message on its second
+        // poll, or this sees `sleeping` and unparks it.
+        fence(Ordering::SeqCst);
+        if self.sleeping.load(Ordering::Relaxed) && self.sleeping.swap(false, Ordering::AcqRel) {
+            if let Some(t) = self.thread.get() {
+                t.unpark();
+            }
+        }
+    }
+
+    /// The next message, waiting for one without spinning; `Err` once every sender is gone and
+    /// the queue is empty. Only one thread may receive through a given `Wake`.
+    pub(super) fn recv<T>(&self, rx: &Receiver<T>) -> Result<T, RecvError> {
+        let _ = self.thread.get_or_init(std::thread::current);
+        loop {
+            match rx.try_recv() {
+                Ok(m) => return Ok(m),
+                Err(TryRecvError::Disconnected) => return Err(RecvError),
+                Err(TryRecvError::Empty) => {}
+            }
+            self.sleeping.store(true, Ordering::Relaxed);
+            fence(Ordering::SeqCst);
+            match rx.try_recv() {
+                Ok(m) => {
+                    self.sleeping.store(false, Ordering::Relaxed);
+                    return Ok(m);
+                }
+                Err(TryRecvError::Disconnected) => return Err(RecvError),
+                Err(TryRecvError::Empty) => {}
+            }
+            // A wake-up that came between the store and here leaves the park token set, so this
+            // returns at once; the timeout only bounds how late a bare disconnection is seen.
+            std::thread::park_timeout(Duration::from_millis(50));
+            self.sleeping.store(false, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn every_message_arrives_and_disconnection_ends_the_wait() {
+        let (tx, rx) = crossbeam_channel::bounded::<u64>(4);
+        let wake = Arc::new(Wake::default());
+        let w2 = wake.clone();
+        let receiver = std::thread::spawn(move || {
+            let mut sum = 0;
+            while let Ok(v) = w2.recv(&rx) {
+                sum += v;
+            }
+            sum
+        });
+        for i in 1..=20_000u64 {
+            tx.send(i).unwrap();
+            wake.notify();
+            if i % 1000 == 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        drop(tx);
+        assert_eq!(receiver.join().unwrap(), 20_000 * 20_001 / 2);
+    }
+}
