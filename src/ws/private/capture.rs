@@ -265,6 +265,7 @@ fn events(
         // Open (or pending) in the engine, or closed during this batch.
         let Some(o) = ex.orders.get(seq as usize).or_else(|| closed.get(&seq).copied()) else {
             tracing::error!(order = seq, "order of a watched account not found (executions)");
+            seen.orders.remove(&seq);
             continue;
         };
         let new = sig(o);
