@@ -364,6 +364,12 @@ impl Limits {
 
     // ---- the matching engine's limits ----
 
+    /// Whether an open-order cap applies (the profile has one): the caller counts the account's
+    /// open orders on the pair only then (a walk of its open orders, on the engine thread).
+    pub fn caps_open_orders(&self) -> bool {
+        self.policy.open_orders.is_some()
+    }
+
     /// An order arriving for `(account, pair)` that already has `open_in_pair` open orders:
     /// +1 on the pair's counter on receipt, then the open-order cap.
     pub fn admit_order(&self, account: u32, pair: u16, open_in_pair: usize, now_us: u64) -> Result<(), KrakenError> {

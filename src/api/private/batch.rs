@@ -79,9 +79,12 @@ pub async fn add_order_batch(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
         _ if deadline.is_some_and(|d| now_ns > d) => Err(KrakenError::DeadlineElapsed),
         Command::PlaceBatch(orders) => {
             let (account, pair) = (orders[0].account, orders[0].pair);
-            limits.admit_batch(account, pair, orders.len(), ex.open_orders_in_pair(account, pair), now_ns / 1000)?;
-            let scheduled = orders.iter().filter(|o| o.start_ns.is_some_and(|s| s > now_ns)).count();
-            limits.admit_scheduled(account, ex.scheduled_orders_in_pair(account, pair), scheduled)
+            let open = if limits.caps_open_orders() { ex.open_orders_in_pair(account, pair) } else { 0 };
+            limits.admit_batch(account, pair, orders.len(), open, now_ns / 1000)?;
+            match orders.iter().filter(|o| o.start_ns.is_some_and(|s| s > now_ns)).count() {
+                0 => Ok(()),
+                scheduled => limits.admit_scheduled(account, ex.scheduled_orders_in_pair(account, pair), scheduled),
+            }
         }
         _ => Ok(()),
     };

@@ -135,9 +135,13 @@ pub async fn add_order(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
     let gate = move |ex: &Exchange, cmd: &Command, now_ns: u64| match cmd {
         Command::PlaceOrder(_) if deadline.is_some_and(|d| now_ns > d) => Err(KrakenError::DeadlineElapsed),
         Command::PlaceOrder(o) => {
-            limits.admit_order(o.account, o.pair, ex.open_orders_in_pair(o.account, o.pair), now_ns / 1000)?;
-            let scheduled = usize::from(o.start_ns.is_some_and(|s| s > now_ns));
-            limits.admit_scheduled(o.account, ex.scheduled_orders_in_pair(o.account, o.pair), scheduled)
+            // The counts walk the account's open orders: only when a cap can refuse.
+            let open = if limits.caps_open_orders() { ex.open_orders_in_pair(o.account, o.pair) } else { 0 };
+            limits.admit_order(o.account, o.pair, open, now_ns / 1000)?;
+            match usize::from(o.start_ns.is_some_and(|s| s > now_ns)) {
+                0 => Ok(()),
+                scheduled => limits.admit_scheduled(o.account, ex.scheduled_orders_in_pair(o.account, o.pair), scheduled),
+            }
         }
         _ => Ok(()),
     };
