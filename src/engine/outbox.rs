@@ -159,6 +159,11 @@ pub struct HistoryNext {
     pub closed: u64,
 }
 
+impl HistoryNext {
+    /// Keep none: a replay that writes no history (a checkpoint build, an offline check).
+    pub const NOTHING: HistoryNext = HistoryNext { trades: u64::MAX, ledger: u64::MAX, closed: u64::MAX };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

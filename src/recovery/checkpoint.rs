@@ -12,6 +12,7 @@
 
 use super::{replay_tail, Recovered};
 use crate::engine::markets::Markets;
+use crate::engine::outbox::HistoryNext;
 use crate::engine::Exchange;
 use crate::storage::checkpoint::{self as file, Header};
 use crate::storage::CommandLog;
@@ -188,7 +189,9 @@ pub fn build(data_dir: &Path, markets: Markets, seed: u64, keep: usize) -> Resul
     let mut log = crate::storage::sqlite::SqliteLog::open_reader(data_dir).map_err(|e| e.to_string())?;
     let t = Instant::now();
     let epoch = log.epoch().map_err(|e| e.to_string())?;
-    let r = recover_as(&mut log, markets, seed, data_dir, false)?;
+    // The build writes no history: its replay keeps none of what it re-emits (keeping it held a
+    // day's trade records, ledger entries and closed orders in memory at 10x the market's rate).
+    let r = recover_keeping(&mut log, markets, seed, data_dir, false, Some(HistoryNext::NOTHING))?;
     let Some((_, last)) = log.bounds().map_err(|e| e.to_string())? else { return Ok(None) };
     let seq = r.checkpoint.unwrap_or(0) + r.records;
     if r.records == 0 || seq > last || log.epoch().map_err(|e| e.to_string())? != epoch {
@@ -209,6 +212,7 @@ pub fn verify(data_dir: &Path, log: &mut dyn CommandLog, markets: Markets, full:
     for entry in file::list(&file::dir(data_dir), epoch) {
         match load(&entry.path, log, &markets) {
             Ok((h, mut r)) => {
+                r.keep_history_from = Some(HistoryNext::NOTHING);
                 replay_tail(log, h.seq, &mut r)?;
                 let digest = r.exchange.digest();
                 let whole = full.digest();

@@ -143,13 +143,7 @@ pub fn replay_data_dir(data_dir: &Path, config: &crate::config::Config, at: Opti
         (r, Some(note))
     } else {
         // An offline check writes no history: the replay keeps none of it.
-        let r = replay_until(
-            log.as_mut(),
-            markets.clone(),
-            seed,
-            at,
-            Some(HistoryNext { trades: u64::MAX, ledger: u64::MAX, closed: u64::MAX }),
-        )?;
+        let r = replay_until(log.as_mut(), markets.clone(), seed, at, Some(HistoryNext::NOTHING))?;
         let c = checkpoint::verify(data_dir, log.as_mut(), markets, &r.exchange)?;
         (r, c)
     };
