@@ -74,23 +74,9 @@ impl HistoryCounters {
         self.hash = xxh3_128(&buf[..17 + used]).to_le_bytes();
     }
 
+    /// A trade record or ledger entry: its postcard bytes (fixed fields, at most ~150 bytes).
     fn fold_postcard(&mut self, tag: u8, record: &impl Serialize) {
-        let mut buf = [0u8; FOLD_BUFFER];
-        buf[..16].copy_from_slice(&self.hash);
-        buf[16] = tag;
-        let hash = match postcard::to_slice(record, &mut buf[17..]) {
-            Ok(written) => {
-                let n = written.len();
-                xxh3_128(&buf[..17 + n])
-            }
-            // Larger than any record is; folded the same way all the same.
-            Err(_) => {
-                let mut bytes = buf[..17].to_vec();
-                bytes.extend(postcard::to_allocvec(record).expect("history records serialize"));
-                xxh3_128(&bytes)
-            }
-        };
-        self.hash = hash.to_le_bytes();
+        self.fold(tag, |out| postcard::to_slice(record, out).expect("a history record fits the fold's buffer").len());
     }
 
     /// Numbers a trade record (its `seq` must be [`HistoryCounters::next_trade`]) and folds it in.

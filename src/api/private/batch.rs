@@ -79,12 +79,10 @@ pub async fn add_order_batch(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
         _ if deadline.is_some_and(|d| now_ns > d) => Err(KrakenError::DeadlineElapsed),
         Command::PlaceBatch(orders) => {
             let (account, pair) = (orders[0].account, orders[0].pair);
-            let open = if limits.caps_open_orders() { ex.open_orders_in_pair(account, pair) } else { 0 };
+            let open = super::orders::open_in_pair_if_capped(&limits, ex, account, pair);
             limits.admit_batch(account, pair, orders.len(), open, now_ns / 1000)?;
-            match orders.iter().filter(|o| o.start_ns.is_some_and(|s| s > now_ns)).count() {
-                0 => Ok(()),
-                scheduled => limits.admit_scheduled(account, ex.scheduled_orders_in_pair(account, pair), scheduled),
-            }
+            let scheduled = orders.iter().filter(|o| o.start_ns.is_some_and(|s| s > now_ns)).count();
+            super::orders::admit_scheduled(&limits, ex, account, pair, scheduled)
         }
         _ => Ok(()),
     };

@@ -10,7 +10,7 @@ use crate::engine::markets::Markets;
 use crate::engine::order::{NewOrder, OrderKind, SelfTrade, Side, TimeInForce};
 use crate::engine::{Applied, CancelTarget, Command, Exchange};
 use crate::error::KrakenError;
-use crate::limits::{cancel_penalty, TradingCharge};
+use crate::limits::{cancel_penalty, Limits, TradingCharge};
 use crate::money::parse_units;
 use serde_json::json;
 
@@ -135,13 +135,8 @@ pub async fn add_order(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
     let gate = move |ex: &Exchange, cmd: &Command, now_ns: u64| match cmd {
         Command::PlaceOrder(_) if deadline.is_some_and(|d| now_ns > d) => Err(KrakenError::DeadlineElapsed),
         Command::PlaceOrder(o) => {
-            // The counts walk the account's open orders: only when a cap can refuse.
-            let open = if limits.caps_open_orders() { ex.open_orders_in_pair(o.account, o.pair) } else { 0 };
-            limits.admit_order(o.account, o.pair, open, now_ns / 1000)?;
-            match usize::from(o.start_ns.is_some_and(|s| s > now_ns)) {
-                0 => Ok(()),
-                scheduled => limits.admit_scheduled(o.account, ex.scheduled_orders_in_pair(o.account, o.pair), scheduled),
-            }
+            limits.admit_order(o.account, o.pair, open_in_pair_if_capped(&limits, ex, o.account, o.pair), now_ns / 1000)?;
+            admit_scheduled(&limits, ex, o.account, o.pair, usize::from(o.start_ns.is_some_and(|s| s > now_ns)))
         }
         _ => Ok(()),
     };
@@ -208,5 +203,24 @@ fn count(applied: &Applied) -> serde_json::Value {
     match applied {
         Applied::Canceled(n) => json!({ "count": n }),
         _ => json!({ "count": 0 }),
+    }
+}
+
+/// The account's open orders on `pair` when an open-order cap applies, else 0 (no cap to
+/// refuse): counting walks every open order of the account, on the engine thread.
+pub(super) fn open_in_pair_if_capped(limits: &Limits, ex: &Exchange, account: u32, pair: u16) -> usize {
+    if limits.caps_open_orders() {
+        ex.open_orders_in_pair(account, pair)
+    } else {
+        0
+    }
+}
+
+/// The scheduled-order cap for `scheduled` new orders with a future `starttm` (the account's
+/// scheduled orders are counted only when there are some).
+pub(super) fn admit_scheduled(limits: &Limits, ex: &Exchange, account: u32, pair: u16, scheduled: usize) -> Result<(), KrakenError> {
+    match scheduled {
+        0 => Ok(()),
+        n => limits.admit_scheduled(account, ex.scheduled_orders_in_pair(account, pair), n),
     }
 }
