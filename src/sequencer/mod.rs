@@ -2,7 +2,8 @@
 //! command with the time, applies it, and collects the applied commands of a batch; a second
 //! thread makes each batch durable in one storage transaction (group commit) and only then
 //! releases the batch's replies. Reads go through the same queue, so no reply, not even a read,
-//! shows a state that is not yet durable.
+//! shows a state that is not yet durable; the storage thread also keeps the accounts' durable
+//! balances ([`BalanceView`]) that signed Balance reads without queueing.
 //!
 //! If storage fails, nothing more is acknowledged. The server's policy
 //! ([`OnStorageFailure::Abort`]) stops the process, so a command whose reply was never sent was
