@@ -112,6 +112,10 @@ impl Server {
         let engine_clock = clock.is_adjustable().then(|| clock.clone());
         let sequencer =
             Sequencer::start_clocked(exchange, log, config.server.max_batch, crate::sequencer::OnStorageFailure::Abort, engine_clock);
+        let mark = &sequencer.stats.history_mark;
+        mark.flush_ms.store(config.storage.history_flush_ms, std::sync::atomic::Ordering::Relaxed);
+        mark.flush_rows.store(config.storage.history_flush_rows, std::sync::atomic::Ordering::Relaxed);
+        history.follow(mark.clone());
         let telemetry = Arc::new(Telemetry::new(sequencer.stats.clone(), limits.clone(), clock.clone(), config.log));
         let state = Arc::new(AppState {
             sequencer,

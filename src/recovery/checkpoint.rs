@@ -187,6 +187,7 @@ pub fn write(data_dir: &Path, r: &Recovered, seq: u64, epoch: u64, record_sha256
 /// running engine is touched. `None` when the newest checkpoint already covers the last record.
 pub fn build(data_dir: &Path, markets: Markets, seed: u64, keep: usize) -> Result<Option<Written>, String> {
     let mut log = crate::storage::sqlite::SqliteLog::open_reader(data_dir).map_err(|e| e.to_string())?;
+    log.cap_at_history().map_err(|e| e.to_string())?;
     let t = Instant::now();
     let epoch = log.epoch().map_err(|e| e.to_string())?;
     // The build writes no history: its replay keeps none of what it re-emits (keeping it held a

@@ -23,6 +23,19 @@ pub struct StorageConfig {
     pub checkpoint_every_seconds: u64,
     #[serde(default = "default_kept")]
     pub checkpoints_kept: usize,
+    /// The history rows of acknowledged commands are written at least this often (ms)…
+    #[serde(default = "default_flush_ms")]
+    pub history_flush_ms: u64,
+    /// …or as soon as this many wait (`sequencer::history_buffer`).
+    #[serde(default = "default_flush_rows")]
+    pub history_flush_rows: usize,
+}
+
+fn default_flush_ms() -> u64 {
+    50
+}
+fn default_flush_rows() -> usize {
+    20_000
 }
 
 fn default_every_commands() -> u64 {
@@ -41,6 +54,8 @@ impl Default for StorageConfig {
             checkpoint_every_commands: default_every_commands(),
             checkpoint_every_seconds: default_every_seconds(),
             checkpoints_kept: default_kept(),
+            history_flush_ms: default_flush_ms(),
+            history_flush_rows: default_flush_rows(),
         }
     }
 }

@@ -19,6 +19,7 @@
 
 mod balance_view;
 mod engine_thread;
+mod history_buffer;
 mod stats;
 mod storage_thread;
 mod wake;
@@ -201,6 +202,8 @@ impl Sequencer {
         let jobs_wake: Arc<wake::Wake> = Arc::default();
         let batches_wake: Arc<wake::Wake> = Arc::default();
         let (jw, bw, bw2) = (jobs_wake.clone(), batches_wake.clone(), batches_wake);
+        let bw3 = bw2.clone();
+        stats.history_mark.set_waker(Box::new(move || bw3.notify()));
         std::thread::Builder::new()
             .name("engine".into())
             .spawn(move || engine_thread::engine_loop(exchange, (job_rx, jw), (batch_tx, bw), max_batch.max(1), s2, clock, (m2, a2, l2)))

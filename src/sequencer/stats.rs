@@ -22,6 +22,8 @@ pub struct SequencerStats {
     /// Batches the storage thread has made durable (the engine thread waits on it before an
     /// executions snapshot reads the history tables).
     pub durable_batches: AtomicU64,
+    /// How far the history rows are written behind the acknowledgements (`history_buffer`).
+    pub history_mark: std::sync::Arc<crate::storage::history_mark::HistoryMark>,
 }
 
 /// Clears a running flag when its thread ends, by return or by panic.
@@ -45,6 +47,7 @@ impl Default for SequencerStats {
             storage_running: AtomicBool::new(true),
             storage_failed: AtomicBool::new(false),
             durable_batches: AtomicU64::new(0),
+            history_mark: Default::default(),
         }
     }
 }

@@ -1,9 +1,11 @@
-//! The storage thread: makes each batch durable (log records and history rows in one
-//! transaction, with whatever batches queued up meanwhile: group commit), then shows the batch
-//! to the REST market view and the WebSocket publishers, and only then releases its replies.
+//! The storage thread: makes each batch durable (its log records, with whatever batches queued
+//! up meanwhile, in one synced transaction: group commit), then shows the batch to the REST
+//! market view and the WebSocket publishers, and only then releases its replies. The batch's
+//! history rows wait in `history_buffer` and are written in a later flush.
 
+use super::history_buffer::HistoryBuffer;
 use super::{Batch, MarketSink, OnStorageFailure, Pending, RunningFlag, SequencerStats};
-use crate::storage::CommandLog;
+use crate::storage::{CommandLog, StorageError};
 use crossbeam_channel::Receiver;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -17,18 +19,34 @@ pub(super) fn storage_loop(
     (view, balances): (Arc<crate::ws::market_view::MarketView>, Arc<super::BalanceView>),
 ) {
     let _running = RunningFlag(&stats.storage_running);
+    let _ended = Ended(&stats.history_mark);
+    let mark = &*stats.history_mark;
+    let mut buffer = HistoryBuffer::default();
     let mut carried: Option<Batch> = None;
     let mut received = 0u64;
     loop {
         let first = match carried.take() {
             Some(b) => b,
-            None => match wake.recv(&batches) {
-                Ok(b) => b,
+            None => match wake.recv_until(&batches, buffer.deadline(mark), &|| mark.is_wanted()) {
+                Ok(Some(b)) => b,
+                Ok(None) => {
+                    // A flush is due (time) or a history reader waits.
+                    if let Err(e) = buffer.flush(log.as_mut(), mark) {
+                        return fail(e, &stats, on_failure, (Vec::new(), None), &batches);
+                    }
+                    continue;
+                }
                 Err(_) => break,
             },
         };
         received += 1;
         let control = first.pending.has_control();
+        if control {
+            // The rows of what came before go in before the log is replaced or copied.
+            if let Err(e) = buffer.flush(log.as_mut(), mark) {
+                return fail(e, &stats, on_failure, (first.replies, None), &batches);
+            }
+        }
         let Pending { mut records, replace_log, snapshots, mut market, mut accounts, mut history, balances: full_balances } = first.pending;
         let mut replies = first.replies;
         // Group commit: whatever queued up while the last commit was syncing goes in this one
@@ -51,21 +69,11 @@ pub(super) fn storage_loop(
         }
         if !records.is_empty() || replace_log || !history.is_empty() {
             let started = std::time::Instant::now();
-            let result =
-                if replace_log { log.replace_all_with_history(&records, &history) } else { log.append_with_history(&records, &history) };
+            // The history rows wait for a flush (`history_buffer`), except a replacement's, which
+            // replace the tables in the same transaction.
+            let result = if replace_log { log.replace_all_with_history(&records, &history) } else { log.append(&records) };
             if let Err(e) = result {
-                tracing::error!(error = %e, "storage failed; stopping so that nothing unsaved is acknowledged");
-                if on_failure == OnStorageFailure::Abort {
-                    std::process::abort();
-                }
-                stats.storage_failed.store(true, Ordering::SeqCst);
-                // Unsent replies answer `EService:Unavailable`; so do the batches still queued.
-                drop(replies);
-                drop(carried);
-                for batch in batches.iter() {
-                    drop(batch);
-                }
-                return;
+                return fail(e, &stats, on_failure, (replies, carried), &batches);
             }
             stats.commits.fetch_add(1, Ordering::Relaxed);
             stats.committed_commands.fetch_add(records.len() as u64, Ordering::Relaxed);
@@ -79,6 +87,13 @@ pub(super) fn storage_loop(
         match full_balances {
             Some(rows) => balances.replace(rows),
             None => balances.apply(&history.ledger),
+        }
+        buffer.push(received, if replace_log { Default::default() } else { history });
+        // A control batch's own rows go in at once (a snapshot copies them).
+        if buffer.due(mark) || control {
+            if let Err(e) = buffer.flush(log.as_mut(), mark) {
+                return fail(e, &stats, on_failure, (replies, carried), &batches);
+            }
         }
         if !market.is_empty() {
             view.apply(&market);
@@ -96,9 +111,44 @@ pub(super) fn storage_loop(
                 tracing::error!(error = %e, path = %path.display(), "snapshot failed");
             }
         }
+        mark.acknowledged(received);
         stats.durable_batches.store(received, Ordering::SeqCst);
         for reply in replies {
             reply();
         }
+    }
+    // The graceful end: every acknowledged batch's rows are written before the thread ends.
+    if let Err(e) = buffer.flush(log.as_mut(), mark) {
+        fail(e, &stats, on_failure, (Vec::new(), None), &batches);
+    }
+}
+
+/// A failed commit or history flush: nothing more is acknowledged (abort, or stop serving).
+/// Unsent replies answer `EService:Unavailable`; so do the batches still queued.
+fn fail(
+    e: StorageError,
+    stats: &SequencerStats,
+    on_failure: OnStorageFailure,
+    (replies, carried): (Vec<super::Deferred>, Option<Batch>),
+    batches: &Receiver<Batch>,
+) {
+    tracing::error!(error = %e, "storage failed; stopping so that nothing unsaved is acknowledged");
+    if on_failure == OnStorageFailure::Abort {
+        std::process::abort();
+    }
+    stats.storage_failed.store(true, Ordering::SeqCst);
+    drop(replies);
+    drop(carried);
+    for batch in batches.iter() {
+        drop(batch);
+    }
+}
+
+/// Tells the history readers no more rows come once the thread ends (by return or panic).
+struct Ended<'a>(&'a crate::storage::history_mark::HistoryMark);
+
+impl Drop for Ended<'_> {
+    fn drop(&mut self) {
+        self.0.end();
     }
 }

@@ -36,26 +36,50 @@ impl Wake {
     /// The next message, waiting for one without spinning; `Err` once every sender is gone and
     /// the queue is empty. Only one thread may receive through a given `Wake`.
     pub(super) fn recv<T>(&self, rx: &Receiver<T>) -> Result<T, RecvError> {
+        loop {
+            if let Some(m) = self.recv_until(rx, None, &|| false)? {
+                return Ok(m);
+            }
+        }
+    }
+
+    /// [`Wake::recv`], returning `None` once `deadline` passes or `stop()` holds (checked after
+    /// each wake-up: whoever makes it true calls [`Wake::notify`]).
+    pub(super) fn recv_until<T>(
+        &self,
+        rx: &Receiver<T>,
+        deadline: Option<std::time::Instant>,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<Option<T>, RecvError> {
         let _ = self.thread.get_or_init(std::thread::current);
         loop {
             match rx.try_recv() {
-                Ok(m) => return Ok(m),
+                Ok(m) => return Ok(Some(m)),
                 Err(TryRecvError::Disconnected) => return Err(RecvError),
                 Err(TryRecvError::Empty) => {}
+            }
+            let now = std::time::Instant::now();
+            if stop() || deadline.is_some_and(|d| now >= d) {
+                return Ok(None);
             }
             self.sleeping.store(true, Ordering::Relaxed);
             fence(Ordering::SeqCst);
             match rx.try_recv() {
                 Ok(m) => {
                     self.sleeping.store(false, Ordering::Relaxed);
-                    return Ok(m);
+                    return Ok(Some(m));
                 }
                 Err(TryRecvError::Disconnected) => return Err(RecvError),
                 Err(TryRecvError::Empty) => {}
             }
             // A wake-up that came between the store and here leaves the park token set, so this
             // returns at once; the timeout only bounds how late a bare disconnection is seen.
-            std::thread::park_timeout(Duration::from_millis(50));
+            if stop() {
+                self.sleeping.store(false, Ordering::Relaxed);
+                return Ok(None);
+            }
+            let nap = Duration::from_millis(50);
+            std::thread::park_timeout(deadline.map_or(nap, |d| d.saturating_duration_since(now).min(nap)));
             self.sleeping.store(false, Ordering::Relaxed);
         }
     }

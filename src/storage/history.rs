@@ -1,7 +1,11 @@
 //! The history tables: the trade records, ledger entries and closed orders the engine emits
-//! (`engine::outbox`),
-//! written by the storage thread in the same transaction as the batch's command-log records, so
-//! an acknowledged command's history is durable and a read after the acknowledgement sees it.
+//! (`engine::outbox`), written by the storage thread in their own transactions after the
+//! commands' log records (a flush every few milliseconds: `sequencer::history_buffer`), with
+//! `history_upto` in the metadata table saying up to which log record they are complete. What
+//! makes a command durable is its log record: a start-up replay re-emits the rows the tables lack
+//! (`next_seqs`), and an engine checkpoint never covers a record above `history_upto` (its
+//! reader is capped there), so a replay from it re-emits every row a crash lost. Readers wait
+//! for the rows of everything acknowledged (`history_mark`).
 //! Rows are keyed by the record's sequence number and written with `INSERT OR REPLACE`: a replay
 //! (after a checkpoint, or of the whole log) re-emits the same records and rewrites the same rows.
 //! The body is the record in postcard; the columns beside it are what the filters use. The read
@@ -105,4 +109,26 @@ pub(super) fn next_seqs(conn: &Connection) -> Result<HistoryNext, StorageError> 
         ledger: q("SELECT MAX(seq) FROM ledger_entries")?,
         closed: q("SELECT MAX(n) FROM closed_orders")?,
     })
+}
+
+/// The metadata key: the history tables hold the rows of every log record up to this one.
+pub(super) const UPTO_META: &str = "history_upto";
+
+/// Records (inside the caller's transaction) that the tables are complete up to log record `seq`.
+pub(super) fn set_upto(conn: &Connection, seq: u64) -> Result<(), StorageError> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        params![UPTO_META, seq.to_string()],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// The log record the tables are complete up to; `None` for a store written before the rows left
+/// the log's transaction (complete then with every record).
+pub(super) fn upto(conn: &Connection) -> Result<Option<u64>, StorageError> {
+    use rusqlite::OptionalExtension;
+    let v: Option<Option<String>> =
+        conn.query_row("SELECT value FROM meta WHERE key = ?1", [UPTO_META], |r| r.get(0)).optional().map_err(backend)?;
+    Ok(v.flatten().and_then(|s| s.parse().ok()))
 }

@@ -1,7 +1,8 @@
 //! The read side of the history tables (`history`): the trade records, ledger entries and closed
 //! orders the history endpoints, exports, the console and the executions snapshot show. One read-only
 //! connection of its own behind a mutex (WAL: readers never block the storage thread's commits
-//! and see only committed transactions, so what they see is what has been acknowledged).
+//! and see only committed transactions). The rows are written after the acknowledgement, so
+//! every read first waits for the rows of everything acknowledged before it (`history_mark`).
 
 use super::sqlite::{backend, connect_read_only};
 use super::StorageError;
@@ -14,6 +15,7 @@ use std::sync::{Mutex, MutexGuard};
 /// Read-only access to the history tables.
 pub struct HistoryReader {
     conn: Mutex<Connection>,
+    mark: std::sync::OnceLock<std::sync::Arc<super::history_mark::HistoryMark>>,
 }
 
 fn decode<T: serde::de::DeserializeOwned>(bytes: Vec<u8>) -> Result<T, StorageError> {
@@ -29,22 +31,33 @@ fn window(start: Option<u64>, end: Option<u64>) -> (i64, i64) {
 impl HistoryReader {
     /// Opens the data directory's database (its schema must exist: the server opened it first).
     pub fn open(data_dir: &Path) -> Result<HistoryReader, StorageError> {
-        Ok(HistoryReader { conn: Mutex::new(connect_read_only(&data_dir.join(super::sqlite::DB_FILE))?) })
+        let conn = Mutex::new(connect_read_only(&data_dir.join(super::sqlite::DB_FILE))?);
+        Ok(HistoryReader { conn, mark: Default::default() })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    /// Makes every later read wait for the rows `mark` says are acknowledged but not yet written
+    /// (the server's sequencer's; only the first call counts).
+    pub fn follow(&self, mark: std::sync::Arc<super::history_mark::HistoryMark>) {
+        let _ = self.mark.set(mark);
+    }
+
+    /// The connection, once the rows of everything acknowledged so far are written.
+    fn lock(&self) -> Result<MutexGuard<'_, Connection>, StorageError> {
+        if let Some(m) = self.mark.get() {
+            m.wait_current()?;
+        }
+        Ok(self.conn.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     fn rows<T: serde::de::DeserializeOwned>(&self, sql: &str, args: impl rusqlite::Params) -> Result<Vec<T>, StorageError> {
-        let conn = self.lock();
+        let conn = self.lock()?;
         let mut st = conn.prepare_cached(sql).map_err(backend)?;
         let bodies: Vec<Vec<u8>> = st.query_map(args, |r| r.get(0)).map_err(backend)?.collect::<Result<_, _>>().map_err(backend)?;
         bodies.into_iter().map(decode).collect()
     }
 
     fn one<T: serde::de::DeserializeOwned>(&self, sql: &str, seq: u64) -> Result<Option<T>, StorageError> {
-        let conn = self.lock();
+        let conn = self.lock()?;
         let mut st = conn.prepare_cached(sql).map_err(backend)?;
         let body: Option<Vec<u8>> = st.query_row([seq as i64], |r| r.get(0)).optional().map_err(backend)?;
         body.map(decode).transpose()

@@ -8,13 +8,15 @@
 //!   little metadata about the data directory.
 //!
 //! Beside the log, the history the commands emitted (trade records, ledger entries: `history`,
-//! read by `history_read`), written in the log's transactions.
+//! read by `history_read`), written after the log's transactions (`history_mark` tells readers
+//! how far).
 //!
 //! SQLite ([`sqlite`]) is the one backend today; the traits are what a PostgreSQL backend would
 //! implement.
 
 pub mod checkpoint;
 mod history;
+pub mod history_mark;
 pub mod history_read;
 pub mod sqlite;
 mod sqlite_tail;
@@ -38,6 +40,13 @@ pub trait CommandLog: Send {
     /// appends the records only.
     fn append_with_history(&mut self, records: &[Vec<u8>], _history: &HistoryOut) -> Result<(), StorageError> {
         self.append(records)
+    }
+    /// Writes the history rows of records already appended, in their own transaction (not
+    /// synced: the next append's sync covers it, and a replay re-emits whatever a crash lost),
+    /// noting that the history is complete up to the last appended record. A log that keeps no
+    /// history does nothing.
+    fn write_history(&mut self, _history: &HistoryOut) -> Result<(), StorageError> {
+        Ok(())
     }
     /// Writes the history a start-up replay re-emitted that the store does not hold yet (a
     /// database from before the history tables, or after a replacement); idempotent.

@@ -102,6 +102,8 @@ pub fn open(data_dir: &Path) -> Result<(SqliteLog, SqliteKeyStore), StorageError
 pub struct SqliteLog {
     pub(super) conn: Connection,
     next_seq: u64,
+    /// The last record a replay or `bounds` shows (`cap_at_history`); `u64::MAX` for all.
+    pub(super) cap: u64,
 }
 
 impl SqliteLog {
@@ -109,7 +111,7 @@ impl SqliteLog {
     /// the highest record.
     pub(super) fn over(conn: Connection) -> Result<SqliteLog, StorageError> {
         let last: Option<i64> = conn.query_row("SELECT MAX(seq) FROM commands", [], |r| r.get(0)).map_err(backend)?;
-        Ok(SqliteLog { conn, next_seq: last.map_or(1, |s| s as u64 + 1) })
+        Ok(SqliteLog { conn, next_seq: last.map_or(1, |s| s as u64 + 1), cap: u64::MAX })
     }
 }
 
@@ -152,6 +154,7 @@ impl CommandLog for SqliteLog {
         }
         super::history::clear(&tx)?;
         super::history::write(&tx, history, HistoryNext::default())?;
+        super::history::set_upto(&tx, records.len() as u64)?;
         tx.commit().map_err(backend)?;
         self.next_seq = records.len() as u64 + 1;
         Ok(())
@@ -165,7 +168,20 @@ impl CommandLog for SqliteLog {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
         let next = super::history::next_seqs(&tx)?;
         super::history::write(&tx, history, next)?;
+        super::history::set_upto(&tx, self.next_seq - 1)?;
         tx.commit().map_err(backend)
+    }
+
+    fn write_history(&mut self, history: &HistoryOut) -> Result<(), StorageError> {
+        self.conn.pragma_update(None, "synchronous", "NORMAL").map_err(backend)?;
+        let written = (|| {
+            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+            super::history::write(&tx, history, HistoryNext::default())?;
+            super::history::set_upto(&tx, self.next_seq - 1)?;
+            tx.commit().map_err(backend)
+        })();
+        self.conn.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
+        written
     }
 
     fn snapshot(&mut self, path: &Path) -> Result<(), StorageError> {
@@ -179,11 +195,11 @@ impl CommandLog for SqliteLog {
     }
 
     fn replay_after(&mut self, after: u64, f: &mut ReplayFn<'_>) -> Result<(), StorageError> {
-        super::sqlite_tail::replay_after(&self.conn, after, f)
+        super::sqlite_tail::replay_after(&self.conn, after, self.cap, f)
     }
 
     fn bounds(&mut self) -> Result<Option<(u64, u64)>, StorageError> {
-        super::sqlite_tail::bounds(&self.conn)
+        Ok(super::sqlite_tail::bounds(&self.conn)?.map(|(first, last)| (first, last.min(self.cap))))
     }
 
     fn epoch(&mut self) -> Result<u64, StorageError> {

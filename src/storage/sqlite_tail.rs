@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 
 const EPOCH_META: &str = "log_epoch";
 
-pub(super) fn replay_after(conn: &Connection, after: u64, f: &mut ReplayFn<'_>) -> Result<(), StorageError> {
-    let mut stmt = conn.prepare_cached("SELECT seq, body FROM commands WHERE seq > ?1 ORDER BY seq").map_err(backend)?;
-    let mut rows = stmt.query([after as i64]).map_err(backend)?;
+pub(super) fn replay_after(conn: &Connection, after: u64, cap: u64, f: &mut ReplayFn<'_>) -> Result<(), StorageError> {
+    let mut stmt = conn.prepare_cached("SELECT seq, body FROM commands WHERE seq > ?1 AND seq <= ?2 ORDER BY seq").map_err(backend)?;
+    let mut rows = stmt.query([after as i64, cap.min(i64::MAX as u64) as i64]).map_err(backend)?;
     let mut expected = after + 1;
     while let Some(row) = rows.next().map_err(backend)? {
         let seq = row.get::<_, i64>(0).map_err(backend)? as u64;
@@ -66,6 +66,14 @@ impl SqliteLog {
             return Err(StorageError::Backend(format!("{}: no Calamari database here", data_dir.display())));
         }
         SqliteLog::over(connect(&path)?)
+    }
+
+    /// Shows (replays, bounds) only the records the history tables are complete for (an engine
+    /// checkpoint's reader: a checkpoint past them would let a start skip re-emitting rows a crash
+    /// lost). A store without the mark shows everything.
+    pub fn cap_at_history(&mut self) -> Result<(), StorageError> {
+        self.cap = super::history::upto(&self.conn)?.unwrap_or(u64::MAX);
+        Ok(())
     }
 }
 
