@@ -361,3 +361,49 @@ fn acknowledged_means_durable_under_storage_faults() {
     );
     assert!(crashes * 2 > seeds.len() * LIVES, "too few lives ended in a fault to mean anything: {crashes}");
 }
+
+/// A log whose records are kept but whose history rows cannot be written.
+struct HistoryFails(Vec<Vec<u8>>);
+
+impl CommandLog for HistoryFails {
+    fn append(&mut self, records: &[Vec<u8>]) -> Result<(), StorageError> {
+        self.0.extend(records.iter().cloned());
+        Ok(())
+    }
+    fn write_history(&mut self, _: &calamari::engine::outbox::HistoryOut) -> Result<(), StorageError> {
+        Err(StorageError::Backend("simulated: the history rows could not be written".into()))
+    }
+    fn replay(&mut self, f: &mut ReplayFn<'_>) -> Result<(), StorageError> {
+        for (i, r) in self.0.iter().enumerate() {
+            f(i as u64 + 1, r).map_err(StorageError::Replay)?;
+        }
+        Ok(())
+    }
+}
+
+/// The history rows are written after the acknowledgement (`sequencer::history_buffer`); a
+/// failed flush is a storage failure like a failed commit: nothing more is acknowledged.
+#[test]
+fn a_failed_history_flush_stops_acknowledging() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let seq = Sequencer::start_with(
+        Exchange::new(markets(), ID_SEED),
+        Box::new(HistoryFails(Vec::new())),
+        64,
+        OnStorageFailure::StopAcknowledging,
+    );
+    // Flush as soon as one row waits: the deposit's ledger entries.
+    seq.stats.history_mark.flush_rows.store(1, std::sync::atomic::Ordering::Relaxed);
+    assert!(seq.serving());
+    rt.block_on(async {
+        let _ = seq.execute(None, Command::CreateAccount { name: "c0".into() }, |_, _| ()).await;
+        let deposit = Command::Deposit { account: FIRST_USER, asset: 0, amount: 1_000 };
+        let r = seq.execute(None, deposit.clone(), |_, _| ()).await;
+        assert!(matches!(r, Err(KrakenError::Unavailable)), "the batch whose flush failed is not acknowledged");
+        assert!(!seq.serving(), "the sequencer says it stopped");
+        let r = seq.execute(None, deposit, |_, _| ()).await;
+        assert!(matches!(r, Err(KrakenError::Unavailable)), "nothing after it either");
+    });
+    assert!(seq.stats.storage_failed.load(std::sync::atomic::Ordering::SeqCst));
+    seq.stop();
+}
