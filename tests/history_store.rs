@@ -205,6 +205,8 @@ fn kill_9_before_the_history_flush_loses_no_row() {
     let a = s.account("alice", "100000", "5", "all");
     let b = s.account("bob", "100000", "5", "all");
     trade(&s, &a, &b, 12, 0);
+    canceled(&s, &a, "keep-1");
+    canceled(&s, &b, "keep-1");
     // A read right after the acknowledgements sees every row (it makes the storage thread flush).
     let count = "SELECT COUNT(*) FROM trades WHERE account > 1";
     let seen = answers(&s, &a);
