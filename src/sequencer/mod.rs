@@ -61,7 +61,7 @@ pub struct Pending {
     /// (filled by the engine thread after the batch's jobs, handed over once it is durable).
     pub accounts: crate::ws::private::capture::AccountBatch,
     /// The trade records and ledger entries the batch's commands emitted (the engine's outbox,
-    /// drained after the batch), written in the same transaction as `records`.
+    /// drained after the batch), written after `records` are synced, in a later flush (`history_buffer`).
     pub history: crate::engine::outbox::HistoryOut,
     /// Every account's balances after a job replaced the whole state (made by the engine thread
     /// after the batch; the storage thread swaps them into the [`BalanceView`] once durable).

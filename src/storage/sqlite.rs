@@ -1,6 +1,7 @@
 //! The SQLite backend: one file, `calamari.db`, in the data directory. WAL journal with
 //! `synchronous=FULL`, so a committed transaction is on disk when `COMMIT` returns (an
-//! acknowledged command is a durable one). Two connections: the command log's, used only by the
+//! acknowledged command is a durable one); the history flush alone commits with
+//! `synchronous=NORMAL` (the next log commit's sync covers it; a replay rewrites what a crash lost). Two connections: the command log's, used only by the
 //! sequencer's storage thread, and the key store's, shared behind a mutex. Sequence numbers are
 //! assigned here explicitly, so a second process appending to the same log fails on the primary
 //! key instead of interleaving.
