@@ -47,8 +47,13 @@ impl Exchange {
     /// Whether a `Tick` at `now_ns` would change anything: a funding transition or a timer is
     /// due (O(1): the earliest entry of each queue).
     pub fn due(&self, now_ns: u64) -> bool {
-        let now = now_ns.max(self.now_ns);
-        self.funding.due.first().is_some_and(|(t, _)| *t <= now) || self.timers.first_due().is_some_and(|t| t <= now)
+        self.next_due_ns() <= now_ns.max(self.now_ns)
+    }
+
+    /// The earliest time at which a `Tick` would change anything (`u64::MAX`: nothing waits).
+    pub fn next_due_ns(&self) -> u64 {
+        let funding = self.funding.due.first().map_or(u64::MAX, |(t, _)| *t);
+        funding.min(self.timers.first_due().unwrap_or(u64::MAX))
     }
 
     /// The trigger time of an account's dead man's switch, if armed.
