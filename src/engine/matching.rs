@@ -69,7 +69,7 @@ impl Exchange {
         }
         super::order_flags::check_flags(req, pair.lot_step(), t)?;
         if let Some(id) = &req.cl_ord_id {
-            if account.open_orders.iter().any(|s| self.orders[*s as usize].req.cl_ord_id.as_deref() == Some(id)) {
+            if account.open_orders.iter().any(|s| self.orders[*s as usize].cl_ord_id().as_deref() == Some(id)) {
                 return Err(KrakenError::invalid("cl_ord_id"));
             }
         }
@@ -83,7 +83,7 @@ impl Exchange {
             (OrderKind::Market, Side::Buy) => self.worst_ask_for(req.pair, req.volume),
             _ => req.price,
         };
-        let (hold_asset, hold) = if req.quote_volume { (pair.quote, req.volume) } else { self.hold_for(req, limit, req.volume) };
+        let (hold_asset, hold) = if req.quote_volume { (pair.quote, req.volume) } else { self.hold_for(&req.hot(), limit, req.volume) };
         if account.available(hold_asset) < hold {
             return Err(KrakenError::InsufficientFunds);
         }
@@ -107,7 +107,7 @@ impl Exchange {
     }
 
     /// The hold an order of `volume` at `limit` needs: (asset, amount).
-    pub fn hold_for(&self, req: &NewOrder, limit: u64, volume: i128) -> (u16, i128) {
+    pub fn hold_for(&self, req: &super::order::OrderReq, limit: u64, volume: i128) -> (u16, i128) {
         let pair = self.markets.pair(req.pair);
         let max_taker = self.markets.max_taker_ppm();
         match req.side {
@@ -318,7 +318,7 @@ impl Exchange {
             let used = used.min(o.hold_remaining);
             o.hold_remaining -= used;
             let hold_asset = o.hold_asset;
-            o.trades.push(trade_seq as u32);
+            o.extras_mut().trades.push(trade_seq as u32);
             let acct = &mut self.accounts[account as usize];
             acct.holds[hold_asset as usize] -= used;
             if quote == self.markets.fee_volume_asset {

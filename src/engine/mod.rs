@@ -38,6 +38,7 @@ pub mod order_flags;
 pub mod orders;
 pub mod outbox;
 mod queue;
+mod record;
 pub mod status;
 pub mod timers;
 pub mod trailing;
@@ -475,7 +476,7 @@ impl Exchange {
         o.status = status;
         o.reason = reason;
         o.close_ns = t;
-        o.shown = 0;
+        o.set_shown(0);
         let (account, asset, release) = (o.req.account, o.hold_asset, o.hold_remaining);
         o.hold_remaining = 0;
         let acct = &mut self.accounts[account as usize];
