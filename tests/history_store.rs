@@ -7,7 +7,7 @@
 //! replay writes them again); the restarted server's digest equals `calamari replay`'s.
 
 mod common;
-use common::{ok, Key, Server, BIN};
+use common::{err, ok, Key, Server, BIN};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
@@ -62,6 +62,25 @@ fn answers(s: &Server, k: &Key) -> Vec<Value> {
     out.push(ok(&s.private(k, "Balance", &[])).clone());
     out.extend(order_answers(s, k));
     out
+}
+
+/// QueryTrades and QueryLedgers refuse, for the whole call, an id that is another account's or
+/// not an id at all, even beside one of the caller's own.
+fn foreign_ids_refused(s: &Server, mine: &Key, theirs: &Key) {
+    let th = ok(&s.private(theirs, "TradesHistory", &[])).clone();
+    let (their_trade, own_trade) =
+        (keys_of(&th["trades"])[0].clone(), keys_of(&ok(&s.private(mine, "TradesHistory", &[]))["trades"])[0].clone());
+    let led = ok(&s.private(theirs, "Ledgers", &[])).clone();
+    let (their_entry, own_entry) =
+        (keys_of(&led["ledger"])[0].clone(), keys_of(&ok(&s.private(mine, "Ledgers", &[]))["ledger"])[0].clone());
+    for txid in [format!("{own_trade},{their_trade}"), format!("{own_trade},NOT-AN-ID")] {
+        assert_eq!(err(&s.private(mine, "QueryTrades", &[("txid", &txid)])), "EGeneral:Invalid arguments:txid", "{txid}");
+    }
+    for id in [format!("{own_entry},{their_entry}"), format!("{own_entry},NOT-AN-ID")] {
+        assert_eq!(err(&s.private(mine, "QueryLedgers", &[("id", &id)])), "EGeneral:Invalid arguments:id", "{id}");
+    }
+    assert_eq!(keys_of(ok(&s.private(mine, "QueryTrades", &[("txid", &own_trade)]))), vec![own_trade]);
+    assert_eq!(keys_of(ok(&s.private(mine, "QueryLedgers", &[("id", &own_entry)]))), vec![own_entry]);
 }
 
 /// Everything the order endpoints answer one account: ClosedOrders over its filters (ids and
@@ -128,6 +147,7 @@ fn history_answers_survive_kill_9_checkpoints_lost_rows_and_replay() {
     trade(&s, &a, &b, 12, 0);
     canceled(&s, &a, "keep-1");
     canceled(&s, &b, "keep-1");
+    foreign_ids_refused(&s, &a, &b);
     let before = (answers(&s, &a), answers(&s, &b), digest(&s));
 
     // kill -9, no checkpoint: the whole log is replayed, the rows are there already.

@@ -7,10 +7,10 @@
 use crate::api::params::Params;
 use crate::api::views;
 use crate::api::{ApiResult, Caller, Shared};
-use crate::engine::account::LedgerKind;
 use crate::engine::account::TradeRecord;
+use crate::engine::account::{LedgerEntry, LedgerKind};
 use crate::engine::ids::{IdCodec, IdKind};
-use crate::engine::order::{Order, OrderSeq};
+use crate::engine::order::{AccountId, Order, OrderSeq};
 use crate::error::KrakenError;
 use crate::storage::history_read::{CloseTime, ClosedQuery, HistoryReader};
 use crate::storage::StorageError;
@@ -234,28 +234,39 @@ pub async fn trades_history(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
 }
 
 pub async fn query_trades(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
+    let found = by_id(st, c, p, "txid", IdKind::Trade, HistoryReader::trade, |t: &TradeRecord| (t.account, t.time_ns)).await?;
+    st.sequencer.read(move |ex| Ok(Value::Object(found.iter().map(|(id, t)| (id.clone(), views::trade(ex, t, false))).collect()))).await?
+}
+
+/// QueryTrades and QueryLedgers: up to 20 ids in `name`, each looked up in the history tables and
+/// shown only if it is the caller's and inside its query window; any other id (unknown,
+/// someone else's, malformed) is Kraken's `EGeneral:Invalid arguments:<name>` for the whole call.
+async fn by_id<T: Send + 'static>(
+    st: &Shared,
+    c: &Caller,
+    p: &Params,
+    name: &'static str,
+    kind: IdKind,
+    fetch: fn(&HistoryReader, u64) -> Result<Option<T>, StorageError>,
+    owner_and_time: fn(&T) -> (AccountId, u64),
+) -> Result<Vec<(String, T)>, KrakenError> {
     let (account, sees) = (c.account(), c.query_window());
-    let ids = p.list("txid", 20)?;
+    let ids = p.list(name, 20)?;
     if ids.is_empty() {
-        return Err(KrakenError::invalid("txid"));
+        return Err(KrakenError::invalid(name));
     }
-    let seqs: Vec<Option<u64>> = ids.iter().map(|id| st.ids.decode(IdKind::Trade, id)).collect();
+    let seqs: Vec<Option<u64>> = ids.iter().map(|id| st.ids.decode(kind, id)).collect();
     let found =
-        from_store(st, move |h| seqs.into_iter().map(|s| s.map_or(Ok(None), |s| h.trade(s))).collect::<Result<Vec<_>, _>>()).await?;
-    let mut shown = Vec::new();
-    for (id, t) in ids.into_iter().zip(found) {
-        let t = t.filter(|t| t.account == account && sees.contains(t.time_ns)).ok_or_else(|| KrakenError::invalid("txid"))?;
-        shown.push((id, t));
+        from_store(st, move |h| seqs.into_iter().map(|s| s.map_or(Ok(None), |s| fetch(h, s))).collect::<Result<Vec<_>, _>>()).await?;
+    let mut shown = Vec::with_capacity(ids.len());
+    for (id, item) in ids.into_iter().zip(found) {
+        let mine = item.filter(|item| {
+            let (owner, time_ns) = owner_and_time(item);
+            owner == account && sees.contains(time_ns)
+        });
+        shown.push((id, mine.ok_or_else(|| KrakenError::invalid(name))?));
     }
-    st.sequencer
-        .read(move |ex| {
-            let mut out = Map::new();
-            for (id, t) in &shown {
-                out.insert(id.clone(), views::trade(ex, t, false));
-            }
-            Ok(Value::Object(out))
-        })
-        .await?
+    Ok(shown)
 }
 
 pub async fn ledgers(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
@@ -305,26 +316,6 @@ pub async fn ledgers(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
 }
 
 pub async fn query_ledgers(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
-    let (account, sees) = (c.account(), c.query_window());
-    let ids = p.list("id", 20)?;
-    if ids.is_empty() {
-        return Err(KrakenError::invalid("id"));
-    }
-    let seqs: Vec<Option<u64>> = ids.iter().map(|id| st.ids.decode(IdKind::Ledger, id)).collect();
-    let found =
-        from_store(st, move |h| seqs.into_iter().map(|s| s.map_or(Ok(None), |s| h.ledger_entry(s))).collect::<Result<Vec<_>, _>>()).await?;
-    let mut shown = Vec::new();
-    for (id, e) in ids.into_iter().zip(found) {
-        let e = e.filter(|e| e.account == account && sees.contains(e.time_ns)).ok_or_else(|| KrakenError::invalid("id"))?;
-        shown.push((id, e));
-    }
-    st.sequencer
-        .read(move |ex| {
-            let mut out = Map::new();
-            for (id, e) in &shown {
-                out.insert(id.clone(), views::ledger_entry(ex, e));
-            }
-            Ok(Value::Object(out))
-        })
-        .await?
+    let found = by_id(st, c, p, "id", IdKind::Ledger, HistoryReader::ledger_entry, |e: &LedgerEntry| (e.account, e.time_ns)).await?;
+    st.sequencer.read(move |ex| Ok(Value::Object(found.iter().map(|(id, e)| (id.clone(), views::ledger_entry(ex, e))).collect()))).await?
 }
