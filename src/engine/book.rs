@@ -3,11 +3,13 @@
 //! orders themselves live in the exchange. Each level's queue is an intrusive doubly linked list
 //! through the book's slab (`queue`): a cancel unlinks its order at once, in O(1), so every order
 //! in a queue is open and rests at that price (no tombstones to skip).
+//! A resting order's record keeps its queue slot (`Order::qslot`): a removal is told it, so
+//! the book keeps no map from order to slot.
 //! Each level remembers when its volume last changed (Depth's per-level timestamp): the book is
 //! told the command's time (`set_time`, from `Exchange::apply`) and stamps every level it touches.
 
 use super::order::{OrderSeq, Side};
-use super::queue::{Links, Slab};
+use super::queue::{Links, Slab, NIL};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -107,16 +109,18 @@ impl Book {
         }
     }
 
-    /// Adds a resting order at the back of its level's queue.
-    pub fn insert(&mut self, side: Side, price: u64, seq: OrderSeq, remaining: i128) {
+    /// Adds a resting order at the back of its level's queue; returns its queue slot (the
+    /// order's `qslot`).
+    pub fn insert(&mut self, side: Side, price: u64, seq: OrderSeq, remaining: i128) -> u32 {
         debug_assert!(remaining > 0);
         let now = self.now_ns;
         let (map, slab) = self.parts(side);
         let level = map.entry(price).or_default();
-        slab.push_back(&mut level.links, seq);
+        let slot = slab.push_back(&mut level.links, seq);
         level.volume += remaining;
         level.live += 1;
         level.changed_ns = now;
+        slot
     }
 
     /// Best price on a side: highest bid, lowest ask.
@@ -137,9 +141,9 @@ impl Book {
         self.slab.iter(&level.links)
     }
 
-    /// Whether an order rests in this book.
-    pub fn rests(&self, seq: OrderSeq) -> bool {
-        self.slab.contains(seq)
+    /// The orders of a level with their queue slots, front first.
+    pub fn queue_slots<'a>(&'a self, level: &Level) -> impl Iterator<Item = (u32, OrderSeq)> + 'a {
+        self.slab.iter_slots(&level.links)
     }
 
     /// Takes `qty` from the volume at a level; `done` says the order at the front filled
@@ -152,7 +156,8 @@ impl Book {
         level.changed_ns = now;
         if done {
             let seq = slab.front(&level.links).expect("a live level has a queue");
-            slab.remove(&mut level.links, seq);
+            let head = slab.front_slot(&level.links);
+            slab.remove(&mut level.links, head, seq);
             level.live -= 1;
         }
         debug_assert!(level.volume >= 0);
@@ -163,24 +168,28 @@ impl Book {
     }
 
     /// Sends the order at the front of a level to its back with `shown` more volume (an
-    /// iceberg refilled from its hidden rest loses its time priority).
-    pub fn requeue_front(&mut self, side: Side, price: u64, shown: i128) {
+    /// iceberg refilled from its hidden rest loses its time priority); returns its new slot.
+    pub fn requeue_front(&mut self, side: Side, price: u64, shown: i128) -> u32 {
         let (map, slab) = self.parts(side);
         let level = map.get_mut(&price).expect("refilled level exists");
         let seq = slab.front(&level.links).expect("a live level has a queue");
-        slab.remove(&mut level.links, seq);
-        slab.push_back(&mut level.links, seq);
+        let head = slab.front_slot(&level.links);
+        slab.remove(&mut level.links, head, seq);
+        let slot = slab.push_back(&mut level.links, seq);
         level.volume += shown;
+        slot
     }
 
     /// Removes a resting order from its level at once (a cancel, or an order re-priced in
-    /// place), with the volume it shows there. Empty levels are removed.
-    pub fn remove(&mut self, side: Side, price: u64, seq: OrderSeq, remaining: i128) {
+    /// place), with the volume it shows there; `slot` is its queue slot (the order's `qslot`;
+    /// `NIL` if it does not know it, then the level is searched). Empty levels are removed.
+    pub fn remove(&mut self, side: Side, price: u64, seq: OrderSeq, slot: u32, remaining: i128) {
         let now = self.now_ns;
         let (map, slab) = self.parts(side);
         if let Some(level) = map.get_mut(&price) {
             level.changed_ns = now;
-            if slab.remove(&mut level.links, seq) {
+            let slot = if slot == NIL { slab.find(&level.links, seq).unwrap_or(NIL) } else { slot };
+            if slab.remove(&mut level.links, slot, seq) {
                 level.live -= 1;
             }
             level.volume -= remaining;
@@ -235,5 +244,21 @@ impl super::Exchange {
     /// The time every book stamps the levels a command changes with (`Book::set_time`).
     pub(super) fn set_books_time(&mut self, t: u64) {
         self.books.iter_mut().for_each(|b| b.set_time(t));
+    }
+
+    /// Tells every resting order its queue slot again (after a restore, which rebuilds the
+    /// books' slabs; until then a removal searches its level).
+    pub fn relink_queues(&mut self) {
+        for book in &self.books {
+            for side in [Side::Buy, Side::Sell] {
+                for (_, level) in book.levels(side) {
+                    for (slot, seq) in book.queue_slots(level) {
+                        if let Some(o) = self.orders.get_mut(seq as usize) {
+                            o.qslot = slot;
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -168,7 +168,8 @@ impl Exchange {
         let (pair, side, price, remaining, account, asset, hold) =
             (o.req.pair, o.req.side, o.req.price, o.remaining(), o.req.account, o.hold_asset, o.hold_remaining);
         o.hold_remaining = 0;
-        self.books[pair as usize].remove(side, price, seq, remaining);
+        let slot = std::mem::replace(&mut o.qslot, super::queue::NIL);
+        self.books[pair as usize].remove(side, price, seq, slot, remaining);
         self.accounts[account as usize].holds[asset as usize] -= hold;
     }
 }

@@ -167,7 +167,8 @@ impl Exchange {
             if !maker.is_open() || maker.req.price != best {
                 // Cannot happen (a cancel unlinks at once; `check_invariants`); never trade with it.
                 debug_assert!(false, "order {maker_seq} queued at {best} does not rest there");
-                self.books[req.pair as usize].remove(opposite, best, maker_seq, 0);
+                let slot = self.orders[maker_seq as usize].qslot;
+                self.books[req.pair as usize].remove(opposite, best, maker_seq, slot, 0);
                 continue;
             }
             if maker.req.account == req.account {
@@ -198,6 +199,7 @@ impl Exchange {
             self.settle_fill(seq, maker_seq, best, qty, t);
             self.books[req.pair as usize].fill_front(opposite, best, qty, maker_done);
             if maker_done {
+                self.orders[maker_seq as usize].qslot = super::queue::NIL;
                 self.finish(maker_seq, Status::Closed, None, t);
             } else {
                 self.iceberg_filled(maker_seq, qty, t);
@@ -214,7 +216,7 @@ impl Exchange {
             self.finish(seq, Status::Canceled, Some(CancelReason::ImmediateOrCancel), t);
         } else {
             let shown = self.rest_volume(seq);
-            self.books[req.pair as usize].insert(req.side, req.price, seq, shown);
+            self.orders[seq as usize].qslot = self.books[req.pair as usize].insert(req.side, req.price, seq, shown);
         }
         self.note_spread(req.pair, t);
     }
@@ -318,7 +320,7 @@ impl Exchange {
             let used = used.min(o.hold_remaining);
             o.hold_remaining -= used;
             let hold_asset = o.hold_asset;
-            o.extras_mut().trades.push(trade_seq as u32);
+            o.trades.push(trade_seq as u32);
             let acct = &mut self.accounts[account as usize];
             acct.holds[hold_asset as usize] -= used;
             if quote == self.markets.fee_volume_asset {

@@ -462,8 +462,10 @@ impl Exchange {
         let o = &self.orders[seq as usize];
         debug_assert!(o.is_open());
         let (pair, side, price, in_book) = (o.req.pair, o.req.side, o.req.price, o.book_volume());
+        let slot = o.qslot;
         if o.status == Status::Open && !self.disarm(seq) {
-            self.books[pair as usize].remove(side, price, seq, in_book);
+            self.books[pair as usize].remove(side, price, seq, slot, in_book);
+            self.orders[seq as usize].qslot = queue::NIL;
         }
         self.finish(seq, status, reason, t);
         self.note_spread(pair, t);

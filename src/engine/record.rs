@@ -56,8 +56,6 @@ pub struct OrderExtras {
     pub parent: Option<OrderSeq>,
     /// Iceberg: the part of the remaining volume shown in the book now.
     pub shown: i128,
-    /// Index into the exchange's trade records of each fill of this order.
-    pub trades: Vec<u32>,
 }
 
 impl OrderExtras {
@@ -77,7 +75,6 @@ static NO_EXTRAS: OrderExtras = OrderExtras {
     stop: None,
     parent: None,
     shown: 0,
-    trades: Vec::new(),
 };
 
 #[derive(Clone)]
@@ -105,11 +102,18 @@ pub struct Order {
     pub fee_cd: i128,
     /// How much of the hold of `hold_asset` is left.
     pub hold_remaining: i128,
+    /// Index into the exchange's trade records of each fill of this order (inline, not with the
+    /// extras: most orders that trade would need the extras for it alone).
+    pub trades: Vec<u32>,
     /// The price the order may trade to, as its hold was reserved (a market buy's worst ask at
     /// placement; what a scheduled market buy is protected at when it starts).
     pub held_limit: u64,
     /// The rare parts, only for an order that has one.
     extras: Option<Box<OrderExtras>>,
+    /// Its node's slot in its book's queue slab while it rests there (`engine::queue`), else
+    /// `NIL`. Derived, not state: not serialized, compared or digested (a restore relinks it,
+    /// `Exchange::relink_queues`).
+    pub qslot: u32,
 }
 
 impl Order {
@@ -131,8 +135,10 @@ impl Order {
             cost_cd: 0,
             fee_cd: 0,
             hold_remaining,
+            trades: Vec::new(),
             held_limit: 0,
             extras: None,
+            qslot: super::queue::NIL,
         };
         o.set_request(req);
         o
@@ -143,9 +149,7 @@ impl Order {
         self.req = hot(&req);
         let NewOrder { cl_ord_id, price_offset, price2_offset, close, display_volume, expire_ns, start_ns, .. } = req;
         let (stop, parent, shown) = (self.stop().cloned(), self.parent(), self.shown());
-        let trades = self.extras.as_mut().map(|x| std::mem::take(&mut x.trades)).unwrap_or_default();
-        let x =
-            OrderExtras { cl_ord_id, price_offset, price2_offset, close, display_volume, expire_ns, start_ns, stop, parent, shown, trades };
+        let x = OrderExtras { cl_ord_id, price_offset, price2_offset, close, display_volume, expire_ns, start_ns, stop, parent, shown };
         self.extras = (!x.is_empty()).then(|| Box::new(x));
     }
 
@@ -224,7 +228,7 @@ impl Order {
     }
     /// Index into the exchange's trade records of each fill of this order.
     pub fn trades(&self) -> &[u32] {
-        self.extras.as_ref().map_or(&[], |x| &x.trades)
+        &self.trades
     }
     pub fn set_shown(&mut self, shown: i128) {
         if shown != 0 || self.extras.is_some() {
@@ -333,7 +337,7 @@ mod wide {
                 fee_cd: o.fee_cd,
                 hold_asset: o.hold_asset,
                 hold_remaining: o.hold_remaining,
-                trades: o.trades().to_vec(),
+                trades: o.trades.clone(),
                 stop: o.stop().cloned(),
                 parent: o.parent(),
                 shown: o.shown(),
@@ -355,9 +359,7 @@ mod wide {
             o.exact_fee = w.exact_fee;
             o.cost_cd = w.cost_cd;
             o.fee_cd = w.fee_cd;
-            if !w.trades.is_empty() {
-                o.extras_mut().trades = w.trades;
-            }
+            o.trades = w.trades;
             o.held_limit = w.held_limit;
             if let Some(stop) = w.stop {
                 o.set_stop(stop);
@@ -383,6 +385,7 @@ impl PartialEq for Order {
                 == (o.status, o.reason, o.hold_asset, o.open_ns, o.close_ns)
             && (self.filled, self.cost, self.fee, self.exact_cost, self.exact_fee) == (o.filled, o.cost, o.fee, o.exact_cost, o.exact_fee)
             && (self.cost_cd, self.fee_cd, self.hold_remaining, self.held_limit) == (o.cost_cd, o.fee_cd, o.hold_remaining, o.held_limit)
+            && self.trades == o.trades
             && extras(self) == extras(o)
     }
 }
@@ -420,7 +423,7 @@ mod tests {
         req.display_volume = Some(3);
         let mut o = Order::opened(2, req.clone(), 9, 2, 700);
         o.set_shown(3);
-        o.extras_mut().trades.push(4);
+        o.trades.push(4);
         let back: Order = postcard::from_bytes(&postcard::to_allocvec(&o).unwrap()).unwrap();
         assert_eq!(back, o);
         assert_eq!(back.new_order(), req);
