@@ -262,3 +262,65 @@ impl super::Exchange {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::account::FIRST_USER;
+    use super::super::markets::Markets;
+    use super::super::order::{NewOrder, Side};
+    use super::super::queue::NIL;
+    use super::super::{CancelTarget, Command, Envelope, Exchange};
+
+    fn queued(ex: &Exchange) -> Vec<(u64, u32, u32)> {
+        let mut v = Vec::new();
+        for b in &ex.books {
+            for side in [Side::Buy, Side::Sell] {
+                for (_, l) in b.levels(side) {
+                    v.extend(b.queue_slots(l).map(|(slot, seq)| (seq, slot, ex.orders[seq as usize].qslot)));
+                }
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn a_restored_book_is_relinked_and_removes_the_same_before_it() {
+        let markets = Markets::from_config(&crate::config::Config::builtin()).unwrap();
+        let (price, lot) = (markets.pairs[0].reference_price, markets.pairs[0].ordermin.max(markets.pairs[0].lot_step()));
+        let mut ex = Exchange::new(markets, 7);
+        let mut t = 1_750_000_000_000_000_000u64;
+        let mut apply = |ex: &mut Exchange, command: Command| {
+            t += 1_000;
+            ex.apply(&Envelope { time_ns: t, key_nonce: None, command }).unwrap();
+        };
+        apply(&mut ex, Command::CreateAccount { name: "q".into() });
+        for asset in 0..ex.markets.assets.len() as u16 {
+            apply(&mut ex, Command::Deposit { account: FIRST_USER, asset, amount: crate::money::MAX_UNITS });
+        }
+        for i in 0..12u64 {
+            let p = price - 1_000 - i % 3;
+            apply(&mut ex, Command::PlaceOrder(NewOrder::limit(FIRST_USER, 0, Side::Buy, p, lot)));
+        }
+        for seq in [2, 5, 6] {
+            apply(&mut ex, Command::Cancel { account: FIRST_USER, target: CancelTarget::Order(seq) });
+        }
+        apply(&mut ex, Command::PlaceOrder(NewOrder::limit(FIRST_USER, 0, Side::Buy, price - 1_000, lot))); // a reused slot
+        let live = queued(&ex);
+        assert!(live.len() == 10 && live.iter().all(|(_, slot, q)| slot == q), "{live:?}");
+        let bytes = postcard::to_allocvec(&ex).unwrap();
+        let mut restored: Exchange = postcard::from_bytes(&bytes).unwrap();
+        assert!(queued(&restored).iter().all(|(_, _, q)| *q == NIL), "slots are not state");
+        let mut relinked: Exchange = postcard::from_bytes(&bytes).unwrap();
+        relinked.relink_queues();
+        assert!(queued(&relinked).iter().all(|(_, slot, q)| slot == q));
+        for e in [&mut ex, &mut restored, &mut relinked] {
+            for seq in [1, 7, 12] {
+                apply(e, Command::Cancel { account: FIRST_USER, target: CancelTarget::Order(seq) });
+            }
+            e.check_invariants().unwrap();
+        }
+        assert_eq!(restored.digest(), ex.digest());
+        assert_eq!(relinked.digest(), ex.digest());
+        assert_eq!(queued(&relinked), queued(&ex));
+    }
+}
