@@ -56,6 +56,7 @@ pub(super) fn engine_loop(
         if batch.pending.replace_log {
             tracker.force_full = true;
             account_tracker.reset = true;
+            batch.pending.balances = Some(super::BalanceView::copy(&ex));
         }
         if market.get().is_some() {
             batch.pending.market = tracker.capture(&ex, last);

@@ -2,7 +2,8 @@
 //! command with the time, applies it, and collects the applied commands of a batch; a second
 //! thread makes each batch durable in one storage transaction (group commit) and only then
 //! releases the batch's replies. Reads go through the same queue, so no reply, not even a read,
-//! shows a state that is not yet durable.
+//! shows a state that is not yet durable; the storage thread also keeps the accounts' durable
+//! balances ([`BalanceView`]) that signed Balance reads without queueing.
 //!
 //! If storage fails, nothing more is acknowledged. The server's policy
 //! ([`OnStorageFailure::Abort`]) stops the process, so a command whose reply was never sent was
@@ -16,11 +17,13 @@
 //! [`Sequencer::stop`] is the graceful end (SIGTERM): the engine finishes the jobs queued before
 //! it, the storage thread commits the last batch and exits, and `stop` returns once it has.
 
+mod balance_view;
 mod engine_thread;
 mod stats;
 mod storage_thread;
 mod wake;
 
+pub use balance_view::BalanceView;
 use stats::RunningFlag;
 pub use stats::SequencerStats;
 
@@ -59,6 +62,9 @@ pub struct Pending {
     /// The trade records and ledger entries the batch's commands emitted (the engine's outbox,
     /// drained after the batch), written in the same transaction as `records`.
     pub history: crate::engine::outbox::HistoryOut,
+    /// Every account's balances after a job replaced the whole state (made by the engine thread
+    /// after the batch; the storage thread swaps them into the [`BalanceView`] once durable).
+    pub balances: Option<Vec<Box<[i128]>>>,
 }
 
 impl Pending {
@@ -140,6 +146,9 @@ pub struct Sequencer {
     accounts: crate::ws::private::capture::AccountSink,
     /// Which pairs level3 subscribers watch (the engine thread copies their orders after each batch).
     pub level3: Arc<crate::ws::level3_capture::Interest>,
+    /// The accounts' durable balances (signed Balance is answered from it, updated by the storage
+    /// thread before it releases a batch's replies).
+    pub balances: Arc<BalanceView>,
 }
 
 fn wall_clock_ns() -> u64 {
@@ -183,6 +192,8 @@ impl Sequencer {
         let m2 = market.clone();
         let view = Arc::new(crate::ws::market_view::MarketView::new(exchange.books.len()));
         let v2 = view.clone();
+        let balances = Arc::new(BalanceView::new(&exchange));
+        let b2 = balances.clone();
         let accounts: crate::ws::private::capture::AccountSink = Arc::default();
         let (a2, a3) = (accounts.clone(), accounts.clone());
         let level3: Arc<crate::ws::level3_capture::Interest> = Arc::default();
@@ -198,9 +209,19 @@ impl Sequencer {
         let m3 = market.clone();
         let storage = std::thread::Builder::new()
             .name("storage".into())
-            .spawn(move || storage_thread::storage_loop(log, (batch_rx, bw2), s3, on_failure, (m3, a3), v2))
+            .spawn(move || storage_thread::storage_loop(log, (batch_rx, bw2), s3, on_failure, (m3, a3), (v2, b2)))
             .expect("spawn storage thread");
-        Sequencer { jobs: job_tx, jobs_wake, stats, storage_thread: Arc::new(Mutex::new(Some(storage))), market, view, accounts, level3 }
+        Sequencer {
+            jobs: job_tx,
+            jobs_wake,
+            stats,
+            storage_thread: Arc::new(Mutex::new(Some(storage))),
+            market,
+            view,
+            accounts,
+            level3,
+            balances,
+        }
     }
 
     /// Hands every later committed batch's market captures to `sink` (the publisher), starting

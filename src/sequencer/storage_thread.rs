@@ -14,7 +14,7 @@ pub(super) fn storage_loop(
     stats: Arc<SequencerStats>,
     on_failure: OnStorageFailure,
     (market_sink, account_sink): (MarketSink, crate::ws::private::capture::AccountSink),
-    view: Arc<crate::ws::market_view::MarketView>,
+    (view, balances): (Arc<crate::ws::market_view::MarketView>, Arc<super::BalanceView>),
 ) {
     let _running = RunningFlag(&stats.storage_running);
     let mut carried: Option<Batch> = None;
@@ -29,7 +29,7 @@ pub(super) fn storage_loop(
         };
         received += 1;
         let control = first.pending.has_control();
-        let Pending { mut records, replace_log, snapshots, mut market, mut accounts, mut history } = first.pending;
+        let Pending { mut records, replace_log, snapshots, mut market, mut accounts, mut history, balances: full_balances } = first.pending;
         let mut replies = first.replies;
         // Group commit: whatever queued up while the last commit was syncing goes in this one
         // (a batch that replaces the log or takes a snapshot is committed on its own).
@@ -72,9 +72,14 @@ pub(super) fn storage_loop(
             stats.commit_seconds.observe(started.elapsed().as_secs_f64());
             stats.commit_records.observe(records.len() as f64);
         }
-        // Durable now: the REST view shows it before any reply goes out (a read after an
+        // Durable now: the REST views show it before any reply goes out (a read after an
         // acknowledgement sees it), and the publisher's feeds may show it (an unbounded queue:
-        // never blocks storage).
+        // never blocks storage). A replaced state's balances replace the view's (a control
+        // batch is committed alone, so its ledger entries are already in the copy).
+        match full_balances {
+            Some(rows) => balances.replace(rows),
+            None => balances.apply(&history.ledger),
+        }
         if !market.is_empty() {
             view.apply(&market);
             if let Some(sink) = market_sink.get() {

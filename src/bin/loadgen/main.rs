@@ -19,6 +19,7 @@
 //! `--markdown FILE` writes the mode's results table to FILE too; `scripts/load` puts the tables
 //! into BENCHMARKS.md.
 
+mod conn;
 mod flood;
 mod market;
 mod public;

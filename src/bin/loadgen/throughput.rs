@@ -1,9 +1,10 @@
 //! `loadgen [throughput]`: closed-loop signed load, one phase after another, each for
-//! `--seconds` with `--clients` threads on keep-alive connections, one funded account and key per
-//! client, on a server with `--limits off` (16 clients from one address would be refused by
-//! Kraken's counters within seconds: this mode measures the request path, not the limits):
+//! `--seconds` with `--clients` threads on keep-alive connections (`conn`: each request in one
+//! write, as real clients send it), one funded account and key per client, on a server with
+//! `--limits off` (16 clients from one address would be refused by Kraken's counters within
+//! seconds: this mode measures the request path, not the limits):
 //!   1. `GET /0/public/Time`: the baseline (HTTP and the envelope, nothing else);
-//!   2. signed `Balance`: authentication and one engine read;
+//!   2. signed `Balance`: authentication and a read of the durable balances;
 //!   3. signed, durable `AddOrder`: limit orders alternating buy/sell over 60 ticks around the mid,
 //!      about a third crossing: authentication, validation, matching, a group-committed fsync;
 //!   4. signed `AddOrder` of a resting order far from the mid, then `CancelOrder` of it, in turn:
@@ -20,7 +21,8 @@
 //! counted from when each request was due, so a stall delays and counts the requests behind it
 //! (no coordinated omission). `--phases time,balance,addorder,cancel` runs a subset (profiling).
 
-use super::{arg, classify, nonce, percentile, signed, write_markdown, Answer, Key, Server};
+use super::conn::Conn;
+use super::{arg, classify, nonce, percentile, write_markdown, Answer, Key, Server};
 use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,7 +38,7 @@ pub(super) struct ClientState {
 }
 
 /// One request of a phase: the row it belongs to and the server's answer.
-pub(super) type Request = fn(&ureq::Agent, &str, &Key, &mut ClientState, u64) -> (&'static str, Result<String, String>);
+pub(super) type Request = fn(&mut Conn, &Key, &mut ClientState, u64) -> (&'static str, Result<String, String>);
 
 /// The figures of one row.
 #[derive(Default)]
@@ -67,7 +69,7 @@ pub(super) fn run_phase(
             let key = keys[i].clone();
             let counter = counter.clone();
             std::thread::spawn(move || {
-                let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
+                let mut conn = Conn::new(&url);
                 let mut state = ClientState::default();
                 let mut rows: BTreeMap<&'static str, Row> = BTreeMap::new();
                 // Open loop: this client's k-th request is due at start + (i + k*clients)/rate.
@@ -90,7 +92,7 @@ pub(super) fn run_phase(
                         }
                         None => Instant::now(),
                     };
-                    let (label, answer) = request(&agent, &url, &key, &mut state, n);
+                    let (label, answer) = request(&mut conn, &key, &mut state, n);
                     let row = rows.entry(label).or_default();
                     row.latencies_us.push(t0.elapsed().as_micros() as u64);
                     match classify(&answer) {
@@ -122,26 +124,15 @@ pub(super) fn run_phase(
     out
 }
 
-fn time_request(agent: &ureq::Agent, url: &str, _: &Key, _: &mut ClientState, _: u64) -> (&'static str, Result<String, String>) {
-    let answer = agent
-        .get(&format!("{url}/0/public/Time"))
-        .call()
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.into_string().map_err(|e| e.to_string()));
-    ("GET /0/public/Time", answer)
+fn time_request(conn: &mut Conn, _: &Key, _: &mut ClientState, _: u64) -> (&'static str, Result<String, String>) {
+    ("GET /0/public/Time", conn.get("/0/public/Time"))
 }
 
-fn balance_request(agent: &ureq::Agent, url: &str, key: &Key, st: &mut ClientState, _: u64) -> (&'static str, Result<String, String>) {
-    ("signed Balance", signed(agent, url, key, "Balance", nonce(&mut st.last_nonce), ""))
+fn balance_request(conn: &mut Conn, key: &Key, st: &mut ClientState, _: u64) -> (&'static str, Result<String, String>) {
+    ("signed Balance", conn.signed(key, "Balance", nonce(&mut st.last_nonce), ""))
 }
 
-pub(super) fn add_order_request(
-    agent: &ureq::Agent,
-    url: &str,
-    key: &Key,
-    st: &mut ClientState,
-    n: u64,
-) -> (&'static str, Result<String, String>) {
+pub(super) fn add_order_request(conn: &mut Conn, key: &Key, st: &mut ClientState, n: u64) -> (&'static str, Result<String, String>) {
     // Buys and sells alternate over 60 ticks around 88,000.0; about a third cross and trade.
     let side = if n % 2 == 0 { "buy" } else { "sell" };
     let offset = (n.wrapping_mul(2654435761) % 60) as i64 - 20;
@@ -150,20 +141,20 @@ pub(super) fn add_order_request(
         _ => 880_000 + offset,
     };
     let params = format!("ordertype=limit&type={side}&volume=0.001&pair=XBTUSD&price={}.{}", price / 10, price % 10);
-    ("signed durable AddOrder", signed(agent, url, key, "AddOrder", nonce(&mut st.last_nonce), &params))
+    ("signed durable AddOrder", conn.signed(key, "AddOrder", nonce(&mut st.last_nonce), &params))
 }
 
 /// Places a buy far below the market (it rests), then cancels it on the client's next turn.
-fn add_cancel_request(agent: &ureq::Agent, url: &str, key: &Key, st: &mut ClientState, n: u64) -> (&'static str, Result<String, String>) {
+fn add_cancel_request(conn: &mut Conn, key: &Key, st: &mut ClientState, n: u64) -> (&'static str, Result<String, String>) {
     if let Some(txid) = st.resting.take() {
         return (
             "signed CancelOrder (of a resting order)",
-            signed(agent, url, key, "CancelOrder", nonce(&mut st.last_nonce), &format!("txid={txid}")),
+            conn.signed(key, "CancelOrder", nonce(&mut st.last_nonce), &format!("txid={txid}")),
         );
     }
     let price = 40_000 + n % 1_000;
     let params = format!("ordertype=limit&type=buy&volume=0.001&pair=XBTUSD&price={price}");
-    let answer = signed(agent, url, key, "AddOrder", nonce(&mut st.last_nonce), &params);
+    let answer = conn.signed(key, "AddOrder", nonce(&mut st.last_nonce), &params);
     if let Ok(body) = &answer {
         let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
         st.resting = v["result"]["txid"][0].as_str().map(str::to_string);
