@@ -313,9 +313,11 @@ mod tests {
         let mut relinked: Exchange = postcard::from_bytes(&bytes).unwrap();
         relinked.relink_queues();
         assert!(queued(&relinked).iter().all(|(_, slot, q)| slot == q));
+        let at = ex.now_ns;
         for e in [&mut ex, &mut restored, &mut relinked] {
-            for seq in [1, 7, 12] {
-                apply(e, Command::Cancel { account: FIRST_USER, target: CancelTarget::Order(seq) });
+            for (k, seq) in [1, 7, 12].into_iter().enumerate() {
+                let command = Command::Cancel { account: FIRST_USER, target: CancelTarget::Order(seq) };
+                e.apply(&Envelope { time_ns: at + 1 + k as u64, key_nonce: None, command }).unwrap();
             }
             e.check_invariants().unwrap();
         }
