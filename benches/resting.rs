@@ -69,26 +69,15 @@ fn main() {
         secs,
         secs * 1e9 / n as f64
     );
-    println!(
-        "an order record is {} bytes (its request {}), one per resting order (closed ones leave the engine); the rest is the books, their slabs, the orders' slab index and the accounts' open-order lists",
-        std::mem::size_of::<calamari::engine::order::Order>(),
-        std::mem::size_of::<NewOrder>()
-    );
-    // The parts a compact record would move out of the hot one (issue 16 item 1).
-    use calamari::engine::order::{CloseOrder, Offset, StopState};
+    use calamari::engine::order::{Order, OrderExtras, OrderReq};
     use std::mem::size_of;
     println!(
-        "rarely used parts: close {} + offsets 2x{} + cl_ord_id {} + display {} + expire/start 2x{} + userref {} (request); stop {} + trades list {} + parent {} + shown {} (order); i128 amounts 9x{}",
-        size_of::<Option<CloseOrder>>(),
-        size_of::<Option<Offset>>(),
-        size_of::<Option<String>>(),
-        size_of::<Option<i128>>(),
-        size_of::<Option<u64>>(),
-        size_of::<Option<i32>>(),
-        size_of::<Option<StopState>>(),
-        size_of::<Vec<u32>>(),
-        size_of::<Option<u64>>(),
-        size_of::<i128>(),
-        size_of::<i128>()
+        "an order record is {} bytes (its request's hot part {}), one per order not final (closed ones leave the engine); \
+         the rare parts ({} bytes: client order id, relative prices, close, iceberg, expiry/start, trigger state, parent) \
+         are allocated only for an order that has one (none here); the rest is the books, their slabs, the orders' slab index \
+         and the accounts' open-order lists",
+        size_of::<Order>(),
+        size_of::<OrderReq>(),
+        size_of::<OrderExtras>()
     );
 }

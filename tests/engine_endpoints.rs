@@ -123,8 +123,8 @@ fn iceberg_amend_keeps_the_smallest_display() {
     };
     assert_eq!(sim.apply(amend(1_501 * LOT)), Err(KrakenError::invalid("order_qty")));
     assert!(matches!(sim.apply(amend(1_500 * LOT)), Ok(Applied::Amended(_))));
-    assert_eq!(order(&sim.ex, seq).shown, 100 * LOT);
+    assert_eq!(order(&sim.ex, seq).shown(), 100 * LOT);
     // Down to less than it shows: the shown part shrinks with it, in place.
     assert!(matches!(sim.apply(amend(40 * LOT)), Ok(Applied::Amended(_))));
-    assert_eq!(order(&sim.ex, seq).shown, 40 * LOT);
+    assert_eq!(order(&sim.ex, seq).shown(), 40 * LOT);
 }

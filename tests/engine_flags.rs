@@ -123,10 +123,10 @@ fn random_streams_reach_every_flag_state() {
             if o.status == Status::Expired {
                 seen.insert("expired".into());
             }
-            if o.req.start_ns.is_some() && o.filled > 0 {
+            if o.start_ns().is_some() && o.filled > 0 {
                 seen.insert("scheduled order traded".into());
             }
-            if o.req.display_volume.is_some_and(|d| o.filled > d) {
+            if o.display_volume().is_some_and(|d| o.filled > d) {
                 seen.insert("iceberg refilled".into());
             }
             if o.req.quote_volume && o.status == Status::Closed {

@@ -477,7 +477,7 @@ fn random_streams_fire_every_trigger_kind_and_place_closes() {
                 Command::Amend(r) => sim.ex.amend_target(r.account, &r.target).map(|seq| {
                     let o = &order(&sim.ex, seq);
                     match () {
-                        _ if o.stop.as_ref().is_some_and(|s| !s.armed) => "fired stop amended",
+                        _ if o.stop().is_some_and(|s| !s.armed) => "fired stop amended",
                         _ if (r.trigger_offset.is_some() || r.limit_offset.is_some()) && o.req.kind.is_trailing() => {
                             "trailing stop offset amended"
                         }
@@ -494,7 +494,7 @@ fn random_streams_fire_every_trigger_kind_and_place_closes() {
         }
         check_money(&sim.ex);
         for o in &all_orders(&sim.ex) {
-            if let Some(st) = &o.stop {
+            if let Some(st) = o.stop() {
                 let state = if st.armed {
                     if o.is_open() {
                         "armed"
@@ -512,17 +512,17 @@ fn random_streams_fire_every_trigger_kind_and_place_closes() {
                     seen.insert(format!("{} filled", o.req.kind.as_str()));
                 }
             }
-            if o.parent.is_some() {
+            if o.parent().is_some() {
                 seen.insert(format!("close {}", o.req.kind.as_str()));
             }
             // The newer outcomes: scheduled stops that started, refusals by a market state at a
             // start or a trigger, amends of trailing offsets, of icebergs and of fired stops.
-            let started = o.status != Status::Pending && o.req.start_ns.is_some_and(|s| o.close_ns == 0 || s <= o.close_ns);
-            if o.stop.is_some() && started && (o.stop.as_ref().is_some_and(|s| !s.armed) || o.is_open()) {
+            let started = o.status != Status::Pending && o.start_ns().is_some_and(|s| o.close_ns == 0 || s <= o.close_ns);
+            if o.stop().is_some() && started && (o.stop().is_some_and(|s| !s.armed) || o.is_open()) {
                 seen.insert("scheduled stop started".into());
             }
             if let Some(CancelReason::Market(_)) = o.reason {
-                let at = if o.stop.as_ref().is_some_and(|s| !s.armed) { "fire" } else { "start" };
+                let at = if o.stop().is_some_and(|s| !s.armed) { "fire" } else { "start" };
                 seen.insert(format!("market state refused at its {at}"));
             }
         }

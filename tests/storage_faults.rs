@@ -219,7 +219,7 @@ fn check_recovered(seed: u64, life: usize, r: &recovery::Recovered, disk: &Disk,
     }
     for (s, req) in &acks.orders {
         let o = ex.order_or_emitted(*s).unwrap_or_else(|| panic!("{ctx}: acknowledged order {s} missing"));
-        assert_eq!(&o.req, req, "{ctx}: order {s} is not the acknowledged request");
+        assert_eq!(&o.new_order(), req, "{ctx}: order {s} is not the acknowledged request");
     }
     for s in &acks.cancels {
         assert_eq!(ex.order_or_emitted(*s).map(|o| o.status), Some(Status::Canceled), "{ctx}: acknowledged cancel of {s} not in effect");

@@ -171,16 +171,16 @@ pub fn descr_request(markets: &Markets, req: &NewOrder) -> Value {
 /// An order's `descr.price` and `descr.price2`: trailing offsets as their text, other prices
 /// absolute (relative ones as the engine resolved them; a stop's trigger, not its limit).
 fn descr_prices(o: &Order, pair: &Pair) -> (String, String) {
-    let st = o.stop.as_ref();
+    let st = o.stop();
     let p1 = match (o.req.kind.is_trailing(), st) {
-        (true, _) => price_or_offset(pair, 0, o.req.price_offset, o.req.kind, o.req.side, false),
+        (true, _) => price_or_offset(pair, 0, o.price_offset(), o.req.kind, o.req.side, false),
         (false, Some(s)) => price(pair, s.stop),
         (false, None) if matches!(o.req.kind, OrderKind::Limit | OrderKind::Iceberg) => price(pair, o.req.price),
         _ => "0".to_string(),
     };
     let p2 = match o.req.kind {
         // An offset until it fires (an amend of the fired order makes it absolute).
-        OrderKind::TrailingStopLimit => price_or_offset(pair, o.req.price2, o.req.price2_offset, o.req.kind, o.req.side, true),
+        OrderKind::TrailingStopLimit => price_or_offset(pair, o.req.price2, o.price2_offset(), o.req.kind, o.req.side, true),
         k if k.has_limit2() => price(pair, o.req.price2),
         // Unset, Kraken prints "0" (not "0.0").
         _ => "0".to_string(),
@@ -192,9 +192,9 @@ fn descr_prices(o: &Order, pair: &Pair) -> (String, String) {
 pub fn descr_answer(ex: &Exchange, o: &Order) -> Value {
     let pair = ex.markets.pair(o.req.pair);
     let (p1, p2) = descr_prices(o, pair);
-    let mut d = json!({ "order": order_text_with(&ex.markets, &o.req, &p1, &p2) });
-    if o.req.close.is_some() {
-        d["close"] = json!(close_text(&ex.markets, &o.req));
+    let mut d = json!({ "order": order_text_with(&ex.markets, &o.new_order(), &p1, &p2) });
+    if o.close().is_some() {
+        d["close"] = json!(close_text(&ex.markets, &o.new_order()));
     }
     d
 }
@@ -214,9 +214,9 @@ pub fn order(ex: &Exchange, o: &Order, with_trades: bool) -> Value {
     let (p1, p2) = descr_prices(o, pair);
     let (stop, limit) = ex.stop_and_limit(o);
     let mut m = Map::new();
-    m.insert("refid".into(), o.parent.map(|p| json!(ex.order_txid(p))).unwrap_or(Value::Null));
+    m.insert("refid".into(), o.parent().map(|p| json!(ex.order_txid(p))).unwrap_or(Value::Null));
     m.insert("userref".into(), json!(o.req.userref.unwrap_or(0)));
-    if let Some(c) = &o.req.cl_ord_id {
+    if let Some(c) = o.cl_ord_id() {
         m.insert("cl_ord_id".into(), json!(c));
     }
     m.insert("status".into(), json!(o.status.as_str()));
@@ -225,8 +225,8 @@ pub fn order(ex: &Exchange, o: &Order, with_trades: bool) -> Value {
     if !o.is_open() {
         m.insert("closetm".into(), seconds(o.close_ns));
     }
-    m.insert("starttm".into(), o.req.start_ns.map_or(json!(0), seconds));
-    m.insert("expiretm".into(), o.req.expire_ns.map_or(json!(0), seconds));
+    m.insert("starttm".into(), o.start_ns().map_or(json!(0), seconds));
+    m.insert("expiretm".into(), o.expire_ns().map_or(json!(0), seconds));
     m.insert(
         "descr".into(),
         json!({
@@ -237,11 +237,11 @@ pub fn order(ex: &Exchange, o: &Order, with_trades: bool) -> Value {
             "price": p1,
             "price2": p2,
             "leverage": "none",
-            "order": order_text_with(markets, &o.req, &p1, &p2),
-            "close": close_text(markets, &o.req),
+            "order": order_text_with(markets, &o.new_order(), &p1, &p2),
+            "close": close_text(markets, &o.new_order()),
         }),
     );
-    let vol = if o.req.quote_volume { order_volume(pair, &o.req) } else { volume(pair, o.req.volume) };
+    let vol = if o.req.quote_volume { order_volume(pair, &o.new_order()) } else { volume(pair, o.req.volume) };
     m.insert("vol".into(), json!(vol));
     m.insert("vol_exec".into(), json!(volume(pair, o.filled)));
     m.insert("cost".into(), json!(money(pair, o.cost_cd)));
@@ -251,7 +251,7 @@ pub fn order(ex: &Exchange, o: &Order, with_trades: bool) -> Value {
     m.insert("stopprice".into(), json!(price_cd(pair, stop)));
     m.insert("limitprice".into(), json!(price_cd(pair, limit)));
     // A fired trigger: `stopped` (stop-loss, trailing) or `touched` (take-profit).
-    let misc = match &o.stop {
+    let misc = match o.stop() {
         Some(s) if !s.armed && o.req.kind.is_take_profit() => "touched",
         Some(s) if !s.armed => "stopped",
         _ => "",
@@ -263,12 +263,12 @@ pub fn order(ex: &Exchange, o: &Order, with_trades: bool) -> Value {
         (m, false) => m.to_string(),
     };
     m.insert("misc".into(), json!(misc));
-    m.insert("oflags".into(), json!(oflags(&o.req)));
+    m.insert("oflags".into(), json!(oflags(&o.new_order())));
     if o.req.kind.is_triggered() {
         m.insert("trigger".into(), json!(o.req.trigger.as_str()));
     }
-    if with_trades && !o.trades.is_empty() {
-        let ids: Vec<String> = o.trades.iter().map(|t| ex.ids.encode(IdKind::Trade, *t as u64)).collect();
+    if with_trades && !o.trades().is_empty() {
+        let ids: Vec<String> = o.trades().iter().map(|t| ex.ids.encode(IdKind::Trade, *t as u64)).collect();
         m.insert("trades".into(), json!(ids));
     }
     Value::Object(m)

@@ -107,7 +107,7 @@ impl Exchange {
             (k, Field::TriggerOffset) if k.is_trailing() && o.is_armed() => Ok(()),
             (OrderKind::TrailingStopLimit, Field::LimitOffset) if o.is_armed() => Ok(()),
             // A fired `-limit` stop rests as the limit order it became: amended as one.
-            (k, Field::Quantity | Field::LimitPrice) if k.has_limit2() && o.stop.is_some() && !o.is_armed() => Ok(()),
+            (k, Field::Quantity | Field::LimitPrice) if k.has_limit2() && o.stop().is_some() && !o.is_armed() => Ok(()),
             // A fired stop's trigger is spent; a trailing stop's trigger is an offset.
             (_, Field::TriggerPrice | Field::TriggerOffset) => Err(KrakenError::invalid("trigger_price")),
             (_, Field::LimitOffset) => Err(KrakenError::invalid("limit_price")),
@@ -123,7 +123,7 @@ impl Exchange {
         match target {
             AmendTarget::Order(seq) => self.orders.get(*seq as usize).filter(|o| o.req.account == account && o.is_open()).map(|o| o.seq),
             AmendTarget::ClOrdId(c) => {
-                acct.open_orders.iter().copied().find(|s| self.orders[*s as usize].req.cl_ord_id.as_deref() == Some(c.as_str()))
+                acct.open_orders.iter().copied().find(|s| self.orders[*s as usize].cl_ord_id().as_deref() == Some(c.as_str()))
             }
         }
     }
@@ -208,7 +208,7 @@ impl Exchange {
         let seq = self.amend_target(r.account, &r.target).ok_or(KrakenError::UnknownOrder)?;
         let o = &self.orders[seq as usize];
         // An amend is admitted as the order it makes would be (market states, `status`).
-        self.admit_new_order(&o.req)?;
+        self.admit_new_order(&o.new_order())?;
         let absolute;
         let r = if !o.req.kind.is_trailing() && (r.trigger_offset.is_some() || r.limit_offset.is_some()) {
             absolute = self.absolute_amend(o, r)?;
@@ -258,7 +258,7 @@ impl Exchange {
         let new_price = r.limit_price.unwrap_or(old_price);
         // An iceberg keeps Kraken's smallest display: 1/15 of its remaining quantity, and shows
         // no more than that quantity.
-        let new_display = r.display_qty.or(o.req.display_volume);
+        let new_display = r.display_qty.or(o.display_volume());
         if let Some(d) = new_display {
             let field = if r.display_qty.is_some() { "display_qty" } else { "order_qty" };
             let too_big = r.display_qty.is_some() && d > new_qty;
@@ -308,39 +308,42 @@ impl Exchange {
         let o = &mut self.orders[seq as usize];
         let old_in_book = o.book_volume();
         // A larger display quantity shows more at once: a bigger visible order, at the back.
-        let shows_more = r.display_qty.is_some_and(|d| d.min(remaining) > o.shown);
+        let shows_more = r.display_qty.is_some_and(|d| d.min(remaining) > o.shown());
         let keeps_place = !price_changed && new_qty <= old_qty && !shows_more;
         o.req.volume = new_qty;
         o.req.price = new_price;
-        o.req.display_volume = new_display;
+        o.extras_mut().display_volume = new_display;
         o.held_limit = new_price;
         o.hold_remaining = hold;
         // An iceberg keeps its shown part, up to what now remains and its display quantity.
-        o.shown = match r.display_qty {
+        let shown = match r.display_qty {
             _ if pending => 0,
             Some(d) => d.min(remaining),
-            None => o.shown.min(remaining),
+            None => o.shown().min(remaining),
         };
+        o.set_shown(shown);
         let fired_limit = o.req.kind.has_limit2();
-        if let Some(st) = o.stop.as_mut().filter(|_| fired_limit) {
+        if let Some(st) = o.stop_mut().filter(|_| fired_limit) {
             // A fired `-limit` stop: its limit price is the one amended.
             st.limit = new_price;
             o.req.price2 = new_price;
             // An absolute limit now, also for a trailing-stop-limit's fired order.
-            o.req.price2_offset = None;
+            o.extras_mut().price2_offset = None;
         }
         let new_in_book = o.book_volume();
         self.accounts[account as usize].holds[asset as usize] += hold - old_hold;
         if pending {
             return Ok(Applied::Amended(amend_id));
         }
+        let slot = self.orders[seq as usize].qslot;
         let book = &mut self.books[pair_idx as usize];
         if keeps_place {
             book.reduce(side, old_price, old_in_book - new_in_book);
             self.note_spread(pair_idx, t);
         } else {
             // To the back of the queue at its price, trading first if it now crosses.
-            book.remove(side, old_price, seq, old_in_book);
+            book.remove(side, old_price, seq, slot, old_in_book);
+            self.orders[seq as usize].qslot = super::queue::NIL;
             self.execute(seq, new_price, t);
         }
         Ok(Applied::Amended(amend_id))

@@ -18,11 +18,11 @@ use crate::error::KrakenError;
 impl Exchange {
     pub(super) fn amend_armed(&mut self, seq: OrderSeq, r: &AmendRequest, t: u64) -> Result<Applied, KrakenError> {
         let o = &self.orders[seq as usize];
-        let st = o.stop.clone().expect("an armed order has its stop state");
+        let st = o.stop().cloned().expect("an armed order has its stop state");
         let with_limit = o.req.kind.has_limit2();
         let trailing = o.req.kind.is_trailing();
         let new_qty = r.order_qty.unwrap_or(o.req.volume);
-        let mut req = o.req.clone();
+        let mut req = o.new_order();
         req.volume = new_qty;
         let (new_stop, new_limit) = if trailing {
             if let Some(off) = r.trigger_offset {
@@ -56,7 +56,7 @@ impl Exchange {
             return Err(KrakenError::invalid("limit_price"));
         }
         let hold_price = if with_limit { new_limit } else { new_stop.min(MAX_PRICE) };
-        let (asset, hold) = self.hold_for(&req, hold_price, new_qty);
+        let (asset, hold) = self.hold_for(&req.hot(), hold_price, new_qty);
         let (account, old_hold) = (req.account, o.hold_remaining);
         debug_assert_eq!(asset, o.hold_asset);
         if hold > old_hold && self.accounts[account as usize].available(asset) < hold - old_hold {
@@ -74,7 +74,7 @@ impl Exchange {
             time_ns: t,
         };
         let indexed = o.status == Status::Open;
-        let old_offset = o.req.price_offset;
+        let old_offset = o.price_offset();
         if !trailing {
             self.disarm(seq);
         }
@@ -82,9 +82,9 @@ impl Exchange {
         let o = &mut self.orders[seq as usize];
         let (pair, trigger, side) = (req.pair, req.trigger, req.side);
         let new_offset = req.price_offset;
-        o.req = req;
+        o.set_request(req);
         o.hold_remaining = hold;
-        if let Some(s) = o.stop.as_mut() {
+        if let Some(s) = o.stop_mut() {
             s.stop = new_stop;
             s.limit = new_limit;
         }

@@ -45,7 +45,7 @@ impl Exchange {
         match self.orders.get(seq as usize) {
             Some(o) if o.req.account == account && o.is_open() => {
                 // Kraken: triggered orders and orders with conditional close terms are not edited.
-                if o.req.kind != OrderKind::Limit || o.req.close.is_some() {
+                if o.req.kind != OrderKind::Limit || o.close().is_some() {
                     return Err(KrakenError::InvalidOrder);
                 }
                 Ok(o)
@@ -102,7 +102,7 @@ impl Exchange {
                 acct.open_orders.iter().copied().filter(|s| self.orders[*s as usize].req.userref == Some(*r)).collect()
             }
             CancelTarget::ClOrdId(c) => {
-                acct.open_orders.iter().copied().filter(|s| self.orders[*s as usize].req.cl_ord_id.as_deref() == Some(c.as_str())).collect()
+                acct.open_orders.iter().copied().filter(|s| self.orders[*s as usize].cl_ord_id().as_deref() == Some(c.as_str())).collect()
             }
         }
     }

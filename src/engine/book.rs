@@ -3,11 +3,13 @@
 //! orders themselves live in the exchange. Each level's queue is an intrusive doubly linked list
 //! through the book's slab (`queue`): a cancel unlinks its order at once, in O(1), so every order
 //! in a queue is open and rests at that price (no tombstones to skip).
+//! A resting order's record keeps its queue slot (`Order::qslot`): a removal is told it, so
+//! the book keeps no map from order to slot.
 //! Each level remembers when its volume last changed (Depth's per-level timestamp): the book is
 //! told the command's time (`set_time`, from `Exchange::apply`) and stamps every level it touches.
 
 use super::order::{OrderSeq, Side};
-use super::queue::{Links, Slab};
+use super::queue::{Links, Slab, NIL};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -107,16 +109,18 @@ impl Book {
         }
     }
 
-    /// Adds a resting order at the back of its level's queue.
-    pub fn insert(&mut self, side: Side, price: u64, seq: OrderSeq, remaining: i128) {
+    /// Adds a resting order at the back of its level's queue; returns its queue slot (the
+    /// order's `qslot`).
+    pub fn insert(&mut self, side: Side, price: u64, seq: OrderSeq, remaining: i128) -> u32 {
         debug_assert!(remaining > 0);
         let now = self.now_ns;
         let (map, slab) = self.parts(side);
         let level = map.entry(price).or_default();
-        slab.push_back(&mut level.links, seq);
+        let slot = slab.push_back(&mut level.links, seq);
         level.volume += remaining;
         level.live += 1;
         level.changed_ns = now;
+        slot
     }
 
     /// Best price on a side: highest bid, lowest ask.
@@ -137,9 +141,9 @@ impl Book {
         self.slab.iter(&level.links)
     }
 
-    /// Whether an order rests in this book.
-    pub fn rests(&self, seq: OrderSeq) -> bool {
-        self.slab.contains(seq)
+    /// The orders of a level with their queue slots, front first.
+    pub fn queue_slots<'a>(&'a self, level: &Level) -> impl Iterator<Item = (u32, OrderSeq)> + 'a {
+        self.slab.iter_slots(&level.links)
     }
 
     /// Takes `qty` from the volume at a level; `done` says the order at the front filled
@@ -152,7 +156,8 @@ impl Book {
         level.changed_ns = now;
         if done {
             let seq = slab.front(&level.links).expect("a live level has a queue");
-            slab.remove(&mut level.links, seq);
+            let head = slab.front_slot(&level.links);
+            slab.remove(&mut level.links, head, seq);
             level.live -= 1;
         }
         debug_assert!(level.volume >= 0);
@@ -163,24 +168,28 @@ impl Book {
     }
 
     /// Sends the order at the front of a level to its back with `shown` more volume (an
-    /// iceberg refilled from its hidden rest loses its time priority).
-    pub fn requeue_front(&mut self, side: Side, price: u64, shown: i128) {
+    /// iceberg refilled from its hidden rest loses its time priority); returns its new slot.
+    pub fn requeue_front(&mut self, side: Side, price: u64, shown: i128) -> u32 {
         let (map, slab) = self.parts(side);
         let level = map.get_mut(&price).expect("refilled level exists");
         let seq = slab.front(&level.links).expect("a live level has a queue");
-        slab.remove(&mut level.links, seq);
-        slab.push_back(&mut level.links, seq);
+        let head = slab.front_slot(&level.links);
+        slab.remove(&mut level.links, head, seq);
+        let slot = slab.push_back(&mut level.links, seq);
         level.volume += shown;
+        slot
     }
 
     /// Removes a resting order from its level at once (a cancel, or an order re-priced in
-    /// place), with the volume it shows there. Empty levels are removed.
-    pub fn remove(&mut self, side: Side, price: u64, seq: OrderSeq, remaining: i128) {
+    /// place), with the volume it shows there; `slot` is its queue slot (the order's `qslot`;
+    /// `NIL` if it does not know it, then the level is searched). Empty levels are removed.
+    pub fn remove(&mut self, side: Side, price: u64, seq: OrderSeq, slot: u32, remaining: i128) {
         let now = self.now_ns;
         let (map, slab) = self.parts(side);
         if let Some(level) = map.get_mut(&price) {
             level.changed_ns = now;
-            if slab.remove(&mut level.links, seq) {
+            let slot = if slot == NIL { slab.find(&level.links, seq).unwrap_or(NIL) } else { slot };
+            if slab.remove(&mut level.links, slot, seq) {
                 level.live -= 1;
             }
             level.volume -= remaining;
@@ -235,5 +244,88 @@ impl super::Exchange {
     /// The time every book stamps the levels a command changes with (`Book::set_time`).
     pub(super) fn set_books_time(&mut self, t: u64) {
         self.books.iter_mut().for_each(|b| b.set_time(t));
+    }
+
+    /// Tells every resting order its queue slot again (after a restore, which rebuilds the
+    /// books' slabs; until then a removal searches its level).
+    pub fn relink_queues(&mut self) {
+        for book in &self.books {
+            for side in [Side::Buy, Side::Sell] {
+                for (_, level) in book.levels(side) {
+                    for (slot, seq) in book.queue_slots(level) {
+                        if let Some(o) = self.orders.get_mut(seq as usize) {
+                            o.qslot = slot;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::account::FIRST_USER;
+    use super::super::markets::Markets;
+    use super::super::order::{NewOrder, Side};
+    use super::super::queue::NIL;
+    use super::super::{CancelTarget, Command, Envelope, Exchange};
+
+    fn queued(ex: &Exchange) -> Vec<(u64, u32, u32)> {
+        let mut v = Vec::new();
+        for b in &ex.books {
+            for side in [Side::Buy, Side::Sell] {
+                for (_, l) in b.levels(side) {
+                    v.extend(b.queue_slots(l).map(|(slot, seq)| (seq, slot, ex.orders[seq as usize].qslot)));
+                }
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn a_restored_book_is_relinked_and_removes_the_same_before_it() {
+        let markets = Markets::from_config(&crate::config::Config::builtin()).unwrap();
+        let (price, lot) = (markets.pairs[0].reference_price, markets.pairs[0].ordermin.max(markets.pairs[0].lot_step()));
+        let mut ex = Exchange::new(markets, 7);
+        let mut t = 1_750_000_000_000_000_000u64;
+        let mut apply = |ex: &mut Exchange, command: Command| {
+            t += 1_000;
+            ex.apply(&Envelope { time_ns: t, key_nonce: None, command }).unwrap();
+        };
+        apply(&mut ex, Command::CreateAccount { name: "q".into() });
+        for asset in 0..ex.markets.assets.len() as u16 {
+            apply(&mut ex, Command::Deposit { account: FIRST_USER, asset, amount: crate::money::MAX_UNITS });
+        }
+        for i in 0..12u64 {
+            let p = price - 1_000 - i % 3;
+            apply(&mut ex, Command::PlaceOrder(NewOrder::limit(FIRST_USER, 0, Side::Buy, p, lot)));
+        }
+        for seq in [2, 5, 6] {
+            apply(&mut ex, Command::Cancel { account: FIRST_USER, target: CancelTarget::Order(seq) });
+        }
+        apply(&mut ex, Command::PlaceOrder(NewOrder::limit(FIRST_USER, 0, Side::Buy, price - 1_000, lot))); // a reused slot
+        let live = queued(&ex);
+        assert!(live.len() == 10 && live.iter().all(|(_, slot, q)| slot == q), "{live:?}");
+        let bytes = postcard::to_allocvec(&ex).unwrap();
+        let mut restored: Exchange = postcard::from_bytes(&bytes).unwrap();
+        assert!(queued(&restored).iter().all(|(_, _, q)| *q == NIL), "slots are not state");
+        let mut relinked: Exchange = postcard::from_bytes(&bytes).unwrap();
+        relinked.relink_queues();
+        assert!(queued(&relinked).iter().all(|(_, slot, q)| slot == q));
+        let at = ex.now_ns;
+        for e in [&mut ex, &mut restored, &mut relinked] {
+            for (k, seq) in [1, 7, 12].into_iter().enumerate() {
+                let command = Command::Cancel { account: FIRST_USER, target: CancelTarget::Order(seq) };
+                e.apply(&Envelope { time_ns: at + 1 + k as u64, key_nonce: None, command }).unwrap();
+            }
+            e.check_invariants().unwrap();
+        }
+        assert_eq!(restored.digest(), ex.digest());
+        assert_eq!(relinked.digest(), ex.digest());
+        // Slots are not state (a restored slab numbers them afresh); the queues' orders are.
+        let seqs = |e: &Exchange| queued(e).into_iter().map(|(seq, _, _)| seq).collect::<Vec<_>>();
+        assert_eq!((seqs(&restored), seqs(&relinked)), (seqs(&ex), seqs(&ex)));
+        assert!(queued(&relinked).iter().all(|(_, slot, q)| slot == q));
     }
 }

@@ -83,7 +83,7 @@ impl Exchange {
         }
         let o = &self.orders[seq as usize];
         if self.order_events.watched.contains(&o.req.account) {
-            let e = OrderEvent { account: o.req.account, order: seq, kind, fills: o.trades.len(), time_ns: t };
+            let e = OrderEvent { account: o.req.account, order: seq, kind, fills: o.trades().len(), time_ns: t };
             self.order_events.list.push(e);
         }
     }

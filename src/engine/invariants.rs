@@ -36,8 +36,11 @@ impl Exchange {
                 for (price, level) in book.levels(side) {
                     let mut live = 0;
                     let mut count = 0;
-                    for s in book.queue(level) {
+                    for (slot, s) in book.queue_slots(level) {
                         let o = &self.orders[s as usize];
+                        if o.qslot != slot && o.qslot != super::queue::NIL {
+                            return Err(format!("pair {p} level {price}: order {s} at slot {slot} says slot {}", o.qslot));
+                        }
                         if o.status != Status::Open
                             || o.is_armed()
                             || o.req.price != *price

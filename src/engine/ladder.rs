@@ -97,14 +97,13 @@ impl Exchange {
                 // The ladder is plain resting GTC limit orders: the account's other orders on the
                 // pair (stops, icebergs, scheduled, GTD, with a conditional close) are left alone.
                 let o = &self.orders[*s as usize];
-                let r = &o.req;
-                r.pair == q.pair
+                o.req.pair == q.pair
                     && o.status == Status::Open
-                    && r.kind == super::order::OrderKind::Limit
-                    && r.display_volume.is_none()
-                    && r.expire_ns.is_none()
-                    && r.start_ns.is_none()
-                    && r.close.is_none()
+                    && o.req.kind == super::order::OrderKind::Limit
+                    && o.display_volume().is_none()
+                    && o.expire_ns().is_none()
+                    && o.start_ns().is_none()
+                    && o.close().is_none()
             })
             .collect();
         let mut keep = vec![false; wanted.len()];
@@ -127,7 +126,7 @@ impl Exchange {
                 continue;
             }
             let req = NewOrder::limit(q.account, q.pair, side, price, volume);
-            let (asset, hold) = self.hold_for(&req, price, volume);
+            let (asset, hold) = self.hold_for(&req.hot(), price, volume);
             if self.accounts[q.account as usize].available(asset) < hold {
                 stopped[side as usize] = true;
                 continue;
@@ -135,7 +134,7 @@ impl Exchange {
             let seq = match pool.pop() {
                 Some(seq) => {
                     let o = &mut self.orders[seq as usize];
-                    o.req = req;
+                    o.set_request(req);
                     o.open_ns = t;
                     o.hold_asset = asset;
                     o.hold_remaining = hold;
@@ -169,7 +168,8 @@ impl Exchange {
         let (pair, side, price, remaining, account, asset, hold) =
             (o.req.pair, o.req.side, o.req.price, o.remaining(), o.req.account, o.hold_asset, o.hold_remaining);
         o.hold_remaining = 0;
-        self.books[pair as usize].remove(side, price, seq, remaining);
+        let slot = std::mem::replace(&mut o.qslot, super::queue::NIL);
+        self.books[pair as usize].remove(side, price, seq, slot, remaining);
         self.accounts[account as usize].holds[asset as usize] -= hold;
     }
 }

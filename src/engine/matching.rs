@@ -69,7 +69,7 @@ impl Exchange {
         }
         super::order_flags::check_flags(req, pair.lot_step(), t)?;
         if let Some(id) = &req.cl_ord_id {
-            if account.open_orders.iter().any(|s| self.orders[*s as usize].req.cl_ord_id.as_deref() == Some(id)) {
+            if account.open_orders.iter().any(|s| self.orders[*s as usize].cl_ord_id().as_deref() == Some(id)) {
                 return Err(KrakenError::invalid("cl_ord_id"));
             }
         }
@@ -83,7 +83,7 @@ impl Exchange {
             (OrderKind::Market, Side::Buy) => self.worst_ask_for(req.pair, req.volume),
             _ => req.price,
         };
-        let (hold_asset, hold) = if req.quote_volume { (pair.quote, req.volume) } else { self.hold_for(req, limit, req.volume) };
+        let (hold_asset, hold) = if req.quote_volume { (pair.quote, req.volume) } else { self.hold_for(&req.hot(), limit, req.volume) };
         if account.available(hold_asset) < hold {
             return Err(KrakenError::InsufficientFunds);
         }
@@ -107,7 +107,7 @@ impl Exchange {
     }
 
     /// The hold an order of `volume` at `limit` needs: (asset, amount).
-    pub fn hold_for(&self, req: &NewOrder, limit: u64, volume: i128) -> (u16, i128) {
+    pub fn hold_for(&self, req: &super::order::OrderReq, limit: u64, volume: i128) -> (u16, i128) {
         let pair = self.markets.pair(req.pair);
         let max_taker = self.markets.max_taker_ppm();
         match req.side {
@@ -167,7 +167,8 @@ impl Exchange {
             if !maker.is_open() || maker.req.price != best {
                 // Cannot happen (a cancel unlinks at once; `check_invariants`); never trade with it.
                 debug_assert!(false, "order {maker_seq} queued at {best} does not rest there");
-                self.books[req.pair as usize].remove(opposite, best, maker_seq, 0);
+                let slot = self.orders[maker_seq as usize].qslot;
+                self.books[req.pair as usize].remove(opposite, best, maker_seq, slot, 0);
                 continue;
             }
             if maker.req.account == req.account {
@@ -198,6 +199,7 @@ impl Exchange {
             self.settle_fill(seq, maker_seq, best, qty, t);
             self.books[req.pair as usize].fill_front(opposite, best, qty, maker_done);
             if maker_done {
+                self.orders[maker_seq as usize].qslot = super::queue::NIL;
                 self.finish(maker_seq, Status::Closed, None, t);
             } else {
                 self.iceberg_filled(maker_seq, qty, t);
@@ -214,7 +216,7 @@ impl Exchange {
             self.finish(seq, Status::Canceled, Some(CancelReason::ImmediateOrCancel), t);
         } else {
             let shown = self.rest_volume(seq);
-            self.books[req.pair as usize].insert(req.side, req.price, seq, shown);
+            self.orders[seq as usize].qslot = self.books[req.pair as usize].insert(req.side, req.price, seq, shown);
         }
         self.note_spread(req.pair, t);
     }

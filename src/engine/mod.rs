@@ -38,6 +38,7 @@ pub mod order_flags;
 pub mod orders;
 pub mod outbox;
 mod queue;
+mod record;
 pub mod status;
 pub mod timers;
 pub mod trailing;
@@ -461,8 +462,10 @@ impl Exchange {
         let o = &self.orders[seq as usize];
         debug_assert!(o.is_open());
         let (pair, side, price, in_book) = (o.req.pair, o.req.side, o.req.price, o.book_volume());
+        let slot = o.qslot;
         if o.status == Status::Open && !self.disarm(seq) {
-            self.books[pair as usize].remove(side, price, seq, in_book);
+            self.books[pair as usize].remove(side, price, seq, slot, in_book);
+            self.orders[seq as usize].qslot = queue::NIL;
         }
         self.finish(seq, status, reason, t);
         self.note_spread(pair, t);
@@ -475,7 +478,7 @@ impl Exchange {
         o.status = status;
         o.reason = reason;
         o.close_ns = t;
-        o.shown = 0;
+        o.set_shown(0);
         let (account, asset, release) = (o.req.account, o.hold_asset, o.hold_remaining);
         o.hold_remaining = 0;
         let acct = &mut self.accounts[account as usize];

@@ -2,7 +2,7 @@
 //! it, the funds it holds, and how it ended. Kraken's view of an order (descr, vol_exec, cost…)
 //! is rendered from this by the API layer.
 
-use super::markets::{AssetIdx, PairIdx};
+use super::markets::PairIdx;
 use serde::{Deserialize, Serialize};
 
 pub type AccountId = u32;
@@ -318,97 +318,4 @@ impl NewOrder {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Order {
-    pub seq: OrderSeq,
-    #[serde(with = "crate::storage::checkpoint::new_order")]
-    pub req: NewOrder,
-    pub status: Status,
-    pub reason: Option<CancelReason>,
-    pub open_ns: u64,
-    pub close_ns: u64,
-    /// Executed base volume.
-    pub filled: i128,
-    /// Quote charged or credited so far, in quote minimal units.
-    pub cost: i128,
-    /// Fee charged so far, in the fee asset's minimal units (quote unless `fee_in_base`).
-    pub fee: i128,
-    /// Running exact cost (units of 10^-(pd+bd) quote), the basis of cumulative rounding.
-    pub exact_cost: i128,
-    /// Running exact fee (cost or volume units × ppm).
-    pub exact_fee: i128,
-    /// Cost and (quote) fee so far at the pair's `cost_decimals`, as Kraken prints them (the
-    /// sums of the order's trades' `cost_cd`/`fee_cd`; `fee_cd` is in base units with `fcib`).
-    pub cost_cd: i128,
-    pub fee_cd: i128,
-    /// The asset this order holds and how much of the hold is left.
-    pub hold_asset: AssetIdx,
-    pub hold_remaining: i128,
-    /// Index into the exchange's trade records of each fill of this order.
-    pub trades: Vec<u32>,
-    /// Triggered kinds: the trigger state (see `engine::triggers`).
-    pub stop: Option<StopState>,
-    /// A conditional close: the order whose execution placed it (Kraken's `refid`).
-    pub parent: Option<OrderSeq>,
-    /// Iceberg: the part of the remaining volume shown in the book now (0 for other orders).
-    pub shown: i128,
-    /// The price the order may trade to, as its hold was reserved (a market buy's worst ask at
-    /// placement; what a scheduled market buy is protected at when it starts).
-    pub held_limit: u64,
-}
-
-impl Order {
-    /// A new open order, nothing filled yet, holding `hold_remaining` of `hold_asset`.
-    pub fn opened(seq: OrderSeq, req: NewOrder, open_ns: u64, hold_asset: AssetIdx, hold_remaining: i128) -> Order {
-        Order {
-            seq,
-            req,
-            status: Status::Open,
-            reason: None,
-            open_ns,
-            close_ns: 0,
-            filled: 0,
-            cost: 0,
-            fee: 0,
-            exact_cost: 0,
-            exact_fee: 0,
-            cost_cd: 0,
-            fee_cd: 0,
-            hold_asset,
-            hold_remaining,
-            trades: Vec::new(),
-            stop: None,
-            parent: None,
-            shown: 0,
-            held_limit: 0,
-        }
-    }
-
-    pub fn remaining(&self) -> i128 {
-        self.req.volume - self.filled
-    }
-    /// Open in the account's sense: not finished, holding funds (in the book or pending).
-    pub fn is_open(&self) -> bool {
-        matches!(self.status, Status::Open | Status::Pending)
-    }
-    /// The volume this order has in its book level: an iceberg's shown part, else what remains.
-    pub fn book_volume(&self) -> i128 {
-        if self.req.display_volume.is_some() {
-            self.shown
-        } else {
-            self.remaining()
-        }
-    }
-    /// Open and still waiting for its trigger (not on the book).
-    pub fn is_armed(&self) -> bool {
-        self.is_open() && self.stop.as_ref().is_some_and(|s| s.armed)
-    }
-    /// The asset fees are charged in: base with `fcib`, quote otherwise.
-    pub fn fee_asset(&self, base: AssetIdx, quote: AssetIdx) -> AssetIdx {
-        if self.req.fee_in_base {
-            base
-        } else {
-            quote
-        }
-    }
-}
+pub use super::record::{Order, OrderExtras, OrderReq};

@@ -46,10 +46,10 @@ impl Exchange {
     /// iceberg's display volume (what remains if less).
     pub(super) fn rest_volume(&mut self, seq: OrderSeq) -> i128 {
         let o = &mut self.orders[seq as usize];
-        match o.req.display_volume {
+        match o.display_volume() {
             Some(d) => {
-                o.shown = d.min(o.remaining());
-                o.shown
+                o.set_shown(d.min(o.remaining()));
+                o.shown()
             }
             None => o.remaining(),
         }
@@ -59,13 +59,13 @@ impl Exchange {
     /// iceberg whose shown part is used up shows its next part at the back of the level.
     pub(super) fn iceberg_filled(&mut self, seq: OrderSeq, qty: i128, t: u64) {
         let o = &mut self.orders[seq as usize];
-        let Some(display) = o.req.display_volume else { return };
+        let Some(display) = o.display_volume() else { return };
         debug_assert_eq!(o.status, Status::Open);
-        o.shown -= qty;
-        if o.shown == 0 {
-            o.shown = display.min(o.remaining());
-            let (pair, side, price, shown) = (o.req.pair, o.req.side, o.req.price, o.shown);
-            self.books[pair as usize].requeue_front(side, price, shown);
+        o.set_shown(o.shown() - qty);
+        if o.shown() == 0 {
+            o.set_shown(display.min(o.remaining()));
+            let (pair, side, price, shown) = (o.req.pair, o.req.side, o.req.price, o.shown());
+            self.orders[seq as usize].qslot = self.books[pair as usize].requeue_front(side, price, shown);
             self.report(seq, super::events::OrderEventKind::IcebergRefill { shown }, t);
         }
     }
@@ -90,10 +90,10 @@ impl Exchange {
     /// pending one shows nothing (part of `check_invariants`).
     pub(super) fn check_icebergs(&self) -> Result<(), String> {
         for o in self.orders.iter().filter(|o| o.is_open()) {
-            if let Some(display) = o.req.display_volume {
-                let fits = if o.status == Status::Open { o.shown > 0 && o.shown <= display.min(o.remaining()) } else { o.shown == 0 };
+            if let Some(display) = o.display_volume() {
+                let fits = if o.status == Status::Open { o.shown() > 0 && o.shown() <= display.min(o.remaining()) } else { o.shown() == 0 };
                 if !fits {
-                    return Err(format!("iceberg {}: shows {} of display {display}, {} remaining", o.seq, o.shown, o.remaining()));
+                    return Err(format!("iceberg {}: shows {} of display {display}, {} remaining", o.seq, o.shown(), o.remaining()));
                 }
             }
         }

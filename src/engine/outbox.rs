@@ -105,12 +105,18 @@ impl HistoryCounters {
             w.put(&[o.status as u8]);
             w.put(o.reason.map_or("", |r| r.as_str()).as_bytes());
             w.put(&[0xff]);
-            for t in
-                [o.open_ns, o.close_ns, o.req.price, o.req.price2, o.held_limit, o.parent.map_or(u64::MAX, |p| p), o.trades.len() as u64]
-            {
+            for t in [
+                o.open_ns,
+                o.close_ns,
+                o.req.price,
+                o.req.price2,
+                o.held_limit,
+                o.parent().map_or(u64::MAX, |p| p),
+                o.trades().len() as u64,
+            ] {
                 w.put(&t.to_le_bytes());
             }
-            for a in [o.req.volume, o.filled, o.cost, o.fee, o.exact_cost, o.exact_fee, o.cost_cd, o.fee_cd, o.hold_remaining, o.shown] {
+            for a in [o.req.volume, o.filled, o.cost, o.fee, o.exact_cost, o.exact_fee, o.cost_cd, o.fee_cd, o.hold_remaining, o.shown()] {
                 w.put(&a.to_le_bytes());
             }
             w.put(&o.hold_asset.to_le_bytes());

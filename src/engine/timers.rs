@@ -47,8 +47,13 @@ impl Exchange {
     /// Whether a `Tick` at `now_ns` would change anything: a funding transition or a timer is
     /// due (O(1): the earliest entry of each queue).
     pub fn due(&self, now_ns: u64) -> bool {
-        let now = now_ns.max(self.now_ns);
-        self.funding.due.first().is_some_and(|(t, _)| *t <= now) || self.timers.first_due().is_some_and(|t| t <= now)
+        self.next_due_ns() <= now_ns.max(self.now_ns)
+    }
+
+    /// The earliest time at which a `Tick` would change anything (`u64::MAX`: nothing waits).
+    pub fn next_due_ns(&self) -> u64 {
+        let funding = self.funding.due.first().map_or(u64::MAX, |(t, _)| *t);
+        funding.min(self.timers.first_due().unwrap_or(u64::MAX))
     }
 
     /// The trigger time of an account's dead man's switch, if armed.
@@ -76,23 +81,23 @@ impl Exchange {
 
     /// Registers the timers of an order just accepted (its start, its expiry).
     pub(super) fn arm_order_timers(&mut self, seq: OrderSeq) {
-        let req = &self.orders[seq as usize].req;
-        if let Some(at) = req.expire_ns {
+        let o = &self.orders[seq as usize];
+        if let Some(at) = o.expire_ns() {
             self.timers.queue.insert((at, Timer::Expire(seq)));
         }
         if self.orders[seq as usize].status == Status::Pending {
-            let at = req.start_ns.expect("a pending order has a start");
+            let at = o.start_ns().expect("a pending order has a start");
             self.timers.queue.insert((at, Timer::Start(seq)));
         }
     }
 
     /// Drops the timers of an order that ended.
     pub(super) fn disarm_order_timers(&mut self, seq: OrderSeq) {
-        let req = &self.orders[seq as usize].req;
-        if let Some(at) = req.expire_ns {
+        let o = &self.orders[seq as usize];
+        if let Some(at) = o.expire_ns() {
             self.timers.queue.remove(&(at, Timer::Expire(seq)));
         }
-        if let Some(at) = req.start_ns {
+        if let Some(at) = o.start_ns() {
             self.timers.queue.remove(&(at, Timer::Start(seq)));
         }
     }
@@ -138,7 +143,7 @@ impl Exchange {
     /// A scheduled order's start: it enters the book as if placed now (a triggered one is armed). A market buy is limited
     /// to the worst ask its hold was reserved for at placement.
     fn start_order(&mut self, seq: OrderSeq, t: u64) {
-        if let Some(state) = self.refusing_state(&self.orders[seq as usize].req, false) {
+        if let Some(state) = self.refusing_state(&self.orders[seq as usize].new_order(), false) {
             self.finish(seq, Status::Canceled, Some(CancelReason::Market(state)), t);
             return;
         }
@@ -161,11 +166,11 @@ impl Exchange {
     pub(super) fn check_timers(&self) -> Result<(), String> {
         let mut expected = BTreeSet::new();
         for o in self.orders.iter().filter(|o| o.is_open()) {
-            if let Some(at) = o.req.expire_ns {
+            if let Some(at) = o.expire_ns() {
                 expected.insert((at, Timer::Expire(o.seq)));
             }
             if o.status == Status::Pending {
-                expected.insert((o.req.start_ns.unwrap_or(0), Timer::Start(o.seq)));
+                expected.insert((o.start_ns().unwrap_or(0), Timer::Start(o.seq)));
             }
         }
         for (account, at) in &self.timers.dead_man {

@@ -85,7 +85,7 @@ impl Triggers {
 
     /// An order ended: its conditional close is due if it traded.
     pub fn note_close(&mut self, o: &Order) {
-        if o.req.close.is_some() && o.filled > 0 {
+        if o.close().is_some() && o.filled > 0 {
             self.closes.push_back(o.seq);
         }
     }
@@ -210,7 +210,7 @@ impl Exchange {
         }
         // A buy holds at its limit, or for the market kinds at the stop price.
         let hold_price = if req.kind.has_limit2() { limit } else { stop.min(MAX_PRICE) };
-        let (asset, hold) = self.hold_for(&req, hold_price, req.volume);
+        let (asset, hold) = self.hold_for(&req.hot(), hold_price, req.volume);
         if self.user_account(req.account)?.available(asset) < hold {
             return Err(KrakenError::InsufficientFunds);
         }
@@ -218,7 +218,7 @@ impl Exchange {
         let seq = self.orders.next_seq();
         let scheduled = req.start_ns.is_some_and(|s| s > t);
         let mut order = Order::opened(seq, req, t, asset, hold);
-        order.stop = Some(StopState { armed: true, stop, peak: if trailing { reference } else { 0 }, limit });
+        order.set_stop(StopState { armed: true, stop, peak: if trailing { reference } else { 0 }, limit });
         if scheduled {
             // Held from now, armed at its start (`start_armed`), as Kraken's scheduled orders.
             order.status = Status::Pending;
@@ -240,14 +240,14 @@ impl Exchange {
     /// has cancels it, reason `Insufficient funds`), and fires at once if the reference is
     /// already there.
     pub(super) fn start_armed(&mut self, seq: OrderSeq, t: u64) {
-        let req = self.orders[seq as usize].req.clone();
+        let req = self.orders[seq as usize].new_order();
         self.orders[seq as usize].status = Status::Open;
         if req.kind.is_trailing() {
             let reference = self.reference(req.pair, req.trigger);
             let stop = self.stop_now(&req, reference);
             let limit = self.limit_at(&req, stop);
             let hold_price = if req.kind.has_limit2() { limit } else { stop.min(MAX_PRICE) };
-            let (asset, need) = self.hold_for(&req, hold_price, req.volume);
+            let (asset, need) = self.hold_for(&req.hot(), hold_price, req.volume);
             let o = &self.orders[seq as usize];
             let (account, old) = (req.account, o.hold_remaining);
             debug_assert_eq!(asset, o.hold_asset);
@@ -256,7 +256,7 @@ impl Exchange {
                 return;
             }
             let o = &mut self.orders[seq as usize];
-            o.stop = Some(StopState { armed: true, stop, peak: reference, limit });
+            o.set_stop(StopState { armed: true, stop, peak: reference, limit });
             o.hold_remaining = need;
             self.accounts[account as usize].holds[asset as usize] += need - old;
         }
@@ -267,8 +267,8 @@ impl Exchange {
     /// reference, so that it fires at once if already reached.
     fn index_armed(&mut self, seq: OrderSeq) {
         let o = &self.orders[seq as usize];
-        let (pair, side, kind, trigger, offset) = (o.req.pair, o.req.side, o.req.kind, o.req.trigger, o.req.price_offset);
-        let stop = o.stop.as_ref().map_or(0, |s| s.stop);
+        let (pair, side, kind, trigger, offset) = (o.req.pair, o.req.side, o.req.kind, o.req.trigger, o.price_offset());
+        let stop = o.stop().map_or(0, |s| s.stop);
         let reference = self.reference(pair, trigger);
         let idx = &mut self.triggers.index[pair as usize][trigger as usize];
         match (kind.is_trailing(), offset) {
@@ -291,9 +291,9 @@ impl Exchange {
     pub(super) fn disarm(&mut self, seq: OrderSeq) -> bool {
         let o = &self.orders[seq as usize];
         // A pending (scheduled) order is armed but not indexed yet.
-        let Some(st) = o.stop.as_ref().filter(|_| o.is_armed() && o.status == Status::Open) else { return false };
+        let Some(st) = o.stop().filter(|_| o.is_armed() && o.status == Status::Open) else { return false };
         let idx = &mut self.triggers.index[o.req.pair as usize][o.req.trigger as usize];
-        match (o.req.kind.is_trailing(), o.req.price_offset) {
+        match (o.req.kind.is_trailing(), o.price_offset()) {
             (true, Some(off)) => {
                 let t = if o.req.side == Side::Sell { &mut idx.trail_sell } else { &mut idx.trail_buy };
                 t.remove(seq, off.value, off.percent);
@@ -310,7 +310,7 @@ impl Exchange {
     /// lets it fire at once if the reference is already there (an amended trigger).
     pub(super) fn rearm_fixed(&mut self, seq: OrderSeq) {
         let o = &self.orders[seq as usize];
-        let Some(st) = o.stop.as_ref().filter(|_| o.is_armed() && o.status == Status::Open && !o.req.kind.is_trailing()) else {
+        let Some(st) = o.stop().filter(|_| o.is_armed() && o.status == Status::Open && !o.req.kind.is_trailing()) else {
             return;
         };
         let (pair, trigger, stop) = (o.req.pair, o.req.trigger, st.stop);
@@ -329,19 +329,19 @@ impl Exchange {
     pub fn trailing_peak(&self, o: &Order) -> u64 {
         let idx = &self.triggers.index[o.req.pair as usize][o.req.trigger as usize];
         let t = if o.req.side == Side::Sell { &idx.trail_sell } else { &idx.trail_buy };
-        t.peak_of(o.seq).or(o.stop.as_ref().map(|s| s.peak)).unwrap_or(0)
+        t.peak_of(o.seq).or(o.stop().map(|s| s.peak)).unwrap_or(0)
     }
 
     /// An armed or fired order's (stop price, limit price) as Kraken shows them in
     /// `stopprice`/`limitprice`: a trailing stop's limit is its peak.
     pub fn stop_and_limit(&self, o: &Order) -> (u64, u64) {
-        let Some(st) = &o.stop else { return (0, 0) };
+        let Some(st) = o.stop() else { return (0, 0) };
         if !st.armed || !o.req.kind.is_trailing() {
             return (st.stop, if o.req.kind.has_limit2() { st.limit } else { 0 });
         }
         let peak = self.trailing_peak(o);
-        let stop = self.stop_now(&o.req, peak);
-        let limit = if o.req.kind.has_limit2() { self.limit_at(&o.req, stop) } else { peak };
+        let stop = self.stop_now(&o.new_order(), peak);
+        let limit = if o.req.kind.has_limit2() { self.limit_at(&o.new_order(), stop) } else { peak };
         (stop, limit)
     }
 
@@ -355,7 +355,7 @@ impl Exchange {
         }
         for o in armed {
             let idx = &self.triggers.index[o.req.pair as usize][o.req.trigger as usize];
-            let st = o.stop.as_ref().expect("armed has a stop");
+            let st = o.stop().expect("armed has a stop");
             let found = match o.req.kind.is_trailing() {
                 true => {
                     let t = if o.req.side == Side::Sell { &idx.trail_sell } else { &idx.trail_buy };

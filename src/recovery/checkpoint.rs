@@ -43,7 +43,8 @@ pub fn markets_hash(m: &Markets) -> String {
 /// Checks one checkpoint file against the log and this build, and decodes it.
 pub fn load(path: &Path, log: &mut dyn CommandLog, markets: &Markets) -> Result<(Header, Recovered), String> {
     let (header, payload) = check(path, log, markets)?;
-    let body: Body = postcard::from_bytes(&payload).map_err(|e| format!("undecodable: {e}"))?;
+    let mut body: Body = postcard::from_bytes(&payload).map_err(|e| format!("undecodable: {e}"))?;
+    body.exchange.relink_queues();
     let r = Recovered {
         exchange: body.exchange,
         nonces: body.nonces.into_iter().collect(),

@@ -9,10 +9,16 @@
 //! carries a full copy made by the engine thread instead. So the view never shows a balance that
 //! is not durable, and a client sees its own acknowledged writes. An account the view has no row
 //! for (created after the last full copy and never credited) is answered by the engine as before.
+//!
+//! The view also keeps when the durable state next has a `Tick` due (a deposit's confirmation, a
+//! funding transition, a timer). Once the clock reaches it, a Balance goes through the engine,
+//! which logs the due `Tick` before the read (as every queued read does), so a credit that fell
+//! due is shown at once rather than at the server's next nudge.
 
 use crate::engine::account::LedgerEntry;
 use crate::engine::order::AccountId;
 use crate::engine::Exchange;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 
 /// Every account's balances by asset index, indexed by account id.
@@ -21,12 +27,14 @@ pub struct BalanceView {
     rows: RwLock<Vec<Box<[i128]>>>,
     /// Assets per row (the markets' asset count).
     assets: usize,
+    /// When the durable state next has a `Tick` due (`Exchange::next_due_ns`).
+    next_due_ns: AtomicU64,
 }
 
 impl BalanceView {
     /// The balances of every account of `ex` (the state at the sequencer's start).
     pub(super) fn new(ex: &Exchange) -> BalanceView {
-        let view = BalanceView { rows: RwLock::default(), assets: ex.markets.assets.len() };
+        let view = BalanceView { rows: RwLock::default(), assets: ex.markets.assets.len(), next_due_ns: AtomicU64::new(ex.next_due_ns()) };
         view.replace(Self::copy(ex));
         view
     }
@@ -58,6 +66,16 @@ impl BalanceView {
                 *b = e.balance;
             }
         }
+    }
+
+    /// Sets when the durable state next has a `Tick` due (after a batch is durable).
+    pub(super) fn set_next_due(&self, ns: u64) {
+        self.next_due_ns.store(ns, Ordering::Release);
+    }
+
+    /// Whether the view is the state a read at `now_ns` must see: nothing falls due by then.
+    pub fn current_at(&self, now_ns: u64) -> bool {
+        now_ns < self.next_due_ns.load(Ordering::Acquire)
     }
 
     /// `f` over the account's durable balances, or `None` when the view has no row for it.

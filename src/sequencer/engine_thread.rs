@@ -53,6 +53,7 @@ pub(super) fn engine_loop(
             next = if n < max_batch && !batch.pending.has_control() { jobs.try_recv().ok() } else { None };
         }
         stats.queue_depth.fetch_sub(n, Ordering::Relaxed);
+        batch.pending.next_due_ns = ex.next_due_ns();
         if batch.pending.replace_log {
             tracker.force_full = true;
             account_tracker.reset = true;

@@ -66,6 +66,9 @@ pub struct Pending {
     /// Every account's balances after a job replaced the whole state (made by the engine thread
     /// after the batch; the storage thread swaps them into the [`BalanceView`] once durable).
     pub balances: Option<Vec<Box<[i128]>>>,
+    /// When the state after this batch next has a `Tick` due (`Exchange::next_due_ns`; set by
+    /// the engine thread after every batch, 0 until then: "due now").
+    pub next_due_ns: u64,
 }
 
 impl Pending {

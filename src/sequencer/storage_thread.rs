@@ -47,7 +47,16 @@ pub(super) fn storage_loop(
                 return fail(e, &stats, on_failure, (first.replies, None), &batches);
             }
         }
-        let Pending { mut records, replace_log, snapshots, mut market, mut accounts, mut history, balances: full_balances } = first.pending;
+        let Pending {
+            mut records,
+            replace_log,
+            snapshots,
+            mut market,
+            mut accounts,
+            mut history,
+            balances: full_balances,
+            mut next_due_ns,
+        } = first.pending;
         let mut replies = first.replies;
         // Group commit: whatever queued up while the last commit was syncing goes in this one
         // (a batch that replaces the log or takes a snapshot is committed on its own).
@@ -62,6 +71,7 @@ pub(super) fn storage_loop(
             market.extend(more.pending.market);
             accounts.extend(more.pending.accounts);
             history.extend(more.pending.history);
+            next_due_ns = more.pending.next_due_ns;
             replies.extend(more.replies);
             if records.len() >= 8192 {
                 break;
@@ -88,6 +98,7 @@ pub(super) fn storage_loop(
             Some(rows) => balances.replace(rows),
             None => balances.apply(&history.ledger),
         }
+        balances.set_next_due(next_due_ns);
         buffer.push(received, if replace_log { Default::default() } else { history });
         // A control batch's own rows go in at once (a snapshot copies them).
         if buffer.due(mark) || control {

@@ -87,7 +87,7 @@ pub(super) fn write(conn: &Connection, h: &HistoryOut, from: HistoryNext) -> Res
     for c in h.closed_orders.iter().filter(|c| c.n >= from.closed) {
         let o = &c.order;
         let row =
-            params![o.seq as i64, c.n as i64, o.req.account, o.open_ns as i64, o.close_ns as i64, o.req.userref, o.req.cl_ord_id, body(o)];
+            params![o.seq as i64, c.n as i64, o.req.account, o.open_ns as i64, o.close_ns as i64, o.req.userref, o.cl_ord_id(), body(o)];
         st.execute(row).map_err(backend)?;
     }
     Ok(())

@@ -25,9 +25,13 @@ pub fn check_money(ex: &Exchange) {
         // The taker is the newer order, a scheduled one that started after the maker came, a
         // fired trigger order, one re-quoted since, or one amended to a price that crossed.
         let (to, mo) = (&order(ex, taker.order), &order(ex, maker.order));
-        let scheduled = to.req.start_ns.is_some();
+        let scheduled = to.start_ns().is_some();
         assert!(
-            taker.order > maker.order || scheduled || to.stop.is_some() || to.open_ns >= mo.open_ns || ex.amends.contains_key(&taker.order),
+            taker.order > maker.order
+                || scheduled
+                || to.stop().is_some()
+                || to.open_ns >= mo.open_ns
+                || ex.amends.contains_key(&taker.order),
             "the taker is the newer order"
         );
         for r in [taker, maker] {
@@ -77,7 +81,7 @@ pub fn check_money(ex: &Exchange) {
     // Orders are the sums of their fills.
     for o in &all_orders(ex) {
         let pair = m.pair(o.req.pair);
-        let mine: Vec<_> = o.trades.iter().map(|t| &ex.history_out.trades[*t as usize]).collect();
+        let mine: Vec<_> = o.trades().iter().map(|t| &ex.history_out.trades[*t as usize]).collect();
         assert!(mine.iter().all(|t| t.order == o.seq), "order {}'s trade list points at other orders' trades", o.seq);
         let n = ex.history_out.trades.iter().filter(|t| t.order == o.seq).count();
         assert_eq!(n, mine.len(), "order {}: trade list incomplete", o.seq);

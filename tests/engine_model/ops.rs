@@ -385,8 +385,8 @@ pub fn command(ex: &Exchange, users: &[AccountId], op: &Op) -> Command {
             let (account, target, pair, volume) = match picked {
                 Some(o) => {
                     let account = if *as_other { user(acct) } else { o.req.account };
-                    let target = match (&o.req.cl_ord_id, by_cl) {
-                        (Some(c), true) => AmendTarget::ClOrdId(c.clone()),
+                    let target = match (&o.cl_ord_id(), by_cl) {
+                        (Some(c), true) => AmendTarget::ClOrdId(c.to_string()),
                         _ => AmendTarget::Order(o.seq),
                     };
                     (account, target, o.req.pair, o.req.volume)
@@ -430,7 +430,7 @@ pub fn command(ex: &Exchange, users: &[AccountId], op: &Op) -> Command {
                     volume: *lots as i128 * LOT,
                     price: (CENTER[o.req.pair as usize] as i64 + price_off) as u64,
                     cl_ord_id: None,
-                    ..o.req.clone()
+                    ..o.new_order()
                 };
                 Command::Edit { account: o.req.account, target: o.seq, new }
             }

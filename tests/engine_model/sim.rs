@@ -33,7 +33,7 @@ pub fn fingerprint(ex: &Exchange) -> Fingerprint {
             .collect(),
         orders: all_orders(ex)
             .iter()
-            .map(|o| (o.status, o.reason, o.filled, o.cost, o.fee, o.hold_remaining, o.trades.len(), o.req.volume, o.req.price))
+            .map(|o| (o.status, o.reason, o.filled, o.cost, o.fee, o.hold_remaining, o.trades().len(), o.req.volume, o.req.price))
             .collect(),
         trades: ex.history_out.trades.len(),
         ledger: ex.history_out.ledger.len(),
@@ -103,7 +103,7 @@ impl Sim {
             Ok(Applied::OrderPlaced(seq)) | Ok(Applied::Edited { order: seq }) => {
                 assert_eq!(*seq as usize, n_orders, "new order's seq");
                 // Beyond it, only conditional closes (of orders that ended) are new.
-                assert!(all_orders(&self.ex).iter().filter(|o| o.seq as usize > n_orders).all(|o| o.parent.is_some()));
+                assert!(all_orders(&self.ex).iter().filter(|o| o.seq as usize > n_orders).all(|o| o.parent().is_some()));
             }
             Ok(Applied::Batch(results)) => {
                 // The placed orders in order, the others of the command conditional closes.
@@ -111,12 +111,12 @@ impl Sim {
                 assert!(placed.windows(2).all(|w| w[0] < w[1]) && placed.iter().all(|s| *s as usize >= n_orders), "batch orders' seqs");
                 let all = all_orders(&self.ex);
                 let others = all.iter().filter(|o| o.seq as usize >= n_orders && !placed.contains(&o.seq));
-                assert!(others.clone().all(|o| o.parent.is_some()), "a batch made other orders");
+                assert!(others.clone().all(|o| o.parent().is_some()), "a batch made other orders");
             }
             // A re-quote makes its ladder's orders; others only conditional closes.
             Ok(_) if matches!(env.command, Command::Requote(_)) => {}
             Ok(_) => assert!(
-                all_orders(&self.ex).iter().filter(|o| o.seq as usize >= n_orders).all(|o| o.parent.is_some()),
+                all_orders(&self.ex).iter().filter(|o| o.seq as usize >= n_orders).all(|o| o.parent().is_some()),
                 "a command made orders"
             ),
         }
@@ -135,8 +135,8 @@ impl Sim {
             // Everything due fired, once: no expiry or start left at or before the time.
             assert!(!self.ex.due(self.t), "a tick left something due");
             for o in self.ex.orders.iter().filter(|o| o.is_open()) {
-                assert!(o.req.expire_ns.is_none_or(|e| e > self.t), "order {} outlived its expiry", o.seq);
-                assert!(o.status != Status::Pending || o.req.start_ns.is_some_and(|s| s > self.t), "order {} missed its start", o.seq);
+                assert!(o.expire_ns().is_none_or(|e| e > self.t), "order {} outlived its expiry", o.seq);
+                assert!(o.status != Status::Pending || o.start_ns().is_some_and(|s| s > self.t), "order {} missed its start", o.seq);
             }
         }
     }
@@ -174,15 +174,15 @@ pub fn extra_invariants(ex: &Exchange, n_trades: usize) {
                 && matches!(o.req.time_in_force, TimeInForce::Gtc | TimeInForce::Gtd);
             assert!(rests || pending, "open order {} cannot rest", o.seq);
             assert!(o.filled < o.req.volume && o.hold_remaining >= 0);
-            assert!(!pending || (o.filled == 0 && o.trades.is_empty()), "pending order {} traded", o.seq);
+            assert!(!pending || (o.filled == 0 && o.trades().is_empty()), "pending order {} traded", o.seq);
             let owner = &ex.accounts[o.req.account as usize];
             assert!(owner.open_orders.contains(&o.seq));
             let level = ex.books[o.req.pair as usize].levels(o.req.side).find(|(p, _)| **p == o.req.price).map(|(_, l)| l);
             let book = &ex.books[o.req.pair as usize];
             let queued = level.is_some_and(|l| book.queue(l).any(|s| s == o.seq));
             assert_eq!(queued, !pending, "order {} ({:?}) in its book level: {queued}", o.seq, o.status);
-            if let Some(d) = o.req.display_volume {
-                assert!(pending || (o.shown > 0 && o.shown <= d), "iceberg {} shows {} of {d}", o.seq, o.shown);
+            if let Some(d) = o.display_volume() {
+                assert!(pending || (o.shown() > 0 && o.shown() <= d), "iceberg {} shows {} of {d}", o.seq, o.shown());
             }
             // (Limit orders and icebergs: triggered kinds hold by their own rule, checked in triggers.)
             if !o.req.kind.is_triggered() {
@@ -199,7 +199,7 @@ pub fn extra_invariants(ex: &Exchange, n_trades: usize) {
                     assert!((o.req.quote_volume || o.filled < o.req.volume) && o.reason.is_some(), "canceled order {}", o.seq)
                 }
                 Status::Expired => {
-                    assert!(o.filled < o.req.volume && o.reason.is_none() && o.req.expire_ns == Some(o.close_ns), "expired order {}", o.seq)
+                    assert!(o.filled < o.req.volume && o.reason.is_none() && o.expire_ns() == Some(o.close_ns), "expired order {}", o.seq)
                 }
                 Status::Open | Status::Pending => unreachable!(),
             }

@@ -175,7 +175,7 @@ pub fn check(ex: &Exchange, armed_before: &[OrderSeq], n_orders_before: usize, m
     }
     // A fired order's fills all came after it fired: its trades are not older than its arming.
     for o in &all_orders(ex) {
-        if let Some(st) = &o.stop {
+        if let Some(st) = o.stop() {
             if st.armed && !o.is_open() {
                 assert!(o.filled == 0, "canceled armed order {} traded", o.seq);
             }

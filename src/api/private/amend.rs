@@ -177,7 +177,7 @@ fn as_params(ex: &Exchange, seq: OrderSeq) -> Vec<(String, String)> {
         ("ordertype", o.req.kind.as_str().to_string()),
         ("volume", views::volume(pair, o.req.volume)),
         ("price", views::price(pair, o.req.price)),
-        ("oflags", views::oflags(&o.req)),
+        ("oflags", views::oflags(&o.new_order())),
         ("stptype", stp.to_string()),
         ("timeinforce", tif.to_string()),
     ];
@@ -185,7 +185,7 @@ fn as_params(ex: &Exchange, seq: OrderSeq) -> Vec<(String, String)> {
         fields.push(("userref", r.to_string()));
     }
     // A GTD order keeps its expiry (whole seconds, rounded up).
-    if let Some(at) = o.req.expire_ns {
+    if let Some(at) = o.expire_ns() {
         fields.push(("expiretm", at.div_ceil(1_000_000_000).to_string()));
     }
     fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect()

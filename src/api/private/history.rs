@@ -109,7 +109,7 @@ pub async fn open_orders(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
             let mut open = Map::new();
             for seq in acct.open_orders.iter().rev() {
                 let o = &ex.orders[*seq as usize];
-                if userref.is_some_and(|u| o.req.userref != Some(u)) || cl.as_ref().is_some_and(|c| o.req.cl_ord_id.as_ref() != Some(c)) {
+                if userref.is_some_and(|u| o.req.userref != Some(u)) || cl.as_ref().is_some_and(|c| o.cl_ord_id() != Some(c.as_str())) {
                     continue;
                 }
                 open.insert(ex.order_txid(*seq), views::order(ex, o, with_trades));

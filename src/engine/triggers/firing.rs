@@ -52,10 +52,10 @@ impl Exchange {
         if !self.orders[seq as usize].is_armed() {
             return;
         }
-        let limit = self.limit_at(&self.orders[seq as usize].req, stop);
-        let refused = self.refusing_state(&self.orders[seq as usize].req, true);
+        let limit = self.limit_at(&self.orders[seq as usize].new_order(), stop);
+        let refused = self.refusing_state(&self.orders[seq as usize].new_order(), true);
         let o = &mut self.orders[seq as usize];
-        o.stop = Some(StopState { armed: false, stop, peak, limit });
+        o.set_stop(StopState { armed: false, stop, peak, limit });
         if let Some(state) = refused {
             // Fired, but the market's state does not admit the order it becomes.
             self.finish(seq, Status::Canceled, Some(CancelReason::Market(state)), t);
@@ -93,7 +93,7 @@ impl Exchange {
     /// cannot fund (or price) is recorded canceled, so the client sees why.
     fn place_close(&mut self, parent: OrderSeq, t: u64) {
         let p = &self.orders[parent as usize];
-        let Some(close) = p.req.close.clone() else { return };
+        let Some(close) = p.close().clone() else { return };
         if p.filled <= 0 {
             return;
         }
@@ -121,12 +121,12 @@ impl Exchange {
                 o.reason =
                     Some(if e == KrakenError::InsufficientFunds { CancelReason::InsufficientFunds } else { CancelReason::InvalidPrice });
                 o.close_ns = t;
-                o.parent = Some(parent);
+                o.extras_mut().parent = Some(parent);
                 self.orders.push(o);
                 self.closing.push(seq);
                 return;
             }
         };
-        self.orders[seq as usize].parent = Some(parent);
+        self.orders[seq as usize].extras_mut().parent = Some(parent);
     }
 }

@@ -143,7 +143,7 @@ pub struct Tracker {
 }
 
 fn sig(o: &Order) -> Sig {
-    Sig { status: o.status, fills: o.trades.len(), armed: o.stop.as_ref().is_some_and(|s| s.armed) }
+    Sig { status: o.status, fills: o.trades().len(), armed: o.stop().is_some_and(|s| s.armed) }
 }
 
 fn live(s: Status) -> bool {
@@ -300,7 +300,7 @@ fn events(
             push_exec(out, account, pair, false, v);
         }
         let was_armed = old.as_ref().map_or(o.req.kind.is_triggered(), |s| s.armed);
-        if was_armed && !new.armed && o.stop.is_some() {
+        if was_armed && !new.armed && o.stop().is_some() {
             push_exec(out, account, pair, true, executions::triggered(ex, o, now));
         }
         // The engine's own reports, each after the fills the order had when it happened.
@@ -311,7 +311,7 @@ fn events(
         }
         // The order's fills in this batch; its totals before them are its totals less them.
         let new_fills: Vec<&TradeRecord> = batch_trades.iter().filter(|t| t.order == seq).copied().collect();
-        let first = o.trades.len() - new_fills.len();
+        let first = o.trades().len() - new_fills.len();
         let (mut cq, mut cc) = (o.filled, o.cost_cd);
         for tr in &new_fills {
             cq -= tr.volume;

@@ -45,8 +45,8 @@ fn head(ex: &Exchange, o: &Order, exec_type: &str, ts: u64) -> Map<String, Value
     if let Some(r) = o.req.userref {
         m.insert("order_userref".into(), r.into());
     }
-    if let Some(c) = &o.req.cl_ord_id {
-        m.insert("cl_ord_id".into(), c.clone().into());
+    if let Some(c) = o.cl_ord_id() {
+        m.insert("cl_ord_id".into(), c.into());
     }
     m.insert("exec_type".into(), exec_type.into());
     m.insert("order_status".into(), order_status(o).into());
@@ -64,13 +64,13 @@ fn totals(ex: &Exchange, o: &Order, m: &mut Map<String, Value>) {
 
 /// The trigger block of a stop or take-profit order.
 fn triggers(ex: &Exchange, o: &Order) -> Option<Value> {
-    let st = o.stop.as_ref()?;
+    let st = o.stop()?;
     let pair = ex.markets.pair(o.req.pair);
     let p = |t: u64| number(num(t as i128, pair.pair_decimals));
     let mut m = Map::new();
     m.insert("reference".into(), o.req.trigger.as_str().into());
     m.insert("price".into(), p(o.req.price));
-    m.insert("price_type".into(), (if o.req.price_offset.is_some_and(|x| x.percent) { "pct" } else { "static" }).into());
+    m.insert("price_type".into(), (if o.price_offset().is_some_and(|x| x.percent) { "pct" } else { "static" }).into());
     m.insert("actual_price".into(), p(st.stop));
     if o.req.kind.is_trailing() {
         m.insert("peak_price".into(), p(st.peak));
@@ -96,7 +96,7 @@ pub fn full(ex: &Exchange, sym: &Sym, o: &Order, exec_type: &str, ts: u64) -> Va
         m.insert("limit_price".into(), number(num(l as i128, pair.pair_decimals)));
     }
     if o.req.kind.is_triggered() {
-        m.insert("stop_price".into(), number(num(o.stop.as_ref().map_or(o.req.price, |s| s.stop) as i128, pair.pair_decimals)));
+        m.insert("stop_price".into(), number(num(o.stop().map_or(o.req.price, |s| s.stop) as i128, pair.pair_decimals)));
     }
     let tif = match o.req.time_in_force {
         TimeInForce::Gtc => "GTC",
@@ -108,13 +108,13 @@ pub fn full(ex: &Exchange, sym: &Sym, o: &Order, exec_type: &str, ts: u64) -> Va
     m.insert("reduce_only".into(), false.into());
     m.insert("margin".into(), false.into());
     m.insert("fee_ccy_pref".into(), (if o.req.fee_in_base { "fees_in_base" } else { "fees_in_quote" }).into());
-    if let Some(d) = o.req.display_volume {
+    if let Some(d) = o.display_volume() {
         m.insert("display_qty".into(), number(num(d, pair.base_decimals)));
     }
-    if let Some(e) = o.req.expire_ns {
+    if let Some(e) = o.expire_ns() {
         m.insert("expire_time".into(), rfc3339(e).into());
     }
-    if let Some(s) = o.req.start_ns {
+    if let Some(s) = o.start_ns() {
         m.insert("effective_time".into(), rfc3339(s).into());
     }
     if ex.amends.contains_key(&o.seq) {
@@ -179,7 +179,7 @@ pub fn amended(ex: &Exchange, o: &Order, record: usize, fills: usize, ts: u64) -
     if let Some(t) = triggers(ex, o) {
         m.insert("triggers".into(), t);
     }
-    if let Some(d) = o.req.display_volume {
+    if let Some(d) = o.display_volume() {
         m.insert("display_qty".into(), number(num(d, pair.base_decimals)));
     }
     m.insert("post_only".into(), o.req.post_only.into());
@@ -195,7 +195,7 @@ fn totals_at(ex: &Exchange, o: &Order, fills: usize, m: &mut Map<String, Value>)
     let pair = ex.markets.pair(o.req.pair);
     let (mut q, mut c) = (o.filled, o.cost_cd);
     let batch: Vec<_> = ex.history_out.trades.iter().filter(|t| t.order == o.seq).collect();
-    let first = o.trades.len() - batch.len();
+    let first = o.trades().len() - batch.len();
     for (j, tr) in batch.iter().enumerate() {
         if first + j >= fills {
             q -= tr.volume;
@@ -213,7 +213,7 @@ pub fn iceberg_refill(ex: &Exchange, o: &Order, shown: i128, fills: usize, ts: u
     let pair = ex.markets.pair(o.req.pair);
     let mut m = event_head(ex, o, "iceberg_refill", fills, ts);
     m.insert("order_qty".into(), number(num(o.req.volume, pair.base_decimals)));
-    if let Some(d) = o.req.display_volume {
+    if let Some(d) = o.display_volume() {
         m.insert("display_qty".into(), number(num(d, pair.base_decimals)));
     }
     m.insert("display_qty_remain".into(), number(num(shown, pair.base_decimals)));

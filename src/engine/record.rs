@@ -1,0 +1,434 @@
+//! The order record the engine keeps for every order that is not final, made compact because
+//! there is one per resting order (a million resting orders must fit in little memory, issue 16):
+//! the hot part (the request's fields that matching, holds and the open-order views read every
+//! time, the executed amounts, the hold) inline, and the rare parts (client order id, relative
+//! prices, conditional close, iceberg display, expiry and start times, trigger state, parent) in
+//! one [`OrderExtras`] allocated only for an order that has one of them: a plain limit order
+//! allocates nothing. Readers use accessors (`o.cl_ord_id()`, `o.stop()`…) that answer "none"
+//! when there are no extras.
+//!
+//! The record's serialized form and its `Debug` form (what checkpoints, the `closed_orders`
+//! table and `Exchange::digest` see) are those of the full record it replaced, field for field
+//! (the request as a whole [`NewOrder`]), so a record reassembled from them is the same record
+//! and every answer rendered from one is unchanged.
+
+use super::markets::{AssetIdx, PairIdx};
+use super::order::{
+    AccountId, CancelReason, CloseOrder, NewOrder, Offset, OrderKind, OrderSeq, SelfTrade, Side, Status, StopState, TimeInForce, Trigger,
+};
+
+/// The request's fields every order uses (the rest are in [`OrderExtras`]); names as in
+/// [`NewOrder`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderReq {
+    pub account: AccountId,
+    pub pair: PairIdx,
+    pub side: Side,
+    pub kind: OrderKind,
+    /// Limit price in ticks; 0 for market orders.
+    pub price: u64,
+    pub volume: i128,
+    pub post_only: bool,
+    pub fee_in_base: bool,
+    pub time_in_force: TimeInForce,
+    pub self_trade: SelfTrade,
+    pub userref: Option<i32>,
+    /// `*-limit`: the limit price once triggered, in ticks (0 otherwise or while relative).
+    pub price2: u64,
+    pub trigger: Trigger,
+    /// `viqc` (see [`NewOrder::quote_volume`]).
+    pub quote_volume: bool,
+}
+
+/// The parts of an order few orders have: the request's rare fields and the rare state.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OrderExtras {
+    pub cl_ord_id: Option<String>,
+    pub price_offset: Option<Offset>,
+    pub price2_offset: Option<Offset>,
+    pub close: Option<CloseOrder>,
+    pub display_volume: Option<i128>,
+    pub expire_ns: Option<u64>,
+    pub start_ns: Option<u64>,
+    /// Triggered kinds: the trigger state (see `engine::triggers`).
+    pub stop: Option<StopState>,
+    /// A conditional close: the order whose execution placed it (Kraken's `refid`).
+    pub parent: Option<OrderSeq>,
+    /// Iceberg: the part of the remaining volume shown in the book now.
+    pub shown: i128,
+}
+
+impl OrderExtras {
+    fn is_empty(&self) -> bool {
+        *self == NO_EXTRAS
+    }
+}
+
+static NO_EXTRAS: OrderExtras = OrderExtras {
+    cl_ord_id: None,
+    price_offset: None,
+    price2_offset: None,
+    close: None,
+    display_volume: None,
+    expire_ns: None,
+    start_ns: None,
+    stop: None,
+    parent: None,
+    shown: 0,
+};
+
+#[derive(Clone)]
+pub struct Order {
+    pub seq: OrderSeq,
+    pub req: OrderReq,
+    pub status: Status,
+    pub reason: Option<CancelReason>,
+    pub hold_asset: AssetIdx,
+    pub open_ns: u64,
+    pub close_ns: u64,
+    /// Executed base volume.
+    pub filled: i128,
+    /// Quote charged or credited so far, in quote minimal units.
+    pub cost: i128,
+    /// Fee charged so far, in the fee asset's minimal units (quote unless `fee_in_base`).
+    pub fee: i128,
+    /// Running exact cost (units of 10^-(pd+bd) quote), the basis of cumulative rounding.
+    pub exact_cost: i128,
+    /// Running exact fee (cost or volume units × ppm).
+    pub exact_fee: i128,
+    /// Cost and (quote) fee so far at the pair's `cost_decimals`, as Kraken prints them (the
+    /// sums of the order's trades' `cost_cd`/`fee_cd`; `fee_cd` is in base units with `fcib`).
+    pub cost_cd: i128,
+    pub fee_cd: i128,
+    /// How much of the hold of `hold_asset` is left.
+    pub hold_remaining: i128,
+    /// Index into the exchange's trade records of each fill of this order (inline, not with the
+    /// extras: most orders that trade would need the extras for it alone).
+    pub trades: Vec<u32>,
+    /// The price the order may trade to, as its hold was reserved (a market buy's worst ask at
+    /// placement; what a scheduled market buy is protected at when it starts).
+    pub held_limit: u64,
+    /// The rare parts, only for an order that has one.
+    extras: Option<Box<OrderExtras>>,
+    /// Its node's slot in its book's queue slab while it rests there (`engine::queue`), else
+    /// `NIL`. Derived, not state: not serialized, compared or digested (a restore relinks it,
+    /// `Exchange::relink_queues`).
+    pub qslot: u32,
+}
+
+impl Order {
+    /// A new open order, nothing filled yet, holding `hold_remaining` of `hold_asset`.
+    pub fn opened(seq: OrderSeq, req: NewOrder, open_ns: u64, hold_asset: AssetIdx, hold_remaining: i128) -> Order {
+        let mut o = Order {
+            seq,
+            req: hot(&req),
+            status: Status::Open,
+            reason: None,
+            hold_asset,
+            open_ns,
+            close_ns: 0,
+            filled: 0,
+            cost: 0,
+            fee: 0,
+            exact_cost: 0,
+            exact_fee: 0,
+            cost_cd: 0,
+            fee_cd: 0,
+            hold_remaining,
+            trades: Vec::new(),
+            held_limit: 0,
+            extras: None,
+            qslot: super::queue::NIL,
+        };
+        o.set_request(req);
+        o
+    }
+
+    /// Replaces the request (an amend or a requote in place); the rare state is kept.
+    pub fn set_request(&mut self, req: NewOrder) {
+        self.req = hot(&req);
+        let NewOrder { cl_ord_id, price_offset, price2_offset, close, display_volume, expire_ns, start_ns, .. } = req;
+        let (stop, parent, shown) = (self.stop().cloned(), self.parent(), self.shown());
+        let x = OrderExtras { cl_ord_id, price_offset, price2_offset, close, display_volume, expire_ns, start_ns, stop, parent, shown };
+        self.extras = (!x.is_empty()).then(|| Box::new(x));
+    }
+
+    /// The request as it was placed (or last amended), reassembled.
+    pub fn new_order(&self) -> NewOrder {
+        let r = &self.req;
+        let x = self.extras.as_deref();
+        NewOrder {
+            account: r.account,
+            pair: r.pair,
+            side: r.side,
+            kind: r.kind,
+            price: r.price,
+            volume: r.volume,
+            post_only: r.post_only,
+            fee_in_base: r.fee_in_base,
+            time_in_force: r.time_in_force,
+            self_trade: r.self_trade,
+            userref: r.userref,
+            cl_ord_id: x.and_then(|x| x.cl_ord_id.clone()),
+            price2: r.price2,
+            trigger: r.trigger,
+            price_offset: self.price_offset(),
+            price2_offset: self.price2_offset(),
+            close: self.close().cloned(),
+            display_volume: self.display_volume(),
+            quote_volume: r.quote_volume,
+            expire_ns: self.expire_ns(),
+            start_ns: self.start_ns(),
+        }
+    }
+
+    /// The rare parts, created empty on first use.
+    pub fn extras_mut(&mut self) -> &mut OrderExtras {
+        self.extras.get_or_insert_with(Box::default)
+    }
+
+    pub fn cl_ord_id(&self) -> Option<&str> {
+        self.extras.as_ref()?.cl_ord_id.as_deref()
+    }
+    pub fn price_offset(&self) -> Option<Offset> {
+        self.extras.as_ref()?.price_offset
+    }
+    pub fn price2_offset(&self) -> Option<Offset> {
+        self.extras.as_ref()?.price2_offset
+    }
+    pub fn close(&self) -> Option<&CloseOrder> {
+        self.extras.as_ref()?.close.as_ref()
+    }
+    pub fn display_volume(&self) -> Option<i128> {
+        self.extras.as_ref()?.display_volume
+    }
+    pub fn expire_ns(&self) -> Option<u64> {
+        self.extras.as_ref()?.expire_ns
+    }
+    pub fn start_ns(&self) -> Option<u64> {
+        self.extras.as_ref()?.start_ns
+    }
+    /// Triggered kinds: the trigger state (see `engine::triggers`).
+    pub fn stop(&self) -> Option<&StopState> {
+        self.extras.as_ref()?.stop.as_ref()
+    }
+    pub fn stop_mut(&mut self) -> Option<&mut StopState> {
+        self.extras.as_mut()?.stop.as_mut()
+    }
+    pub fn set_stop(&mut self, stop: StopState) {
+        self.extras_mut().stop = Some(stop);
+    }
+    /// A conditional close: the order whose execution placed it (Kraken's `refid`).
+    pub fn parent(&self) -> Option<OrderSeq> {
+        self.extras.as_ref()?.parent
+    }
+    /// Iceberg: the part of the remaining volume shown in the book now (0 for other orders).
+    pub fn shown(&self) -> i128 {
+        self.extras.as_ref().map_or(0, |x| x.shown)
+    }
+    /// Index into the exchange's trade records of each fill of this order.
+    pub fn trades(&self) -> &[u32] {
+        &self.trades
+    }
+    pub fn set_shown(&mut self, shown: i128) {
+        if shown != 0 || self.extras.is_some() {
+            self.extras_mut().shown = shown;
+        }
+    }
+
+    pub fn remaining(&self) -> i128 {
+        self.req.volume - self.filled
+    }
+    /// Open in the account's sense: not finished, holding funds (in the book or pending).
+    pub fn is_open(&self) -> bool {
+        matches!(self.status, Status::Open | Status::Pending)
+    }
+    /// The volume this order has in its book level: an iceberg's shown part, else what remains.
+    pub fn book_volume(&self) -> i128 {
+        match self.extras.as_deref() {
+            Some(x) if x.display_volume.is_some() => x.shown,
+            _ => self.remaining(),
+        }
+    }
+    /// Open and still waiting for its trigger (not on the book).
+    pub fn is_armed(&self) -> bool {
+        self.is_open() && self.stop().is_some_and(|s| s.armed)
+    }
+    /// The asset fees are charged in: base with `fcib`, quote otherwise.
+    pub fn fee_asset(&self, base: AssetIdx, quote: AssetIdx) -> AssetIdx {
+        if self.req.fee_in_base {
+            base
+        } else {
+            quote
+        }
+    }
+}
+
+impl NewOrder {
+    /// The request's hot part (what [`OrderReq`] keeps).
+    pub fn hot(&self) -> OrderReq {
+        hot(self)
+    }
+}
+
+fn hot(r: &NewOrder) -> OrderReq {
+    OrderReq {
+        account: r.account,
+        pair: r.pair,
+        side: r.side,
+        kind: r.kind,
+        price: r.price,
+        volume: r.volume,
+        post_only: r.post_only,
+        fee_in_base: r.fee_in_base,
+        time_in_force: r.time_in_force,
+        self_trade: r.self_trade,
+        userref: r.userref,
+        price2: r.price2,
+        trigger: r.trigger,
+        quote_volume: r.quote_volume,
+    }
+}
+
+/// The full record as it was before it was made compact: the serialized and `Debug` forms.
+mod wide {
+    use super::*;
+
+    #[derive(Debug, serde::Serialize, serde::Deserialize)]
+    pub struct Order {
+        pub seq: OrderSeq,
+        #[serde(with = "crate::storage::checkpoint::new_order")]
+        pub req: NewOrder,
+        pub status: Status,
+        pub reason: Option<CancelReason>,
+        pub open_ns: u64,
+        pub close_ns: u64,
+        pub filled: i128,
+        pub cost: i128,
+        pub fee: i128,
+        pub exact_cost: i128,
+        pub exact_fee: i128,
+        pub cost_cd: i128,
+        pub fee_cd: i128,
+        pub hold_asset: AssetIdx,
+        pub hold_remaining: i128,
+        pub trades: Vec<u32>,
+        pub stop: Option<StopState>,
+        pub parent: Option<OrderSeq>,
+        pub shown: i128,
+        pub held_limit: u64,
+    }
+
+    impl From<&super::Order> for Order {
+        fn from(o: &super::Order) -> Order {
+            Order {
+                seq: o.seq,
+                req: o.new_order(),
+                status: o.status,
+                reason: o.reason,
+                open_ns: o.open_ns,
+                close_ns: o.close_ns,
+                filled: o.filled,
+                cost: o.cost,
+                fee: o.fee,
+                exact_cost: o.exact_cost,
+                exact_fee: o.exact_fee,
+                cost_cd: o.cost_cd,
+                fee_cd: o.fee_cd,
+                hold_asset: o.hold_asset,
+                hold_remaining: o.hold_remaining,
+                trades: o.trades.clone(),
+                stop: o.stop().cloned(),
+                parent: o.parent(),
+                shown: o.shown(),
+                held_limit: o.held_limit,
+            }
+        }
+    }
+
+    impl From<Order> for super::Order {
+        fn from(w: Order) -> super::Order {
+            let mut o = super::Order::opened(w.seq, w.req, w.open_ns, w.hold_asset, w.hold_remaining);
+            o.status = w.status;
+            o.reason = w.reason;
+            o.close_ns = w.close_ns;
+            o.filled = w.filled;
+            o.cost = w.cost;
+            o.fee = w.fee;
+            o.exact_cost = w.exact_cost;
+            o.exact_fee = w.exact_fee;
+            o.cost_cd = w.cost_cd;
+            o.fee_cd = w.fee_cd;
+            o.trades = w.trades;
+            o.held_limit = w.held_limit;
+            if let Some(stop) = w.stop {
+                o.set_stop(stop);
+            }
+            if let Some(parent) = w.parent {
+                o.extras_mut().parent = Some(parent);
+            }
+            o.set_shown(w.shown);
+            o
+        }
+    }
+}
+
+/// Equal records: no extras and empty extras are the same.
+impl PartialEq for Order {
+    fn eq(&self, o: &Order) -> bool {
+        fn extras(o: &Order) -> &OrderExtras {
+            o.extras.as_deref().unwrap_or(&NO_EXTRAS)
+        }
+        self.seq == o.seq
+            && self.req == o.req
+            && (self.status, self.reason, self.hold_asset, self.open_ns, self.close_ns)
+                == (o.status, o.reason, o.hold_asset, o.open_ns, o.close_ns)
+            && (self.filled, self.cost, self.fee, self.exact_cost, self.exact_fee) == (o.filled, o.cost, o.fee, o.exact_cost, o.exact_fee)
+            && (self.cost_cd, self.fee_cd, self.hold_remaining, self.held_limit) == (o.cost_cd, o.fee_cd, o.hold_remaining, o.held_limit)
+            && self.trades == o.trades
+            && extras(self) == extras(o)
+    }
+}
+
+impl Eq for Order {}
+
+impl std::fmt::Debug for Order {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        wide::Order::from(self).fmt(f)
+    }
+}
+
+impl serde::Serialize for Order {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        wide::Order::from(self).serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Order {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        wide::Order::deserialize(d).map(Order::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plain_limit_order_has_no_extras_and_the_wire_form_is_the_full_record() {
+        let mut req = NewOrder::limit(5, 1, Side::Buy, 100, 7);
+        let plain = Order::opened(1, req.clone(), 9, 2, 700);
+        assert!(plain.extras.is_none());
+        req.cl_ord_id = Some("c".into());
+        req.display_volume = Some(3);
+        let mut o = Order::opened(2, req.clone(), 9, 2, 700);
+        o.set_shown(3);
+        o.trades.push(4);
+        let back: Order = postcard::from_bytes(&postcard::to_allocvec(&o).unwrap()).unwrap();
+        assert_eq!(back, o);
+        assert_eq!(back.new_order(), req);
+        assert_eq!((back.cl_ord_id(), back.shown(), back.book_volume()), (Some("c"), 3, 3));
+        assert!(format!("{o:?}").starts_with("Order { seq: 2, req: NewOrder { account: 5,"));
+        assert!(std::mem::size_of::<Order>() < 300, "{}", std::mem::size_of::<Order>());
+    }
+}
