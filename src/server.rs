@@ -116,6 +116,7 @@ impl Server {
         mark.flush_ms.store(config.storage.history_flush_ms, std::sync::atomic::Ordering::Relaxed);
         mark.flush_rows.store(config.storage.history_flush_rows, std::sync::atomic::Ordering::Relaxed);
         history.follow(mark.clone());
+        let _ = checkpoints.history.set(mark.clone());
         let telemetry = Arc::new(Telemetry::new(sequencer.stats.clone(), limits.clone(), clock.clone(), config.log));
         let state = Arc::new(AppState {
             sequencer,

@@ -212,12 +212,16 @@ fn kill_9_before_the_history_flush_loses_no_row() {
     let seen = answers(&s, &a);
     let rows_seen = db_count(&dir, count);
     assert_eq!(seen[0]["count"].as_i64().unwrap() * 2, rows_seen, "each fill's two sides, all written: {}", seen[0]);
+    trade(&s, &a, &b, 4, 5);
+    // A checkpoint first has every acknowledged row written, and covers no record past them.
+    let w = cli_json(&s, &["log", "checkpoint"]);
     let flushed = db_count(&dir, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'history_upto'");
+    assert_eq!(w["written"]["seq"].as_i64(), Some(flushed), "the checkpoint stops at history_upto: {w}");
+    let before_ckpt = rows_seen;
+    let rows_seen = db_count(&dir, count);
+    assert!(rows_seen > before_ckpt, "the checkpoint had the rows written first: {rows_seen} > {before_ckpt}");
     trade(&s, &a, &b, 6, 5);
     canceled(&s, &a, "after-flush");
-    // A checkpoint now covers only what the history tables are complete for.
-    let w = cli_json(&s, &["log", "checkpoint"]);
-    assert_eq!(w["written"]["seq"].as_i64(), Some(flushed), "the checkpoint stops at history_upto: {w}");
     let digest_live = digest(&s);
     s.kill9();
     let last = db_count(&dir, "SELECT MAX(seq) FROM commands");

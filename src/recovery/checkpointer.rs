@@ -79,6 +79,9 @@ pub struct Checkpointer {
     pub written: AtomicU64,
     pub failed: AtomicU64,
     stop: AtomicBool,
+    /// The server's history watermark: a build first has the rows of everything acknowledged
+    /// written, so that its cap (`history_upto`, `SqliteLog::cap_at_history`) is the log's end.
+    pub history: std::sync::OnceLock<Arc<crate::storage::history_mark::HistoryMark>>,
 }
 
 impl Checkpointer {
@@ -95,6 +98,7 @@ impl Checkpointer {
             written: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             stop: AtomicBool::new(false),
+            history: Default::default(),
         });
         if c.config.enabled() {
             let me = c.clone();
@@ -114,6 +118,10 @@ impl Checkpointer {
     /// Builds a checkpoint now (blocking): `None` when the newest one already covers the log.
     pub fn checkpoint_now(&self) -> Result<Option<Written>, String> {
         let _one = self.building.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(mark) = self.history.get() {
+            // On failure the build still stops at what is written.
+            let _ = mark.wait_current();
+        }
         let result = checkpoint::build(&self.data_dir, self.markets.clone(), self.seed, self.config.checkpoints_kept);
         release_freed_memory();
         match &result {
