@@ -2,8 +2,10 @@
 //! numbered from a counter kept in the state, folded into a running hash (so the digest still
 //! covers the whole history without the engine keeping it) and put into the outbox, which the
 //! sequencer's engine thread drains after each batch and hands to the storage thread with the
-//! batch's log records: both are written in one transaction, before the batch's replies go out
-//! (`storage::history`). The outbox itself is not state: it is not in the digest nor in a
+//! batch's log records. The storage thread syncs the log records (what makes a command durable)
+//! before the batch's replies go out, and writes the rows shortly after in their own transaction
+//! (`sequencer::history_buffer`, `storage::history`); history reads wait for them
+//! (`storage::history_mark`). The outbox itself is not state: it is not in the digest nor in a
 //! checkpoint (a restart re-emits the tail after its checkpoint, and the rows are written again,
 //! idempotently, by sequence number).
 //!
