@@ -149,7 +149,9 @@ test("a CLI-made account gets a password; five wrong ones lock it; keyboard-only
   server.cli("account", "create", "carol");
   server.cli("account", "password", "carol", { input: "carol-password-1\n" });
   await page.goto(server.url + "/console/login");
-  // The name field has the focus on arrival (autofocus).
+  // The name field has the focus on arrival (autofocus). Chromium may apply it a moment after
+  // the load event: wait for it (typing before it went to the page body once in CI).
+  await page.waitForFunction(() => document.activeElement?.id === "account");
   await page.keyboard.type("carol");
   await page.keyboard.press("Tab");
   await page.keyboard.type("carol-password-1");
