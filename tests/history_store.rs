@@ -130,6 +130,16 @@ fn canceled(s: &Server, k: &Key, cl: &str) {
     }
 }
 
+/// Alice and Bob, funded, after twelve fills between them and two canceled orders each.
+fn two_traders(s: &Server) -> (Key, Key) {
+    let a = s.account("alice", "100000", "5", "all");
+    let b = s.account("bob", "100000", "5", "all");
+    trade(s, &a, &b, 12, 0);
+    canceled(s, &a, "keep-1");
+    canceled(s, &b, "keep-1");
+    (a, b)
+}
+
 fn digest(s: &Server) -> Value {
     cli_json(s, &["audit"])["digest"].clone()
 }
@@ -145,11 +155,7 @@ fn history_answers_survive_kill_9_checkpoints_lost_rows_and_replay() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_path_buf();
     let mut s = start(&dir);
-    let a = s.account("alice", "100000", "5", "all");
-    let b = s.account("bob", "100000", "5", "all");
-    trade(&s, &a, &b, 12, 0);
-    canceled(&s, &a, "keep-1");
-    canceled(&s, &b, "keep-1");
+    let (a, b) = two_traders(&s);
     foreign_ids_refused(&s, &a, &b);
     let before = (answers(&s, &a), answers(&s, &b), digest(&s));
 
@@ -202,11 +208,7 @@ fn kill_9_before_the_history_flush_loses_no_row() {
     std::fs::write(&cfg, lazy).unwrap();
     let start = |dir: &Path| Server::start_in_with(dir, &["--limits", "off", "--config", cfg.to_str().unwrap()], &[]);
     let mut s = start(&dir);
-    let a = s.account("alice", "100000", "5", "all");
-    let b = s.account("bob", "100000", "5", "all");
-    trade(&s, &a, &b, 12, 0);
-    canceled(&s, &a, "keep-1");
-    canceled(&s, &b, "keep-1");
+    let (a, b) = two_traders(&s);
     // A read right after the acknowledgements sees every row (it makes the storage thread flush).
     let count = "SELECT COUNT(*) FROM trades WHERE account > 1";
     let seen = answers(&s, &a);
