@@ -46,17 +46,17 @@ fn iceberg_refill_loses_priority_and_the_level_shows_display_parts() {
         .is_err());
 
     place(&mut sim, NewOrder::limit(c, 0, Side::Buy, 600_000, BTC / 10));
-    assert_eq!(order(&sim.ex, ice).filled, BTC / 10);
+    assert_eq!(order(&sim.ex, ice).filled(), BTC / 10);
     assert_eq!(level(&sim, Side::Sell, 600_000), (BTC / 10 + BTC / 5, vec![plain, ice]), "refilled at the back");
     place(&mut sim, NewOrder::limit(c, 0, Side::Buy, 600_000, BTC / 4));
     assert_eq!(order(&sim.ex, plain).status, Status::Closed);
-    assert_eq!(order(&sim.ex, ice).filled, BTC / 10 + BTC / 20);
+    assert_eq!(order(&sim.ex, ice).filled(), BTC / 10 + BTC / 20);
     assert_eq!(level(&sim, Side::Sell, 600_000), (BTC / 20, vec![ice]));
     // An incoming iceberg takes like a limit order, then rests showing its display part.
     let taker = NewOrder { kind: OrderKind::Iceberg, display_volume: Some(BTC / 10), ..NewOrder::limit(c, 0, Side::Buy, 600_000, BTC) };
     let taker = place(&mut sim, taker);
     let rest = BTC - (BTC - BTC / 10 - BTC / 20);
-    assert_eq!(order(&sim.ex, taker).filled, BTC - BTC / 10 - BTC / 20);
+    assert_eq!(order(&sim.ex, taker).filled(), BTC - BTC / 10 - BTC / 20);
     assert_eq!(level(&sim, Side::Buy, 600_000), (rest.min(BTC / 10), vec![taker]));
     check_money(&sim.ex);
 }
@@ -84,7 +84,7 @@ fn expiry_start_and_dead_mans_switch_fire_once_at_their_time() {
     sim.tick_if_due();
     // The start: the pending sell matches the resting GTD buy, as if placed now.
     assert_eq!(order(&sim.ex, later).status, Status::Closed);
-    assert_eq!(order(&sim.ex, gtd).filled, BTC / 2);
+    assert_eq!(order(&sim.ex, gtd).filled(), BTC / 2);
     let left = sim.ex.accounts[a as usize].holds[USD as usize];
     sim.advance(15 * NS);
     sim.tick_if_due();
@@ -123,10 +123,10 @@ fn random_streams_reach_every_flag_state() {
             if o.status == Status::Expired {
                 seen.insert("expired".into());
             }
-            if o.start_ns().is_some() && o.filled > 0 {
+            if o.start_ns().is_some() && o.filled() > 0 {
                 seen.insert("scheduled order traded".into());
             }
-            if o.display_volume().is_some_and(|d| o.filled > d) {
+            if o.display_volume().is_some_and(|d| o.filled() > d) {
                 seen.insert("iceberg refilled".into());
             }
             if o.req.quote_volume && o.status == Status::Closed {

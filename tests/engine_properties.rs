@@ -84,7 +84,7 @@ proptest! {
             let all = all_orders(&sim.ex);
             prop_assert_eq!(all.len(), reference.orders.len());
             for (o, r) in all.iter().zip(&reference.orders) {
-                prop_assert_eq!((o.status, o.reason, o.filled), (r.status, r.reason, r.filled), "order {} after {:?}", o.seq, cmd);
+                prop_assert_eq!((o.status, o.reason, o.filled()), (r.status, r.reason, r.filled), "order {} after {:?}", o.seq, cmd);
             }
         }
         check_money(&sim.ex);
@@ -170,7 +170,7 @@ fn post_only_that_would_cross_is_canceled() {
     let before = sim.ex.accounts[b as usize].clone();
     let seq = place_ok(&mut sim, NewOrder { post_only: true, ..limit(b, 0, Side::Buy, 600_010, BTC / 2) });
     let o = &order(&sim.ex, seq);
-    assert_eq!((o.status, o.reason, o.filled, o.hold_remaining), (Status::Canceled, Some(CancelReason::PostOnly), 0, 0));
+    assert_eq!((o.status, o.reason, o.filled(), o.hold_remaining()), (Status::Canceled, Some(CancelReason::PostOnly), 0, 0));
     let after = &sim.ex.accounts[b as usize];
     assert_eq!(after.holds, vec![0, 0, 0]);
     assert_eq!(after.balances, before.balances);
@@ -208,7 +208,7 @@ fn market_buy_without_funds_is_refused_and_changes_nothing() {
     sim.apply(Command::Deposit { account: poor, asset: USD, amount: 24 * DOLLAR }).unwrap();
     let seq = place_ok(&mut sim, NewOrder { kind: OrderKind::Market, price: 0, ..limit(poor, 0, Side::Buy, 0, BTC / 10) });
     let o = &order(&sim.ex, seq);
-    assert_eq!((o.status, o.filled, o.cost, o.fee), (Status::Closed, BTC / 10, 6_000 * DOLLAR, 24 * DOLLAR));
+    assert_eq!((o.status, o.filled(), o.cost(), o.fee()), (Status::Closed, BTC / 10, 6_000 * DOLLAR, 24 * DOLLAR));
     assert_eq!(sim.ex.accounts[poor as usize].balances, vec![0, BTC / 10, 0]);
     check_money(&sim.ex);
 }
@@ -220,7 +220,7 @@ fn self_trade_cancel_newest_leaves_the_resting_order() {
     let hold = sim.ex.accounts[a as usize].holds.clone();
     let seq = place_ok(&mut sim, limit(a, 0, Side::Buy, 600_100, BTC / 2));
     let o = &order(&sim.ex, seq);
-    assert_eq!((o.status, o.reason, o.filled), (Status::Canceled, Some(CancelReason::SelfTrade), 0));
+    assert_eq!((o.status, o.reason, o.filled()), (Status::Canceled, Some(CancelReason::SelfTrade), 0));
     assert!(order(&sim.ex, resting).is_open());
     assert_eq!(order(&sim.ex, resting).remaining(), BTC);
     assert_eq!(sim.ex.accounts[a as usize].holds, hold);
@@ -230,7 +230,7 @@ fn self_trade_cancel_newest_leaves_the_resting_order() {
     place_ok(&mut sim, limit(b, 0, Side::Sell, 599_000, BTC / 4));
     let seq = place_ok(&mut sim, limit(a, 0, Side::Buy, 600_100, BTC / 2));
     let o = &order(&sim.ex, seq);
-    assert_eq!((o.status, o.reason, o.filled), (Status::Canceled, Some(CancelReason::SelfTrade), BTC / 4));
+    assert_eq!((o.status, o.reason, o.filled()), (Status::Canceled, Some(CancelReason::SelfTrade), BTC / 4));
     assert_eq!(order(&sim.ex, resting).remaining(), BTC);
 
     // Cancel-oldest removes the resting order and goes on; cancel-both removes both.
@@ -253,12 +253,15 @@ fn partial_fill_then_cancel_keeps_filled() {
     let buy = place_ok(&mut sim, limit(b, 0, Side::Buy, 600_000, BTC * 4 / 10));
     assert_eq!(order(&sim.ex, buy).status, Status::Closed);
     let o = &order(&sim.ex, sell);
-    assert_eq!((o.status, o.filled, o.cost), (Status::Open, BTC * 4 / 10, 24_000 * DOLLAR));
+    assert_eq!((o.status, o.filled(), o.cost()), (Status::Open, BTC * 4 / 10, 24_000 * DOLLAR));
     assert_eq!(sim.ex.accounts[a as usize].holds[XBT as usize], BTC * 6 / 10);
     sim.advance(NS);
     assert_eq!(sim.apply(Command::Cancel { account: a, target: CancelTarget::UserRef(5) }), Ok(Applied::Canceled(1)));
     let o = &order(&sim.ex, sell);
-    assert_eq!((o.status, o.reason, o.filled, o.hold_remaining), (Status::Canceled, Some(CancelReason::UserRequested), BTC * 4 / 10, 0));
+    assert_eq!(
+        (o.status, o.reason, o.filled(), o.hold_remaining()),
+        (Status::Canceled, Some(CancelReason::UserRequested), BTC * 4 / 10, 0)
+    );
     let acct = &sim.ex.accounts[a as usize];
     assert_eq!(acct.holds, vec![0, 0, 0]);
     assert_eq!(acct.balances[XBT as usize], 10 * BTC - BTC * 4 / 10);
@@ -276,15 +279,15 @@ fn fee_tier_drops_after_volume() {
     // 0.2 BTC at 60000 = 12000 USD of volume each: above the 10000 tier.
     place_ok(&mut sim, limit(a, 0, Side::Sell, 600_000, BTC / 5));
     let t1 = place_ok(&mut sim, limit(b, 0, Side::Buy, 600_000, BTC / 5));
-    assert_eq!(order(&sim.ex, t1).fee, 48 * DOLLAR);
+    assert_eq!(order(&sim.ex, t1).fee(), 48 * DOLLAR);
     place_ok(&mut sim, limit(a, 0, Side::Sell, 600_000, BTC / 5));
     let t2 = place_ok(&mut sim, limit(b, 0, Side::Buy, 600_000, BTC / 5));
-    assert_eq!(order(&sim.ex, t2).fee, 42 * DOLLAR);
+    assert_eq!(order(&sim.ex, t2).fee(), 42 * DOLLAR);
     // Thirty-one days later the volume has aged out.
     sim.advance(31 * DAY_NS);
     place_ok(&mut sim, limit(a, 0, Side::Sell, 600_000, BTC / 5));
     let t3 = place_ok(&mut sim, limit(b, 0, Side::Buy, 600_000, BTC / 5));
-    assert_eq!(order(&sim.ex, t3).fee, 48 * DOLLAR);
+    assert_eq!(order(&sim.ex, t3).fee(), 48 * DOLLAR);
     check_money(&sim.ex);
 }
 
@@ -299,7 +302,7 @@ fn dust_costs_round_exactly() {
     let o = &order(&sim.ex, sell);
     assert_eq!(o.status, Status::Closed);
     // Each buyer paid round(6.00001) = 6; the seller got 6000 (exact 6000.01).
-    assert_eq!(o.cost, 6_000);
+    assert_eq!(o.cost(), 6_000);
     // A single buyer of all 1000 lots, filled by 1000 one-lot sells, pays the rounded exact
     // total (6000.01 -> 6000) although each fill's exact cost is 6.00001 units.
     let big = place_ok(&mut sim, limit(b, 0, Side::Buy, 600_001, 1000 * LOT));
@@ -307,8 +310,8 @@ fn dust_costs_round_exactly() {
         place_ok(&mut sim, limit(a, 0, Side::Sell, 600_001, LOT));
     }
     let o = &order(&sim.ex, big);
-    assert_eq!((o.status, o.cost), (Status::Closed, 6_000));
-    assert_eq!(o.exact_cost, 600_001 * 1000 * LOT);
+    assert_eq!((o.status, o.cost()), (Status::Closed, 6_000));
+    assert_eq!(o.exact_cost(), 600_001 * 1000 * LOT);
     check_money(&sim.ex);
 }
 
@@ -328,8 +331,8 @@ fn fee_never_exceeds_the_fill_cost() {
     assert_eq!((t[0].cost, t[0].fee, t[0].cost_cd, t[0].fee_cd), (125, 0, 1_248, 0));
     assert_eq!((t[2].cost, t[2].fee, t[2].cost_cd, t[2].fee_cd), (0, 0, 3, 0));
     let o = &order(&sim.ex, sell);
-    assert_eq!((o.status, o.cost, o.fee, o.cost_cd, o.fee_cd), (Status::Closed, 125, 0, 1_251, 0));
-    assert_eq!(div_round_half_up(o.exact_fee, 100_000_000 * PPM), 1);
+    assert_eq!((o.status, o.cost(), o.fee(), o.cost_cd(), o.fee_cd()), (Status::Closed, 125, 0, 1_251, 0));
+    assert_eq!(div_round_half_up(o.exact_fee(), 100_000_000 * PPM), 1);
     check_money(&sim.ex);
 }
 
@@ -508,7 +511,7 @@ fn random_streams_fire_every_trigger_kind_and_place_closes() {
                 if !st.armed && o.req.trigger == Trigger::Index {
                     seen.insert("fired on the index".into());
                 }
-                if !st.armed && o.filled > 0 {
+                if !st.armed && o.filled() > 0 {
                     seen.insert(format!("{} filled", o.req.kind.as_str()));
                 }
             }

@@ -243,10 +243,10 @@ pub fn order(ex: &Exchange, o: &Order, with_trades: bool) -> Value {
     );
     let vol = if o.req.quote_volume { order_volume(pair, &o.new_order()) } else { volume(pair, o.req.volume) };
     m.insert("vol".into(), json!(vol));
-    m.insert("vol_exec".into(), json!(volume(pair, o.filled)));
-    m.insert("cost".into(), json!(money(pair, o.cost_cd)));
-    m.insert("fee".into(), json!(fee_text(pair, o.req.fee_in_base, o.fee_cd)));
-    m.insert("price".into(), json!(average(pair, o.cost_cd, o.filled)));
+    m.insert("vol_exec".into(), json!(volume(pair, o.filled())));
+    m.insert("cost".into(), json!(money(pair, o.cost_cd())));
+    m.insert("fee".into(), json!(fee_text(pair, o.req.fee_in_base, o.fee_cd())));
+    m.insert("price".into(), json!(average(pair, o.cost_cd(), o.filled())));
     // Stop and limit prices at cost_decimals, as Kraken prints them ("127605.90000").
     m.insert("stopprice".into(), json!(price_cd(pair, stop)));
     m.insert("limitprice".into(), json!(price_cd(pair, limit)));

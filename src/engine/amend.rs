@@ -167,12 +167,13 @@ impl Exchange {
         match o.req.side {
             Side::Buy => {
                 let exact = pair.exact_cost(price, remaining);
-                let cost = div_ceil(o.exact_cost + exact, pair.cost_divisor) - o.cost;
-                let fee = if o.req.fee_in_base { 0 } else { div_ceil(o.exact_fee + exact * max_taker, pair.cost_divisor * PPM) - o.fee };
+                let cost = div_ceil(o.exact_cost() + exact, pair.cost_divisor) - o.cost();
+                let fee =
+                    if o.req.fee_in_base { 0 } else { div_ceil(o.exact_fee() + exact * max_taker, pair.cost_divisor * PPM) - o.fee() };
                 cost + fee
             }
             Side::Sell => {
-                let fee = if o.req.fee_in_base { div_ceil(o.exact_fee + remaining * max_taker, PPM) - o.fee } else { 0 };
+                let fee = if o.req.fee_in_base { div_ceil(o.exact_fee() + remaining * max_taker, PPM) - o.fee() } else { 0 };
                 remaining + fee
             }
         }
@@ -253,7 +254,7 @@ impl Exchange {
         if o.is_armed() {
             return self.amend_armed(seq, r, t);
         }
-        let (side, old_price, old_qty, filled) = (o.req.side, o.req.price, o.req.volume, o.filled);
+        let (side, old_price, old_qty, filled) = (o.req.side, o.req.price, o.req.volume, o.filled());
         let new_qty = r.order_qty.unwrap_or(old_qty);
         let new_price = r.limit_price.unwrap_or(old_price);
         // An iceberg keeps Kraken's smallest display: 1/15 of its remaining quantity, and shows
@@ -299,7 +300,7 @@ impl Exchange {
             return Err(KrakenError::invalid("post_only"));
         }
         let hold = self.amended_hold(o, new_price, remaining);
-        let (account, asset, old_hold, pair_idx) = (o.req.account, o.hold_asset, o.hold_remaining, o.req.pair);
+        let (account, asset, old_hold, pair_idx) = (o.req.account, o.hold_asset, o.hold_remaining(), o.req.pair);
         if hold > old_hold && self.accounts[account as usize].available(asset) < hold - old_hold {
             return Err(KrakenError::InsufficientFunds);
         }
@@ -314,7 +315,7 @@ impl Exchange {
         o.req.price = new_price;
         o.extras_mut().display_volume = new_display;
         o.held_limit = new_price;
-        o.hold_remaining = hold;
+        o.set_hold_remaining(hold);
         // An iceberg keeps its shown part, up to what now remains and its display quantity.
         let shown = match r.display_qty {
             _ if pending => 0,

@@ -57,7 +57,7 @@ impl Exchange {
         }
         let hold_price = if with_limit { new_limit } else { new_stop.min(MAX_PRICE) };
         let (asset, hold) = self.hold_for(&req.hot(), hold_price, new_qty);
-        let (account, old_hold) = (req.account, o.hold_remaining);
+        let (account, old_hold) = (req.account, o.hold_remaining());
         debug_assert_eq!(asset, o.hold_asset);
         if hold > old_hold && self.accounts[account as usize].available(asset) < hold - old_hold {
             return Err(KrakenError::InsufficientFunds);
@@ -83,7 +83,7 @@ impl Exchange {
         let (pair, trigger, side) = (req.pair, req.trigger, req.side);
         let new_offset = req.price_offset;
         o.set_request(req);
-        o.hold_remaining = hold;
+        o.set_hold_remaining(hold);
         if let Some(s) = o.stop_mut() {
             s.stop = new_stop;
             s.limit = new_limit;

@@ -63,16 +63,16 @@ impl Exchange {
         if new.account != account || new.pair != o.req.pair || new.side != o.req.side {
             return Err(KrakenError::invalid("pair"));
         }
-        if new.volume <= o.filled {
+        if new.volume <= o.filled() {
             return Err(KrakenError::InvalidOrder);
         }
         self.admit_cancel(o.req.pair)?;
         let mut replacement = new.clone();
-        replacement.volume = new.volume - o.filled;
+        replacement.volume = new.volume - o.filled();
         replacement.cl_ord_id = None;
-        let (asset, held) = (o.hold_asset, o.hold_remaining);
+        let (asset, held) = (o.hold_asset, o.hold_remaining());
         self.accounts[account as usize].holds[asset as usize] -= held;
-        self.orders[target as usize].hold_remaining = 0;
+        self.orders[target as usize].set_hold_remaining(0);
         match self.place_order(&replacement, t) {
             Ok(Applied::OrderPlaced(seq)) => {
                 // The original's hold is already released; ending it releases nothing more.
@@ -81,7 +81,7 @@ impl Exchange {
             }
             other => {
                 self.accounts[account as usize].holds[asset as usize] += held;
-                self.orders[target as usize].hold_remaining = held;
+                self.orders[target as usize].set_hold_remaining(held);
                 Err(match other {
                     Err(e) => e,
                     Ok(_) => KrakenError::InternalError,

@@ -16,8 +16,11 @@ impl Exchange {
             }
         }
         let mut holds = vec![vec![0i128; self.markets.assets.len()]; self.accounts.len()];
+        for o in self.orders.iter() {
+            o.check_amounts()?;
+        }
         for o in self.orders.iter().filter(|o| o.is_open()) {
-            holds[o.req.account as usize][o.hold_asset as usize] += o.hold_remaining;
+            holds[o.req.account as usize][o.hold_asset as usize] += o.hold_remaining();
         }
         self.withdrawal_holds(&mut holds);
         for (id, acct) in self.accounts.iter().enumerate() {

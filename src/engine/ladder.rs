@@ -112,8 +112,8 @@ impl Exchange {
             let o = &self.orders[seq as usize];
             let same = wanted.iter().position(|(side, price, vol)| *side == o.req.side && *price == o.req.price && *vol == o.req.volume);
             match same {
-                Some(i) if o.filled == 0 && !keep[i] => keep[i] = true,
-                _ if o.filled > 0 => self.cancel_resting(seq, super::order::CancelReason::UserRequested, t),
+                Some(i) if o.filled() == 0 && !keep[i] => keep[i] = true,
+                _ if o.filled() > 0 => self.cancel_resting(seq, super::order::CancelReason::UserRequested, t),
                 _ => {
                     self.pull(seq);
                     pool.push(seq);
@@ -137,7 +137,7 @@ impl Exchange {
                     o.set_request(req);
                     o.open_ns = t;
                     o.hold_asset = asset;
-                    o.hold_remaining = hold;
+                    o.set_hold_remaining(hold);
                     self.report(seq, super::events::OrderEventKind::Restated { price, volume }, t);
                     seq
                 }
@@ -166,8 +166,8 @@ impl Exchange {
     fn pull(&mut self, seq: OrderSeq) {
         let o = &mut self.orders[seq as usize];
         let (pair, side, price, remaining, account, asset, hold) =
-            (o.req.pair, o.req.side, o.req.price, o.remaining(), o.req.account, o.hold_asset, o.hold_remaining);
-        o.hold_remaining = 0;
+            (o.req.pair, o.req.side, o.req.price, o.remaining(), o.req.account, o.hold_asset, o.hold_remaining());
+        o.set_hold_remaining(0);
         let slot = std::mem::replace(&mut o.qslot, super::queue::NIL);
         self.books[pair as usize].remove(side, price, seq, slot, remaining);
         self.accounts[account as usize].holds[asset as usize] -= hold;

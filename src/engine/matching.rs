@@ -206,7 +206,7 @@ impl Exchange {
             }
         }
         let o = &self.orders[seq as usize];
-        if (!req.quote_volume && o.remaining() == 0) || (spent && o.filled > 0) {
+        if (!req.quote_volume && o.remaining() == 0) || (spent && o.filled() > 0) {
             self.finish(seq, Status::Closed, None, t);
         } else if let Some(reason) = stopped {
             self.finish(seq, Status::Canceled, Some(reason), t);
@@ -260,19 +260,19 @@ impl Exchange {
         // The buyer's running total decides the quote amount that changes hands.
         let (cost_cd, cost) = {
             let b = &mut self.orders[buyer as usize];
-            b.exact_cost += exact;
-            let cd_total = div_round_half_up(b.exact_cost, to_cd);
+            b.set_exact_cost(b.exact_cost() + exact);
+            let cd_total = div_round_half_up(b.exact_cost(), to_cd);
             let quote_total = div_round_half_up(cd_total, cd_to_quote);
-            let delta = (cd_total - b.cost_cd, quote_total - b.cost);
-            b.cost_cd = cd_total;
-            b.cost = quote_total;
+            let delta = (cd_total - b.cost_cd(), quote_total - b.cost());
+            b.set_cost_cd(cd_total);
+            b.set_cost(quote_total);
             delta
         };
         {
             let s = &mut self.orders[seller as usize];
-            s.exact_cost += exact;
-            s.cost_cd += cost_cd;
-            s.cost += cost;
+            s.set_exact_cost(s.exact_cost() + exact);
+            s.set_cost_cd(s.cost_cd() + cost_cd);
+            s.set_cost(s.cost() + cost);
         }
         let public_id = self.next_public_trade[pair_idx as usize];
         self.next_public_trade[pair_idx as usize] += 1;
@@ -281,21 +281,21 @@ impl Exchange {
             let account = self.orders[seq as usize].req.account;
             let rate = self.fee_ppm(account, is_maker, t);
             let o = &mut self.orders[seq as usize];
-            o.filled += qty;
+            o.set_filled(o.filled() + qty);
             let (fee_cd, fee) = if o.req.fee_in_base {
-                o.exact_fee += qty * rate;
-                let f = (div_round_half_up(o.exact_fee, PPM) - o.fee).min(qty);
+                o.set_exact_fee(o.exact_fee() + qty * rate);
+                let f = (div_round_half_up(o.exact_fee(), PPM) - o.fee()).min(qty);
                 (f, f)
             } else {
                 // A fee is a charge: it is rounded once, to the quote asset's decimals (what the
                 // ledger moves), and the trade shows that same amount at cost_decimals, so the
                 // ledger's fee equals the sum of its trades' fees (the conformance suite checks it).
-                o.exact_fee += exact * rate;
-                let fee = (div_round_half_up(o.exact_fee, to_cd * cd_to_quote * PPM) - o.fee).min(cost);
+                o.set_exact_fee(o.exact_fee() + exact * rate);
+                let fee = (div_round_half_up(o.exact_fee(), to_cd * cd_to_quote * PPM) - o.fee()).min(cost);
                 (fee * cd_to_quote, fee)
             };
-            o.fee_cd += fee_cd;
-            o.fee += fee;
+            o.set_fee_cd(o.fee_cd() + fee_cd);
+            o.set_fee(o.fee() + fee);
             let (side, kind, fee_in_base) = (o.req.side, o.req.kind, o.req.fee_in_base);
             let trade_seq = self.history.next_trade;
             let refid = RefId::Trade(trade_seq);
@@ -316,9 +316,9 @@ impl Exchange {
                 Side::Sell => qty + base_fee,
             };
             let o = &mut self.orders[seq as usize];
-            debug_assert!(used <= o.hold_remaining, "fill exceeds hold");
-            let used = used.min(o.hold_remaining);
-            o.hold_remaining -= used;
+            debug_assert!(used <= o.hold_remaining(), "fill exceeds hold");
+            let used = used.min(o.hold_remaining());
+            o.set_hold_remaining(o.hold_remaining() - used);
             let hold_asset = o.hold_asset;
             o.trades.push(trade_seq as u32);
             let acct = &mut self.accounts[account as usize];

@@ -479,8 +479,8 @@ impl Exchange {
         o.reason = reason;
         o.close_ns = t;
         o.set_shown(0);
-        let (account, asset, release) = (o.req.account, o.hold_asset, o.hold_remaining);
-        o.hold_remaining = 0;
+        let (account, asset, release) = (o.req.account, o.hold_asset, o.hold_remaining());
+        o.set_hold_remaining(0);
         let acct = &mut self.accounts[account as usize];
         acct.holds[asset as usize] -= release;
         acct.open_orders.remove(&seq);

@@ -77,7 +77,7 @@ impl Exchange {
     pub(super) fn quote_budget_volume(&self, seq: OrderSeq, price: u64) -> i128 {
         let o = &self.orders[seq as usize];
         let pair = self.markets.pair(o.req.pair);
-        let budget = o.req.volume - o.cost - o.fee - 2;
+        let budget = o.req.volume - o.cost() - o.fee() - 2;
         if budget <= 0 || price == 0 {
             return 0;
         }

@@ -118,7 +118,18 @@ impl HistoryCounters {
             ] {
                 w.put(&t.to_le_bytes());
             }
-            for a in [o.req.volume, o.filled, o.cost, o.fee, o.exact_cost, o.exact_fee, o.cost_cd, o.fee_cd, o.hold_remaining, o.shown()] {
+            for a in [
+                o.req.volume,
+                o.filled(),
+                o.cost(),
+                o.fee(),
+                o.exact_cost(),
+                o.exact_fee(),
+                o.cost_cd(),
+                o.fee_cd(),
+                o.hold_remaining(),
+                o.shown(),
+            ] {
                 w.put(&a.to_le_bytes());
             }
             w.put(&o.hold_asset.to_le_bytes());

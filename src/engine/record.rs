@@ -56,6 +56,9 @@ pub struct OrderExtras {
     pub parent: Option<OrderSeq>,
     /// Iceberg: the part of the remaining volume shown in the book now.
     pub shown: i128,
+    /// The amounts too large for the record's eight bytes each (`Order::amount`); the others
+    /// are 0 here.
+    pub wide: Option<Box<[i128; AMOUNTS]>>,
 }
 
 impl OrderExtras {
@@ -75,6 +78,7 @@ static NO_EXTRAS: OrderExtras = OrderExtras {
     stop: None,
     parent: None,
     shown: 0,
+    wide: None,
 };
 
 #[derive(Clone)]
@@ -86,22 +90,9 @@ pub struct Order {
     pub hold_asset: AssetIdx,
     pub open_ns: u64,
     pub close_ns: u64,
-    /// Executed base volume.
-    pub filled: i128,
-    /// Quote charged or credited so far, in quote minimal units.
-    pub cost: i128,
-    /// Fee charged so far, in the fee asset's minimal units (quote unless `fee_in_base`).
-    pub fee: i128,
-    /// Running exact cost (units of 10^-(pd+bd) quote), the basis of cumulative rounding.
-    pub exact_cost: i128,
-    /// Running exact fee (cost or volume units × ppm).
-    pub exact_fee: i128,
-    /// Cost and (quote) fee so far at the pair's `cost_decimals`, as Kraken prints them (the
-    /// sums of the order's trades' `cost_cd`/`fee_cd`; `fee_cd` is in base units with `fcib`).
-    pub cost_cd: i128,
-    pub fee_cd: i128,
-    /// How much of the hold of `hold_asset` is left.
-    pub hold_remaining: i128,
+    /// The executed amounts and the hold (see [`Amounts`]), eight bytes each: an amount that
+    /// does not fit in an i64 is `WIDE` here and kept exactly in the extras (`amount`).
+    amt: [i64; AMOUNTS],
     /// Index into the exchange's trade records of each fill of this order (inline, not with the
     /// extras: most orders that trade would need the extras for it alone).
     pub trades: Vec<u32>,
@@ -127,20 +118,14 @@ impl Order {
             hold_asset,
             open_ns,
             close_ns: 0,
-            filled: 0,
-            cost: 0,
-            fee: 0,
-            exact_cost: 0,
-            exact_fee: 0,
-            cost_cd: 0,
-            fee_cd: 0,
-            hold_remaining,
+            amt: [0; AMOUNTS],
             trades: Vec::new(),
             held_limit: 0,
             extras: None,
             qslot: super::queue::NIL,
         };
         o.set_request(req);
+        o.set_hold_remaining(hold_remaining);
         o
     }
 
@@ -149,7 +134,9 @@ impl Order {
         self.req = hot(&req);
         let NewOrder { cl_ord_id, price_offset, price2_offset, close, display_volume, expire_ns, start_ns, .. } = req;
         let (stop, parent, shown) = (self.stop().cloned(), self.parent(), self.shown());
-        let x = OrderExtras { cl_ord_id, price_offset, price2_offset, close, display_volume, expire_ns, start_ns, stop, parent, shown };
+        let wide = self.extras.as_mut().and_then(|x| x.wide.take());
+        let x =
+            OrderExtras { cl_ord_id, price_offset, price2_offset, close, display_volume, expire_ns, start_ns, stop, parent, shown, wide };
         self.extras = (!x.is_empty()).then(|| Box::new(x));
     }
 
@@ -237,7 +224,85 @@ impl Order {
     }
 
     pub fn remaining(&self) -> i128 {
-        self.req.volume - self.filled
+        self.req.volume - self.filled()
+    }
+
+    /// Amount `i` (one of [`Amounts`]' fields, by index), exact.
+    #[inline]
+    fn amount(&self, i: usize) -> i128 {
+        match self.amt[i] {
+            WIDE => {
+                self.extras.as_ref().and_then(|x| x.wide.as_ref()).map_or_else(|| unreachable!("a wide amount is in the extras"), |w| w[i])
+            }
+            v => v as i128,
+        }
+    }
+
+    /// Sets amount `i`: inline when it fits in an i64 (the one place amounts are narrowed, by a
+    /// checked conversion), else `WIDE` inline and the value in the extras.
+    #[inline]
+    fn set_amount(&mut self, i: usize, v: i128) {
+        match i64::try_from(v) {
+            Ok(n) if n != WIDE => {
+                if self.amt[i] == WIDE {
+                    let x = self.extras.as_mut().expect("a wide amount is in the extras");
+                    let w = x.wide.as_mut().expect("a wide amount is in the extras");
+                    w[i] = 0;
+                    if w.iter().all(|v| *v == 0) {
+                        x.wide = None;
+                    }
+                }
+                self.amt[i] = n;
+            }
+            _ => {
+                self.amt[i] = WIDE;
+                self.extras_mut().wide.get_or_insert_with(Default::default)[i] = v;
+            }
+        }
+        debug_assert_eq!(self.amount(i), v);
+    }
+
+    /// The amounts' form (for `check_invariants`): an amount is `WIDE` inline exactly when it
+    /// does not fit in an i64 (or is the marker itself), and then only there in the extras.
+    pub fn check_amounts(&self) -> Result<(), String> {
+        let wide = self.extras.as_ref().and_then(|x| x.wide.as_deref());
+        for i in 0..AMOUNTS {
+            let ok = match (self.amt[i], wide) {
+                (WIDE, Some(w)) => i64::try_from(w[i]).map_or(true, |n| n == WIDE),
+                (WIDE, None) => false,
+                (_, w) => w.is_none_or(|w| w[i] == 0),
+            };
+            if !ok {
+                return Err(format!("order {}: amount {i} kept as {} with {wide:?}", self.seq, self.amt[i]));
+            }
+        }
+        Ok(())
+    }
+
+    /// The executed amounts and the hold, exact.
+    pub fn amounts(&self) -> Amounts {
+        Amounts {
+            filled: self.filled(),
+            cost: self.cost(),
+            fee: self.fee(),
+            exact_cost: self.exact_cost(),
+            exact_fee: self.exact_fee(),
+            cost_cd: self.cost_cd(),
+            fee_cd: self.fee_cd(),
+            hold_remaining: self.hold_remaining(),
+        }
+    }
+
+    /// Sets every amount (see [`Order::amounts`]).
+    pub fn set_amounts(&mut self, a: &Amounts) {
+        self.set_filled(a.filled);
+        self.set_cost(a.cost);
+        self.set_fee(a.fee);
+        self.set_exact_cost(a.exact_cost);
+        self.set_exact_fee(a.exact_fee);
+        self.set_cost_cd(a.cost_cd);
+        self.set_fee_cd(a.fee_cd);
+        self.set_hold_remaining(a.hold_remaining);
     }
     /// Open in the account's sense: not finished, holding funds (in the book or pending).
     pub fn is_open(&self) -> bool {
@@ -263,6 +328,54 @@ impl Order {
         }
     }
 }
+
+/// An amount kept inline is this when the value is elsewhere (in the extras: too large for i64).
+const WIDE: i64 = i64::MIN;
+/// How many amounts an order keeps (the fields of [`Amounts`]).
+pub const AMOUNTS: usize = 8;
+
+/// An order's executed amounts and hold, as the engine computes with them (i128; the record
+/// keeps them in eight bytes each when they fit: `Order::amounts`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Amounts {
+    /// Executed base volume.
+    pub filled: i128,
+    /// Quote charged or credited so far, in quote minimal units.
+    pub cost: i128,
+    /// Fee charged so far, in the fee asset's minimal units (quote unless `fee_in_base`).
+    pub fee: i128,
+    /// Running exact cost (units of 10^-(pd+bd) quote), the basis of cumulative rounding.
+    pub exact_cost: i128,
+    /// Running exact fee (cost or volume units × ppm).
+    pub exact_fee: i128,
+    /// Cost and (quote) fee so far at the pair's `cost_decimals`, as Kraken prints them (the
+    /// sums of the order's trades' `cost_cd`/`fee_cd`; `fee_cd` is in base units with `fcib`).
+    pub cost_cd: i128,
+    pub fee_cd: i128,
+    /// How much of the hold of `hold_asset` is left.
+    pub hold_remaining: i128,
+}
+
+/// `o.filled()` and `o.set_filled(v)` for each amount (exact i128 values).
+macro_rules! amount_accessors {
+    ($($i:literal $get:ident $set:ident),*) => {
+        impl Order {
+            $(
+                #[inline]
+                pub fn $get(&self) -> i128 {
+                    self.amount($i)
+                }
+                #[inline]
+                pub fn $set(&mut self, v: i128) {
+                    self.set_amount($i, v)
+                }
+            )*
+        }
+    };
+}
+
+amount_accessors!(0 filled set_filled, 1 cost set_cost, 2 fee set_fee, 3 exact_cost set_exact_cost, 4 exact_fee set_exact_fee,
+    5 cost_cd set_cost_cd, 6 fee_cd set_fee_cd, 7 hold_remaining set_hold_remaining);
 
 impl NewOrder {
     /// The request's hot part (what [`OrderReq`] keeps).
@@ -328,15 +441,15 @@ mod wide {
                 reason: o.reason,
                 open_ns: o.open_ns,
                 close_ns: o.close_ns,
-                filled: o.filled,
-                cost: o.cost,
-                fee: o.fee,
-                exact_cost: o.exact_cost,
-                exact_fee: o.exact_fee,
-                cost_cd: o.cost_cd,
-                fee_cd: o.fee_cd,
+                filled: o.filled(),
+                cost: o.cost(),
+                fee: o.fee(),
+                exact_cost: o.exact_cost(),
+                exact_fee: o.exact_fee(),
+                cost_cd: o.cost_cd(),
+                fee_cd: o.fee_cd(),
                 hold_asset: o.hold_asset,
-                hold_remaining: o.hold_remaining,
+                hold_remaining: o.hold_remaining(),
                 trades: o.trades.clone(),
                 stop: o.stop().cloned(),
                 parent: o.parent(),
@@ -352,13 +465,16 @@ mod wide {
             o.status = w.status;
             o.reason = w.reason;
             o.close_ns = w.close_ns;
-            o.filled = w.filled;
-            o.cost = w.cost;
-            o.fee = w.fee;
-            o.exact_cost = w.exact_cost;
-            o.exact_fee = w.exact_fee;
-            o.cost_cd = w.cost_cd;
-            o.fee_cd = w.fee_cd;
+            o.set_amounts(&super::Amounts {
+                filled: w.filled,
+                cost: w.cost,
+                fee: w.fee,
+                exact_cost: w.exact_cost,
+                exact_fee: w.exact_fee,
+                cost_cd: w.cost_cd,
+                fee_cd: w.fee_cd,
+                hold_remaining: w.hold_remaining,
+            });
             o.trades = w.trades;
             o.held_limit = w.held_limit;
             if let Some(stop) = w.stop {
@@ -376,15 +492,17 @@ mod wide {
 /// Equal records: no extras and empty extras are the same.
 impl PartialEq for Order {
     fn eq(&self, o: &Order) -> bool {
-        fn extras(o: &Order) -> &OrderExtras {
-            o.extras.as_deref().unwrap_or(&NO_EXTRAS)
+        fn extras(o: &Order) -> OrderExtras {
+            let x = o.extras.as_deref().unwrap_or(&NO_EXTRAS);
+            // The amounts are compared above, whatever their form.
+            OrderExtras { wide: None, ..x.clone() }
         }
         self.seq == o.seq
             && self.req == o.req
             && (self.status, self.reason, self.hold_asset, self.open_ns, self.close_ns)
                 == (o.status, o.reason, o.hold_asset, o.open_ns, o.close_ns)
-            && (self.filled, self.cost, self.fee, self.exact_cost, self.exact_fee) == (o.filled, o.cost, o.fee, o.exact_cost, o.exact_fee)
-            && (self.cost_cd, self.fee_cd, self.hold_remaining, self.held_limit) == (o.cost_cd, o.fee_cd, o.hold_remaining, o.held_limit)
+            && self.amounts() == o.amounts()
+            && self.held_limit == o.held_limit
             && self.trades == o.trades
             && extras(self) == extras(o)
     }
@@ -429,6 +547,32 @@ mod tests {
         assert_eq!(back.new_order(), req);
         assert_eq!((back.cl_ord_id(), back.shown(), back.book_volume()), (Some("c"), 3, 3));
         assert!(format!("{o:?}").starts_with("Order { seq: 2, req: NewOrder { account: 5,"));
-        assert!(std::mem::size_of::<Order>() < 300, "{}", std::mem::size_of::<Order>());
+        assert!(std::mem::size_of::<Order>() <= 208, "{}", std::mem::size_of::<Order>());
+    }
+
+    #[test]
+    fn amounts_past_i64_are_kept_exactly_in_the_extras_and_come_back_inline() {
+        let req = NewOrder::limit(5, 1, Side::Buy, 100, 7);
+        let mut o = Order::opened(1, req.clone(), 9, 2, 700);
+        let big = i64::MAX as i128 * 1_000 + 7;
+        o.set_exact_fee(big);
+        o.set_cost(i64::MIN as i128); // the inline marker's own value is kept wide too
+        o.set_fee(-(i64::MAX as i128));
+        assert!(o.extras.as_ref().is_some_and(|x| x.wide.is_some()));
+        assert_eq!((o.exact_fee(), o.cost(), o.fee(), o.hold_remaining()), (big, i64::MIN as i128, -(i64::MAX as i128), 700));
+        o.check_amounts().unwrap();
+        let back: Order = postcard::from_bytes(&postcard::to_allocvec(&o).unwrap()).unwrap();
+        assert_eq!(back, o);
+        assert_eq!(format!("{back:?}"), format!("{o:?}"));
+        assert!(format!("{o:?}").contains(&format!("exact_fee: {big}")));
+        o.set_exact_fee(5);
+        assert!(o.extras.as_ref().is_some_and(|x| x.wide.is_some()), "the cost is still wide");
+        o.set_cost(6);
+        assert!(o.extras.as_ref().is_some_and(|x| x.wide.is_none()));
+        o.check_amounts().unwrap();
+        let mut plain = Order::opened(1, req, 9, 2, 700);
+        plain.set_amounts(&Amounts { exact_fee: 5, cost: 6, fee: -(i64::MAX as i128), hold_remaining: 700, ..Amounts::default() });
+        assert_eq!(o, plain, "an emptied extras box equals none");
+        assert_eq!(format!("{o:?}"), format!("{plain:?}"));
     }
 }

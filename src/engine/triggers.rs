@@ -85,7 +85,7 @@ impl Triggers {
 
     /// An order ended: its conditional close is due if it traded.
     pub fn note_close(&mut self, o: &Order) {
-        if o.close().is_some() && o.filled > 0 {
+        if o.close().is_some() && o.filled() > 0 {
             self.closes.push_back(o.seq);
         }
     }
@@ -249,7 +249,7 @@ impl Exchange {
             let hold_price = if req.kind.has_limit2() { limit } else { stop.min(MAX_PRICE) };
             let (asset, need) = self.hold_for(&req.hot(), hold_price, req.volume);
             let o = &self.orders[seq as usize];
-            let (account, old) = (req.account, o.hold_remaining);
+            let (account, old) = (req.account, o.hold_remaining());
             debug_assert_eq!(asset, o.hold_asset);
             if need > old && self.accounts[account as usize].available(asset) < need - old {
                 self.finish(seq, Status::Canceled, Some(CancelReason::InsufficientFunds), t);
@@ -257,7 +257,7 @@ impl Exchange {
             }
             let o = &mut self.orders[seq as usize];
             o.set_stop(StopState { armed: true, stop, peak: reference, limit });
-            o.hold_remaining = need;
+            o.set_hold_remaining(need);
             self.accounts[account as usize].holds[asset as usize] += need - old;
         }
         self.index_armed(seq);

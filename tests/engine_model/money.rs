@@ -85,30 +85,30 @@ pub fn check_money(ex: &Exchange) {
         assert!(mine.iter().all(|t| t.order == o.seq), "order {}'s trade list points at other orders' trades", o.seq);
         let n = ex.history_out.trades.iter().filter(|t| t.order == o.seq).count();
         assert_eq!(n, mine.len(), "order {}: trade list incomplete", o.seq);
-        assert_eq!(o.filled, mine.iter().map(|t| t.volume).sum::<i128>(), "order {} filled", o.seq);
-        assert_eq!(o.cost, mine.iter().map(|t| t.cost).sum::<i128>(), "order {} cost", o.seq);
-        assert_eq!(o.fee, mine.iter().map(|t| t.fee).sum::<i128>(), "order {} fee", o.seq);
-        assert_eq!(o.cost_cd, mine.iter().map(|t| t.cost_cd).sum::<i128>(), "order {} cost at cost_decimals", o.seq);
-        assert_eq!(o.fee_cd, mine.iter().map(|t| t.fee_cd).sum::<i128>(), "order {} fee at cost_decimals", o.seq);
+        assert_eq!(o.filled(), mine.iter().map(|t| t.volume).sum::<i128>(), "order {} filled", o.seq);
+        assert_eq!(o.cost(), mine.iter().map(|t| t.cost).sum::<i128>(), "order {} cost", o.seq);
+        assert_eq!(o.fee(), mine.iter().map(|t| t.fee).sum::<i128>(), "order {} fee", o.seq);
+        assert_eq!(o.cost_cd(), mine.iter().map(|t| t.cost_cd).sum::<i128>(), "order {} cost at cost_decimals", o.seq);
+        assert_eq!(o.fee_cd(), mine.iter().map(|t| t.fee_cd).sum::<i128>(), "order {} fee at cost_decimals", o.seq);
         // Rounded twice, half up: to cost_decimals (Kraken's figure), then to the quote's decimals.
         let twice = |x: i128, d: i128| div_round_half_up(div_round_half_up(x, d * pair.to_cost_decimals), pair.cost_to_quote);
         let exact: i128 = mine.iter().map(|t| t.price as i128 * t.volume).sum();
-        assert_eq!(o.exact_cost, exact, "order {} exact cost", o.seq);
+        assert_eq!(o.exact_cost(), exact, "order {} exact cost", o.seq);
         if o.req.side == Side::Buy {
             // The buyer pays exactly its rounded exact total, never more than the exact cost rounded up.
             assert_eq!(
-                o.cost_cd,
+                o.cost_cd(),
                 div_round_half_up(exact, pair.to_cost_decimals),
                 "buy order {} cost_cd not the rounded exact cost",
                 o.seq
             );
-            assert_eq!(o.cost, twice(exact, 1), "buy order {} cost not the rounded exact cost", o.seq);
-            assert!(o.cost <= div_ceil(exact, pair.cost_divisor), "buy order {} pays more than its exact cost rounded up", o.seq);
+            assert_eq!(o.cost(), twice(exact, 1), "buy order {} cost not the rounded exact cost", o.seq);
+            assert!(o.cost() <= div_ceil(exact, pair.cost_divisor), "buy order {} pays more than its exact cost rounded up", o.seq);
         } else {
             // The seller gets the buyers' rounded deltas, each less than one unit from its exact
             // cost (a buyer's running total may cross a rounding boundary on any fill).
             assert!(
-                (o.cost * pair.cost_divisor - exact).abs() < 2 * pair.cost_divisor * mine.len().max(1) as i128,
+                (o.cost() * pair.cost_divisor - exact).abs() < 2 * pair.cost_divisor * mine.len().max(1) as i128,
                 "sell order {} cost drifted",
                 o.seq
             );
@@ -116,14 +116,14 @@ pub fn check_money(ex: &Exchange) {
         // Fees never exceed the rounded exact fee, nor the highest rate.
         let divisor = if o.req.fee_in_base { PPM } else { pair.cost_divisor * PPM };
         if o.req.fee_in_base {
-            assert!(o.fee <= div_round_half_up(o.exact_fee, divisor), "order {} fee above the exact fee", o.seq);
+            assert!(o.fee() <= div_round_half_up(o.exact_fee(), divisor), "order {} fee above the exact fee", o.seq);
         } else {
-            assert!(o.fee <= twice(o.exact_fee, PPM), "order {} fee above the exact fee", o.seq);
-            assert!(o.fee <= div_ceil(o.exact_fee, divisor), "order {} fee above the exact fee rounded up", o.seq);
+            assert!(o.fee() <= twice(o.exact_fee(), PPM), "order {} fee above the exact fee", o.seq);
+            assert!(o.fee() <= div_ceil(o.exact_fee(), divisor), "order {} fee above the exact fee rounded up", o.seq);
         }
-        let basis = if o.req.fee_in_base { o.filled } else { exact };
-        assert!(o.exact_fee <= basis * m.max_taker_ppm(), "order {} fee rate above the highest", o.seq);
-        assert!(o.exact_fee >= basis * 2000, "order {} fee rate below the lowest", o.seq);
+        let basis = if o.req.fee_in_base { o.filled() } else { exact };
+        assert!(o.exact_fee() <= basis * m.max_taker_ppm(), "order {} fee rate above the highest", o.seq);
+        assert!(o.exact_fee() >= basis * 2000, "order {} fee rate below the lowest", o.seq);
     }
     // Each account's ledger replays to its balances.
     let mut owner = vec![None; ex.history_out.ledger.len()];

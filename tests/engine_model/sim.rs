@@ -33,7 +33,7 @@ pub fn fingerprint(ex: &Exchange) -> Fingerprint {
             .collect(),
         orders: all_orders(ex)
             .iter()
-            .map(|o| (o.status, o.reason, o.filled, o.cost, o.fee, o.hold_remaining, o.trades().len(), o.req.volume, o.req.price))
+            .map(|o| (o.status, o.reason, o.filled(), o.cost(), o.fee(), o.hold_remaining(), o.trades().len(), o.req.volume, o.req.price))
             .collect(),
         trades: ex.history_out.trades.len(),
         ledger: ex.history_out.ledger.len(),
@@ -152,10 +152,10 @@ fn future_need(ex: &Exchange, o: &calamari::engine::order::Order) -> i128 {
     match o.req.side {
         Side::Buy => {
             let exact = pair.exact_cost(o.req.price, remaining);
-            let fee = if o.req.fee_in_base { 0 } else { ceil(o.exact_fee + exact * max_taker, pair.cost_divisor * PPM) - o.fee };
-            ceil(o.exact_cost + exact, pair.cost_divisor) - o.cost + fee
+            let fee = if o.req.fee_in_base { 0 } else { ceil(o.exact_fee() + exact * max_taker, pair.cost_divisor * PPM) - o.fee() };
+            ceil(o.exact_cost() + exact, pair.cost_divisor) - o.cost() + fee
         }
-        Side::Sell => remaining + if o.req.fee_in_base { ceil(o.exact_fee + remaining * max_taker, PPM) - o.fee } else { 0 },
+        Side::Sell => remaining + if o.req.fee_in_base { ceil(o.exact_fee() + remaining * max_taker, PPM) - o.fee() } else { 0 },
     }
 }
 
@@ -173,8 +173,8 @@ pub fn extra_invariants(ex: &Exchange, n_trades: usize) {
             let rests = (matches!(o.req.kind, OrderKind::Limit | OrderKind::Iceberg) || o.req.kind.has_limit2())
                 && matches!(o.req.time_in_force, TimeInForce::Gtc | TimeInForce::Gtd);
             assert!(rests || pending, "open order {} cannot rest", o.seq);
-            assert!(o.filled < o.req.volume && o.hold_remaining >= 0);
-            assert!(!pending || (o.filled == 0 && o.trades().is_empty()), "pending order {} traded", o.seq);
+            assert!(o.filled() < o.req.volume && o.hold_remaining() >= 0);
+            assert!(!pending || (o.filled() == 0 && o.trades().is_empty()), "pending order {} traded", o.seq);
             let owner = &ex.accounts[o.req.account as usize];
             assert!(owner.open_orders.contains(&o.seq));
             let level = ex.books[o.req.pair as usize].levels(o.req.side).find(|(p, _)| **p == o.req.price).map(|(_, l)| l);
@@ -186,20 +186,20 @@ pub fn extra_invariants(ex: &Exchange, n_trades: usize) {
             }
             // (Limit orders and icebergs: triggered kinds hold by their own rule, checked in triggers.)
             if !o.req.kind.is_triggered() {
-                assert!(o.hold_remaining >= future_need(ex, o), "open order {} holds less than its fills can still charge", o.seq);
+                assert!(o.hold_remaining() >= future_need(ex, o), "open order {} holds less than its fills can still charge", o.seq);
             }
         } else {
-            assert_eq!(o.hold_remaining, 0, "finished order {} still holds", o.seq);
+            assert_eq!(o.hold_remaining(), 0, "finished order {} still holds", o.seq);
             match o.status {
-                Status::Closed if o.req.quote_volume => assert!(o.filled > 0, "closed viqc order {} bought nothing", o.seq),
+                Status::Closed if o.req.quote_volume => assert!(o.filled() > 0, "closed viqc order {} bought nothing", o.seq),
                 Status::Closed => {
-                    assert_eq!(o.filled, o.req.volume, "closed order {} not filled", o.seq)
+                    assert_eq!(o.filled(), o.req.volume, "closed order {} not filled", o.seq)
                 }
                 Status::Canceled => {
-                    assert!((o.req.quote_volume || o.filled < o.req.volume) && o.reason.is_some(), "canceled order {}", o.seq)
+                    assert!((o.req.quote_volume || o.filled() < o.req.volume) && o.reason.is_some(), "canceled order {}", o.seq)
                 }
                 Status::Expired => {
-                    assert!(o.filled < o.req.volume && o.reason.is_none() && o.expire_ns() == Some(o.close_ns), "expired order {}", o.seq)
+                    assert!(o.filled() < o.req.volume && o.reason.is_none() && o.expire_ns() == Some(o.close_ns), "expired order {}", o.seq)
                 }
                 Status::Open | Status::Pending => unreachable!(),
             }

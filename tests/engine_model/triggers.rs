@@ -152,13 +152,13 @@ pub fn armed(ex: &Exchange) -> Vec<OrderSeq> {
 pub fn check(ex: &Exchange, armed_before: &[OrderSeq], n_orders_before: usize, max_taker_ppm: i128) {
     for o in ex.orders.iter().filter(|o| o.is_armed()) {
         assert!(o.seq as usize >= n_orders_before || armed_before.contains(&o.seq), "order {} armed again", o.seq);
-        assert_eq!(o.filled, 0, "armed order {} has fills", o.seq);
+        assert_eq!(o.filled(), 0, "armed order {} has fills", o.seq);
         let on_book =
             ex.books[o.req.pair as usize].levels(o.req.side).any(|(_, l)| ex.books[o.req.pair as usize].queue(l).any(|s| s == o.seq));
         assert!(!on_book, "armed order {} is on the book", o.seq);
         if o.req.side == Side::Sell {
             let fee = if o.req.fee_in_base { calamari::money::div_ceil(o.req.volume * max_taker_ppm, PPM) } else { 0 };
-            assert_eq!(o.hold_remaining, o.req.volume + fee, "armed sell {} holds", o.seq);
+            assert_eq!(o.hold_remaining(), o.req.volume + fee, "armed sell {} holds", o.seq);
         } else {
             // A buy holds its order at the limit (or, for the market kinds, the trigger): exactly
             // for fixed triggers, at least what the current one needs for trailing ones (their
@@ -167,9 +167,9 @@ pub fn check(ex: &Exchange, armed_before: &[OrderSeq], n_orders_before: usize, m
             let at = if o.req.kind.has_limit2() { limit } else { stop };
             let (_, need) = ex.hold_for(&o.req, at, o.req.volume);
             if o.req.kind.is_trailing() {
-                assert!(o.hold_remaining >= need, "armed trailing buy {} holds {} < {need}", o.seq, o.hold_remaining);
+                assert!(o.hold_remaining() >= need, "armed trailing buy {} holds {} < {need}", o.seq, o.hold_remaining());
             } else {
-                assert_eq!(o.hold_remaining, need, "armed buy {} holds", o.seq);
+                assert_eq!(o.hold_remaining(), need, "armed buy {} holds", o.seq);
             }
         }
     }
@@ -177,7 +177,7 @@ pub fn check(ex: &Exchange, armed_before: &[OrderSeq], n_orders_before: usize, m
     for o in &all_orders(ex) {
         if let Some(st) = o.stop() {
             if st.armed && !o.is_open() {
-                assert!(o.filled == 0, "canceled armed order {} traded", o.seq);
+                assert!(o.filled() == 0, "canceled armed order {} traded", o.seq);
             }
         }
     }

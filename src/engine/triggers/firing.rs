@@ -62,8 +62,8 @@ impl Exchange {
             return;
         }
         o.req.price = limit;
-        let (account, asset, held) = (o.req.account, o.hold_asset, o.hold_remaining);
-        o.hold_remaining = 0;
+        let (account, asset, held) = (o.req.account, o.hold_asset, o.hold_remaining());
+        o.set_hold_remaining(0);
         self.accounts[account as usize].holds[asset as usize] -= held;
         let req = self.orders[seq as usize].req.clone();
         let remaining = self.orders[seq as usize].remaining();
@@ -83,7 +83,7 @@ impl Exchange {
         }
         let o = &mut self.orders[seq as usize];
         o.hold_asset = asset;
-        o.hold_remaining = hold;
+        o.set_hold_remaining(hold);
         self.accounts[account as usize].holds[asset as usize] += hold;
         self.execute(seq, exec_limit, t);
     }
@@ -94,10 +94,10 @@ impl Exchange {
     fn place_close(&mut self, parent: OrderSeq, t: u64) {
         let p = &self.orders[parent as usize];
         let Some(close) = p.close().clone() else { return };
-        if p.filled <= 0 {
+        if p.filled() <= 0 {
             return;
         }
-        let avg = div_round_half_up(p.exact_cost, p.filled) as u64;
+        let avg = div_round_half_up(p.exact_cost(), p.filled()) as u64;
         let base = if p.req.kind.is_market() || p.req.price == 0 { avg } else { p.req.price };
         let req = NewOrder {
             kind: close.kind,
@@ -106,7 +106,7 @@ impl Exchange {
             price_offset: close.price_offset,
             price2_offset: close.price2_offset,
             trigger: p.req.trigger,
-            ..NewOrder::limit(p.req.account, p.req.pair, p.req.side.opposite(), close.price, p.filled)
+            ..NewOrder::limit(p.req.account, p.req.pair, p.req.side.opposite(), close.price, p.filled())
         };
         let placed =
             self.resolve_prices(&req, base).and_then(|r| if r.kind.is_triggered() { self.arm(r, t) } else { self.place_order(&r, t) });

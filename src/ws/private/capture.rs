@@ -312,7 +312,7 @@ fn events(
         // The order's fills in this batch; its totals before them are its totals less them.
         let new_fills: Vec<&TradeRecord> = batch_trades.iter().filter(|t| t.order == seq).copied().collect();
         let first = o.trades().len() - new_fills.len();
-        let (mut cq, mut cc) = (o.filled, o.cost_cd);
+        let (mut cq, mut cc) = (o.filled(), o.cost_cd());
         for tr in &new_fills {
             cq -= tr.volume;
             cc -= tr.cost_cd;

@@ -22,7 +22,7 @@ pub fn number(text: String) -> Value {
 pub fn order_status(o: &Order) -> &'static str {
     match o.status {
         Status::Pending => "pending_new",
-        Status::Open if o.filled > 0 => "partially_filled",
+        Status::Open if o.filled() > 0 => "partially_filled",
         Status::Open => "new",
         Status::Closed => "filled",
         Status::Canceled => "canceled",
@@ -56,10 +56,10 @@ fn head(ex: &Exchange, o: &Order, exec_type: &str, ts: u64) -> Map<String, Value
 
 fn totals(ex: &Exchange, o: &Order, m: &mut Map<String, Value>) {
     let pair = ex.markets.pair(o.req.pair);
-    m.insert("cum_qty".into(), number(num(o.filled, pair.base_decimals)));
-    m.insert("cum_cost".into(), number(num(o.cost_cd, pair.cost_decimals)));
-    m.insert("avg_price".into(), avg(pair, o.cost_cd, o.filled));
-    m.insert("fee_usd_equiv".into(), fee_value(pair, o.req.fee_in_base, o.fee_cd));
+    m.insert("cum_qty".into(), number(num(o.filled(), pair.base_decimals)));
+    m.insert("cum_cost".into(), number(num(o.cost_cd(), pair.cost_decimals)));
+    m.insert("avg_price".into(), avg(pair, o.cost_cd(), o.filled()));
+    m.insert("fee_usd_equiv".into(), fee_value(pair, o.req.fee_in_base, o.fee_cd()));
 }
 
 /// The trigger block of a stop or take-profit order.
@@ -193,7 +193,7 @@ pub fn amended(ex: &Exchange, o: &Order, record: usize, fills: usize, ts: u64) -
 /// less those.
 fn totals_at(ex: &Exchange, o: &Order, fills: usize, m: &mut Map<String, Value>) {
     let pair = ex.markets.pair(o.req.pair);
-    let (mut q, mut c) = (o.filled, o.cost_cd);
+    let (mut q, mut c) = (o.filled(), o.cost_cd());
     let batch: Vec<_> = ex.history_out.trades.iter().filter(|t| t.order == o.seq).collect();
     let first = o.trades().len() - batch.len();
     for (j, tr) in batch.iter().enumerate() {
