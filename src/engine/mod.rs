@@ -39,6 +39,7 @@ pub mod orders;
 pub mod outbox;
 mod queue;
 mod record;
+mod seq_index;
 pub mod status;
 pub mod timers;
 pub mod trailing;

@@ -5,20 +5,21 @@
 //! order that closed.
 //!
 //! Storage is a slab: the orders in one dense vector (a removal moves the last one into the
-//! hole) and a map from sequence to slot, so a lookup is one hash and no order is allocated on
-//! its own. The slots' order depends on the removals' history, so everything that walks the
-//! orders (`iter`, the checkpoint, the digest) walks them by sequence: a restored state and the
+//! hole) and an index from sequence to slot (`seq_index`: pages of slots by sequence, no
+//! hashing), so a lookup is two array reads and no order is allocated on its own. The slots'
+//! order depends on the removals' history, so everything that walks the orders (`iter`, the
+//! checkpoint, the digest) walks them by sequence, through the index: a restored state and the
 //! live one are the same state.
 
 use super::order::{Order, OrderSeq};
-use rustc_hash::FxHashMap;
+use super::seq_index::SeqIndex;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::ops::{Index, IndexMut};
 
 #[derive(Default)]
 pub struct Orders {
     slots: Vec<Order>,
-    slot_of: FxHashMap<OrderSeq, u32>,
+    slot_of: SeqIndex,
     next: OrderSeq,
 }
 
@@ -32,25 +33,26 @@ impl Orders {
     pub fn push(&mut self, order: Order) {
         assert_eq!(order.seq, self.next, "orders are added in sequence");
         self.next += 1;
-        self.slot_of.insert(order.seq, self.slots.len() as u32);
+        let slot = u32::try_from(self.slots.len()).expect("fewer than 2^32 orders held");
+        self.slot_of.insert(order.seq, slot);
         self.slots.push(order);
     }
 
     /// The order with this sequence, if it is not final (or closed during the current command).
     pub fn get(&self, seq: usize) -> Option<&Order> {
-        self.slot_of.get(&(seq as OrderSeq)).map(|s| &self.slots[*s as usize])
+        self.slot_of.get(seq as OrderSeq).map(|s| &self.slots[s as usize])
     }
 
     pub fn get_mut(&mut self, seq: usize) -> Option<&mut Order> {
-        self.slot_of.get(&(seq as OrderSeq)).map(|s| &mut self.slots[*s as usize])
+        self.slot_of.get(seq as OrderSeq).map(|s| &mut self.slots[s as usize])
     }
 
     /// Takes an order out (it closed and was emitted).
     pub fn remove(&mut self, seq: OrderSeq) -> Option<Order> {
-        let slot = self.slot_of.remove(&seq)? as usize;
+        let slot = self.slot_of.remove(seq, self.next)? as usize;
         let o = self.slots.swap_remove(slot);
         if let Some(moved) = self.slots.get(slot) {
-            self.slot_of.insert(moved.seq, slot as u32);
+            self.slot_of.set(moved.seq, slot as u32);
         }
         Some(o)
     }
@@ -64,11 +66,10 @@ impl Orders {
         self.slots.is_empty()
     }
 
-    /// The orders by sequence (sorts: for checks, the digest and checkpoints, not hot paths).
+    /// The orders by sequence (through the index's pages: for checks, the digest and
+    /// checkpoints, not hot paths).
     pub fn iter(&self) -> impl Iterator<Item = &Order> {
-        let mut by_seq: Vec<&Order> = self.slots.iter().collect();
-        by_seq.sort_unstable_by_key(|o| o.seq);
-        by_seq.into_iter()
+        self.slot_of.slots().map(|s| &self.slots[s as usize])
     }
 }
 
@@ -122,12 +123,13 @@ impl Serialize for Orders {
 impl<'de> Deserialize<'de> for Orders {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let r = In::deserialize(d)?;
-        let mut o = Orders { slots: Vec::with_capacity(r.orders.len()), slot_of: FxHashMap::default(), next: r.next };
-        o.slot_of.reserve(r.orders.len());
+        let mut o = Orders { slots: Vec::with_capacity(r.orders.len()), slot_of: SeqIndex::default(), next: r.next };
+        let mut last = None;
         for order in r.orders {
-            if order.seq >= r.next || o.slot_of.contains_key(&order.seq) {
+            if order.seq >= r.next || last.is_some_and(|l| order.seq <= l) {
                 return Err(serde::de::Error::custom(format!("order {} out of place (next {})", order.seq, r.next)));
             }
+            last = Some(order.seq);
             o.slot_of.insert(order.seq, o.slots.len() as u32);
             o.slots.push(order);
         }

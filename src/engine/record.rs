@@ -94,8 +94,9 @@ pub struct Order {
     /// does not fit in an i64 is `WIDE` here and kept exactly in the extras (`amount`).
     amt: [i64; AMOUNTS],
     /// Index into the exchange's trade records of each fill of this order (inline, not with the
-    /// extras: most orders that trade would need the extras for it alone).
-    pub trades: Vec<u32>,
+    /// extras: most orders that trade would need the extras for it alone; a `ThinVec`, one
+    /// pointer and no allocation until the first fill, its length and capacity in its buffer).
+    pub trades: thin_vec::ThinVec<u32>,
     /// The price the order may trade to, as its hold was reserved (a market buy's worst ask at
     /// placement; what a scheduled market buy is protected at when it starts).
     pub held_limit: u64,
@@ -119,7 +120,7 @@ impl Order {
             open_ns,
             close_ns: 0,
             amt: [0; AMOUNTS],
-            trades: Vec::new(),
+            trades: thin_vec::ThinVec::new(),
             held_limit: 0,
             extras: None,
             qslot: super::queue::NIL,
@@ -450,7 +451,7 @@ mod wide {
                 fee_cd: o.fee_cd(),
                 hold_asset: o.hold_asset,
                 hold_remaining: o.hold_remaining(),
-                trades: o.trades.clone(),
+                trades: o.trades.to_vec(),
                 stop: o.stop().cloned(),
                 parent: o.parent(),
                 shown: o.shown(),
@@ -475,7 +476,7 @@ mod wide {
                 fee_cd: w.fee_cd,
                 hold_remaining: w.hold_remaining,
             });
-            o.trades = w.trades;
+            o.trades = w.trades.into();
             o.held_limit = w.held_limit;
             if let Some(stop) = w.stop {
                 o.set_stop(stop);
@@ -547,7 +548,7 @@ mod tests {
         assert_eq!(back.new_order(), req);
         assert_eq!((back.cl_ord_id(), back.shown(), back.book_volume()), (Some("c"), 3, 3));
         assert!(format!("{o:?}").starts_with("Order { seq: 2, req: NewOrder { account: 5,"));
-        assert!(std::mem::size_of::<Order>() <= 208, "{}", std::mem::size_of::<Order>());
+        assert!(std::mem::size_of::<Order>() <= 192, "{}", std::mem::size_of::<Order>());
     }
 
     #[test]

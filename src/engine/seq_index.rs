@@ -1,0 +1,161 @@
+//! The orders' index from sequence to slot (`engine::orders`), without hashing: sequences are
+//! handed out densely and in increasing order, so the slots are kept in pages of `PAGE`
+//! consecutive sequences, one `u32` each, and a lookup is two array reads. A page goes once
+//! every sequence in it was handed out and none of its orders is held any more, so the index
+//! follows the held orders, not the history: it is four bytes per sequence of each page that
+//! still holds an order (a page that keeps one long-lived order costs `PAGE` × 4 bytes).
+//! Walking the pages in order gives the held orders by sequence, with no sort.
+
+use super::order::OrderSeq;
+use std::collections::VecDeque;
+
+/// Sequences per page.
+const PAGE: u64 = 512;
+/// No slot: a sequence whose order is not held.
+const NONE: u32 = u32::MAX;
+
+struct Page {
+    slot: [u32; PAGE as usize],
+    /// How many of `slot` are not `NONE`.
+    live: u32,
+}
+
+#[derive(Default)]
+pub struct SeqIndex {
+    /// Page `first + k` is `pages[k]`; `None` for a page emptied between two that are not.
+    pages: VecDeque<Option<Box<Page>>>,
+    first: u64,
+    len: usize,
+}
+
+impl SeqIndex {
+    /// The slot of `seq`, if it is held.
+    #[inline]
+    pub fn get(&self, seq: OrderSeq) -> Option<u32> {
+        let k = (seq / PAGE).checked_sub(self.first)?;
+        let page = self.pages.get(k as usize)?.as_deref()?;
+        let slot = page.slot[(seq % PAGE) as usize];
+        (slot != NONE).then_some(slot)
+    }
+
+    /// Points a held `seq` at another slot (its order moved); false if it is not held.
+    #[inline]
+    pub fn set(&mut self, seq: OrderSeq, slot: u32) -> bool {
+        match self.entry(seq) {
+            Some(e) if *e != NONE => {
+                *e = slot;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn entry(&mut self, seq: OrderSeq) -> Option<&mut u32> {
+        let k = (seq / PAGE).checked_sub(self.first)?;
+        let page = self.pages.get_mut(k as usize)?.as_deref_mut()?;
+        Some(&mut page.slot[(seq % PAGE) as usize])
+    }
+
+    /// Adds `seq` at `slot`; `seq` must be above every sequence added before.
+    pub fn insert(&mut self, seq: OrderSeq, slot: u32) {
+        debug_assert!(slot != NONE);
+        let page = seq / PAGE;
+        if self.pages.is_empty() {
+            self.first = page;
+        }
+        assert!(page >= self.first, "sequences are added in increasing order");
+        while self.first + self.pages.len() as u64 <= page {
+            self.pages.push_back(None);
+        }
+        let p = self.pages[(page - self.first) as usize].get_or_insert_with(|| Box::new(Page { slot: [NONE; PAGE as usize], live: 0 }));
+        let e = &mut p.slot[(seq % PAGE) as usize];
+        assert_eq!(*e, NONE, "order {seq} added twice");
+        *e = slot;
+        p.live += 1;
+        self.len += 1;
+    }
+
+    /// Takes `seq` out, returning its slot; `next` is the next sequence to be handed out (a page
+    /// below it that holds nothing any more is freed).
+    pub fn remove(&mut self, seq: OrderSeq, next: OrderSeq) -> Option<u32> {
+        let page = seq / PAGE;
+        let k = page.checked_sub(self.first)? as usize;
+        let p = self.pages.get_mut(k)?.as_deref_mut()?;
+        let slot = std::mem::replace(&mut p.slot[(seq % PAGE) as usize], NONE);
+        if slot == NONE {
+            return None;
+        }
+        p.live -= 1;
+        self.len -= 1;
+        if p.live == 0 && (page + 1) * PAGE <= next {
+            self.pages[k] = None;
+            while let Some(None) = self.pages.front() {
+                self.pages.pop_front();
+                self.first += 1;
+            }
+            while let Some(None) = self.pages.back() {
+                self.pages.pop_back();
+            }
+        }
+        Some(slot)
+    }
+
+    /// How many sequences are held.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The held slots by sequence.
+    pub fn slots(&self) -> impl Iterator<Item = u32> + '_ {
+        self.pages.iter().flatten().flat_map(|p| p.slot.iter().copied().filter(|s| *s != NONE))
+    }
+
+    /// Pages allocated (for tests).
+    #[cfg(test)]
+    fn pages(&self) -> usize {
+        self.pages.iter().flatten().count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_moves_removals_and_pages_freed_once_used_up() {
+        let mut ix = SeqIndex::default();
+        let n = 3 * PAGE + 7;
+        for seq in 1..n {
+            ix.insert(seq, seq as u32 * 2);
+        }
+        assert_eq!((ix.len(), ix.pages()), ((n - 1) as usize, 4));
+        assert_eq!((ix.get(0), ix.get(5), ix.get(n)), (None, Some(10), None));
+        assert!(ix.set(5, 99) && ix.get(5) == Some(99));
+        assert_eq!(ix.remove(5, n), Some(99));
+        assert_eq!((ix.get(5), ix.remove(5, n), ix.set(5, 1)), (None, None, false));
+        // The first page empties: it goes; one long-lived order keeps the second.
+        for seq in 1..PAGE {
+            ix.remove(seq, n);
+        }
+        for seq in PAGE..2 * PAGE - 1 {
+            ix.remove(seq, n);
+        }
+        assert_eq!((ix.pages(), ix.first), (3, 1));
+        assert_eq!(ix.get(2 * PAGE - 1), Some((2 * PAGE - 1) as u32 * 2));
+        // A page still being handed out stays even when it holds nothing.
+        for seq in 3 * PAGE..n {
+            ix.remove(seq, n);
+        }
+        assert_eq!(ix.pages(), 3);
+        ix.insert(n, 1);
+        assert_eq!(ix.get(n), Some(1));
+        let all: Vec<u32> = ix.slots().collect();
+        assert_eq!(all.len(), ix.len());
+        assert_eq!(all.first(), Some(&((2 * PAGE - 1) as u32 * 2)));
+        assert_eq!(all.last(), Some(&1));
+        for seq in 0..=n {
+            ix.remove(seq, n + 1);
+        }
+        assert_eq!((ix.len(), ix.pages(), ix.pages.len()), (0, 1, 1), "the page being handed out stays");
+    }
+}
