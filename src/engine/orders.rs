@@ -59,6 +59,7 @@ impl Orders {
 
     /// How many orders are held.
     pub fn len(&self) -> usize {
+        debug_assert_eq!(self.slots.len(), self.slot_of.len());
         self.slots.len()
     }
 

@@ -193,7 +193,7 @@ pub fn extra_invariants(ex: &Exchange, n_trades: usize) {
             match o.status {
                 Status::Closed if o.req.quote_volume => assert!(o.filled() > 0, "closed viqc order {} bought nothing", o.seq),
                 Status::Closed => {
-                    assert_eq!(o.filled(), o.req.volume, "closed order {} not filled", o.seq)
+                    assert_eq!(o.filled(), { o.req.volume }, "closed order {} not filled", o.seq)
                 }
                 Status::Canceled => {
                     assert!((o.req.quote_volume || o.filled() < o.req.volume) && o.reason.is_some(), "canceled order {}", o.seq)
