@@ -180,8 +180,8 @@ fn descr_prices(o: &Order, pair: &Pair) -> (String, String) {
     };
     let p2 = match o.req.kind {
         // An offset until it fires (an amend of the fired order makes it absolute).
-        OrderKind::TrailingStopLimit => price_or_offset(pair, o.req.price2, o.price2_offset(), o.req.kind, o.req.side, true),
-        k if k.has_limit2() => price(pair, o.req.price2),
+        OrderKind::TrailingStopLimit => price_or_offset(pair, o.price2(), o.price2_offset(), o.req.kind, o.req.side, true),
+        k if k.has_limit2() => price(pair, o.price2()),
         // Unset, Kraken prints "0" (not "0.0").
         _ => "0".to_string(),
     };

@@ -327,7 +327,7 @@ impl Exchange {
         if let Some(st) = o.stop_mut().filter(|_| fired_limit) {
             // A fired `-limit` stop: its limit price is the one amended.
             st.limit = new_price;
-            o.req.price2 = new_price;
+            o.set_price2(new_price);
             // An absolute limit now, also for a trailing-stop-limit's fired order.
             o.extras_mut().price2_offset = None;
         }

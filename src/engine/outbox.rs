@@ -107,15 +107,9 @@ impl HistoryCounters {
             w.put(&[o.status as u8]);
             w.put(o.reason.map_or("", |r| r.as_str()).as_bytes());
             w.put(&[0xff]);
-            for t in [
-                o.open_ns,
-                o.close_ns,
-                o.req.price,
-                o.req.price2,
-                o.held_limit,
-                o.parent().map_or(u64::MAX, |p| p),
-                o.trades().len() as u64,
-            ] {
+            for t in
+                [o.open_ns, o.close_ns, o.req.price, o.price2(), o.held_limit, o.parent().map_or(u64::MAX, |p| p), o.trades().len() as u64]
+            {
                 w.put(&t.to_le_bytes());
             }
             for a in [

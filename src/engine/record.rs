@@ -35,8 +35,6 @@ pub struct OrderReq {
     pub time_in_force: TimeInForce,
     pub self_trade: SelfTrade,
     pub userref: Option<i32>,
-    /// `*-limit`: the limit price once triggered, in ticks (0 otherwise or while relative).
-    pub price2: u64,
     pub trigger: Trigger,
     /// `viqc` (see [`NewOrder::quote_volume`]).
     pub quote_volume: bool,
@@ -46,6 +44,9 @@ pub struct OrderReq {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OrderExtras {
     pub cl_ord_id: Option<String>,
+    /// `*-limit`: the limit price once triggered, in ticks (0 otherwise or while relative;
+    /// only the triggered kinds have one, and they have extras anyway: their trigger state).
+    pub price2: u64,
     pub price_offset: Option<Offset>,
     pub price2_offset: Option<Offset>,
     pub close: Option<CloseOrder>,
@@ -71,6 +72,7 @@ impl OrderExtras {
 
 static NO_EXTRAS: OrderExtras = OrderExtras {
     cl_ord_id: None,
+    price2: 0,
     price_offset: None,
     price2_offset: None,
     close: None,
@@ -135,11 +137,23 @@ impl Order {
     /// Replaces the request (an amend or a requote in place); the rare state is kept.
     pub fn set_request(&mut self, req: NewOrder) {
         self.req = hot(&req);
-        let NewOrder { cl_ord_id, price_offset, price2_offset, close, display_volume, expire_ns, start_ns, .. } = req;
+        let NewOrder { cl_ord_id, price2, price_offset, price2_offset, close, display_volume, expire_ns, start_ns, .. } = req;
         let (stop, parent, shown) = (self.stop().cloned(), self.parent(), self.shown());
         let wide = self.extras.as_mut().and_then(|x| x.wide.take());
-        let x =
-            OrderExtras { cl_ord_id, price_offset, price2_offset, close, display_volume, expire_ns, start_ns, stop, parent, shown, wide };
+        let x = OrderExtras {
+            cl_ord_id,
+            price2,
+            price_offset,
+            price2_offset,
+            close,
+            display_volume,
+            expire_ns,
+            start_ns,
+            stop,
+            parent,
+            shown,
+            wide,
+        };
         self.extras = (!x.is_empty()).then(|| Box::new(x));
     }
 
@@ -160,7 +174,7 @@ impl Order {
             self_trade: r.self_trade,
             userref: r.userref,
             cl_ord_id: x.and_then(|x| x.cl_ord_id.clone()),
-            price2: r.price2,
+            price2: self.price2(),
             trigger: r.trigger,
             price_offset: self.price_offset(),
             price2_offset: self.price2_offset(),
@@ -179,6 +193,15 @@ impl Order {
 
     pub fn cl_ord_id(&self) -> Option<&str> {
         self.extras.as_ref()?.cl_ord_id.as_deref()
+    }
+    /// `*-limit`: the limit price once triggered, in ticks (0 otherwise or while relative).
+    pub fn price2(&self) -> u64 {
+        self.extras.as_ref().map_or(0, |x| x.price2)
+    }
+    pub fn set_price2(&mut self, price2: u64) {
+        if price2 != 0 || self.extras.is_some() {
+            self.extras_mut().price2 = price2;
+        }
     }
     pub fn price_offset(&self) -> Option<Offset> {
         self.extras.as_ref()?.price_offset
@@ -400,7 +423,6 @@ fn hot(r: &NewOrder) -> OrderReq {
         time_in_force: r.time_in_force,
         self_trade: r.self_trade,
         userref: r.userref,
-        price2: r.price2,
         trigger: r.trigger,
         quote_volume: r.quote_volume,
     }
@@ -550,7 +572,7 @@ mod tests {
         assert_eq!(back.new_order(), req);
         assert_eq!((back.cl_ord_id(), back.shown(), back.book_volume()), (Some("c"), 3, 3));
         assert!(format!("{o:?}").starts_with("Order { seq: 2, req: NewOrder { account: 5,"));
-        assert!(std::mem::size_of::<Order>() <= 176, "{}", std::mem::size_of::<Order>());
+        assert!(std::mem::size_of::<Order>() <= 168, "{}", std::mem::size_of::<Order>());
     }
 
     #[test]

@@ -89,7 +89,7 @@ pub fn full(ex: &Exchange, sym: &Sym, o: &Order, exec_type: &str, ts: u64) -> Va
     m.insert("order_qty".into(), number(num(o.req.volume, pair.base_decimals)));
     let limit = match o.req.kind {
         OrderKind::Limit | OrderKind::Iceberg => Some(o.req.price),
-        k if k.has_limit2() => Some(o.req.price2),
+        k if k.has_limit2() => Some(o.price2()),
         _ => None,
     };
     if let Some(l) = limit {
@@ -170,7 +170,7 @@ pub fn amended(ex: &Exchange, o: &Order, record: usize, fills: usize, ts: u64) -
     m.insert("order_qty".into(), number(num(rec.map_or(o.req.volume, |r| r.order_qty), pair.base_decimals)));
     let limit = match o.req.kind {
         OrderKind::Limit | OrderKind::Iceberg => Some(rec.map_or(o.req.price, |r| r.limit_price)),
-        k if k.has_limit2() => Some(o.req.price2),
+        k if k.has_limit2() => Some(o.price2()),
         _ => None,
     };
     if let Some(l) = limit {
