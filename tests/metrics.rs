@@ -198,5 +198,7 @@ fn history_flushes_are_counted_and_the_lag_drains_on_a_read() {
     assert_eq!(value(&after, "calamari_history_rows_total") - value(&before, "calamari_history_rows_total"), 1.0, "the closed order");
     assert_eq!(value(&after, "calamari_history_flush_duration_seconds_count"), value(&after, "calamari_history_flushes_total"));
     assert!(value(&after, "calamari_history_flush_duration_seconds_sum") > 0.0);
+    // Between these requests the storage thread waited for work, and counted it.
+    assert!(value(&after, "calamari_storage_wait_seconds_total") > value(&before, "calamari_storage_wait_seconds_total"));
     s.assert_no_panics();
 }

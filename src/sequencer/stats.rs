@@ -22,6 +22,9 @@ pub struct SequencerStats {
     /// Batches the storage thread has made durable (the engine thread waits on it before an
     /// executions snapshot reads the history tables).
     pub durable_batches: AtomicU64,
+    /// Nanoseconds the storage thread waited for a batch (idle); the rest of its time is commits,
+    /// history flushes and handing out what each batch made durable.
+    pub storage_wait_ns: AtomicU64,
     /// History flushes made (`history_buffer`), the rows they wrote and their durations.
     pub history_flushes: AtomicU64,
     pub history_rows: AtomicU64,
@@ -52,6 +55,7 @@ impl Default for SequencerStats {
             storage_running: AtomicBool::new(true),
             storage_failed: AtomicBool::new(false),
             durable_batches: AtomicU64::new(0),
+            storage_wait_ns: AtomicU64::new(0),
             history_flushes: AtomicU64::new(0),
             history_rows: AtomicU64::new(0),
             history_flush_seconds: Histogram::new(crate::telemetry::SECONDS_BUCKETS),

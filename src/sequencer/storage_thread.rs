@@ -1,7 +1,8 @@
 //! The storage thread: makes each batch durable (its log records, with whatever batches queued
 //! up meanwhile, in one synced transaction: group commit), then shows the batch to the REST
 //! market view and the WebSocket publishers, and only then releases its replies. The batch's
-//! history rows wait in `history_buffer` and are written in a later flush.
+//! history rows wait in `history_buffer` and are written in a later flush, after the replies of
+//! the batch during which it fell due (a flush never delays an acknowledgement already made).
 
 use super::history_buffer::HistoryBuffer;
 use super::{Batch, MarketSink, OnStorageFailure, Pending, RunningFlag, SequencerStats};
@@ -27,7 +28,7 @@ pub(super) fn storage_loop(
     loop {
         let first = match carried.take() {
             Some(b) => b,
-            None => match wake.recv_until(&batches, buffer.deadline(mark), &|| mark.is_wanted()) {
+            None => match timed(&stats.storage_wait_ns, || wake.recv_until(&batches, buffer.deadline(mark), &|| mark.is_wanted())) {
                 Ok(Some(b)) => b,
                 Ok(None) => {
                     // A flush is due (time) or a history reader waits.
@@ -100,8 +101,9 @@ pub(super) fn storage_loop(
         }
         balances.set_next_due(next_due_ns);
         buffer.push(received, if replace_log { Default::default() } else { history }, mark);
-        // A control batch's own rows go in at once (a snapshot copies them).
-        if buffer.due(mark) || control {
+        // A control batch's own rows go in at once (a snapshot copies them); a flush due by time
+        // or size waits until this batch's replies are out.
+        if control {
             if let Err(e) = buffer.flush(log.as_mut(), &stats) {
                 return fail(e, &stats, on_failure, (replies, carried), &batches);
             }
@@ -127,11 +129,24 @@ pub(super) fn storage_loop(
         for reply in replies {
             reply();
         }
+        if buffer.due(mark) {
+            if let Err(e) = buffer.flush(log.as_mut(), &stats) {
+                return fail(e, &stats, on_failure, (Vec::new(), carried), &batches);
+            }
+        }
     }
     // The graceful end: every acknowledged batch's rows are written before the thread ends.
     if let Err(e) = buffer.flush(log.as_mut(), &stats) {
         fail(e, &stats, on_failure, (Vec::new(), None), &batches);
     }
+}
+
+/// Runs `f`, adding the nanoseconds it took to `total` (the storage thread's wait for work).
+fn timed<T>(total: &std::sync::atomic::AtomicU64, f: impl FnOnce() -> T) -> T {
+    let started = std::time::Instant::now();
+    let out = f();
+    total.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    out
 }
 
 /// A failed commit or history flush: nothing more is acknowledged (abort, or stop serving).

@@ -179,6 +179,13 @@ impl Collector for LiveValues {
         counter("calamari_lockouts", "Temporary lockouts started", load(&st.lockouts_started))?;
         counter("calamari_locked_out_refused", "Calls refused with EGeneral:Temporary lockout", load(&st.locked_refused))?;
         counter("calamari_throttled", "Calls refused with EService:Throttled", load(&st.throttled))?;
+        let c = ConstCounter::new(load(&seq.storage_wait_ns) as f64 / 1e9);
+        c.encode(encoder.encode_descriptor(
+            "calamari_storage_wait_seconds",
+            "Time the storage thread waited for work (idle); the rest is commits, history flushes, replies",
+            None,
+            c.metric_type(),
+        )?)?;
         let mut gauge = |name: &str, help: &str, v: i64| -> Result<(), std::fmt::Error> {
             let g = ConstGauge::new(v);
             g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)
