@@ -1,8 +1,7 @@
 //! The storage thread: makes each batch durable (its log records, with whatever batches queued
 //! up meanwhile, in one synced transaction: group commit), then shows the batch to the REST
 //! market view and the WebSocket publishers, and only then releases its replies. The batch's
-//! history rows wait in `history_buffer` and are written in a later flush, after the replies of
-//! the batch during which it fell due (a flush never delays an acknowledgement already made).
+//! history rows wait in `history_buffer` and are written in a later flush.
 
 use super::history_buffer::HistoryBuffer;
 use super::{Batch, MarketSink, OnStorageFailure, Pending, RunningFlag, SequencerStats};
@@ -101,9 +100,8 @@ pub(super) fn storage_loop(
         }
         balances.set_next_due(next_due_ns);
         buffer.push(received, if replace_log { Default::default() } else { history }, mark);
-        // A control batch's own rows go in at once (a snapshot copies them); a flush due by time
-        // or size waits until this batch's replies are out.
-        if control {
+        // A control batch's own rows go in at once (a snapshot copies them).
+        if buffer.due(mark) || control {
             if let Err(e) = buffer.flush(log.as_mut(), &stats) {
                 return fail(e, &stats, on_failure, (replies, carried), &batches);
             }
@@ -128,11 +126,6 @@ pub(super) fn storage_loop(
         stats.durable_batches.store(received, Ordering::SeqCst);
         for reply in replies {
             reply();
-        }
-        if buffer.due(mark) {
-            if let Err(e) = buffer.flush(log.as_mut(), &stats) {
-                return fail(e, &stats, on_failure, (Vec::new(), carried), &batches);
-            }
         }
     }
     // The graceful end: every acknowledged batch's rows are written before the thread ends.
