@@ -90,7 +90,8 @@ fn build(dir: &Path, n: u64, tail: u64) -> (f64, f64) {
     let started = Instant::now();
     let mut written = out.len() as u64;
     // With the history the commands emitted, as the server's storage thread writes them.
-    log.append_with_history(&out, &std::mem::take(&mut g.ex.history_out)).unwrap();
+    log.append(&out).unwrap();
+    log.write_history(&std::mem::take(&mut g.ex.history_out)).unwrap();
     let mut checkpoint_s = 0.0;
     while written < n {
         out.clear();
@@ -98,7 +99,8 @@ fn build(dir: &Path, n: u64, tail: u64) -> (f64, f64) {
             g.step(&mut out);
         }
         written += out.len() as u64;
-        log.append_with_history(&out, &std::mem::take(&mut g.ex.history_out)).unwrap();
+        log.append(&out).unwrap();
+        log.write_history(&std::mem::take(&mut g.ex.history_out)).unwrap();
         if written >= n - tail && checkpoint_s == 0.0 {
             let t = Instant::now();
             let w = calamari::recovery::checkpoint::build(dir, markets.clone(), SEED, 2).unwrap().unwrap();

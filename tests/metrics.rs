@@ -172,3 +172,33 @@ fn a_panic_on_the_engine_thread_is_counted_and_health_says_unavailable() {
     assert_eq!(err(&s.public("Depth", "pair=XBTUSD")), "EService:Unavailable");
     ok(&s.public("Time", ""));
 }
+
+#[test]
+fn history_flushes_are_counted_and_the_lag_drains_on_a_read() {
+    // No flush by time or size: the rows wait until a history read asks for them.
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("lazy.toml");
+    std::fs::write(&cfg, "[storage]\nhistory_flush_ms = 100000000\nhistory_flush_rows = 100000000\n").unwrap();
+    let s = Server::start_with(&["--config", cfg.to_str().unwrap()], &[]);
+    let demo = s.demo.clone().unwrap();
+    ok(&s.private(&demo, "Ledgers", &[]));
+    let before = s.metrics();
+    assert_eq!(value(&before, "calamari_history_lag_batches"), 0.0, "a read leaves nothing unwritten");
+    // One order placed and canceled: one closed order, no trade, no ledger entry.
+    let buy = [("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "50000"), ("volume", "0.01")];
+    let txid = ok(&s.private(&demo, "AddOrder", &buy))["txid"][0].as_str().unwrap().to_string();
+    ok(&s.private(&demo, "CancelOrder", &[("txid", &txid)]));
+    let waiting = s.metrics();
+    assert_eq!(value(&waiting, "calamari_history_lag_batches"), 1.0, "the cancel's batch (the order's had no row)");
+    assert_eq!(value(&waiting, "calamari_history_flushes_total"), value(&before, "calamari_history_flushes_total"));
+    ok(&s.private(&demo, "ClosedOrders", &[]));
+    let after = s.metrics();
+    assert_eq!(value(&after, "calamari_history_lag_batches"), 0.0);
+    assert_eq!(value(&after, "calamari_history_flushes_total") - value(&before, "calamari_history_flushes_total"), 1.0);
+    assert_eq!(value(&after, "calamari_history_rows_total") - value(&before, "calamari_history_rows_total"), 1.0, "the closed order");
+    assert_eq!(value(&after, "calamari_history_flush_duration_seconds_count"), value(&after, "calamari_history_flushes_total"));
+    assert!(value(&after, "calamari_history_flush_duration_seconds_sum") > 0.0);
+    // Between these requests the storage thread waited for work, and counted it.
+    assert!(value(&after, "calamari_storage_wait_seconds_total") > value(&before, "calamari_storage_wait_seconds_total"));
+    s.assert_no_panics();
+}

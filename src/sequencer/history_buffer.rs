@@ -6,6 +6,7 @@
 //! reader asks (`storage::history_mark`). Writing many batches' rows at once rewrites each
 //! account's index pages once per flush instead of once per commit (BENCHMARKS §4).
 
+use super::SequencerStats;
 use crate::engine::outbox::HistoryOut;
 use crate::storage::history_mark::HistoryMark;
 use crate::storage::{CommandLog, StorageError};
@@ -23,14 +24,17 @@ pub(super) struct HistoryBuffer {
 }
 
 impl HistoryBuffer {
-    /// Takes an acknowledged batch's rows (batch number `n`).
-    pub(super) fn push(&mut self, n: u64, h: HistoryOut) {
+    /// Takes an acknowledged batch's rows (batch number `n`). With no row waiting after it, the
+    /// batch's rows (none) are written already: the watermark moves at once.
+    pub(super) fn push(&mut self, n: u64, h: HistoryOut, mark: &HistoryMark) {
         self.upto = n;
         let rows = h.trades.len() + h.ledger.len() + h.closed_orders.len();
         if rows > 0 {
             self.out.extend(h);
             self.rows += rows;
             self.since.get_or_insert_with(Instant::now);
+        } else if self.rows == 0 {
+            mark.written(n);
         }
     }
 
@@ -44,11 +48,17 @@ impl HistoryBuffer {
         self.rows >= mark.flush_rows.load(Ordering::Relaxed) || self.deadline(mark).is_some_and(|d| Instant::now() >= d) || mark.is_wanted()
     }
 
-    /// Writes the waiting rows (if any) and tells the readers how far the rows go.
-    pub(super) fn flush(&mut self, log: &mut dyn CommandLog, mark: &HistoryMark) -> Result<(), StorageError> {
+    /// Writes the waiting rows (if any) and tells the readers how far the rows go; counted in
+    /// `stats` (`/metrics`: flushes, rows, seconds).
+    pub(super) fn flush(&mut self, log: &mut dyn CommandLog, stats: &SequencerStats) -> Result<(), StorageError> {
+        let mark = &*stats.history_mark;
         mark.take_wanted();
         if self.rows > 0 {
+            let started = Instant::now();
             log.write_history(&self.out)?;
+            stats.history_flush_seconds.observe(started.elapsed().as_secs_f64());
+            stats.history_flushes.fetch_add(1, Ordering::Relaxed);
+            stats.history_rows.fetch_add(self.rows as u64, Ordering::Relaxed);
             self.out = HistoryOut::default();
             self.rows = 0;
             self.since = None;

@@ -1,5 +1,5 @@
-//! The sequencer's counters (queue depth, commits, commit sizes and times, whether its threads
-//! still run), read by `/metrics` and the benchmarks.
+//! The sequencer's counters (queue depth, commits, commit sizes and times, history flushes and
+//! their lag, whether its threads still run), read by `/metrics` and the benchmarks.
 
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -22,6 +22,14 @@ pub struct SequencerStats {
     /// Batches the storage thread has made durable (the engine thread waits on it before an
     /// executions snapshot reads the history tables).
     pub durable_batches: AtomicU64,
+    /// Nanoseconds the storage thread waited for a batch (idle); the rest of its time is commits,
+    /// history flushes and handing out what each batch made durable.
+    pub storage_wait_ns: AtomicU64,
+    /// History flushes made (`history_buffer`), the rows they wrote and their durations.
+    pub history_flushes: AtomicU64,
+    pub history_rows: AtomicU64,
+    /// Seconds per history flush (one unsynced transaction of many batches' rows).
+    pub history_flush_seconds: Histogram,
     /// How far the history rows are written behind the acknowledgements (`history_buffer`).
     pub history_mark: std::sync::Arc<crate::storage::history_mark::HistoryMark>,
 }
@@ -47,6 +55,10 @@ impl Default for SequencerStats {
             storage_running: AtomicBool::new(true),
             storage_failed: AtomicBool::new(false),
             durable_batches: AtomicU64::new(0),
+            storage_wait_ns: AtomicU64::new(0),
+            history_flushes: AtomicU64::new(0),
+            history_rows: AtomicU64::new(0),
+            history_flush_seconds: Histogram::new(crate::telemetry::SECONDS_BUCKETS),
             history_mark: Default::default(),
         }
     }

@@ -27,11 +27,11 @@ pub(super) fn storage_loop(
     loop {
         let first = match carried.take() {
             Some(b) => b,
-            None => match wake.recv_until(&batches, buffer.deadline(mark), &|| mark.is_wanted()) {
+            None => match timed(&stats.storage_wait_ns, || wake.recv_until(&batches, buffer.deadline(mark), &|| mark.is_wanted())) {
                 Ok(Some(b)) => b,
                 Ok(None) => {
                     // A flush is due (time) or a history reader waits.
-                    if let Err(e) = buffer.flush(log.as_mut(), mark) {
+                    if let Err(e) = buffer.flush(log.as_mut(), &stats) {
                         return fail(e, &stats, on_failure, (Vec::new(), None), &batches);
                     }
                     continue;
@@ -43,7 +43,7 @@ pub(super) fn storage_loop(
         let control = first.pending.has_control();
         if control {
             // The rows of what came before go in before the log is replaced or copied.
-            if let Err(e) = buffer.flush(log.as_mut(), mark) {
+            if let Err(e) = buffer.flush(log.as_mut(), &stats) {
                 return fail(e, &stats, on_failure, (first.replies, None), &batches);
             }
         }
@@ -99,10 +99,10 @@ pub(super) fn storage_loop(
             None => balances.apply(&history.ledger),
         }
         balances.set_next_due(next_due_ns);
-        buffer.push(received, if replace_log { Default::default() } else { history });
+        buffer.push(received, if replace_log { Default::default() } else { history }, mark);
         // A control batch's own rows go in at once (a snapshot copies them).
         if buffer.due(mark) || control {
-            if let Err(e) = buffer.flush(log.as_mut(), mark) {
+            if let Err(e) = buffer.flush(log.as_mut(), &stats) {
                 return fail(e, &stats, on_failure, (replies, carried), &batches);
             }
         }
@@ -129,9 +129,17 @@ pub(super) fn storage_loop(
         }
     }
     // The graceful end: every acknowledged batch's rows are written before the thread ends.
-    if let Err(e) = buffer.flush(log.as_mut(), mark) {
+    if let Err(e) = buffer.flush(log.as_mut(), &stats) {
         fail(e, &stats, on_failure, (Vec::new(), None), &batches);
     }
+}
+
+/// Runs `f`, adding the nanoseconds it took to `total` (the storage thread's wait for work).
+fn timed<T>(total: &std::sync::atomic::AtomicU64, f: impl FnOnce() -> T) -> T {
+    let started = std::time::Instant::now();
+    let out = f();
+    total.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    out
 }
 
 /// A failed commit or history flush: nothing more is acknowledged (abort, or stop serving).

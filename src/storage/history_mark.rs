@@ -29,6 +29,8 @@ pub struct HistoryMark {
 struct State {
     written: u64,
     ended: bool,
+    /// Readers waiting on the condvar (the storage thread wakes it only for them).
+    waiters: usize,
 }
 
 impl Default for HistoryMark {
@@ -65,8 +67,11 @@ impl HistoryMark {
         let mut s = self.lock();
         if n > s.written {
             s.written = n;
+            let waiters = s.waiters;
             drop(s);
-            self.cond.notify_all();
+            if waiters > 0 {
+                self.cond.notify_all();
+            }
         }
     }
 
@@ -74,6 +79,12 @@ impl HistoryMark {
     pub fn end(&self) {
         self.lock().ended = true;
         self.cond.notify_all();
+    }
+
+    /// Batches acknowledged whose rows are not written yet (`/metrics`: the watermark's lag).
+    pub fn lag(&self) -> u64 {
+        let acknowledged = self.acknowledged.load(Ordering::SeqCst);
+        acknowledged.saturating_sub(self.lock().written)
     }
 
     /// Storage thread: whether a reader asked for a flush (and clears the request).
@@ -99,7 +110,9 @@ impl HistoryMark {
                 w();
             }
             // The timeout re-sends the request should a wake-up have raced with the flush.
+            s.waiters += 1;
             s = self.cond.wait_timeout(s, Duration::from_millis(20)).unwrap_or_else(|p| p.into_inner()).0;
+            s.waiters -= 1;
         }
         Ok(())
     }

@@ -35,12 +35,6 @@ pub trait CommandLog: Send {
     /// Appends the records in one transaction and makes them durable (fsync) before returning.
     /// Records get consecutive sequence numbers.
     fn append(&mut self, records: &[Vec<u8>]) -> Result<(), StorageError>;
-    /// [`CommandLog::append`] plus the history the batch's commands emitted (`engine::outbox`),
-    /// in the same transaction. A log that keeps no history (the fault-injecting test log)
-    /// appends the records only.
-    fn append_with_history(&mut self, records: &[Vec<u8>], _history: &HistoryOut) -> Result<(), StorageError> {
-        self.append(records)
-    }
     /// Writes the history rows of records already appended, in their own transaction (not
     /// synced: the next append's sync covers it, and a replay re-emits whatever a crash lost),
     /// noting that the history is complete up to the last appended record. A log that keeps no

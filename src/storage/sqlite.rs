@@ -118,11 +118,7 @@ impl SqliteLog {
 
 impl CommandLog for SqliteLog {
     fn append(&mut self, records: &[Vec<u8>]) -> Result<(), StorageError> {
-        self.append_with_history(records, &HistoryOut::default())
-    }
-
-    fn append_with_history(&mut self, records: &[Vec<u8>], history: &HistoryOut) -> Result<(), StorageError> {
-        if records.is_empty() && history.is_empty() {
+        if records.is_empty() {
             return Ok(());
         }
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
@@ -132,7 +128,6 @@ impl CommandLog for SqliteLog {
                 stmt.execute(params![(self.next_seq + i as u64) as i64, body]).map_err(backend)?;
             }
         }
-        super::history::write(&tx, history, HistoryNext::default())?;
         tx.commit().map_err(backend)?;
         // Only after the commit: a failed append leaves the numbering where it was.
         self.next_seq += records.len() as u64;

@@ -77,6 +77,11 @@ impl Telemetry {
             ("calamari_http_request_duration_seconds", "Time from request to answer, by endpoint", latency),
             ("calamari_storage_commit_records", "Log records per group commit of the storage thread", sequencer.commit_records),
             ("calamari_storage_commit_duration_seconds", "Duration of one group commit (append and sync)", sequencer.commit_seconds),
+            (
+                "calamari_history_flush_duration_seconds",
+                "Duration of one history flush (the acknowledged batches' rows, unsynced)",
+                sequencer.history_flush_seconds
+            ),
             ("calamari_ws_refused", "WebSocket clients refused, by reason (per-address cap, attempt rate, frame too big)", ws.refused),
             ("calamari_ws_dropped", "WebSocket clients disconnected, by reason (slow client, write deadline, request rate)", ws.dropped),
         );
@@ -160,6 +165,12 @@ impl Collector for LiveValues {
         counter("calamari_panics", "Panics in this process, on any thread (must stay 0)", panics())?;
         counter("calamari_storage_commits", "Group commits made durable", load(&seq.commits))?;
         counter("calamari_committed_commands", "Commands made durable in the command log", load(&seq.committed_commands))?;
+        counter(
+            "calamari_history_flushes",
+            "History flushes (trades, ledger entries, closed orders of acknowledged batches)",
+            load(&seq.history_flushes),
+        )?;
+        counter("calamari_history_rows", "History rows written by the flushes", load(&seq.history_rows))?;
         counter("calamari_rest_rate_limited", "Private calls refused with EAPI:Rate limit exceeded", load(&st.rest_refused))?;
         counter("calamari_trading_rate_limited", "Orders and cancels refused with EOrder:Rate limit exceeded", load(&st.trading_refused))?;
         counter("calamari_open_orders_cap", "Orders refused with EOrder:Orders limit exceeded", load(&st.orders_cap_refused))?;
@@ -168,6 +179,13 @@ impl Collector for LiveValues {
         counter("calamari_lockouts", "Temporary lockouts started", load(&st.lockouts_started))?;
         counter("calamari_locked_out_refused", "Calls refused with EGeneral:Temporary lockout", load(&st.locked_refused))?;
         counter("calamari_throttled", "Calls refused with EService:Throttled", load(&st.throttled))?;
+        let c = ConstCounter::new(load(&seq.storage_wait_ns) as f64 / 1e9);
+        c.encode(encoder.encode_descriptor(
+            "calamari_storage_wait_seconds",
+            "Time the storage thread waited for work (idle); the rest is commits, history flushes, replies",
+            None,
+            c.metric_type(),
+        )?)?;
         let mut gauge = |name: &str, help: &str, v: i64| -> Result<(), std::fmt::Error> {
             let g = ConstGauge::new(v);
             g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)
@@ -176,6 +194,11 @@ impl Collector for LiveValues {
             "calamari_engine_queue_depth",
             "Jobs (commands and reads) queued for the engine thread",
             seq.queue_depth.load(Ordering::Relaxed) as i64,
+        )?;
+        gauge(
+            "calamari_history_lag_batches",
+            "Acknowledged batches whose history rows are not written yet (the history watermark's lag)",
+            seq.history_mark.lag() as i64,
         )?;
         gauge("calamari_lockouts_active", "Addresses locked out now", self.limits.lockouts(self.clock.now_us()).len() as i64)?;
         gauge("calamari_tracked_addresses", "Client addresses the limiter tracks", self.limits.tracked_addresses() as i64)?;
