@@ -65,8 +65,35 @@ pub struct OrderExtras {
 }
 
 impl OrderExtras {
+    /// Whether every part is absent (equal to `NO_EXTRAS`), checked field by field: it runs for
+    /// every order placed, and comparing with `NO_EXTRAS` compared strings and boxes.
     fn is_empty(&self) -> bool {
-        *self == NO_EXTRAS
+        let OrderExtras {
+            cl_ord_id,
+            price2,
+            price_offset,
+            price2_offset,
+            close,
+            display_volume,
+            expire_ns,
+            start_ns,
+            stop,
+            parent,
+            shown,
+            wide,
+        } = self;
+        cl_ord_id.is_none()
+            && *price2 == 0
+            && price_offset.is_none()
+            && price2_offset.is_none()
+            && close.is_none()
+            && display_volume.is_none()
+            && expire_ns.is_none()
+            && start_ns.is_none()
+            && stop.is_none()
+            && parent.is_none()
+            && *shown == 0
+            && wide.is_none()
     }
 }
 
@@ -473,6 +500,22 @@ impl<'de> serde::Deserialize<'de> for Order {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extras_are_empty_exactly_when_equal_to_none_of_them() {
+        assert!(NO_EXTRAS.is_empty());
+        let some = [
+            OrderExtras { cl_ord_id: Some("a".into()), ..NO_EXTRAS.clone() },
+            OrderExtras { price2: 1, ..NO_EXTRAS.clone() },
+            OrderExtras { expire_ns: Some(0), ..NO_EXTRAS.clone() },
+            OrderExtras { parent: Some(0), ..NO_EXTRAS.clone() },
+            OrderExtras { shown: 1, ..NO_EXTRAS.clone() },
+            OrderExtras { wide: Some(Box::default()), ..NO_EXTRAS.clone() },
+        ];
+        for x in some {
+            assert!(!x.is_empty() && x != NO_EXTRAS, "{x:?}");
+        }
+    }
 
     #[test]
     fn a_plain_limit_order_has_no_extras_and_the_wire_form_is_the_full_record() {
