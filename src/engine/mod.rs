@@ -334,12 +334,15 @@ impl Exchange {
     /// Emits the orders this command closed (once each, in the order they closed) and takes
     /// them out of the engine: from here on they are only in the history tables.
     fn emit_closed(&mut self) {
-        for seq in std::mem::take(&mut self.closing) {
+        // Taken and put back, so that its buffer is reused (most commands close an order).
+        let mut closing = std::mem::take(&mut self.closing);
+        for seq in closing.drain(..) {
             let Some(order) = self.orders.remove(seq) else { continue };
             let c = outbox::ClosedOrder { n: self.history.next_closed, order };
             self.history.closed(&c);
             self.history_out.closed_orders.push(c);
         }
+        self.closing = closing;
     }
 
     /// Replaces a pair's history (generated or imported) while it has no live trade.
