@@ -179,12 +179,14 @@ impl HistoryStore for HistoryDb {
 
 /// The `history_upto` of `data_dir`'s `history.db` for log generation `epoch`, made durable
 /// first: read, then `history.db` and its WAL fsynced (every transaction committed before the
-/// read is in one of the two files, so it survives a power cut). 0 when the file is missing or
-/// of another generation. The checkpoint thread caps its build here.
+/// read is in one of the two files, so it survives a power cut). 0 when the file is of another
+/// generation; `u64::MAX` (everything) when there is none: a log kept without history (tests,
+/// benches; a server always has the file, and a start refuses a checkpoint past the rows that
+/// survived anyway). The checkpoint thread caps its build here.
 pub fn durable_upto(data_dir: &Path, epoch: u64) -> Result<u64, StorageError> {
     let path = data_dir.join(HISTORY_FILE);
     if !path.exists() {
-        return Ok(0);
+        return Ok(u64::MAX);
     }
     let conn = connect_read_only(&path)?;
     let (upto, of) = (meta(&conn, history::UPTO_META)?.unwrap_or(0), meta(&conn, EPOCH_META)?);
