@@ -18,6 +18,16 @@ fn start(dir: &Path) -> Server {
     Server::start_in_with(dir, &["--limits", "off", "--config", cfg.to_str().unwrap()], &[])
 }
 
+/// A server on a new data directory, Alice and Bob funded, after `rounds` fills between them.
+fn traded(rounds: usize) -> (tempfile::TempDir, Server, Key, Key) {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = start(tmp.path());
+    let a = s.account("alice", "100000", "5", "all");
+    let b = s.account("bob", "100000", "5", "all");
+    trade(&s, &a, &b, rounds);
+    (tmp, s, a, b)
+}
+
 fn trade(s: &Server, a: &Key, b: &Key, rounds: usize) {
     for i in 0..rounds {
         let price = format!("{}", 50_000 + (i % 5) * 10);
@@ -64,12 +74,8 @@ fn copy_history_db(from: &Path, to: &Path) {
 
 #[test]
 fn a_deleted_history_db_is_rebuilt_also_past_a_checkpoint() {
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, mut s, a, b) = traded(6);
     let dir = tmp.path();
-    let mut s = start(dir);
-    let a = s.account("alice", "100000", "5", "all");
-    let b = s.account("bob", "100000", "5", "all");
-    trade(&s, &a, &b, 6);
     assert!(s.cli(&["log", "checkpoint"]).contains("engine checkpoint at record"));
     trade(&s, &a, &b, 3);
     let before = answers(&s, &[&a, &b]);
@@ -83,12 +89,8 @@ fn a_deleted_history_db_is_rebuilt_also_past_a_checkpoint() {
 
 #[test]
 fn a_crash_between_the_log_and_the_history_replacement_never_serves_the_old_history() {
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, mut s, a, b) = traded(2);
     let dir = tmp.path();
-    let mut s = start(dir);
-    let a = s.account("alice", "100000", "5", "all");
-    let b = s.account("bob", "100000", "5", "all");
-    trade(&s, &a, &b, 2);
     s.cli(&["snapshot", "save", "early"]);
     let early = answers(&s, &[&a, &b]);
     trade(&s, &a, &b, 5);
@@ -117,12 +119,8 @@ fn a_crash_between_the_log_and_the_history_replacement_never_serves_the_old_hist
 
 #[test]
 fn history_tables_in_calamari_db_move_to_history_db() {
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, mut s, a, b) = traded(4);
     let dir = tmp.path();
-    let mut s = start(dir);
-    let a = s.account("alice", "100000", "5", "all");
-    let b = s.account("bob", "100000", "5", "all");
-    trade(&s, &a, &b, 4);
     let before = answers(&s, &[&a, &b]);
     s.terminate();
     // The layout of a data directory written before history.db (schema 4): the tables and
@@ -154,12 +152,8 @@ fn history_tables_in_calamari_db_move_to_history_db() {
 
 #[test]
 fn a_checkpoint_beyond_the_surviving_history_is_not_used() {
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, mut s, a, b) = traded(5);
     let dir = tmp.path();
-    let mut s = start(dir);
-    let a = s.account("alice", "100000", "5", "all");
-    let b = s.account("bob", "100000", "5", "all");
-    trade(&s, &a, &b, 5);
     let w = s.cli(&["--json", "log", "checkpoint"]);
     let seq = serde_json::from_str::<Value>(w.trim()).unwrap()["written"]["seq"].as_u64().unwrap();
     trade(&s, &a, &b, 2);
