@@ -15,6 +15,7 @@ use calamari::engine::account::FIRST_USER;
 use calamari::engine::markets::Markets;
 use calamari::engine::order::{NewOrder, Side};
 use calamari::engine::{Applied, CancelTarget, Command, Envelope, Exchange};
+use calamari::storage::HistoryStore;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command as Proc, Stdio};
@@ -77,6 +78,7 @@ impl Gen {
 fn build(dir: &Path, n: u64, tail: u64) -> (f64, f64) {
     let markets = Markets::from_config(&Config::builtin()).unwrap();
     let (mut log, keys) = calamari::storage::open_sqlite(dir).unwrap();
+    let mut history = calamari::storage::history_db::HistoryDb::open(dir, 0).unwrap();
     keys.set_meta("id_seed", &SEED.to_string()).unwrap();
     let mut g =
         Gen { ex: Exchange::new(markets.clone(), SEED), t: 1_750_000_000_000_000_000, rng: 0x9e37_79b9_7f4a_7c15, live: Vec::new() };
@@ -89,9 +91,9 @@ fn build(dir: &Path, n: u64, tail: u64) -> (f64, f64) {
     }
     let started = Instant::now();
     let mut written = out.len() as u64;
-    // With the history the commands emitted, as the server's storage thread writes them.
+    // With the history the commands emitted, as the server's history thread writes them.
     log.append(&out).unwrap();
-    log.write_history(&std::mem::take(&mut g.ex.history_out)).unwrap();
+    history.flush(&std::mem::take(&mut g.ex.history_out), written).unwrap();
     let mut checkpoint_s = 0.0;
     while written < n {
         out.clear();
@@ -100,7 +102,7 @@ fn build(dir: &Path, n: u64, tail: u64) -> (f64, f64) {
         }
         written += out.len() as u64;
         log.append(&out).unwrap();
-        log.write_history(&std::mem::take(&mut g.ex.history_out)).unwrap();
+        history.flush(&std::mem::take(&mut g.ex.history_out), written).unwrap();
         if written >= n - tail && checkpoint_s == 0.0 {
             let t = Instant::now();
             let w = calamari::recovery::checkpoint::build(dir, markets.clone(), SEED, 2).unwrap().unwrap();
@@ -168,8 +170,10 @@ fn main() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
     build(&dir, n, tail);
-    let db = std::fs::metadata(dir.join("calamari.db")).map(|m| m.len()).unwrap_or(0)
-        + std::fs::metadata(dir.join("calamari.db-wal")).map(|m| m.len()).unwrap_or(0);
+    let db = ["calamari.db", "calamari.db-wal", "history.db", "history.db-wal"]
+        .iter()
+        .map(|f| std::fs::metadata(dir.join(f)).map(|m| m.len()).unwrap_or(0))
+        .sum::<u64>();
     // Off: the same directory without its checkpoints (moved aside), so the whole log is replayed.
     std::fs::rename(dir.join("checkpoints"), tmp.path().join("aside")).unwrap();
     let (off, rss_off) = start(&dir, false);

@@ -78,10 +78,15 @@ impl Server {
         };
         check_markets_compatible(key_store.as_ref(), &config)?;
         let markets = Markets::from_config(&config)?;
+        // The history rows' own file (moved out of an older calamari.db, emptied if of another log
+        // generation: `storage::history_db`).
+        let mut history_db = storage::history_db::HistoryDb::open(data_dir, log.epoch().map_err(|e| e.to_string())?)
+            .map_err(|e| format!("history.db: {e}"))?;
         let crate::recovery::Recovered { mut exchange, nonces, records: replayed, checkpoint, .. } =
-            crate::recovery::checkpoint::recover_at_start(log.as_mut(), markets.clone(), seed, data_dir)?;
+            crate::recovery::checkpoint::recover_at_start(log.as_mut(), markets.clone(), seed, data_dir, &history_db)?;
         // What the replay re-emitted and the history tables do not hold yet (`storage::history`).
-        log.restore_history(&std::mem::take(&mut exchange.history_out)).map_err(|e| e.to_string())?;
+        let last = log.bounds().map_err(|e| e.to_string())?.map_or(0, |(_, last)| last);
+        history_db.restore(&std::mem::take(&mut exchange.history_out), last).map_err(|e| e.to_string())?;
         let history = Arc::new(storage::history_read::HistoryReader::open(data_dir).map_err(|e| e.to_string())?);
         let fresh = replayed == 0 && checkpoint.is_none() && exchange.account_by_name(&config.demo.account).is_none();
         let checkpoints = crate::recovery::checkpointer::Checkpointer::start(
@@ -110,8 +115,13 @@ impl Server {
         // The engine stamps commands from the test clock too when there is one, so that moving it
         // moves deposit confirmations and withdrawal processing on (tests only).
         let engine_clock = clock.is_adjustable().then(|| clock.clone());
-        let sequencer =
-            Sequencer::start_clocked(exchange, log, config.server.max_batch, crate::sequencer::OnStorageFailure::Abort, engine_clock);
+        let sequencer = Sequencer::start_clocked(
+            exchange,
+            (log, Box::new(history_db)),
+            config.server.max_batch,
+            crate::sequencer::OnStorageFailure::Abort,
+            engine_clock,
+        );
         let mark = &sequencer.stats.history_mark;
         mark.flush_ms.store(config.storage.history_flush_ms, std::sync::atomic::Ordering::Relaxed);
         mark.flush_rows.store(config.storage.history_flush_rows, std::sync::atomic::Ordering::Relaxed);

@@ -1,5 +1,5 @@
-//! The trade and ledger history lives in the database's history tables, written with the
-//! command log (`storage::history`). Through the real server: the history endpoints (every
+//! The trade and ledger history lives in the history tables of `history.db`, written by the
+//! history thread after the command log (`storage::history_db`). Through the real server: the history endpoints (every
 //! filter, `ofs`, ids as bounds, the Query* forms, ClosedOrders over its filters and QueryOrders
 //! over open and closed orders) answer the same
 //! before and after a kill -9 and restart without a checkpoint, with a checkpoint and the log
@@ -177,7 +177,7 @@ fn history_answers_survive_kill_9_checkpoints_lost_rows_and_replay() {
     assert_eq!(replay_digest(&dir), before.2, "calamari replay after the checkpoint");
 
     // The rows lost (a database from before the history tables): a whole replay writes them again.
-    let db = rusqlite::Connection::open(dir.join("calamari.db")).unwrap();
+    let db = rusqlite::Connection::open(dir.join("history.db")).unwrap();
     let n: i64 = db.query_row("SELECT COUNT(*) FROM trades", [], |r| r.get(0)).unwrap();
     let counted = before.0[0]["count"].as_i64().unwrap() + before.1[0]["count"].as_i64().unwrap();
     assert_eq!(n, counted, "a row per trade record, each side of each fill");
@@ -192,8 +192,9 @@ fn history_answers_survive_kill_9_checkpoints_lost_rows_and_replay() {
     s.terminate();
 }
 
+/// A count from `history.db`, or from `calamari.db` for the log's `commands`.
 fn db_count(dir: &Path, sql: &str) -> i64 {
-    let db = rusqlite::Connection::open(dir.join("calamari.db")).unwrap();
+    let db = rusqlite::Connection::open(dir.join(if sql.contains("commands") { "calamari.db" } else { "history.db" })).unwrap();
     db.query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
@@ -209,7 +210,7 @@ fn kill_9_before_the_history_flush_loses_no_row() {
     let start = |dir: &Path| Server::start_in_with(dir, &["--limits", "off", "--config", cfg.to_str().unwrap()], &[]);
     let mut s = start(&dir);
     let (a, b) = two_traders(&s);
-    // A read right after the acknowledgements sees every row (it makes the storage thread flush).
+    // A read right after the acknowledgements sees every row (it makes the history thread flush).
     let count = "SELECT COUNT(*) FROM trades WHERE account > 1";
     let seen = answers(&s, &a);
     let rows_seen = db_count(&dir, count);
@@ -240,7 +241,7 @@ fn kill_9_before_the_history_flush_loses_no_row() {
     assert_eq!(repaired.0[0]["count"].as_i64().unwrap() * 2, rows_now, "{}", repaired.0[0]);
     s.kill9();
     // The same answers as a server whose rows all come from one whole replay.
-    let db = rusqlite::Connection::open(dir.join("calamari.db")).unwrap();
+    let db = rusqlite::Connection::open(dir.join("history.db")).unwrap();
     db.execute_batch("DELETE FROM trades; DELETE FROM ledger_entries; DELETE FROM closed_orders;").unwrap();
     drop(db);
     std::fs::remove_dir_all(dir.join("checkpoints")).unwrap();

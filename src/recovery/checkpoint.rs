@@ -83,30 +83,55 @@ pub fn recover(log: &mut dyn CommandLog, markets: Markets, seed: u64, data_dir: 
 }
 
 /// [`recover`] for the server's start: the replay keeps in the outbox only the history records
-/// the log's history tables lack (`CommandLog::history_next`), so a start does not hold the whole
-/// history in memory.
-pub fn recover_at_start(log: &mut dyn CommandLog, markets: Markets, seed: u64, data_dir: &Path) -> Result<Recovered, String> {
-    let keep = log.history_next().map_err(|e| e.to_string())?;
-    recover_keeping(log, markets, seed, data_dir, true, Some(keep))
+/// `history` lacks (`HistoryDb::next_seqs`), so a start does not hold the whole history in
+/// memory; and a checkpoint beyond the history's `history_upto` (rows a crash or power cut took
+/// since) is not used, so the replay after the one used re-emits every missing row. (A pruned
+/// log cannot be replayed whole: there the newest usable checkpoint is taken regardless, and the
+/// rows of records before it that are missing stay missing, with a warning.)
+pub fn recover_at_start(
+    log: &mut dyn CommandLog,
+    markets: Markets,
+    seed: u64,
+    data_dir: &Path,
+    history: &crate::storage::history_db::HistoryDb,
+) -> Result<Recovered, String> {
+    let keep = history.next_seqs().map_err(|e| e.to_string())?;
+    let upto = history.upto().map_err(|e| e.to_string())?;
+    let pruned = log.bounds().map_err(|e| e.to_string())?.is_some_and(|(first, _)| first > 1);
+    let r = recover_keeping(log, markets, seed, data_dir, (true, (!pruned).then_some(upto)), Some(keep))?;
+    if r.checkpoint.is_some_and(|c| c > upto) {
+        tracing::warn!(
+            checkpoint = r.checkpoint,
+            history_upto = upto,
+            "the log is pruned and history rows before the checkpoint are missing"
+        );
+    }
+    Ok(r)
 }
 
 /// [`recover`]; `startup` says whether the "state restored from …" line is the server's start
 /// (the checkpoint thread's builds log theirs at debug, so the start's line is the only one).
 fn recover_as(log: &mut dyn CommandLog, markets: Markets, seed: u64, data_dir: &Path, startup: bool) -> Result<Recovered, String> {
-    recover_keeping(log, markets, seed, data_dir, startup, None)
+    recover_keeping(log, markets, seed, data_dir, (startup, None), None)
 }
 
+/// `at_most`: a checkpoint after this record is refused (the durable history's end).
 fn recover_keeping(
     log: &mut dyn CommandLog,
     markets: Markets,
     seed: u64,
     data_dir: &Path,
-    startup: bool,
+    (startup, at_most): (bool, Option<u64>),
     keep: Option<crate::engine::outbox::HistoryNext>,
 ) -> Result<Recovered, String> {
     let epoch = log.epoch().map_err(|e| e.to_string())?;
     for entry in file::list(&file::dir(data_dir), epoch) {
         let name = entry.path.display().to_string();
+        if let Some(upto) = at_most.filter(|upto| entry.seq > *upto) {
+            tracing::warn!(checkpoint = %name, seq = entry.seq, history_upto = upto,
+                "engine checkpoint beyond the durable history rows; trying the previous one, else the whole log");
+            continue;
+        }
         let started = Instant::now();
         let loaded = load(&entry.path, log, &markets).and_then(|(h, mut r)| {
             let load_ms = started.elapsed().as_millis() as u64;
@@ -188,12 +213,12 @@ pub fn write(data_dir: &Path, r: &Recovered, seq: u64, epoch: u64, record_sha256
 /// running engine is touched. `None` when the newest checkpoint already covers the last record.
 pub fn build(data_dir: &Path, markets: Markets, seed: u64, keep: usize) -> Result<Option<Written>, String> {
     let mut log = crate::storage::sqlite::SqliteLog::open_reader(data_dir).map_err(|e| e.to_string())?;
-    log.cap_at_history().map_err(|e| e.to_string())?;
+    log.cap_at_history(data_dir).map_err(|e| e.to_string())?;
     let t = Instant::now();
     let epoch = log.epoch().map_err(|e| e.to_string())?;
     // The build writes no history: its replay keeps none of what it re-emits (keeping it held a
     // day's trade records, ledger entries and closed orders in memory at 10x the market's rate).
-    let r = recover_keeping(&mut log, markets, seed, data_dir, false, Some(HistoryNext::NOTHING))?;
+    let r = recover_keeping(&mut log, markets, seed, data_dir, (false, None), Some(HistoryNext::NOTHING))?;
     let Some((_, last)) = log.bounds().map_err(|e| e.to_string())? else { return Ok(None) };
     let seq = r.checkpoint.unwrap_or(0) + r.records;
     if r.records == 0 || seq > last || log.epoch().map_err(|e| e.to_string())? != epoch {

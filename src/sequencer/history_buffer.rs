@@ -1,15 +1,15 @@
-//! The history rows of acknowledged batches, held by the storage thread between flushes. A group
-//! commit syncs only the log records (what makes a command durable: a replay re-emits its rows);
-//! the rows (trades, ledger entries, closed orders) wait here and are written in their own
-//! transaction when a flush is due: every `history_flush_ms` or `history_flush_rows` rows, before
-//! a batch that replaces the log or takes a snapshot, at the graceful stop, and when a history
-//! reader asks (`storage::history_mark`). Writing many batches' rows at once rewrites each
-//! account's index pages once per flush instead of once per commit (BENCHMARKS §4).
+//! The history rows of acknowledged batches, held by the history thread (`history_writer`)
+//! between flushes. A group commit syncs only the log records (what makes a command durable: a
+//! replay re-emits its rows); the rows (trades, ledger entries, closed orders) wait here and are
+//! written in their own transaction when a flush is due: every `history_flush_ms` or
+//! `history_flush_rows` rows, at the graceful stop, and when a history reader asks
+//! (`storage::history_mark`). Writing many batches' rows at once rewrites each account's index
+//! pages once per flush instead of once per commit (BENCHMARKS §4).
 
 use super::SequencerStats;
 use crate::engine::outbox::HistoryOut;
 use crate::storage::history_mark::HistoryMark;
-use crate::storage::{CommandLog, StorageError};
+use crate::storage::{HistoryStore, StorageError};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -21,13 +21,16 @@ pub(super) struct HistoryBuffer {
     since: Option<Instant>,
     /// Batches (the storage thread's count) whose rows are here or written.
     upto: u64,
+    /// The last log record of those batches.
+    upto_seq: u64,
 }
 
 impl HistoryBuffer {
-    /// Takes an acknowledged batch's rows (batch number `n`). With no row waiting after it, the
-    /// batch's rows (none) are written already: the watermark moves at once.
-    pub(super) fn push(&mut self, n: u64, h: HistoryOut, mark: &HistoryMark) {
+    /// Takes an acknowledged batch's rows (batch number `n`, its last log record `seq`). With no
+    /// row waiting after it, the batch's rows (none) are written already: the watermark moves at once.
+    pub(super) fn push(&mut self, (n, seq): (u64, u64), h: HistoryOut, mark: &HistoryMark) {
         self.upto = n;
+        self.upto_seq = seq;
         let rows = h.trades.len() + h.ledger.len() + h.closed_orders.len();
         if rows > 0 {
             self.out.extend(h);
@@ -50,12 +53,12 @@ impl HistoryBuffer {
 
     /// Writes the waiting rows (if any) and tells the readers how far the rows go; counted in
     /// `stats` (`/metrics`: flushes, rows, seconds).
-    pub(super) fn flush(&mut self, log: &mut dyn CommandLog, stats: &SequencerStats) -> Result<(), StorageError> {
+    pub(super) fn flush(&mut self, store: &mut dyn HistoryStore, stats: &SequencerStats) -> Result<(), StorageError> {
         let mark = &*stats.history_mark;
         mark.take_wanted();
         if self.rows > 0 {
             let started = Instant::now();
-            log.write_history(&self.out)?;
+            store.flush(&self.out, self.upto_seq)?;
             stats.history_flush_seconds.observe(started.elapsed().as_secs_f64());
             stats.history_flushes.fetch_add(1, Ordering::Relaxed);
             stats.history_rows.fetch_add(self.rows as u64, Ordering::Relaxed);
@@ -65,5 +68,12 @@ impl HistoryBuffer {
         }
         mark.written(self.upto);
         Ok(())
+    }
+
+    /// Drops the waiting rows (the log was replaced: the history is being replaced too).
+    pub(super) fn discard(&mut self) {
+        self.out = HistoryOut::default();
+        self.rows = 0;
+        self.since = None;
     }
 }

@@ -3,7 +3,8 @@
 //! thread makes each batch durable in one storage transaction (group commit) and only then
 //! releases the batch's replies. Reads go through the same queue, so no reply, not even a read,
 //! shows a state that is not yet durable; the storage thread also keeps the accounts' durable
-//! balances ([`BalanceView`]) that signed Balance reads without queueing.
+//! balances ([`BalanceView`]) that signed Balance reads without queueing. A third thread writes
+//! the acknowledged batches' history rows to their own database (`history_writer`).
 //!
 //! If storage fails, nothing more is acknowledged. The server's policy
 //! ([`OnStorageFailure::Abort`]) stops the process, so a command whose reply was never sent was
@@ -15,11 +16,13 @@
 //! `Ok`; they differ only in what happens to the process afterwards.
 //!
 //! [`Sequencer::stop`] is the graceful end (SIGTERM): the engine finishes the jobs queued before
-//! it, the storage thread commits the last batch and exits, and `stop` returns once it has.
+//! it, the storage thread commits the last batch, the history thread writes the rows that wait,
+//! and `stop` returns once both have ended.
 
 mod balance_view;
 mod engine_thread;
 mod history_buffer;
+mod history_writer;
 mod stats;
 mod storage_thread;
 mod wake;
@@ -176,14 +179,15 @@ impl Sequencer {
 
     /// [`Sequencer::start`] with an explicit storage-failure policy.
     pub fn start_with(exchange: Exchange, log: Box<dyn CommandLog>, max_batch: usize, on_failure: OnStorageFailure) -> Sequencer {
-        Sequencer::start_clocked(exchange, log, max_batch, on_failure, None)
+        Sequencer::start_clocked(exchange, (log, Box::new(crate::storage::NoHistory)), max_batch, on_failure, None)
     }
 
-    /// [`Sequencer::start_with`] stamping time from `clock` (the server passes its clock when it
+    /// [`Sequencer::start_with`] writing the history rows to `history` (on the history thread:
+    /// `history_writer`) and stamping time from `clock` (the server passes its clock when it
     /// is an adjustable test clock; `None` is the system clock).
     pub fn start_clocked(
         exchange: Exchange,
-        log: Box<dyn CommandLog>,
+        (log, history): (Box<dyn CommandLog>, Box<dyn crate::storage::HistoryStore>),
         max_batch: usize,
         on_failure: OnStorageFailure,
         clock: Option<crate::clock::Clock>,
@@ -205,17 +209,16 @@ impl Sequencer {
         let jobs_wake: Arc<wake::Wake> = Arc::default();
         let batches_wake: Arc<wake::Wake> = Arc::default();
         let (jw, bw, bw2) = (jobs_wake.clone(), batches_wake.clone(), batches_wake);
-        let bw3 = bw2.clone();
-        stats.history_mark.set_waker(Box::new(move || bw3.notify()));
         std::thread::Builder::new()
             .name("engine".into())
             .spawn(move || engine_thread::engine_loop(exchange, (job_rx, jw), (batch_tx, bw), max_batch.max(1), s2, clock, (m2, a2, l2)))
             .expect("spawn engine thread");
         let s3 = stats.clone();
         let m3 = market.clone();
+        let history = history_writer::HistoryThread::start(history, stats.clone(), on_failure);
         let storage = std::thread::Builder::new()
             .name("storage".into())
-            .spawn(move || storage_thread::storage_loop(log, (batch_rx, bw2), s3, on_failure, (m3, a3), (v2, b2)))
+            .spawn(move || storage_thread::storage_loop(log, (batch_rx, bw2), s3, on_failure, (m3, a3), (v2, b2), history))
             .expect("spawn storage thread");
         Sequencer {
             jobs: job_tx,

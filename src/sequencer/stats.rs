@@ -22,10 +22,10 @@ pub struct SequencerStats {
     /// Batches the storage thread has made durable (the engine thread waits on it before an
     /// executions snapshot reads the history tables).
     pub durable_batches: AtomicU64,
-    /// Nanoseconds the storage thread waited for a batch (idle); the rest of its time is commits,
-    /// history flushes and handing out what each batch made durable.
+    /// Nanoseconds the storage thread waited for a batch (idle); the rest of its time is commits
+    /// and handing out what each batch made durable (the history thread writes the rows).
     pub storage_wait_ns: AtomicU64,
-    /// History flushes made (`history_buffer`), the rows they wrote and their durations.
+    /// History flushes made by the history thread (`history_writer`), the rows they wrote and their durations.
     pub history_flushes: AtomicU64,
     pub history_rows: AtomicU64,
     /// Seconds per history flush (one unsynced transaction of many batches' rows).

@@ -1,10 +1,12 @@
 //! The storage thread: makes each batch durable (its log records, with whatever batches queued
 //! up meanwhile, in one synced transaction: group commit), then shows the batch to the REST
 //! market view and the WebSocket publishers, and only then releases its replies. The batch's
-//! history rows wait in `history_buffer` and are written in a later flush.
+//! history rows go to the history thread (`history_writer`), which writes them in a later flush:
+//! a commit never waits for one.
 
-use super::history_buffer::HistoryBuffer;
+use super::history_writer::{HistoryThread, ToHistory};
 use super::{Batch, MarketSink, OnStorageFailure, Pending, RunningFlag, SequencerStats};
+use crate::engine::outbox::HistoryOut;
 use crate::storage::{CommandLog, StorageError};
 use crossbeam_channel::Receiver;
 use std::sync::atomic::Ordering;
@@ -17,36 +19,27 @@ pub(super) fn storage_loop(
     on_failure: OnStorageFailure,
     (market_sink, account_sink): (MarketSink, crate::ws::private::capture::AccountSink),
     (view, balances): (Arc<crate::ws::market_view::MarketView>, Arc<super::BalanceView>),
+    history_thread: HistoryThread,
 ) {
     let _running = RunningFlag(&stats.storage_running);
-    let _ended = Ended(&stats.history_mark);
     let mark = &*stats.history_mark;
-    let mut buffer = HistoryBuffer::default();
     let mut carried: Option<Batch> = None;
     let mut received = 0u64;
+    // The log's last record: the history rows handed over are complete up to it.
+    let mut last_seq = match log.bounds() {
+        Ok(b) => b.map_or(0, |(_, last)| last),
+        Err(e) => return fail(e, &stats, on_failure, (Vec::new(), None), &batches),
+    };
     loop {
         let first = match carried.take() {
             Some(b) => b,
-            None => match timed(&stats.storage_wait_ns, || wake.recv_until(&batches, buffer.deadline(mark), &|| mark.is_wanted())) {
-                Ok(Some(b)) => b,
-                Ok(None) => {
-                    // A flush is due (time) or a history reader waits.
-                    if let Err(e) = buffer.flush(log.as_mut(), &stats) {
-                        return fail(e, &stats, on_failure, (Vec::new(), None), &batches);
-                    }
-                    continue;
-                }
+            None => match timed(&stats.storage_wait_ns, || wake.recv(&batches)) {
+                Ok(b) => b,
                 Err(_) => break,
             },
         };
         received += 1;
         let control = first.pending.has_control();
-        if control {
-            // The rows of what came before go in before the log is replaced or copied.
-            if let Err(e) = buffer.flush(log.as_mut(), &stats) {
-                return fail(e, &stats, on_failure, (first.replies, None), &batches);
-            }
-        }
         let Pending {
             mut records,
             replace_log,
@@ -79,12 +72,11 @@ pub(super) fn storage_loop(
         }
         if !records.is_empty() || replace_log || !history.is_empty() {
             let started = std::time::Instant::now();
-            // The history rows wait for a flush (`history_buffer`), except a replacement's, which
-            // replace the tables in the same transaction.
-            let result = if replace_log { log.replace_all_with_history(&records, &history) } else { log.append(&records) };
+            let result = if replace_log { log.replace_all(&records) } else { log.append(&records) };
             if let Err(e) = result {
                 return fail(e, &stats, on_failure, (replies, carried), &batches);
             }
+            last_seq = if replace_log { records.len() as u64 } else { last_seq + records.len() as u64 };
             stats.commits.fetch_add(1, Ordering::Relaxed);
             stats.committed_commands.fetch_add(records.len() as u64, Ordering::Relaxed);
             stats.commit_seconds.observe(started.elapsed().as_secs_f64());
@@ -99,12 +91,16 @@ pub(super) fn storage_loop(
             None => balances.apply(&history.ledger),
         }
         balances.set_next_due(next_due_ns);
-        buffer.push(received, if replace_log { Default::default() } else { history }, mark);
-        // A control batch's own rows go in at once (a snapshot copies them).
-        if buffer.due(mark) || control {
-            if let Err(e) = buffer.flush(log.as_mut(), &stats) {
-                return fail(e, &stats, on_failure, (replies, carried), &batches);
-            }
+        // The rows go to the history thread; a replaced log's replace the history before the
+        // batch is acknowledged (a crash between the two is repaired at start: `history_db`).
+        let handed = if replace_log {
+            replace_history(&mut *log, &history_thread, (received, last_seq), history)
+        } else {
+            let rows = ToHistory::Rows { batch: received, seq: last_seq, rows: history };
+            history_thread.tx.send(rows).map_err(|_| StorageError::Backend("the history thread has ended".into()))
+        };
+        if let Err(e) = handed {
+            return fail(e, &stats, on_failure, (replies, carried), &batches);
         }
         if !market.is_empty() {
             view.apply(&market);
@@ -122,16 +118,33 @@ pub(super) fn storage_loop(
                 tracing::error!(error = %e, path = %path.display(), "snapshot failed");
             }
         }
+        if stats.storage_failed.load(Ordering::SeqCst) {
+            // The history thread failed: nothing more is acknowledged.
+            return fail(StorageError::Backend("history write failed".into()), &stats, on_failure, (replies, carried), &batches);
+        }
         mark.acknowledged(received);
         stats.durable_batches.store(received, Ordering::SeqCst);
         for reply in replies {
             reply();
         }
     }
-    // The graceful end: every acknowledged batch's rows are written before the thread ends.
-    if let Err(e) = buffer.flush(log.as_mut(), &stats) {
-        fail(e, &stats, on_failure, (Vec::new(), None), &batches);
-    }
+    // The graceful end: dropping `history_thread` has every acknowledged batch's rows written
+    // before this thread (and `Sequencer::stop`) ends.
+}
+
+/// After the log was replaced: the history thread replaces the rows (with the log's new
+/// generation) and answers before the batch is acknowledged.
+fn replace_history(
+    log: &mut dyn CommandLog,
+    history: &HistoryThread,
+    (batch, seq): (u64, u64),
+    rows: HistoryOut,
+) -> Result<(), StorageError> {
+    let epoch = log.epoch()?;
+    let (done, answer) = crossbeam_channel::bounded(1);
+    let gone = || StorageError::Backend("the history thread has ended".into());
+    history.tx.send(ToHistory::Replace { batch, seq, epoch, rows, done }).map_err(|_| gone())?;
+    answer.recv().map_err(|_| gone())?
 }
 
 /// Runs `f`, adding the nanoseconds it took to `total` (the storage thread's wait for work).
@@ -160,14 +173,5 @@ fn fail(
     drop(carried);
     for batch in batches.iter() {
         drop(batch);
-    }
-}
-
-/// Tells the history readers no more rows come once the thread ends (by return or panic).
-struct Ended<'a>(&'a crate::storage::history_mark::HistoryMark);
-
-impl Drop for Ended<'_> {
-    fn drop(&mut self) {
-        self.0.end();
     }
 }

@@ -1,11 +1,10 @@
 //! The history tables: the trade records, ledger entries and closed orders the engine emits
-//! (`engine::outbox`), written by the storage thread in their own transactions after the
-//! commands' log records (a flush every few milliseconds: `sequencer::history_buffer`), with
-//! `history_upto` in the metadata table saying up to which log record they are complete. What
-//! makes a command durable is its log record: a start-up replay re-emits the rows the tables lack
-//! (`next_seqs`), and an engine checkpoint never covers a record above `history_upto` (its
-//! reader is capped there), so a replay from it re-emits every row a crash lost. Readers wait
-//! for the rows of everything acknowledged (`history_mark`).
+//! (`engine::outbox`), in their own file (`history_db`), written by the history thread in
+//! flushes of many acknowledged batches (`sequencer::history_writer`), with `history_upto` in the
+//! file's metadata table saying up to which log record they are complete. What makes a command
+//! durable is its log record: a start-up replay re-emits the rows the tables lack (`next_seqs`),
+//! from an engine checkpoint no later than `history_upto`. Readers wait for the rows of
+//! everything acknowledged (`history_mark`).
 //! Rows are keyed by the record's sequence number and written with `INSERT OR REPLACE`: a replay
 //! (after a checkpoint, or of the whole log) re-emits the same records and rewrites the same rows.
 //! The body is the record in postcard; the columns beside it are what the filters use. The read
@@ -17,6 +16,10 @@ use crate::engine::outbox::{HistoryNext, HistoryOut};
 use rusqlite::{params, Connection};
 
 pub(super) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT
+);
 CREATE TABLE IF NOT EXISTS trades (
     seq       INTEGER PRIMARY KEY,
     account   INTEGER NOT NULL,
@@ -122,13 +125,4 @@ pub(super) fn set_upto(conn: &Connection, seq: u64) -> Result<(), StorageError> 
     )
     .map_err(backend)?;
     Ok(())
-}
-
-/// The log record the tables are complete up to; `None` for a store written before the rows left
-/// the log's transaction (complete then with every record).
-pub(super) fn upto(conn: &Connection) -> Result<Option<u64>, StorageError> {
-    use rusqlite::OptionalExtension;
-    let v: Option<Option<String>> =
-        conn.query_row("SELECT value FROM meta WHERE key = ?1", [UPTO_META], |r| r.get(0)).optional().map_err(backend)?;
-    Ok(v.flatten().and_then(|s| s.parse().ok()))
 }

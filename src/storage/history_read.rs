@@ -1,6 +1,6 @@
 //! The read side of the history tables (`history`): the trade records, ledger entries and closed
 //! orders the history endpoints, exports, the console and the executions snapshot show. One read-only
-//! connection of its own behind a mutex (WAL: readers never block the storage thread's commits
+//! connection of its own to `history.db` behind a mutex (WAL: readers never block the history thread's flushes
 //! and see only committed transactions). The rows are written after the acknowledgement, so
 //! every read first waits for the rows of everything acknowledged before it (`history_mark`).
 
@@ -29,9 +29,9 @@ fn window(start: Option<u64>, end: Option<u64>) -> (i64, i64) {
 }
 
 impl HistoryReader {
-    /// Opens the data directory's database (its schema must exist: the server opened it first).
+    /// Opens the data directory's `history.db` (its schema must exist: the server opened it first).
     pub fn open(data_dir: &Path) -> Result<HistoryReader, StorageError> {
-        let conn = Mutex::new(connect_read_only(&data_dir.join(super::sqlite::DB_FILE))?);
+        let conn = Mutex::new(connect_read_only(&data_dir.join(super::history_db::HISTORY_FILE))?);
         Ok(HistoryReader { conn, mark: Default::default() })
     }
 

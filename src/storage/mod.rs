@@ -7,15 +7,16 @@
 //! * [`KeyStore`]: API keys (secrets only as ciphertext), their last persisted nonces, and a
 //!   little metadata about the data directory.
 //!
-//! Beside the log, the history the commands emitted (trade records, ledger entries: `history`,
-//! read by `history_read`), written after the log's transactions (`history_mark` tells readers
-//! how far).
+//! Beside the log, the history the commands emitted (trade records, ledger entries, closed
+//! orders: `history`, in its own file `history_db`, read by `history_read`), written by its own
+//! thread after the log's transactions ([`HistoryStore`]; `history_mark` tells readers how far).
 //!
 //! SQLite ([`sqlite`]) is the one backend today; the traits are what a PostgreSQL backend would
 //! implement.
 
 pub mod checkpoint;
 mod history;
+pub mod history_db;
 pub mod history_mark;
 pub mod history_read;
 pub mod sqlite;
@@ -35,23 +36,6 @@ pub trait CommandLog: Send {
     /// Appends the records in one transaction and makes them durable (fsync) before returning.
     /// Records get consecutive sequence numbers.
     fn append(&mut self, records: &[Vec<u8>]) -> Result<(), StorageError>;
-    /// Writes the history rows of records already appended, in their own transaction (not
-    /// synced: the next append's sync covers it, and a replay re-emits whatever a crash lost),
-    /// noting that the history is complete up to the last appended record. A log that keeps no
-    /// history does nothing.
-    fn write_history(&mut self, _history: &HistoryOut) -> Result<(), StorageError> {
-        Ok(())
-    }
-    /// Writes the history a start-up replay re-emitted that the store does not hold yet (a
-    /// database from before the history tables, or after a replacement); idempotent.
-    fn restore_history(&mut self, _history: &HistoryOut) -> Result<(), StorageError> {
-        Ok(())
-    }
-    /// The next trade, ledger and closing sequence the history tables lack (the highest stored
-    /// plus one); a log that keeps no history asks for everything.
-    fn history_next(&mut self) -> Result<crate::engine::outbox::HistoryNext, StorageError> {
-        Ok(Default::default())
-    }
     /// Calls `f(seq, bytes)` for every record in order. An error from `f` stops the replay and is
     /// returned as [`StorageError::Replay`].
     fn replay(&mut self, f: &mut ReplayFn<'_>) -> Result<(), StorageError>;
@@ -101,13 +85,33 @@ pub trait CommandLog: Send {
     fn replace_all(&mut self, _records: &[Vec<u8>]) -> Result<(), StorageError> {
         Err(StorageError::Backend("this log cannot be replaced".into()))
     }
-    /// [`CommandLog::replace_all`], the history tables replaced by `history` in the same transaction.
-    fn replace_all_with_history(&mut self, records: &[Vec<u8>], _history: &HistoryOut) -> Result<(), StorageError> {
-        self.replace_all(records)
-    }
-    /// Writes a consistent copy of the whole store (log, keys, metadata) to a new file.
+    /// Writes a consistent copy of the whole store (log, keys, metadata) to a new file. The
+    /// history is not in it: a snapshot's restore rebuilds it by replaying the copied log.
     fn snapshot(&mut self, _path: &Path) -> Result<(), StorageError> {
         Err(StorageError::Backend("this log cannot be copied".into()))
+    }
+}
+
+/// Where the history thread writes the history rows (`history_db`; the storage fault tests
+/// have their own). Owned by that one thread.
+pub trait HistoryStore: Send {
+    /// Writes the rows of acknowledged batches in one transaction (not synced: a replay re-emits
+    /// whatever a crash lost), noting that the rows are complete up to log record `upto`.
+    fn flush(&mut self, h: &HistoryOut, upto: u64) -> Result<(), StorageError>;
+    /// Replaces every row by `h` (complete up to log record `upto`) for log generation `epoch`,
+    /// once the log itself was replaced (reset, snapshot restore).
+    fn replace(&mut self, h: &HistoryOut, upto: u64, epoch: u64) -> Result<(), StorageError>;
+}
+
+/// The history of a log that keeps none (tests, benches): rows are dropped.
+pub struct NoHistory;
+
+impl HistoryStore for NoHistory {
+    fn flush(&mut self, _: &HistoryOut, _: u64) -> Result<(), StorageError> {
+        Ok(())
+    }
+    fn replace(&mut self, _: &HistoryOut, _: u64, _: u64) -> Result<(), StorageError> {
+        Ok(())
     }
 }
 

@@ -1,13 +1,12 @@
 //! The SQLite backend: one file, `calamari.db`, in the data directory. WAL journal with
 //! `synchronous=FULL`, so a committed transaction is on disk when `COMMIT` returns (an
-//! acknowledged command is a durable one); the history flush alone commits with
-//! `synchronous=NORMAL` (the next log commit's sync covers it; a replay rewrites what a crash lost). Two connections: the command log's, used only by the
+//! acknowledged command is a durable one). The history rows live in their own file
+//! (`history_db`). Two connections: the command log's, used only by the
 //! sequencer's storage thread, and the key store's, shared behind a mutex. Sequence numbers are
 //! assigned here explicitly, so a second process appending to the same log fails on the primary
 //! key instead of interleaving.
 
 use super::{CommandLog, KeyRecord, KeyStore, ReplayFn, StorageError};
-use crate::engine::outbox::{HistoryNext, HistoryOut};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -16,7 +15,7 @@ use std::time::Duration;
 /// The database file's name in the data directory.
 pub const DB_FILE: &str = "calamari.db";
 /// Schema version written to `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS commands (
@@ -88,9 +87,8 @@ pub fn open(data_dir: &Path) -> Result<(SqliteLog, SqliteKeyStore), StorageError
         )));
     }
     keys.execute_batch(SCHEMA).map_err(backend)?;
-    // Version 3 added the history tables (`history`), version 4 `closed_orders`; a replay fills
-    // them (`restore_history`).
-    keys.execute_batch(super::history::SCHEMA).map_err(backend)?;
+    // Versions 3 and 4 kept the history tables here; version 5 moved them to `history.db`
+    // (`history_db::HistoryDb::open` moves their rows out at the server's next start).
     if version == 1 {
         // Version 2 added key settings.
         keys.execute_batch("ALTER TABLE api_keys ADD COLUMN settings TEXT NOT NULL DEFAULT '{}'").map_err(backend)?;
@@ -135,10 +133,6 @@ impl CommandLog for SqliteLog {
     }
 
     fn replace_all(&mut self, records: &[Vec<u8>]) -> Result<(), StorageError> {
-        self.replace_all_with_history(records, &HistoryOut::default())
-    }
-
-    fn replace_all_with_history(&mut self, records: &[Vec<u8>], history: &HistoryOut) -> Result<(), StorageError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
         tx.execute("DELETE FROM commands", []).map_err(backend)?;
         super::sqlite_tail::bump_epoch(&tx)?;
@@ -148,36 +142,9 @@ impl CommandLog for SqliteLog {
                 stmt.execute(params![i as i64 + 1, body]).map_err(backend)?;
             }
         }
-        super::history::clear(&tx)?;
-        super::history::write(&tx, history, HistoryNext::default())?;
-        super::history::set_upto(&tx, records.len() as u64)?;
         tx.commit().map_err(backend)?;
         self.next_seq = records.len() as u64 + 1;
         Ok(())
-    }
-
-    fn history_next(&mut self) -> Result<HistoryNext, StorageError> {
-        super::history::next_seqs(&self.conn)
-    }
-
-    fn restore_history(&mut self, history: &HistoryOut) -> Result<(), StorageError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
-        let next = super::history::next_seqs(&tx)?;
-        super::history::write(&tx, history, next)?;
-        super::history::set_upto(&tx, self.next_seq - 1)?;
-        tx.commit().map_err(backend)
-    }
-
-    fn write_history(&mut self, history: &HistoryOut) -> Result<(), StorageError> {
-        self.conn.pragma_update(None, "synchronous", "NORMAL").map_err(backend)?;
-        let written = (|| {
-            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
-            super::history::write(&tx, history, HistoryNext::default())?;
-            super::history::set_upto(&tx, self.next_seq - 1)?;
-            tx.commit().map_err(backend)
-        })();
-        self.conn.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
-        written
     }
 
     fn snapshot(&mut self, path: &Path) -> Result<(), StorageError> {

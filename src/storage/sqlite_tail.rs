@@ -68,11 +68,13 @@ impl SqliteLog {
         SqliteLog::over(connect(&path)?)
     }
 
-    /// Shows (replays, bounds) only the records the history tables are complete for (an engine
-    /// checkpoint's reader: a checkpoint past them would let a start skip re-emitting rows a crash
-    /// lost). A store without the mark shows everything.
-    pub fn cap_at_history(&mut self) -> Result<(), StorageError> {
-        self.cap = super::history::upto(&self.conn)?.unwrap_or(u64::MAX);
+    /// Shows (replays, bounds) only the records whose history rows are durable in `data_dir`'s
+    /// `history.db` (`history_db::durable_upto`: read, then synced): an engine checkpoint built
+    /// through this reader never covers a record whose rows a power cut could still take, so a
+    /// start from it re-emits every row lost.
+    pub fn cap_at_history(&mut self, data_dir: &Path) -> Result<(), StorageError> {
+        let epoch = epoch(&self.conn)?;
+        self.cap = super::history_db::durable_upto(data_dir, epoch)?;
         Ok(())
     }
 }

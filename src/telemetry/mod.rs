@@ -182,7 +182,7 @@ impl Collector for LiveValues {
         let c = ConstCounter::new(load(&seq.storage_wait_ns) as f64 / 1e9);
         c.encode(encoder.encode_descriptor(
             "calamari_storage_wait_seconds",
-            "Time the storage thread waited for work (idle); the rest is commits, history flushes, replies",
+            "Time the storage thread waited for work (idle); the rest is commits, views, replies",
             None,
             c.metric_type(),
         )?)?;
