@@ -40,6 +40,7 @@ pub mod outbox;
 mod queue;
 mod record;
 mod seq_index;
+mod state_form;
 pub mod status;
 pub mod timers;
 pub mod trailing;
@@ -207,7 +208,8 @@ pub enum Applied {
     },
 }
 
-#[derive(Serialize, Deserialize)]
+/// Serialized by hand (`state_form`: the books through the orders), read by the derive.
+#[derive(Deserialize)]
 pub struct Exchange {
     pub markets: Markets,
     pub ids: IdCodec,
@@ -463,10 +465,8 @@ impl Exchange {
         let o = &self.orders[seq as usize];
         debug_assert!(o.is_open());
         let (pair, side, price, in_book) = (o.req.pair, o.req.side, o.req.price, o.book_volume());
-        let slot = o.qslot;
         if o.status == Status::Open && !self.disarm(seq) {
-            self.books[pair as usize].remove(side, price, seq, slot, in_book);
-            self.orders[seq as usize].qslot = queue::NIL;
+            self.books[pair as usize].remove(side, price, &mut self.orders, seq, in_book);
         }
         self.finish(seq, status, reason, t);
         self.note_spread(pair, t);
