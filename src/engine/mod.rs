@@ -335,13 +335,17 @@ impl Exchange {
 
     /// Emits the orders this command closed (once each, in the order they closed) and takes
     /// them out of the engine: from here on they are only in the history tables.
+    /// The record is moved from the orders' arena straight into the outbox and folded there (no
+    /// copy on the way), and `closing` keeps its capacity for the next command.
     fn emit_closed(&mut self) {
-        for seq in std::mem::take(&mut self.closing) {
+        let mut closing = std::mem::take(&mut self.closing);
+        for seq in closing.drain(..) {
             let Some(order) = self.orders.remove(seq) else { continue };
-            let c = outbox::ClosedOrder { n: self.history.next_closed, order };
-            self.history.closed(&c);
-            self.history_out.closed_orders.push(c);
+            let out = &mut self.history_out.closed_orders;
+            out.push(outbox::ClosedOrder { n: self.history.next_closed, order });
+            self.history.closed(out.last().expect("just emitted"));
         }
+        self.closing = closing;
     }
 
     /// Replaces a pair's history (generated or imported) while it has no live trade.
