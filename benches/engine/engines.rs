@@ -128,7 +128,7 @@ impl Engine for Calamari {
         self.since_drain += 1;
         if self.since_drain == BATCH {
             self.since_drain = 0;
-            let out = std::mem::take(&mut self.exchange.history_out);
+            let out = self.exchange.history_out.take();
             self.drained_fills += out.trades.iter().map(|t| t.volume).sum::<i128>();
         }
     }

@@ -58,7 +58,7 @@ impl Pair {
     }
     /// Volume step of the pair in base minimal units (10^(bd - lot_decimals)).
     pub fn lot_step(&self) -> i128 {
-        10i128.pow(self.base_decimals - self.lot_decimals)
+        POW10[(self.base_decimals - self.lot_decimals) as usize]
     }
 }
 
@@ -67,6 +67,17 @@ pub struct FeeTier {
     pub volume: i128,
     pub ppm: i128,
 }
+
+/// 10^0 … 10^38: a lot step is read for every order placed (a table instead of `pow`'s loop).
+const POW10: [i128; 39] = {
+    let mut t = [1i128; 39];
+    let mut i = 1;
+    while i < 39 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Markets {
@@ -78,6 +89,10 @@ pub struct Markets {
     pub fee_volume_asset: AssetIdx,
     asset_names: HashMap<String, AssetIdx>,
     pair_names: HashMap<String, PairIdx>,
+    /// `max_taker_ppm`, worked out once (every order's hold reads it): not state, the fee
+    /// schedule is fixed once the markets are built.
+    #[serde(skip)]
+    max_taker: std::sync::OnceLock<i128>,
 }
 
 impl Markets {
@@ -186,7 +201,7 @@ impl Markets {
             return Err("a fee rate is above the highest taker rate or above 1%".into());
         }
         let fee_volume_asset = assets.iter().position(|a| a.id == "ZUSD").unwrap_or(0) as AssetIdx;
-        Ok(Markets { assets, pairs, taker_fees, maker_fees, fee_volume_asset, asset_names, pair_names })
+        Ok(Markets { assets, pairs, taker_fees, maker_fees, fee_volume_asset, asset_names, pair_names, max_taker: Default::default() })
     }
 
     pub fn asset_by_name(&self, name: &str) -> Option<AssetIdx> {
@@ -213,6 +228,6 @@ impl Markets {
 
     /// The highest taker rate of the schedule: what holds reserve for fees.
     pub fn max_taker_ppm(&self) -> i128 {
-        self.taker_fees.iter().map(|t| t.ppm).max().unwrap_or(0)
+        *self.max_taker.get_or_init(|| self.taker_fees.iter().map(|t| t.ppm).max().unwrap_or(0))
     }
 }

@@ -336,7 +336,8 @@ impl Exchange {
     /// Emits the orders this command closed (once each, in the order they closed) and takes
     /// them out of the engine: from here on they are only in the history tables.
     /// The record is moved from the orders' arena straight into the outbox and folded there (no
-    /// copy on the way), and `closing` keeps its capacity for the next command.
+    /// copy on the way); `closing` is taken and put back, so that its buffer is reused (most
+    /// commands close an order).
     fn emit_closed(&mut self) {
         let mut closing = std::mem::take(&mut self.closing);
         for seq in closing.drain(..) {

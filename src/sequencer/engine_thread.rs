@@ -74,7 +74,7 @@ pub(super) fn engine_loop(
             batch.pending.accounts = account_tracker.capture(&mut ex, watchers, last, &wait_durable);
         }
         // After the captures (which read this batch's records), the history leaves the engine.
-        batch.pending.history = std::mem::take(&mut ex.history_out);
+        batch.pending.history = ex.history_out.take();
         // Reads only, behind batches that are all durable already: answered here, as the storage
         // thread would answer them after committing nothing (one thread hand-off less per read).
         if batch.pending.is_quiet()
