@@ -74,7 +74,7 @@ fn main() {
     println!(
         "an order record is {} bytes (its request's hot part {}), one per order not final (closed ones leave the engine); \
          the rare parts ({} bytes: client order id, relative prices, close, iceberg, expiry/start, trigger state, parent) \
-         are allocated only for an order that has one (none here); the rest is the books, their slabs, the orders' slab index \
+         are allocated only for an order that has one (none here); the rest is the books' levels, the orders' slab index \
          and the accounts' open-order lists",
         size_of::<Order>(),
         size_of::<OrderReq>(),

@@ -26,7 +26,7 @@ fn level(sim: &Sim, side: Side, price: u64) -> (i128, Vec<OrderSeq>) {
     sim.ex.books[0]
         .levels(side)
         .find(|(p, _)| **p == price)
-        .map(|(_, l)| (l.volume, sim.ex.books[0].queue(l).filter(|s| order(&sim.ex, *s).is_open()).collect()))
+        .map(|(_, l)| (l.volume, sim.ex.books[0].queue(l, &sim.ex.orders).filter(|s| order(&sim.ex, *s).is_open()).collect()))
         .unwrap_or_default()
 }
 

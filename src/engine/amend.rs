@@ -336,15 +336,13 @@ impl Exchange {
         if pending {
             return Ok(Applied::Amended(amend_id));
         }
-        let slot = self.orders[seq as usize].qslot;
         let book = &mut self.books[pair_idx as usize];
         if keeps_place {
             book.reduce(side, old_price, old_in_book - new_in_book);
             self.note_spread(pair_idx, t);
         } else {
             // To the back of the queue at its price, trading first if it now crosses.
-            book.remove(side, old_price, seq, slot, old_in_book);
-            self.orders[seq as usize].qslot = super::queue::NIL;
+            book.remove(side, old_price, &mut self.orders, seq, old_in_book);
             self.execute(seq, new_price, t);
         }
         Ok(Applied::Amended(amend_id))

@@ -1,21 +1,21 @@
 //! One pair's order book: price levels in price order, each a FIFO queue of resting orders
-//! (price-time priority). The book stores order sequence numbers and the volume per level; the
-//! orders themselves live in the exchange. Each level's queue is an intrusive doubly linked list
-//! through the book's slab (`queue`): a cancel unlinks its order at once, in O(1), so every order
-//! in a queue is open and rests at that price (no tombstones to skip).
-//! A resting order's record keeps its queue slot (`Order::qslot`): a removal is told it, so
-//! the book keeps no map from order to slot.
+//! (price-time priority). The book keeps the volume and the count per level and each level's
+//! ends; the orders themselves live in the exchange's arena (`orders`), and each level's queue is
+//! linked through their records (`queue`): a cancel unlinks its order at once, in O(1), so every
+//! order in a queue is open and rests at that price (no tombstones to skip). So the methods that
+//! change a queue are given the arena.
 //! Each level remembers when its volume last changed (Depth's per-level timestamp): the book is
 //! told the command's time (`set_time`, from `Exchange::apply`) and stamps every level it touches.
 
 use super::order::{OrderSeq, Side};
-use super::queue::{Links, Slab, NIL};
+use super::orders::Orders;
+use super::queue::Links;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Default, Clone)]
 pub struct Level {
-    /// The level's FIFO, through the book's slab (see `queue`).
+    /// The level's FIFO, through the orders' records (see `queue`).
     links: Links,
     /// Sum of the remaining volume of the orders at this level.
     pub volume: i128,
@@ -29,16 +29,19 @@ pub struct Level {
 pub struct Book {
     bids: BTreeMap<u64, Level>,
     asks: BTreeMap<u64, Level>,
-    /// The nodes of the orders resting here (every level's queue).
-    slab: Slab,
+    /// Orders resting here (every level's queue).
+    live: usize,
     /// Bumped on every change (derived, not state): the market-data publisher's cue that this
     /// book must be captured after the batch.
     version: u64,
     /// The time of the command being applied: what a touched level is stamped with.
     now_ns: u64,
+    /// A restored book's queues, by level, until `Exchange::relink_queues` links them through
+    /// the restored orders (empty otherwise).
+    unlinked: Vec<(Side, u64, Vec<OrderSeq>)>,
 }
 
-/// A level as checkpoints keep it: its orders front first (slots are rebuilt on restore).
+/// A level as checkpoints keep it: its orders front first (the links are rebuilt on restore).
 #[derive(Serialize, Deserialize)]
 struct LevelForm {
     price: u64,
@@ -47,23 +50,13 @@ struct LevelForm {
     changed_ns: u64,
 }
 
+/// A book as checkpoints keep it (`Book::form`).
 #[derive(Serialize, Deserialize)]
-struct BookForm {
+pub struct BookForm {
     bids: Vec<LevelForm>,
     asks: Vec<LevelForm>,
     version: u64,
     now_ns: u64,
-}
-
-impl Serialize for Book {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let form = |m: &BTreeMap<u64, Level>| -> Vec<LevelForm> {
-            m.iter()
-                .map(|(p, l)| LevelForm { price: *p, orders: self.queue(l).collect(), volume: l.volume, changed_ns: l.changed_ns })
-                .collect()
-        };
-        BookForm { bids: form(&self.bids), asks: form(&self.asks), version: self.version, now_ns: self.now_ns }.serialize(s)
-    }
 }
 
 impl<'de> Deserialize<'de> for Book {
@@ -71,16 +64,11 @@ impl<'de> Deserialize<'de> for Book {
         let f = BookForm::deserialize(d)?;
         let mut book = Book { version: f.version, now_ns: f.now_ns, ..Book::default() };
         for (side, levels) in [(Side::Buy, f.bids), (Side::Sell, f.asks)] {
-            let (map, slab) = match side {
-                Side::Buy => (&mut book.bids, &mut book.slab),
-                Side::Sell => (&mut book.asks, &mut book.slab),
-            };
             for l in levels {
-                let mut level = Level { volume: l.volume, live: l.orders.len() as u32, changed_ns: l.changed_ns, ..Level::default() };
-                for seq in l.orders {
-                    slab.push_back(&mut level.links, seq);
-                }
-                map.insert(l.price, level);
+                let level = Level { volume: l.volume, live: l.orders.len() as u32, changed_ns: l.changed_ns, ..Level::default() };
+                book.live += l.orders.len();
+                book.side_mut(side).insert(l.price, level);
+                book.unlinked.push((side, l.price, l.orders));
             }
         }
         Ok(book)
@@ -88,17 +76,28 @@ impl<'de> Deserialize<'de> for Book {
 }
 
 impl Book {
+    /// The serialized form (the queues read through the orders' arena).
+    pub fn form(&self, orders: &Orders) -> BookForm {
+        debug_assert!(self.unlinked.is_empty(), "a restored book is relinked before it is saved");
+        let form = |m: &BTreeMap<u64, Level>| -> Vec<LevelForm> {
+            m.iter()
+                .map(|(p, l)| LevelForm { price: *p, orders: l.links.iter(orders).collect(), volume: l.volume, changed_ns: l.changed_ns })
+                .collect()
+        };
+        BookForm { bids: form(&self.bids), asks: form(&self.asks), version: self.version, now_ns: self.now_ns }
+    }
+
     /// The time of the command about to change the book.
     pub fn set_time(&mut self, t: u64) {
         self.now_ns = t;
     }
 
-    /// A side's levels and the slab, for a change (bumps the version).
-    fn parts(&mut self, side: Side) -> (&mut BTreeMap<u64, Level>, &mut Slab) {
+    /// A side's levels, for a change (bumps the version).
+    fn side_mut(&mut self, side: Side) -> &mut BTreeMap<u64, Level> {
         self.version = self.version.wrapping_add(1);
         match side {
-            Side::Buy => (&mut self.bids, &mut self.slab),
-            Side::Sell => (&mut self.asks, &mut self.slab),
+            Side::Buy => &mut self.bids,
+            Side::Sell => &mut self.asks,
         }
     }
 
@@ -109,18 +108,18 @@ impl Book {
         }
     }
 
-    /// Adds a resting order at the back of its level's queue; returns its queue slot (the
-    /// order's `qslot`).
-    pub fn insert(&mut self, side: Side, price: u64, seq: OrderSeq, remaining: i128) -> u32 {
+    /// Adds a resting order (held in `orders`, resting nowhere yet) at the back of its level's
+    /// queue.
+    pub fn insert(&mut self, side: Side, price: u64, orders: &mut Orders, seq: OrderSeq, remaining: i128) {
         debug_assert!(remaining > 0);
+        let slot = orders.slot(seq).expect("a resting order is held");
         let now = self.now_ns;
-        let (map, slab) = self.parts(side);
-        let level = map.entry(price).or_default();
-        let slot = slab.push_back(&mut level.links, seq);
+        self.live += 1;
+        let level = self.side_mut(side).entry(price).or_default();
+        level.links.push_back(orders, slot);
         level.volume += remaining;
         level.live += 1;
         level.changed_ns = now;
-        slot
     }
 
     /// Best price on a side: highest bid, lowest ask.
@@ -132,32 +131,32 @@ impl Book {
     }
 
     /// The order at the front of the level at a price (the next to trade there).
-    pub fn front(&self, side: Side, price: u64) -> Option<OrderSeq> {
-        self.side(side).get(&price).and_then(|l| self.slab.front(&l.links))
+    pub fn front(&self, side: Side, price: u64, orders: &Orders) -> Option<OrderSeq> {
+        let level = self.side(side).get(&price)?;
+        (!level.links.is_empty()).then(|| orders.at(level.links.front()).seq)
     }
 
     /// The orders of a level, front first.
-    pub fn queue<'a>(&'a self, level: &Level) -> impl Iterator<Item = OrderSeq> + 'a {
-        self.slab.iter(&level.links)
+    pub fn queue<'a>(&self, level: &Level, orders: &'a Orders) -> impl Iterator<Item = OrderSeq> + 'a {
+        level.links.iter(orders)
     }
 
-    /// The orders of a level with their queue slots, front first.
-    pub fn queue_slots<'a>(&'a self, level: &Level) -> impl Iterator<Item = (u32, OrderSeq)> + 'a {
-        self.slab.iter_slots(&level.links)
+    /// Whether a level's queue is linked both ways and holds as many orders as it counts.
+    pub fn check_queue(&self, level: &Level, orders: &Orders) -> Result<(), String> {
+        level.links.check(orders, level.live as usize)
     }
 
     /// Takes `qty` from the volume at a level; `done` says the order at the front filled
     /// completely and leaves the queue. Empty levels are removed.
-    pub fn fill_front(&mut self, side: Side, price: u64, qty: i128, done: bool) {
+    pub fn fill_front(&mut self, side: Side, price: u64, qty: i128, done: bool, orders: &mut Orders) {
         let now = self.now_ns;
-        let (map, slab) = self.parts(side);
+        let map = self.side_mut(side);
         let level = map.get_mut(&price).expect("filled level exists");
         level.volume -= qty;
         level.changed_ns = now;
         if done {
-            let seq = slab.front(&level.links).expect("a live level has a queue");
-            let head = slab.front_slot(&level.links);
-            slab.remove(&mut level.links, head, seq);
+            let head = level.links.front();
+            level.links.remove(orders, head);
             level.live -= 1;
         }
         debug_assert!(level.volume >= 0);
@@ -165,44 +164,40 @@ impl Book {
             debug_assert!(level.links.is_empty());
             map.remove(&price);
         }
+        self.live -= done as usize;
     }
 
     /// Sends the order at the front of a level to its back with `shown` more volume (an
-    /// iceberg refilled from its hidden rest loses its time priority); returns its new slot.
-    pub fn requeue_front(&mut self, side: Side, price: u64, shown: i128) -> u32 {
-        let (map, slab) = self.parts(side);
-        let level = map.get_mut(&price).expect("refilled level exists");
-        let seq = slab.front(&level.links).expect("a live level has a queue");
-        let head = slab.front_slot(&level.links);
-        slab.remove(&mut level.links, head, seq);
-        let slot = slab.push_back(&mut level.links, seq);
+    /// iceberg refilled from its hidden rest loses its time priority).
+    pub fn requeue_front(&mut self, side: Side, price: u64, shown: i128, orders: &mut Orders) {
+        let level = self.side_mut(side).get_mut(&price).expect("refilled level exists");
+        let head = level.links.front();
+        level.links.remove(orders, head);
+        level.links.push_back(orders, head);
         level.volume += shown;
-        slot
     }
 
     /// Removes a resting order from its level at once (a cancel, or an order re-priced in
-    /// place), with the volume it shows there; `slot` is its queue slot (the order's `qslot`;
-    /// `NIL` if it does not know it, then the level is searched). Empty levels are removed.
-    pub fn remove(&mut self, side: Side, price: u64, seq: OrderSeq, slot: u32, remaining: i128) {
+    /// place), with the volume it shows there. Empty levels are removed.
+    pub fn remove(&mut self, side: Side, price: u64, orders: &mut Orders, seq: OrderSeq, remaining: i128) {
         let now = self.now_ns;
-        let (map, slab) = self.parts(side);
-        if let Some(level) = map.get_mut(&price) {
-            level.changed_ns = now;
-            let slot = if slot == NIL { slab.find(&level.links, seq).unwrap_or(NIL) } else { slot };
-            if slab.remove(&mut level.links, slot, seq) {
-                level.live -= 1;
-            }
-            level.volume -= remaining;
-            if level.live == 0 {
-                debug_assert!(level.links.is_empty());
-                map.remove(&price);
-            }
+        let slot = orders.slot(seq).expect("a resting order is held");
+        let map = self.side_mut(side);
+        let level = map.get_mut(&price).expect("a resting order's level exists");
+        level.changed_ns = now;
+        level.links.remove(orders, slot);
+        level.live -= 1;
+        level.volume -= remaining;
+        if level.live == 0 {
+            debug_assert!(level.links.is_empty());
+            map.remove(&price);
         }
+        self.live -= 1;
     }
 
     /// Lowers a live order's remaining volume where it stands (an amend that keeps its place).
     pub fn reduce(&mut self, side: Side, price: u64, by: i128) {
-        if let Some(level) = self.parts(side).0.get_mut(&price) {
+        if let Some(level) = self.side_mut(side).get_mut(&price) {
             level.volume -= by;
             debug_assert!(level.volume > 0);
         }
@@ -236,7 +231,7 @@ impl Book {
     }
 
     pub fn total_live(&self) -> usize {
-        self.slab.len()
+        self.live
     }
 }
 
@@ -246,17 +241,19 @@ impl super::Exchange {
         self.books.iter_mut().for_each(|b| b.set_time(t));
     }
 
-    /// Tells every resting order its queue slot again (after a restore, which rebuilds the
-    /// books' slabs; until then a removal searches its level).
+    /// Links a restored book's queues through the restored orders (a checkpoint keeps each
+    /// level's orders by sequence, not their slots); called once after decoding a state.
     pub fn relink_queues(&mut self) {
-        for book in &self.books {
-            for side in [Side::Buy, Side::Sell] {
-                for (_, level) in book.levels(side) {
-                    for (slot, seq) in book.queue_slots(level) {
-                        if let Some(o) = self.orders.get_mut(seq as usize) {
-                            o.qslot = slot;
-                        }
-                    }
+        for book in &mut self.books {
+            for (side, price, seqs) in std::mem::take(&mut book.unlinked) {
+                let map = match side {
+                    Side::Buy => &mut book.bids,
+                    Side::Sell => &mut book.asks,
+                };
+                let level = map.get_mut(&price).expect("an unlinked level is in the book");
+                for seq in seqs {
+                    let slot = self.orders.slot(seq).unwrap_or_else(|| panic!("order {seq} rests in a book but is not held"));
+                    level.links.push_back(&mut self.orders, slot);
                 }
             }
         }
@@ -268,15 +265,14 @@ mod tests {
     use super::super::account::FIRST_USER;
     use super::super::markets::Markets;
     use super::super::order::{NewOrder, Side};
-    use super::super::queue::NIL;
     use super::super::{CancelTarget, Command, Envelope, Exchange};
 
-    fn queued(ex: &Exchange) -> Vec<(u64, u32, u32)> {
+    fn queued(ex: &Exchange) -> Vec<u64> {
         let mut v = Vec::new();
         for b in &ex.books {
             for side in [Side::Buy, Side::Sell] {
                 for (_, l) in b.levels(side) {
-                    v.extend(b.queue_slots(l).map(|(slot, seq)| (seq, slot, ex.orders[seq as usize].qslot)));
+                    v.extend(b.queue(l, &ex.orders));
                 }
             }
         }
@@ -284,7 +280,7 @@ mod tests {
     }
 
     #[test]
-    fn a_restored_book_is_relinked_and_removes_the_same_before_it() {
+    fn a_restored_book_is_relinked_and_removes_the_same_as_before() {
         let markets = Markets::from_config(&crate::config::Config::builtin()).unwrap();
         let (price, lot) = (markets.pairs[0].reference_price, markets.pairs[0].ordermin.max(markets.pairs[0].lot_step()));
         let mut ex = Exchange::new(markets, 7);
@@ -305,27 +301,23 @@ mod tests {
             apply(&mut ex, Command::Cancel { account: FIRST_USER, target: CancelTarget::Order(seq) });
         }
         apply(&mut ex, Command::PlaceOrder(NewOrder::limit(FIRST_USER, 0, Side::Buy, price - 1_000, lot))); // a reused slot
-        let live = queued(&ex);
-        assert!(live.len() == 10 && live.iter().all(|(_, slot, q)| slot == q), "{live:?}");
+        assert_eq!(queued(&ex), vec![0, 3, 9, 12, 1, 4, 7, 10, 8, 11], "best bid first, each level in time order");
         let bytes = postcard::to_allocvec(&ex).unwrap();
         let mut restored: Exchange = postcard::from_bytes(&bytes).unwrap();
-        assert!(queued(&restored).iter().all(|(_, _, q)| *q == NIL), "slots are not state");
-        let mut relinked: Exchange = postcard::from_bytes(&bytes).unwrap();
-        relinked.relink_queues();
-        assert!(queued(&relinked).iter().all(|(_, slot, q)| slot == q));
+        restored.relink_queues();
+        restored.check_invariants().unwrap();
+        assert_eq!(queued(&restored), queued(&ex));
+        assert_eq!(restored.digest(), ex.digest(), "links are not state");
         let at = ex.now_ns;
-        for e in [&mut ex, &mut restored, &mut relinked] {
-            for (k, seq) in [1, 7, 12].into_iter().enumerate() {
+        for e in [&mut ex, &mut restored] {
+            for (k, seq) in [1, 7, 12, 0].into_iter().enumerate() {
                 let command = Command::Cancel { account: FIRST_USER, target: CancelTarget::Order(seq) };
                 e.apply(&Envelope { time_ns: at + 1 + k as u64, key_nonce: None, command }).unwrap();
             }
             e.check_invariants().unwrap();
         }
         assert_eq!(restored.digest(), ex.digest());
-        assert_eq!(relinked.digest(), ex.digest());
-        // Slots are not state (a restored slab numbers them afresh); the queues' orders are.
-        let seqs = |e: &Exchange| queued(e).into_iter().map(|(seq, _, _)| seq).collect::<Vec<_>>();
-        assert_eq!((seqs(&restored), seqs(&relinked)), (seqs(&ex), seqs(&ex)));
-        assert!(queued(&relinked).iter().all(|(_, slot, q)| slot == q));
+        assert_eq!(queued(&restored), vec![3, 9, 4, 10, 8, 11]);
+        assert_eq!(queued(&restored), queued(&ex));
     }
 }

@@ -50,7 +50,7 @@ impl Exchange {
         for (p, book) in self.books.iter().enumerate() {
             for side in [super::order::Side::Buy, super::order::Side::Sell] {
                 for (price, level) in book.levels(side) {
-                    let queue: Vec<_> = book.queue(level).collect();
+                    let queue: Vec<_> = book.queue(level, &self.orders).collect();
                     writeln!(w, "book {p} {side:?} {price} {} {} {queue:?}", level.volume, level.changed_ns)?;
                 }
             }

@@ -39,11 +39,9 @@ impl Exchange {
                 for (price, level) in book.levels(side) {
                     let mut live = 0;
                     let mut count = 0;
-                    for (slot, s) in book.queue_slots(level) {
+                    book.check_queue(level, &self.orders).map_err(|e| format!("pair {p} level {price}: {e}"))?;
+                    for s in book.queue(level, &self.orders) {
                         let o = &self.orders[s as usize];
-                        if o.qslot != slot && o.qslot != super::queue::NIL {
-                            return Err(format!("pair {p} level {price}: order {s} at slot {slot} says slot {}", o.qslot));
-                        }
                         if o.status != Status::Open
                             || o.is_armed()
                             || o.req.price != *price

@@ -168,8 +168,7 @@ impl Exchange {
         let (pair, side, price, remaining, account, asset, hold) =
             (o.req.pair, o.req.side, o.req.price, o.remaining(), o.req.account, o.hold_asset, o.hold_remaining());
         o.set_hold_remaining(0);
-        let slot = std::mem::replace(&mut o.qslot, super::queue::NIL);
-        self.books[pair as usize].remove(side, price, seq, slot, remaining);
+        self.books[pair as usize].remove(side, price, &mut self.orders, seq, remaining);
         self.accounts[account as usize].holds[asset as usize] -= hold;
     }
 }

@@ -162,13 +162,12 @@ impl Exchange {
             if !crosses(best) {
                 break;
             }
-            let maker_seq = self.books[req.pair as usize].front(opposite, best).expect("a live level has a queue");
+            let maker_seq = self.books[req.pair as usize].front(opposite, best, &self.orders).expect("a live level has a queue");
             let maker = &self.orders[maker_seq as usize];
             if !maker.is_open() || maker.req.price != best {
                 // Cannot happen (a cancel unlinks at once; `check_invariants`); never trade with it.
                 debug_assert!(false, "order {maker_seq} queued at {best} does not rest there");
-                let slot = self.orders[maker_seq as usize].qslot;
-                self.books[req.pair as usize].remove(opposite, best, maker_seq, slot, 0);
+                self.books[req.pair as usize].remove(opposite, best, &mut self.orders, maker_seq, 0);
                 continue;
             }
             if maker.req.account == req.account {
@@ -197,9 +196,8 @@ impl Exchange {
             let qty = want.min(maker.book_volume());
             let maker_done = qty == maker.remaining();
             self.settle_fill(seq, maker_seq, best, qty, t);
-            self.books[req.pair as usize].fill_front(opposite, best, qty, maker_done);
+            self.books[req.pair as usize].fill_front(opposite, best, qty, maker_done, &mut self.orders);
             if maker_done {
-                self.orders[maker_seq as usize].qslot = super::queue::NIL;
                 self.finish(maker_seq, Status::Closed, None, t);
             } else {
                 self.iceberg_filled(maker_seq, qty, t);
@@ -216,7 +214,7 @@ impl Exchange {
             self.finish(seq, Status::Canceled, Some(CancelReason::ImmediateOrCancel), t);
         } else {
             let shown = self.rest_volume(seq);
-            self.orders[seq as usize].qslot = self.books[req.pair as usize].insert(req.side, req.price, seq, shown);
+            self.books[req.pair as usize].insert(req.side, req.price, &mut self.orders, seq, shown);
         }
         self.note_spread(req.pair, t);
     }

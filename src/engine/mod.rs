@@ -40,6 +40,7 @@ pub mod outbox;
 mod queue;
 mod record;
 mod seq_index;
+mod state_form;
 pub mod status;
 pub mod timers;
 pub mod trailing;
@@ -207,7 +208,8 @@ pub enum Applied {
     },
 }
 
-#[derive(Serialize, Deserialize)]
+/// Serialized by hand (`state_form`: the books through the orders), read by the derive.
+#[derive(Deserialize)]
 pub struct Exchange {
     pub markets: Markets,
     pub ids: IdCodec,
@@ -333,14 +335,16 @@ impl Exchange {
 
     /// Emits the orders this command closed (once each, in the order they closed) and takes
     /// them out of the engine: from here on they are only in the history tables.
+    /// The record is moved from the orders' arena straight into the outbox and folded there (no
+    /// copy on the way); `closing` is taken and put back, so that its buffer is reused (most
+    /// commands close an order).
     fn emit_closed(&mut self) {
-        // Taken and put back, so that its buffer is reused (most commands close an order).
         let mut closing = std::mem::take(&mut self.closing);
         for seq in closing.drain(..) {
             let Some(order) = self.orders.remove(seq) else { continue };
-            let c = outbox::ClosedOrder { n: self.history.next_closed, order };
-            self.history.closed(&c);
-            self.history_out.closed_orders.push(c);
+            let out = &mut self.history_out.closed_orders;
+            out.push(outbox::ClosedOrder { n: self.history.next_closed, order });
+            self.history.closed(out.last().expect("just emitted"));
         }
         self.closing = closing;
     }
@@ -466,10 +470,8 @@ impl Exchange {
         let o = &self.orders[seq as usize];
         debug_assert!(o.is_open());
         let (pair, side, price, in_book) = (o.req.pair, o.req.side, o.req.price, o.book_volume());
-        let slot = o.qslot;
         if o.status == Status::Open && !self.disarm(seq) {
-            self.books[pair as usize].remove(side, price, seq, slot, in_book);
-            self.orders[seq as usize].qslot = queue::NIL;
+            self.books[pair as usize].remove(side, price, &mut self.orders, seq, in_book);
         }
         self.finish(seq, status, reason, t);
         self.note_spread(pair, t);

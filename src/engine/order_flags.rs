@@ -65,7 +65,7 @@ impl Exchange {
         if o.shown() == 0 {
             o.set_shown(display.min(o.remaining()));
             let (pair, side, price, shown) = (o.req.pair, o.req.side, o.req.price, o.shown());
-            self.orders[seq as usize].qslot = self.books[pair as usize].requeue_front(side, price, shown);
+            self.books[pair as usize].requeue_front(side, price, shown, &mut self.orders);
             self.report(seq, super::events::OrderEventKind::IcebergRefill { shown }, t);
         }
     }

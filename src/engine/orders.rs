@@ -4,12 +4,15 @@
 //! memory. The sequence counter (`next`) is state: a sequence below it that is not here was an
 //! order that closed.
 //!
-//! Storage is a slab: the orders in one dense vector (a removal moves the last one into the
-//! hole) and an index from sequence to slot (`seq_index`: pages of slots by sequence, no
-//! hashing), so a lookup is two array reads and no order is allocated on its own. The slots'
-//! order depends on the removals' history, so everything that walks the orders (`iter`, the
-//! checkpoint, the digest) walks them by sequence, through the index: a restored state and the
-//! live one are the same state.
+//! Storage is an arena: the orders in one vector of stable slots (a removal leaves its slot
+//! empty and on a free list, the next order placed takes it: nothing is moved) and an index
+//! from sequence to slot (`seq_index`: pages of slots by sequence, no hashing), so a lookup is
+//! two array reads and no order is allocated on its own. A slot stays the order's for its whole
+//! life, so other structures may name an order by its slot (a book's level queues link resting
+//! orders by slot, `queue`). Slots are not state: which slot an order got depends on the
+//! removals' history, so everything that walks the orders (`iter`, the checkpoint, the digest)
+//! walks them by sequence, through the index: a restored state and the live one are the same
+//! state.
 
 use super::order::{Order, OrderSeq};
 use super::seq_index::SeqIndex;
@@ -18,10 +21,15 @@ use std::ops::{Index, IndexMut};
 
 #[derive(Default)]
 pub struct Orders {
-    slots: Vec<Order>,
+    /// The arena: `None` is a free slot (listed in `free`).
+    slots: Vec<Option<Order>>,
+    free: Vec<u32>,
     slot_of: SeqIndex,
     next: OrderSeq,
 }
+
+// A free slot costs nothing over an order (the record's boxes give `Option` its niche).
+const _: () = assert!(std::mem::size_of::<Option<Order>>() == std::mem::size_of::<Order>());
 
 impl Orders {
     /// The sequence the next order gets (every order ever placed is below it).
@@ -33,45 +41,82 @@ impl Orders {
     pub fn push(&mut self, order: Order) {
         assert_eq!(order.seq, self.next, "orders are added in sequence");
         self.next += 1;
-        let slot = u32::try_from(self.slots.len()).expect("fewer than 2^32 orders held");
-        self.slot_of.insert(order.seq, slot);
-        self.slots.push(order);
+        let seq = order.seq;
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(order);
+                slot
+            }
+            None => {
+                self.slots.push(Some(order));
+                u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 orders held")
+            }
+        };
+        self.slot_of.insert(seq, slot);
     }
 
     /// The order with this sequence, if it is not final (or closed during the current command).
+    #[inline]
     pub fn get(&self, seq: usize) -> Option<&Order> {
-        self.slot_of.get(seq as OrderSeq).map(|s| &self.slots[s as usize])
+        self.slot_of.get(seq as OrderSeq).map(|s| self.at(s))
     }
 
+    #[inline]
     pub fn get_mut(&mut self, seq: usize) -> Option<&mut Order> {
-        self.slot_of.get(seq as OrderSeq).map(|s| &mut self.slots[s as usize])
+        self.slot_of.get(seq as OrderSeq).map(|s| self.at_mut(s))
     }
 
-    /// Takes an order out (it closed and was emitted).
+    /// The slot of a held order (its place in the arena for as long as it is held).
+    #[inline]
+    pub fn slot(&self, seq: OrderSeq) -> Option<u32> {
+        self.slot_of.get(seq)
+    }
+
+    /// The order in a slot, which must hold one.
+    #[inline]
+    pub fn at(&self, slot: u32) -> &Order {
+        self.slots[slot as usize].as_ref().unwrap_or_else(|| free_slot(slot))
+    }
+
+    #[inline]
+    pub fn at_mut(&mut self, slot: u32) -> &mut Order {
+        self.slots[slot as usize].as_mut().unwrap_or_else(|| free_slot(slot))
+    }
+
+    /// Takes an order out (it closed and was emitted); its slot is free for the next order.
     pub fn remove(&mut self, seq: OrderSeq) -> Option<Order> {
-        let slot = self.slot_of.remove(seq, self.next)? as usize;
-        let o = self.slots.swap_remove(slot);
-        if let Some(moved) = self.slots.get(slot) {
-            self.slot_of.set(moved.seq, slot as u32);
-        }
-        Some(o)
+        let slot = self.slot_of.remove(seq, self.next)?;
+        self.free.push(slot);
+        self.slots[slot as usize].take()
     }
 
     /// How many orders are held.
     pub fn len(&self) -> usize {
-        debug_assert_eq!(self.slots.len(), self.slot_of.len());
-        self.slots.len()
+        debug_assert_eq!(self.slots.len() - self.free.len(), self.slot_of.len());
+        self.slot_of.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.len() == 0
     }
 
     /// The orders by sequence (through the index's pages: for checks, the digest and
     /// checkpoints, not hot paths).
     pub fn iter(&self) -> impl Iterator<Item = &Order> {
-        self.slot_of.slots().map(|s| &self.slots[s as usize])
+        self.slot_of.slots().map(|s| self.at(s))
     }
+}
+
+#[cold]
+#[inline(never)]
+fn free_slot(slot: u32) -> ! {
+    panic!("slot {slot} holds no order")
+}
+
+#[cold]
+#[inline(never)]
+fn not_held(seq: usize) -> ! {
+    panic!("order {seq} is not held")
 }
 
 impl<'a> IntoIterator for &'a Orders {
@@ -85,14 +130,16 @@ impl<'a> IntoIterator for &'a Orders {
 /// `orders[seq]`: the order with that sequence, which must be held (as `Vec` indexing panics).
 impl Index<usize> for Orders {
     type Output = Order;
+    #[inline]
     fn index(&self, seq: usize) -> &Order {
-        self.get(seq).unwrap_or_else(|| panic!("order {seq} is not held"))
+        self.get(seq).unwrap_or_else(|| not_held(seq))
     }
 }
 
 impl IndexMut<usize> for Orders {
+    #[inline]
     fn index_mut(&mut self, seq: usize) -> &mut Order {
-        self.get_mut(seq).unwrap_or_else(|| panic!("order {seq} is not held"))
+        self.get_mut(seq).unwrap_or_else(|| not_held(seq))
     }
 }
 
@@ -124,7 +171,7 @@ impl Serialize for Orders {
 impl<'de> Deserialize<'de> for Orders {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let r = In::deserialize(d)?;
-        let mut o = Orders { slots: Vec::with_capacity(r.orders.len()), slot_of: SeqIndex::default(), next: r.next };
+        let mut o = Orders { slots: Vec::with_capacity(r.orders.len()), free: Vec::new(), slot_of: SeqIndex::default(), next: r.next };
         let mut last = None;
         for order in r.orders {
             if order.seq >= r.next || last.is_some_and(|l| order.seq <= l) {
@@ -132,7 +179,7 @@ impl<'de> Deserialize<'de> for Orders {
             }
             last = Some(order.seq);
             o.slot_of.insert(order.seq, o.slots.len() as u32);
-            o.slots.push(order);
+            o.slots.push(Some(order));
         }
         Ok(o)
     }

@@ -1,26 +1,19 @@
-//! The slab behind a book's level queues: one compact node per resting order (its sequence and
-//! its neighbours in its level's FIFO), addressed by slot index, freed slots reused. A level is
-//! an intrusive doubly linked list through the slab ([`Links`]: head and tail), so appending,
-//! taking the front and removing any order wherever it stands are O(1), with no allocation per
-//! order and no tombstones left behind by cancels. The slab keeps no map from sequence to slot:
-//! each resting order's record keeps its own slot (`Order::qslot`, as `push_back` gave it), so a
-//! cancel finds its node through the one lookup of the order itself. Slots are not state: a
-//! restored book rebuilds its slab from the levels' order sequences (`Book`'s serde form) and the
-//! orders learn their slots again (`Exchange::relink_queues`).
+//! A book level's FIFO of resting orders, linked through the orders' arena (`orders`): each
+//! resting order's record keeps its neighbours in its level ([`Neighbours`]: the arena slots of
+//! the orders before and after it), and a level keeps its ends ([`Links`]: head and tail). So
+//! appending, taking the front and removing any order wherever it stands are O(1), with no node
+//! or allocation per order beside its record, and no tombstones left behind by cancels: a cancel
+//! finds its order's neighbours through the one lookup of the order itself.
+//! Slots are not state: checkpoints keep each level's orders by sequence, front first (`Book`'s
+//! serde form), and a restored book links them again (`Exchange::relink_queues`).
 
 use super::order::OrderSeq;
+use super::orders::Orders;
 
-/// No slot: an order that rests in no queue.
+/// No slot: the end of a queue.
 pub const NIL: u32 = u32::MAX;
 
-#[derive(Debug, Clone, Copy)]
-struct Node {
-    seq: OrderSeq,
-    prev: u32,
-    next: u32,
-}
-
-/// The ends of one level's FIFO (slots in the book's [`Slab`]).
+/// The ends of one level's FIFO (arena slots).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Links {
     head: u32,
@@ -33,131 +26,137 @@ impl Default for Links {
     }
 }
 
+/// An order's place in its level's FIFO (arena slots; `NIL` at an end, and both `NIL` while it
+/// rests nowhere). Derived, not state: kept in the record, not serialized, compared or digested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Neighbours {
+    prev: u32,
+    next: u32,
+}
+
+impl Neighbours {
+    /// Resting nowhere.
+    pub const NONE: Neighbours = Neighbours { prev: NIL, next: NIL };
+}
+
 impl Links {
     pub fn is_empty(&self) -> bool {
         self.head == NIL
     }
-}
 
-/// The nodes of every order resting in one book, and where each order's node is.
-#[derive(Debug, Clone, Default)]
-pub struct Slab {
-    nodes: Vec<Node>,
-    free: Vec<u32>,
-    live: usize,
-}
+    /// The slot at the front (`NIL` if empty).
+    pub fn front(&self) -> u32 {
+        self.head
+    }
 
-impl Slab {
-    /// Appends `seq` at the back of `list`; returns its slot (kept by the order, for `remove`).
-    pub fn push_back(&mut self, list: &mut Links, seq: OrderSeq) -> u32 {
-        let node = Node { seq, prev: list.tail, next: NIL };
-        let slot = match self.free.pop() {
-            Some(s) => {
-                self.nodes[s as usize] = node;
-                s
-            }
-            None => {
-                self.nodes.push(node);
-                (self.nodes.len() - 1) as u32
-            }
-        };
-        if list.tail == NIL {
-            list.head = slot;
+    /// Appends the order in `slot` (resting nowhere yet) at the back.
+    pub fn push_back(&mut self, orders: &mut Orders, slot: u32) {
+        debug_assert_eq!(orders.at(slot).queue, Neighbours::NONE, "order already queued");
+        orders.at_mut(slot).queue = Neighbours { prev: self.tail, next: NIL };
+        if self.tail == NIL {
+            self.head = slot;
         } else {
-            self.nodes[list.tail as usize].next = slot;
+            orders.at_mut(self.tail).queue.next = slot;
         }
-        list.tail = slot;
-        self.live += 1;
-        slot
+        self.tail = slot;
     }
 
-    /// The order at the front of `list`.
-    pub fn front(&self, list: &Links) -> Option<OrderSeq> {
-        (list.head != NIL).then(|| self.nodes[list.head as usize].seq)
-    }
-
-    /// The slot of `seq` in `list`, found by walking it (for an order whose record does not know
-    /// its slot: restored from a checkpoint and not relinked).
-    pub fn find(&self, list: &Links, seq: OrderSeq) -> Option<u32> {
-        self.iter_slots(list).find(|(_, s)| *s == seq).map(|(slot, _)| slot)
-    }
-
-    /// Unlinks the node at `slot` (holding `seq`) from `list` (the level it rests in); false if
-    /// `slot` is `NIL`.
-    pub fn remove(&mut self, list: &mut Links, slot: u32, seq: OrderSeq) -> bool {
-        if slot == NIL {
-            return false;
-        }
-        assert_eq!(self.nodes[slot as usize].seq, seq, "order {seq} is not at slot {slot}");
-        let Node { prev, next, .. } = self.nodes[slot as usize];
+    /// Unlinks the order in `slot`, which must rest in this queue.
+    pub fn remove(&mut self, orders: &mut Orders, slot: u32) {
+        let Neighbours { prev, next } = std::mem::replace(&mut orders.at_mut(slot).queue, Neighbours::NONE);
         if prev == NIL {
-            debug_assert_eq!(list.head, slot, "order {seq} unlinked from another level");
-            list.head = next;
+            assert_eq!(self.head, slot, "order {} unlinked from a level it is not the front of", orders.at(slot).seq);
+            self.head = next;
         } else {
-            self.nodes[prev as usize].next = next;
+            orders.at_mut(prev).queue.next = next;
         }
         if next == NIL {
-            list.tail = prev;
+            assert_eq!(self.tail, slot, "order {} unlinked from a level it is not the back of", orders.at(slot).seq);
+            self.tail = prev;
         } else {
-            self.nodes[next as usize].prev = prev;
+            orders.at_mut(next).queue.prev = prev;
         }
-        self.nodes[slot as usize].seq = OrderSeq::MAX;
-        self.free.push(slot);
-        self.live -= 1;
-        true
     }
 
-    /// The slot at the front of `list` (`NIL` if empty).
-    pub fn front_slot(&self, list: &Links) -> u32 {
-        list.head
-    }
-
-    /// The orders of `list`, front first.
-    pub fn iter<'a>(&'a self, list: &Links) -> impl Iterator<Item = OrderSeq> + 'a {
-        self.iter_slots(list).map(|(_, seq)| seq)
-    }
-
-    /// The orders of `list` with their slots, front first.
-    pub fn iter_slots<'a>(&'a self, list: &Links) -> impl Iterator<Item = (u32, OrderSeq)> + 'a {
-        let mut cur = list.head;
+    /// The slots of the queue, front first.
+    pub fn slots<'a>(&self, orders: &'a Orders) -> impl Iterator<Item = u32> + 'a {
+        let mut cur = self.head;
         std::iter::from_fn(move || {
             let at = cur;
-            let n = self.nodes.get(cur as usize)?;
-            cur = n.next;
-            Some((at, n.seq))
+            (at != NIL).then(|| {
+                cur = orders.at(at).queue.next;
+                at
+            })
         })
     }
 
-    /// Orders resting in this book.
-    pub fn len(&self) -> usize {
-        self.live
+    /// The orders of the queue, front first.
+    pub fn iter<'a>(&self, orders: &'a Orders) -> impl Iterator<Item = OrderSeq> + 'a {
+        self.slots(orders).map(|s| orders.at(s).seq)
+    }
+
+    /// Whether the links agree both ways and `count` orders are queued (for `check_invariants`).
+    pub fn check(&self, orders: &Orders, count: usize) -> Result<(), String> {
+        let (mut prev, mut n) = (NIL, 0);
+        for slot in self.slots(orders).take(count + 1) {
+            let q = orders.at(slot).queue;
+            if q.prev != prev {
+                return Err(format!("order {} links back to slot {} (expected {prev})", orders.at(slot).seq, q.prev));
+            }
+            (prev, n) = (slot, n + 1);
+        }
+        if n != count || self.tail != prev {
+            return Err(format!("{n} orders linked, {count} counted (tail {}, last {prev})", self.tail));
+        }
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::order::{NewOrder, Order, Side};
     use super::*;
+
+    fn held(orders: &mut Orders, n: usize) -> Vec<u32> {
+        (0..n)
+            .map(|_| {
+                let seq = orders.next_seq();
+                orders.push(Order::opened(seq, NewOrder::limit(2, 0, Side::Buy, 100, 1), 0, 0, 0));
+                orders.slot(seq).unwrap()
+            })
+            .collect()
+    }
 
     #[test]
     fn fifo_with_removal_anywhere_and_slot_reuse() {
-        let mut s = Slab::default();
+        let mut orders = Orders::default();
         let (mut a, mut b) = (Links::default(), Links::default());
-        let slots: Vec<u32> = [1, 2, 3, 4].iter().map(|seq| s.push_back(&mut a, *seq)).collect();
-        s.push_back(&mut b, 9);
-        assert_eq!(s.find(&a, 3), Some(slots[2]));
-        assert!(s.remove(&mut a, slots[2], 3));
-        assert!(s.remove(&mut a, slots[0], 1));
-        assert!(!s.remove(&mut a, NIL, 1));
-        assert_eq!(s.find(&a, 1), None);
-        let five = s.push_back(&mut a, 5); // reuses a freed slot
+        let slots = held(&mut orders, 5);
+        let seq = |o: &Orders, s: u32| o.at(s).seq;
+        let seqs: Vec<_> = slots.iter().map(|s| seq(&orders, *s)).collect();
+        for s in &slots[..4] {
+            a.push_back(&mut orders, *s);
+        }
+        b.push_back(&mut orders, slots[4]);
+        a.remove(&mut orders, slots[2]);
+        a.remove(&mut orders, slots[0]);
+        assert_eq!(orders.at(slots[0]).queue, Neighbours::NONE);
+        orders.remove(seqs[0]);
+        let five = held(&mut orders, 1)[0]; // reuses the freed slot
         assert_eq!(five, slots[0]);
-        assert_eq!(s.iter(&a).collect::<Vec<_>>(), vec![2, 4, 5]);
-        assert_eq!(s.front(&a), Some(2));
-        assert!(s.remove(&mut a, five, 5));
-        assert_eq!(s.iter(&a).collect::<Vec<_>>(), vec![2, 4]);
-        assert!(s.remove(&mut a, slots[1], 2) && s.remove(&mut a, slots[3], 4));
-        assert!(a.is_empty() && s.front(&a).is_none());
-        assert_eq!(s.iter(&b).collect::<Vec<_>>(), vec![9]);
-        assert_eq!((s.len(), s.nodes.len()), (1, 5));
+        a.push_back(&mut orders, five);
+        let five_seq = orders.at(five).seq;
+        let want = |v: &[usize]| v.iter().map(|i| seqs.get(*i).copied().unwrap_or(five_seq)).collect::<Vec<_>>();
+        assert_eq!(a.iter(&orders).collect::<Vec<_>>(), want(&[1, 3, 9]));
+        assert_eq!(seq(&orders, a.front()), seqs[1]);
+        a.check(&orders, 3).unwrap();
+        assert!(a.check(&orders, 2).is_err() && a.check(&orders, 4).is_err());
+        a.remove(&mut orders, five);
+        assert_eq!(a.iter(&orders).collect::<Vec<_>>(), want(&[1, 3]));
+        a.remove(&mut orders, slots[1]);
+        a.remove(&mut orders, slots[3]);
+        assert!(a.is_empty() && a.front() == NIL);
+        a.check(&orders, 0).unwrap();
+        assert_eq!(b.iter(&orders).collect::<Vec<_>>(), vec![seqs[4]]);
     }
 }

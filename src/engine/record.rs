@@ -133,10 +133,10 @@ pub struct Order {
     pub held_limit: u64,
     /// The rare parts, only for an order that has one.
     extras: Option<Box<OrderExtras>>,
-    /// Its node's slot in its book's queue slab while it rests there (`engine::queue`), else
-    /// `NIL`. Derived, not state: not serialized, compared or digested (a restore relinks it,
+    /// Its neighbours in its level's queue while it rests in a book (`engine::queue`). Derived,
+    /// not state: not serialized, compared or digested (a restore relinks the queues,
     /// `Exchange::relink_queues`).
-    pub qslot: u32,
+    pub(super) queue: super::queue::Neighbours,
 }
 
 impl Order {
@@ -154,7 +154,7 @@ impl Order {
             trades: thin_vec::ThinVec::new(),
             held_limit: 0,
             extras: None,
-            qslot: super::queue::NIL,
+            queue: super::queue::Neighbours::NONE,
         };
         o.set_request(req);
         o.set_hold_remaining(hold_remaining);
@@ -532,7 +532,8 @@ mod tests {
         assert_eq!(back.new_order(), req);
         assert_eq!((back.cl_ord_id(), back.shown(), back.book_volume()), (Some("c"), 3, 3));
         assert!(format!("{o:?}").starts_with("Order { seq: 2, req: NewOrder { account: 5,"));
-        assert!(std::mem::size_of::<Order>() <= 168, "{}", std::mem::size_of::<Order>());
+        // 168 bytes and the eight of its level links (which replaced a 16-byte queue node).
+        assert!(std::mem::size_of::<Order>() <= 176, "{}", std::mem::size_of::<Order>());
     }
 
     #[test]

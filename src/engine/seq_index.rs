@@ -38,24 +38,6 @@ impl SeqIndex {
         (slot != NONE).then_some(slot)
     }
 
-    /// Points a held `seq` at another slot (its order moved); false if it is not held.
-    #[inline]
-    pub fn set(&mut self, seq: OrderSeq, slot: u32) -> bool {
-        match self.entry(seq) {
-            Some(e) if *e != NONE => {
-                *e = slot;
-                true
-            }
-            _ => false,
-        }
-    }
-
-    fn entry(&mut self, seq: OrderSeq) -> Option<&mut u32> {
-        let k = (seq / PAGE).checked_sub(self.first)?;
-        let page = self.pages.get_mut(k as usize)?.as_deref_mut()?;
-        Some(&mut page.slot[(seq % PAGE) as usize])
-    }
-
     /// Adds `seq` at `slot`; `seq` must be above every sequence added before.
     pub fn insert(&mut self, seq: OrderSeq, slot: u32) {
         debug_assert!(slot != NONE);
@@ -122,7 +104,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lookups_moves_removals_and_pages_freed_once_used_up() {
+    fn lookups_removals_and_pages_freed_once_used_up() {
         let mut ix = SeqIndex::default();
         let n = 3 * PAGE + 7;
         for seq in 1..n {
@@ -130,9 +112,8 @@ mod tests {
         }
         assert_eq!((ix.len(), ix.pages()), ((n - 1) as usize, 4));
         assert_eq!((ix.get(0), ix.get(5), ix.get(n)), (None, Some(10), None));
-        assert!(ix.set(5, 99) && ix.get(5) == Some(99));
-        assert_eq!(ix.remove(5, n), Some(99));
-        assert_eq!((ix.get(5), ix.remove(5, n), ix.set(5, 1)), (None, None, false));
+        assert_eq!(ix.remove(5, n), Some(10));
+        assert_eq!((ix.get(5), ix.remove(5, n)), (None, None));
         // The first page empties: it goes; one long-lived order keeps the second.
         for seq in 1..PAGE {
             ix.remove(seq, n);

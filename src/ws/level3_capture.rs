@@ -142,7 +142,7 @@ fn level_orders(ex: &Exchange, side: Side, price: u64, queue: impl Iterator<Item
 fn side_levels(ex: &Exchange, pair: usize, side: Side, depth: usize) -> Vec<L3Level> {
     ex.books[pair]
         .levels(side)
-        .map(|(price, level)| L3Level { price: *price, orders: level_orders(ex, side, *price, ex.books[pair].queue(level)) })
+        .map(|(price, level)| L3Level { price: *price, orders: level_orders(ex, side, *price, ex.books[pair].queue(level, &ex.orders)) })
         .filter(|l| !l.orders.is_empty())
         .take(depth)
         .collect()

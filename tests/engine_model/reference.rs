@@ -178,7 +178,7 @@ impl Reference {
 pub fn engine_resting(ex: &Exchange, pair: u16, side: Side) -> Vec<(OrderSeq, u64, i128)> {
     let mut out = Vec::new();
     for (price, level) in ex.books[pair as usize].levels(side) {
-        for s in ex.books[pair as usize].queue(level) {
+        for s in ex.books[pair as usize].queue(level, &ex.orders) {
             let o = &order(ex, s);
             if o.is_open() && o.req.price == *price {
                 out.push((o.seq, *price, o.remaining()));

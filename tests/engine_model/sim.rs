@@ -42,7 +42,7 @@ pub fn fingerprint(ex: &Exchange) -> Fingerprint {
             .iter()
             .map(|b| {
                 let queued: usize =
-                    [Side::Buy, Side::Sell].iter().map(|s| b.levels(*s).map(|(_, l)| b.queue(l).count()).sum::<usize>()).sum();
+                    [Side::Buy, Side::Sell].iter().map(|s| b.levels(*s).map(|(_, l)| b.queue(l, &ex.orders).count()).sum::<usize>()).sum();
                 (b.depth(Side::Buy, usize::MAX), b.depth(Side::Sell, usize::MAX), b.total_live(), queued)
             })
             .collect(),
@@ -179,7 +179,7 @@ pub fn extra_invariants(ex: &Exchange, n_trades: usize) {
             assert!(owner.open_orders.contains(&o.seq));
             let level = ex.books[o.req.pair as usize].levels(o.req.side).find(|(p, _)| **p == o.req.price).map(|(_, l)| l);
             let book = &ex.books[o.req.pair as usize];
-            let queued = level.is_some_and(|l| book.queue(l).any(|s| s == o.seq));
+            let queued = level.is_some_and(|l| book.queue(l, &ex.orders).any(|s| s == o.seq));
             assert_eq!(queued, !pending, "order {} ({:?}) in its book level: {queued}", o.seq, o.status);
             if let Some(d) = o.display_volume() {
                 assert!(pending || (o.shown() > 0 && o.shown() <= d), "iceberg {} shows {} of {d}", o.seq, o.shown());
@@ -222,7 +222,7 @@ pub fn extra_invariants(ex: &Exchange, n_trades: usize) {
         for side in [Side::Buy, Side::Sell] {
             for (price, level) in book.levels(side) {
                 assert!(level.live > 0 && level.volume > 0, "pair {p}: empty level {price} left in the book");
-                let live = book.queue(level).filter(|s| order(ex, *s).is_open()).count();
+                let live = book.queue(level, &ex.orders).filter(|s| order(ex, *s).is_open()).count();
                 assert_eq!(live as u32, level.live, "pair {p} level {price}: live count");
             }
         }

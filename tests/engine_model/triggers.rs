@@ -153,8 +153,9 @@ pub fn check(ex: &Exchange, armed_before: &[OrderSeq], n_orders_before: usize, m
     for o in ex.orders.iter().filter(|o| o.is_armed()) {
         assert!(o.seq as usize >= n_orders_before || armed_before.contains(&o.seq), "order {} armed again", o.seq);
         assert_eq!(o.filled(), 0, "armed order {} has fills", o.seq);
-        let on_book =
-            ex.books[o.req.pair as usize].levels(o.req.side).any(|(_, l)| ex.books[o.req.pair as usize].queue(l).any(|s| s == o.seq));
+        let on_book = ex.books[o.req.pair as usize]
+            .levels(o.req.side)
+            .any(|(_, l)| ex.books[o.req.pair as usize].queue(l, &ex.orders).any(|s| s == o.seq));
         assert!(!on_book, "armed order {} is on the book", o.seq);
         if o.req.side == Side::Sell {
             let fee = if o.req.fee_in_base { calamari::money::div_ceil(o.req.volume * max_taker_ppm, PPM) } else { 0 };
