@@ -36,6 +36,12 @@ pub struct Book {
     version: u64,
     /// The time of the command being applied: what a touched level is stamped with.
     now_ns: u64,
+    /// The best bid and ask (derived, not state): kept as levels come and go, so that reading
+    /// them (the spread after every command, each step of matching) costs no tree descent; a
+    /// side's is looked up again only when its best level empties. `check_invariants` compares
+    /// them with the levels.
+    best_bid: Option<u64>,
+    best_ask: Option<u64>,
     /// A restored book's queues, by level, until `Exchange::relink_queues` links them through
     /// the restored orders (empty otherwise).
     unlinked: Vec<(Side, u64, Vec<OrderSeq>)>,
@@ -71,6 +77,8 @@ impl<'de> Deserialize<'de> for Book {
                 book.unlinked.push((side, l.price, l.orders));
             }
         }
+        book.best_bid = book.bids.keys().next_back().copied();
+        book.best_ask = book.asks.keys().next().copied();
         Ok(book)
     }
 }
@@ -120,14 +128,36 @@ impl Book {
         level.volume += remaining;
         level.live += 1;
         level.changed_ns = now;
+        match side {
+            Side::Buy => self.best_bid = Some(self.best_bid.map_or(price, |b| b.max(price))),
+            Side::Sell => self.best_ask = Some(self.best_ask.map_or(price, |a| a.min(price))),
+        }
     }
 
     /// Best price on a side: highest bid, lowest ask.
     pub fn best(&self, side: Side) -> Option<u64> {
         match side {
-            Side::Buy => self.bids.keys().next_back().copied(),
-            Side::Sell => self.asks.keys().next().copied(),
+            Side::Buy => self.best_bid,
+            Side::Sell => self.best_ask,
         }
+    }
+
+    /// A level at `price` was removed: if it was the best, the next one is.
+    fn level_gone(&mut self, side: Side, price: u64) {
+        match side {
+            Side::Buy if self.best_bid == Some(price) => self.best_bid = self.bids.keys().next_back().copied(),
+            Side::Sell if self.best_ask == Some(price) => self.best_ask = self.asks.keys().next().copied(),
+            _ => {}
+        }
+    }
+
+    /// Whether the kept best prices are the levels' ends (an invariant).
+    pub fn check_best(&self) -> Result<(), String> {
+        let (bid, ask) = (self.bids.keys().next_back().copied(), self.asks.keys().next().copied());
+        if (self.best_bid, self.best_ask) != (bid, ask) {
+            return Err(format!("kept best bid/ask {:?}/{:?}, levels say {bid:?}/{ask:?}", self.best_bid, self.best_ask));
+        }
+        Ok(())
     }
 
     /// The order at the front of the level at a price (the next to trade there).
@@ -163,6 +193,7 @@ impl Book {
         if level.live == 0 {
             debug_assert!(level.links.is_empty());
             map.remove(&price);
+            self.level_gone(side, price);
         }
         self.live -= done as usize;
     }
@@ -191,6 +222,7 @@ impl Book {
         if level.live == 0 {
             debug_assert!(level.links.is_empty());
             map.remove(&price);
+            self.level_gone(side, price);
         }
         self.live -= 1;
     }

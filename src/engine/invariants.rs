@@ -35,6 +35,7 @@ impl Exchange {
         }
         self.check_triggers()?;
         for (p, book) in self.books.iter().enumerate() {
+            book.check_best().map_err(|e| format!("pair {p}: {e}"))?;
             for side in [order::Side::Buy, order::Side::Sell] {
                 for (price, level) in book.levels(side) {
                     let mut live = 0;

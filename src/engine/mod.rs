@@ -9,6 +9,7 @@
 //!   plus its withdrawals still `Initial` (amount and fee), and never exceeds its balance;
 //! - every book level's volume equals the volume the open orders resting there show (all that
 //!   remains, or an iceberg's shown part: more than 0, at most its display volume and what remains);
+//! - a book's kept best bid and ask are its levels' ends (`Book::check_best`);
 //! - a book's queues hold exactly its open, unarmed orders, each once, at their side and price
 //!   (a cancel unlinks at once: no tombstones), and a level's count is its queue's length;
 //! - every timer is live: each open GTD order has its expiry, each pending order its start,
