@@ -342,7 +342,7 @@ impl Exchange {
             self.note_spread(pair_idx, t);
         } else {
             // To the back of the queue at its price, trading first if it now crosses.
-            book.remove(side, old_price, &mut self.orders, seq, old_in_book);
+            book.remove(side, old_price, &mut self.orders, seq, old_in_book, t);
             self.execute(seq, new_price, t);
         }
         Ok(Applied::Amended(amend_id))

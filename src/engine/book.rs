@@ -4,8 +4,8 @@
 //! linked through their records (`queue`): a cancel unlinks its order at once, in O(1), so every
 //! order in a queue is open and rests at that price (no tombstones to skip). So the methods that
 //! change a queue are given the arena.
-//! Each level remembers when its volume last changed (Depth's per-level timestamp): the book is
-//! told the command's time (`set_time`, from `Exchange::apply`) and stamps every level it touches.
+//! Each level remembers when its volume last changed (Depth's per-level timestamp): the methods
+//! that change a level are given the command's time and stamp it.
 
 use super::order::{OrderSeq, Side};
 use super::orders::Orders;
@@ -34,8 +34,6 @@ pub struct Book {
     /// Bumped on every change (derived, not state): the market-data publisher's cue that this
     /// book must be captured after the batch.
     version: u64,
-    /// The time of the command being applied: what a touched level is stamped with.
-    now_ns: u64,
     /// The best bid and ask (derived, not state): kept as levels come and go, so that reading
     /// them (the spread after every command, each step of matching) costs no tree descent; a
     /// side's is looked up again only when its best level empties. `check_invariants` compares
@@ -62,13 +60,12 @@ pub struct BookForm {
     bids: Vec<LevelForm>,
     asks: Vec<LevelForm>,
     version: u64,
-    now_ns: u64,
 }
 
 impl<'de> Deserialize<'de> for Book {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let f = BookForm::deserialize(d)?;
-        let mut book = Book { version: f.version, now_ns: f.now_ns, ..Book::default() };
+        let mut book = Book { version: f.version, ..Book::default() };
         for (side, levels) in [(Side::Buy, f.bids), (Side::Sell, f.asks)] {
             for l in levels {
                 let level = Level { volume: l.volume, live: l.orders.len() as u32, changed_ns: l.changed_ns, ..Level::default() };
@@ -92,12 +89,7 @@ impl Book {
                 .map(|(p, l)| LevelForm { price: *p, orders: l.links.iter(orders).collect(), volume: l.volume, changed_ns: l.changed_ns })
                 .collect()
         };
-        BookForm { bids: form(&self.bids), asks: form(&self.asks), version: self.version, now_ns: self.now_ns }
-    }
-
-    /// The time of the command about to change the book.
-    pub fn set_time(&mut self, t: u64) {
-        self.now_ns = t;
+        BookForm { bids: form(&self.bids), asks: form(&self.asks), version: self.version }
     }
 
     /// A side's levels, for a change (bumps the version).
@@ -117,11 +109,10 @@ impl Book {
     }
 
     /// Adds a resting order (held in `orders`, resting nowhere yet) at the back of its level's
-    /// queue.
-    pub fn insert(&mut self, side: Side, price: u64, orders: &mut Orders, seq: OrderSeq, remaining: i128) {
+    /// queue, at time `now`.
+    pub fn insert(&mut self, side: Side, price: u64, orders: &mut Orders, seq: OrderSeq, remaining: i128, now: u64) {
         debug_assert!(remaining > 0);
         let slot = orders.slot(seq).expect("a resting order is held");
-        let now = self.now_ns;
         self.live += 1;
         let level = self.side_mut(side).entry(price).or_default();
         level.links.push_back(orders, slot);
@@ -177,9 +168,8 @@ impl Book {
     }
 
     /// Takes `qty` from the volume at a level; `done` says the order at the front filled
-    /// completely and leaves the queue. Empty levels are removed.
-    pub fn fill_front(&mut self, side: Side, price: u64, qty: i128, done: bool, orders: &mut Orders) {
-        let now = self.now_ns;
+    /// completely and leaves the queue. Empty levels are removed. At time `now`.
+    pub fn fill_front(&mut self, side: Side, price: u64, qty: i128, done: bool, orders: &mut Orders, now: u64) {
         let map = self.side_mut(side);
         let level = map.get_mut(&price).expect("filled level exists");
         level.volume -= qty;
@@ -209,9 +199,8 @@ impl Book {
     }
 
     /// Removes a resting order from its level at once (a cancel, or an order re-priced in
-    /// place), with the volume it shows there. Empty levels are removed.
-    pub fn remove(&mut self, side: Side, price: u64, orders: &mut Orders, seq: OrderSeq, remaining: i128) {
-        let now = self.now_ns;
+    /// place), with the volume it shows there. Empty levels are removed. At time `now`.
+    pub fn remove(&mut self, side: Side, price: u64, orders: &mut Orders, seq: OrderSeq, remaining: i128, now: u64) {
         let slot = orders.slot(seq).expect("a resting order is held");
         let map = self.side_mut(side);
         let level = map.get_mut(&price).expect("a resting order's level exists");
@@ -268,11 +257,6 @@ impl Book {
 }
 
 impl super::Exchange {
-    /// The time every book stamps the levels a command changes with (`Book::set_time`).
-    pub(super) fn set_books_time(&mut self, t: u64) {
-        self.books.iter_mut().for_each(|b| b.set_time(t));
-    }
-
     /// Links a restored book's queues through the restored orders (a checkpoint keeps each
     /// level's orders by sequence, not their slots); called once after decoding a state.
     pub fn relink_queues(&mut self) {

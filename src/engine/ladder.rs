@@ -115,7 +115,7 @@ impl Exchange {
                 Some(i) if o.filled() == 0 && !keep[i] => keep[i] = true,
                 _ if o.filled() > 0 => self.cancel_resting(seq, super::order::CancelReason::UserRequested, t),
                 _ => {
-                    self.pull(seq);
+                    self.pull(seq, t);
                     pool.push(seq);
                 }
             }
@@ -163,12 +163,12 @@ impl Exchange {
 
     /// Takes an unfilled open order off its book and releases its hold, keeping it open for
     /// re-pricing (its queue slot is removed at once, so it cannot be met twice).
-    fn pull(&mut self, seq: OrderSeq) {
+    fn pull(&mut self, seq: OrderSeq, t: u64) {
         let o = &mut self.orders[seq as usize];
         let (pair, side, price, remaining, account, asset, hold) =
             (o.req.pair, o.req.side, o.req.price, o.remaining(), o.req.account, o.hold_asset, o.hold_remaining());
         o.set_hold_remaining(0);
-        self.books[pair as usize].remove(side, price, &mut self.orders, seq, remaining);
+        self.books[pair as usize].remove(side, price, &mut self.orders, seq, remaining, t);
         self.accounts[account as usize].holds[asset as usize] -= hold;
     }
 }

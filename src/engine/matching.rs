@@ -167,7 +167,7 @@ impl Exchange {
             if !maker.is_open() || maker.req.price != best {
                 // Cannot happen (a cancel unlinks at once; `check_invariants`); never trade with it.
                 debug_assert!(false, "order {maker_seq} queued at {best} does not rest there");
-                self.books[req.pair as usize].remove(opposite, best, &mut self.orders, maker_seq, 0);
+                self.books[req.pair as usize].remove(opposite, best, &mut self.orders, maker_seq, 0, t);
                 continue;
             }
             if maker.req.account == req.account {
@@ -196,7 +196,7 @@ impl Exchange {
             let qty = want.min(maker.book_volume());
             let maker_done = qty == maker.remaining();
             self.settle_fill(seq, maker_seq, best, qty, t);
-            self.books[req.pair as usize].fill_front(opposite, best, qty, maker_done, &mut self.orders);
+            self.books[req.pair as usize].fill_front(opposite, best, qty, maker_done, &mut self.orders, t);
             if maker_done {
                 self.finish(maker_seq, Status::Closed, None, t);
             } else {
@@ -214,7 +214,7 @@ impl Exchange {
             self.finish(seq, Status::Canceled, Some(CancelReason::ImmediateOrCancel), t);
         } else {
             let shown = self.rest_volume(seq);
-            self.books[req.pair as usize].insert(req.side, req.price, &mut self.orders, seq, shown);
+            self.books[req.pair as usize].insert(req.side, req.price, &mut self.orders, seq, shown, t);
         }
         self.note_spread(req.pair, t);
     }

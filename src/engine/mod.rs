@@ -293,7 +293,6 @@ impl Exchange {
     /// Applies one command: all of it, or (on error) nothing.
     pub fn apply(&mut self, env: &Envelope) -> Result<Applied, KrakenError> {
         let t = self.now_ns.max(env.time_ns);
-        self.set_books_time(t);
         let result = match &env.command {
             Command::CreateAccount { name } => self.create_account(name),
             Command::Deposit { account, asset, amount } => self.deposit(*account, *asset, *amount, t),
@@ -327,8 +326,6 @@ impl Exchange {
             self.now_ns = t;
             // Stops reached by this command's trades or index moves, and due closes.
             self.run_triggers(t);
-        } else {
-            self.set_books_time(self.now_ns); // a refusal leaves no trace, the books' clock included
         }
         self.emit_closed();
         result
@@ -472,7 +469,7 @@ impl Exchange {
         debug_assert!(o.is_open());
         let (pair, side, price, in_book) = (o.req.pair, o.req.side, o.req.price, o.book_volume());
         if o.status == Status::Open && !self.disarm(seq) {
-            self.books[pair as usize].remove(side, price, &mut self.orders, seq, in_book);
+            self.books[pair as usize].remove(side, price, &mut self.orders, seq, in_book, t);
         }
         self.finish(seq, status, reason, t);
         self.note_spread(pair, t);

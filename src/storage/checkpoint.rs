@@ -29,7 +29,9 @@ pub const FORMAT: &str = "calamari-engine-checkpoint";
 /// 4: closed orders are emitted into the outbox (`engine::outbox`): a closings counter.
 /// 5: closed orders left the engine (`engine::orders`): the orders not final and the order
 ///    counter; accounts no longer list their closed orders.
-pub const VERSION: u32 = 6;
+/// 6: the history fold is XXH3-128 over each record's fields.
+/// 7: a book no longer keeps the time of the command being applied (its methods are given it).
+pub const VERSION: u32 = 7;
 /// The directory under the data directory.
 pub const DIR: &str = "checkpoints";
 
