@@ -102,7 +102,14 @@ fn log_text(path: &Path) -> String {
 
 fn checkpoints(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir.join("checkpoints"))
-        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "ckpt")).collect())
+        .map(|d| {
+            // Written checkpoints only: one being written is `.tmp-checkpoint-….ckpt` until its
+            // rename (counting it let a test go on before the checkpoint existed, under load).
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("checkpoint-") && n.ends_with(".ckpt")))
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
