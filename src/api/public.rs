@@ -8,7 +8,7 @@
 use super::params::Params;
 use super::public_json as json;
 use super::{ApiResult, Shared};
-use crate::engine::market_data::{PublicTrade, INTERVALS, NS};
+use crate::engine::market_data::{PublicTrade, DAY_NS, INTERVALS, NS};
 use crate::engine::markets::{Markets, PairIdx};
 use crate::engine::order::Side;
 use crate::engine::status::MarketStatus;
@@ -119,7 +119,7 @@ pub fn from_view(m: &Markets, view: &MarketView, q: &Query, now: u64) -> Option<
                 return false;
             }
             let (ask, bid) = (v.asks.first().map(|l| (l.0, l.1)), v.bids.first().map(|l| (l.0, l.1)));
-            json::ticker_row(out, m.pair(idx), &v.md, ask, bid, now);
+            json::ticker_row(out, m.pair(idx), &v.md, (ask, bid), v.ticker_windows(now), now);
             true
         })
         .map(Arc::from),
@@ -161,7 +161,9 @@ pub fn from_engine(ex: &Exchange, q: &Query, now: u64) -> String {
         Query::Ticker(pairs) => ticker_object(pairs, |out, idx| {
             let book = &ex.books[idx as usize];
             let (ask, bid) = (book.depth(Side::Sell, 1).first().copied(), book.depth(Side::Buy, 1).first().copied());
-            json::ticker_row(out, ex.markets.pair(idx), &ex.market_data[idx as usize], ask, bid, now);
+            let md = &ex.market_data[idx as usize];
+            let windows = (md.window(now / DAY_NS * DAY_NS), md.window(now.saturating_sub(DAY_NS)));
+            json::ticker_row(out, ex.markets.pair(idx), md, (ask, bid), windows, now);
             true
         })
         .unwrap_or_default(),

@@ -7,7 +7,7 @@
 //! hold them to it. Both the publisher's view and the engine's fallback render through here.
 
 use super::views::write_fixed;
-use crate::engine::market_data::{Candle, MarketData, PublicTrade, WindowStats, DAY_NS, INTERVALS, NS};
+use crate::engine::market_data::{Candle, MarketData, PublicTrade, WindowStats, INTERVALS, NS};
 use crate::engine::markets::Pair;
 use crate::engine::order::Side;
 use crate::money::{div_round_half_up, write_units};
@@ -98,11 +98,13 @@ fn top(out: &mut String, pair: &Pair, level: Option<(u64, i128)>) {
     out.push(']');
 }
 
+/// A pair's best ask and bid: (price ticks, volume units).
+pub type Tops = (Option<(u64, i128)>, Option<(u64, i128)>);
+
 /// One pair's Ticker entry (`"XXBTZUSD":{…}`, appended to the answer's object) from its market
-/// data and its best ask and bid.
-pub fn ticker_row(out: &mut String, pair: &Pair, md: &MarketData, ask: Option<(u64, i128)>, bid: Option<(u64, i128)>, now: u64) {
-    let midnight = now / DAY_NS * DAY_NS;
-    let (today, day) = (md.window(midnight), md.window(now.saturating_sub(DAY_NS)));
+/// data, its best ask and bid and its window figures (since 00:00 UTC and over the last 24 h).
+pub fn ticker_row(out: &mut String, pair: &Pair, md: &MarketData, top_of_book: Tops, (today, day): (WindowStats, WindowStats), now: u64) {
+    let (ask, bid) = top_of_book;
     let last_volume = md.trades.last().map(|t| t.volume).unwrap_or(0);
     let pairs = |out: &mut String, key: &str, f: &dyn Fn(&mut String, &WindowStats)| {
         out.push_str(key);

@@ -7,6 +7,7 @@
 //! what REST needs too: the levels' change stamps, a day of trades on a full capture, every
 //! candle a batch touched, the recent spreads.
 
+use super::day_window::DayWindow;
 use crate::engine::market_data::{Candle, PublicTrade, WindowStats, DAY_NS, INTERVALS, NS};
 use crate::engine::status::MarketStates;
 use crate::engine::Exchange;
@@ -93,6 +94,8 @@ pub struct Tracker {
     states: Option<MarketStates>,
     /// The level3 copies (only of pairs level3 subscribers watch).
     pub level3: super::level3_capture::L3Tracker,
+    /// Per pair: the ticker's 24 h window over the engine's tape, moved on at each capture.
+    days: Vec<DayWindow>,
 }
 
 fn last_trade_id(ex: &Exchange, pair: usize) -> u64 {
@@ -101,7 +104,7 @@ fn last_trade_id(ex: &Exchange, pair: usize) -> u64 {
 
 impl Tracker {
     pub fn new() -> Tracker {
-        Tracker { seen: Vec::new(), force_full: true, states: None, level3: Default::default() }
+        Tracker { seen: Vec::new(), force_full: true, states: None, level3: Default::default(), days: Vec::new() }
     }
 
     /// The captures of the pairs changed since the last call (all pairs when `force_full`).
@@ -109,6 +112,7 @@ impl Tracker {
         let full = std::mem::take(&mut self.force_full) || self.seen.len() != ex.books.len();
         if full {
             self.seen = vec![(u64::MAX, 0, u64::MAX, u64::MAX); ex.books.len()];
+            self.days = vec![DayWindow::default(); ex.books.len()];
         }
         let states = (full || self.states.as_ref() != Some(&ex.market_status)).then(|| ex.market_status.clone());
         if states.is_some() {
@@ -127,6 +131,10 @@ impl Tracker {
             // A new history (an import) replaces the pair's tape and candles: copied whole.
             let whole = full || md.histories != seen_history;
             let traded = whole || last_id != seen_id;
+            if whole {
+                // A new tape (start, reset, an import): a new window over it.
+                self.days[p] = DayWindow::default();
+            }
             let (trades, omitted_until): (Vec<PublicTrade>, Option<u64>) = if whole {
                 let recent = md.trades.partition_point(|t| t.time_ns < now_ns.saturating_sub(KEEP_SPAN_NS));
                 let start = recent.min(md.trades.len().saturating_sub(KEEP_TRADES));
@@ -157,7 +165,11 @@ impl Tracker {
             let stats = TickerStats {
                 last: md.last_price,
                 open: md.today_open(now_ns),
-                day: if traded { md.window(now_ns.saturating_sub(DAY_NS)) } else { WindowStats::default() },
+                day: if traded {
+                    self.days[p].at(&md.trades, now_ns.saturating_sub(DAY_NS), md.last_price)
+                } else {
+                    WindowStats::default()
+                },
             };
             out.push(PairCapture {
                 pair: p as u16,

@@ -17,7 +17,8 @@
 //! lock, so it never outlives the state it was rendered from.
 
 use super::capture::{MarketBatch, PairCapture, KEEP_SPAN_NS, KEEP_TRADES};
-use crate::engine::market_data::{Candle, MarketData, MAX_CANDLES};
+use super::day_window::DayWindow;
+use crate::engine::market_data::{Candle, MarketData, WindowStats, DAY_NS, MAX_CANDLES};
 use crate::engine::status::MarketStates;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
@@ -61,11 +62,21 @@ pub struct PairView {
     pub omitted_until: Option<u64>,
     /// Rendered answers of this state, by shape (emptied by `apply`).
     kept: Mutex<Vec<(Shape, Arc<str>)>>,
+    /// The Ticker's windows over `md.trades` (today, the last 24 h), moved on by the readings
+    /// (under the read lock, hence the mutex).
+    windows: Mutex<[DayWindow; 2]>,
 }
 
 impl PairView {
     fn empty() -> PairView {
-        PairView { bids: Vec::new(), asks: Vec::new(), md: MarketData::new(0, 0), omitted_until: None, kept: Mutex::new(Vec::new()) }
+        PairView {
+            bids: Vec::new(),
+            asks: Vec::new(),
+            md: MarketData::new(0, 0),
+            omitted_until: None,
+            kept: Mutex::new(Vec::new()),
+            windows: Mutex::new(Default::default()),
+        }
     }
 
     /// The answer of `shape` rendered from this state: the kept one, or `render`'s, then kept.
@@ -91,6 +102,14 @@ impl PairView {
         self.kept.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
+    /// The Ticker's figures at `now` (unix ns): since 00:00 UTC and over the last 24 h.
+    pub fn ticker_windows(&self, now: u64) -> (WindowStats, WindowStats) {
+        let mut w = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        let (tape, last) = (&self.md.trades, self.md.last_price);
+        let [today, day] = &mut *w;
+        (today.at(tape, now / DAY_NS * DAY_NS, last), day.at(tape, now.saturating_sub(DAY_NS), last))
+    }
+
     /// Whether the tape holds every trade after `time_ns` (so a window or a `since` from there is exact).
     pub fn covers(&self, time_ns: u64) -> bool {
         self.omitted_until.is_none_or(|o| o <= time_ns)
@@ -102,6 +121,7 @@ impl PairView {
         self.asks.clone_from(&cap.asks);
         let md = &mut self.md;
         if cap.full {
+            *self.windows.get_mut().unwrap_or_else(|e| e.into_inner()) = Default::default();
             md.trades = cap.trades.clone();
             md.candles = cap.candles.iter().map(|l| l.iter().cloned().collect()).collect();
             self.omitted_until = cap.omitted_until;
@@ -125,6 +145,9 @@ impl PairView {
             let until = md.trades[old - 1].time_ns;
             self.omitted_until = Some(self.omitted_until.map_or(until, |o| o.max(until)));
             md.trades.drain(..old);
+            for w in self.windows.get_mut().unwrap_or_else(|e| e.into_inner()) {
+                w.drained(old);
+            }
         }
     }
 }

@@ -7,6 +7,7 @@
 pub mod capture;
 pub mod channels;
 mod conn;
+pub mod day_window;
 pub mod level3;
 pub mod level3_book;
 pub mod level3_capture;
