@@ -25,7 +25,7 @@ mod history_buffer;
 mod history_writer;
 mod stats;
 mod storage_thread;
-mod wake;
+pub mod wake;
 
 pub use balance_view::BalanceView;
 use stats::RunningFlag;
@@ -136,7 +136,7 @@ struct Batch {
 }
 
 /// Where committed batches' market captures go (the publisher's queue), once one is attached.
-pub type MarketSink = Arc<std::sync::OnceLock<Sender<crate::ws::capture::MarketBatch>>>;
+pub type MarketSink = Arc<std::sync::OnceLock<wake::Ringing<crate::ws::capture::MarketBatch>>>;
 
 /// A cheap, cloneable handle to the engine thread.
 #[derive(Clone)]
@@ -235,7 +235,7 @@ impl Sequencer {
 
     /// Hands every later committed batch's market captures to `sink` (the publisher), starting
     /// with a full capture of every pair. Only the first call counts.
-    pub fn attach_market(&self, sink: Sender<crate::ws::capture::MarketBatch>) {
+    pub fn attach_market(&self, sink: wake::Ringing<crate::ws::capture::MarketBatch>) {
         let _ = self.market.set(sink);
         // A pass through the queue makes the first (full) capture now rather than at the next job.
         let _ = self.submit(Box::new(|_, _, _| Box::new(|| ())));
@@ -245,7 +245,7 @@ impl Sequencer {
     /// engine thread captures the accounts `watchers` names. Only the first call counts.
     pub fn attach_accounts(
         &self,
-        sink: Sender<crate::ws::private::capture::AccountBatch>,
+        sink: wake::Ringing<crate::ws::private::capture::AccountBatch>,
         watchers: Arc<crate::ws::private::capture::Watchers>,
     ) {
         let _ = self.accounts.set((sink, watchers));

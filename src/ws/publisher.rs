@@ -102,12 +102,12 @@ impl Publisher {
             delivered: Default::default(),
             dropped_slow: Default::default(),
         });
-        let (tx, rx) = crossbeam_channel::unbounded::<MarketBatch>();
+        let (tx, rx) = crate::sequencer::wake::queue::<MarketBatch>();
         let p = publisher.clone();
         std::thread::Builder::new()
             .name("publisher".into())
             .spawn(move || {
-                for batch in rx.iter() {
+                while let Ok(batch) = rx.recv() {
                     p.publish(batch);
                 }
             })

@@ -31,7 +31,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 /// Where committed batches' private events go (the fan-out's queue) and which accounts to watch.
-pub type AccountSink = Arc<std::sync::OnceLock<(crossbeam_channel::Sender<AccountBatch>, Arc<Watchers>)>>;
+pub type AccountSink = Arc<std::sync::OnceLock<(crate::sequencer::wake::Ringing<AccountBatch>, Arc<Watchers>)>>;
 
 /// Fills in an executions snapshot (Kraken's last 50).
 pub const SNAPSHOT_TRADES: usize = 50;

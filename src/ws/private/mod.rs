@@ -49,12 +49,12 @@ impl Private {
     ) -> Arc<Private> {
         let private = Arc::new(Private { watchers: Arc::default(), publisher, subs: Mutex::default(), rates: Default::default() });
         let _ = private.watchers.history.set(history);
-        let (tx, rx) = crossbeam_channel::unbounded::<AccountBatch>();
+        let (tx, rx) = crate::sequencer::wake::queue::<AccountBatch>();
         let p = private.clone();
         std::thread::Builder::new()
             .name("private-fanout".into())
             .spawn(move || {
-                for batch in rx.iter() {
+                while let Ok(batch) = rx.recv() {
                     p.deliver(batch);
                 }
             })
