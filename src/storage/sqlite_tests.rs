@@ -211,3 +211,17 @@ fn only_ciphertext_reaches_the_file() {
     let stored = &store.list_keys().unwrap()[0];
     assert_eq!(sbox.decrypt(&stored.secret_ciphertext).unwrap(), secret);
 }
+
+#[test]
+fn the_logs_bounds_are_read_from_the_ends_not_by_a_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, _keys) = open(dir.path()).unwrap();
+    log.append(&[b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]).unwrap();
+    assert_eq!(log.bounds().unwrap(), Some((1, 3)));
+    let plan: Vec<String> = {
+        let mut st = log.conn.prepare(&format!("EXPLAIN QUERY PLAN {}", crate::storage::sqlite_tail::BOUNDS)).unwrap();
+        st.query_map([], |r| r.get::<_, String>(3)).unwrap().map(|r| r.unwrap()).collect()
+    };
+    assert!(plan.iter().all(|step| !step.starts_with("SCAN commands")), "{plan:?}");
+    assert_eq!(plan.iter().filter(|step| step.starts_with("SEARCH commands")).count(), 2, "{plan:?}");
+}
