@@ -19,7 +19,7 @@ pub(super) struct HistoryBuffer {
     /// The waiting batches' rows, in order (batches without rows are not kept).
     out: Vec<HistoryOut>,
     rows: usize,
-    /// When the oldest waiting row arrived.
+    /// When the oldest waiting row was handed over.
     since: Option<Instant>,
     /// Batches (the storage thread's count) whose rows are here or written.
     upto: u64,
@@ -28,20 +28,25 @@ pub(super) struct HistoryBuffer {
 }
 
 impl HistoryBuffer {
-    /// Takes an acknowledged batch's rows (batch number `n`, its last log record `seq`). With no
-    /// row waiting after it, the batch's rows (none) are written already: the watermark (and
-    /// `history_upto` in `stats`) moves at once.
-    pub(super) fn push(&mut self, (n, seq): (u64, u64), h: HistoryOut, stats: &SequencerStats) {
+    /// Takes an acknowledged batch's rows (batch number `n`, its last log record `seq`, handed
+    /// over at `at`). With no row waiting after it, the batch's rows (none) are written already:
+    /// the watermark (and `history_upto` in `stats`) moves at once.
+    pub(super) fn push(&mut self, (n, seq, at): (u64, u64, Instant), h: HistoryOut, stats: &SequencerStats) {
         self.upto = n;
         self.upto_seq = seq;
         let rows = h.trades.len() + h.ledger.len() + h.closed_orders.len();
         if rows > 0 {
             self.out.push(h);
             self.rows += rows;
-            self.since.get_or_insert_with(Instant::now);
+            self.since.get_or_insert(at);
         } else if self.rows == 0 {
             written(stats, n, seq);
         }
+    }
+
+    /// No row waits.
+    pub(super) fn is_empty(&self) -> bool {
+        self.rows == 0
     }
 
     /// When the next flush is due by time (`None`: nothing waits).

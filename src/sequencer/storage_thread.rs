@@ -98,7 +98,7 @@ pub(super) fn storage_loop(
         let handed = if replace_log {
             replace_history(&mut *log, &history_thread, (received, last_seq), history)
         } else {
-            history_thread.send(ToHistory::Rows { batch: received, seq: last_seq, rows: history })
+            history_thread.send(ToHistory::Rows { batch: received, seq: last_seq, rows: history, at: std::time::Instant::now() })
         };
         if let Err(e) = handed {
             return fail(e, &stats, on_failure, (replies, carried), &batches);
