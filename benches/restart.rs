@@ -93,7 +93,7 @@ fn build(dir: &Path, n: u64, tail: u64) -> (f64, f64) {
     let mut written = out.len() as u64;
     // With the history the commands emitted, as the server's history thread writes them.
     log.append(&out).unwrap();
-    history.flush(&std::mem::take(&mut g.ex.history_out), written).unwrap();
+    history.flush(&[std::mem::take(&mut g.ex.history_out)], written).unwrap();
     let mut checkpoint_s = 0.0;
     while written < n {
         out.clear();
@@ -102,7 +102,7 @@ fn build(dir: &Path, n: u64, tail: u64) -> (f64, f64) {
         }
         written += out.len() as u64;
         log.append(&out).unwrap();
-        history.flush(&std::mem::take(&mut g.ex.history_out), written).unwrap();
+        history.flush(&[std::mem::take(&mut g.ex.history_out)], written).unwrap();
         if written >= n - tail && checkpoint_s == 0.0 {
             let t = Instant::now();
             let w = calamari::recovery::checkpoint::build(dir, markets.clone(), SEED, 2).unwrap().unwrap();

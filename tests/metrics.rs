@@ -200,5 +200,15 @@ fn history_flushes_are_counted_and_the_lag_drains_on_a_read() {
     assert!(value(&after, "calamari_history_flush_duration_seconds_sum") > 0.0);
     // Between these requests the storage thread waited for work, and counted it.
     assert!(value(&after, "calamari_storage_wait_seconds_total") > value(&before, "calamari_storage_wait_seconds_total"));
+    // history.db's rows reach the order's record at once (its batch had no row), the cancel's
+    // record only with the flush; the history thread counted its idle and busy time.
+    let upto = |m: &str| value(m, "calamari_history_upto");
+    assert_eq!((upto(&waiting) - upto(&before), upto(&after) - upto(&before)), (1.0, 2.0));
+    assert!(value(&after, "calamari_history_wait_seconds_total") > value(&before, "calamari_history_wait_seconds_total"));
+    assert!(value(&after, "calamari_history_busy_seconds_total") > value(&before, "calamari_history_busy_seconds_total"));
+    // The operator's view says the same (`calamari log status`).
+    let status: serde_json::Value = serde_json::from_str(s.cli(&["--json", "log", "status"]).trim()).unwrap();
+    assert_eq!((status["history"]["upto"].as_f64(), status["last"].as_f64()), (Some(upto(&after)), Some(upto(&after))), "{status}");
+    assert_eq!(status["history"]["lag_batches"], 0, "{status}");
     s.assert_no_panics();
 }

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::xbt_orders::{hold_xbt, num, order, place, restart_keeps_digest, three_accounts, trade_at};
+use common::xbt_orders::{add, hold_xbt, num, order, place, restart_keeps_digest, three_accounts, trade_at};
 use common::{err, ok, Server};
 
 #[test]
@@ -174,5 +174,49 @@ fn amend_takes_relative_prices_on_a_fixed_stop_and_a_limit_order() {
     place(&s, &carol, &[("type", "sell"), ("ordertype", "market"), ("volume", "0.01")]);
     assert_eq!(order(&s, &alice, &stop)["misc"], "stopped,amended");
     // Replayed to the same state.
+    restart_keeps_digest(s, &[]);
+}
+
+/// A viqc buy spends quote, so at a low price it can execute more base than any order may be
+/// (MAX_VOLUME: 1,000,000 XBT); its conditional close, of the executed volume, is refused as
+/// AddOrder refuses such a volume and recorded canceled, whether its kind is armed (take-profit)
+/// or placed: never an open order larger than any order may be, holding that much.
+#[test]
+fn a_viqc_buys_close_larger_than_any_order_is_recorded_canceled_even_when_armed() {
+    let (s, [alice, bob, _]) = three_accounts(&[], [("300000", "0"), ("0", "2400000"), ("0", "0")]);
+    // No single order may be above 1,000,000 XBT.
+    let too_large = add(&s, &bob, &[("type", "sell"), ("ordertype", "limit"), ("price", "0.1"), ("volume", "1000001")]);
+    assert_eq!(err(&too_large), "EGeneral:Invalid arguments:volume");
+    for _ in 0..4 {
+        place(&s, &bob, &[("type", "sell"), ("ordertype", "limit"), ("price", "0.1"), ("volume", "600000")]);
+    }
+    for (close_kind, quote) in [("take-profit", "120000"), ("limit", "120000")] {
+        let (open, _) = place(
+            &s,
+            &alice,
+            &[
+                ("type", "buy"),
+                ("ordertype", "market"),
+                ("oflags", "viqc"),
+                ("volume", quote),
+                ("close[ordertype]", close_kind),
+                ("close[price]", "1000"),
+            ],
+        );
+        let o = order(&s, &alice, &open);
+        assert_eq!(o["status"], "closed", "{o}");
+        assert!(num(&o["vol_exec"]) > 1_000_000.0, "the viqc buy executed more than any order may be: {o}");
+        let closed = ok(&s.private(&alice, "ClosedOrders", &[]))["closed"].clone();
+        let close = closed
+            .as_object()
+            .unwrap()
+            .values()
+            .find(|c| c["refid"] == open.as_str())
+            .unwrap_or_else(|| panic!("{close_kind}: no close recorded: {closed}"));
+        assert_eq!(close["status"], "canceled", "{close_kind}: {close}");
+        assert_eq!(close["descr"]["ordertype"], close_kind);
+        assert!(ok(&s.private(&alice, "OpenOrders", &[]))["open"].as_object().unwrap().is_empty(), "{close_kind}: a close was left open");
+        assert_eq!(hold_xbt(&s, &alice), "0.0000000000", "{close_kind}: nothing held for a close");
+    }
     restart_keeps_digest(s, &[]);
 }

@@ -366,7 +366,7 @@ fn acknowledged_means_durable_under_storage_faults() {
 struct HistoryFails;
 
 impl calamari::storage::HistoryStore for HistoryFails {
-    fn flush(&mut self, _: &calamari::engine::outbox::HistoryOut, _: u64) -> Result<(), StorageError> {
+    fn flush(&mut self, _: &[calamari::engine::outbox::HistoryOut], _: u64) -> Result<(), StorageError> {
         Err(StorageError::Backend("simulated: the history rows could not be written".into()))
     }
     fn replace(&mut self, _: &calamari::engine::outbox::HistoryOut, _: u64, _: u64) -> Result<(), StorageError> {

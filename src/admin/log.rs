@@ -1,5 +1,6 @@
 //! The command log and its engine checkpoints, for the operator (`calamari log`): what the log
-//! holds and which checkpoints exist, a checkpoint now, and pruning the records before the oldest
+//! holds, how far history.db's rows are written (the history thread's busy and idle time), which
+//! checkpoints exist, a checkpoint now, and pruning the records before the oldest
 //! kept checkpoint (archived by default). Pruning happens only here, on an operator's request:
 //! the server never removes a record on its own.
 
@@ -40,6 +41,14 @@ fn describe(s: &Shared) -> Result<Value, String> {
         })
         .collect();
     let c = &s.checkpoints.config;
+    let st = &s.state.sequencer.stats;
+    let secs = |ns: &std::sync::atomic::AtomicU64| ns.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e9;
+    let history = json!({
+        "upto": st.history_upto.load(std::sync::atomic::Ordering::Relaxed),
+        "lag_batches": st.history_mark.lag(),
+        "busy_seconds": secs(&st.history_busy_ns),
+        "idle_seconds": secs(&st.history_wait_ns),
+    });
     Ok(json!({
         "epoch": epoch,
         "first": bounds.map(|b| b.0),
@@ -48,6 +57,7 @@ fn describe(s: &Shared) -> Result<Value, String> {
         "checkpoint_every_commands": c.checkpoint_every_commands,
         "checkpoint_every_seconds": c.checkpoint_every_seconds,
         "checkpoints_kept": c.checkpoints_kept,
+        "history": history,
     }))
 }
 

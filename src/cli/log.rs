@@ -9,7 +9,7 @@ use serde_json::json;
 
 #[derive(Subcommand, Debug)]
 pub enum LogCmd {
-    /// The log's first and last records and the engine checkpoints on disk.
+    /// The log's first and last records, how far history.db's rows go, the engine checkpoints on disk.
     Status,
     /// Write an engine checkpoint now (from the durable log; the engine does not pause).
     Checkpoint,
@@ -44,6 +44,14 @@ pub fn run(target: &Target, json: bool, cmd: LogCmd) -> Result<i32, String> {
         println!("{removed} records removed before record {}; archive: {}", v["before_checkpoint"], v["archive"]);
     } else {
         println!("log generation {}: records {} .. {}", v["epoch"], v["first"], v["last"]);
+        let h = &v["history"];
+        println!(
+            "history rows written up to record {} ({} acknowledged batches behind); history thread busy {:.1} s, idle {:.1} s",
+            h["upto"],
+            h["lag_batches"],
+            h["busy_seconds"].as_f64().unwrap_or(0.0),
+            h["idle_seconds"].as_f64().unwrap_or(0.0)
+        );
         for c in v["checkpoints"].as_array().into_iter().flatten() {
             println!("checkpoint at record {} ({} bytes) {}", c["seq"], c["bytes"], c["path"].as_str().unwrap_or(""));
         }

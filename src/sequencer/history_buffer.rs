@@ -4,7 +4,8 @@
 //! written in their own transaction when a flush is due: every `history_flush_ms` or
 //! `history_flush_rows` rows, at the graceful stop, and when a history reader asks
 //! (`storage::history_mark`). Writing many batches' rows at once rewrites each account's index
-//! pages once per flush instead of once per commit (BENCHMARKS §4).
+//! pages once per flush instead of once per commit (BENCHMARKS §4). Each batch's rows are kept as
+//! they came (not appended into one set of vectors, which moved every record again as they grew).
 
 use super::SequencerStats;
 use crate::engine::outbox::HistoryOut;
@@ -15,9 +16,10 @@ use std::time::{Duration, Instant};
 
 #[derive(Default)]
 pub(super) struct HistoryBuffer {
-    out: HistoryOut,
+    /// The waiting batches' rows, in order (batches without rows are not kept).
+    out: Vec<HistoryOut>,
     rows: usize,
-    /// When the oldest waiting row arrived.
+    /// When the oldest waiting row was handed over.
     since: Option<Instant>,
     /// Batches (the storage thread's count) whose rows are here or written.
     upto: u64,
@@ -26,19 +28,25 @@ pub(super) struct HistoryBuffer {
 }
 
 impl HistoryBuffer {
-    /// Takes an acknowledged batch's rows (batch number `n`, its last log record `seq`). With no
-    /// row waiting after it, the batch's rows (none) are written already: the watermark moves at once.
-    pub(super) fn push(&mut self, (n, seq): (u64, u64), h: HistoryOut, mark: &HistoryMark) {
+    /// Takes an acknowledged batch's rows (batch number `n`, its last log record `seq`, handed
+    /// over at `at`). With no row waiting after it, the batch's rows (none) are written already:
+    /// the watermark (and `history_upto` in `stats`) moves at once.
+    pub(super) fn push(&mut self, (n, seq, at): (u64, u64, Instant), h: HistoryOut, stats: &SequencerStats) {
         self.upto = n;
         self.upto_seq = seq;
         let rows = h.trades.len() + h.ledger.len() + h.closed_orders.len();
         if rows > 0 {
-            self.out.extend(h);
+            self.out.push(h);
             self.rows += rows;
-            self.since.get_or_insert_with(Instant::now);
+            self.since.get_or_insert(at);
         } else if self.rows == 0 {
-            mark.written(n);
+            written(stats, n, seq);
         }
+    }
+
+    /// No row waits.
+    pub(super) fn is_empty(&self) -> bool {
+        self.rows == 0
     }
 
     /// When the next flush is due by time (`None`: nothing waits).
@@ -62,18 +70,25 @@ impl HistoryBuffer {
             stats.history_flush_seconds.observe(started.elapsed().as_secs_f64());
             stats.history_flushes.fetch_add(1, Ordering::Relaxed);
             stats.history_rows.fetch_add(self.rows as u64, Ordering::Relaxed);
-            self.out = HistoryOut::default();
+            self.out.clear();
             self.rows = 0;
             self.since = None;
         }
-        mark.written(self.upto);
+        written(stats, self.upto, self.upto_seq);
         Ok(())
     }
 
     /// Drops the waiting rows (the log was replaced: the history is being replaced too).
     pub(super) fn discard(&mut self) {
-        self.out = HistoryOut::default();
+        self.out.clear();
         self.rows = 0;
         self.since = None;
     }
+}
+
+/// The rows of batches up to `n` (log records up to `seq`) are written: the readers' watermark
+/// and the operator's `history_upto` (`/metrics`, `calamari log status`) move.
+fn written(stats: &SequencerStats, n: u64, seq: u64) {
+    stats.history_upto.store(seq, Ordering::Relaxed);
+    stats.history_mark.written(n);
 }

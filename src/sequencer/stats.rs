@@ -30,6 +30,12 @@ pub struct SequencerStats {
     pub history_rows: AtomicU64,
     /// Seconds per history flush (one unsynced transaction of many batches' rows).
     pub history_flush_seconds: Histogram,
+    /// Nanoseconds the history thread waited for rows (idle) and spent taking and writing them.
+    pub history_wait_ns: AtomicU64,
+    pub history_busy_ns: AtomicU64,
+    /// The log record up to which the history rows are written (history.db's `history_upto`
+    /// after each flush; the log's last record at the start).
+    pub history_upto: AtomicU64,
     /// How far the history rows are written behind the acknowledgements (`history_buffer`).
     pub history_mark: std::sync::Arc<crate::storage::history_mark::HistoryMark>,
 }
@@ -59,6 +65,9 @@ impl Default for SequencerStats {
             history_flushes: AtomicU64::new(0),
             history_rows: AtomicU64::new(0),
             history_flush_seconds: Histogram::new(crate::telemetry::SECONDS_BUCKETS),
+            history_wait_ns: AtomicU64::new(0),
+            history_busy_ns: AtomicU64::new(0),
+            history_upto: AtomicU64::new(0),
             history_mark: Default::default(),
         }
     }

@@ -30,6 +30,8 @@ pub(super) fn storage_loop(
         Ok(b) => b.map_or(0, |(_, last)| last),
         Err(e) => return fail(e, &stats, on_failure, (Vec::new(), None), &batches),
     };
+    // The rows of the log before the start are written (the server's start restored them).
+    stats.history_upto.store(last_seq, Ordering::Relaxed);
     loop {
         let first = match carried.take() {
             Some(b) => b,
@@ -96,8 +98,7 @@ pub(super) fn storage_loop(
         let handed = if replace_log {
             replace_history(&mut *log, &history_thread, (received, last_seq), history)
         } else {
-            let rows = ToHistory::Rows { batch: received, seq: last_seq, rows: history };
-            history_thread.tx.send(rows).map_err(|_| StorageError::Backend("the history thread has ended".into()))
+            history_thread.send(ToHistory::Rows { batch: received, seq: last_seq, rows: history, at: std::time::Instant::now() })
         };
         if let Err(e) = handed {
             return fail(e, &stats, on_failure, (replies, carried), &batches);
@@ -142,9 +143,8 @@ fn replace_history(
 ) -> Result<(), StorageError> {
     let epoch = log.epoch()?;
     let (done, answer) = crossbeam_channel::bounded(1);
-    let gone = || StorageError::Backend("the history thread has ended".into());
-    history.tx.send(ToHistory::Replace { batch, seq, epoch, rows, done }).map_err(|_| gone())?;
-    answer.recv().map_err(|_| gone())?
+    history.send(ToHistory::Replace { batch, seq, epoch, rows, done })?;
+    answer.recv().map_err(|_| StorageError::Backend("the history thread has ended".into()))?
 }
 
 /// Runs `f`, adding the nanoseconds it took to `total` (the storage thread's wait for work).

@@ -53,22 +53,28 @@ CREATE INDEX IF NOT EXISTS closed_account_close ON closed_orders(account, close_
 CREATE INDEX IF NOT EXISTS closed_n ON closed_orders(n);
 ";
 
-fn body(r: &impl serde::Serialize) -> Vec<u8> {
-    postcard::to_allocvec(r).expect("history records serialize")
+/// The record in postcard, written into `buf` (one buffer for a whole flush: no allocation and
+/// regrowth per row, which were most of the history thread's malloc and memmove, BENCHMARKS §4).
+fn body<'a>(buf: &'a mut Vec<u8>, r: &impl serde::Serialize) -> &'a [u8] {
+    buf.clear();
+    *buf = postcard::to_extend(r, std::mem::take(buf)).expect("history records serialize");
+    buf
 }
 
-/// Writes the records (inside the caller's transaction); rows with the same sequence are replaced.
-/// With `from`, only records from those sequences on (trades, ledger, closings) are written.
-pub(super) fn write(conn: &Connection, h: &HistoryOut, from: HistoryNext) -> Result<(), StorageError> {
-    if h.is_empty() {
+/// Writes the records of `batches` (inside the caller's transaction; each statement prepared
+/// once); rows with the same sequence are replaced. With `from`, only records from those
+/// sequences on (trades, ledger, closings) are written.
+pub(super) fn write(conn: &Connection, batches: &[HistoryOut], from: HistoryNext) -> Result<(), StorageError> {
+    if batches.iter().all(HistoryOut::is_empty) {
         return Ok(());
     }
+    let mut buf = Vec::with_capacity(512);
     {
         let mut st = conn
             .prepare_cached("INSERT OR REPLACE INTO trades (seq, account, time_ns, pair, order_seq, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
             .map_err(backend)?;
-        for t in h.trades.iter().filter(|t| t.seq >= from.trades) {
-            st.execute(params![t.seq as i64, t.account, t.time_ns as i64, t.pair, t.order as i64, body(t)]).map_err(backend)?;
+        for t in batches.iter().flat_map(|h| &h.trades).filter(|t| t.seq >= from.trades) {
+            st.execute(params![t.seq as i64, t.account, t.time_ns as i64, t.pair, t.order as i64, body(&mut buf, t)]).map_err(backend)?;
         }
     }
     {
@@ -77,8 +83,8 @@ pub(super) fn write(conn: &Connection, h: &HistoryOut, from: HistoryNext) -> Res
                 "INSERT OR REPLACE INTO ledger_entries (seq, account, time_ns, asset, kind, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )
             .map_err(backend)?;
-        for e in h.ledger.iter().filter(|e| e.seq >= from.ledger) {
-            st.execute(params![e.seq as i64, e.account, e.time_ns as i64, e.asset, e.kind.as_str(), body(e)]).map_err(backend)?;
+        for e in batches.iter().flat_map(|h| &h.ledger).filter(|e| e.seq >= from.ledger) {
+            st.execute(params![e.seq as i64, e.account, e.time_ns as i64, e.asset, e.kind.as_str(), body(&mut buf, e)]).map_err(backend)?;
         }
     }
     let mut st = conn
@@ -87,10 +93,18 @@ pub(super) fn write(conn: &Connection, h: &HistoryOut, from: HistoryNext) -> Res
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )
         .map_err(backend)?;
-    for c in h.closed_orders.iter().filter(|c| c.n >= from.closed) {
+    for c in batches.iter().flat_map(|h| &h.closed_orders).filter(|c| c.n >= from.closed) {
         let o = &c.order;
-        let row =
-            params![o.seq as i64, c.n as i64, o.req.account, o.open_ns as i64, o.close_ns as i64, o.req.userref, o.cl_ord_id(), body(o)];
+        let row = params![
+            o.seq as i64,
+            c.n as i64,
+            o.req.account,
+            o.open_ns as i64,
+            o.close_ns as i64,
+            o.req.userref,
+            o.cl_ord_id(),
+            body(&mut buf, o)
+        ];
         st.execute(row).map_err(backend)?;
     }
     Ok(())
@@ -119,10 +133,9 @@ pub(super) const UPTO_META: &str = "history_upto";
 
 /// Records (inside the caller's transaction) that the tables are complete up to log record `seq`.
 pub(super) fn set_upto(conn: &Connection, seq: u64) -> Result<(), StorageError> {
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        params![UPTO_META, seq.to_string()],
-    )
-    .map_err(backend)?;
+    let mut st = conn
+        .prepare_cached("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+        .map_err(backend)?;
+    st.execute(params![UPTO_META, seq.to_string()]).map_err(backend)?;
     Ok(())
 }

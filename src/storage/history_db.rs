@@ -153,16 +153,16 @@ impl HistoryDb {
     pub fn restore(&mut self, h: &HistoryOut, upto: u64) -> Result<(), StorageError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
         let next = history::next_seqs(&tx)?;
-        history::write(&tx, h, next)?;
+        history::write(&tx, std::slice::from_ref(h), next)?;
         history::set_upto(&tx, upto)?;
         tx.commit().map_err(backend)
     }
 }
 
 impl HistoryStore for HistoryDb {
-    fn flush(&mut self, h: &HistoryOut, upto: u64) -> Result<(), StorageError> {
+    fn flush(&mut self, batches: &[HistoryOut], upto: u64) -> Result<(), StorageError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
-        history::write(&tx, h, HistoryNext::default())?;
+        history::write(&tx, batches, HistoryNext::default())?;
         history::set_upto(&tx, upto)?;
         tx.commit().map_err(backend)
     }
@@ -170,7 +170,7 @@ impl HistoryStore for HistoryDb {
     fn replace(&mut self, h: &HistoryOut, upto: u64, epoch: u64) -> Result<(), StorageError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
         history::clear(&tx)?;
-        history::write(&tx, h, HistoryNext::default())?;
+        history::write(&tx, std::slice::from_ref(h), HistoryNext::default())?;
         history::set_upto(&tx, upto)?;
         set_meta(&tx, EPOCH_META, epoch)?;
         tx.commit().map_err(backend)

@@ -3,7 +3,7 @@
 //! flush of many batches (`sequencer::history_buffer`). A reader of the history tables must still
 //! see every row of everything acknowledged before the read arrived, so `HistoryReader` first
 //! calls [`HistoryMark::wait_current`]: it takes the acknowledged count at that moment and, if the
-//! rows written lag behind it, asks the storage thread to flush now and waits on a condvar (never
+//! rows written lag behind it, asks the history thread to flush now and waits on a condvar (never
 //! a spin) until they are written, or until storage failed or stopped (an error: the read
 //! cannot be answered consistently). Counts are batches in the storage thread's order.
 
@@ -29,7 +29,7 @@ pub struct HistoryMark {
 struct State {
     written: u64,
     ended: bool,
-    /// Readers waiting on the condvar (the storage thread wakes it only for them).
+    /// Readers waiting on the condvar (the history thread wakes it only for them).
     waiters: usize,
 }
 
@@ -52,7 +52,7 @@ impl HistoryMark {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// How the storage thread is woken when a reader wants a flush (set once, by the sequencer).
+    /// How the history thread is woken when a reader wants a flush (set once, by the sequencer).
     pub fn set_waker(&self, f: Box<dyn Fn() + Send + Sync>) {
         let _ = self.waker.set(f);
     }

@@ -95,9 +95,9 @@ pub trait CommandLog: Send {
 /// Where the history thread writes the history rows (`history_db`; the storage fault tests
 /// have their own). Owned by that one thread.
 pub trait HistoryStore: Send {
-    /// Writes the rows of acknowledged batches in one transaction (not synced: a replay re-emits
-    /// whatever a crash lost), noting that the rows are complete up to log record `upto`.
-    fn flush(&mut self, h: &HistoryOut, upto: u64) -> Result<(), StorageError>;
+    /// Writes the rows of acknowledged batches (in order) in one transaction (not synced: a replay
+    /// re-emits whatever a crash lost), noting that the rows are complete up to log record `upto`.
+    fn flush(&mut self, batches: &[HistoryOut], upto: u64) -> Result<(), StorageError>;
     /// Replaces every row by `h` (complete up to log record `upto`) for log generation `epoch`,
     /// once the log itself was replaced (reset, snapshot restore).
     fn replace(&mut self, h: &HistoryOut, upto: u64, epoch: u64) -> Result<(), StorageError>;
@@ -107,7 +107,7 @@ pub trait HistoryStore: Send {
 pub struct NoHistory;
 
 impl HistoryStore for NoHistory {
-    fn flush(&mut self, _: &HistoryOut, _: u64) -> Result<(), StorageError> {
+    fn flush(&mut self, _: &[HistoryOut], _: u64) -> Result<(), StorageError> {
         Ok(())
     }
     fn replace(&mut self, _: &HistoryOut, _: u64, _: u64) -> Result<(), StorageError> {

@@ -179,13 +179,21 @@ impl Collector for LiveValues {
         counter("calamari_lockouts", "Temporary lockouts started", load(&st.lockouts_started))?;
         counter("calamari_locked_out_refused", "Calls refused with EGeneral:Temporary lockout", load(&st.locked_refused))?;
         counter("calamari_throttled", "Calls refused with EService:Throttled", load(&st.throttled))?;
-        let c = ConstCounter::new(load(&seq.storage_wait_ns) as f64 / 1e9);
-        c.encode(encoder.encode_descriptor(
+        let mut seconds = |name: &str, help: &str, ns: &AtomicU64| -> Result<(), std::fmt::Error> {
+            let c = ConstCounter::new(load(ns) as f64 / 1e9);
+            c.encode(encoder.encode_descriptor(name, help, None, c.metric_type())?)
+        };
+        seconds(
             "calamari_storage_wait_seconds",
             "Time the storage thread waited for work (idle); the rest is commits, views, replies",
-            None,
-            c.metric_type(),
-        )?)?;
+            &seq.storage_wait_ns,
+        )?;
+        seconds("calamari_history_wait_seconds", "Time the history thread waited for rows (idle)", &seq.history_wait_ns)?;
+        seconds(
+            "calamari_history_busy_seconds",
+            "Time the history thread spent taking rows and writing them to history.db",
+            &seq.history_busy_ns,
+        )?;
         let mut gauge = |name: &str, help: &str, v: i64| -> Result<(), std::fmt::Error> {
             let g = ConstGauge::new(v);
             g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)
@@ -199,6 +207,11 @@ impl Collector for LiveValues {
             "calamari_history_lag_batches",
             "Acknowledged batches whose history rows are not written yet (the history watermark's lag)",
             seq.history_mark.lag() as i64,
+        )?;
+        gauge(
+            "calamari_history_upto",
+            "The log record up to which history.db holds the history rows (its history_upto)",
+            load(&seq.history_upto) as i64,
         )?;
         gauge("calamari_lockouts_active", "Addresses locked out now", self.limits.lockouts(self.clock.now_us()).len() as i64)?;
         gauge("calamari_tracked_addresses", "Client addresses the limiter tracks", self.limits.tracked_addresses() as i64)?;

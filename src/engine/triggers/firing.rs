@@ -6,7 +6,7 @@
 //! its invariants stay there.
 
 use super::super::order::{CancelReason, NewOrder, Order, OrderSeq, Side, Status, StopState};
-use super::super::{Applied, Exchange};
+use super::super::{Applied, Exchange, MAX_VOLUME};
 use crate::error::KrakenError;
 use crate::money::div_round_half_up;
 
@@ -90,7 +90,8 @@ impl Exchange {
 
     /// Places the conditional close of an order that ended with fills: the other side, the
     /// executed volume, relative prices from the opening order's price, its own txid. One it
-    /// cannot fund (or price) is recorded canceled, so the client sees why.
+    /// cannot fund (or price, or whose volume no order may have) is recorded canceled, so the
+    /// client sees why.
     fn place_close(&mut self, parent: OrderSeq, t: u64) {
         let p = &self.orders[parent as usize];
         let Some(close) = p.close().clone() else { return };
@@ -108,8 +109,15 @@ impl Exchange {
             trigger: p.req.trigger,
             ..NewOrder::limit(p.req.account, p.req.pair, p.req.side.opposite(), close.price, p.filled())
         };
-        let placed =
-            self.resolve_prices(&req, base).and_then(|r| if r.kind.is_triggered() { self.arm(r, t) } else { self.place_order(&r, t) });
+        // The executed volume of a viqc buy (quote spent at low prices) can exceed what any
+        // order may be: checked as `place_order` checks a placed order, armed kinds included
+        // (`arm` alone does not look at the volume).
+        let lot = self.markets.pair(req.pair).lot_step();
+        let placed = if req.volume % lot != 0 || req.volume > MAX_VOLUME {
+            Err(KrakenError::invalid("volume"))
+        } else {
+            self.resolve_prices(&req, base).and_then(|r| if r.kind.is_triggered() { self.arm(r, t) } else { self.place_order(&r, t) })
+        };
         let seq = match placed {
             Ok(Applied::OrderPlaced(seq)) => seq,
             Ok(_) => return,
