@@ -33,8 +33,9 @@
 //! different states from that word on, and identical records afterwards never bring them
 //! together again: a single differing field always shows; several differing fields could cancel
 //! only by an accident of the mixing. It detects divergence between a live engine and a replay;
-//! it does not resist an attacker. XXH3-128 over an encoding of the fields cost about five times
-//! the instructions (the encoding and the buffer, not the hash itself).
+//! it does not resist an attacker. XXH3-128 over an encoding of the fields (each integer as its
+//! length and significant bytes, in a stack buffer) cost more than twice the instructions, mostly
+//! the encoding and the buffer's memset, not the hash itself.
 //!
 //! A trade record or ledger entry is folded as every one of its fields; a closed order as what
 //! its life changed (status, reason, times, fills, cost, fees, hold, final price and volume,

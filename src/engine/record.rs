@@ -344,6 +344,7 @@ impl Order {
     }
 
     /// The executed amounts and the hold, exact.
+    #[inline]
     pub fn amounts(&self) -> Amounts {
         if self.extras.is_none() {
             // No extras, so no wide amount: all are inline (most orders; this is on the path of
