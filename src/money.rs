@@ -111,6 +111,16 @@ pub fn div_ceil(num: i128, den: i128) -> i128 {
     (num + den - 1) / den
 }
 
+/// Whether `v` is a whole number of `step`s (`step > 0`): in 64 bits when both fit, as
+/// [`div_ceil`] (every order placed checks its volume against its lot step).
+pub fn is_multiple(v: i128, step: i128) -> bool {
+    debug_assert!(step > 0);
+    match (u64::try_from(v), u64::try_from(step)) {
+        (Ok(v), Ok(step)) => v % step == 0,
+        _ => v % step == 0,
+    }
+}
+
 /// Parses a percent such as `"0.40"` into parts per million (4000).
 pub fn percent_to_ppm(text: &str) -> Option<i128> {
     parse_units(text, 4)
@@ -166,6 +176,16 @@ mod tests {
         #[test]
         fn writes_what_std_formats(units in any::<i128>(), decimals in 0u32..20) {
             prop_assert_eq!(format_units(units, decimals), reference(units, decimals));
+        }
+
+        #[test]
+        fn is_multiple_agrees_with_the_wide_remainder(v in any::<i128>(), u in any::<u64>(), step in 1i128..=i128::MAX, small in 1i128..1_000) {
+            // Any value and step (mostly the 128-bit path), and values that fit 64 bits against
+            // small steps (the 64-bit path, multiples and not).
+            prop_assert_eq!(is_multiple(v, step), v % step == 0);
+            for w in [i128::from(u), i128::from(u) / small * small] {
+                prop_assert_eq!(is_multiple(w, small), w % small == 0);
+            }
         }
 
         #[test]

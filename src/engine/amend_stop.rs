@@ -82,7 +82,7 @@ impl Exchange {
         let o = &mut self.orders[seq as usize];
         let (pair, trigger, side) = (req.pair, req.trigger, req.side);
         let new_offset = req.price_offset;
-        o.set_request(req);
+        o.set_request(&req);
         o.set_hold_remaining(hold);
         if let Some(s) = o.stop_mut() {
             s.stop = new_stop;

@@ -134,7 +134,7 @@ impl Exchange {
             let seq = match pool.pop() {
                 Some(seq) => {
                     let o = &mut self.orders[seq as usize];
-                    o.set_request(req);
+                    o.set_request(&req);
                     o.open_ns = t;
                     o.hold_asset = asset;
                     o.set_hold_remaining(hold);
@@ -143,7 +143,7 @@ impl Exchange {
                 }
                 None => {
                     let seq = self.orders.next_seq();
-                    self.orders.push(super::order::Order::opened(seq, req, t, asset, hold));
+                    self.orders.push(super::order::Order::opened(seq, &req, t, asset, hold));
                     self.accounts[q.account as usize].open_orders.insert(seq);
                     seq
                 }

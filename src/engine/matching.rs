@@ -47,7 +47,7 @@ impl Exchange {
             if req.volume <= 0 || req.volume > MAX_VOLUME {
                 return Err(KrakenError::invalid("volume"));
             }
-        } else if req.volume <= 0 || req.volume % pair.lot_step() != 0 || req.volume > MAX_VOLUME {
+        } else if req.volume <= 0 || !crate::money::is_multiple(req.volume, pair.lot_step()) || req.volume > MAX_VOLUME {
             return Err(KrakenError::invalid("volume"));
         }
         if req.kind == OrderKind::Market && req.price_offset.is_some() {
@@ -89,7 +89,7 @@ impl Exchange {
         }
         // Checks done: from here on the command applies.
         let seq = self.orders.next_seq();
-        let mut order = Order::opened(seq, req.clone(), t, hold_asset, hold);
+        let mut order = Order::opened(seq, req, t, hold_asset, hold);
         order.held_limit = limit;
         let scheduled = req.start_ns.is_some_and(|s| s > t);
         if scheduled {

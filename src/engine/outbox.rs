@@ -14,19 +14,38 @@
 //! (`next_closed`), folded in, and written into the `closed_orders` table keyed by its seq.
 //!
 //! The fold is on the engine's hottest path (a move is a cancel, so most commands close an
-//! order), so it is cheap: XXH3-128 (a fixed, specified algorithm, not a cryptographic hash: the
-//! digest detects divergence between a live engine and a replay, it does not resist an attacker)
-//! over the previous hash, a tag and the record's fields (`Writer`: each integer as its length
-//! and its significant bytes), in one stack buffer. A trade record or ledger entry is folded as every one of its fields; a closed
-//! order as what its life changed (status, reason, times, fills, cost, fees, hold, final price
-//! and volume, parent, trade count): its request is the logged command's, and amends are in the
-//! state (`Exchange::amends`), so folding the whole record (~300 postcard bytes with SHA-256
-//! before) bought nothing but time.
+//! order), so it is a hand-written function of fixed-width words, with no buffer and no
+//! encoding. The running hash is a 128-bit state `s` (stored as its 16 little-endian bytes,
+//! `HistoryCounters::hash`, 0 at the start), and folding one 128-bit word `w` is
+//!
+//! ```text
+//! x = (s XOR w) * M   (mod 2^128)        M = 0x2360ED051FC65DA44385DF649FCCF645
+//! s = x XOR (x >> 64)
+//! ```
+//!
+//! (`M` is PCG's 128-bit LCG multiplier, odd.) A word is an `i128` amount (its two's complement)
+//! or two `u64` fields (the first in the low half, `Fold::two`); four small values (tags,
+//! enumerations, flags, asset and pair indexes, each below 2^16) make one `u64` field (`pack`).
+//! A record's first word carries its tag (`t`, `l`, `o`), which fixes how many words follow, so
+//! a stream of records is one sequence of words read only one way. Each step is a bijection of
+//! the state for a given word (XOR, a multiplication by an odd number modulo 2^128, and an
+//! xorshift are all invertible), so two runs whose record streams first differ in one word have
+//! different states from that word on, and identical records afterwards never bring them
+//! together again: a single differing field always shows; several differing fields could cancel
+//! only by an accident of the mixing. It detects divergence between a live engine and a replay;
+//! it does not resist an attacker. XXH3-128 over an encoding of the fields (each integer as its
+//! length and significant bytes, in a stack buffer) cost more than twice the instructions, mostly
+//! the encoding and the buffer's memset, not the hash itself.
+//!
+//! A trade record or ledger entry is folded as every one of its fields; a closed order as what
+//! its life changed (status, reason, times, fills, cost, fees, hold, final price and volume,
+//! parent, trade count): its request is the logged command's, and amends are in the state
+//! (`Exchange::amends`), so folding the whole record (~300 postcard bytes with SHA-256 before)
+//! bought nothing but time. The words of each record are written out where it is folded.
 
 use super::account::{LedgerEntry, RefId, TradeRecord};
-use super::order::Order;
+use super::order::{CancelReason, Order};
 use serde::{Deserialize, Serialize};
-use xxhash_rust::xxh3::xxh3_128;
 
 /// Records made since the last drain, in the order they were made.
 #[derive(Clone, Debug, Default)]
@@ -80,18 +99,6 @@ pub struct HistoryCounters {
 }
 
 impl HistoryCounters {
-    /// hash = XXH3-128(previous hash, tag, `bytes(writer)`): the record's fields written by
-    /// `bytes` after the first 17 bytes of one stack buffer.
-    fn fold(&mut self, tag: u8, bytes: impl FnOnce(&mut Writer<'_>)) {
-        let mut buf = [0u8; FOLD_BUFFER];
-        buf[..16].copy_from_slice(&self.hash);
-        buf[16] = tag;
-        let mut w = Writer { out: &mut buf, at: 17 };
-        bytes(&mut w);
-        let used = w.at;
-        self.hash = xxh3_128(&buf[..used]).to_le_bytes();
-    }
-
     /// Numbers a trade record (its `seq` must be [`HistoryCounters::next_trade`]) and folds it in.
     pub fn trade(&mut self, t: &TradeRecord) {
         debug_assert_eq!(t.seq, self.next_trade);
@@ -116,17 +123,18 @@ impl HistoryCounters {
             public_id,
             ledgers,
         } = t;
-        self.fold(b't', |w| {
-            for v in [*seq, u64::from(*account), *order, u64::from(*pair), *side as u64, *order_kind as u64, *price] {
-                w.u(v);
-            }
-            for a in [*volume, *cost, *fee, *cost_cd, *fee_cd] {
-                w.i(a);
-            }
-            for v in [u64::from(*fee_in_base), u64::from(*maker), *time_ns, *public_id, ledgers[0], ledgers[1]] {
-                w.u(v);
-            }
-        });
+        let mut f = Fold::from(self.hash);
+        // The two flags as one small value: `fee_in_base` in its low byte, `maker` in the next.
+        let flags = u16::from(*fee_in_base) | u16::from(*maker) << 8;
+        f.two(pack([u16::from(b't'), *pair, *side as u16 | (*order_kind as u16) << 8, flags]), *seq);
+        f.two(u64::from(*account), *order);
+        f.two(*price, *time_ns);
+        f.two(*public_id, ledgers[0]);
+        f.two(ledgers[1], 0);
+        for a in [*volume, *cost, *fee, *cost_cd, *fee_cd] {
+            f.i(a);
+        }
+        self.hash = f.into();
     }
 
     /// The same for a ledger entry.
@@ -138,14 +146,14 @@ impl HistoryCounters {
             RefId::Trade(id) => (0, id),
             RefId::Funding(id) => (1, id),
         };
-        self.fold(b'l', |w| {
-            for v in [*seq, u64::from(*account), ref_kind, ref_id, *time_ns, *kind as u64, u64::from(*asset)] {
-                w.u(v);
-            }
-            for a in [*amount, *fee, *balance] {
-                w.i(a);
-            }
-        });
+        let mut f = Fold::from(self.hash);
+        f.two(pack([u16::from(b'l'), ref_kind, *kind as u16, *asset]), *seq);
+        f.two(u64::from(*account), ref_id);
+        f.two(*time_ns, 0);
+        for a in [*amount, *fee, *balance] {
+            f.i(a);
+        }
+        self.hash = f.into();
     }
 
     /// The same for a closed order.
@@ -153,72 +161,74 @@ impl HistoryCounters {
         debug_assert_eq!(c.n, self.next_closed);
         self.next_closed += 1;
         let o = &c.order;
-        self.fold(b'o', |w| {
-            for v in [c.n, o.seq, o.status as u64] {
-                w.u(v);
-            }
-            w.bytes(o.reason.map_or("", |r| r.as_str()).as_bytes());
-            w.bytes(&[0xff]);
-            // The parent as seq + 1, 0 for none.
-            let parent = o.parent().map_or(0, |p| p + 1);
-            for v in [o.open_ns, o.close_ns, o.req.price, o.price2(), o.held_limit, parent, o.trades().len() as u64] {
-                w.u(v);
-            }
-            for a in [
-                o.req.volume,
-                o.filled(),
-                o.cost(),
-                o.fee(),
-                o.exact_cost(),
-                o.exact_fee(),
-                o.cost_cd(),
-                o.fee_cd(),
-                o.hold_remaining(),
-                o.shown(),
-            ] {
-                w.i(a);
-            }
-            w.u(u64::from(o.hold_asset));
-        });
+        let mut f = Fold::from(self.hash);
+        f.two(pack([u16::from(b'o'), o.status as u16, reason_code(o.reason), o.hold_asset]), c.n);
+        let rare = o.rare();
+        // The parent as seq + 1, 0 for none.
+        f.two(o.seq, rare.parent.map_or(0, |p| p + 1));
+        f.two(o.open_ns, o.close_ns);
+        f.two(o.req.price, rare.price2);
+        f.two(o.held_limit, o.trades().len() as u64);
+        let a = o.amounts();
+        for v in [o.req.volume, a.filled, a.cost, a.fee, a.exact_cost, a.exact_fee, a.cost_cd, a.fee_cd, a.hold_remaining, o.shown()] {
+            f.i(v);
+        }
+        self.hash = f.into();
     }
 }
 
-/// The fold's buffer: the previous hash, the tag and a record (at most 9 bytes a `u64` and 17
-/// an `i128`, plus a 16-byte store's overrun: a closed order's summary is about 110 bytes, at
-/// most ~300).
-const FOLD_BUFFER: usize = 512;
+/// The fold's multiplier (see the module doc): PCG's 128-bit LCG multiplier.
+const MIX: u128 = 0x2360_ED05_1FC6_5DA4_4385_DF64_9FCC_F645;
 
-/// Writes a record's fields into the fold's buffer, each integer as its length in bytes and
-/// then that many little-endian bytes, leading zero bytes left out (signed ones zigzagged
-/// first, so that small negatives are short too). Self-delimiting, so the whole is injective
-/// for a fixed field order, as postcard's encoding is, at a few instructions a field: one store
-/// of the full width, the cursor moved by the length. Short fields keep most records under 128
-/// bytes, on XXH3's cheapest path (8 bytes a field put a closed order at 200 bytes, and 16 an
-/// amount at 277, on its long path; postcard's serde machinery cost more than the hash).
-struct Writer<'a> {
-    out: &'a mut [u8; FOLD_BUFFER],
-    at: usize,
-}
+/// The running hash while a record is folded in (see the module doc).
+struct Fold(u128);
 
-impl Writer<'_> {
-    fn bytes(&mut self, bytes: &[u8]) {
-        self.out[self.at..self.at + bytes.len()].copy_from_slice(bytes);
-        self.at += bytes.len();
-    }
-
-    fn u(&mut self, v: u64) {
-        let len = ((71 - v.leading_zeros()) >> 3) as usize;
-        self.out[self.at] = len as u8;
-        self.out[self.at + 1..self.at + 9].copy_from_slice(&v.to_le_bytes());
-        self.at += 1 + len;
-    }
-
+impl Fold {
+    #[inline(always)]
     fn i(&mut self, v: i128) {
-        let z = ((v << 1) ^ (v >> 127)) as u128;
-        let len = ((135 - z.leading_zeros()) >> 3) as usize;
-        self.out[self.at] = len as u8;
-        self.out[self.at + 1..self.at + 17].copy_from_slice(&z.to_le_bytes());
-        self.at += 1 + len;
+        let x = (self.0 ^ v as u128).wrapping_mul(MIX);
+        self.0 = x ^ (x >> 64);
+    }
+
+    /// Two `u64` fields as one word: `lo` in its low half, `hi` in its high half.
+    #[inline(always)]
+    fn two(&mut self, lo: u64, hi: u64) {
+        self.i((u128::from(hi) << 64 | u128::from(lo)) as i128);
+    }
+}
+
+impl From<[u8; 16]> for Fold {
+    fn from(hash: [u8; 16]) -> Fold {
+        Fold(u128::from_le_bytes(hash))
+    }
+}
+
+impl From<Fold> for [u8; 16] {
+    fn from(f: Fold) -> [u8; 16] {
+        f.0.to_le_bytes()
+    }
+}
+
+/// Four small values (each below 2^16) as one `u64` field: the first in the lowest two bytes,
+/// and so on.
+#[inline(always)]
+fn pack(small: [u16; 4]) -> u64 {
+    small.iter().rev().fold(0, |acc, v| acc << 16 | u64::from(*v))
+}
+
+/// A closed order's reason as a number: 0 none, then the reasons in declaration order from 1,
+/// and a market status's refusal as 16 + the status's declaration index.
+fn reason_code(r: Option<CancelReason>) -> u16 {
+    match r {
+        None => 0,
+        Some(CancelReason::UserRequested) => 1,
+        Some(CancelReason::PostOnly) => 2,
+        Some(CancelReason::SelfTrade) => 3,
+        Some(CancelReason::ImmediateOrCancel) => 4,
+        Some(CancelReason::NoLiquidity) => 5,
+        Some(CancelReason::InsufficientFunds) => 6,
+        Some(CancelReason::InvalidPrice) => 7,
+        Some(CancelReason::Market(s)) => 16 + s as u16,
     }
 }
 
@@ -240,75 +250,111 @@ impl HistoryNext {
 mod tests {
     use super::*;
     use crate::engine::account::{LedgerKind, RefId};
+    use crate::engine::order::{NewOrder, Side, Status};
+
+    /// The fold's step as the module doc defines it, computed independently: the state as four
+    /// 32-bit limbs, schoolbook multiplication modulo 2^128, then the high half XORed into the low.
+    fn step(s: [u32; 4], v: u128) -> [u32; 4] {
+        let m = [0x9FCC_F645u32, 0x4385_DF64, 0x1FC6_5DA4, 0x2360_ED05];
+        let x: Vec<u32> = (0..4).map(|k| s[k] ^ (v >> (32 * k)) as u32).collect();
+        let mut p = [0u32; 4];
+        for i in 0..4 {
+            let mut carry = 0u64;
+            for j in 0..4 - i {
+                let t = u64::from(x[i]) * u64::from(m[j]) + u64::from(p[i + j]) + carry;
+                p[i + j] = t as u32;
+                carry = t >> 32;
+            }
+        }
+        [p[0] ^ p[2], p[1] ^ p[3], p[2], p[3]]
+    }
+
+    fn bytes(s: [u32; 4]) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        for (k, limb) in s.iter().enumerate() {
+            out[4 * k..4 * k + 4].copy_from_slice(&limb.to_le_bytes());
+        }
+        out
+    }
 
     /// The fold's definition, written out: checkpoints carry the hash, so it must not change
-    /// unnoticed. A ledger entry is its fields in order, each as its length and its significant
-    /// little-endian bytes (signed ones zigzagged), the refid as its kind (0 trade, 1 funding)
-    /// and number.
+    /// unnoticed. A ledger entry is its tag and its fields in order, the refid's kind (0 trade,
+    /// 1 funding), the entry's kind and its asset packed into one field, amounts as their two's
+    /// complement.
     #[test]
-    fn fold_is_xxh3_of_previous_tag_and_fields() {
-        // Its length, then its little-endian bytes without the high zero ones.
-        fn field(out: &mut Vec<u8>, v: u128) {
-            let mut le = v.to_le_bytes().to_vec();
-            while le.last() == Some(&0) {
-                le.pop();
-            }
-            out.push(le.len() as u8);
-            out.extend(le);
-        }
+    fn fold_is_the_documented_step_over_tag_and_fields() {
         let mut c = HistoryCounters::default();
-        let mut expected = [0u8; 16];
+        let mut expected = [0u32; 4];
         for seq in 0..3u64 {
             let e = LedgerEntry {
                 seq,
                 account: 7,
-                refid: RefId::Trade(seq * 11),
+                refid: RefId::Funding(seq * 11),
                 time_ns: 1_750_000_000_000_000_000 + seq,
                 kind: LedgerKind::Trade,
-                asset: 1,
+                asset: 3,
                 amount: -12_345_678_900 * (seq as i128 + 1),
                 fee: 2_824_691,
                 balance: 10i128.pow(20),
             };
             c.ledger(&e);
-            let mut bytes = expected.to_vec();
-            bytes.push(b'l');
-            for v in [seq, 7, 0, seq * 11, 1_750_000_000_000_000_000 + seq, 0, 1] {
-                field(&mut bytes, u128::from(v));
+            let kind = LedgerKind::Trade as u128;
+            let words = [
+                (u128::from(b'l') | 1 << 16 | kind << 32 | 3 << 48) | u128::from(seq) << 64,
+                7 | u128::from(seq * 11) << 64,
+                1_750_000_000_000_000_000 + u128::from(seq),
+                (-12_345_678_900 * (seq as i128 + 1)) as u128,
+                2_824_691,
+                10u128.pow(20),
+            ];
+            for w in words {
+                expected = step(expected, w);
             }
-            for a in [-12_345_678_900 * (seq as i128 + 1), 2_824_691, 10i128.pow(20)] {
-                // Zigzag: 0, -1, 1, -2, 2… as 0, 1, 2, 3, 4…
-                field(&mut bytes, if a < 0 { (-a) as u128 * 2 - 1 } else { a as u128 * 2 });
-            }
-            expected = xxh3_128(&bytes).to_le_bytes();
-            assert_eq!(c.hash, expected, "after ledger entry {seq}");
+            assert_eq!(c.hash, bytes(expected), "after ledger entry {seq}");
         }
     }
 
-    /// The largest records fit the buffer: every integer at its widest.
+    /// Every field a closed order's fold covers shows in the hash, alone (each step is a
+    /// bijection of the state, so a single differing field always shows).
     #[test]
-    fn widest_records_fit_the_buffer() {
-        let mut c = HistoryCounters::default();
-        let t = TradeRecord {
-            seq: 0,
-            account: u32::MAX,
-            order: u64::MAX,
-            pair: u16::MAX,
-            side: crate::engine::order::Side::Sell,
-            order_kind: crate::engine::order::OrderKind::Market,
-            price: u64::MAX,
-            volume: i128::MIN,
-            cost: i128::MIN,
-            fee: i128::MIN,
-            cost_cd: i128::MIN,
-            fee_cd: i128::MIN,
-            fee_in_base: true,
-            maker: true,
-            time_ns: u64::MAX,
-            public_id: u64::MAX,
-            ledgers: [u64::MAX; 2],
+    fn each_closed_order_field_shows() {
+        let mut o = Order::opened(41, &NewOrder::limit(2, 1, Side::Buy, 500, 7_000), 10, 1, 3_500);
+        o.status = Status::Canceled;
+        o.reason = Some(CancelReason::UserRequested);
+        o.close_ns = 20;
+        let fold = |o: &Order| {
+            let mut c = HistoryCounters { next_closed: 5, ..Default::default() };
+            c.closed(&ClosedOrder { n: 5, order: o.clone() });
+            c.hash
         };
-        c.trade(&t);
-        assert_ne!(c.hash, [0; 16]);
+        let base = fold(&o);
+        let changes: [(&str, fn(&mut Order)); 17] = [
+            ("seq", |o| o.seq += 1),
+            ("status", |o| o.status = Status::Closed),
+            ("reason", |o| o.reason = Some(CancelReason::Market(crate::engine::status::MarketStatus::CancelOnly))),
+            ("hold asset", |o| o.hold_asset = 0),
+            ("open", |o| o.open_ns += 1),
+            ("close", |o| o.close_ns += 1),
+            ("price", |o| o.req.price += 1),
+            ("price2", |o| o.set_price2(9)),
+            ("held limit", |o| o.held_limit = 1),
+            ("parent", |o| o.extras_mut().parent = Some(0)),
+            ("trades", |o| o.trades.push(0)),
+            ("volume", |o| o.req.volume += 1),
+            ("filled", |o| o.set_filled(-1)),
+            ("cost", |o| o.set_cost(i128::MAX)),
+            ("fee cd", |o| o.set_fee_cd(1)),
+            ("hold", |o| o.set_hold_remaining(3_499)),
+            ("shown", |o| o.set_shown(1)),
+        ];
+        for (name, change) in changes {
+            let mut p = o.clone();
+            change(&mut p);
+            assert_ne!(fold(&p), base, "{name} does not show");
+        }
+        // The same record folded after another state is another hash.
+        let mut c = HistoryCounters { next_closed: 5, hash: [1; 16], ..Default::default() };
+        c.closed(&ClosedOrder { n: 5, order: o.clone() });
+        assert_ne!(c.hash, base);
     }
 }

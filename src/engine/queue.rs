@@ -121,7 +121,7 @@ mod tests {
         (0..n)
             .map(|_| {
                 let seq = orders.next_seq();
-                orders.push(Order::opened(seq, NewOrder::limit(2, 0, Side::Buy, 100, 1), 0, 0, 0));
+                orders.push(Order::opened(seq, &NewOrder::limit(2, 0, Side::Buy, 100, 1), 0, 0, 0));
                 orders.slot(seq).unwrap()
             })
             .collect()

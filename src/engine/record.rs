@@ -140,11 +140,12 @@ pub struct Order {
 }
 
 impl Order {
-    /// A new open order, nothing filled yet, holding `hold_remaining` of `hold_asset`.
-    pub fn opened(seq: OrderSeq, req: NewOrder, open_ns: u64, hold_asset: AssetIdx, hold_remaining: i128) -> Order {
+    /// A new open order, nothing filled yet, holding `hold_remaining` of `hold_asset` (the
+    /// request read in place: only its rare parts, if any, are copied).
+    pub fn opened(seq: OrderSeq, req: &NewOrder, open_ns: u64, hold_asset: AssetIdx, hold_remaining: i128) -> Order {
         let mut o = Order {
             seq,
-            req: hot(&req),
+            req: hot(req),
             status: Status::Open,
             reason: None,
             hold_asset,
@@ -156,26 +157,31 @@ impl Order {
             extras: None,
             queue: super::queue::Neighbours::NONE,
         };
-        o.set_request(req);
+        if has_rare_parts(req) {
+            o.set_request(req);
+        }
         o.set_hold_remaining(hold_remaining);
         o
     }
 
     /// Replaces the request (an amend or a requote in place); the rare state is kept.
-    pub fn set_request(&mut self, req: NewOrder) {
-        self.req = hot(&req);
+    pub fn set_request(&mut self, req: &NewOrder) {
+        self.req = hot(req);
+        if self.extras.is_none() && !has_rare_parts(req) {
+            return;
+        }
         let NewOrder { cl_ord_id, price2, price_offset, price2_offset, close, display_volume, expire_ns, start_ns, .. } = req;
         let (stop, parent, shown) = (self.stop().cloned(), self.parent(), self.shown());
         let wide = self.extras.as_mut().and_then(|x| x.wide.take());
         let x = OrderExtras {
-            cl_ord_id,
-            price2,
-            price_offset,
-            price2_offset,
-            close,
-            display_volume,
-            expire_ns,
-            start_ns,
+            cl_ord_id: cl_ord_id.clone(),
+            price2: *price2,
+            price_offset: *price_offset,
+            price2_offset: *price2_offset,
+            close: close.clone(),
+            display_volume: *display_volume,
+            expire_ns: *expire_ns,
+            start_ns: *start_ns,
             stop,
             parent,
             shown,
@@ -211,6 +217,11 @@ impl Order {
             expire_ns: self.expire_ns(),
             start_ns: self.start_ns(),
         }
+    }
+
+    /// The rare parts, all absent for an order that has none (one test for readers of several).
+    pub fn rare(&self) -> &OrderExtras {
+        self.extras.as_deref().unwrap_or(&NO_EXTRAS)
     }
 
     /// The rare parts, created empty on first use.
@@ -333,7 +344,14 @@ impl Order {
     }
 
     /// The executed amounts and the hold, exact.
+    #[inline]
     pub fn amounts(&self) -> Amounts {
+        if self.extras.is_none() {
+            // No extras, so no wide amount: all are inline (most orders; this is on the path of
+            // every closing, `outbox`).
+            let [filled, cost, fee, exact_cost, exact_fee, cost_cd, fee_cd, hold_remaining] = self.amt.map(i128::from);
+            return Amounts { filled, cost, fee, exact_cost, exact_fee, cost_cd, fee_cd, hold_remaining };
+        }
         Amounts {
             filled: self.filled(),
             cost: self.cost(),
@@ -437,6 +455,20 @@ impl NewOrder {
     }
 }
 
+/// Whether a request has any of the parts kept in [`OrderExtras`] (most have none: then the
+/// record is the hot part alone and nothing is copied or allocated).
+fn has_rare_parts(req: &NewOrder) -> bool {
+    let NewOrder { cl_ord_id, price2, price_offset, price2_offset, close, display_volume, expire_ns, start_ns, .. } = req;
+    cl_ord_id.is_some()
+        || *price2 != 0
+        || price_offset.is_some()
+        || price2_offset.is_some()
+        || close.is_some()
+        || display_volume.is_some()
+        || expire_ns.is_some()
+        || start_ns.is_some()
+}
+
 fn hot(r: &NewOrder) -> OrderReq {
     OrderReq {
         account: r.account,
@@ -520,11 +552,11 @@ mod tests {
     #[test]
     fn a_plain_limit_order_has_no_extras_and_the_wire_form_is_the_full_record() {
         let mut req = NewOrder::limit(5, 1, Side::Buy, 100, 7);
-        let plain = Order::opened(1, req.clone(), 9, 2, 700);
+        let plain = Order::opened(1, &req, 9, 2, 700);
         assert!(plain.extras.is_none());
         req.cl_ord_id = Some("c".into());
         req.display_volume = Some(3);
-        let mut o = Order::opened(2, req.clone(), 9, 2, 700);
+        let mut o = Order::opened(2, &req, 9, 2, 700);
         o.set_shown(3);
         o.trades.push(4);
         let back: Order = postcard::from_bytes(&postcard::to_allocvec(&o).unwrap()).unwrap();
@@ -539,7 +571,7 @@ mod tests {
     #[test]
     fn amounts_past_i64_are_kept_exactly_in_the_extras_and_come_back_inline() {
         let req = NewOrder::limit(5, 1, Side::Buy, 100, 7);
-        let mut o = Order::opened(1, req.clone(), 9, 2, 700);
+        let mut o = Order::opened(1, &req, 9, 2, 700);
         let big = i64::MAX as i128 * 1_000 + 7;
         o.set_exact_fee(big);
         o.set_cost(i64::MIN as i128); // the inline marker's own value is kept wide too
@@ -556,7 +588,7 @@ mod tests {
         o.set_cost(6);
         assert!(o.extras.as_ref().is_some_and(|x| x.wide.is_none()));
         o.check_amounts().unwrap();
-        let mut plain = Order::opened(1, req, 9, 2, 700);
+        let mut plain = Order::opened(1, &req, 9, 2, 700);
         plain.set_amounts(&Amounts { exact_fee: 5, cost: 6, fee: -(i64::MAX as i128), hold_remaining: 700, ..Amounts::default() });
         assert_eq!(o, plain, "an emptied extras box equals none");
         assert_eq!(format!("{o:?}"), format!("{plain:?}"));

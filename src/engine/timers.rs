@@ -81,23 +81,25 @@ impl Exchange {
 
     /// Registers the timers of an order just accepted (its start, its expiry).
     pub(super) fn arm_order_timers(&mut self, seq: OrderSeq) {
+        // One lookup and one test of the rare parts (every order placed comes here; few have timers).
         let o = &self.orders[seq as usize];
-        if let Some(at) = o.expire_ns() {
+        let rare = o.rare();
+        if let Some(at) = rare.expire_ns {
             self.timers.queue.insert((at, Timer::Expire(seq)));
         }
-        if self.orders[seq as usize].status == Status::Pending {
-            let at = o.start_ns().expect("a pending order has a start");
+        if o.status == Status::Pending {
+            let at = rare.start_ns.expect("a pending order has a start");
             self.timers.queue.insert((at, Timer::Start(seq)));
         }
     }
 
     /// Drops the timers of an order that ended.
     pub(super) fn disarm_order_timers(&mut self, seq: OrderSeq) {
-        let o = &self.orders[seq as usize];
-        if let Some(at) = o.expire_ns() {
+        let rare = self.orders[seq as usize].rare();
+        if let Some(at) = rare.expire_ns {
             self.timers.queue.remove(&(at, Timer::Expire(seq)));
         }
-        if let Some(at) = o.start_ns() {
+        if let Some(at) = rare.start_ns {
             self.timers.queue.remove(&(at, Timer::Start(seq)));
         }
     }

@@ -217,7 +217,7 @@ impl Exchange {
         // Checks done.
         let seq = self.orders.next_seq();
         let scheduled = req.start_ns.is_some_and(|s| s > t);
-        let mut order = Order::opened(seq, req, t, asset, hold);
+        let mut order = Order::opened(seq, &req, t, asset, hold);
         order.set_stop(StopState { armed: true, stop, peak: if trailing { reference } else { 0 }, limit });
         if scheduled {
             // Held from now, armed at its start (`start_armed`), as Kraken's scheduled orders.

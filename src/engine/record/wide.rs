@@ -57,7 +57,7 @@ impl From<&super::Order> for Order {
 
 impl From<Order> for super::Order {
     fn from(w: Order) -> super::Order {
-        let mut o = super::Order::opened(w.seq, w.req, w.open_ns, w.hold_asset, w.hold_remaining);
+        let mut o = super::Order::opened(w.seq, &w.req, w.open_ns, w.hold_asset, w.hold_remaining);
         o.status = w.status;
         o.reason = w.reason;
         o.close_ns = w.close_ns;

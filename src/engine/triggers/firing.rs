@@ -124,7 +124,7 @@ impl Exchange {
             Err(e) => {
                 let seq = self.orders.next_seq();
                 let asset = self.markets.pair(req.pair).quote;
-                let mut o = Order::opened(seq, req, t, asset, 0);
+                let mut o = Order::opened(seq, &req, t, asset, 0);
                 o.status = Status::Canceled;
                 o.reason =
                     Some(if e == KrakenError::InsufficientFunds { CancelReason::InsufficientFunds } else { CancelReason::InvalidPrice });
