@@ -11,6 +11,7 @@ use super::order::{OrderSeq, Side};
 use super::orders::Orders;
 use super::queue::Links;
 use serde::{Deserialize, Serialize};
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Default, Clone)]
@@ -170,8 +171,9 @@ impl Book {
     /// Takes `qty` from the volume at a level; `done` says the order at the front filled
     /// completely and leaves the queue. Empty levels are removed. At time `now`.
     pub fn fill_front(&mut self, side: Side, price: u64, qty: i128, done: bool, orders: &mut Orders, now: u64) {
-        let map = self.side_mut(side);
-        let level = map.get_mut(&price).expect("filled level exists");
+        // One search: the entry is kept to remove an emptied level without a second one.
+        let Entry::Occupied(mut entry) = self.side_mut(side).entry(price) else { unreachable!("filled level exists") };
+        let level = entry.get_mut();
         level.volume -= qty;
         level.changed_ns = now;
         if done {
@@ -182,7 +184,7 @@ impl Book {
         debug_assert!(level.volume >= 0);
         if level.live == 0 {
             debug_assert!(level.links.is_empty());
-            map.remove(&price);
+            entry.remove();
             self.level_gone(side, price);
         }
         self.live -= done as usize;
@@ -202,15 +204,15 @@ impl Book {
     /// place), with the volume it shows there. Empty levels are removed. At time `now`.
     pub fn remove(&mut self, side: Side, price: u64, orders: &mut Orders, seq: OrderSeq, remaining: i128, now: u64) {
         let slot = orders.slot(seq).expect("a resting order is held");
-        let map = self.side_mut(side);
-        let level = map.get_mut(&price).expect("a resting order's level exists");
+        let Entry::Occupied(mut entry) = self.side_mut(side).entry(price) else { unreachable!("a resting order's level exists") };
+        let level = entry.get_mut();
         level.changed_ns = now;
         level.links.remove(orders, slot);
         level.live -= 1;
         level.volume -= remaining;
         if level.live == 0 {
             debug_assert!(level.links.is_empty());
-            map.remove(&price);
+            entry.remove();
             self.level_gone(side, price);
         }
         self.live -= 1;
