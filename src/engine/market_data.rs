@@ -165,20 +165,7 @@ impl MarketData {
 
     /// Statistics of the trades at or after `from_ns`.
     pub fn window(&self, from_ns: u64) -> WindowStats {
-        let start = self.trades.partition_point(|t| t.time_ns < from_ns);
-        let mut s = WindowStats { low: u64::MAX, ..WindowStats::default() };
-        for t in &self.trades[start..] {
-            s.volume += t.volume;
-            s.value += t.price as i128 * t.volume;
-            s.count += 1;
-            s.low = s.low.min(t.price);
-            s.high = s.high.max(t.price);
-        }
-        if s.count == 0 {
-            s.low = self.last_price;
-            s.high = self.last_price;
-        }
-        s
+        window_of(&self.trades, from_ns, self.last_price)
     }
 
     /// Today's opening price: the open of today's daily candle (its first trade), else the last
@@ -195,6 +182,25 @@ impl MarketData {
             self.open_price
         }
     }
+}
+
+/// Statistics of the trades of a time-ordered `tape` at or after `from_ns`, walked
+/// (`last_price` as low and high when there are none).
+pub fn window_of(tape: &[PublicTrade], from_ns: u64, last_price: u64) -> WindowStats {
+    let start = tape.partition_point(|t| t.time_ns < from_ns);
+    let mut s = WindowStats { low: u64::MAX, ..WindowStats::default() };
+    for t in &tape[start..] {
+        s.volume += t.volume;
+        s.value += t.price as i128 * t.volume;
+        s.count += 1;
+        s.low = s.low.min(t.price);
+        s.high = s.high.max(t.price);
+    }
+    if s.count == 0 {
+        s.low = last_price;
+        s.high = last_price;
+    }
+    s
 }
 
 #[cfg(test)]

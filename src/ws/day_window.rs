@@ -16,7 +16,7 @@
 //! trades from the tape's front says so ([`DayWindow::drained`]), one that replaces the tape
 //! starts a new window. The answers equal `MarketData::window`'s (a property test below).
 
-use crate::engine::market_data::{PublicTrade, WindowStats};
+use crate::engine::market_data::{window_of as walk, PublicTrade, WindowStats};
 use std::collections::VecDeque;
 
 /// The window over one pair's tape (see the module doc).
@@ -107,24 +107,6 @@ impl DayWindow {
             self.lows.pop_front();
         }
     }
-}
-
-/// The figures by walking the tape from `from_ns` (`MarketData::window`'s way).
-fn walk(tape: &[PublicTrade], from_ns: u64, last_price: u64) -> WindowStats {
-    let start = tape.partition_point(|t| t.time_ns < from_ns);
-    let mut s = WindowStats { low: u64::MAX, ..WindowStats::default() };
-    for t in &tape[start..] {
-        s.volume += t.volume;
-        s.value += t.price as i128 * t.volume;
-        s.count += 1;
-        s.low = s.low.min(t.price);
-        s.high = s.high.max(t.price);
-    }
-    if s.count == 0 {
-        s.low = last_price;
-        s.high = last_price;
-    }
-    s
 }
 
 #[cfg(test)]
