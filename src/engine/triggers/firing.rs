@@ -113,7 +113,7 @@ impl Exchange {
         // order may be: checked as `place_order` checks a placed order, armed kinds included
         // (`arm` alone does not look at the volume).
         let lot = self.markets.pair(req.pair).lot_step();
-        let placed = if req.volume % lot != 0 || req.volume > MAX_VOLUME {
+        let placed = if !crate::money::is_multiple(req.volume, lot) || req.volume > MAX_VOLUME {
             Err(KrakenError::invalid("volume"))
         } else {
             self.resolve_prices(&req, base).and_then(|r| if r.kind.is_triggered() { self.arm(r, t) } else { self.place_order(&r, t) })
