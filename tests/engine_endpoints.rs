@@ -67,8 +67,8 @@ fn random_streams_amend_batch_edit_and_cancel_batch() {
         }
         check_money(&sim.ex);
         // Amends that kept the order's place and amends that moved it both happen.
-        for history in sim.ex.amends.values() {
-            for w in history.windows(2) {
+        for o in all_orders(&sim.ex) {
+            for w in o.amends().windows(2) {
                 let (before, after) = (&w[0], &w[1]);
                 seen.insert(format!(
                     "amend keeps place {}",

@@ -169,3 +169,46 @@ fn a_checkpoint_beyond_the_surviving_history_is_not_used() {
     assert_eq!(answers(&s, &[&a, &b]), before, "the start replayed the whole log, not from the checkpoint at {seq}");
     s.terminate();
 }
+
+#[test]
+fn rows_of_an_older_form_are_rebuilt_by_the_whole_log() {
+    let (tmp, mut s, a, b) = traded(3);
+    let dir = tmp.path();
+    // An order amended, then canceled: its amend history leaves the engine in its closed row.
+    let buy = [("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit"), ("price", "20000"), ("volume", "0.01")];
+    let txid = ok(&s.private(&a, "AddOrder", &buy))["txid"][0].as_str().unwrap().to_string();
+    ok(&s.private(&a, "AmendOrder", &[("txid", &txid), ("limit_price", "21000")]));
+    ok(&s.private(&a, "CancelOrder", &[("txid", &txid)]));
+    assert!(s.cli(&["log", "checkpoint"]).contains("engine checkpoint at record"));
+    trade(&s, &a, &b, 2);
+    let amends = |s: &Server| ok(&s.private(&a, "OrderAmends", &[("order_id", &txid)])).clone();
+    let before = (answers(&s, &[&a, &b]), amends(&s));
+    assert_eq!(before.1["count"], 2, "{}", before.1);
+    assert_eq!(before.1["amends"][1]["limit_price"], "21000.0");
+    s.terminate();
+    // The form before `rows_format` 2: a closed order's body without the amend history (the
+    // trailing field, a length then its entries), and no `rows_format` in the metadata.
+    let db = history_db(dir);
+    let rows: Vec<(i64, Vec<u8>)> = db
+        .prepare("SELECT seq, body FROM closed_orders")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(rows.len() >= 6, "{}", rows.len());
+    let mut cut = 0;
+    for (seq, body) in &rows {
+        // A record never amended ends with the empty history's length, one 0 byte.
+        if body.last() == Some(&0) {
+            db.execute("UPDATE closed_orders SET body = ?1 WHERE seq = ?2", rusqlite::params![&body[..body.len() - 1], seq]).unwrap();
+            cut += 1;
+        }
+    }
+    assert_eq!(cut, rows.len() - 1, "all but the amended order");
+    db.execute("DELETE FROM meta WHERE key = 'rows_format'", []).unwrap();
+    drop(db);
+    let mut s = start(dir);
+    assert_eq!((answers(&s, &[&a, &b]), amends(&s)), before, "every row was written again, also those before the checkpoint");
+    s.terminate();
+}

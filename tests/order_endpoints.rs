@@ -224,12 +224,21 @@ fn amend_keeps_priority_on_a_smaller_quantity_and_loses_it_on_a_larger_one() {
     let h = ok(&s.private(&b, "OrderAmends", &[("order_id", &b3)])).clone();
     assert_eq!(h["count"], 1);
     assert_eq!(h["amends"][0]["amend_type"], "original");
+    // A closed order's history is in its history row: a1 (amended once, then filled) and a2
+    // once canceled answer the same as while they were open.
+    let h1 = ok(&s.private(&a, "OrderAmends", &[("order_id", &a1)])).clone();
+    assert_eq!((h1["count"].clone(), h1["amends"][1]["order_qty"].clone()), (json!(2), json!("0.01000000")));
+    assert_eq!(query(&s, &a, &a1)["misc"], "amended");
+    let open = ok(&s.private(&a, "OrderAmends", &[("order_id", &a2)])).clone();
+    ok(&s.private(&a, "CancelOrder", &[("txid", &a2)]));
+    assert_eq!(ok(&s.private(&a, "OrderAmends", &[("order_id", &a2)])).clone(), open);
+    assert_eq!(query(&s, &a, &a2)["misc"], "amended");
     s.assert_no_panics();
 
     // A restart replays the amends: the same orders, book and history come back.
     let snapshot = |s: &Server| {
         let orders = ok(&s.private(&a, "QueryOrders", &[("txid", &format!("{a1},{a2}"))])).clone();
-        let amends = ok(&s.private(&a, "OrderAmends", &[("order_id", &a2)])).clone();
+        let amends = [&a1, &a2].map(|o| ok(&s.private(&a, "OrderAmends", &[("order_id", o)])).clone());
         let depth = s.public("Depth", "pair=XBTUSD");
         let bids: Vec<(Value, Value)> =
             ok(&depth)["XXBTZUSD"]["bids"].as_array().unwrap().iter().map(|l| (l[0].clone(), l[1].clone())).collect();

@@ -257,7 +257,7 @@ pub fn order(ex: &Exchange, o: &Order, with_trades: bool) -> Value {
         _ => "",
     };
     // Kraken's `misc` also names an order that was amended in place.
-    let misc = match (misc, ex.amends.contains_key(&o.seq)) {
+    let misc = match (misc, o.amended()) {
         ("", true) => "amended".to_string(),
         (m, true) => format!("{m},amended"),
         (m, false) => m.to_string(),

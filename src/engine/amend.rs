@@ -54,8 +54,9 @@ pub struct AmendRequest {
     pub limit_offset: Option<Offset>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AmendKind {
+    #[default]
     Original,
     User,
 }
@@ -70,7 +71,7 @@ impl AmendKind {
 }
 
 /// One entry of an order's amend history (OrderAmends).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AmendRecord {
     /// Sequence in the amend id space (ORIGINAL | order seq for the original entry).
     pub id: u64,
@@ -130,8 +131,7 @@ impl Exchange {
 
     /// When the order was placed or last amended (the age Kraken's amend penalty counts from).
     pub fn last_amended_ns(&self, seq: OrderSeq) -> u64 {
-        let placed = self.orders.get(seq as usize).map_or(0, |o| o.open_ns);
-        self.amends.get(&seq).and_then(|h| h.last()).map_or(placed, |r| r.time_ns.max(placed))
+        self.orders.get(seq as usize).map_or(0, |o| o.amends().last().map_or(o.open_ns, |r| r.time_ns.max(o.open_ns)))
     }
 
     pub fn amend_txid(&self, id: u64) -> String {
@@ -139,11 +139,12 @@ impl Exchange {
     }
 
     /// The order's amend history, oldest first: the original entry, then each amend. The order
-    /// is the engine's (open) or the history table's (closed: no longer in the engine).
-    pub fn amend_history(&self, o: &Order) -> Vec<AmendRecord> {
-        match self.amends.get(&o.seq) {
-            Some(h) => h.clone(),
-            None => vec![Self::original_record(o)],
+    /// is the engine's (open) or the history table's (closed: no longer in the engine); the
+    /// history is in its record either way.
+    pub fn amend_history(o: &Order) -> Vec<AmendRecord> {
+        match o.amends() {
+            [] => vec![Self::original_record(o)],
+            h => h.to_vec(),
         }
     }
 
@@ -355,9 +356,13 @@ impl Exchange {
 
     pub(super) fn push_amend(&mut self, seq: OrderSeq, record: AmendRecord) {
         self.next_amend += 1;
-        let original = Self::original_record(&self.orders[seq as usize]);
+        let o = &mut self.orders[seq as usize];
         let t = record.time_ns;
-        let history = self.amends.entry(seq).or_insert_with(|| vec![original]);
+        if o.amends().is_empty() {
+            let original = Self::original_record(o);
+            o.extras_mut().amends.push(original);
+        }
+        let history = &mut o.extras_mut().amends;
         history.push(record);
         let index = history.len() - 1;
         self.report(seq, super::events::OrderEventKind::Amended { record: index }, t);

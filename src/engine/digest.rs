@@ -63,7 +63,7 @@ impl Exchange {
         writeln!(w, "funding {:?}", self.funding)?;
         writeln!(w, "triggers {:?}", self.triggers)?;
         writeln!(w, "timers {:?}", self.timers)?;
-        writeln!(w, "amends {} {:?}", self.next_amend, self.amends)?;
+        writeln!(w, "amends {}", self.next_amend)?;
         Ok(())
     }
 }

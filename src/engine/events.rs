@@ -19,7 +19,7 @@ use std::collections::HashSet;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OrderEventKind {
-    /// One AmendOrder: the index of its record in the order's amend history (`Exchange::amends`).
+    /// One AmendOrder: the index of its record in the order's amend history (`Order::amends`).
     Amended { record: usize },
     /// An iceberg's shown part was used up and its next part shown: how much it shows now.
     IcebergRefill { shown: i128 },

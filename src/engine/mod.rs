@@ -58,7 +58,7 @@ use market_data::{MarketData, DAY_NS};
 use markets::{AssetIdx, Markets, PairIdx};
 use order::{AccountId, CancelReason, NewOrder, Order, OrderSeq, Status};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 /// Everything that changes the exchange. Logged as is; replayed in order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -242,8 +242,6 @@ pub struct Exchange {
     pub now_ns: u64,
     /// Armed stop orders by trigger price, pending reference moves and closes (`triggers`).
     pub triggers: triggers::Triggers,
-    /// The amend history of every order amended at least once (see `amend`).
-    pub amends: BTreeMap<OrderSeq, Vec<amend::AmendRecord>>,
     next_amend: u64,
     /// The system's and each pair's market state (`status`).
     pub market_status: status::MarketStates,
@@ -283,7 +281,6 @@ impl Exchange {
             timers: timers::Timers::default(),
             now_ns: 0,
             triggers,
-            amends: BTreeMap::new(),
             next_amend: 1,
             market_status: status::MarketStates::new(n_pairs),
             order_events: events::OrderEvents::default(),

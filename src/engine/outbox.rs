@@ -39,9 +39,10 @@
 //!
 //! A trade record or ledger entry is folded as every one of its fields; a closed order as what
 //! its life changed (status, reason, times, fills, cost, fees, hold, final price and volume,
-//! parent, trade count): its request is the logged command's, and amends are in the state
-//! (`Exchange::amends`), so folding the whole record (~300 postcard bytes with SHA-256 before)
-//! bought nothing but time. The words of each record are written out where it is folded.
+//! parent, trade count) and, for an order amended in place, its amend history (a record of its
+//! own, tag `a`, right after the order's): its request is the logged command's, so folding the
+//! whole record (~300 postcard bytes with SHA-256 before) bought nothing but time. The words of
+//! each record are written out where it is folded.
 
 use super::account::{LedgerEntry, RefId, TradeRecord};
 use super::order::{CancelReason, Order};
@@ -172,6 +173,16 @@ impl HistoryCounters {
         let a = o.amounts();
         for v in [o.req.volume, a.filled, a.cost, a.fee, a.exact_cost, a.exact_fee, a.cost_cd, a.fee_cd, a.hold_remaining, o.shown()] {
             f.i(v);
+        }
+        if !o.amends().is_empty() {
+            // The amend history left the engine with the order: its count, then each entry.
+            f.two(pack([u16::from(b'a'), 0, 0, 0]), o.amends().len() as u64);
+            for r in o.amends() {
+                f.two(r.id, r.time_ns);
+                f.two(r.limit_price, pack([r.kind as u16, u16::from(r.post_only), 0, 0]));
+                f.i(r.order_qty);
+                f.i(r.remaining_qty);
+            }
         }
         self.hash = f.into();
     }

@@ -12,6 +12,7 @@
 //! (the request as a whole [`NewOrder`]), so a record reassembled from them is the same record
 //! and every answer rendered from one is unchanged.
 
+use super::amend::AmendRecord;
 use super::markets::{AssetIdx, PairIdx};
 use super::order::{
     AccountId, CancelReason, CloseOrder, NewOrder, Offset, OrderKind, OrderSeq, SelfTrade, Side, Status, StopState, TimeInForce, Trigger,
@@ -62,6 +63,10 @@ pub struct OrderExtras {
     /// The amounts too large for the record's eight bytes each (`Order::amount`); the others
     /// are 0 here.
     pub wide: Option<Box<[i128; AMOUNTS]>>,
+    /// An amended order's amend history (OrderAmends), oldest first: the original entry, then
+    /// each amend. It lives with the order, so it leaves the engine when the order closes (into
+    /// the `closed_orders` row) instead of staying in a map of every order ever amended.
+    pub amends: Vec<AmendRecord>,
 }
 
 impl OrderExtras {
@@ -81,6 +86,7 @@ impl OrderExtras {
             parent,
             shown,
             wide,
+            amends,
         } = self;
         cl_ord_id.is_none()
             && *price2 == 0
@@ -94,6 +100,7 @@ impl OrderExtras {
             && parent.is_none()
             && *shown == 0
             && wide.is_none()
+            && amends.is_empty()
     }
 }
 
@@ -110,6 +117,7 @@ static NO_EXTRAS: OrderExtras = OrderExtras {
     parent: None,
     shown: 0,
     wide: None,
+    amends: Vec::new(),
 };
 
 #[derive(Clone)]
@@ -173,6 +181,7 @@ impl Order {
         let NewOrder { cl_ord_id, price2, price_offset, price2_offset, close, display_volume, expire_ns, start_ns, .. } = req;
         let (stop, parent, shown) = (self.stop().cloned(), self.parent(), self.shown());
         let wide = self.extras.as_mut().and_then(|x| x.wide.take());
+        let amends = self.extras.as_mut().map(|x| std::mem::take(&mut x.amends)).unwrap_or_default();
         let x = OrderExtras {
             cl_ord_id: cl_ord_id.clone(),
             price2: *price2,
@@ -186,6 +195,7 @@ impl Order {
             parent,
             shown,
             wide,
+            amends,
         };
         self.extras = (!x.is_empty()).then(|| Box::new(x));
     }
@@ -270,6 +280,14 @@ impl Order {
         self.extras_mut().stop = Some(stop);
     }
     /// A conditional close: the order whose execution placed it (Kraken's `refid`).
+    /// The amend history (empty for an order never amended; else the original entry first).
+    pub fn amends(&self) -> &[AmendRecord] {
+        self.extras.as_ref().map_or(&[], |x| &x.amends)
+    }
+    /// Whether the order was amended in place (Kraken's `amended`, and `misc` "amended").
+    pub fn amended(&self) -> bool {
+        !self.amends().is_empty()
+    }
     pub fn parent(&self) -> Option<OrderSeq> {
         self.extras.as_ref()?.parent
     }
@@ -543,6 +561,7 @@ mod tests {
             OrderExtras { parent: Some(0), ..NO_EXTRAS.clone() },
             OrderExtras { shown: 1, ..NO_EXTRAS.clone() },
             OrderExtras { wide: Some(Box::default()), ..NO_EXTRAS.clone() },
+            OrderExtras { amends: vec![AmendRecord::default()], ..NO_EXTRAS.clone() },
         ];
         for x in some {
             assert!(!x.is_empty() && x != NO_EXTRAS, "{x:?}");

@@ -18,11 +18,11 @@ macro_rules! fields {
 impl Serialize for Exchange {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let books: Vec<_> = self.books.iter().map(|b| b.form(&self.orders)).collect();
-        let mut st = s.serialize_struct("Exchange", 19)?;
+        let mut st = s.serialize_struct("Exchange", 18)?;
         fields!(st, self: markets, ids, accounts, account_names, orders);
         st.serialize_field("books", &books)?;
         fields!(st, self: market_data, history, next_funding, funding, next_public_trade, index, timers, now_ns, triggers);
-        fields!(st, self: amends, next_amend, market_status, order_events);
+        fields!(st, self: next_amend, market_status, order_events);
         st.end()
     }
 }

@@ -2,8 +2,8 @@
 //! written by their own thread (`sequencer::history_writer`), so that the log's group commit
 //! never waits for a history flush nor shares its WAL and checkpoints with one.
 //!
-//! Its `meta` table holds `history_upto` (the rows of every log record up to it are here) and
-//! `log_epoch` (the log generation the rows belong to). A flush is one transaction with
+//! Its `meta` table holds `history_upto` (the rows of every log record up to it are here),
+//! `log_epoch` (the log generation the rows belong to) and `rows_format` (the bodies' form). A flush is one transaction with
 //! `synchronous=NORMAL`: never synced by itself (the rows are re-derivable by a replay of the
 //! log). What may be lost to a power cut is bounded by two guards:
 //! * a start uses an engine checkpoint only at or below the `history_upto` that survived
@@ -13,7 +13,8 @@
 //!
 //! A file of another log generation (a reset or snapshot restore replaced the log, then the
 //! process died before `history.db` was replaced) is emptied at open and rebuilt by the replay;
-//! so is a missing file. A `calamari.db` from before this file (history tables inside it) has its
+//! so is a missing file, and one whose rows are of an older form (after an upgrade: the engine
+//! checkpoints of the old build are refused too, so that start replays the whole log anyway). A `calamari.db` from before this file (history tables inside it) has its
 //! rows moved here at the first open, synced before they leave `calamari.db`.
 
 use super::history::{self, SCHEMA};
@@ -26,6 +27,11 @@ use std::path::Path;
 /// The history database's file name in the data directory.
 pub const HISTORY_FILE: &str = "history.db";
 const EPOCH_META: &str = "log_epoch";
+/// The form of the rows' bodies: a file of another form is emptied at open and rebuilt by the
+/// start's replay (the bodies are postcard, which reads only the form it was written in).
+/// 2: a closed order's body ends with its amend history.
+const ROWS_META: &str = "rows_format";
+const ROWS_FORMAT: u64 = 2;
 const TABLES: [&str; 3] = ["trades", "ledger_entries", "closed_orders"];
 
 /// The writable history database (one owner: the server's start, then the history thread).
@@ -76,6 +82,9 @@ impl HistoryDb {
             if db.epoch()?.is_some() {
                 tracing::warn!(history_epoch = ?db.epoch()?, log_epoch, "history.db belongs to another log generation; rebuilt by the replay");
             }
+            db.reset(log_epoch)?;
+        } else if meta(&db.conn, ROWS_META)? != Some(ROWS_FORMAT) {
+            tracing::warn!(rows_format = ?meta(&db.conn, ROWS_META)?, ROWS_FORMAT, "history.db rows are of an older form; rebuilt by the replay");
             db.reset(log_epoch)?;
         }
         // Flushes are not synced (`synchronous=NORMAL`: the WAL is synced at its checkpoints).
@@ -173,6 +182,7 @@ impl HistoryStore for HistoryDb {
         history::write(&tx, std::slice::from_ref(h), HistoryNext::default())?;
         history::set_upto(&tx, upto)?;
         set_meta(&tx, EPOCH_META, epoch)?;
+        set_meta(&tx, ROWS_META, ROWS_FORMAT)?;
         tx.commit().map_err(backend)
     }
 }

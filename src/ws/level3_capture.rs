@@ -133,7 +133,7 @@ fn level_orders(ex: &Exchange, side: Side, price: u64, queue: impl Iterator<Item
         if qty <= 0 {
             continue;
         }
-        let amended = ex.amends.get(&seq).and_then(|a| a.last()).map(|r| r.time_ns).unwrap_or(0);
+        let amended = o.amends().last().map_or(0, |r| r.time_ns);
         out.push(L3Order { seq, qty, entered_ns: o.open_ns.max(amended) });
     }
     out

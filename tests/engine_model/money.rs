@@ -27,11 +27,7 @@ pub fn check_money(ex: &Exchange) {
         let (to, mo) = (&order(ex, taker.order), &order(ex, maker.order));
         let scheduled = to.start_ns().is_some();
         assert!(
-            taker.order > maker.order
-                || scheduled
-                || to.stop().is_some()
-                || to.open_ns >= mo.open_ns
-                || ex.amends.contains_key(&taker.order),
+            taker.order > maker.order || scheduled || to.stop().is_some() || to.open_ns >= mo.open_ns || to.amended(),
             "the taker is the newer order"
         );
         for r in [taker, maker] {

@@ -49,7 +49,10 @@ pub fn fingerprint(ex: &Exchange) -> Fingerprint {
         market_data: ex.market_data.iter().map(|m| (m.trades.len(), m.spreads.len(), m.last_price)).collect(),
         funding: format!("{:?}", ex.funding),
         timers: format!("{:?}", ex.timers),
-        amends: format!("{:?}", ex.amends),
+        amends: format!(
+            "{:?}",
+            super::all_orders(ex).iter().filter(|o| o.amended()).map(|o| (o.seq, o.amends().to_vec())).collect::<Vec<_>>()
+        ),
         status: format!("{:?}", ex.market_status),
         stamps: ex.books.iter().flat_map(|b| [b.depth_stamped(Side::Buy, usize::MAX), b.depth_stamped(Side::Sell, usize::MAX)]).collect(),
     }

@@ -137,8 +137,7 @@ pub async fn order_amends(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
     st.sequencer
         .read(move |ex| {
             let pair = ex.markets.pair(order.req.pair);
-            let amends: Vec<Value> = ex
-                .amend_history(&order)
+            let amends: Vec<Value> = Exchange::amend_history(&order)
                 .iter()
                 .map(|r| {
                     json!({

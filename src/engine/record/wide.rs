@@ -26,6 +26,8 @@ pub struct Order {
     pub parent: Option<OrderSeq>,
     pub shown: i128,
     pub held_limit: u64,
+    /// Last, as it was added last (history.db's `rows_format` 2).
+    pub amends: Vec<crate::engine::amend::AmendRecord>,
 }
 
 impl From<&super::Order> for Order {
@@ -51,6 +53,7 @@ impl From<&super::Order> for Order {
             parent: o.parent(),
             shown: o.shown(),
             held_limit: o.held_limit,
+            amends: o.amends().to_vec(),
         }
     }
 }
@@ -80,6 +83,9 @@ impl From<Order> for super::Order {
             o.extras_mut().parent = Some(parent);
         }
         o.set_shown(w.shown);
+        if !w.amends.is_empty() {
+            o.extras_mut().amends = w.amends;
+        }
         o
     }
 }

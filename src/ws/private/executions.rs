@@ -117,7 +117,7 @@ pub fn full(ex: &Exchange, sym: &Sym, o: &Order, exec_type: &str, ts: u64) -> Va
     if let Some(s) = o.start_ns() {
         m.insert("effective_time".into(), rfc3339(s).into());
     }
-    if ex.amends.contains_key(&o.seq) {
+    if o.amended() {
         m.insert("amended".into(), true.into());
     }
     if let Some(t) = triggers(ex, o) {
@@ -165,7 +165,7 @@ fn event_head(ex: &Exchange, o: &Order, exec_type: &str, fills: usize, ts: u64) 
 /// order's amend history; a stop's trigger block as it is now).
 pub fn amended(ex: &Exchange, o: &Order, record: usize, fills: usize, ts: u64) -> Value {
     let pair = ex.markets.pair(o.req.pair);
-    let rec = ex.amends.get(&o.seq).and_then(|h| h.get(record));
+    let rec = o.amends().get(record);
     let mut m = event_head(ex, o, "amended", fills, ts);
     m.insert("order_qty".into(), number(num(rec.map_or(o.req.volume, |r| r.order_qty), pair.base_decimals)));
     let limit = match o.req.kind {
@@ -228,7 +228,7 @@ pub fn restated(ex: &Exchange, o: &Order, price: u64, volume: i128, fills: usize
     let mut m = event_head(ex, o, "restated", fills, ts);
     m.insert("order_qty".into(), number(num(volume, pair.base_decimals)));
     m.insert("limit_price".into(), number(num(price as i128, pair.pair_decimals)));
-    m.insert("amended".into(), ex.amends.contains_key(&o.seq).into());
+    m.insert("amended".into(), o.amended().into());
     m.insert("reason".into(), RESTATED_REASON.into());
     Value::Object(m)
 }
