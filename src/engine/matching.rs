@@ -95,11 +95,11 @@ impl Exchange {
         if scheduled {
             order.status = Status::Pending;
         }
+        self.timers.arm_order(&order);
         self.orders.push(order);
         let acct = &mut self.accounts[req.account as usize];
         acct.holds[hold_asset as usize] += hold;
         acct.open_orders.insert(seq);
-        self.arm_order_timers(seq);
         if !scheduled {
             self.execute(seq, limit, t);
         }

@@ -476,20 +476,21 @@ impl Exchange {
     }
 
     /// Ends an order: releases what is left of its hold and files it as closed or canceled.
+    /// The record is looked up once (its timers, the account and the triggers read it there).
     fn finish(&mut self, seq: OrderSeq, status: Status, reason: Option<CancelReason>, t: u64) {
-        self.disarm_order_timers(seq);
         let o = &mut self.orders[seq as usize];
+        self.timers.disarm_order(o);
         o.status = status;
         o.reason = reason;
         o.close_ns = t;
         o.set_shown(0);
         let (account, asset, release) = (o.req.account, o.hold_asset, o.hold_remaining());
         o.set_hold_remaining(0);
+        self.triggers.note_close(o);
         let acct = &mut self.accounts[account as usize];
         acct.holds[asset as usize] -= release;
         acct.open_orders.remove(&seq);
         self.closing.push(seq);
-        self.triggers.note_close(&self.orders[seq as usize]);
     }
 
     fn note_spread(&mut self, pair: PairIdx, t: u64) {
