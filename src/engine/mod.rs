@@ -463,22 +463,35 @@ impl Exchange {
     }
 
     /// Ends an open or pending order before it filled: off its book (a pending order is not in
-    /// one), hold released, filed with `status`.
+    /// one), hold released, filed with `status`. The order is looked up by sequence once: the
+    /// book and `finish_at` are given its slot (every cancel comes here).
     pub(crate) fn end_order(&mut self, seq: OrderSeq, status: Status, reason: Option<CancelReason>, t: u64) {
-        let o = &self.orders[seq as usize];
+        let slot = self.held_slot(seq);
+        let o = self.orders.at(slot);
         debug_assert!(o.is_open());
         let (pair, side, price, in_book) = (o.req.pair, o.req.side, o.req.price, o.book_volume());
         if o.status == Status::Open && !self.disarm(seq) {
-            self.books[pair as usize].remove(side, price, &mut self.orders, seq, in_book, t);
+            self.books[pair as usize].remove_at(side, price, &mut self.orders, slot, in_book, t);
         }
-        self.finish(seq, status, reason, t);
+        self.finish_at(slot, status, reason, t);
         self.note_spread(pair, t);
     }
 
+    /// The slot of an order that must be held (as `orders[seq]` panics otherwise).
+    fn held_slot(&self, seq: OrderSeq) -> u32 {
+        self.orders.slot(seq).unwrap_or_else(|| panic!("order {seq} is not held"))
+    }
+
     /// Ends an order: releases what is left of its hold and files it as closed or canceled.
-    /// The record is looked up once (its timers, the account and the triggers read it there).
     fn finish(&mut self, seq: OrderSeq, status: Status, reason: Option<CancelReason>, t: u64) {
-        let o = &mut self.orders[seq as usize];
+        self.finish_at(self.held_slot(seq), status, reason, t);
+    }
+
+    /// [`Exchange::finish`] of the order in `slot`: the record is read and changed there (its
+    /// timers, the account and the triggers read it too; no lookup by sequence).
+    fn finish_at(&mut self, slot: u32, status: Status, reason: Option<CancelReason>, t: u64) {
+        let o = self.orders.at_mut(slot);
+        let seq = o.seq;
         self.timers.disarm_order(o);
         o.status = status;
         o.reason = reason;
