@@ -95,8 +95,7 @@ impl Exchange {
         if scheduled {
             order.status = Status::Pending;
         }
-        self.timers.arm_order(&order);
-        self.orders.push(order);
+        self.timers.arm_order(self.orders.push(order));
         let acct = &mut self.accounts[req.account as usize];
         acct.holds[hold_asset as usize] += hold;
         acct.open_orders.insert(seq);

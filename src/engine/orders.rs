@@ -37,8 +37,9 @@ impl Orders {
         self.next
     }
 
-    /// Adds a new order; its sequence must be the next one.
-    pub fn push(&mut self, order: Order) {
+    /// Adds a new order; its sequence must be the next one. Returns the record where it now is
+    /// (for a caller that reads it next: no lookup by sequence).
+    pub fn push(&mut self, order: Order) -> &Order {
         assert_eq!(order.seq, self.next, "orders are added in sequence");
         self.next += 1;
         let seq = order.seq;
@@ -53,6 +54,7 @@ impl Orders {
             }
         };
         self.slot_of.insert(seq, slot);
+        self.at(slot)
     }
 
     /// The order with this sequence, if it is not final (or closed during the current command).

@@ -224,9 +224,9 @@ impl Exchange {
             order.status = Status::Pending;
         }
         // A GTD stop expires, pending, armed or fired, like any order.
-        self.timers.arm_order(&order);
-        self.orders.push(order);
-        let acct = &mut self.accounts[self.orders[seq as usize].req.account as usize];
+        let order = self.orders.push(order);
+        self.timers.arm_order(order);
+        let acct = &mut self.accounts[order.req.account as usize];
         acct.holds[asset as usize] += hold;
         acct.open_orders.insert(seq);
         if !scheduled {
