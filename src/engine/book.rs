@@ -109,11 +109,10 @@ impl Book {
         }
     }
 
-    /// Adds a resting order (held in `orders`, resting nowhere yet) at the back of its level's
-    /// queue, at time `now`.
-    pub fn insert(&mut self, side: Side, price: u64, orders: &mut Orders, seq: OrderSeq, remaining: i128, now: u64) {
+    /// Adds a resting order (held in `orders` at `slot`, resting nowhere yet) at the back of its
+    /// level's queue, at time `now` (by slot: its one caller, matching, has it at hand).
+    pub fn insert(&mut self, side: Side, price: u64, orders: &mut Orders, slot: u32, remaining: i128, now: u64) {
         debug_assert!(remaining > 0);
-        let slot = orders.slot(seq).expect("a resting order is held");
         self.live += 1;
         let level = self.side_mut(side).entry(price).or_default();
         level.links.push_back(orders, slot);

@@ -489,7 +489,7 @@ impl Exchange {
 
     /// [`Exchange::finish`] of the order in `slot`: the record is read and changed there (its
     /// timers, the account and the triggers read it too; no lookup by sequence).
-    fn finish_at(&mut self, slot: u32, status: Status, reason: Option<CancelReason>, t: u64) {
+    pub(super) fn finish_at(&mut self, slot: u32, status: Status, reason: Option<CancelReason>, t: u64) {
         let o = self.orders.at_mut(slot);
         let seq = o.seq;
         self.timers.disarm_order(o);
