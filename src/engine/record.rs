@@ -150,24 +150,22 @@ impl Order {
             Ok(hold) if hold != WIDE && !has_rare_parts(req) => {
                 let mut amt = [0; AMOUNTS];
                 amt[HOLD_REMAINING] = hold;
-                return Order {
-                    seq,
-                    req: hot(req),
-                    status: Status::Open,
-                    reason: None,
-                    hold_asset,
-                    open_ns,
-                    close_ns: 0,
-                    amt,
-                    trades: thin_vec::ThinVec::new(),
-                    held_limit: 0,
-                    extras: None,
-                    queue: super::queue::Neighbours::NONE,
-                };
+                return Order::bare(seq, req, open_ns, hold_asset, amt);
             }
             _ => {}
         }
-        let mut o = Order {
+        let mut o = Order::bare(seq, req, open_ns, hold_asset, [0; AMOUNTS]);
+        if has_rare_parts(req) {
+            o.set_request(req);
+        }
+        o.set_hold_remaining(hold_remaining);
+        o
+    }
+
+    /// An open order's record with these amounts and no rare part (`opened`'s two paths).
+    #[inline(always)]
+    fn bare(seq: OrderSeq, req: &NewOrder, open_ns: u64, hold_asset: AssetIdx, amt: [i64; AMOUNTS]) -> Order {
+        Order {
             seq,
             req: hot(req),
             status: Status::Open,
@@ -175,17 +173,12 @@ impl Order {
             hold_asset,
             open_ns,
             close_ns: 0,
-            amt: [0; AMOUNTS],
+            amt,
             trades: thin_vec::ThinVec::new(),
             held_limit: 0,
             extras: None,
             queue: super::queue::Neighbours::NONE,
-        };
-        if has_rare_parts(req) {
-            o.set_request(req);
         }
-        o.set_hold_remaining(hold_remaining);
-        o
     }
 
     /// Replaces the request (an amend or a requote in place); the rare state is kept.
