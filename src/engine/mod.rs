@@ -466,8 +466,13 @@ impl Exchange {
     /// one), hold released, filed with `status`. The order is looked up by sequence once: the
     /// book and `finish_at` are given its slot (every cancel comes here).
     pub(crate) fn end_order(&mut self, seq: OrderSeq, status: Status, reason: Option<CancelReason>, t: u64) {
-        let slot = self.held_slot(seq);
+        self.end_order_at(self.held_slot(seq), status, reason, t);
+    }
+
+    /// [`Exchange::end_order`] of the order in `slot` (a caller that has it: a cancel by txid).
+    pub(crate) fn end_order_at(&mut self, slot: u32, status: Status, reason: Option<CancelReason>, t: u64) {
         let o = self.orders.at(slot);
+        let seq = o.seq;
         debug_assert!(o.is_open());
         let (pair, side, price, in_book) = (o.req.pair, o.req.side, o.req.price, o.book_volume());
         if o.status == Status::Open && !self.disarm(seq) {
