@@ -6,7 +6,7 @@
 //! order with a new txid placed, or neither) and CancelOrderBatch (the union of the orders named
 //! by txids, userrefs and cl_ord_ids).
 
-use super::order::{AccountId, CancelReason, NewOrder, OrderKind, OrderSeq};
+use super::order::{AccountId, CancelReason, NewOrder, OrderKind, OrderSeq, Status};
 use super::{Applied, CancelTarget, Exchange};
 use crate::error::KrakenError;
 
@@ -111,15 +111,15 @@ impl Exchange {
     pub(super) fn cancel(&mut self, account: AccountId, target: &CancelTarget, t: u64) -> Result<Applied, KrakenError> {
         self.user_account(account)?;
         if let CancelTarget::Order(seq) = target {
-            // The common case, without collecting.
-            return match self.orders.get(*seq as usize) {
-                Some(o) if o.req.account == account && o.is_open() => {
-                    self.admit_cancel(o.req.pair)?;
-                    self.cancel_resting(*seq, CancelReason::UserRequested, t);
-                    Ok(Applied::Canceled(1))
-                }
-                _ => Err(KrakenError::UnknownOrder),
-            };
+            // The common case, without collecting; the order found once (by its slot after).
+            let slot = self.orders.slot(*seq).ok_or(KrakenError::UnknownOrder)?;
+            let o = self.orders.at(slot);
+            if o.req.account != account || !o.is_open() {
+                return Err(KrakenError::UnknownOrder);
+            }
+            self.admit_cancel(o.req.pair)?;
+            self.end_order_at(slot, Status::Canceled, Some(CancelReason::UserRequested), t);
+            return Ok(Applied::Canceled(1));
         }
         let victims = self.cancel_victims(account, target);
         if victims.is_empty() {

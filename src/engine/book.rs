@@ -109,11 +109,10 @@ impl Book {
         }
     }
 
-    /// Adds a resting order (held in `orders`, resting nowhere yet) at the back of its level's
-    /// queue, at time `now`.
-    pub fn insert(&mut self, side: Side, price: u64, orders: &mut Orders, seq: OrderSeq, remaining: i128, now: u64) {
+    /// Adds a resting order (held in `orders` at `slot`, resting nowhere yet) at the back of its
+    /// level's queue, at time `now` (by slot: its one caller, matching, has it at hand).
+    pub fn insert(&mut self, side: Side, price: u64, orders: &mut Orders, slot: u32, remaining: i128, now: u64) {
         debug_assert!(remaining > 0);
-        let slot = orders.slot(seq).expect("a resting order is held");
         self.live += 1;
         let level = self.side_mut(side).entry(price).or_default();
         level.links.push_back(orders, slot);
@@ -204,6 +203,11 @@ impl Book {
     /// place), with the volume it shows there. Empty levels are removed. At time `now`.
     pub fn remove(&mut self, side: Side, price: u64, orders: &mut Orders, seq: OrderSeq, remaining: i128, now: u64) {
         let slot = orders.slot(seq).expect("a resting order is held");
+        self.remove_at(side, price, orders, slot, remaining, now);
+    }
+
+    /// [`Book::remove`] of the order in `slot` (a caller that has its slot: no lookup by sequence).
+    pub fn remove_at(&mut self, side: Side, price: u64, orders: &mut Orders, slot: u32, remaining: i128, now: u64) {
         let Entry::Occupied(mut entry) = self.side_mut(side).entry(price) else { unreachable!("a resting order's level exists") };
         let level = entry.get_mut();
         level.changed_ns = now;

@@ -95,11 +95,10 @@ impl Exchange {
         if scheduled {
             order.status = Status::Pending;
         }
-        self.orders.push(order);
+        self.timers.arm_order(self.orders.push(order));
         let acct = &mut self.accounts[req.account as usize];
         acct.holds[hold_asset as usize] += hold;
         acct.open_orders.insert(seq);
-        self.arm_order_timers(seq);
         if !scheduled {
             self.execute(seq, limit, t);
         }
@@ -126,9 +125,12 @@ impl Exchange {
     /// Matches an order that holds its funds and is open against the opposite side, then ends
     /// it or rests the remainder (post-only, STP, IOC and market orders as their flags say).
     pub(super) fn execute(&mut self, seq: OrderSeq, limit: u64, t: u64) {
+        // The order's slot, found once: it stays there until the command ends (slots are stable
+        // and closed orders leave at the end), so the order is read there, not by sequence.
+        let taker = self.orders.slot(seq).expect("an order being executed is held");
         // The request's fields matching reads, copied (not the whole request: no clone per order).
         let req = {
-            let r = &self.orders[seq as usize].req;
+            let r = &self.orders.at(taker).req;
             Taker {
                 account: r.account,
                 pair: r.pair,
@@ -151,13 +153,13 @@ impl Exchange {
         };
         let book_best = self.books[req.pair as usize].best(opposite);
         if req.post_only && book_best.is_some_and(crosses) {
-            self.finish(seq, Status::Canceled, Some(CancelReason::PostOnly), t);
+            self.finish_at(taker, Status::Canceled, Some(CancelReason::PostOnly), t);
             return;
         }
         let mut stopped: Option<CancelReason> = None;
         // viqc: the budget ran out (what is left cannot buy one more lot at the next price).
         let mut spent = false;
-        while self.orders[seq as usize].remaining() > 0 || req.quote_volume {
+        while self.orders.at(taker).remaining() > 0 || req.quote_volume {
             let Some(best) = self.books[req.pair as usize].best(opposite) else { break };
             if !crosses(best) {
                 break;
@@ -187,7 +189,7 @@ impl Exchange {
                     }
                 }
             }
-            let want = if req.quote_volume { self.quote_budget_volume(seq, best) } else { self.orders[seq as usize].remaining() };
+            let want = if req.quote_volume { self.quote_budget_volume(seq, best) } else { self.orders.at(taker).remaining() };
             if want <= 0 {
                 spent = true;
                 break;
@@ -203,18 +205,18 @@ impl Exchange {
                 self.iceberg_filled(maker_seq, qty, t);
             }
         }
-        let o = &self.orders[seq as usize];
+        let o = self.orders.at(taker);
         if (!req.quote_volume && o.remaining() == 0) || (spent && o.filled() > 0) {
-            self.finish(seq, Status::Closed, None, t);
+            self.finish_at(taker, Status::Closed, None, t);
         } else if let Some(reason) = stopped {
-            self.finish(seq, Status::Canceled, Some(reason), t);
+            self.finish_at(taker, Status::Canceled, Some(reason), t);
         } else if req.kind.is_market() {
-            self.finish(seq, Status::Canceled, Some(CancelReason::NoLiquidity), t);
+            self.finish_at(taker, Status::Canceled, Some(CancelReason::NoLiquidity), t);
         } else if req.time_in_force == TimeInForce::Ioc {
-            self.finish(seq, Status::Canceled, Some(CancelReason::ImmediateOrCancel), t);
+            self.finish_at(taker, Status::Canceled, Some(CancelReason::ImmediateOrCancel), t);
         } else {
-            let shown = self.rest_volume(seq);
-            self.books[req.pair as usize].insert(req.side, req.price, &mut self.orders, seq, shown, t);
+            let shown = super::order_flags::rest_volume(self.orders.at_mut(taker));
+            self.books[req.pair as usize].insert(req.side, req.price, &mut self.orders, taker, shown, t);
         }
         self.note_spread(req.pair, t);
     }

@@ -460,33 +460,52 @@ impl Exchange {
     }
 
     /// Ends an open or pending order before it filled: off its book (a pending order is not in
-    /// one), hold released, filed with `status`.
+    /// one), hold released, filed with `status`. The order is looked up by sequence once: the
+    /// book and `finish_at` are given its slot (every cancel comes here).
     pub(crate) fn end_order(&mut self, seq: OrderSeq, status: Status, reason: Option<CancelReason>, t: u64) {
-        let o = &self.orders[seq as usize];
+        self.end_order_at(self.held_slot(seq), status, reason, t);
+    }
+
+    /// [`Exchange::end_order`] of the order in `slot` (a caller that has it: a cancel by txid).
+    pub(crate) fn end_order_at(&mut self, slot: u32, status: Status, reason: Option<CancelReason>, t: u64) {
+        let o = self.orders.at(slot);
+        let seq = o.seq;
         debug_assert!(o.is_open());
         let (pair, side, price, in_book) = (o.req.pair, o.req.side, o.req.price, o.book_volume());
         if o.status == Status::Open && !self.disarm(seq) {
-            self.books[pair as usize].remove(side, price, &mut self.orders, seq, in_book, t);
+            self.books[pair as usize].remove_at(side, price, &mut self.orders, slot, in_book, t);
         }
-        self.finish(seq, status, reason, t);
+        self.finish_at(slot, status, reason, t);
         self.note_spread(pair, t);
+    }
+
+    /// The slot of an order that must be held (as `orders[seq]` panics otherwise).
+    fn held_slot(&self, seq: OrderSeq) -> u32 {
+        self.orders.slot(seq).unwrap_or_else(|| panic!("order {seq} is not held"))
     }
 
     /// Ends an order: releases what is left of its hold and files it as closed or canceled.
     fn finish(&mut self, seq: OrderSeq, status: Status, reason: Option<CancelReason>, t: u64) {
-        self.disarm_order_timers(seq);
-        let o = &mut self.orders[seq as usize];
+        self.finish_at(self.held_slot(seq), status, reason, t);
+    }
+
+    /// [`Exchange::finish`] of the order in `slot`: the record is read and changed there (its
+    /// timers, the account and the triggers read it too; no lookup by sequence).
+    pub(super) fn finish_at(&mut self, slot: u32, status: Status, reason: Option<CancelReason>, t: u64) {
+        let o = self.orders.at_mut(slot);
+        let seq = o.seq;
+        self.timers.disarm_order(o);
         o.status = status;
         o.reason = reason;
         o.close_ns = t;
         o.set_shown(0);
         let (account, asset, release) = (o.req.account, o.hold_asset, o.hold_remaining());
         o.set_hold_remaining(0);
+        self.triggers.note_close(o);
         let acct = &mut self.accounts[account as usize];
         acct.holds[asset as usize] -= release;
         acct.open_orders.remove(&seq);
         self.closing.push(seq);
-        self.triggers.note_close(&self.orders[seq as usize]);
     }
 
     fn note_spread(&mut self, pair: PairIdx, t: u64) {

@@ -8,7 +8,7 @@
 //! less) at the back of its price level, losing its time priority as Kraken's iceberg does.
 //! Kraken's minimum display is 1/15 of the volume.
 
-use super::order::{NewOrder, OrderKind, OrderSeq, Status, TimeInForce};
+use super::order::{NewOrder, Order, OrderKind, OrderSeq, Status, TimeInForce};
 use super::Exchange;
 use crate::error::KrakenError;
 
@@ -41,20 +41,19 @@ pub fn check_flags(req: &NewOrder, lot_step: i128, t: u64) -> Result<(), KrakenE
     Ok(())
 }
 
-impl Exchange {
-    /// The volume an order shows when it rests after matching: all that remains, or an
-    /// iceberg's display volume (what remains if less).
-    pub(super) fn rest_volume(&mut self, seq: OrderSeq) -> i128 {
-        let o = &mut self.orders[seq as usize];
-        match o.display_volume() {
-            Some(d) => {
-                o.set_shown(d.min(o.remaining()));
-                o.shown()
-            }
-            None => o.remaining(),
+/// The volume an order shows when it rests after matching: all that remains, or an iceberg's
+/// display volume (what remains if less).
+pub(super) fn rest_volume(o: &mut Order) -> i128 {
+    match o.display_volume() {
+        Some(d) => {
+            o.set_shown(d.min(o.remaining()));
+            o.shown()
         }
+        None => o.remaining(),
     }
+}
 
+impl Exchange {
     /// After a resting order at the front of its level traded `qty` without filling: an
     /// iceberg whose shown part is used up shows its next part at the back of the level.
     pub(super) fn iceberg_filled(&mut self, seq: OrderSeq, qty: i128, t: u64) {

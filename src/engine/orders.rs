@@ -9,10 +9,12 @@
 //! from sequence to slot (`seq_index`: pages of slots by sequence, no hashing), so a lookup is
 //! two array reads and no order is allocated on its own. A slot stays the order's for its whole
 //! life, so other structures may name an order by its slot (a book's level queues link resting
-//! orders by slot, `queue`). Slots are not state: which slot an order got depends on the
-//! removals' history, so everything that walks the orders (`iter`, the checkpoint, the digest)
-//! walks them by sequence, through the index: a restored state and the live one are the same
-//! state.
+//! orders by slot, `queue`), and a hot path that has found an order passes its slot on rather
+//! than look it up again (`push` returns the record; `Book::insert`/`remove_at`,
+//! `Exchange::finish_at`/`end_order_at`). Slots are not state: which slot an order got depends
+//! on the removals' history, so everything that walks the orders (`iter`, the checkpoint, the
+//! digest) walks them by sequence, through the index: a restored state and the live one are the
+//! same state.
 
 use super::order::{Order, OrderSeq};
 use super::seq_index::SeqIndex;
@@ -37,8 +39,9 @@ impl Orders {
         self.next
     }
 
-    /// Adds a new order; its sequence must be the next one.
-    pub fn push(&mut self, order: Order) {
+    /// Adds a new order; its sequence must be the next one. Returns the record where it now is
+    /// (for a caller that reads it next: no lookup by sequence).
+    pub fn push(&mut self, order: Order) -> &Order {
         assert_eq!(order.seq, self.next, "orders are added in sequence");
         self.next += 1;
         let seq = order.seq;
@@ -53,6 +56,7 @@ impl Orders {
             }
         };
         self.slot_of.insert(seq, slot);
+        self.at(slot)
     }
 
     /// The order with this sequence, if it is not final (or closed during the current command).

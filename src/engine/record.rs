@@ -151,7 +151,29 @@ impl Order {
     /// A new open order, nothing filled yet, holding `hold_remaining` of `hold_asset` (the
     /// request read in place: only its rare parts, if any, are copied).
     pub fn opened(seq: OrderSeq, req: &NewOrder, open_ns: u64, hold_asset: AssetIdx, hold_remaining: i128) -> Order {
-        let mut o = Order {
+        // The common order (no rare part, a hold that fits inline) as one expression, built
+        // where the caller keeps it: built, changed and returned, the record was copied on its
+        // way out (0.9% of the engine benchmark's instructions).
+        match i64::try_from(hold_remaining) {
+            Ok(hold) if hold != WIDE && !has_rare_parts(req) => {
+                let mut amt = [0; AMOUNTS];
+                amt[HOLD_REMAINING] = hold;
+                return Order::bare(seq, req, open_ns, hold_asset, amt);
+            }
+            _ => {}
+        }
+        let mut o = Order::bare(seq, req, open_ns, hold_asset, [0; AMOUNTS]);
+        if has_rare_parts(req) {
+            o.set_request(req);
+        }
+        o.set_hold_remaining(hold_remaining);
+        o
+    }
+
+    /// An open order's record with these amounts and no rare part (`opened`'s two paths).
+    #[inline(always)]
+    fn bare(seq: OrderSeq, req: &NewOrder, open_ns: u64, hold_asset: AssetIdx, amt: [i64; AMOUNTS]) -> Order {
+        Order {
             seq,
             req: hot(req),
             status: Status::Open,
@@ -159,17 +181,12 @@ impl Order {
             hold_asset,
             open_ns,
             close_ns: 0,
-            amt: [0; AMOUNTS],
+            amt,
             trades: thin_vec::ThinVec::new(),
             held_limit: 0,
             extras: None,
             queue: super::queue::Neighbours::NONE,
-        };
-        if has_rare_parts(req) {
-            o.set_request(req);
         }
-        o.set_hold_remaining(hold_remaining);
-        o
     }
 
     /// Replaces the request (an amend or a requote in place); the rare state is kept.
@@ -447,7 +464,7 @@ pub struct Amounts {
 
 /// `o.filled()` and `o.set_filled(v)` for each amount (exact i128 values).
 macro_rules! amount_accessors {
-    ($($i:literal $get:ident $set:ident),*) => {
+    ($($i:expr, $get:ident $set:ident);*) => {
         impl Order {
             $(
                 #[inline]
@@ -463,8 +480,10 @@ macro_rules! amount_accessors {
     };
 }
 
-amount_accessors!(0 filled set_filled, 1 cost set_cost, 2 fee set_fee, 3 exact_cost set_exact_cost, 4 exact_fee set_exact_fee,
-    5 cost_cd set_cost_cd, 6 fee_cd set_fee_cd, 7 hold_remaining set_hold_remaining);
+amount_accessors!(0, filled set_filled; 1, cost set_cost; 2, fee set_fee; 3, exact_cost set_exact_cost; 4, exact_fee set_exact_fee;
+    5, cost_cd set_cost_cd; 6, fee_cd set_fee_cd; HOLD_REMAINING, hold_remaining set_hold_remaining);
+/// The hold's index among the amounts (`Order::opened` sets it directly).
+const HOLD_REMAINING: usize = 7;
 
 impl NewOrder {
     /// The request's hot part (what [`OrderReq`] keeps).

@@ -223,12 +223,12 @@ impl Exchange {
             // Held from now, armed at its start (`start_armed`), as Kraken's scheduled orders.
             order.status = Status::Pending;
         }
-        self.orders.push(order);
-        let acct = &mut self.accounts[self.orders[seq as usize].req.account as usize];
+        // A GTD stop expires, pending, armed or fired, like any order.
+        let order = self.orders.push(order);
+        self.timers.arm_order(order);
+        let acct = &mut self.accounts[order.req.account as usize];
         acct.holds[asset as usize] += hold;
         acct.open_orders.insert(seq);
-        // A GTD stop expires, pending, armed or fired, like any order.
-        self.arm_order_timers(seq);
         if !scheduled {
             self.index_armed(seq);
         }
