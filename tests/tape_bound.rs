@@ -137,3 +137,39 @@ fn trades_paged_across_the_dropped_tape_equal_the_whole_tape_before_and_after_a_
     assert_eq!(taker_rows as u64, TRADES, "one taker row a trade");
     drop(tmp);
 }
+
+/// An imported history's trades are not trade rows: once live trades push them out of the tape,
+/// a `since` inside the history (or before it) answers from the first live trade on, as
+/// ARCHITECTURE.md ("The public tape is bounded") says; the history's length stays shown.
+#[test]
+fn a_since_inside_a_dropped_history_starts_at_the_first_kept_trade() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config(tmp.path());
+    let s = Server::start_with(&["--limits", "off", "--config", cfg.to_str().unwrap()], &[]);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let file = tmp.path().join("history.csv");
+    let rows: String = (0..20).map(|i| format!("{},{}.5,0.0{}\n", now - 3600 + 60 * i, 49_000 + i, 1 + i % 9)).collect();
+    std::fs::write(&file, rows).unwrap();
+    assert!(s.cli(&["import", "XBTUSD", file.to_str().unwrap()]).contains("imported 20 trades"));
+    // Before any live trade the tape holds the whole history (imports are not dropped).
+    let (history, _) = page(&s, "0", 1000);
+    assert_eq!(history.len(), 20);
+    let seller = s.account("alice", "0", "10", "all");
+    let buyer = s.account("bob", "1000000", "0", "all");
+    let mut live = Vec::new();
+    for i in 0..10 {
+        trade(&s, &seller, &buyer, i);
+        live.extend(ok(&s.public("Trades", "pair=XBTUSD&count=1"))["XXBTZUSD"].as_array().unwrap().clone());
+    }
+    assert!(live.iter().enumerate().all(|(i, r)| r[6].as_u64() == Some(21 + i as u64)), "live ids follow the history's");
+    let v: Value = serde_json::from_str(&s.cli(&["market", "show", "XBTUSD", "--json"])).unwrap();
+    assert_eq!(v["history_trades"], 20);
+    assert!(v["tape_dropped"].as_u64().unwrap() >= 20, "the history left the tape: {v}");
+    let inside = format!("{}", (now - 1800) * 1_000_000_000);
+    assert_eq!(paged(&s, 3, &live), live);
+    for since in ["0", inside.as_str()] {
+        let (rows, last) = page(&s, since, 4);
+        assert_eq!(rows, live[..4].to_vec(), "from {since}");
+        assert_eq!(page(&s, &last, 1000).0, live[4..].to_vec());
+    }
+}
