@@ -12,7 +12,9 @@
 //! capture). The command time is the only clock: replay and checkpoint + tail drop the same
 //! trades. A dropped trade is counted (`dropped`, `dropped_until`): what is no longer here is
 //! read from history.db's trades table (`api::public`), except a generated or imported history's
-//! trades, which were never there (ARCHITECTURE.md, "The public tape").
+//! trades, which were never there (ARCHITECTURE.md, "The public tape is bounded"). The tape's
+//! vector grows by halves, not doubled, so its allocation stays nearer what it holds
+//! (BENCHMARKS.md §8).
 
 use super::order::{OrderKind, Side};
 use std::collections::VecDeque;
@@ -185,6 +187,11 @@ impl MarketData {
         }
         self.last_price = t.price;
         let cutoff = t.time_ns.saturating_sub(keep.span_ns);
+        if self.trades.len() == self.trades.capacity() {
+            // Grown by halves, not doubled: the bounded tape's allocation stays nearer what it
+            // holds (the drops free the front; the capacity stays).
+            self.trades.reserve_exact((self.trades.len() / 2).max(64));
+        }
         self.trades.push(t);
         self.drop_old(cutoff, keep.trades);
     }
