@@ -200,3 +200,51 @@ fn generated_history_is_consistent_with_the_board_and_with_itself() {
         }
     }
 }
+
+/// BENCHMARKS.md §8's figure (run with `--ignored --nocapture`): the simulator at 10x its rate
+/// for three simulated days on the engine with a controlled clock. Every trade since the genesis
+/// (the generated day of history, then the live ones) is what an unbounded tape held; the tape
+/// keeps the last 25 h (and at least 1000), so it stays near a day of trades, at most a third more.
+#[test]
+#[ignore]
+fn the_tape_after_a_simulated_day_at_ten_times_the_rate() {
+    let cfg = Config::builtin();
+    let markets = Markets::from_config(&cfg).unwrap();
+    // `[market] rate = 10`, as the server applies it (`server::build_market`).
+    let params = cfg.market.pair_params(&markets).unwrap().into_iter().map(|mut p| {
+        p.trade_every_ms = (p.trade_every_ms / 10).max(1);
+        p.requote_ms = (p.requote_ms / 10).max(1);
+        p
+    });
+    let mut ex = Exchange::new(markets, 11);
+    let mut sim = Simulator::new(7, cfg.market.step_ms, params.collect());
+    let mut pending = Pending::default();
+    assert!(sim.genesis(&mut Driver::new(&mut ex, &mut pending, T0)).unwrap());
+    let started = std::time::Instant::now();
+    let size = std::mem::size_of::<calamari::engine::market_data::PublicTrade>();
+    for hour in 1..=72u64 {
+        for s in 1..=3600 {
+            let t = T0 + ((hour - 1) * 3600 + s) * NS;
+            sim.run_step(&mut Driver::new(&mut ex, &mut pending, t));
+            ex.history_out.take();
+        }
+        if hour % 12 == 0 || hour == 25 || hour == 26 {
+            let held: usize = ex.market_data.iter().map(|m| m.trades.len()).sum();
+            let capacity: usize = ex.market_data.iter().map(|m| m.trades.capacity()).sum();
+            let all: u64 = ex.market_data.iter().map(|m| m.dropped + m.trades.len() as u64).sum();
+            eprintln!(
+                "hour {hour}: every trade since the genesis {all} ({:.1} MB), the tape holds {held} ({:.1} MB, {:.1} MB allocated); {:.0} s",
+                all as f64 * size as f64 / 1e6,
+                held as f64 * size as f64 / 1e6,
+                capacity as f64 * size as f64 / 1e6,
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    for m in &ex.market_data {
+        let last = m.trades.last().unwrap().time_ns;
+        let day = m.trades.iter().filter(|t| t.time_ns + 25 * 3600 * NS >= last).count().max(1000);
+        assert!(m.trades.len() * 3 <= day * 4 + 3, "{} held for {day}", m.trades.len());
+    }
+    ex.check_invariants().unwrap();
+}

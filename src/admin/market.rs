@@ -94,6 +94,8 @@ async fn show(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketAddr
                 "bids": side(Side::Buy),
                 "trades": trades,
                 "history_trades": md.history_len,
+                "tape_trades": md.trades.len(),
+                "tape_dropped": md.dropped,
                 "maker": balances(MAKER),
                 "taker": balances(TAKER),
             })
@@ -139,8 +141,10 @@ async fn replay(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketAd
         .sequencer
         .read(move |ex| {
             let md = &ex.market_data[idx as usize];
-            if md.history_len > 1 {
-                return md.trades[..md.history_len].iter().map(|t| (t.time_ns, t.price)).collect::<Vec<_>>();
+            // The history's trades while the tape holds them all (live trades push them out
+            // after a day: `engine::market_data`), else its candles.
+            if md.history_len > 1 && md.dropped == 0 {
+                return md.history_held().iter().map(|t| (t.time_ns, t.price)).collect::<Vec<_>>();
             }
             md.candles.iter().find(|c| c.len() > 1).map(|c| c.iter().map(|c| (c.time * NS, c.close)).collect()).unwrap_or_default()
         })
@@ -164,7 +168,8 @@ struct ExportQuery {
     kind: String,
 }
 
-/// The pair's public trades or one interval's candles as Kraken's CSV files have them.
+/// The pair's public trades (those the engine's tape holds: the last 25 h and at least 1000)
+/// or one interval's candles as Kraken's CSV files have them.
 async fn export(
     State(s): State<Shared>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

@@ -3,7 +3,9 @@
 //! publisher's committed REST view ([`crate::ws::market_view`]: never the engine's queue, never
 //! undurable state). What the view does not keep (a Trades `since` older than its day of trades)
 //! and anything asked before the view is ready is read on the engine thread, in order with the
-//! commands before it, and rendered by the same functions.
+//! commands before it, and rendered by the same functions. A Trades `since` older than the
+//! engine's bounded tape too (`engine::market_data`) is read from history.db's trades table and
+//! the tape together ([`trades_from_store`]).
 
 use super::params::Params;
 use super::public_json as json;
@@ -62,6 +64,12 @@ pub async fn dispatch(st: &Shared, method: &str, p: Params) -> TextResult {
                 if let Some(answer) = from_view(&st.markets, view, &q, now) {
                     return Ok(answer);
                 }
+            }
+            if let Query::Trades { pair, since: Some(since), count } = q {
+                return match st.sequencer.read(move |ex| trades_from_tape(ex, pair, since, count)).await? {
+                    Ok(text) => Ok(text.into()),
+                    Err(tail) => trades_from_store(st, pair, since, count, tail).await,
+                };
             }
             Ok(st.sequencer.read(move |ex| from_engine(ex, &q, now)).await?.into())
         }
@@ -155,7 +163,51 @@ pub fn from_view(m: &Markets, view: &MarketView, q: &Query, now: u64) -> Option<
     }
 }
 
-/// The same answer read on the engine thread (the whole tape).
+/// What the engine's tape holds of a Trades `since` it does not cover: the rest is read from
+/// history.db's trades table, which holds every live trade (the generated or imported history's
+/// trades were never there: a `since` inside a dropped history starts at the first trade kept).
+#[derive(Debug)]
+pub struct TapeTail {
+    /// The newest dropped trade's time: the table is read up to it...
+    dropped_until: u64,
+    /// ...below the tape's first trade id...
+    first_id: u64,
+    /// ...and followed by the tape's first `count` trades (all of them after `since`).
+    held: Vec<PublicTrade>,
+}
+
+/// Trades after `since` on the engine thread: the answer when the tape holds every trade after
+/// it, else what the tape holds for [`trades_from_store`].
+pub fn trades_from_tape(ex: &Exchange, pair: PairIdx, since: u64, count: usize) -> Result<String, TapeTail> {
+    let md = &ex.market_data[pair as usize];
+    match md.dropped_until {
+        Some(until) if until > since => Err(TapeTail {
+            dropped_until: until,
+            first_id: md.trades.first().map_or(u64::MAX, |t| t.trade_id),
+            held: md.trades[..count.min(md.trades.len())].to_vec(),
+        }),
+        _ => {
+            let (slice, last) = trades_slice(&md.trades, Some(since), count);
+            Ok(json::trades(ex.markets.pair(pair), slice, last))
+        }
+    }
+}
+
+/// A Trades `since` older than the engine's tape: the dropped trades after it from history.db
+/// (after the engine read's reply, so everything it dropped is acknowledged, and the read waits
+/// for the rows of everything acknowledged), then the tape's: the sequence and `last` the whole
+/// tape would give, so paging with `since=last` crosses into the tape without a gap or a repeat.
+async fn trades_from_store(st: &Shared, pair: PairIdx, since: u64, count: usize, tail: TapeTail) -> TextResult {
+    let TapeTail { dropped_until, first_id, held } = tail;
+    let mut rows = super::private::history::from_store(st, move |h| h.public_trades(pair, since, dropped_until, first_id, count)).await?;
+    let more = count - rows.len().min(count);
+    rows.extend(held.into_iter().take(more));
+    let last = rows.last().map_or(since, |t| t.time_ns);
+    Ok(json::trades(st.markets.pair(pair), &rows, last).into())
+}
+
+/// The same answer read on the engine thread (its tape; a Trades `since` the tape does not cover
+/// goes through [`trades_from_tape`] instead).
 pub fn from_engine(ex: &Exchange, q: &Query, now: u64) -> String {
     match q {
         Query::Ticker(pairs) => ticker_object(pairs, |out, idx| {

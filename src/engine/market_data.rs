@@ -1,6 +1,20 @@
 //! Public market data kept per pair: the public trade tape, OHLC candles for Kraken's nine
 //! intervals, the spread history and the statistics the Ticker reports. All of it is derived
 //! from fills and book changes the engine reports here; nothing reads a clock.
+//!
+//! The tape is bounded ([`TapeBound`]): a recorded trade drops, in chunks of at least a quarter
+//! of the tape (amortized O(1) a trade), the trades older than its own time minus the bound's span
+//! beyond the bound's last `trades`. What every reader of the tape needs stays: the Ticker's
+//! today and 24 h windows and `today_open` (the span is 25 h, a day and an hour spare), Trades
+//! without `since` and the publisher's full capture (at least the last 1000), the publisher's
+//! incremental capture (it runs after every batch; a batch would have to hold more than the bound's
+//! trades across more than its span to outrun it, and `ws::capture` turns such a gap into a full
+//! capture). The command time is the only clock: replay and checkpoint + tail drop the same
+//! trades. A dropped trade is counted (`dropped`, `dropped_until`): what is no longer here is
+//! read from history.db's trades table (`api::public`), except a generated or imported history's
+//! trades, which were never there (ARCHITECTURE.md, "The public tape is bounded"). The tape's
+//! vector grows by halves, not doubled, so its allocation stays nearer what it holds
+//! (BENCHMARKS.md §8).
 
 use super::order::{OrderKind, Side};
 use std::collections::VecDeque;
@@ -12,6 +26,26 @@ pub const MAX_CANDLES: usize = 720;
 pub const MAX_SPREADS: usize = 1000;
 pub const NS: u64 = 1_000_000_000;
 pub const DAY_NS: u64 = 86_400 * NS;
+
+/// How much of a pair's public tape is kept: every trade of the last `span_ns` (of the newest
+/// trade's time) and at least the last `trades` (`[storage] tape_keep_trades` and
+/// `tape_keep_seconds`; part of the markets, so a checkpoint is refused under another bound).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TapeBound {
+    pub trades: usize,
+    pub span_ns: u64,
+}
+
+impl TapeBound {
+    /// The production bound: Trades' largest `count`, the Ticker's day with an hour spare.
+    pub const DEFAULT: TapeBound = TapeBound { trades: 1000, span_ns: DAY_NS + 3600 * NS };
+}
+
+impl Default for TapeBound {
+    fn default() -> Self {
+        TapeBound::DEFAULT
+    }
+}
 
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct PublicTrade {
@@ -52,9 +86,14 @@ pub struct MarketData {
     pub spreads: VecDeque<(u64, u64, u64)>,
     pub last_price: u64,
     pub open_price: u64,
-    /// How many of the first `trades` came from a generated or imported history (no account
-    /// took part in them).
+    /// How many trades the last generated or imported history held (no account took part in
+    /// them): the first `history_len` of the tape when it was set, before any drop.
     pub history_len: usize,
+    /// Trades dropped from the tape's front since the last history (`trades[0]` is the
+    /// `dropped + 1`-th trade since then).
+    pub dropped: u64,
+    /// The time of the newest trade dropped: the tape holds every trade after it.
+    pub dropped_until: Option<u64>,
     /// Histories set so far (each `History` command bumps it): the publisher's cue that trades or
     /// candles were replaced rather than appended.
     pub histories: u64,
@@ -81,6 +120,8 @@ impl MarketData {
             last_price: reference_price,
             open_price,
             history_len: 0,
+            dropped: 0,
+            dropped_until: None,
             histories: 0,
             spreads_noted: 0,
         }
@@ -88,7 +129,17 @@ impl MarketData {
 
     /// Whether any trade happened here since the history (a history may only replace a history).
     pub fn has_live_trades(&self) -> bool {
-        self.trades.len() > self.history_len
+        self.dropped + self.trades.len() as u64 > self.history_len as u64
+    }
+
+    /// The history's trades the tape still holds (all of them until live trades push them out).
+    pub fn history_held(&self) -> &[PublicTrade] {
+        &self.trades[..(self.history_len as u64).saturating_sub(self.dropped).min(self.trades.len() as u64) as usize]
+    }
+
+    /// Whether the tape holds every trade after `time_ns` (so a `since` from there is exact).
+    pub fn covers(&self, time_ns: u64) -> bool {
+        self.dropped_until.is_none_or(|d| d <= time_ns)
     }
 
     /// Replaces the history: the trades (when given) and the candles of the intervals given.
@@ -97,6 +148,7 @@ impl MarketData {
         if let Some(t) = trades {
             self.history_len = t.len();
             self.trades = t;
+            (self.dropped, self.dropped_until) = (0, None);
         }
         for (slot, c) in self.candles.iter_mut().zip(candles) {
             if let Some(c) = c {
@@ -110,7 +162,8 @@ impl MarketData {
         }
     }
 
-    pub fn record_trade(&mut self, t: PublicTrade) {
+    /// Appends a trade, then drops what `keep` no longer keeps (see the module doc).
+    pub fn record_trade(&mut self, t: PublicTrade, keep: TapeBound) {
         let secs = t.time_ns / NS;
         for (i, minutes) in INTERVALS.iter().enumerate() {
             let start = secs / (minutes * 60) * (minutes * 60);
@@ -133,7 +186,29 @@ impl MarketData {
             }
         }
         self.last_price = t.price;
+        let cutoff = t.time_ns.saturating_sub(keep.span_ns);
+        if self.trades.len() == self.trades.capacity() {
+            // Grown by halves, not doubled: the bounded tape's allocation stays nearer what it
+            // holds (the drops free the front; the capacity stays).
+            self.trades.reserve_exact((self.trades.len() / 2).max(64));
+        }
         self.trades.push(t);
+        self.drop_old(cutoff, keep.trades);
+    }
+
+    /// Drops the trades before `cutoff` beyond the last `keep` (at least one), once they are a
+    /// quarter of the tape: each trade is moved O(1) times on average.
+    fn drop_old(&mut self, cutoff: u64, keep: usize) {
+        let len = self.trades.len();
+        if self.trades.first().is_none_or(|t| t.time_ns >= cutoff) {
+            return;
+        }
+        let old = self.trades.partition_point(|t| t.time_ns < cutoff).min(len.saturating_sub(keep.max(1)));
+        if old > 0 && old >= len / 4 {
+            self.dropped_until = Some(self.trades[old - 1].time_ns);
+            self.dropped += old as u64;
+            self.trades.drain(..old);
+        }
     }
 
     pub fn record_spread(&mut self, time_ns: u64, bid: u64, ask: u64) {
@@ -206,6 +281,59 @@ pub fn window_of(tape: &[PublicTrade], from_ns: u64, last_price: u64) -> WindowS
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The pruning rule against the whole tape: after every trade the tape is the whole
+        /// tape's suffix after `dropped` (the newest dropped at `dropped_until`), it holds every
+        /// trade of the span and at least the bound's last trades, it is less than a third over
+        /// what it must hold (drops in chunks), and the readers' answers equal the whole tape's:
+        /// the window from any time within the span, `today_open` when the newest trade is today,
+        /// Trades after any covered `since`. The same trades give the same tape (deterministic).
+        #[test]
+        fn the_tape_keeps_what_its_readers_need(
+            keep in 1usize..12,
+            span in 0u64..50,
+            gaps in prop::collection::vec((0u64..30, 1u64..100), 1..300),
+        ) {
+            let bound = TapeBound { trades: keep, span_ns: span * NS };
+            let (mut md, mut twin) = (MarketData::new(5, 5), MarketData::new(5, 5));
+            let mut all = Vec::new();
+            let mut now = 1_000 * NS;
+            for (i, (gap, price)) in gaps.into_iter().enumerate() {
+                // Now and then a pause of half a day (`today_open` across midnights).
+                now += if gap == 29 { DAY_NS / 2 } else { gap * NS / 3 };
+                let t = PublicTrade { trade_id: i as u64 + 1, time_ns: now, ..trade(price, 1, 0) };
+                all.push(t.clone());
+                md.record_trade(t.clone(), bound);
+                twin.record_trade(t, bound);
+                let d = md.dropped as usize;
+                prop_assert_eq!(d + md.trades.len(), all.len());
+                prop_assert_eq!(md.trades.iter().map(|t| t.trade_id).collect::<Vec<_>>(), all[d..].iter().map(|t| t.trade_id).collect::<Vec<_>>());
+                prop_assert_eq!(md.dropped_until, d.checked_sub(1).map(|i| all[i].time_ns));
+                let must = all.iter().filter(|t| t.time_ns >= now.saturating_sub(span * NS)).count().max(keep.min(all.len()));
+                prop_assert!(md.trades.len() >= must, "{} held, {} needed", md.trades.len(), must);
+                prop_assert!(md.trades.len() * 3 <= must * 4 + 3, "{} held for {} needed", md.trades.len(), must);
+                for back in [0, span / 2, span] {
+                    let from = now.saturating_sub(back * NS);
+                    prop_assert_eq!(md.window(from), window_of(&all, from, md.last_price));
+                }
+                prop_assert!(md.covers(now - span * NS - 1), "every trade of the span is held");
+                for since in [0, now.saturating_sub(span * NS), now] {
+                    if md.covers(since) {
+                        let start = all.partition_point(|t| t.time_ns <= since);
+                        let held = md.trades.partition_point(|t| t.time_ns <= since);
+                        prop_assert_eq!(all.len() - start, md.trades.len() - held);
+                    }
+                }
+            }
+            let whole = MarketData { trades: all, dropped: 0, dropped_until: None, ..md.clone() };
+            for later in [now, now + DAY_NS / 3, now + DAY_NS, now + 3 * DAY_NS] {
+                prop_assert_eq!(md.today_open(later), whole.today_open(later));
+            }
+            prop_assert_eq!(format!("{md:?}"), format!("{twin:?}"));
+        }
+    }
 
     fn trade(price: u64, volume: i128, secs: u64) -> PublicTrade {
         PublicTrade { price, volume, time_ns: secs * NS, taker_side: Side::Buy, taker_kind: OrderKind::Market, trade_id: 1 }
@@ -214,9 +342,9 @@ mod tests {
     #[test]
     fn candles_aggregate_by_interval() {
         let mut m = MarketData::new(100, 99);
-        m.record_trade(trade(100, 2, 60));
-        m.record_trade(trade(110, 1, 61));
-        m.record_trade(trade(90, 1, 125));
+        m.record_trade(trade(100, 2, 60), TapeBound::DEFAULT);
+        m.record_trade(trade(110, 1, 61), TapeBound::DEFAULT);
+        m.record_trade(trade(90, 1, 125), TapeBound::DEFAULT);
         let one = m.ohlc(0, 0, 130 * NS);
         assert_eq!(one.len(), 2);
         assert_eq!((one[0].open, one[0].high, one[0].low, one[0].close, one[0].count), (100, 110, 100, 110, 2));

@@ -87,6 +87,8 @@ pub struct Markets {
     pub maker_fees: Vec<FeeTier>,
     /// The asset fee tiers are counted in (USD).
     pub fee_volume_asset: AssetIdx,
+    /// How much of each pair's public tape the engine keeps (`market_data`).
+    pub tape: super::market_data::TapeBound,
     asset_names: HashMap<String, AssetIdx>,
     pair_names: HashMap<String, PairIdx>,
     /// `max_taker_ppm`, worked out once (every order's hold reads it): not state, the fee
@@ -201,7 +203,21 @@ impl Markets {
             return Err("a fee rate is above the highest taker rate or above 1%".into());
         }
         let fee_volume_asset = assets.iter().position(|a| a.id == "ZUSD").unwrap_or(0) as AssetIdx;
-        Ok(Markets { assets, pairs, taker_fees, maker_fees, fee_volume_asset, asset_names, pair_names, max_taker: Default::default() })
+        let tape = super::market_data::TapeBound {
+            trades: cfg.storage.tape_keep_trades.max(1),
+            span_ns: cfg.storage.tape_keep_seconds.saturating_mul(super::market_data::NS),
+        };
+        Ok(Markets {
+            assets,
+            pairs,
+            taker_fees,
+            maker_fees,
+            fee_volume_asset,
+            tape,
+            asset_names,
+            pair_names,
+            max_taker: Default::default(),
+        })
     }
 
     pub fn asset_by_name(&self, name: &str) -> Option<AssetIdx> {

@@ -351,7 +351,8 @@ impl Exchange {
         let taker_order = &self.orders[taker as usize].req;
         let public =
             PublicTrade { price, volume: qty, time_ns: t, taker_side: taker_order.side, taker_kind: taker_order.kind, trade_id: public_id };
-        self.market_data[pair_idx as usize].record_trade(public);
+        let keep = self.markets.tape;
+        self.market_data[pair_idx as usize].record_trade(public, keep);
         self.triggers.note(pair_idx, super::order::Trigger::Last, price);
     }
 }

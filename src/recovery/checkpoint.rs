@@ -33,10 +33,10 @@ struct Body {
     nonces: Vec<(i64, u64)>,
 }
 
-/// SHA-256 of the markets (assets, pairs, fee schedules; the name maps are derived from them
+/// SHA-256 of the markets (assets, pairs, fee schedules, the tape's bound; the name maps are derived from them
 /// and, being hash maps, have no stable order): a checkpoint is refused under another configuration.
 pub fn markets_hash(m: &Markets) -> String {
-    let text = format!("{:?}\n{:?}\n{:?}\n{:?}\n{}", m.assets, m.pairs, m.taker_fees, m.maker_fees, m.fee_volume_asset);
+    let text = format!("{:?}\n{:?}\n{:?}\n{:?}\n{}\n{:?}", m.assets, m.pairs, m.taker_fees, m.maker_fees, m.fee_volume_asset, m.tape);
     file::sha256_hex(&[text.as_bytes()])
 }
 

@@ -29,6 +29,21 @@ pub struct StorageConfig {
     /// …or as soon as this many wait (`sequencer::history_buffer`).
     #[serde(default = "default_flush_rows")]
     pub history_flush_rows: usize,
+    /// The engine keeps each pair's public trades of this many seconds (of the newest trade's
+    /// time)… (`engine::market_data::TapeBound`; older ones are read from history.db)
+    #[serde(default = "default_tape_seconds")]
+    pub tape_keep_seconds: u64,
+    /// …and at least this many of its last trades. Smaller values are for tests only: Trades
+    /// without `since` answers up to 1000 from the tape.
+    #[serde(default = "default_tape_trades")]
+    pub tape_keep_trades: usize,
+}
+
+fn default_tape_seconds() -> u64 {
+    crate::engine::market_data::TapeBound::DEFAULT.span_ns / crate::engine::market_data::NS
+}
+fn default_tape_trades() -> usize {
+    crate::engine::market_data::TapeBound::DEFAULT.trades
 }
 
 fn default_flush_ms() -> u64 {
@@ -56,6 +71,8 @@ impl Default for StorageConfig {
             checkpoints_kept: default_kept(),
             history_flush_ms: default_flush_ms(),
             history_flush_rows: default_flush_rows(),
+            tape_keep_seconds: default_tape_seconds(),
+            tape_keep_trades: default_tape_trades(),
         }
     }
 }

@@ -198,7 +198,7 @@ impl Sequencer {
         let s2 = stats.clone();
         let market: MarketSink = Arc::default();
         let m2 = market.clone();
-        let view = Arc::new(crate::ws::market_view::MarketView::new(exchange.books.len()));
+        let view = Arc::new(crate::ws::market_view::MarketView::new(exchange.books.len(), exchange.markets.tape));
         let v2 = view.clone();
         let balances = Arc::new(BalanceView::new(&exchange));
         let b2 = balances.clone();

@@ -7,8 +7,10 @@
 //! everything acknowledged (`history_mark`).
 //! Rows are keyed by the record's sequence number and written with `INSERT OR REPLACE`: a replay
 //! (after a checkpoint, or of the whole log) re-emits the same records and rewrites the same rows.
-//! The body is the record in postcard; the columns beside it are what the filters use. The read
-//! side is `history_read`.
+//! The body is the record in postcard; the columns beside it are what the filters use. A taker's
+//! trade row carries its fill's public trade id (`public_id`; a maker's is NULL): the public tape
+//! the engine no longer holds is read from those rows by pair and time (`trades_public`, see
+//! `engine::market_data`). The read side is `history_read`.
 
 use super::sqlite::backend;
 use super::StorageError;
@@ -26,7 +28,8 @@ CREATE TABLE IF NOT EXISTS trades (
     time_ns   INTEGER NOT NULL,
     pair      INTEGER NOT NULL,
     order_seq INTEGER NOT NULL,
-    body      BLOB    NOT NULL
+    body      BLOB    NOT NULL,
+    public_id INTEGER
 );
 CREATE INDEX IF NOT EXISTS trades_account_time ON trades(account, time_ns);
 CREATE INDEX IF NOT EXISTS trades_order ON trades(order_seq);
@@ -53,6 +56,14 @@ CREATE INDEX IF NOT EXISTS closed_account_close ON closed_orders(account, close_
 CREATE INDEX IF NOT EXISTS closed_n ON closed_orders(n);
 ";
 
+/// The public tape's index (created after [`SCHEMA`]: a file of schema 1 gets its column first).
+pub(super) const PUBLIC_INDEX: &str =
+    "CREATE INDEX IF NOT EXISTS trades_public ON trades(pair, time_ns, public_id) WHERE public_id IS NOT NULL";
+
+/// The metadata key of the tables' layout: absent or 1 before `public_id`, [`SCHEMA_VERSION`] after.
+pub(super) const SCHEMA_META: &str = "history_schema";
+pub(super) const SCHEMA_VERSION: u64 = 2;
+
 /// The record in postcard, written into `buf` (one buffer for a whole flush: no allocation and
 /// regrowth per row, which were most of the history thread's malloc and memmove, BENCHMARKS §4).
 fn body<'a>(buf: &'a mut Vec<u8>, r: &impl serde::Serialize) -> &'a [u8] {
@@ -71,10 +82,14 @@ pub(super) fn write(conn: &Connection, batches: &[HistoryOut], from: HistoryNext
     let mut buf = Vec::with_capacity(512);
     {
         let mut st = conn
-            .prepare_cached("INSERT OR REPLACE INTO trades (seq, account, time_ns, pair, order_seq, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+            .prepare_cached(
+                "INSERT OR REPLACE INTO trades (seq, account, time_ns, pair, order_seq, public_id, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
             .map_err(backend)?;
         for t in batches.iter().flat_map(|h| &h.trades).filter(|t| t.seq >= from.trades) {
-            st.execute(params![t.seq as i64, t.account, t.time_ns as i64, t.pair, t.order as i64, body(&mut buf, t)]).map_err(backend)?;
+            let public = (!t.maker).then_some(t.public_id as i64);
+            st.execute(params![t.seq as i64, t.account, t.time_ns as i64, t.pair, t.order as i64, public, body(&mut buf, t)])
+                .map_err(backend)?;
         }
     }
     {
@@ -138,4 +153,32 @@ pub(super) fn set_upto(conn: &Connection, seq: u64) -> Result<(), StorageError> 
         .map_err(backend)?;
     st.execute(params![UPTO_META, seq.to_string()]).map_err(backend)?;
     Ok(())
+}
+
+/// Brings a file of schema 1 (no `public_id`) to [`SCHEMA_VERSION`] inside the caller's
+/// transaction: the column added if missing, filled from each taker row's body, the index made.
+pub(super) fn upgrade(conn: &Connection) -> Result<(), StorageError> {
+    let has_column: bool = conn
+        .query_row("SELECT COUNT(*) FROM pragma_table_info('trades') WHERE name = 'public_id'", [], |r| r.get::<_, i64>(0))
+        .map_err(backend)?
+        > 0;
+    if !has_column {
+        conn.execute_batch("ALTER TABLE trades ADD COLUMN public_id INTEGER").map_err(backend)?;
+    }
+    // In chunks by sequence (a read cursor is not kept open across the updates).
+    let mut read = conn.prepare("SELECT seq, body FROM trades WHERE seq > ?1 ORDER BY seq LIMIT 10000").map_err(backend)?;
+    let mut update = conn.prepare("UPDATE trades SET public_id = ?2 WHERE seq = ?1").map_err(backend)?;
+    let mut after = -1i64;
+    loop {
+        let rows = read.query_map([after], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))).map_err(backend)?;
+        let rows: Vec<(i64, Vec<u8>)> = rows.collect::<Result<_, _>>().map_err(backend)?;
+        let Some(&(last, _)) = rows.last() else { break };
+        for (seq, bytes) in rows {
+            let t: crate::engine::account::TradeRecord =
+                postcard::from_bytes(&bytes).map_err(|e| StorageError::Backend(format!("history row {seq}: {e}")))?;
+            update.execute(params![seq, (!t.maker).then_some(t.public_id as i64)]).map_err(backend)?;
+        }
+        after = last;
+    }
+    conn.execute_batch(PUBLIC_INDEX).map_err(backend)
 }

@@ -13,9 +13,12 @@
 //!
 //! A file of another log generation (a reset or snapshot restore replaced the log, then the
 //! process died before `history.db` was replaced) is emptied at open and rebuilt by the replay;
-//! so is a missing file, and one whose rows are of an older form (after an upgrade: the engine
-//! checkpoints of the old build are refused too, so that start replays the whole log anyway). A `calamari.db` from before this file (history tables inside it) has its
-//! rows moved here at the first open, synced before they leave `calamari.db`.
+//! so is a missing file, and one whose rows are of an older form (`rows_format`; after an
+//! upgrade: the engine checkpoints of the old build are refused too, so that start replays the
+//! whole log anyway). A `calamari.db` from before this file (history tables inside it) has its
+//! rows moved here at the first open, synced before they leave `calamari.db`. `history_schema`
+//! says the tables' layout: a file from before the trades' `public_id` is upgraded in place at
+//! open (`history::upgrade`, no replay needed).
 
 use super::history::{self, SCHEMA};
 use super::sqlite::{backend, connect, connect_read_only, DB_FILE};
@@ -87,6 +90,7 @@ impl HistoryDb {
             tracing::warn!(rows_format = ?meta(&db.conn, ROWS_META)?, ROWS_FORMAT, "history.db rows are of an older form; rebuilt by the replay");
             db.reset(log_epoch)?;
         }
+        db.upgrade()?;
         // Flushes are not synced (`synchronous=NORMAL`: the WAL is synced at its checkpoints).
         db.conn.pragma_update(None, "synchronous", "NORMAL").map_err(backend)?;
         Ok(db)
@@ -118,8 +122,16 @@ impl HistoryDb {
             let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
             history::clear(&tx)?;
             for t in &present {
-                tx.execute_batch(&format!("INSERT INTO main.{t} SELECT * FROM old.{t}")).map_err(backend)?;
+                // The old trades table has no `public_id` (filled by `upgrade`).
+                let sql = if *t == "trades" {
+                    let cols = "seq, account, time_ns, pair, order_seq, body";
+                    format!("INSERT INTO main.trades ({cols}) SELECT {cols} FROM old.trades")
+                } else {
+                    format!("INSERT INTO main.{t} SELECT * FROM old.{t}")
+                };
+                tx.execute_batch(&sql).map_err(backend)?;
             }
+            set_meta(&tx, history::SCHEMA_META, 1)?;
             set_meta(&tx, history::UPTO_META, upto)?;
             set_meta(&tx, EPOCH_META, epoch)?;
             tx.commit().map_err(backend)
@@ -135,6 +147,18 @@ impl HistoryDb {
         tx.commit().map_err(backend)?;
         tracing::info!(tables = ?present, upto, "history tables moved from calamari.db to history.db");
         Ok(())
+    }
+
+    /// A file from before the public tape's column (or rows just moved in) brought to the
+    /// current layout, in one transaction (`history::upgrade`); a new file only gets its index.
+    fn upgrade(&mut self) -> Result<(), StorageError> {
+        if meta(&self.conn, history::SCHEMA_META)? == Some(history::SCHEMA_VERSION) {
+            return Ok(());
+        }
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+        history::upgrade(&tx)?;
+        set_meta(&tx, history::SCHEMA_META, history::SCHEMA_VERSION)?;
+        tx.commit().map_err(backend)
     }
 
     /// The log generation the rows belong to (`None`: a new file).

@@ -1,5 +1,6 @@
 //! The read side of the history tables (`history`): the trade records, ledger entries and closed
-//! orders the history endpoints, exports, the console and the executions snapshot show. One read-only
+//! orders the history endpoints, exports, the console and the executions snapshot show, and the
+//! public trades the engine's tape no longer holds (public Trades). One read-only
 //! connection of its own to `history.db` behind a mutex (WAL: readers never block the history thread's flushes
 //! and see only committed transactions). The rows are written after the acknowledgement, so
 //! every read first waits for the rows of everything acknowledged before it (`history_mark`).
@@ -7,6 +8,8 @@
 use super::sqlite::{backend, connect_read_only};
 use super::StorageError;
 use crate::engine::account::{LedgerEntry, TradeRecord};
+use crate::engine::market_data::PublicTrade;
+use crate::engine::markets::PairIdx;
 use crate::engine::order::{AccountId, Order, OrderSeq};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -87,6 +90,24 @@ impl HistoryReader {
     /// The order's trades, oldest first.
     pub fn trades_of_order(&self, order: OrderSeq) -> Result<Vec<TradeRecord>, StorageError> {
         self.rows("SELECT body FROM trades WHERE order_seq = ?1 ORDER BY seq", params![order as i64])
+    }
+
+    /// Up to `limit` of `pair`'s public trades (its fills' taker rows) with a time in
+    /// (after, until] and a public id below `below`, oldest first: the tape the engine dropped.
+    pub fn public_trades(&self, pair: PairIdx, after: u64, until: u64, below: u64, limit: usize) -> Result<Vec<PublicTrade>, StorageError> {
+        let clamp = |v: u64| v.min(i64::MAX as u64) as i64;
+        let sql = "SELECT body FROM trades WHERE pair = ?1 AND public_id IS NOT NULL AND time_ns > ?2 AND time_ns <= ?3 \
+                   AND public_id < ?4 ORDER BY time_ns, public_id LIMIT ?5";
+        let rows: Vec<TradeRecord> = self.rows(sql, params![pair, clamp(after), clamp(until), clamp(below), limit as i64])?;
+        let public = |t: TradeRecord| PublicTrade {
+            price: t.price,
+            volume: t.volume,
+            time_ns: t.time_ns,
+            taker_side: t.side,
+            taker_kind: t.order_kind,
+            trade_id: t.public_id,
+        };
+        Ok(rows.into_iter().map(public).collect())
     }
 
     /// The account's ledger entries with a time in (start, end], most recent first.

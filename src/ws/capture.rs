@@ -16,10 +16,9 @@ use crate::engine::Exchange;
 pub const MAX_DEPTH: usize = 1000;
 /// Trades kept for a `trade` snapshot.
 pub const SNAPSHOT_TRADES: usize = 50;
-/// Trades a full capture copies at least (Trades' largest `count`)...
-pub const KEEP_TRADES: usize = 1000;
-/// ...and every trade of this span before the capture (Ticker's 24 h window, with an hour spare).
-pub const KEEP_SPAN_NS: u64 = DAY_NS + 3600 * NS;
+// A full capture copies the engine's tape within the markets' `TapeBound` (at least the last
+// 1000 trades, Trades' largest `count`, and every trade of the last 25 h: Ticker's 24 h window
+// with an hour spare); the view keeps the same bound.
 /// Spread entries copied (Spread answers at most the last 200).
 pub const KEEP_SPREADS: usize = 200;
 
@@ -40,8 +39,8 @@ pub struct PairCapture {
     /// last changed in ns: Depth's stamps).
     pub bids: Vec<(u64, i128, u64)>,
     pub asks: Vec<(u64, i128, u64)>,
-    /// Public trades since the last capture, oldest first (on a full capture: the last
-    /// [`KEEP_TRADES`] and every one of the last [`KEEP_SPAN_NS`]).
+    /// Public trades since the last capture, oldest first (on a full capture: what the markets'
+    /// `TapeBound` keeps of the engine's tape).
     pub trades: Vec<PublicTrade>,
     /// On a full capture, the time of the newest trade left out (older ones are the engine's only).
     pub omitted_until: Option<u64>,
@@ -81,13 +80,14 @@ impl MarketBatch {
     }
 }
 
-type Seen = (u64, u64, u64, u64);
+/// (book version, last public trade id, histories set, spreads noted, trades dropped).
+type Seen = (u64, u64, u64, u64, u64);
 
 /// What the engine thread remembers between batches to tell changed pairs.
 #[derive(Default)]
 pub struct Tracker {
-    /// Per pair: (book version, last public trade id, histories set, spreads noted) at the
-    /// last capture (a spread may be noted without a book change: an order that did not rest).
+    /// Per pair: what the last capture saw (a spread may be noted without a book change: an
+    /// order that did not rest; trades dropped from the engine's tape move the day window).
     seen: Vec<Seen>,
     /// The next capture must be full (start, state replaced).
     pub force_full: bool,
@@ -111,7 +111,7 @@ impl Tracker {
     pub fn capture(&mut self, ex: &Exchange, now_ns: u64) -> MarketBatch {
         let full = std::mem::take(&mut self.force_full) || self.seen.len() != ex.books.len();
         if full {
-            self.seen = vec![(u64::MAX, 0, u64::MAX, u64::MAX); ex.books.len()];
+            self.seen = vec![(u64::MAX, 0, u64::MAX, u64::MAX, 0); ex.books.len()];
             self.days = vec![DayWindow::default(); ex.books.len()];
         }
         let states = (full || self.states.as_ref() != Some(&ex.market_status)).then(|| ex.market_status.clone());
@@ -124,21 +124,29 @@ impl Tracker {
             let version = ex.books[p].version();
             let last_id = last_trade_id(ex, p);
             let spread_back = md.spreads_noted;
-            let (seen_version, seen_id, seen_history, seen_spread) = self.seen[p];
+            let (seen_version, seen_id, seen_history, seen_spread, seen_dropped) = self.seen[p];
             if !full && version == seen_version && last_id == seen_id && md.histories == seen_history && spread_back == seen_spread {
                 continue;
             }
+            // The engine dropped trades this capture has not copied (a batch of more than the
+            // tape's bound of trades across more than its span): the pair is copied whole.
+            let missed = last_id != seen_id && md.trades.first().is_some_and(|t| t.trade_id > seen_id + 1);
             // A new history (an import) replaces the pair's tape and candles: copied whole.
-            let whole = full || md.histories != seen_history;
+            let whole = full || md.histories != seen_history || missed;
+            if !whole && md.dropped > seen_dropped {
+                // The window's indices follow the tape's front (the trades dropped are out of it).
+                self.days[p].drained((md.dropped - seen_dropped) as usize);
+            }
             let traded = whole || last_id != seen_id;
             if whole {
                 // A new tape (start, reset, an import): a new window over it.
                 self.days[p] = DayWindow::default();
             }
             let (trades, omitted_until): (Vec<PublicTrade>, Option<u64>) = if whole {
-                let recent = md.trades.partition_point(|t| t.time_ns < now_ns.saturating_sub(KEEP_SPAN_NS));
-                let start = recent.min(md.trades.len().saturating_sub(KEEP_TRADES));
-                (md.trades[start..].to_vec(), start.checked_sub(1).map(|i| md.trades[i].time_ns))
+                let keep = ex.markets.tape;
+                let recent = md.trades.partition_point(|t| t.time_ns < now_ns.saturating_sub(keep.span_ns));
+                let start = recent.min(md.trades.len().saturating_sub(keep.trades));
+                (md.trades[start..].to_vec(), start.checked_sub(1).map(|i| md.trades[i].time_ns).or(md.dropped_until))
             } else if last_id != seen_id {
                 let start = md.trades.partition_point(|t| t.trade_id <= seen_id);
                 (md.trades[start..].to_vec(), None)
@@ -184,7 +192,7 @@ impl Tracker {
                 stats,
                 full: whole,
             });
-            self.seen[p] = (version, last_id, md.histories, spread_back);
+            self.seen[p] = (version, last_id, md.histories, spread_back, md.dropped);
         }
         MarketBatch { pairs: out, states, level3: self.level3.capture(ex, now_ns, full) }
     }

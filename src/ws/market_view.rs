@@ -8,7 +8,9 @@
 //! and no read sees anything not yet durable. A read takes one pair's read lock for a copy or a
 //! short computation; the writer (storage) holds a pair's write lock only to splice a capture in.
 //! What the view does not keep (a Trades `since` older than its tape, a Ticker window reaching
-//! trades it never copied) is answered by the engine, through its queue, as before.
+//! trades it never copied) is answered by the engine, through its queue, as before (with
+//! history.db for a `since` older than the engine's bounded tape too: `api::public`). The view
+//! keeps the engine's bound (the markets' `TapeBound`).
 //!
 //! Each pair also keeps its last rendered answers by query shape (Depth of a count, Trades
 //! without `since`, Spread, OHLC of an interval within one period): a public read of an unchanged
@@ -16,9 +18,9 @@
 //! under the pair's write lock by every capture applied to the pair, and filled under its read
 //! lock, so it never outlives the state it was rendered from.
 
-use super::capture::{MarketBatch, PairCapture, KEEP_SPAN_NS, KEEP_TRADES};
+use super::capture::{MarketBatch, PairCapture};
 use super::day_window::DayWindow;
-use crate::engine::market_data::{Candle, MarketData, WindowStats, DAY_NS, MAX_CANDLES};
+use crate::engine::market_data::{Candle, MarketData, TapeBound, WindowStats, DAY_NS, MAX_CANDLES};
 use crate::engine::status::MarketStates;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
@@ -55,8 +57,8 @@ pub struct PairView {
     /// Best first, at most 1000 a side: (price ticks, volume units, last change ns).
     pub bids: Vec<(u64, i128, u64)>,
     pub asks: Vec<(u64, i128, u64)>,
-    /// The tape (a suffix of the engine's: at least the last 1000 trades and every trade of the
-    /// last 25 h), the candles, the last 200 spreads, the last and the configured open price.
+    /// The tape (a suffix of the engine's: what the markets' `TapeBound` keeps, at least the
+    /// last 1000 trades and every trade of the last 25 h), the candles, the last 200 spreads, the last and the configured open price.
     pub md: MarketData,
     /// Every trade of the engine's tape that is not in `md.trades` is at or before this time.
     pub omitted_until: Option<u64>,
@@ -115,7 +117,7 @@ impl PairView {
         self.omitted_until.is_none_or(|o| o <= time_ns)
     }
 
-    fn apply(&mut self, cap: &PairCapture, wall_ns: u64) {
+    fn apply(&mut self, cap: &PairCapture, wall_ns: u64, keep: TapeBound) {
         self.kept.get_mut().unwrap_or_else(|e| e.into_inner()).clear();
         self.bids.clone_from(&cap.bids);
         self.asks.clone_from(&cap.asks);
@@ -139,8 +141,8 @@ impl PairView {
         md.last_price = cap.stats.last;
         md.open_price = cap.open_price;
         // Drop what no read needs any more, in steps of a quarter of the tape (amortized O(1)).
-        let cutoff = cap.time_ns.min(wall_ns).saturating_sub(KEEP_SPAN_NS);
-        let old = md.trades.partition_point(|t| t.time_ns < cutoff).min(md.trades.len().saturating_sub(KEEP_TRADES));
+        let cutoff = cap.time_ns.min(wall_ns).saturating_sub(keep.span_ns);
+        let old = md.trades.partition_point(|t| t.time_ns < cutoff).min(md.trades.len().saturating_sub(keep.trades));
         if old > 0 && old >= md.trades.len() / 4 {
             let until = md.trades[old - 1].time_ns;
             self.omitted_until = Some(self.omitted_until.map_or(until, |o| o.max(until)));
@@ -169,11 +171,14 @@ pub struct MarketView {
     ready: AtomicBool,
     pairs: Vec<RwLock<PairView>>,
     states: RwLock<MarketStates>,
+    /// The tape's bound (the engine's: the view holds no more than a full capture copies).
+    keep: TapeBound,
 }
 
 impl MarketView {
-    pub fn new(pairs: usize) -> MarketView {
+    pub fn new(pairs: usize, keep: TapeBound) -> MarketView {
         MarketView {
+            keep,
             ready: AtomicBool::new(false),
             pairs: (0..pairs).map(|_| RwLock::new(PairView::empty())).collect(),
             states: RwLock::new(MarketStates::new(pairs)),
@@ -195,7 +200,7 @@ impl MarketView {
         let mut full = 0;
         for cap in &batch.pairs {
             if let Some(lock) = self.pairs.get(cap.pair as usize) {
-                lock.write().unwrap_or_else(|e| e.into_inner()).apply(cap, wall);
+                lock.write().unwrap_or_else(|e| e.into_inner()).apply(cap, wall, self.keep);
                 full += cap.full as usize;
             }
         }

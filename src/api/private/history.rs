@@ -58,7 +58,7 @@ async fn store_bound(st: &Shared, p: &Params, name: &str, kind: IdKind) -> Resul
 }
 
 /// Runs a read of the history tables off the async workers.
-pub(super) async fn from_store<T: Send + 'static>(
+pub(crate) async fn from_store<T: Send + 'static>(
     st: &Shared,
     f: impl FnOnce(&HistoryReader) -> Result<T, StorageError> + Send + 'static,
 ) -> Result<T, KrakenError> {

@@ -7,7 +7,7 @@ mod dead_man;
 mod deposits;
 pub(crate) mod exports;
 mod funds;
-mod history;
+pub(crate) mod history;
 mod key_info;
 pub(crate) mod order_params;
 mod order_prices;
