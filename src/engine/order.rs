@@ -175,8 +175,9 @@ pub struct StopState {
     pub limit: u64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TimeInForce {
+    #[default]
     Gtc,
     Ioc,
     /// Good till `expire_ns` (Kraken's GTD with `expiretm`).
@@ -184,8 +185,9 @@ pub enum TimeInForce {
 }
 
 /// Kraken's self-trade prevention modes (`stptype`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SelfTrade {
+    #[default]
     CancelNewest,
     CancelOldest,
     CancelBoth,
@@ -245,6 +247,12 @@ impl CancelReason {
 }
 
 /// A new order as validated by the API layer: prices in ticks, volume in base minimal units.
+///
+/// Its serde form is the command log's (JSON, `sequencer`): every field after the first six is
+/// left out when it holds its default and read back as that default (`is_default`), so a plain
+/// limit order's record is ~170 bytes instead of ~375 (fewer log pages per group commit, a
+/// smaller log, a faster replay), and a record written before a field existed still reads.
+/// Compact formats without field names go through `storage::checkpoint::new_order` instead.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewOrder {
     pub account: AccountId,
@@ -254,38 +262,49 @@ pub struct NewOrder {
     /// Limit price in ticks of 10^-pair_decimals; 0 for market orders.
     pub price: u64,
     pub volume: i128,
+    #[serde(default, skip_serializing_if = "is_default")]
     pub post_only: bool,
+    #[serde(default, skip_serializing_if = "is_default")]
     pub fee_in_base: bool,
+    #[serde(default, skip_serializing_if = "is_default")]
     pub time_in_force: TimeInForce,
+    #[serde(default, skip_serializing_if = "is_default")]
     pub self_trade: SelfTrade,
+    #[serde(default, skip_serializing_if = "is_default")]
     pub userref: Option<i32>,
+    #[serde(default, skip_serializing_if = "is_default")]
     pub cl_ord_id: Option<String>,
     /// `*-limit`: the limit price once triggered, in ticks (0 otherwise or while relative).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub price2: u64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub trigger: Trigger,
     /// `price` given relative (`+ - #`, `%`); always so for trailing kinds (their offset).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub price_offset: Option<Offset>,
     /// `price2` given relative (for trailing-stop-limit: the limit's offset from the trigger).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub price2_offset: Option<Offset>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub close: Option<CloseOrder>,
     /// Iceberg: the volume shown in the book at a time (base minimal units).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub display_volume: Option<i128>,
     /// `viqc`: a market buy whose `volume` is the quote amount to spend, fee included (quote
     /// minimal units).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub quote_volume: bool,
     /// GTD: the engine time at which the order expires.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub expire_ns: Option<u64>,
     /// `starttm` in the future: the engine time at which the order enters the book.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub start_ns: Option<u64>,
+}
+
+/// Whether a field holds its default (left out of the command log's JSON, see [`NewOrder`]).
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 impl NewOrder {
@@ -319,3 +338,73 @@ impl NewOrder {
 }
 
 pub use super::record::{Order, OrderExtras, OrderReq};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Command, Envelope};
+
+    fn logged(req: NewOrder) -> Vec<u8> {
+        serde_json::to_vec(&Envelope { time_ns: 1_796_278_943_732_207_764, key_nonce: Some((2, 1_796_278_943_732_176)), command: Command::PlaceOrder(req) }).unwrap()
+    }
+
+    fn read(bytes: &[u8]) -> NewOrder {
+        match serde_json::from_slice::<Envelope>(bytes).unwrap().command {
+            Command::PlaceOrder(r) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A plain limit order's log record leaves its defaults out, and reads back the same.
+    #[test]
+    fn a_plain_order_is_logged_without_its_defaults() {
+        let req = NewOrder::limit(3, 0, Side::Buy, 879_998, 10_000_000);
+        let bytes = logged(req.clone());
+        let text = std::str::from_utf8(&bytes).unwrap();
+        assert_eq!(
+            text,
+            r#"{"time_ns":1796278943732207764,"key_nonce":[2,1796278943732176],"command":{"PlaceOrder":{"account":3,"pair":0,"side":"Buy","kind":"Limit","price":879998,"volume":10000000}}}"#
+        );
+        assert_eq!(read(&bytes), req);
+    }
+
+    /// A record written before the defaults were left out (every field present, as logs hold
+    /// them from earlier builds) reads as the same order.
+    #[test]
+    fn a_record_with_every_field_still_reads() {
+        let old = br#"{"time_ns":1796278943732207764,"key_nonce":[2,1796278943732176],"command":{"PlaceOrder":{"account":3,"pair":0,"side":"Buy","kind":"Limit","price":879998,"volume":10000000,"post_only":false,"fee_in_base":false,"time_in_force":"Gtc","self_trade":"CancelNewest","userref":null,"cl_ord_id":null,"price2":0,"trigger":"Last","price_offset":null,"price2_offset":null,"close":null}}}"#;
+        assert_eq!(read(old), NewOrder::limit(3, 0, Side::Buy, 879_998, 10_000_000));
+    }
+
+    /// Every field away from its default is written and read back (none is lost by being
+    /// mistaken for a default).
+    #[test]
+    fn an_order_with_no_default_left_round_trips() {
+        let off = Some(Offset { sign: OffsetSign::Minus, value: 25, percent: true });
+        let req = NewOrder {
+            kind: OrderKind::TrailingStopLimit,
+            post_only: true,
+            fee_in_base: true,
+            time_in_force: TimeInForce::Gtd,
+            self_trade: SelfTrade::CancelBoth,
+            userref: Some(0),
+            cl_ord_id: Some("grid-1".into()),
+            price2: 7,
+            trigger: Trigger::Index,
+            price_offset: off,
+            price2_offset: off,
+            close: Some(CloseOrder { kind: OrderKind::Limit, price: 1, price2: 0, price_offset: None, price2_offset: None }),
+            display_volume: Some(5),
+            quote_volume: true,
+            expire_ns: Some(9),
+            start_ns: Some(0),
+            ..NewOrder::limit(3, 0, Side::Sell, 879_998, 10_000_000)
+        };
+        let bytes = logged(req.clone());
+        let text = std::str::from_utf8(&bytes).unwrap();
+        for field in ["post_only", "fee_in_base", "time_in_force", "self_trade", "userref", "cl_ord_id", "price2", "trigger", "price_offset", "price2_offset", "close", "display_volume", "quote_volume", "expire_ns", "start_ns"] {
+            assert!(text.contains(&format!("\"{field}\":")), "{field} missing from {text}");
+        }
+        assert_eq!(read(&bytes), req);
+    }
+}
