@@ -197,18 +197,20 @@ impl MarketData {
     }
 
     /// Drops the trades before `cutoff` beyond the last `keep` (at least one), once they are a
-    /// quarter of the tape: each trade is moved O(1) times on average.
+    /// quarter of the tape: each trade is moved O(1) times on average. Whether they are is one
+    /// look at the quarter's last trade (the tape is in time order), so the search for where the
+    /// old trades end runs only when they are dropped, not after every trade.
     fn drop_old(&mut self, cutoff: u64, keep: usize) {
         let len = self.trades.len();
-        if self.trades.first().is_none_or(|t| t.time_ns >= cutoff) {
+        let (quarter, droppable) = ((len / 4).max(1), len.saturating_sub(keep.max(1)));
+        if droppable < quarter || self.trades.get(quarter - 1).is_none_or(|t| t.time_ns >= cutoff) {
             return;
         }
-        let old = self.trades.partition_point(|t| t.time_ns < cutoff).min(len.saturating_sub(keep.max(1)));
-        if old > 0 && old >= len / 4 {
-            self.dropped_until = Some(self.trades[old - 1].time_ns);
-            self.dropped += old as u64;
-            self.trades.drain(..old);
-        }
+        let old = self.trades.partition_point(|t| t.time_ns < cutoff).min(droppable);
+        debug_assert!(old >= quarter);
+        self.dropped_until = Some(self.trades[old - 1].time_ns);
+        self.dropped += old as u64;
+        self.trades.drain(..old);
     }
 
     pub fn record_spread(&mut self, time_ns: u64, bid: u64, ask: u64) {

@@ -345,7 +345,12 @@ mod tests {
     use crate::engine::{Command, Envelope};
 
     fn logged(req: NewOrder) -> Vec<u8> {
-        serde_json::to_vec(&Envelope { time_ns: 1_796_278_943_732_207_764, key_nonce: Some((2, 1_796_278_943_732_176)), command: Command::PlaceOrder(req) }).unwrap()
+        serde_json::to_vec(&Envelope {
+            time_ns: 1_796_278_943_732_207_764,
+            key_nonce: Some((2, 1_796_278_943_732_176)),
+            command: Command::PlaceOrder(req),
+        })
+        .unwrap()
     }
 
     fn read(bytes: &[u8]) -> NewOrder {
@@ -402,7 +407,23 @@ mod tests {
         };
         let bytes = logged(req.clone());
         let text = std::str::from_utf8(&bytes).unwrap();
-        for field in ["post_only", "fee_in_base", "time_in_force", "self_trade", "userref", "cl_ord_id", "price2", "trigger", "price_offset", "price2_offset", "close", "display_volume", "quote_volume", "expire_ns", "start_ns"] {
+        for field in [
+            "post_only",
+            "fee_in_base",
+            "time_in_force",
+            "self_trade",
+            "userref",
+            "cl_ord_id",
+            "price2",
+            "trigger",
+            "price_offset",
+            "price2_offset",
+            "close",
+            "display_volume",
+            "quote_volume",
+            "expire_ns",
+            "start_ns",
+        ] {
             assert!(text.contains(&format!("\"{field}\":")), "{field} missing from {text}");
         }
         assert_eq!(read(&bytes), req);
