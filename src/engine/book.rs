@@ -363,4 +363,56 @@ mod tests {
         assert_eq!(queued(&restored), vec![3, 9, 4, 10, 8, 11]);
         assert_eq!(queued(&restored), queued(&ex));
     }
+
+    /// Levels far from the best (a bid at 1 tick, an ask at 10^12) and near it, as the window
+    /// and its far map hold them: price order both ways, the best after cancels, a checkpoint.
+    #[test]
+    fn levels_near_and_far_keep_price_order_through_cancels_and_a_restore() {
+        let markets = Markets::from_config(&crate::config::Config::builtin()).unwrap();
+        let (price, lot) = (markets.pairs[0].reference_price, markets.pairs[0].ordermin.max(markets.pairs[0].lot_step()));
+        let mut ex = Exchange::new(markets, 7);
+        let mut t = 1_750_000_000_000_000_000u64;
+        let mut apply = |ex: &mut Exchange, command: Command| {
+            t += 1_000;
+            ex.apply(&Envelope { time_ns: t, key_nonce: None, command }).unwrap();
+        };
+        apply(&mut ex, Command::CreateAccount { name: "q".into() });
+        for asset in 0..ex.markets.assets.len() as u16 {
+            apply(&mut ex, Command::Deposit { account: FIRST_USER, asset, amount: crate::money::MAX_UNITS });
+        }
+        let bids = [1, 2, price - 3_000, price - 1_000, price - 1_001, price - 200_000];
+        let asks = [price + 1_000, price + 50_000, 1_000_000_000_000, price + 1_001];
+        for (side, prices) in [(Side::Buy, &bids[..]), (Side::Sell, &asks[..])] {
+            for &p in prices {
+                apply(&mut ex, Command::PlaceOrder(NewOrder::limit(FIRST_USER, 0, side, p, lot)));
+            }
+        }
+        ex.check_invariants().unwrap();
+        let prices = |ex: &Exchange, side| ex.books[0].depth(side, 100).into_iter().map(|(p, _)| p).collect::<Vec<_>>();
+        let (mut want_bids, mut want_asks) = (bids.to_vec(), asks.to_vec());
+        want_bids.sort_unstable_by(|a, b| b.cmp(a));
+        want_asks.sort_unstable();
+        assert_eq!(prices(&ex, Side::Buy), want_bids, "best first");
+        assert_eq!(prices(&ex, Side::Sell), want_asks);
+        // The best bid and ask cancelled, then the next: the best follows, near or far.
+        for (k, seq) in [3u64, 4, 6, 9].into_iter().enumerate() {
+            let at = ex.now_ns + 1 + k as u64;
+            let command = Command::Cancel { account: FIRST_USER, target: CancelTarget::Order(seq) };
+            ex.apply(&Envelope { time_ns: at, key_nonce: None, command }).unwrap();
+            ex.check_invariants().unwrap();
+        }
+        assert_eq!(ex.books[0].best(Side::Buy), Some(price - 3_000));
+        assert_eq!(ex.books[0].best(Side::Sell), Some(price + 50_000));
+        let bytes = postcard::to_allocvec(&ex).unwrap();
+        let mut restored: Exchange = postcard::from_bytes(&bytes).unwrap();
+        restored.relink_queues();
+        restored.check_invariants().unwrap();
+        assert_eq!(restored.digest(), ex.digest());
+        for side in [Side::Buy, Side::Sell] {
+            assert_eq!(prices(&restored, side), prices(&ex, side));
+            assert_eq!(restored.books[0].best(side), ex.books[0].best(side));
+        }
+        assert_eq!(prices(&restored, Side::Buy), vec![price - 3_000, price - 200_000, 2, 1]);
+        assert_eq!(prices(&restored, Side::Sell), vec![price + 50_000, 1_000_000_000_000]);
+    }
 }
