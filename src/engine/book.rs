@@ -7,12 +7,11 @@
 //! Each level remembers when its volume last changed (Depth's per-level timestamp): the methods
 //! that change a level are given the command's time and stamp it.
 
+use super::levels::Levels;
 use super::order::{OrderSeq, Side};
 use super::orders::Orders;
 use super::queue::Links;
 use serde::{Deserialize, Serialize};
-use std::collections::btree_map::Entry;
-use std::collections::BTreeMap;
 
 #[derive(Debug, Default, Clone)]
 pub struct Level {
@@ -24,12 +23,22 @@ pub struct Level {
     pub live: u32,
     /// When the level's volume last changed (engine time, ns).
     pub changed_ns: u64,
+    /// The level's price (set by `Levels`, which lends it to its iterators; fits in padding).
+    pub(super) price: u64,
 }
 
-#[derive(Debug, Default, Clone)]
+impl Level {
+    /// An empty level at `price`.
+    pub(super) fn at(price: u64) -> Level {
+        Level { price, ..Level::default() }
+    }
+}
+
+#[derive(Debug, Clone)]
 pub struct Book {
-    bids: BTreeMap<u64, Level>,
-    asks: BTreeMap<u64, Level>,
+    /// The levels of each side, by price (`levels`: a window by price near the best).
+    bids: Levels,
+    asks: Levels,
     /// Orders resting here (every level's queue).
     live: usize,
     /// Bumped on every change (derived, not state): the market-data publisher's cue that this
@@ -44,6 +53,20 @@ pub struct Book {
     /// A restored book's queues, by level, until `Exchange::relink_queues` links them through
     /// the restored orders (empty otherwise).
     unlinked: Vec<(Side, u64, Vec<OrderSeq>)>,
+}
+
+impl Default for Book {
+    fn default() -> Self {
+        Book {
+            bids: Levels::new(true),
+            asks: Levels::new(false),
+            live: 0,
+            version: 0,
+            best_bid: None,
+            best_ask: None,
+            unlinked: Vec::new(),
+        }
+    }
 }
 
 /// A level as checkpoints keep it: its orders front first (the links are rebuilt on restore).
@@ -69,14 +92,15 @@ impl<'de> Deserialize<'de> for Book {
         let mut book = Book { version: f.version, ..Book::default() };
         for (side, levels) in [(Side::Buy, f.bids), (Side::Sell, f.asks)] {
             for l in levels {
-                let level = Level { volume: l.volume, live: l.orders.len() as u32, changed_ns: l.changed_ns, ..Level::default() };
+                let level =
+                    Level { volume: l.volume, live: l.orders.len() as u32, changed_ns: l.changed_ns, price: l.price, ..Level::default() };
                 book.live += l.orders.len();
-                book.side_mut(side).insert(l.price, level);
+                *book.side_mut(side).get_or_insert_default(l.price) = level;
                 book.unlinked.push((side, l.price, l.orders));
             }
         }
-        book.best_bid = book.bids.keys().next_back().copied();
-        book.best_ask = book.asks.keys().next().copied();
+        book.best_bid = book.bids.last();
+        book.best_ask = book.asks.first();
         Ok(book)
     }
 }
@@ -85,7 +109,7 @@ impl Book {
     /// The serialized form (the queues read through the orders' arena).
     pub fn form(&self, orders: &Orders) -> BookForm {
         debug_assert!(self.unlinked.is_empty(), "a restored book is relinked before it is saved");
-        let form = |m: &BTreeMap<u64, Level>| -> Vec<LevelForm> {
+        let form = |m: &Levels| -> Vec<LevelForm> {
             m.iter()
                 .map(|(p, l)| LevelForm { price: *p, orders: l.links.iter(orders).collect(), volume: l.volume, changed_ns: l.changed_ns })
                 .collect()
@@ -94,7 +118,7 @@ impl Book {
     }
 
     /// A side's levels, for a change (bumps the version).
-    fn side_mut(&mut self, side: Side) -> &mut BTreeMap<u64, Level> {
+    fn side_mut(&mut self, side: Side) -> &mut Levels {
         self.version = self.version.wrapping_add(1);
         match side {
             Side::Buy => &mut self.bids,
@@ -102,7 +126,7 @@ impl Book {
         }
     }
 
-    fn side(&self, side: Side) -> &BTreeMap<u64, Level> {
+    fn side(&self, side: Side) -> &Levels {
         match side {
             Side::Buy => &self.bids,
             Side::Sell => &self.asks,
@@ -114,7 +138,7 @@ impl Book {
     pub fn insert(&mut self, side: Side, price: u64, orders: &mut Orders, slot: u32, remaining: i128, now: u64) {
         debug_assert!(remaining > 0);
         self.live += 1;
-        let level = self.side_mut(side).entry(price).or_default();
+        let level = self.side_mut(side).get_or_insert_default(price);
         level.links.push_back(orders, slot);
         level.volume += remaining;
         level.live += 1;
@@ -136,15 +160,17 @@ impl Book {
     /// A level at `price` was removed: if it was the best, the next one is.
     fn level_gone(&mut self, side: Side, price: u64) {
         match side {
-            Side::Buy if self.best_bid == Some(price) => self.best_bid = self.bids.keys().next_back().copied(),
-            Side::Sell if self.best_ask == Some(price) => self.best_ask = self.asks.keys().next().copied(),
+            Side::Buy if self.best_bid == Some(price) => self.best_bid = self.bids.last(),
+            Side::Sell if self.best_ask == Some(price) => self.best_ask = self.asks.first(),
             _ => {}
         }
     }
 
     /// Whether the kept best prices are the levels' ends (an invariant).
     pub fn check_best(&self) -> Result<(), String> {
-        let (bid, ask) = (self.bids.keys().next_back().copied(), self.asks.keys().next().copied());
+        self.bids.check().map_err(|e| format!("bid levels: {e}"))?;
+        self.asks.check().map_err(|e| format!("ask levels: {e}"))?;
+        let (bid, ask) = (self.bids.last(), self.asks.first());
         if (self.best_bid, self.best_ask) != (bid, ask) {
             return Err(format!("kept best bid/ask {:?}/{:?}, levels say {bid:?}/{ask:?}", self.best_bid, self.best_ask));
         }
@@ -153,7 +179,7 @@ impl Book {
 
     /// The order at the front of the level at a price (the next to trade there).
     pub fn front(&self, side: Side, price: u64, orders: &Orders) -> Option<OrderSeq> {
-        let level = self.side(side).get(&price)?;
+        let level = self.side(side).get(price)?;
         (!level.links.is_empty()).then(|| orders.at(level.links.front()).seq)
     }
 
@@ -170,9 +196,8 @@ impl Book {
     /// Takes `qty` from the volume at a level; `done` says the order at the front filled
     /// completely and leaves the queue. Empty levels are removed. At time `now`.
     pub fn fill_front(&mut self, side: Side, price: u64, qty: i128, done: bool, orders: &mut Orders, now: u64) {
-        // One search: the entry is kept to remove an emptied level without a second one.
-        let Entry::Occupied(mut entry) = self.side_mut(side).entry(price) else { unreachable!("filled level exists") };
-        let level = entry.get_mut();
+        let levels = self.side_mut(side);
+        let level = levels.get_mut(price).expect("filled level exists");
         level.volume -= qty;
         level.changed_ns = now;
         if done {
@@ -183,7 +208,7 @@ impl Book {
         debug_assert!(level.volume >= 0);
         if level.live == 0 {
             debug_assert!(level.links.is_empty());
-            entry.remove();
+            levels.remove(price);
             self.level_gone(side, price);
         }
         self.live -= done as usize;
@@ -192,7 +217,7 @@ impl Book {
     /// Sends the order at the front of a level to its back with `shown` more volume (an
     /// iceberg refilled from its hidden rest loses its time priority).
     pub fn requeue_front(&mut self, side: Side, price: u64, shown: i128, orders: &mut Orders) {
-        let level = self.side_mut(side).get_mut(&price).expect("refilled level exists");
+        let level = self.side_mut(side).get_mut(price).expect("refilled level exists");
         let head = level.links.front();
         level.links.remove(orders, head);
         level.links.push_back(orders, head);
@@ -208,15 +233,15 @@ impl Book {
 
     /// [`Book::remove`] of the order in `slot` (a caller that has its slot: no lookup by sequence).
     pub fn remove_at(&mut self, side: Side, price: u64, orders: &mut Orders, slot: u32, remaining: i128, now: u64) {
-        let Entry::Occupied(mut entry) = self.side_mut(side).entry(price) else { unreachable!("a resting order's level exists") };
-        let level = entry.get_mut();
+        let levels = self.side_mut(side);
+        let level = levels.get_mut(price).expect("a resting order's level exists");
         level.changed_ns = now;
         level.links.remove(orders, slot);
         level.live -= 1;
         level.volume -= remaining;
         if level.live == 0 {
             debug_assert!(level.links.is_empty());
-            entry.remove();
+            levels.remove(price);
             self.level_gone(side, price);
         }
         self.live -= 1;
@@ -224,7 +249,7 @@ impl Book {
 
     /// Lowers a live order's remaining volume where it stands (an amend that keeps its place).
     pub fn reduce(&mut self, side: Side, price: u64, by: i128) {
-        if let Some(level) = self.side_mut(side).get_mut(&price) {
+        if let Some(level) = self.side_mut(side).get_mut(price) {
             level.volume -= by;
             debug_assert!(level.volume > 0);
         }
@@ -232,11 +257,7 @@ impl Book {
 
     /// Up to `n` aggregated levels from the best price outward.
     pub fn depth(&self, side: Side, n: usize) -> Vec<(u64, i128)> {
-        let map = self.side(side);
-        match side {
-            Side::Buy => map.iter().rev().take(n).map(|(p, l)| (*p, l.volume)).collect(),
-            Side::Sell => map.iter().take(n).map(|(p, l)| (*p, l.volume)).collect(),
-        }
+        self.levels(side).take(n).map(|(p, l)| (*p, l.volume)).collect()
     }
 
     /// Up to `n` levels from the best outward with the time each last changed.
@@ -247,7 +268,7 @@ impl Book {
     /// Levels from the best outward (for walking the book without changing it).
     pub fn levels(&self, side: Side) -> Box<dyn Iterator<Item = (&u64, &Level)> + '_> {
         match side {
-            Side::Buy => Box::new(self.bids.iter().rev()),
+            Side::Buy => Box::new(self.bids.iter_rev()),
             Side::Sell => Box::new(self.asks.iter()),
         }
     }
@@ -272,7 +293,7 @@ impl super::Exchange {
                     Side::Buy => &mut book.bids,
                     Side::Sell => &mut book.asks,
                 };
-                let level = map.get_mut(&price).expect("an unlinked level is in the book");
+                let level = map.get_mut(price).expect("an unlinked level is in the book");
                 for seq in seqs {
                     let slot = self.orders.slot(seq).unwrap_or_else(|| panic!("order {seq} rests in a book but is not held"));
                     level.links.push_back(&mut self.orders, slot);
@@ -341,5 +362,57 @@ mod tests {
         assert_eq!(restored.digest(), ex.digest());
         assert_eq!(queued(&restored), vec![3, 9, 4, 10, 8, 11]);
         assert_eq!(queued(&restored), queued(&ex));
+    }
+
+    /// Levels far from the best (a bid at 1 tick, an ask at 10^12) and near it, as the window
+    /// and its far map hold them: price order both ways, the best after cancels, a checkpoint.
+    #[test]
+    fn levels_near_and_far_keep_price_order_through_cancels_and_a_restore() {
+        let markets = Markets::from_config(&crate::config::Config::builtin()).unwrap();
+        let (price, lot) = (markets.pairs[0].reference_price, markets.pairs[0].ordermin.max(markets.pairs[0].lot_step()));
+        let mut ex = Exchange::new(markets, 7);
+        let mut t = 1_750_000_000_000_000_000u64;
+        let mut apply = |ex: &mut Exchange, command: Command| {
+            t += 1_000;
+            ex.apply(&Envelope { time_ns: t, key_nonce: None, command }).unwrap();
+        };
+        apply(&mut ex, Command::CreateAccount { name: "q".into() });
+        for asset in 0..ex.markets.assets.len() as u16 {
+            apply(&mut ex, Command::Deposit { account: FIRST_USER, asset, amount: crate::money::MAX_UNITS });
+        }
+        let bids = [1, 2, price - 3_000, price - 1_000, price - 1_001, price - 200_000];
+        let asks = [price + 1_000, price + 50_000, 1_000_000_000_000, price + 1_001];
+        for (side, prices) in [(Side::Buy, &bids[..]), (Side::Sell, &asks[..])] {
+            for &p in prices {
+                apply(&mut ex, Command::PlaceOrder(NewOrder::limit(FIRST_USER, 0, side, p, lot)));
+            }
+        }
+        ex.check_invariants().unwrap();
+        let prices = |ex: &Exchange, side| ex.books[0].depth(side, 100).into_iter().map(|(p, _)| p).collect::<Vec<_>>();
+        let (mut want_bids, mut want_asks) = (bids.to_vec(), asks.to_vec());
+        want_bids.sort_unstable_by(|a, b| b.cmp(a));
+        want_asks.sort_unstable();
+        assert_eq!(prices(&ex, Side::Buy), want_bids, "best first");
+        assert_eq!(prices(&ex, Side::Sell), want_asks);
+        // The best bid and ask cancelled, then the next: the best follows, near or far.
+        for (k, seq) in [3u64, 4, 6, 9].into_iter().enumerate() {
+            let at = ex.now_ns + 1 + k as u64;
+            let command = Command::Cancel { account: FIRST_USER, target: CancelTarget::Order(seq) };
+            ex.apply(&Envelope { time_ns: at, key_nonce: None, command }).unwrap();
+            ex.check_invariants().unwrap();
+        }
+        assert_eq!(ex.books[0].best(Side::Buy), Some(price - 3_000));
+        assert_eq!(ex.books[0].best(Side::Sell), Some(price + 50_000));
+        let bytes = postcard::to_allocvec(&ex).unwrap();
+        let mut restored: Exchange = postcard::from_bytes(&bytes).unwrap();
+        restored.relink_queues();
+        restored.check_invariants().unwrap();
+        assert_eq!(restored.digest(), ex.digest());
+        for side in [Side::Buy, Side::Sell] {
+            assert_eq!(prices(&restored, side), prices(&ex, side));
+            assert_eq!(restored.books[0].best(side), ex.books[0].best(side));
+        }
+        assert_eq!(prices(&restored, Side::Buy), vec![price - 3_000, price - 200_000, 2, 1]);
+        assert_eq!(prices(&restored, Side::Sell), vec![price + 50_000, 1_000_000_000_000]);
     }
 }

@@ -30,6 +30,7 @@ pub mod history;
 pub mod ids;
 mod invariants;
 pub mod ladder;
+mod levels;
 pub mod market_data;
 pub mod markets;
 mod matching;
