@@ -330,16 +330,16 @@ impl Exchange {
 
     /// Emits the orders this command closed (once each, in the order they closed) and takes
     /// them out of the engine: from here on they are only in the history tables.
-    /// The record is moved from the orders' arena straight into the outbox and folded there (no
-    /// copy on the way); `closing` is taken and put back, so that its buffer is reused (most
-    /// commands close an order).
+    /// The record is moved from the orders' arena straight into the outbox (one copy,
+    /// `Orders::move_out`) and folded there; `closing` is taken and put back, so that its
+    /// buffer is reused (most commands close an order).
     fn emit_closed(&mut self) {
         let mut closing = std::mem::take(&mut self.closing);
         for seq in closing.drain(..) {
-            let Some(order) = self.orders.remove(seq) else { continue };
             let out = &mut self.history_out.closed_orders;
-            out.push(outbox::ClosedOrder { n: self.history.next_closed, order });
-            self.history.closed(out.last().expect("just emitted"));
+            if self.orders.move_out(seq, self.history.next_closed, out) {
+                self.history.closed(out.last().expect("just emitted"));
+            }
         }
         self.closing = closing;
     }
