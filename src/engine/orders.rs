@@ -48,7 +48,12 @@ impl Orders {
         let seq = order.seq;
         let slot = match self.free.pop() {
             Some(slot) => {
-                self.slots[slot as usize] = Some(order);
+                // Written where the slot is known to be free: a plain assignment drops the old
+                // value first, and the record was then copied twice (argument → stack → slot).
+                match &mut self.slots[slot as usize] {
+                    free @ None => *free = Some(order),
+                    Some(_) => taken_slot(slot),
+                }
                 slot
             }
             None => {
@@ -143,6 +148,12 @@ impl Orders {
 #[inline(never)]
 fn free_slot(slot: u32) -> ! {
     panic!("slot {slot} holds no order")
+}
+
+#[cold]
+#[inline(never)]
+fn taken_slot(slot: u32) -> ! {
+    panic!("free slot {slot} holds an order")
 }
 
 #[cold]
