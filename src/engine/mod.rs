@@ -472,7 +472,9 @@ impl Exchange {
         let seq = o.seq;
         debug_assert!(o.is_open());
         let (pair, side, price, in_book) = (o.req.pair, o.req.side, o.req.price, o.book_volume());
-        if o.status == Status::Open && !self.disarm(seq) {
+        // An order that is not armed (most: no trigger) is in its book: `disarm`, which looks
+        // the order up again by sequence, only for one that is.
+        if o.status == Status::Open && !(o.is_armed() && self.disarm(seq)) {
             self.books[pair as usize].remove_at(side, price, &mut self.orders, slot, in_book, t);
         }
         self.finish_at(slot, status, reason, t);
