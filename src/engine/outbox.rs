@@ -28,17 +28,19 @@
 //! (`Fold::i`): an amount that fits in an `i64` (and is not `i64::MIN`) is that one word, as the
 //! order record stores it in eight bytes; any other is the word `i64::MIN` (the record's `WIDE`
 //! marker) followed by its low and high halves. A record's first word carries its tag (`t`,
-//! `l`, `o`), which fixes the words that follow (a marker word announcing its two halves), so a
-//! stream of records is one sequence of words read only one way. Each step is a bijection of the
-//! state for a given word (XOR, a multiplication by an odd number modulo 2^64, and an xorshift
-//! are all invertible), so two runs whose record streams first differ in one word have
+//! `l`, `o`, `O`), which fixes the words that follow (a marker word announcing its two halves),
+//! so a stream of records is one sequence of words read only one way. Each step is a bijection
+//! of the state for a given word (XOR, a multiplication by an odd number modulo 2^64, and an
+//! xorshift are all invertible), so two runs whose record streams first differ in one word have
 //! different states from that word on, and identical words afterwards never bring them together
-//! again: a single differing field of one word (every field but an amount past `i64`) always
-//! shows; several differing words (several fields, or both halves of a wide amount) could cancel
-//! only by an accident of the mixing (one chance in 2^64). It detects divergence between a live
-//! engine and a replay; it does not resist an attacker. The 128-bit state of before (the same
-//! step modulo 2^128, two `u64` fields a word) cost 4-5 times the instructions a step (the
-//! 128-bit multiplications); XXH3-128 over an encoding of the fields cost more than twice that
+//! again: a field that differs in its own word only (every field, unless an amount crosses the
+//! `i64` range or lies past it, or a rare part appears or goes) always shows; several differing
+//! words (several fields, both halves of a wide amount, a tag and the words it announces) could
+//! cancel only by an accident of the mixing (one chance in 2^64). It detects divergence between
+//! a live engine and a replay; it does not resist an attacker. The 128-bit state of before (the
+//! same step modulo 2^128, two `u64` fields a word) cost about 2.5 times the instructions a step
+//! (its multiplications), so it gained only on the amounts (one word each here) and on the
+//! closed order's words; XXH3-128 over an encoding of the fields cost more than twice that
 //! again, mostly the encoding and the buffer's memset, not the hash itself.
 //!
 //! A trade record or ledger entry is folded as every one of its fields; a closed order as what
@@ -429,7 +431,8 @@ mod tests {
     }
 
     /// Every field a closed order's fold covers shows in the hash, alone (each step is a
-    /// bijection of the state, so a single differing field always shows).
+    /// bijection of the state, so a field that differs in its own word always shows; a rare
+    /// part that appears changes the tag and adds words, which could cancel only by accident).
     #[test]
     fn each_closed_order_field_shows() {
         let mut o = Order::opened(41, &NewOrder::limit(2, 1, Side::Buy, 500, 7_000), 10, 1, 3_500);
