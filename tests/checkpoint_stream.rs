@@ -101,6 +101,19 @@ fn a_checkpoint_of_another_configuration_or_log_is_refused() {
     let other = calamari::engine::markets::Markets::from_config(&other).unwrap();
     let e = checkpoint::load(&w.path, log.as_mut(), &other).err().unwrap();
     assert!(e.contains("other markets"), "{e}");
+    // A checkpoint of another engine build (its state's form or its rules, the history fold's
+    // among them, may differ) is refused before its payload is read.
+    let bytes = std::fs::read(&w.path).unwrap();
+    let fingerprint = calamari::storage::checkpoint::engine_fingerprint();
+    let other_build = "0".repeat(fingerprint.len() - 1) + if fingerprint.ends_with('0') { "1" } else { "0" };
+    let text = String::from_utf8_lossy(&bytes[..bytes.iter().position(|b| *b == b'\n').unwrap()]).into_owned();
+    let relabeled = text.replace(&format!("\"engine\":\"{fingerprint}\""), &format!("\"engine\":\"{other_build}\""));
+    assert_ne!(relabeled, text, "the header names the build");
+    let other_path = w.path.with_extension("other-build");
+    std::fs::write(&other_path, [relabeled.as_bytes(), &bytes[text.len()..]].concat()).unwrap();
+    let e = checkpoint::load(&other_path, log.as_mut(), &markets()).err().unwrap();
+    assert!(e.contains("another engine build"), "{e}");
+    std::fs::remove_file(&other_path).unwrap();
     // A replaced log (reset, restore) is a new generation: the old checkpoint no longer applies.
     let records: Vec<Vec<u8>> = sim.all.iter().filter(|(_, ok)| *ok).map(|(env, _)| serde_json::to_vec(env).unwrap()).collect();
     log.replace_all(&records).unwrap();

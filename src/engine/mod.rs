@@ -331,16 +331,16 @@ impl Exchange {
 
     /// Emits the orders this command closed (once each, in the order they closed) and takes
     /// them out of the engine: from here on they are only in the history tables.
-    /// The record is moved from the orders' arena straight into the outbox and folded there (no
-    /// copy on the way); `closing` is taken and put back, so that its buffer is reused (most
-    /// commands close an order).
+    /// The record is moved from the orders' arena straight into the outbox (one copy,
+    /// `Orders::move_out`) and folded there; `closing` is taken and put back, so that its
+    /// buffer is reused (most commands close an order).
     fn emit_closed(&mut self) {
         let mut closing = std::mem::take(&mut self.closing);
         for seq in closing.drain(..) {
-            let Some(order) = self.orders.remove(seq) else { continue };
             let out = &mut self.history_out.closed_orders;
-            out.push(outbox::ClosedOrder { n: self.history.next_closed, order });
-            self.history.closed(out.last().expect("just emitted"));
+            if self.orders.move_out(seq, self.history.next_closed, out) {
+                self.history.closed(out.last().expect("just emitted"));
+            }
         }
         self.closing = closing;
     }
@@ -473,7 +473,9 @@ impl Exchange {
         let seq = o.seq;
         debug_assert!(o.is_open());
         let (pair, side, price, in_book) = (o.req.pair, o.req.side, o.req.price, o.book_volume());
-        if o.status == Status::Open && !self.disarm(seq) {
+        // An order that is not armed (most: no trigger) is in its book: `disarm`, which looks
+        // the order up again by sequence, only for one that is.
+        if o.status == Status::Open && !(o.is_armed() && self.disarm(seq)) {
             self.books[pair as usize].remove_at(side, price, &mut self.orders, slot, in_book, t);
         }
         self.finish_at(slot, status, reason, t);

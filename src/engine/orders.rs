@@ -1,7 +1,7 @@
 //! The engine's orders: only those not final (open, pending, armed), keyed by sequence. An order
-//! that closes stays here until the end of the command that closed it, is then emitted into the
-//! outbox (`outbox`) and removed: closed orders live in the `closed_orders` history table, not in
-//! memory. The sequence counter (`next`) is state: a sequence below it that is not here was an
+//! that closes stays here until the end of the command that closed it, is then moved out of its
+//! slot straight into the outbox (`outbox`, `move_out`: one copy of the record, the engine's one
+//! `unsafe` block): closed orders live in the `closed_orders` history table, not in memory. The sequence counter (`next`) is state: a sequence below it that is not here was an
 //! order that closed.
 //!
 //! Storage is an arena: the orders in one vector of stable slots (a removal leaves its slot
@@ -17,6 +17,7 @@
 //! same state.
 
 use super::order::{Order, OrderSeq};
+use super::outbox::ClosedOrder;
 use super::seq_index::SeqIndex;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::ops::{Index, IndexMut};
@@ -47,7 +48,12 @@ impl Orders {
         let seq = order.seq;
         let slot = match self.free.pop() {
             Some(slot) => {
-                self.slots[slot as usize] = Some(order);
+                // Written where the slot is known to be free: a plain assignment drops the old
+                // value first, and the record was then copied twice (argument → stack → slot).
+                match &mut self.slots[slot as usize] {
+                    free @ None => *free = Some(order),
+                    Some(_) => taken_slot(slot),
+                }
                 slot
             }
             None => {
@@ -94,6 +100,33 @@ impl Orders {
         self.slots[slot as usize].take()
     }
 
+    /// Moves the order with this sequence (it closed and is emitted) out of its slot onto the
+    /// end of `out`, as the `n`-th closing; its slot is free for the next order. False if it is
+    /// not held. The record is copied once, slot to outbox: taken out safely (`Option::take`,
+    /// then a push), it went slot → stack → `ClosedOrder` → outbox, three copies of its 176
+    /// bytes, as `take` writes `None` into the slot between the read and the push.
+    pub fn move_out(&mut self, seq: OrderSeq, n: u64, out: &mut Vec<ClosedOrder>) -> bool {
+        let Some(slot) = self.slot_of.remove(seq, self.next) else { return false };
+        self.free.push(slot);
+        let held = &mut self.slots[slot as usize];
+        let order: *const Order = held.as_ref().unwrap_or_else(|| free_slot(slot));
+        out.reserve(1);
+        let end = out.len();
+        // SAFETY: `reserve` made room for one more element at `end`, which is written whole (`n`,
+        // then the order's bytes) before the length covers it; the order's bytes are copied
+        // from its slot (a live `Some`, another allocation than `out`'s) and the slot is then
+        // overwritten with `None` without dropping them, so the order has exactly one owner,
+        // `out`, as after `take` and `push`. Nothing between the copy and `set_len` can panic.
+        unsafe {
+            let dst = out.as_mut_ptr().add(end);
+            std::ptr::addr_of_mut!((*dst).n).write(n);
+            std::ptr::copy_nonoverlapping(order, std::ptr::addr_of_mut!((*dst).order), 1);
+            std::ptr::write(held, None);
+            out.set_len(end + 1);
+        }
+        true
+    }
+
     /// How many orders are held.
     pub fn len(&self) -> usize {
         debug_assert_eq!(self.slots.len() - self.free.len(), self.slot_of.len());
@@ -115,6 +148,12 @@ impl Orders {
 #[inline(never)]
 fn free_slot(slot: u32) -> ! {
     panic!("slot {slot} holds no order")
+}
+
+#[cold]
+#[inline(never)]
+fn taken_slot(slot: u32) -> ! {
+    panic!("free slot {slot} holds an order")
 }
 
 #[cold]
@@ -186,5 +225,38 @@ impl<'de> Deserialize<'de> for Orders {
             o.slots.push(Some(order));
         }
         Ok(o)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::order::{NewOrder, Side};
+
+    /// `move_out` hands the record over whole (its boxed and listed parts too) with its closing
+    /// number, frees its slot for the next order and takes nothing twice.
+    #[test]
+    fn move_out_hands_the_record_to_the_outbox_and_frees_its_slot() {
+        let mut orders = Orders::default();
+        for seq in 0..3 {
+            let mut req = NewOrder::limit(2, 0, Side::Buy, 100 + seq, 7);
+            req.cl_ord_id = Some(format!("c{seq}"));
+            orders.push(Order::opened(seq, &req, 0, 0, 700));
+            orders[seq as usize].trades.push(seq as u32);
+        }
+        let kept = orders[1].clone();
+        let slot = orders.slot(1).unwrap();
+        let mut out = vec![ClosedOrder { n: 0, order: orders[0].clone() }];
+        assert!(orders.move_out(1, 7, &mut out));
+        assert_eq!(out.len(), 2);
+        assert_eq!((out[1].n, &out[1].order), (7, &kept));
+        assert_eq!((orders.get(1).map(|o| o.seq), orders.len()), (None, 2));
+        assert!(!orders.move_out(1, 8, &mut out), "not held any more");
+        assert_eq!(out.len(), 2);
+        orders.push(Order::opened(3, &NewOrder::limit(2, 0, Side::Sell, 90, 1), 0, 0, 1));
+        assert_eq!(orders.slot(3), Some(slot), "the freed slot is reused");
+        assert_eq!((orders[0].cl_ord_id(), orders[2].cl_ord_id(), orders[3].req.price), (Some("c0"), Some("c2"), 90));
+        drop(orders);
+        assert_eq!((out[1].order.cl_ord_id(), out[1].order.trades()), (Some("c1"), &[1][..]));
     }
 }

@@ -15,37 +15,45 @@
 //!
 //! The fold is on the engine's hottest path (a move is a cancel, so most commands close an
 //! order), so it is a hand-written function of fixed-width words, with no buffer and no
-//! encoding. The running hash is a 128-bit state `s` (stored as its 16 little-endian bytes,
-//! `HistoryCounters::hash`, 0 at the start), and folding one 128-bit word `w` is
+//! encoding. The running hash is a 64-bit state `s` (`HistoryCounters::hash`, 0 at the start),
+//! and folding one 64-bit word `w` is
 //!
 //! ```text
-//! x = (s XOR w) * M   (mod 2^128)        M = 0x2360ED051FC65DA44385DF649FCCF645
-//! s = x XOR (x >> 64)
+//! x = (s XOR w) * M   (mod 2^64)        M = 0x5851F42D4C957F2D
+//! s = x XOR (x >> 32)
 //! ```
 //!
-//! (`M` is PCG's 128-bit LCG multiplier, odd.) A word is an `i128` amount (its two's complement)
-//! or two `u64` fields (the first in the low half, `Fold::two`); four small values (tags,
-//! enumerations, flags, asset and pair indexes, each below 2^16) make one `u64` field (`pack`).
-//! A record's first word carries its tag (`t`, `l`, `o`), which fixes how many words follow, so
-//! a stream of records is one sequence of words read only one way. Each step is a bijection of
-//! the state for a given word (XOR, a multiplication by an odd number modulo 2^128, and an
+//! (`M` is PCG's 64-bit LCG multiplier, odd.) A word is a `u64` field, or four small values
+//! (tags, enumerations, flags, asset and pair indexes, each below 2^16: `pack`), or an amount
+//! (`Fold::i`): an amount that fits in an `i64` (and is not `i64::MIN`) is that one word, as the
+//! order record stores it in eight bytes; any other is the word `i64::MIN` (the record's `WIDE`
+//! marker) followed by its low and high halves. A record's first word carries its tag (`t`,
+//! `l`, `o`, `O`), which fixes the words that follow (a marker word announcing its two halves),
+//! so a stream of records is one sequence of words read only one way. Each step is a bijection
+//! of the state for a given word (XOR, a multiplication by an odd number modulo 2^64, and an
 //! xorshift are all invertible), so two runs whose record streams first differ in one word have
-//! different states from that word on, and identical records afterwards never bring them
-//! together again: a single differing field always shows; several differing fields could cancel
-//! only by an accident of the mixing. It detects divergence between a live engine and a replay;
-//! it does not resist an attacker. XXH3-128 over an encoding of the fields (each integer as its
-//! length and significant bytes, in a stack buffer) cost more than twice the instructions, mostly
-//! the encoding and the buffer's memset, not the hash itself.
+//! different states from that word on, and identical words afterwards never bring them together
+//! again: a field that differs in its own word only (every field, unless an amount crosses the
+//! `i64` range or lies past it, or a rare part appears or goes) always shows; several differing
+//! words (several fields, both halves of a wide amount, a tag and the words it announces) could
+//! cancel only by an accident of the mixing (one chance in 2^64). It detects divergence between
+//! a live engine and a replay; it does not resist an attacker. The 128-bit state of before (the
+//! same step modulo 2^128, two `u64` fields a word) cost about 2.5 times the instructions a step
+//! (its multiplications), so it gained only on the amounts (one word each here) and on the
+//! closed order's words; XXH3-128 over an encoding of the fields cost more than twice that
+//! again, mostly the encoding and the buffer's memset, not the hash itself.
 //!
 //! A trade record or ledger entry is folded as every one of its fields; a closed order as what
 //! its life changed (status, reason, times, fills, cost, fees, hold, final price and volume,
-//! parent, trade count) and, for an order amended in place, its amend history (a record of its
-//! own, tag `a`, right after the order's): its request is the logged command's, so folding the
-//! whole record (~300 postcard bytes with SHA-256 before) bought nothing but time. The words of
-//! each record are written out where it is folded.
+//! trade count) and, when it has any, its rare parts (parent, second price, iceberg's shown
+//! part, and for an order amended in place its amend history): tag `O` instead of `o` says that
+//! their words follow, so a plain order (most) folds three words fewer. Its request is the logged
+//! command's, so folding the whole record (~300 postcard bytes with SHA-256 before) bought
+//! nothing but time. The words of each record are written out where it is folded.
 
 use super::account::{LedgerEntry, RefId, TradeRecord};
 use super::order::{CancelReason, Order};
+use super::record::WIDE;
 use serde::{Deserialize, Serialize};
 
 /// Records made since the last drain, in the order they were made.
@@ -92,13 +100,13 @@ impl HistoryOut {
 }
 
 /// The state history leaves behind in the engine: the next sequence numbers and a running
-/// XXH3-128 over every record emitted, in order (see the module doc).
+/// 64-bit hash of every record emitted, in order (see the module doc).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryCounters {
     pub next_trade: u64,
     pub next_ledger: u64,
     pub next_closed: u64,
-    pub hash: [u8; 16],
+    pub hash: u64,
 }
 
 impl HistoryCounters {
@@ -126,21 +134,21 @@ impl HistoryCounters {
             public_id,
             ledgers,
         } = t;
-        let mut f = Fold::from(self.hash);
+        let mut f = Fold(self.hash);
         // The two flags as one small value: `fee_in_base` in its low byte, `maker` in the next.
         let flags = u16::from(*fee_in_base) | u16::from(*maker) << 8;
-        f.two(pack([u16::from(b't'), *pair, *side as u16 | (*order_kind as u16) << 8, flags]), *seq);
-        f.two(u64::from(*account), *order);
-        f.two(*price, *time_ns);
-        f.two(*public_id, ledgers[0]);
-        f.two(ledgers[1], 0);
+        f.w(pack([u16::from(b't'), *pair, *side as u16 | (*order_kind as u16) << 8, flags]));
+        for w in [*seq, u64::from(*account), *order, *price, *time_ns, *public_id, ledgers[0], ledgers[1]] {
+            f.w(w);
+        }
         for a in [*volume, *cost, *fee, *cost_cd, *fee_cd] {
             f.i(a);
         }
-        self.hash = f.into();
+        self.hash = f.0;
     }
 
-    /// The same for a ledger entry.
+    /// The same for a ledger entry (inlined into `Exchange::post`, its one caller).
+    #[inline]
     pub fn ledger(&mut self, e: &LedgerEntry) {
         debug_assert_eq!(e.seq, self.next_ledger);
         self.next_ledger += 1;
@@ -149,76 +157,103 @@ impl HistoryCounters {
             RefId::Trade(id) => (0, id),
             RefId::Funding(id) => (1, id),
         };
-        let mut f = Fold::from(self.hash);
-        f.two(pack([u16::from(b'l'), ref_kind, *kind as u16, *asset]), *seq);
-        f.two(u64::from(*account), ref_id);
-        f.two(*time_ns, 0);
+        let mut f = Fold(self.hash);
+        f.w(pack([u16::from(b'l'), ref_kind, *kind as u16, *asset]));
+        for w in [*seq, u64::from(*account), ref_id, *time_ns] {
+            f.w(w);
+        }
         for a in [*amount, *fee, *balance] {
             f.i(a);
         }
-        self.hash = f.into();
+        self.hash = f.0;
     }
 
-    /// The same for a closed order.
+    /// The same for a closed order: tag `o`, or `O` when the words of its rare parts follow (a
+    /// parent, a second price, an iceberg's shown part or an amend history; decided by their
+    /// values, not by whether the record has an extras box, which an equal record may lack).
     pub fn closed(&mut self, c: &ClosedOrder) {
         debug_assert_eq!(c.n, self.next_closed);
         self.next_closed += 1;
         let o = &c.order;
-        let mut f = Fold::from(self.hash);
-        f.two(pack([u16::from(b'o'), o.status as u16, reason_code(o.reason), o.hold_asset]), c.n);
-        let rare = o.rare();
-        // The parent as seq + 1, 0 for none.
-        f.two(o.seq, rare.parent.map_or(0, |p| p + 1));
-        f.two(o.open_ns, o.close_ns);
-        f.two(o.req.price, rare.price2);
-        f.two(o.held_limit, o.trades().len() as u64);
-        let a = o.amounts();
-        for v in [o.req.volume, a.filled, a.cost, a.fee, a.exact_cost, a.exact_fee, a.cost_cd, a.fee_cd, a.hold_remaining, o.shown()] {
-            f.i(v);
+        let extras = o.extras();
+        let rare = extras.filter(|x| x.parent.is_some() || x.price2 != 0 || x.shown != 0 || !x.amends.is_empty());
+        let tag = if rare.is_some() { b'O' } else { b'o' };
+        let mut f = Fold(self.hash);
+        f.w(pack([u16::from(tag), o.status as u16, reason_code(o.reason), o.hold_asset]));
+        for w in [c.n, o.seq, o.open_ns, o.close_ns, o.req.price, o.held_limit, o.trades().len() as u64] {
+            f.w(w);
         }
-        if !o.amends().is_empty() {
-            // The amend history left the engine with the order: its count, then each entry.
-            f.two(pack([u16::from(b'a'), 0, 0, 0]), o.amends().len() as u64);
-            for r in o.amends() {
-                f.two(r.id, r.time_ns);
-                f.two(r.limit_price, pack([r.kind as u16, u16::from(r.post_only), 0, 0]));
+        f.i(o.req.volume);
+        // The amounts as the record stores them (eight bytes each): the words `Fold::i` makes of
+        // their exact values, without widening them. An amount kept in the extras (`WIDE`
+        // inline) is folded from there; a record without extras has none.
+        let stored = o.stored_amounts();
+        match extras {
+            None => {
+                debug_assert!(!stored.contains(&WIDE));
+                for w in stored {
+                    f.w(*w as u64);
+                }
+            }
+            Some(_) => {
+                for (i, w) in stored.iter().enumerate() {
+                    match *w {
+                        WIDE => f.i(o.amount(i)),
+                        w => f.w(w as u64),
+                    }
+                }
+            }
+        }
+        if let Some(x) = rare {
+            // The parent as seq + 1, 0 for none; the amend history (which left the engine with
+            // the order) as its count, then each entry.
+            for w in [x.parent.map_or(0, |p| p + 1), x.price2] {
+                f.w(w);
+            }
+            f.i(x.shown);
+            f.w(x.amends.len() as u64);
+            for r in &x.amends {
+                for w in [r.id, r.time_ns, r.limit_price, pack([r.kind as u16, u16::from(r.post_only), 0, 0])] {
+                    f.w(w);
+                }
                 f.i(r.order_qty);
                 f.i(r.remaining_qty);
             }
         }
-        self.hash = f.into();
+        self.hash = f.0;
     }
 }
 
-/// The fold's multiplier (see the module doc): PCG's 128-bit LCG multiplier.
-const MIX: u128 = 0x2360_ED05_1FC6_5DA4_4385_DF64_9FCC_F645;
+/// The fold's multiplier (see the module doc): PCG's 64-bit LCG multiplier.
+const MIX: u64 = 0x5851_F42D_4C95_7F2D;
 
 /// The running hash while a record is folded in (see the module doc).
-struct Fold(u128);
+struct Fold(u64);
 
 impl Fold {
+    /// One word.
+    #[inline(always)]
+    fn w(&mut self, w: u64) {
+        let x = (self.0 ^ w).wrapping_mul(MIX);
+        self.0 = x ^ (x >> 32);
+    }
+
+    /// An amount: one word if it fits in an `i64` other than `WIDE`, else `WIDE` and its two
+    /// halves, low first.
     #[inline(always)]
     fn i(&mut self, v: i128) {
-        let x = (self.0 ^ v as u128).wrapping_mul(MIX);
-        self.0 = x ^ (x >> 64);
+        match i64::try_from(v) {
+            Ok(n) if n != WIDE => self.w(n as u64),
+            _ => self.wide(v),
+        }
     }
 
-    /// Two `u64` fields as one word: `lo` in its low half, `hi` in its high half.
-    #[inline(always)]
-    fn two(&mut self, lo: u64, hi: u64) {
-        self.i((u128::from(hi) << 64 | u128::from(lo)) as i128);
-    }
-}
-
-impl From<[u8; 16]> for Fold {
-    fn from(hash: [u8; 16]) -> Fold {
-        Fold(u128::from_le_bytes(hash))
-    }
-}
-
-impl From<Fold> for [u8; 16] {
-    fn from(f: Fold) -> [u8; 16] {
-        f.0.to_le_bytes()
+    #[cold]
+    #[inline(never)]
+    fn wide(&mut self, v: i128) {
+        self.w(WIDE as u64);
+        self.w(v as u64);
+        self.w((v >> 64) as u64);
     }
 }
 
@@ -263,41 +298,41 @@ impl HistoryNext {
 mod tests {
     use super::*;
     use crate::engine::account::{LedgerKind, RefId};
+    use crate::engine::amend::{AmendKind, AmendRecord};
     use crate::engine::order::{NewOrder, Side, Status};
 
-    /// The fold's step as the module doc defines it, computed independently: the state as four
-    /// 32-bit limbs, schoolbook multiplication modulo 2^128, then the high half XORed into the low.
-    fn step(s: [u32; 4], v: u128) -> [u32; 4] {
-        let m = [0x9FCC_F645u32, 0x4385_DF64, 0x1FC6_5DA4, 0x2360_ED05];
-        let x: Vec<u32> = (0..4).map(|k| s[k] ^ (v >> (32 * k)) as u32).collect();
-        let mut p = [0u32; 4];
-        for i in 0..4 {
-            let mut carry = 0u64;
-            for j in 0..4 - i {
-                let t = u64::from(x[i]) * u64::from(m[j]) + u64::from(p[i + j]) + carry;
-                p[i + j] = t as u32;
-                carry = t >> 32;
-            }
-        }
-        [p[0] ^ p[2], p[1] ^ p[3], p[2], p[3]]
+    /// The fold's step as the module doc defines it, computed independently: the state as two
+    /// 32-bit limbs, schoolbook multiplication modulo 2^64, then the high half XORed into the low.
+    fn step(s: [u32; 2], w: u64) -> [u32; 2] {
+        let m = [0x4C95_7F2Du32, 0x5851_F42D];
+        let x = [s[0] ^ w as u32, s[1] ^ (w >> 32) as u32];
+        let lo = u64::from(x[0]) * u64::from(m[0]);
+        let hi = ((lo >> 32) as u32).wrapping_add(x[0].wrapping_mul(m[1])).wrapping_add(x[1].wrapping_mul(m[0]));
+        [lo as u32 ^ hi, hi]
     }
 
-    fn bytes(s: [u32; 4]) -> [u8; 16] {
-        let mut out = [0u8; 16];
-        for (k, limb) in s.iter().enumerate() {
-            out[4 * k..4 * k + 4].copy_from_slice(&limb.to_le_bytes());
+    fn state(s: [u32; 2]) -> u64 {
+        u64::from(s[0]) | u64::from(s[1]) << 32
+    }
+
+    /// An amount's words as the module doc defines them: itself if it fits in an i64 other than
+    /// i64::MIN, else i64::MIN and its two halves, low first.
+    fn amount_words(v: i128) -> Vec<u64> {
+        if v > i128::from(i64::MIN) && v <= i128::from(i64::MAX) {
+            vec![v as i64 as u64]
+        } else {
+            vec![i64::MIN as u64, v as u64, (v >> 64) as u64]
         }
-        out
     }
 
     /// The fold's definition, written out: checkpoints carry the hash, so it must not change
     /// unnoticed. A ledger entry is its tag and its fields in order, the refid's kind (0 trade,
-    /// 1 funding), the entry's kind and its asset packed into one field, amounts as their two's
-    /// complement.
+    /// 1 funding), the entry's kind and its asset packed into one word, amounts as one word, or
+    /// three past i64 (the balance here).
     #[test]
     fn fold_is_the_documented_step_over_tag_and_fields() {
         let mut c = HistoryCounters::default();
-        let mut expected = [0u32; 4];
+        let mut expected = [0u32; 2];
         for seq in 0..3u64 {
             let e = LedgerEntry {
                 seq,
@@ -311,24 +346,93 @@ mod tests {
                 balance: 10i128.pow(20),
             };
             c.ledger(&e);
-            let kind = LedgerKind::Trade as u128;
-            let words = [
-                (u128::from(b'l') | 1 << 16 | kind << 32 | 3 << 48) | u128::from(seq) << 64,
-                7 | u128::from(seq * 11) << 64,
-                1_750_000_000_000_000_000 + u128::from(seq),
-                (-12_345_678_900 * (seq as i128 + 1)) as u128,
-                2_824_691,
-                10u128.pow(20),
-            ];
+            let kind = LedgerKind::Trade as u64;
+            let mut words = vec![u64::from(b'l') | 1 << 16 | kind << 32 | 3 << 48, seq, 7, seq * 11, 1_750_000_000_000_000_000 + seq];
+            words.extend(amount_words(-12_345_678_900 * (seq as i128 + 1)));
+            words.push(2_824_691);
+            words.extend([i64::MIN as u64, 10u128.pow(20) as u64, 5]);
             for w in words {
                 expected = step(expected, w);
             }
-            assert_eq!(c.hash, bytes(expected), "after ledger entry {seq}");
+            assert_eq!(c.hash, state(expected), "after ledger entry {seq}");
+        }
+    }
+
+    /// A closed order's words, written out: its amounts are folded as the record stores them
+    /// (eight bytes each) and a wide one (kept in the extras) as its exact value's three words;
+    /// its rare parts' words follow only under the tag `O`.
+    #[test]
+    fn closed_order_fold_is_its_words_in_order() {
+        let mut o = Order::opened(41, &NewOrder::limit(2, 1, Side::Buy, 500, 7_000), 10, 1, 3_500);
+        o.status = Status::Canceled;
+        o.reason = Some(CancelReason::UserRequested);
+        o.close_ns = 20;
+        o.held_limit = 600;
+        o.trades.push(3);
+        o.set_filled(-5);
+        let big = i128::from(i64::MAX) * 1_000 + 7;
+        o.set_exact_cost(big);
+        o.set_fee_cd(i128::from(i64::MIN));
+        let fold = |o: &Order| {
+            let mut c = HistoryCounters { next_closed: 5, hash: 9, ..Default::default() };
+            c.closed(&ClosedOrder { n: 5, order: o.clone() });
+            c.hash
+        };
+        let status = Status::Canceled as u64;
+        let head = |tag: u8| vec![u64::from(tag) | status << 16 | 1 << 32 | 1 << 48, 5, 41, 10, 20, 500, 600, 1, 7_000];
+        let mut words = head(b'o');
+        // filled, cost, fee, exact cost, exact fee, cost cd, fee cd, hold.
+        let amounts = [-5, 0, 0, big, 0, 0, i128::from(i64::MIN), 3_500];
+        for a in amounts {
+            words.extend(amount_words(a));
+        }
+        assert_eq!(fold(&o), state(words.iter().fold([9, 0], |s, w| step(s, *w))), "a plain order");
+        // With a parent and an amend history: tag `O`, then parent + 1, price2, shown, the
+        // amends' count and each amend's fields.
+        o.extras_mut().parent = Some(3);
+        let r = AmendRecord {
+            id: 8,
+            kind: AmendKind::User,
+            order_qty: 70,
+            remaining_qty: -(1 << 70),
+            limit_price: 450,
+            post_only: true,
+            time_ns: 12,
+        };
+        o.extras_mut().amends.push(r);
+        let mut words = head(b'O');
+        for a in amounts {
+            words.extend(amount_words(a));
+        }
+        words.extend([4, 0, 0, 1, 8, 12, 450, AmendKind::User as u64 | 1 << 16, 70]);
+        words.extend(amount_words(-(1 << 70)));
+        assert_eq!(fold(&o), state(words.iter().fold([9, 0], |s, w| step(s, *w))), "an order with rare parts");
+    }
+
+    /// An amount's words are read one way only: different amounts from one state give different
+    /// states, across the one-word/three-word boundary too.
+    #[test]
+    fn amounts_fold_one_way() {
+        let one = i128::from(i64::MAX);
+        let values = [0, 1, -1, one, -one, one + 1, -one - 1, -one - 2, 1 << 64, -(1 << 64), i128::MAX, i128::MIN, (1 << 64) | 1];
+        let folded: Vec<u64> = values
+            .iter()
+            .map(|v| {
+                let mut f = Fold(3);
+                f.i(*v);
+                f.0
+            })
+            .collect();
+        for (i, a) in folded.iter().enumerate() {
+            assert_eq!(folded.iter().filter(|b| *b == a).count(), 1, "{} collides", values[i]);
+            let expected = amount_words(values[i]).into_iter().fold([3, 0], step);
+            assert_eq!(*a, state(expected), "{}", values[i]);
         }
     }
 
     /// Every field a closed order's fold covers shows in the hash, alone (each step is a
-    /// bijection of the state, so a single differing field always shows).
+    /// bijection of the state, so a field that differs in its own word always shows; a rare
+    /// part that appears changes the tag and adds words, which could cancel only by accident).
     #[test]
     fn each_closed_order_field_shows() {
         let mut o = Order::opened(41, &NewOrder::limit(2, 1, Side::Buy, 500, 7_000), 10, 1, 3_500);
@@ -341,7 +445,7 @@ mod tests {
             c.hash
         };
         let base = fold(&o);
-        let changes: [(&str, fn(&mut Order)); 17] = [
+        let changes: [(&str, fn(&mut Order)); 23] = [
             ("seq", |o| o.seq += 1),
             ("status", |o| o.status = Status::Closed),
             ("reason", |o| o.reason = Some(CancelReason::Market(crate::engine::status::MarketStatus::CancelOnly))),
@@ -356,17 +460,37 @@ mod tests {
             ("volume", |o| o.req.volume += 1),
             ("filled", |o| o.set_filled(-1)),
             ("cost", |o| o.set_cost(i128::MAX)),
+            ("fee", |o| o.set_fee(1)),
+            ("exact cost", |o| o.set_exact_cost(1)),
+            ("exact fee", |o| o.set_exact_fee(i128::from(i64::MIN))),
+            ("cost cd", |o| o.set_cost_cd(-1)),
             ("fee cd", |o| o.set_fee_cd(1)),
             ("hold", |o| o.set_hold_remaining(3_499)),
             ("shown", |o| o.set_shown(1)),
+            ("extras alone", |o| o.extras_mut().cl_ord_id = Some("x".into())),
+            ("amends", |o| o.extras_mut().amends.push(Default::default())),
         ];
         for (name, change) in changes {
             let mut p = o.clone();
             change(&mut p);
+            if name == "extras alone" {
+                // The client order id is the logged request's: not folded, and the box alone
+                // changes nothing.
+                assert_eq!(fold(&p), base, "{name}");
+                continue;
+            }
             assert_ne!(fold(&p), base, "{name} does not show");
         }
+        // A wide amount's value shows, not only its being wide.
+        let wide = |v: i128| {
+            let mut p = o.clone();
+            p.set_exact_fee(v);
+            fold(&p)
+        };
+        assert_ne!(wide(i128::MAX), wide(i128::MAX - (1 << 64)));
+        assert_ne!(wide(i128::MAX), wide(i128::MAX - 1));
         // The same record folded after another state is another hash.
-        let mut c = HistoryCounters { next_closed: 5, hash: [1; 16], ..Default::default() };
+        let mut c = HistoryCounters { next_closed: 5, hash: 1, ..Default::default() };
         c.closed(&ClosedOrder { n: 5, order: o.clone() });
         assert_ne!(c.hash, base);
     }

@@ -251,6 +251,13 @@ impl Order {
         self.extras.as_deref().unwrap_or(&NO_EXTRAS)
     }
 
+    /// The extras box, if the record has one (it may hold none of the rare parts: an equal
+    /// record may have none; `outbox` tests the parts it folds).
+    #[inline]
+    pub(super) fn extras(&self) -> Option<&OrderExtras> {
+        self.extras.as_deref()
+    }
+
     /// The rare parts, created empty on first use.
     pub fn extras_mut(&mut self) -> &mut OrderExtras {
         self.extras.get_or_insert_with(Box::default)
@@ -328,7 +335,7 @@ impl Order {
 
     /// Amount `i` (one of [`Amounts`]' fields, by index), exact.
     #[inline]
-    fn amount(&self, i: usize) -> i128 {
+    pub(super) fn amount(&self, i: usize) -> i128 {
         match self.amt[i] {
             WIDE => {
                 self.extras.as_ref().and_then(|x| x.wide.as_ref()).map_or_else(|| unreachable!("a wide amount is in the extras"), |w| w[i])
@@ -376,6 +383,13 @@ impl Order {
             }
         }
         Ok(())
+    }
+
+    /// The amounts as they are stored: eight bytes each, [`WIDE`] for one kept in the extras
+    /// (what the history fold reads, `outbox`: no widening to i128).
+    #[inline]
+    pub(super) fn stored_amounts(&self) -> &[i64; AMOUNTS] {
+        &self.amt
     }
 
     /// The executed amounts and the hold, exact. Always inlined, its rare path not: LLVM's
@@ -443,7 +457,7 @@ impl Order {
 }
 
 /// An amount kept inline is this when the value is elsewhere (in the extras: too large for i64).
-const WIDE: i64 = i64::MIN;
+pub(super) const WIDE: i64 = i64::MIN;
 /// How many amounts an order keeps (the fields of [`Amounts`]).
 pub const AMOUNTS: usize = 8;
 

@@ -31,7 +31,8 @@ pub const FORMAT: &str = "calamari-engine-checkpoint";
 ///    counter; accounts no longer list their closed orders.
 /// 6: the history fold is XXH3-128 over each record's fields.
 /// 7: a book no longer keeps the time of the command being applied (its methods are given it).
-pub const VERSION: u32 = 7;
+/// 8: the history's running hash is 64 bits (`engine::outbox`: a `u64`, no longer 16 bytes).
+pub const VERSION: u32 = 8;
 /// The directory under the data directory.
 pub const DIR: &str = "checkpoints";
 
