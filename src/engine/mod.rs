@@ -332,17 +332,18 @@ impl Exchange {
     /// Emits the orders this command closed (once each, in the order they closed) and takes
     /// them out of the engine: from here on they are only in the history tables.
     /// The record is moved from the orders' arena straight into the outbox (one copy,
-    /// `Orders::move_out`) and folded there; `closing` is taken and put back, so that its
-    /// buffer is reused (most commands close an order).
+    /// `Orders::move_out`) and folded there. `closing` is walked by index and cleared in place
+    /// (its buffer kept; most commands close an order): no `take`, `Drain` or drop of a swapped
+    /// vector per command.
     fn emit_closed(&mut self) {
-        let mut closing = std::mem::take(&mut self.closing);
-        for seq in closing.drain(..) {
+        for i in 0..self.closing.len() {
+            let seq = self.closing[i];
             let out = &mut self.history_out.closed_orders;
             if self.orders.move_out(seq, self.history.next_closed, out) {
                 self.history.closed(out.last().expect("just emitted"));
             }
         }
-        self.closing = closing;
+        self.closing.clear();
     }
 
     /// Replaces a pair's history (generated or imported) while it has no live trade.
