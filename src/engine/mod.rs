@@ -62,7 +62,13 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// Everything that changes the exchange. Logged as is; replayed in order.
+///
+/// `repr(u8)`: an explicit one-byte tag, read by one load. Without it the tag was a niche in
+/// a 128-bit field of a variant, and telling a command's kind (`apply`'s dispatch, and the drop
+/// of every command) took a 128-bit compare and a select first. The logged form is serde's and
+/// does not depend on it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[repr(u8)]
 pub enum Command {
     CreateAccount {
         name: String,
