@@ -328,8 +328,11 @@ impl Exchange {
         };
         if result.is_ok() {
             self.now_ns = t;
-            // Stops reached by this command's trades or index moves, and due closes.
-            self.run_triggers(t);
+            // Stops reached by this command's trades or index moves, and due closes (none after
+            // most commands: the call, its loop and its buffer skipped then).
+            if self.triggers.pending() {
+                self.run_triggers(t);
+            }
         }
         self.emit_closed();
         result
