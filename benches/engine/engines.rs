@@ -64,8 +64,12 @@ const BATCH: u32 = 1024;
 
 impl Calamari {
     fn envelope(&mut self, command: Command) -> Envelope {
+        Envelope { time_ns: self.next_time(), key_nonce: None, command }
+    }
+
+    fn next_time(&mut self) -> u64 {
         self.time_ns += 1_000;
-        Envelope { time_ns: self.time_ns, key_nonce: None, command }
+        self.time_ns
     }
 
     fn place(&mut self, id: u32, account: u32, side: Side, price: u64, qty: u64, ioc: bool) {
@@ -77,7 +81,10 @@ impl Calamari {
         if ioc {
             req.time_in_force = cal::TimeInForce::Ioc;
         }
-        let env = self.envelope(Command::PlaceOrder(req));
+        // The command is built in its envelope: one copy of the request, as the server's engine
+        // thread makes one (its job moves the command into the envelope, `execute_gated`);
+        // building the command and then moving it into the envelope made two.
+        let env = Envelope { time_ns: self.next_time(), key_nonce: None, command: Command::PlaceOrder(req) };
         if let Ok(Applied::OrderPlaced(seq)) = self.exchange.apply(&env) {
             self.seq_of[id as usize] = seq;
         }
@@ -86,7 +93,10 @@ impl Calamari {
     fn cancel(&mut self, id: u32, account: u32) {
         let seq = self.seq_of[id as usize];
         if seq != NONE {
-            let env = self.envelope(Command::Cancel { account: FIRST_USER + account, target: CancelTarget::Order(seq) });
+            // In place, as in `place`.
+            let time_ns = self.next_time();
+            let command = Command::Cancel { account: FIRST_USER + account, target: CancelTarget::Order(seq) };
+            let env = Envelope { time_ns, key_nonce: None, command };
             let _ = self.exchange.apply(&env);
         }
     }

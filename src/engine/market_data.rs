@@ -213,10 +213,20 @@ impl MarketData {
         self.trades.drain(..old);
     }
 
+    /// Notes the top of the book after a command that may have moved it (every order placed or
+    /// ended): inlined into the callers, as it mostly finds the top unchanged and returns; the
+    /// rare change goes out of line (`push_spread`).
+    #[inline]
     pub fn record_spread(&mut self, time_ns: u64, bid: u64, ask: u64) {
         if self.spreads.back().is_some_and(|&(_, b, a)| b == bid && a == ask) {
             return;
         }
+        self.push_spread(time_ns, bid, ask);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn push_spread(&mut self, time_ns: u64, bid: u64, ask: u64) {
         self.spreads.push_back((time_ns / NS, bid, ask));
         self.spreads_noted += 1;
         if self.spreads.len() > MAX_SPREADS {

@@ -90,6 +90,14 @@ impl Triggers {
         }
     }
 
+    /// Whether anything waits for [`Exchange::run_triggers`] (a reference move noted, a close
+    /// due): after most commands (every cancel, every place that did not trade) nothing does,
+    /// and the engine skips the call.
+    #[inline]
+    pub fn pending(&self) -> bool {
+        !self.events.is_empty() || !self.closes.is_empty()
+    }
+
     /// How many orders are armed.
     pub fn armed(&self) -> usize {
         self.index.iter().flat_map(|r| r.iter()).map(RefIndex::len).sum()
