@@ -70,7 +70,7 @@ impl Exchange {
         }
         super::order_flags::check_flags(req, lot_step, t)?;
         if let Some(id) = &req.cl_ord_id {
-            if account.open_orders.iter().any(|s| self.orders[*s as usize].cl_ord_id().as_deref() == Some(id)) {
+            if account.open_orders.iter().any(|s| self.orders[*s as usize].cl_ord_id() == Some(id)) {
                 return Err(KrakenError::invalid("cl_ord_id"));
             }
         }
