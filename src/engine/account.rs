@@ -34,6 +34,7 @@ impl Account {
         }
     }
 
+    #[inline(always)]
     pub fn available(&self, asset: AssetIdx) -> i128 {
         self.balances[asset as usize] - self.holds[asset as usize]
     }

@@ -238,7 +238,13 @@ impl Markets {
 
     /// The tier row that applies to a 30-day volume (in fee-volume asset units).
     pub fn tier(schedule: &[FeeTier], volume_units: i128, decimals: u32) -> usize {
-        let whole = volume_units / 10i128.pow(decimals);
+        // 10^decimals from the table, and the division in 64 bits when both fit (a fill reads
+        // two accounts' tiers; the 128-bit division was half of it): the same quotient.
+        let unit = POW10.get(decimals as usize).copied().unwrap_or_else(|| 10i128.pow(decimals));
+        let whole = match (u64::try_from(volume_units), u64::try_from(unit)) {
+            (Ok(v), Ok(u)) => i128::from(v / u),
+            _ => volume_units / unit,
+        };
         schedule.iter().rposition(|t| t.volume <= whole).unwrap_or(0)
     }
 

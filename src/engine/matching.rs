@@ -39,6 +39,7 @@ impl Exchange {
         let account = self.user_account(req.account)?;
         let pair = self.markets.pairs.get(req.pair as usize).ok_or(KrakenError::UnknownAssetPair)?;
         self.admit_new_order(req)?;
+        let lot_step = pair.lot_step();
         if req.quote_volume {
             // viqc: `volume` is quote to spend; market buys only.
             if req.kind != OrderKind::Market || req.side != Side::Buy || req.fee_in_base {
@@ -47,7 +48,7 @@ impl Exchange {
             if req.volume <= 0 || req.volume > MAX_VOLUME {
                 return Err(KrakenError::invalid("volume"));
             }
-        } else if req.volume <= 0 || !crate::money::is_multiple(req.volume, pair.lot_step()) || req.volume > MAX_VOLUME {
+        } else if req.volume <= 0 || !crate::money::is_multiple(req.volume, lot_step) || req.volume > MAX_VOLUME {
             return Err(KrakenError::invalid("volume"));
         }
         if req.kind == OrderKind::Market && req.price_offset.is_some() {
@@ -67,9 +68,9 @@ impl Exchange {
         if matches!(req.kind, OrderKind::Limit | OrderKind::Iceberg) && (req.price == 0 || req.price > MAX_PRICE) {
             return Err(KrakenError::invalid("price"));
         }
-        super::order_flags::check_flags(req, pair.lot_step(), t)?;
+        super::order_flags::check_flags(req, lot_step, t)?;
         if let Some(id) = &req.cl_ord_id {
-            if account.open_orders.iter().any(|s| self.orders[*s as usize].cl_ord_id().as_deref() == Some(id)) {
+            if account.open_orders.iter().any(|s| self.orders[*s as usize].cl_ord_id() == Some(id)) {
                 return Err(KrakenError::invalid("cl_ord_id"));
             }
         }
@@ -83,7 +84,8 @@ impl Exchange {
             (OrderKind::Market, Side::Buy) => self.worst_ask_for(req.pair, req.volume),
             _ => req.price,
         };
-        let (hold_asset, hold) = if req.quote_volume { (pair.quote, req.volume) } else { self.hold_for(&req.hot(), limit, req.volume) };
+        let (hold_asset, hold) =
+            if req.quote_volume { (pair.quote, req.volume) } else { self.hold_in(pair, req.side, req.fee_in_base, limit, req.volume) };
         if account.available(hold_asset) < hold {
             return Err(KrakenError::InsufficientFunds);
         }
@@ -95,28 +97,52 @@ impl Exchange {
         if scheduled {
             order.status = Status::Pending;
         }
-        self.timers.arm_order(self.orders.push(order));
+        let (slot, order) = self.orders.push_at(order);
+        // Timers are for an expiry or a start, both rare parts: an order without extras has none.
+        if order.extras().is_some() {
+            self.timers.arm_order(order);
+        }
         let acct = &mut self.accounts[req.account as usize];
         acct.holds[hold_asset as usize] += hold;
         acct.open_orders.insert(seq);
         if !scheduled {
-            self.execute(seq, limit, t);
+            self.execute_at(slot, limit, t);
         }
         Ok(Applied::OrderPlaced(seq))
     }
 
     /// The hold an order of `volume` at `limit` needs: (asset, amount).
     pub fn hold_for(&self, req: &super::order::OrderReq, limit: u64, volume: i128) -> (u16, i128) {
-        let pair = self.markets.pair(req.pair);
+        self.hold_in(self.markets.pair(req.pair), req.side, req.fee_in_base, limit, volume)
+    }
+
+    /// `hold_for` with the pair at hand and only the request's fields it reads (a placement has
+    /// looked the pair up already, and copied no `OrderReq` for it).
+    #[inline]
+    fn hold_in(&self, pair: &super::markets::Pair, side: Side, fee_in_base: bool, limit: u64, volume: i128) -> (u16, i128) {
         let max_taker = self.markets.max_taker_ppm();
-        match req.side {
+        match side {
             Side::Buy => {
+                // In 64 bits when every factor and product fits (a placement's hold: the 128-bit
+                // products are checked for overflow, a long sequence each); the same values.
+                if let (Ok(v), Ok(cd), Ok(rate)) = (u64::try_from(volume), u64::try_from(pair.cost_divisor), u64::try_from(max_taker)) {
+                    let fee = |exact: u64| {
+                        if fee_in_base {
+                            Some(0)
+                        } else {
+                            Some(exact.checked_mul(rate)?.div_ceil(cd.checked_mul(PPM as u64)?))
+                        }
+                    };
+                    if let Some((exact, fee)) = limit.checked_mul(v).and_then(|e| Some((e, fee(e)?))) {
+                        return (pair.quote, i128::from(exact.div_ceil(cd)) + i128::from(fee));
+                    }
+                }
                 let exact = pair.exact_cost(limit, volume);
-                let fee = if req.fee_in_base { 0 } else { div_ceil(exact * max_taker, pair.cost_divisor * PPM) };
+                let fee = if fee_in_base { 0 } else { div_ceil(exact * max_taker, pair.cost_divisor * PPM) };
                 (pair.quote, div_ceil(exact, pair.cost_divisor) + fee)
             }
             Side::Sell => {
-                let fee = if req.fee_in_base { div_ceil(volume * max_taker, PPM) } else { 0 };
+                let fee = if fee_in_base { div_ceil(volume * max_taker, PPM) } else { 0 };
                 (pair.base, volume + fee)
             }
         }
@@ -125,9 +151,15 @@ impl Exchange {
     /// Matches an order that holds its funds and is open against the opposite side, then ends
     /// it or rests the remainder (post-only, STP, IOC and market orders as their flags say).
     pub(super) fn execute(&mut self, seq: OrderSeq, limit: u64, t: u64) {
-        // The order's slot, found once: it stays there until the command ends (slots are stable
-        // and closed orders leave at the end), so the order is read there, not by sequence.
         let taker = self.orders.slot(seq).expect("an order being executed is held");
+        self.execute_at(taker, limit, t);
+    }
+
+    /// `execute` of the order in slot `taker` (a placement knows the slot it just filled: no
+    /// lookup by sequence). The order stays in its slot until the command ends (slots are stable
+    /// and closed orders leave at the end), so it is read there, not by sequence.
+    fn execute_at(&mut self, taker: u32, limit: u64, t: u64) {
+        let seq = self.orders.at(taker).seq;
         // The request's fields matching reads, copied (not the whole request: no clone per order).
         let req = {
             let r = &self.orders.at(taker).req;
@@ -354,5 +386,76 @@ impl Exchange {
         let keep = self.markets.tape;
         self.market_data[pair_idx as usize].record_trade(public, keep);
         self.triggers.note(pair_idx, super::order::Trigger::Last, price);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::markets::Markets;
+
+    /// The hold as the 128-bit formula gives it (all `hold_for` did before its 64-bit path).
+    fn hold_128(ex: &Exchange, pair: u16, side: Side, fee_in_base: bool, limit: u64, volume: i128) -> (u16, i128) {
+        let p = ex.markets.pair(pair);
+        let rate = ex.markets.max_taker_ppm();
+        match side {
+            Side::Buy => {
+                let exact = limit as i128 * volume;
+                let fee = if fee_in_base { 0 } else { (exact * rate + p.cost_divisor * PPM - 1) / (p.cost_divisor * PPM) };
+                (p.quote, (exact + p.cost_divisor - 1) / p.cost_divisor + fee)
+            }
+            Side::Sell => (p.base, volume + if fee_in_base { (volume * rate + PPM - 1) / PPM } else { 0 }),
+        }
+    }
+
+    #[test]
+    fn holds_in_64_bits_are_the_128_bit_holds() {
+        let ex = Exchange::new(Markets::from_config(&crate::config::Config::builtin()).unwrap(), 7);
+        // Products that fit 64 bits, a cost that does not, a cost that does and its fee that does not.
+        let prices = [1, 7, 880_000, 999_999_999_999, MAX_PRICE];
+        let volumes = [0, 1, 999, 10_000, 18_446, 1 << 40, u64::MAX as i128, u64::MAX as i128 + 1, MAX_VOLUME];
+        for pair in 0..ex.markets.pairs.len() as u16 {
+            for side in [Side::Buy, Side::Sell] {
+                for fee_in_base in [false, true] {
+                    for &limit in &prices {
+                        for &volume in &volumes {
+                            let mut req = NewOrder::limit(2, pair, side, limit, volume).hot();
+                            req.fee_in_base = fee_in_base;
+                            let want = hold_128(&ex, pair, side, fee_in_base, limit, volume);
+                            assert_eq!(
+                                ex.hold_for(&req, limit, volume),
+                                want,
+                                "pair {pair} {side:?} base fee {fee_in_base} {limit} × {volume}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fee_tiers_in_64_bits_are_the_128_bit_tiers() {
+        let markets = Markets::from_config(&crate::config::Config::builtin()).unwrap();
+        for schedule in [&markets.taker_fees, &markets.maker_fees] {
+            for decimals in [0, 2, 4, 8, 18, 19, 20, 30, 38] {
+                for volume in [
+                    -7_000_000_000,
+                    -1,
+                    0,
+                    1,
+                    10_000,
+                    49_999_999_999,
+                    50_000_000_000,
+                    1 << 62,
+                    u64::MAX as i128,
+                    u64::MAX as i128 + 1,
+                    i128::MAX,
+                ] {
+                    let want = schedule.iter().rposition(|t| t.volume <= volume / 10i128.pow(decimals)).unwrap_or(0);
+                    assert_eq!(Markets::tier(schedule, volume, decimals), want, "{volume} at {decimals} decimals");
+                }
+            }
+        }
     }
 }

@@ -43,6 +43,12 @@ impl Orders {
     /// Adds a new order; its sequence must be the next one. Returns the record where it now is
     /// (for a caller that reads it next: no lookup by sequence).
     pub fn push(&mut self, order: Order) -> &Order {
+        self.push_at(order).1
+    }
+
+    /// `push`, with the slot the order now has (for a caller that goes on by slot).
+    #[inline]
+    pub fn push_at(&mut self, order: Order) -> (u32, &Order) {
         assert_eq!(order.seq, self.next, "orders are added in sequence");
         self.next += 1;
         let seq = order.seq;
@@ -62,7 +68,7 @@ impl Orders {
             }
         };
         self.slot_of.insert(seq, slot);
-        self.at(slot)
+        (slot, self.at(slot))
     }
 
     /// The order with this sequence, if it is not final (or closed during the current command).
