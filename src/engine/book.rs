@@ -322,8 +322,8 @@ mod tests {
         v
     }
 
-    #[test]
-    fn a_restored_book_is_relinked_and_removes_the_same_as_before() {
+    /// An exchange with one account funded in every asset, and XBTUSD's reference price and lot.
+    fn funded() -> (Exchange, u64, i128) {
         let markets = Markets::from_config(&crate::config::Config::builtin()).unwrap();
         let (price, lot) = (markets.pairs[0].reference_price, markets.pairs[0].ordermin.max(markets.pairs[0].lot_step()));
         let mut ex = Exchange::new(markets, 7);
@@ -336,6 +336,17 @@ mod tests {
         for asset in 0..ex.markets.assets.len() as u16 {
             apply(&mut ex, Command::Deposit { account: FIRST_USER, asset, amount: crate::money::MAX_UNITS });
         }
+        (ex, price, lot)
+    }
+
+    #[test]
+    fn a_restored_book_is_relinked_and_removes_the_same_as_before() {
+        let (mut ex, price, lot) = funded();
+        let mut t = ex.now_ns;
+        let mut apply = |ex: &mut Exchange, command: Command| {
+            t += 1_000;
+            ex.apply(&Envelope { time_ns: t, key_nonce: None, command }).unwrap();
+        };
         for i in 0..12u64 {
             let p = price - 1_000 - i % 3;
             apply(&mut ex, Command::PlaceOrder(NewOrder::limit(FIRST_USER, 0, Side::Buy, p, lot)));
@@ -368,18 +379,12 @@ mod tests {
     /// and its far map hold them: price order both ways, the best after cancels, a checkpoint.
     #[test]
     fn levels_near_and_far_keep_price_order_through_cancels_and_a_restore() {
-        let markets = Markets::from_config(&crate::config::Config::builtin()).unwrap();
-        let (price, lot) = (markets.pairs[0].reference_price, markets.pairs[0].ordermin.max(markets.pairs[0].lot_step()));
-        let mut ex = Exchange::new(markets, 7);
-        let mut t = 1_750_000_000_000_000_000u64;
+        let (mut ex, price, lot) = funded();
+        let mut t = ex.now_ns;
         let mut apply = |ex: &mut Exchange, command: Command| {
             t += 1_000;
             ex.apply(&Envelope { time_ns: t, key_nonce: None, command }).unwrap();
         };
-        apply(&mut ex, Command::CreateAccount { name: "q".into() });
-        for asset in 0..ex.markets.assets.len() as u16 {
-            apply(&mut ex, Command::Deposit { account: FIRST_USER, asset, amount: crate::money::MAX_UNITS });
-        }
         let bids = [1, 2, price - 3_000, price - 1_000, price - 1_001, price - 200_000];
         let asks = [price + 1_000, price + 50_000, 1_000_000_000_000, price + 1_001];
         for (side, prices) in [(Side::Buy, &bids[..]), (Side::Sell, &asks[..])] {
