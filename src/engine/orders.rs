@@ -1,8 +1,9 @@
 //! The engine's orders: only those not final (open, pending, armed), keyed by sequence. An order
 //! that closes stays here until the end of the command that closed it, is then moved out of its
 //! slot straight into the outbox (`outbox`, `move_out`: one copy of the record, the engine's one
-//! `unsafe` block): closed orders live in the `closed_orders` history table, not in memory. The sequence counter (`next`) is state: a sequence below it that is not here was an
-//! order that closed.
+//! `unsafe` block): closed orders live in the `closed_orders` history table, not in memory. The
+//! sequence counter (`next`) is state: a sequence below it that is not here was an order that
+//! closed.
 //!
 //! Storage is an arena: the orders in one vector of stable slots (a removal leaves its slot
 //! empty and on a free list, the next order placed takes it: nothing is moved) and an index
@@ -97,13 +98,6 @@ impl Orders {
     #[inline]
     pub fn at_mut(&mut self, slot: u32) -> &mut Order {
         self.slots[slot as usize].as_mut().unwrap_or_else(|| free_slot(slot))
-    }
-
-    /// Takes an order out (it closed and was emitted); its slot is free for the next order.
-    pub fn remove(&mut self, seq: OrderSeq) -> Option<Order> {
-        let slot = self.slot_of.remove(seq, self.next)?;
-        self.free.push(slot);
-        self.slots[slot as usize].take()
     }
 
     /// Moves the order with this sequence (it closed and is emitted) out of its slot onto the

@@ -141,7 +141,7 @@ mod tests {
         a.remove(&mut orders, slots[2]);
         a.remove(&mut orders, slots[0]);
         assert_eq!(orders.at(slots[0]).queue, Neighbours::NONE);
-        orders.remove(seqs[0]);
+        assert!(orders.move_out(seqs[0], 0, &mut Vec::new()), "the order leaves its slot");
         let five = held(&mut orders, 1)[0]; // reuses the freed slot
         assert_eq!(five, slots[0]);
         a.push_back(&mut orders, five);
