@@ -186,11 +186,16 @@ impl Checkpointer {
     }
 }
 
-/// A build held a second copy of the engine's state and freed it on this thread; glibc keeps
-/// such memory in the thread's arena (counted in the server's RSS) until something trims it.
-/// `malloc_trim(0)` hands the free pages of every arena back to the kernel (BENCHMARKS §8).
+/// A build held a second copy of the engine's state and freed it on this thread; the allocator
+/// may keep such memory (counted in the server's RSS) for reuse. Forcing a collection hands the
+/// free pages back to the kernel (BENCHMARKS §8).
 fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[cfg(not(fuzzing))]
+    unsafe {
+        // SAFETY: mi_collect only frees memory that no allocation holds; it touches no live memory.
+        libmimalloc_sys::mi_collect(true);
+    }
+    #[cfg(all(fuzzing, target_os = "linux", target_env = "gnu"))]
     unsafe {
         // SAFETY: malloc_trim only returns free heap pages to the kernel; it touches no live memory.
         libc::malloc_trim(0);
