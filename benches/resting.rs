@@ -24,6 +24,7 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    calamari::allocator::configure();
     let n: u64 = std::env::var("RESTING_ORDERS").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
     let markets = Markets::from_config(&Config::builtin()).unwrap();
     let pairs: Vec<(u64, i128)> = markets.pairs.iter().map(|p| (p.reference_price, p.ordermin.max(p.lot_step()))).collect();
@@ -59,10 +60,9 @@ fn main() {
     let secs = started.elapsed().as_secs_f64();
     let placed = rss_kb();
     // The buffers that grew (the order slab, the levels) by moving left their old copies free;
-    // mimalloc returns such pages to the kernel after a delay, on a later call (the server's
-    // threads make them all the time; its checkpointer forces one after each build). Forced here,
-    // so that the figure is the live state's, not the allocator's timing; both are printed.
-    unsafe { libmimalloc_sys::mi_collect(true) };
+    // configured as the server is, the allocator returns them at once (`allocator`); a forced
+    // collection shows whether anything freed was still held (both figures are printed).
+    calamari::allocator::release_freed_memory();
     let after = rss_kb();
     let resting: usize = ex.books.iter().map(|b| b.total_live()).sum();
     assert_eq!(resting as u64, n, "every order rests");

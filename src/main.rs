@@ -3,6 +3,7 @@
 use clap::Parser;
 
 fn main() {
+    calamari::allocator::configure();
     let cli = calamari::cli::Cli::parse();
     if let calamari::cli::Cmd::Serve { log_format, .. } = cli.command {
         calamari::telemetry::init_logging(log_format);

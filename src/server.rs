@@ -87,6 +87,9 @@ impl Server {
         // What the replay re-emitted and the history tables do not hold yet (`storage::history`).
         let last = log.bounds().map_err(|e| e.to_string())?.map_or(0, |(_, last)| last);
         history_db.restore(&std::mem::take(&mut exchange.history_out), last).map_err(|e| e.to_string())?;
+        // The replay's garbage (records decoded, history re-emitted) goes back to the kernel now, not
+        // after the allocator's delay on a server that may idle (`allocator`).
+        crate::allocator::release_freed_memory();
         let history = Arc::new(storage::history_read::HistoryReader::open(data_dir).map_err(|e| e.to_string())?);
         let fresh = replayed == 0 && checkpoint.is_none() && exchange.account_by_name(&config.demo.account).is_none();
         let checkpoints = crate::recovery::checkpointer::Checkpointer::start(

@@ -140,7 +140,7 @@ impl Checkpointer {
             let _ = mark.wait_current();
         }
         let result = checkpoint::build(&self.data_dir, self.markets.clone(), self.seed, self.config.checkpoints_kept);
-        release_freed_memory();
+        crate::allocator::release_freed_memory();
         match &result {
             Ok(Some(w)) => {
                 self.covered.store(w.seq, Ordering::Relaxed);
@@ -183,22 +183,6 @@ impl Checkpointer {
                 since = Instant::now();
             }
         }
-    }
-}
-
-/// A build held a second copy of the engine's state and freed it on this thread; the allocator
-/// may keep such memory (counted in the server's RSS) for reuse. Forcing a collection hands the
-/// free pages back to the kernel (BENCHMARKS §8).
-fn release_freed_memory() {
-    #[cfg(not(fuzzing))]
-    unsafe {
-        // SAFETY: mi_collect only frees memory that no allocation holds; it touches no live memory.
-        libmimalloc_sys::mi_collect(true);
-    }
-    #[cfg(all(fuzzing, target_os = "linux", target_env = "gnu"))]
-    unsafe {
-        // SAFETY: malloc_trim only returns free heap pages to the kernel; it touches no live memory.
-        libc::malloc_trim(0);
     }
 }
 
