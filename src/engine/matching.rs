@@ -51,15 +51,15 @@ impl Exchange {
         } else if req.volume <= 0 || !crate::money::is_multiple(req.volume, lot_step) || req.volume > MAX_VOLUME {
             return Err(KrakenError::invalid("volume"));
         }
-        if req.kind == OrderKind::Market && req.price_offset.is_some() {
+        if req.kind == OrderKind::Market && req.rare().price_offset.is_some() {
             return Err(KrakenError::invalid("price"));
         }
-        if !req.kind.has_limit2() && (req.price2 != 0 || req.price2_offset.is_some()) {
+        if !req.kind.has_limit2() && (req.rare().price2 != 0 || req.rare().price2_offset.is_some()) {
             return Err(KrakenError::invalid("price2"));
         }
         // Relative prices against the last trade; triggered kinds wait armed (`triggers`).
         let resolved;
-        let req = if req.price_offset.is_some() || req.price2_offset.is_some() {
+        let req = if req.rare().price_offset.is_some() || req.rare().price2_offset.is_some() {
             resolved = self.resolve_prices(req, self.market_data[req.pair as usize].last_price)?;
             &resolved
         } else {
@@ -69,7 +69,7 @@ impl Exchange {
             return Err(KrakenError::invalid("price"));
         }
         super::order_flags::check_flags(req, lot_step, t)?;
-        if let Some(id) = &req.cl_ord_id {
+        if let Some(id) = &req.rare().cl_ord_id {
             if account.open_orders.iter().any(|s| self.orders[*s as usize].cl_ord_id() == Some(id)) {
                 return Err(KrakenError::invalid("cl_ord_id"));
             }
@@ -93,7 +93,7 @@ impl Exchange {
         let seq = self.orders.next_seq();
         let mut order = Order::opened(seq, req, t, hold_asset, hold);
         order.held_limit = limit;
-        let scheduled = req.start_ns.is_some_and(|s| s > t);
+        let scheduled = req.rare().start_ns.is_some_and(|s| s > t);
         if scheduled {
             order.status = Status::Pending;
         }

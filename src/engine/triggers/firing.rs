@@ -5,7 +5,7 @@
 //! left. A child of `triggers` because it walks the index's private sets; arming, the index and
 //! its invariants stay there.
 
-use super::super::order::{CancelReason, NewOrder, Order, OrderSeq, Side, Status, StopState};
+use super::super::order::{CancelReason, NewOrder, Order, OrderSeq, RareParts, Side, Status, StopState};
 use super::super::{Applied, Exchange, MAX_VOLUME};
 use crate::error::KrakenError;
 use crate::money::div_round_half_up;
@@ -103,10 +103,14 @@ impl Exchange {
         let req = NewOrder {
             kind: close.kind,
             price: close.price,
-            price2: close.price2,
-            price_offset: close.price_offset,
-            price2_offset: close.price2_offset,
             trigger: p.req.trigger,
+            rare: RareParts {
+                price2: close.price2,
+                price_offset: close.price_offset,
+                price2_offset: close.price2_offset,
+                ..RareParts::default()
+            }
+            .boxed(),
             ..NewOrder::limit(p.req.account, p.req.pair, p.req.side.opposite(), close.price, p.filled())
         };
         // The executed volume of a viqc buy (quote spent at low prices) can exceed what any
