@@ -124,8 +124,10 @@ impl Exchange {
     }
 
     /// `hold_for` with the pair at hand and only the request's fields it reads (a placement has
-    /// looked the pair up already, and copied no `OrderReq` for it).
-    #[inline]
+    /// looked the pair up already, and copied no `OrderReq` for it). Always inlined: a placement's
+    /// call (LLVM's choice with `#[inline]`) saved and restored six registers around ~40
+    /// instructions of arithmetic.
+    #[inline(always)]
     fn hold_in(&self, pair: &super::markets::Pair, side: Side, fee_in_base: bool, limit: u64, volume: i128) -> (u16, i128) {
         let max_taker = self.markets.max_taker_ppm();
         match side {
