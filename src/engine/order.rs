@@ -250,17 +250,16 @@ impl CancelReason {
 ///
 /// The fields every order uses are inline; the options few orders have (client order id,
 /// second price, relative prices, conditional close, iceberg display, expiry and start) are in
-/// one [`RareParts`] box, absent for a plain order: the request, and every `Command` that
-/// carries one, is 64 bytes instead of ~290, so building, moving and dropping a plain order's
-/// command copies and tests little. Read the rare parts with [`NewOrder::rare`] (all absent when
+/// one [`RareParts`] box, absent for a plain order: the request is 64 bytes instead of ~290,
+/// so building, reading and dropping a plain order's command copies and tests little. Read the rare parts with [`NewOrder::rare`] (all absent when
 /// there is no box) and change them with [`NewOrder::rare_mut`]; an empty box and no box are
 /// the same request (`PartialEq`, [`NewOrder::has_rare_parts`]).
 ///
 /// Its serde form is the command log's (JSON, `sequencer`), that of the flat struct it was
-/// (`Wire`): every field after the first six is left out when it holds its default and read
-/// back as that default (`is_default`), so a plain limit order's record is ~170 bytes instead of
-/// ~375 (fewer log pages per group commit, a smaller log, a faster replay), and a record
-/// written before a field existed still reads. Its `Debug` form is the flat struct's too.
+/// (`wire::NewOrder`): every field after the first six is left out when it holds its default
+/// and read back as that default (`is_default`), so a plain limit order's record is ~170 bytes
+/// instead of ~375 (fewer log pages per group commit, a smaller log, a faster replay), and a
+/// record written before a field existed still reads. Its `Debug` form is the flat struct's too.
 /// Compact formats without field names go through `storage::checkpoint::new_order` instead.
 #[derive(Clone, Deserialize)]
 #[serde(from = "wire::NewOrder")]
