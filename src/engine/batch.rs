@@ -104,7 +104,7 @@ impl Exchange {
                 acct.open_orders.iter().copied().filter(|s| self.orders[*s as usize].req.userref == Some(*r)).collect()
             }
             CancelTarget::ClOrdId(c) => {
-                acct.open_orders.iter().copied().filter(|s| self.orders[*s as usize].cl_ord_id().as_deref() == Some(c.as_str())).collect()
+                acct.open_orders.iter().copied().filter(|s| self.orders[*s as usize].cl_ord_id() == Some(c.as_str())).collect()
             }
         }
     }
