@@ -105,8 +105,10 @@ fn iceberg_amend_keeps_the_smallest_display() {
     use calamari::engine::amend::{AmendRequest, AmendTarget};
     let mut sim = Sim::new(3, 2, [1_000_000 * 10_000, 10 * 10_000_000_000, 10 * 10_000_000_000]);
     let a = sim.users[0];
-    let req =
-        NewOrder { kind: OrderKind::Iceberg, display_volume: Some(100 * LOT), ..NewOrder::limit(a, 0, Side::Sell, CENTER[0], 1_000 * LOT) };
+    let req = NewOrder {
+        kind: OrderKind::Iceberg,
+        ..NewOrder::limit(a, 0, Side::Sell, CENTER[0], 1_000 * LOT).with_rare(|r| r.display_volume = Some(100 * LOT))
+    };
     let seq = place_ok(&mut sim, req);
     let amend = |qty: i128| {
         Command::Amend(AmendRequest {

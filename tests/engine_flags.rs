@@ -34,12 +34,18 @@ fn level(sim: &Sim, side: Side, price: u64) -> (i128, Vec<OrderSeq>) {
 fn iceberg_refill_loses_priority_and_the_level_shows_display_parts() {
     let mut sim = Sim::new(1, 3, [1_000_000 * DOLLAR, 10 * BTC, 10 * BTC]);
     let (a, b, c) = (sim.users[0], sim.users[1], sim.users[2]);
-    let ice = NewOrder { kind: OrderKind::Iceberg, display_volume: Some(BTC / 10), ..NewOrder::limit(a, 0, Side::Sell, 600_000, BTC) };
+    let ice = NewOrder {
+        kind: OrderKind::Iceberg,
+        ..NewOrder::limit(a, 0, Side::Sell, 600_000, BTC).with_rare(|r| r.display_volume = Some(BTC / 10))
+    };
     let ice = place(&mut sim, ice);
     let plain = place(&mut sim, NewOrder::limit(b, 0, Side::Sell, 600_000, BTC / 5));
     assert_eq!(level(&sim, Side::Sell, 600_000), (BTC / 10 + BTC / 5, vec![ice, plain]));
     // Too small a display (below 1/15) or none at all is refused and changes nothing.
-    let small = NewOrder { kind: OrderKind::Iceberg, display_volume: Some(BTC / 16), ..NewOrder::limit(a, 0, Side::Sell, 600_000, BTC) };
+    let small = NewOrder {
+        kind: OrderKind::Iceberg,
+        ..NewOrder::limit(a, 0, Side::Sell, 600_000, BTC).with_rare(|r| r.display_volume = Some(BTC / 16))
+    };
     assert!(sim.apply(Command::PlaceOrder(small)).is_err());
     assert!(sim
         .apply(Command::PlaceOrder(NewOrder { kind: OrderKind::Iceberg, ..NewOrder::limit(a, 0, Side::Sell, 600_000, BTC) }))
@@ -53,7 +59,10 @@ fn iceberg_refill_loses_priority_and_the_level_shows_display_parts() {
     assert_eq!(order(&sim.ex, ice).filled(), BTC / 10 + BTC / 20);
     assert_eq!(level(&sim, Side::Sell, 600_000), (BTC / 20, vec![ice]));
     // An incoming iceberg takes like a limit order, then rests showing its display part.
-    let taker = NewOrder { kind: OrderKind::Iceberg, display_volume: Some(BTC / 10), ..NewOrder::limit(c, 0, Side::Buy, 600_000, BTC) };
+    let taker = NewOrder {
+        kind: OrderKind::Iceberg,
+        ..NewOrder::limit(c, 0, Side::Buy, 600_000, BTC).with_rare(|r| r.display_volume = Some(BTC / 10))
+    };
     let taker = place(&mut sim, taker);
     let rest = BTC - (BTC - BTC / 10 - BTC / 20);
     assert_eq!(order(&sim.ex, taker).filled(), BTC - BTC / 10 - BTC / 20);
@@ -66,17 +75,23 @@ fn expiry_start_and_dead_mans_switch_fire_once_at_their_time() {
     let mut sim = Sim::new(2, 2, [100_000 * DOLLAR, 10 * BTC, 10 * BTC]);
     let (a, b) = (sim.users[0], sim.users[1]);
     let t0 = sim.t;
-    let gtd = NewOrder { time_in_force: TimeInForce::Gtd, expire_ns: Some(t0 + 60 * NS), ..NewOrder::limit(a, 0, Side::Buy, 590_000, BTC) };
+    let gtd = NewOrder {
+        time_in_force: TimeInForce::Gtd,
+        ..NewOrder::limit(a, 0, Side::Buy, 590_000, BTC).with_rare(|r| r.expire_ns = Some(t0 + 60 * NS))
+    };
     let gtd = place(&mut sim, gtd);
     let held = sim.ex.accounts[a as usize].holds[USD as usize];
     assert!(held > 0);
-    let later = NewOrder { start_ns: Some(t0 + 30 * NS), ..NewOrder::limit(b, 0, Side::Sell, 590_000, BTC / 2) };
+    let later = NewOrder::limit(b, 0, Side::Sell, 590_000, BTC / 2).with_rare(|r| r.start_ns = Some(t0 + 30 * NS));
     let later = place(&mut sim, later);
     assert_eq!((order(&sim.ex, later).status, level(&sim, Side::Sell, 590_000).0), (Status::Pending, 0));
     assert_eq!(sim.ex.accounts[b as usize].holds[XBT as usize], BTC / 2, "a pending order holds");
     sim.apply(Command::CancelAllAfter { account: b, timeout_s: 45 }).unwrap();
     // A past expiry, or one not after the start, is refused.
-    let past = NewOrder { time_in_force: TimeInForce::Gtd, expire_ns: Some(t0), ..NewOrder::limit(a, 0, Side::Buy, 590_000, BTC) };
+    let past = NewOrder {
+        time_in_force: TimeInForce::Gtd,
+        ..NewOrder::limit(a, 0, Side::Buy, 590_000, BTC).with_rare(|r| r.expire_ns = Some(t0))
+    };
     assert!(sim.apply(Command::PlaceOrder(past)).is_err());
 
     sim.advance(30 * NS);

@@ -107,7 +107,10 @@ fn an_iceberg_refill_comes_between_the_fills_that_caused_it() {
     let mut sim = Sim::new(2, 2, [1_000_000 * DOLLAR, 10 * BTC, 10 * BTC]);
     let (a, b) = (sim.users[0], sim.users[1]);
     let (mut tracker, w) = watch(&mut sim, a);
-    let ice = NewOrder { kind: OrderKind::Iceberg, display_volume: Some(BTC / 10), ..NewOrder::limit(a, 0, Side::Sell, 600_000, BTC) };
+    let ice = NewOrder {
+        kind: OrderKind::Iceberg,
+        ..NewOrder::limit(a, 0, Side::Sell, 600_000, BTC).with_rare(|r| r.display_volume = Some(BTC / 10))
+    };
     let ice = place(&mut sim, ice);
     place(&mut sim, NewOrder::limit(b, 0, Side::Buy, 600_000, BTC / 10));
     place(&mut sim, NewOrder::limit(b, 0, Side::Buy, 600_000, BTC / 20));
@@ -138,7 +141,10 @@ fn an_iceberg_refill_comes_between_the_fills_that_caused_it() {
     assert_eq!((&r["cum_qty"], &r["cum_cost"], &r["avg_price"]), (&json!(0.1), &json!(6000), &json!(60000)), "{r}");
     assert_eq!(ev[4]["cum_qty"], json!(0.15), "the fill after the refill");
     // An account nobody watches costs nothing: its refills are not even kept.
-    let ice_b = NewOrder { kind: OrderKind::Iceberg, display_volume: Some(BTC / 10), ..NewOrder::limit(b, 0, Side::Buy, 590_000, BTC) };
+    let ice_b = NewOrder {
+        kind: OrderKind::Iceberg,
+        ..NewOrder::limit(b, 0, Side::Buy, 590_000, BTC).with_rare(|r| r.display_volume = Some(BTC / 10))
+    };
     place(&mut sim, ice_b);
     place(&mut sim, NewOrder::limit(a, 0, Side::Sell, 590_000, BTC / 10));
     let ev = capture(&mut tracker, &mut sim.ex, &w);

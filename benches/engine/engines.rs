@@ -299,7 +299,7 @@ impl Engine for CalamariFull {
                 req.kind = cal::OrderKind::TrailingStop;
                 let percent = i % 8 >= 4;
                 let value = if percent { 20_000 + 1_000 * k } else { 3_000 + 10 * k };
-                req.price_offset = Some(cal::Offset { sign: cal::OffsetSign::Plus, value, percent });
+                req.rare_mut().price_offset = Some(cal::Offset { sign: cal::OffsetSign::Plus, value, percent });
             }
             let env = c.envelope(Command::PlaceOrder(req));
             c.exchange.apply(&env).expect("a stop");

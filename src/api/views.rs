@@ -144,14 +144,14 @@ pub fn order_volume(pair: &Pair, req: &NewOrder) -> String {
 /// `descr.order` of a request, its prices as given (relative ones as their text).
 pub fn order_text(markets: &Markets, req: &NewOrder) -> String {
     let pair = markets.pair(req.pair);
-    let p1 = price_or_offset(pair, req.price, req.price_offset, req.kind, req.side, false);
-    let p2 = price_or_offset(pair, req.price2, req.price2_offset, req.kind, req.side, true);
+    let p1 = price_or_offset(pair, req.price, req.rare().price_offset, req.kind, req.side, false);
+    let p2 = price_or_offset(pair, req.rare().price2, req.rare().price2_offset, req.kind, req.side, true);
     order_text_with(markets, req, &p1, &p2)
 }
 
 /// `descr.close`: `close position @ stop loss 22000.0 -> limit 21000.0`, or "".
 pub fn close_text(markets: &Markets, req: &NewOrder) -> String {
-    let Some(c) = &req.close else { return String::new() };
+    let Some(c) = &req.rare().close else { return String::new() };
     let pair = markets.pair(req.pair);
     let side = req.side.opposite();
     let p1 = price_or_offset(pair, c.price, c.price_offset, c.kind, side, false);
@@ -162,7 +162,7 @@ pub fn close_text(markets: &Markets, req: &NewOrder) -> String {
 /// AddOrder's `descr` for `validate=true`: the request as given.
 pub fn descr_request(markets: &Markets, req: &NewOrder) -> Value {
     let mut d = json!({ "order": order_text(markets, req) });
-    if req.close.is_some() {
+    if req.rare().close.is_some() {
         d["close"] = json!(close_text(markets, req));
     }
     d

@@ -29,13 +29,13 @@ impl Exchange {
                 if off.sign != OffsetSign::Plus || off.value == 0 || off.value > MAX_PRICE {
                     return Err(KrakenError::invalid("trigger_price"));
                 }
-                req.price_offset = Some(off);
+                req.rare_mut().price_offset = Some(off);
             }
             if let Some(off) = r.limit_offset {
                 if !matches!(off.sign, OffsetSign::Plus | OffsetSign::Minus) || off.value > MAX_PRICE {
                     return Err(KrakenError::invalid("limit_price"));
                 }
-                req.price2_offset = Some(off);
+                req.rare_mut().price2_offset = Some(off);
             }
             let peak = if o.status == Status::Pending { st.peak } else { self.trailing_peak(o) };
             let stop = self.stop_now(&req, peak);
@@ -48,7 +48,7 @@ impl Exchange {
             req.price = stop;
             let limit = if with_limit { r.limit_price.unwrap_or(st.limit) } else { 0 };
             if with_limit {
-                req.price2 = limit;
+                req.rare_mut().price2 = limit;
             }
             (stop, limit)
         };
@@ -81,7 +81,7 @@ impl Exchange {
         self.push_amend(seq, record);
         let o = &mut self.orders[seq as usize];
         let (pair, trigger, side) = (req.pair, req.trigger, req.side);
-        let new_offset = req.price_offset;
+        let new_offset = req.rare().price_offset;
         o.set_request(&req);
         o.set_hold_remaining(hold);
         if let Some(s) = o.stop_mut() {

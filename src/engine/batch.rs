@@ -69,7 +69,9 @@ impl Exchange {
         self.admit_cancel(o.req.pair)?;
         let mut replacement = new.clone();
         replacement.volume = new.volume - o.filled();
-        replacement.cl_ord_id = None;
+        if let Some(r) = replacement.rare.as_deref_mut() {
+            r.cl_ord_id = None;
+        }
         let (asset, held) = (o.hold_asset, o.hold_remaining());
         self.accounts[account as usize].holds[asset as usize] -= held;
         self.orders[target as usize].set_hold_remaining(0);
@@ -102,7 +104,7 @@ impl Exchange {
                 acct.open_orders.iter().copied().filter(|s| self.orders[*s as usize].req.userref == Some(*r)).collect()
             }
             CancelTarget::ClOrdId(c) => {
-                acct.open_orders.iter().copied().filter(|s| self.orders[*s as usize].cl_ord_id().as_deref() == Some(c.as_str())).collect()
+                acct.open_orders.iter().copied().filter(|s| self.orders[*s as usize].cl_ord_id() == Some(c.as_str())).collect()
             }
         }
     }

@@ -240,7 +240,7 @@ mod tests {
         let mut orders = Orders::default();
         for seq in 0..3 {
             let mut req = NewOrder::limit(2, 0, Side::Buy, 100 + seq, 7);
-            req.cl_ord_id = Some(format!("c{seq}"));
+            req.rare_mut().cl_ord_id = Some(format!("c{seq}"));
             orders.push(Order::opened(seq, &req, 0, 0, 700));
             orders[seq as usize].trades.push(seq as u32);
         }

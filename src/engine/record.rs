@@ -15,7 +15,8 @@
 use super::amend::AmendRecord;
 use super::markets::{AssetIdx, PairIdx};
 use super::order::{
-    AccountId, CancelReason, CloseOrder, NewOrder, Offset, OrderKind, OrderSeq, SelfTrade, Side, Status, StopState, TimeInForce, Trigger,
+    AccountId, CancelReason, CloseOrder, NewOrder, Offset, OrderKind, OrderSeq, RareParts, SelfTrade, Side, Status, StopState, TimeInForce,
+    Trigger,
 };
 
 /// The request's fields every order uses (the rest are in [`OrderExtras`]); names as in
@@ -155,7 +156,7 @@ impl Order {
         // where the caller keeps it: built, changed and returned, the record was copied on its
         // way out (0.9% of the engine benchmark's instructions).
         match i64::try_from(hold_remaining) {
-            Ok(hold) if hold != WIDE && !has_rare_parts(req) => {
+            Ok(hold) if hold != WIDE && !req.has_rare_parts() => {
                 let mut amt = [0; AMOUNTS];
                 amt[HOLD_REMAINING] = hold;
                 return Order::bare(seq, req, open_ns, hold_asset, amt);
@@ -163,7 +164,7 @@ impl Order {
             _ => {}
         }
         let mut o = Order::bare(seq, req, open_ns, hold_asset, [0; AMOUNTS]);
-        if has_rare_parts(req) {
+        if req.has_rare_parts() {
             o.set_request(req);
         }
         o.set_hold_remaining(hold_remaining);
@@ -192,10 +193,10 @@ impl Order {
     /// Replaces the request (an amend or a requote in place); the rare state is kept.
     pub fn set_request(&mut self, req: &NewOrder) {
         self.req = hot(req);
-        if self.extras.is_none() && !has_rare_parts(req) {
+        if self.extras.is_none() && !req.has_rare_parts() {
             return;
         }
-        let NewOrder { cl_ord_id, price2, price_offset, price2_offset, close, display_volume, expire_ns, start_ns, .. } = req;
+        let RareParts { cl_ord_id, price2, price_offset, price2_offset, close, display_volume, expire_ns, start_ns } = req.rare();
         let (stop, parent, shown) = (self.stop().cloned(), self.parent(), self.shown());
         let wide = self.extras.as_mut().and_then(|x| x.wide.take());
         let amends = self.extras.as_mut().map(|x| std::mem::take(&mut x.amends)).unwrap_or_default();
@@ -233,16 +234,21 @@ impl Order {
             time_in_force: r.time_in_force,
             self_trade: r.self_trade,
             userref: r.userref,
-            cl_ord_id: x.and_then(|x| x.cl_ord_id.clone()),
-            price2: self.price2(),
             trigger: r.trigger,
-            price_offset: self.price_offset(),
-            price2_offset: self.price2_offset(),
-            close: self.close().cloned(),
-            display_volume: self.display_volume(),
             quote_volume: r.quote_volume,
-            expire_ns: self.expire_ns(),
-            start_ns: self.start_ns(),
+            rare: x.and_then(|x| {
+                RareParts {
+                    cl_ord_id: x.cl_ord_id.clone(),
+                    price2: x.price2,
+                    price_offset: x.price_offset,
+                    price2_offset: x.price2_offset,
+                    close: x.close.clone(),
+                    display_volume: x.display_volume,
+                    expire_ns: x.expire_ns,
+                    start_ns: x.start_ns,
+                }
+                .boxed()
+            }),
         }
     }
 
@@ -513,20 +519,6 @@ impl NewOrder {
     }
 }
 
-/// Whether a request has any of the parts kept in [`OrderExtras`] (most have none: then the
-/// record is the hot part alone and nothing is copied or allocated).
-fn has_rare_parts(req: &NewOrder) -> bool {
-    let NewOrder { cl_ord_id, price2, price_offset, price2_offset, close, display_volume, expire_ns, start_ns, .. } = req;
-    cl_ord_id.is_some()
-        || *price2 != 0
-        || price_offset.is_some()
-        || price2_offset.is_some()
-        || close.is_some()
-        || display_volume.is_some()
-        || expire_ns.is_some()
-        || start_ns.is_some()
-}
-
 fn hot(r: &NewOrder) -> OrderReq {
     OrderReq {
         account: r.account,
@@ -613,8 +605,8 @@ mod tests {
         let mut req = NewOrder::limit(5, 1, Side::Buy, 100, 7);
         let plain = Order::opened(1, &req, 9, 2, 700);
         assert!(plain.extras.is_none());
-        req.cl_ord_id = Some("c".into());
-        req.display_volume = Some(3);
+        req.rare_mut().cl_ord_id = Some("c".into());
+        req.rare_mut().display_volume = Some(3);
         let mut o = Order::opened(2, &req, 9, 2, 700);
         o.set_shown(3);
         o.trades.push(4);

@@ -151,28 +151,28 @@ impl Exchange {
     pub(super) fn resolve_prices(&self, req: &NewOrder, base: u64) -> Result<NewOrder, KrakenError> {
         let mut r = req.clone();
         let tick = self.markets.pair(req.pair).tick;
-        if let (Some(off), false) = (req.price_offset, req.kind.is_trailing()) {
+        if let (Some(off), false) = (req.rare().price_offset, req.kind.is_trailing()) {
             if base == 0 {
                 return Err(KrakenError::invalid("price"));
             }
             let p = apply_offset(base, off, auto_plus(req.kind, req.side, false)).ok_or_else(|| KrakenError::invalid("price"))?;
             r.price = to_tick(p, tick);
-            r.price_offset = None;
+            r.rare_mut().price_offset = None;
         }
-        if let (Some(off), false) = (req.price2_offset, req.kind.is_trailing()) {
+        if let (Some(off), false) = (req.rare().price2_offset, req.kind.is_trailing()) {
             if base == 0 {
                 return Err(KrakenError::invalid("price2"));
             }
             let p = apply_offset(base, off, auto_plus(req.kind, req.side, true)).ok_or_else(|| KrakenError::invalid("price2"))?;
-            r.price2 = to_tick(p, tick);
-            r.price2_offset = None;
+            r.rare_mut().price2 = to_tick(p, tick);
+            r.rare_mut().price2_offset = None;
         }
         Ok(r)
     }
 
     /// The stop price an order would have now (`peak`: a trailing order's peak).
     pub(super) fn stop_now(&self, req: &NewOrder, peak: u64) -> u64 {
-        match (req.kind.is_trailing(), req.price_offset) {
+        match (req.kind.is_trailing(), req.rare().price_offset) {
             (true, Some(off)) => Trailing::stop_of(req.side == Side::Sell, peak, off.value, off.percent),
             _ => req.price,
         }
@@ -180,11 +180,11 @@ impl Exchange {
 
     /// The limit a `*-limit` order gets when it fires at `stop`.
     pub(super) fn limit_at(&self, req: &NewOrder, stop: u64) -> u64 {
-        match (req.kind, req.price2_offset) {
+        match (req.kind, req.rare().price2_offset) {
             (OrderKind::TrailingStopLimit, Some(off)) => {
                 apply_offset(stop, off, false).map_or(0, |p| to_tick(p, self.markets.pair(req.pair).tick))
             }
-            (k, _) if k.has_limit2() => req.price2,
+            (k, _) if k.has_limit2() => req.rare().price2,
             _ => 0,
         }
     }
@@ -195,12 +195,12 @@ impl Exchange {
         let trailing = req.kind.is_trailing();
         // A trailing offset is `+n` or `+n%`; its limit's offset `+`/`-`; nothing else relative.
         let offset_ok = |o: Option<Offset>, signs: &[OffsetSign]| o.is_some_and(|o| signs.contains(&o.sign) && o.value <= MAX_PRICE);
-        if trailing && !offset_ok(req.price_offset, &[OffsetSign::Plus]) || !trailing && req.price_offset.is_some() {
+        if trailing && !offset_ok(req.rare().price_offset, &[OffsetSign::Plus]) || !trailing && req.rare().price_offset.is_some() {
             return Err(KrakenError::invalid("price"));
         }
         let trailing_limit = req.kind == OrderKind::TrailingStopLimit;
-        if trailing_limit && !offset_ok(req.price2_offset, &[OffsetSign::Plus, OffsetSign::Minus])
-            || !trailing_limit && req.price2_offset.is_some()
+        if trailing_limit && !offset_ok(req.rare().price2_offset, &[OffsetSign::Plus, OffsetSign::Minus])
+            || !trailing_limit && req.rare().price2_offset.is_some()
         {
             return Err(KrakenError::invalid("price2"));
         }
@@ -224,7 +224,7 @@ impl Exchange {
         }
         // Checks done.
         let seq = self.orders.next_seq();
-        let scheduled = req.start_ns.is_some_and(|s| s > t);
+        let scheduled = req.rare().start_ns.is_some_and(|s| s > t);
         let mut order = Order::opened(seq, &req, t, asset, hold);
         order.set_stop(StopState { armed: true, stop, peak: if trailing { reference } else { 0 }, limit });
         if scheduled {

@@ -76,7 +76,7 @@ pub fn new_order(data: &[u8]) {
     assert_eq!(o.side, if field("type") == "buy" { Side::Buy } else { Side::Sell });
     assert_eq!(field("type") == "buy" || field("type") == "sell", true);
     let kind = match field("ordertype") {
-        "limit" if o.display_volume.is_none() => OrderKind::Limit,
+        "limit" if o.rare().display_volume.is_none() => OrderKind::Limit,
         "limit" | "iceberg" => OrderKind::Iceberg,
         other => OrderKind::parse(other).expect("an accepted order type"),
     };
@@ -90,12 +90,12 @@ pub fn new_order(data: &[u8]) {
     assert_eq!(volume(pair), Some(o.volume), "volume {:?}", field("volume"));
     assert!(o.volume % pair.lot_step() == 0, "volume {} is not whole lots of {}", o.volume, pair.lot_step());
     assert!(o.volume >= pair.ordermin && o.volume > 0 && o.volume <= MAX_VOLUME, "volume {}", o.volume);
-    if let Some(d) = o.display_volume {
+    if let Some(d) = o.rare().display_volume {
         assert!(d > 0 && d <= o.volume && d * 15 >= o.volume && d % pair.lot_step() == 0, "display {d} of {}", o.volume);
     }
     match o.kind {
         OrderKind::Market => assert_eq!((o.price, field("ordertype")), (0, "market")),
-        OrderKind::Limit | OrderKind::Iceberg if o.price_offset.is_none() => {
+        OrderKind::Limit | OrderKind::Iceberg if o.rare().price_offset.is_none() => {
             assert_eq!(price(pair), Some(o.price as i128), "price {:?}", field("price"));
             assert!(o.price > 0 && o.price <= MAX_PRICE && o.price % pair.tick == 0, "price {} tick {}", o.price, pair.tick);
             let c = cost(pair, o.price as i128, o.volume);

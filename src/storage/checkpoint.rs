@@ -209,8 +209,9 @@ pub fn retain(dir: &Path, epoch: u64, keep: usize) -> Vec<PathBuf> {
 /// back as the one static copy of that text (interned, so each distinct text is kept once).
 /// Serde for an order's request (`NewOrder`), whose derive leaves fields out when they hold
 /// their default (`skip_serializing_if`, for the JSON command log): a compact format without
-/// field names cannot read that back, so here every field is written, in order. The
-/// destructuring is exhaustive: a field added to `NewOrder` does not compile until it is added
+/// field names cannot read that back, so here every field is written, in order (the rare ones
+/// as the flat struct had them, absent ones at their defaults). The destructurings are
+/// exhaustive: a field added to `NewOrder` or `RareParts` does not compile until it is added
 /// here too.
 pub mod new_order {
     use crate::engine::order::{self as o, NewOrder};
@@ -279,17 +280,11 @@ pub mod new_order {
             time_in_force,
             self_trade,
             userref,
-            cl_ord_id,
-            price2,
             trigger,
-            price_offset,
-            price2_offset,
-            close,
-            display_volume,
             quote_volume,
-            expire_ns,
-            start_ns,
+            rare: _,
         } = v;
+        let o::RareParts { cl_ord_id, price2, price_offset, price2_offset, close, display_volume, expire_ns, start_ns } = v.rare();
         Ref {
             account,
             pair,
@@ -352,16 +347,9 @@ pub mod new_order {
             time_in_force,
             self_trade,
             userref,
-            cl_ord_id,
-            price2,
             trigger,
-            price_offset,
-            price2_offset,
-            close,
-            display_volume,
             quote_volume,
-            expire_ns,
-            start_ns,
+            rare: o::RareParts { cl_ord_id, price2, price_offset, price2_offset, close, display_volume, expire_ns, start_ns }.boxed(),
         })
     }
 }

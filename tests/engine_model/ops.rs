@@ -276,8 +276,7 @@ pub fn new_order(users: &[AccountId], p: &Place) -> NewOrder {
         time_in_force: if p.ioc { TimeInForce::Ioc } else { TimeInForce::Gtc },
         self_trade: stp_of(p.stp),
         userref: p.userref,
-        cl_ord_id: p.cl.map(|c| format!("cl-{c}")),
-        ..NewOrder::limit(0, 0, Side::Buy, 0, 0)
+        ..NewOrder::limit(0, 0, Side::Buy, 0, 0).with_rare(|r| r.cl_ord_id = p.cl.map(|c| format!("cl-{c}")))
     }
 }
 
@@ -285,13 +284,13 @@ pub fn new_order(users: &[AccountId], p: &Place) -> NewOrder {
 pub fn with_extra(mut o: NewOrder, e: &Extra, now: u64) -> NewOrder {
     if let Some(d) = e.display_div.filter(|_| o.kind == OrderKind::Limit) {
         o.kind = OrderKind::Iceberg;
-        o.display_volume = Some(o.volume / d as i128 / LOT * LOT);
+        o.rare_mut().display_volume = Some(o.volume / d as i128 / LOT * LOT);
     }
     if let Some(s) = e.expire_s {
         o.time_in_force = TimeInForce::Gtd;
-        o.expire_ns = Some(now + s * NS);
+        o.rare_mut().expire_ns = Some(now + s * NS);
     }
-    o.start_ns = e.start_s.map(|s| now + s * NS);
+    o.rare_mut().start_ns = e.start_s.map(|s| now + s * NS);
     if e.viqc && o.kind == OrderKind::Market && o.side == Side::Buy {
         o.quote_volume = true;
         o.fee_in_base = false;
@@ -429,8 +428,7 @@ pub fn command(ex: &Exchange, users: &[AccountId], op: &Op) -> Command {
                 let new = NewOrder {
                     volume: *lots as i128 * LOT,
                     price: (CENTER[o.req.pair as usize] as i64 + price_off) as u64,
-                    cl_ord_id: None,
-                    ..o.new_order()
+                    ..o.new_order().with_rare(|r| r.cl_ord_id = None)
                 };
                 Command::Edit { account: o.req.account, target: o.seq, new }
             }
@@ -469,13 +467,17 @@ pub fn command(ex: &Exchange, users: &[AccountId], op: &Op) -> Command {
                 6 => Command::Deposit { account: user(acct), asset: USD, amount: 0 },
                 7 => Command::Deposit { account: user(acct), asset: 9, amount: 1 },
                 8 => Command::Deposit { account: FEES, asset: USD, amount: 1 },
-                9 => Command::PlaceOrder(NewOrder { kind: OrderKind::Market, price: 0, display_volume: Some(100 * LOT), ..base }),
+                9 => Command::PlaceOrder(NewOrder {
+                    kind: OrderKind::Market,
+                    price: 0,
+                    ..base.with_rare(|r| r.display_volume = Some(100 * LOT))
+                }),
                 10 => Command::PlaceOrder(NewOrder { time_in_force: TimeInForce::Gtd, ..base }),
                 11 => Command::PlaceOrder(NewOrder { quote_volume: true, ..base }),
                 // Triggered orders the API would not let through.
                 12 => Command::PlaceOrder(NewOrder { kind: OrderKind::TrailingStop, ..base }),
-                13 => Command::PlaceOrder(NewOrder { price2: CENTER[0], ..base }),
-                14 => Command::PlaceOrder(NewOrder { kind: OrderKind::StopLossLimit, price2: 0, ..base }),
+                13 => Command::PlaceOrder(base.with_rare(|r| r.price2 = CENTER[0])),
+                14 => Command::PlaceOrder(NewOrder { kind: OrderKind::StopLossLimit, ..base.with_rare(|r| r.price2 = 0) }),
                 15 => Command::Cancel { account: user(acct), target: CancelTarget::Order(1_000_000) },
                 // Batches of 1 and 16, a batch across pairs, a batch of two accounts.
                 16 => Command::PlaceBatch(vec![base.clone()]),

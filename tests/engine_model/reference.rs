@@ -46,7 +46,7 @@ impl Reference {
     }
 
     pub fn place(&mut self, req: &NewOrder) -> Result<(OrderSeq, Vec<Fill>), KrakenError> {
-        if let Some(c) = &req.cl_ord_id {
+        if let Some(c) = &req.rare().cl_ord_id {
             if self.orders.iter().any(|o| o.status == Status::Open && o.account == req.account && o.cl.as_ref() == Some(c)) {
                 return Err(KrakenError::invalid("cl_ord_id"));
             }
@@ -86,7 +86,7 @@ impl Reference {
             status: Status::Open,
             reason: None,
             userref: req.userref,
-            cl: req.cl_ord_id.clone(),
+            cl: req.rare().cl_ord_id.clone(),
         });
         let me = seq as usize;
         let mut fills = Vec::new();

@@ -73,28 +73,31 @@ pub fn command(users: &[AccountId], op: &TriggerOp, now: u64) -> Command {
             let mut req = NewOrder::limit(user(acct), pair, side, 0, *lots as i128 * LOT);
             req.kind = kind;
             req.fee_in_base = *fee_in_base;
-            req.start_ns = start_s.map(|s| now + s * NS);
+            req.rare_mut().start_ns = start_s.map(|s| now + s * NS);
             req.trigger = if *index { Trigger::Index } else { Trigger::Last };
             if kind.is_trailing() {
                 // `+n` ticks, or `+n%` as tenths of a percent.
                 let percent = relative % 2 == 1;
                 let value = if percent { trig.unsigned_abs() * 1_000 } else { trig.unsigned_abs() };
-                req.price_offset = Some(Offset { sign: OffsetSign::Plus, value, percent });
+                req.rare_mut().price_offset = Some(Offset { sign: OffsetSign::Plus, value, percent });
                 if kind.has_limit2() {
                     let sign = if *lim < 0 { OffsetSign::Minus } else { OffsetSign::Plus };
-                    req.price2_offset = Some(Offset { sign, value: lim.unsigned_abs(), percent: false });
+                    req.rare_mut().price2_offset = Some(Offset { sign, value: lim.unsigned_abs(), percent: false });
                 }
             } else {
                 match relative {
                     0 | 1 => req.price = (centre + trig).max(1) as u64,
                     2 => {
                         let sign = if *trig < 0 { OffsetSign::Minus } else { OffsetSign::Plus };
-                        req.price_offset = Some(Offset { sign, value: trig.unsigned_abs(), percent: false });
+                        req.rare_mut().price_offset = Some(Offset { sign, value: trig.unsigned_abs(), percent: false });
                     }
-                    _ => req.price_offset = Some(Offset { sign: OffsetSign::Auto, value: trig.unsigned_abs() * 100, percent: true }),
+                    _ => {
+                        req.rare_mut().price_offset =
+                            Some(Offset { sign: OffsetSign::Auto, value: trig.unsigned_abs() * 100, percent: true })
+                    }
                 }
                 if kind.has_limit2() {
-                    req.price2 = (centre + trig + lim).max(1) as u64;
+                    req.rare_mut().price2 = (centre + trig + lim).max(1) as u64;
                 }
             }
             Command::PlaceOrder(req)
@@ -108,7 +111,7 @@ pub fn command(users: &[AccountId], op: &TriggerOp, now: u64) -> Command {
             let away = if *buy { OffsetSign::Plus } else { OffsetSign::Minus };
             let back = if *buy { OffsetSign::Minus } else { OffsetSign::Plus };
             let rel = |sign| Some(Offset { sign, value: *close_off as u64, percent: false });
-            req.close = Some(match close_kind % 4 {
+            req.rare_mut().close = Some(match close_kind % 4 {
                 0 => CloseOrder { kind: OrderKind::Limit, price: 0, price2: 0, price_offset: rel(away), price2_offset: None },
                 1 => CloseOrder { kind: OrderKind::StopLoss, price: 0, price2: 0, price_offset: rel(back), price2_offset: None },
                 2 => {

@@ -62,7 +62,7 @@ pub async fn add_order_batch(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
     let mut orders: Vec<NewOrder> = Vec::with_capacity(entries.len());
     for e in &entries {
         let order = parse_new_order_at(&st.markets, c.account(), e, now_ns)?;
-        if order.cl_ord_id.is_some() && orders.iter().any(|o| o.cl_ord_id == order.cl_ord_id) {
+        if order.rare().cl_ord_id.is_some() && orders.iter().any(|o| o.rare().cl_ord_id == order.rare().cl_ord_id) {
             return Err(KrakenError::invalid("cl_ord_id"));
         }
         orders.push(order);
@@ -81,7 +81,7 @@ pub async fn add_order_batch(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
             let (account, pair) = (orders[0].account, orders[0].pair);
             let open = super::orders::open_in_pair_if_capped(&limits, ex, account, pair);
             limits.admit_batch(account, pair, orders.len(), open, now_ns / 1000)?;
-            let scheduled = orders.iter().filter(|o| o.start_ns.is_some_and(|s| s > now_ns)).count();
+            let scheduled = orders.iter().filter(|o| o.rare().start_ns.is_some_and(|s| s > now_ns)).count();
             super::orders::admit_scheduled(&limits, ex, account, pair, scheduled)
         }
         _ => Ok(()),

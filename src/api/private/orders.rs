@@ -7,7 +7,7 @@ use crate::api::views;
 use crate::api::{ApiResult, Caller, Shared};
 use crate::engine::ids::IdKind;
 use crate::engine::markets::Markets;
-use crate::engine::order::{NewOrder, OrderKind, SelfTrade, Side, TimeInForce};
+use crate::engine::order::{NewOrder, OrderKind, RareParts, SelfTrade, Side, TimeInForce};
 use crate::engine::{Applied, CancelTarget, Command, Exchange};
 use crate::error::KrakenError;
 use crate::limits::{cancel_penalty, Limits, TradingCharge};
@@ -105,16 +105,19 @@ pub fn parse_new_order_at(markets: &Markets, account: u32, p: &Params, now_ns: u
         time_in_force: timing.time_in_force,
         self_trade,
         userref,
-        cl_ord_id,
-        display_volume,
-        quote_volume: flags.viqc,
-        expire_ns: timing.expire_ns,
-        start_ns: timing.start_ns,
-        price2: prices.price2,
         trigger: prices.trigger,
-        price_offset: prices.price_offset,
-        price2_offset: prices.price2_offset,
-        close: prices.close,
+        quote_volume: flags.viqc,
+        rare: RareParts {
+            cl_ord_id,
+            price2: prices.price2,
+            price_offset: prices.price_offset,
+            price2_offset: prices.price2_offset,
+            close: prices.close,
+            display_volume,
+            expire_ns: timing.expire_ns,
+            start_ns: timing.start_ns,
+        }
+        .boxed(),
     })
 }
 
@@ -136,7 +139,7 @@ pub async fn add_order(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
         Command::PlaceOrder(_) if deadline.is_some_and(|d| now_ns > d) => Err(KrakenError::DeadlineElapsed),
         Command::PlaceOrder(o) => {
             limits.admit_order(o.account, o.pair, open_in_pair_if_capped(&limits, ex, o.account, o.pair), now_ns / 1000)?;
-            admit_scheduled(&limits, ex, o.account, o.pair, usize::from(o.start_ns.is_some_and(|s| s > now_ns)))
+            admit_scheduled(&limits, ex, o.account, o.pair, usize::from(o.rare().start_ns.is_some_and(|s| s > now_ns)))
         }
         _ => Ok(()),
     };

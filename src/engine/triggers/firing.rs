@@ -5,7 +5,7 @@
 //! left. A child of `triggers` because it walks the index's private sets; arming, the index and
 //! its invariants stay there.
 
-use super::super::order::{CancelReason, NewOrder, Order, OrderSeq, Side, Status, StopState};
+use super::super::order::{CancelReason, NewOrder, Order, OrderSeq, RareParts, Side, Status, StopState};
 use super::super::{Applied, Exchange, MAX_VOLUME};
 use crate::error::KrakenError;
 use crate::money::div_round_half_up;
@@ -35,7 +35,7 @@ impl Exchange {
                 idx.trail_sell.on_move(r, &mut fired);
                 idx.trail_buy.on_move(r, &mut fired);
                 // Fire in the order reached; their fills are later events.
-                for (seq, stop, peak) in fired.drain(..).collect::<Vec<_>>() {
+                for (seq, stop, peak) in std::mem::take(&mut fired) {
                     self.fire(seq, stop, peak, t);
                 }
             } else if let Some(seq) = self.triggers.closes.pop_front() {
@@ -65,7 +65,7 @@ impl Exchange {
         let (account, asset, held) = (o.req.account, o.hold_asset, o.hold_remaining());
         o.set_hold_remaining(0);
         self.accounts[account as usize].holds[asset as usize] -= held;
-        let req = self.orders[seq as usize].req.clone();
+        let req = self.orders[seq as usize].req;
         let remaining = self.orders[seq as usize].remaining();
         let exec_limit = match (req.kind.is_market(), req.side) {
             (false, _) => limit,
@@ -94,7 +94,7 @@ impl Exchange {
     /// client sees why.
     fn place_close(&mut self, parent: OrderSeq, t: u64) {
         let p = &self.orders[parent as usize];
-        let Some(close) = p.close().clone() else { return };
+        let Some(close) = p.close() else { return };
         if p.filled() <= 0 {
             return;
         }
@@ -103,10 +103,14 @@ impl Exchange {
         let req = NewOrder {
             kind: close.kind,
             price: close.price,
-            price2: close.price2,
-            price_offset: close.price_offset,
-            price2_offset: close.price2_offset,
             trigger: p.req.trigger,
+            rare: RareParts {
+                price2: close.price2,
+                price_offset: close.price_offset,
+                price2_offset: close.price2_offset,
+                ..RareParts::default()
+            }
+            .boxed(),
             ..NewOrder::limit(p.req.account, p.req.pair, p.req.side.opposite(), close.price, p.filled())
         };
         // The executed volume of a viqc buy (quote spent at low prices) can exceed what any
