@@ -179,8 +179,15 @@ impl Book {
 
     /// The order at the front of the level at a price (the next to trade there).
     pub fn front(&self, side: Side, price: u64, orders: &Orders) -> Option<OrderSeq> {
+        self.front_slot(side, price).map(|slot| orders.at(slot).seq)
+    }
+
+    /// The slot of the order at the front of the level at `price` (matching reads the maker
+    /// there: no lookup by sequence).
+    #[inline]
+    pub fn front_slot(&self, side: Side, price: u64) -> Option<u32> {
         let level = self.side(side).get(price)?;
-        (!level.links.is_empty()).then(|| orders.at(level.links.front()).seq)
+        (!level.links.is_empty()).then(|| level.links.front())
     }
 
     /// The orders of a level, front first.
