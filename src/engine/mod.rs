@@ -521,11 +521,14 @@ impl Exchange {
         self.closing.push(seq);
     }
 
+    /// Notes the pair's top of book in its spread history if it moved (after every order placed
+    /// or ended): the book knows the top it last noted (`Book::top_to_note`), so an unchanged
+    /// top (most calls) costs a compare there; a moved one is compared with the history's last
+    /// entry as before (after a restore the book has noted nothing yet).
     fn note_spread(&mut self, pair: PairIdx, t: u64) {
-        let book = &self.books[pair as usize];
-        let bid = book.best(order::Side::Buy).unwrap_or(0);
-        let ask = book.best(order::Side::Sell).unwrap_or(0);
-        self.market_data[pair as usize].record_spread(t, bid, ask);
+        if let Some((bid, ask)) = self.books[pair as usize].top_to_note() {
+            self.market_data[pair as usize].record_spread(t, bid, ask);
+        }
     }
 
     /// Current fee rate (ppm) for an account as maker or taker, from its 30-day volume.
