@@ -197,8 +197,9 @@ impl Exchange {
         }
         // The loop's first test, done here: an order that does not cross skips the call.
         let (stopped, spent) = if crossing && wants { self.match_at(taker, &req, limit, t) } else { (None, false) };
-        let o = self.orders.at(taker);
-        if (!req.quote_volume && o.remaining() == 0) || (spent && o.filled() > 0) {
+        let o = self.orders.at_mut(taker);
+        let remaining = o.remaining();
+        if (!req.quote_volume && remaining == 0) || (spent && o.filled() > 0) {
             self.finish_at(taker, Status::Closed, None, t);
         } else if let Some(reason) = stopped {
             self.finish_at(taker, Status::Canceled, Some(reason), t);
@@ -207,7 +208,9 @@ impl Exchange {
         } else if req.time_in_force == TimeInForce::Ioc {
             self.finish_at(taker, Status::Canceled, Some(CancelReason::ImmediateOrCancel), t);
         } else {
-            let shown = super::order_flags::rest_volume(self.orders.at_mut(taker));
+            // What it shows in the book: all that remains, unless it is an iceberg (a rare part:
+            // an order without extras is not one, and `rest_volume` is not called for it).
+            let shown = if o.extras().is_none() { remaining } else { super::order_flags::rest_volume(o) };
             self.books[req.pair as usize].insert(req.side, req.price, &mut self.orders, taker, shown, t);
         }
         self.note_spread(req.pair, t);
