@@ -140,7 +140,9 @@ impl Book {
     }
 
     /// Adds a resting order (held in `orders` at `slot`, resting nowhere yet) at the back of its
-    /// level's queue, at time `now` (by slot: its one caller, matching, has it at hand).
+    /// level's queue, at time `now` (by slot: its one caller, matching, has it at hand). Always
+    /// inlined there (every order that rests).
+    #[inline(always)]
     pub fn insert(&mut self, side: Side, price: u64, orders: &mut Orders, slot: u32, remaining: i128, now: u64) {
         debug_assert!(remaining > 0);
         self.live += 1;
@@ -259,6 +261,8 @@ impl Book {
     }
 
     /// [`Book::remove`] of the order in `slot` (a caller that has its slot: no lookup by sequence).
+    /// Always inlined (every cancel: `Exchange::end_order_at`).
+    #[inline(always)]
     pub fn remove_at(&mut self, side: Side, price: u64, orders: &mut Orders, slot: u32, remaining: i128, now: u64) {
         let levels = self.side_mut(side);
         let level = levels.get_mut(price).expect("a resting order's level exists");
