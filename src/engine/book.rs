@@ -53,6 +53,11 @@ pub struct Book {
     /// A restored book's queues, by level, until `Exchange::relink_queues` links them through
     /// the restored orders (empty otherwise).
     unlinked: Vec<(Side, u64, Vec<OrderSeq>)>,
+    /// The top (best bid, best ask) as `Exchange::note_spread` last noted it into the pair's
+    /// spread history (derived, not state; `None` in a new or restored book): the spread is
+    /// noted after every order placed or ended and the top has rarely moved, so that call
+    /// compares two words here instead of the history's last entry.
+    noted: Option<(u64, u64)>,
 }
 
 impl Default for Book {
@@ -65,6 +70,7 @@ impl Default for Book {
             best_bid: None,
             best_ask: None,
             unlinked: Vec::new(),
+            noted: None,
         }
     }
 }
@@ -134,7 +140,9 @@ impl Book {
     }
 
     /// Adds a resting order (held in `orders` at `slot`, resting nowhere yet) at the back of its
-    /// level's queue, at time `now` (by slot: its one caller, matching, has it at hand).
+    /// level's queue, at time `now` (by slot: its one caller, matching, has it at hand). Always
+    /// inlined there (every order that rests).
+    #[inline(always)]
     pub fn insert(&mut self, side: Side, price: u64, orders: &mut Orders, slot: u32, remaining: i128, now: u64) {
         debug_assert!(remaining > 0);
         self.live += 1;
@@ -179,8 +187,29 @@ impl Book {
 
     /// The order at the front of the level at a price (the next to trade there).
     pub fn front(&self, side: Side, price: u64, orders: &Orders) -> Option<OrderSeq> {
+        self.front_slot(side, price).map(|slot| orders.at(slot).seq)
+    }
+
+    /// The top of the book (best bid, best ask, 0 for a side without one) if it is not the one
+    /// last noted here, which it now is (`Exchange::note_spread`, which notes it into the pair's
+    /// spread history: that history's last entry is then this top, so a top unchanged since
+    /// would have been found equal to it there and not noted again).
+    #[inline]
+    pub fn top_to_note(&mut self) -> Option<(u64, u64)> {
+        let top = (self.best_bid.unwrap_or(0), self.best_ask.unwrap_or(0));
+        if self.noted == Some(top) {
+            return None;
+        }
+        self.noted = Some(top);
+        Some(top)
+    }
+
+    /// The slot of the order at the front of the level at `price` (matching reads the maker
+    /// there: no lookup by sequence).
+    #[inline]
+    pub fn front_slot(&self, side: Side, price: u64) -> Option<u32> {
         let level = self.side(side).get(price)?;
-        (!level.links.is_empty()).then(|| orders.at(level.links.front()).seq)
+        (!level.links.is_empty()).then(|| level.links.front())
     }
 
     /// The orders of a level, front first.
@@ -232,6 +261,8 @@ impl Book {
     }
 
     /// [`Book::remove`] of the order in `slot` (a caller that has its slot: no lookup by sequence).
+    /// Always inlined (every cancel: `Exchange::end_order_at`).
+    #[inline(always)]
     pub fn remove_at(&mut self, side: Side, price: u64, orders: &mut Orders, slot: u32, remaining: i128, now: u64) {
         let levels = self.side_mut(side);
         let level = levels.get_mut(price).expect("a resting order's level exists");
@@ -419,5 +450,51 @@ mod tests {
         }
         assert_eq!(prices(&restored, Side::Buy), vec![price - 3_000, price - 200_000, 2, 1]);
         assert_eq!(prices(&restored, Side::Sell), vec![price + 50_000, 1_000_000_000_000]);
+    }
+
+    /// The spread history gets an entry when the top moves and only then, as when each note
+    /// compared with its last entry: a deeper order placed or canceled adds none, a new best
+    /// one, and a restored book (which has noted nothing) adds none for a top already there.
+    #[test]
+    fn the_spread_is_noted_when_the_top_moves_and_after_a_restore_only_then() {
+        let (mut ex, price, lot) = funded();
+        let mut t = ex.now_ns;
+        let mut apply = |ex: &mut Exchange, command: Command| {
+            t += 1_000;
+            ex.apply(&Envelope { time_ns: t, key_nonce: None, command }).unwrap();
+        };
+        let noted = |ex: &Exchange| (ex.market_data[0].spreads_noted, ex.market_data[0].spreads.back().map(|s| (s.1, s.2)));
+        apply(&mut ex, Command::PlaceOrder(NewOrder::limit(FIRST_USER, 0, Side::Buy, price - 1_000, lot)));
+        apply(&mut ex, Command::PlaceOrder(NewOrder::limit(FIRST_USER, 0, Side::Sell, price + 1_000, lot)));
+        let before = noted(&ex);
+        assert_eq!(before.1, Some((price - 1_000, price + 1_000)));
+        // Deeper orders, placed and canceled: the top stays, nothing is noted.
+        apply(&mut ex, Command::PlaceOrder(NewOrder::limit(FIRST_USER, 0, Side::Buy, price - 2_000, lot)));
+        apply(&mut ex, Command::Cancel { account: FIRST_USER, target: CancelTarget::Order(2) });
+        assert_eq!(noted(&ex), before);
+        // A new best bid, then back: two entries.
+        apply(&mut ex, Command::PlaceOrder(NewOrder::limit(FIRST_USER, 0, Side::Buy, price - 500, lot)));
+        assert_eq!(noted(&ex), (before.0 + 1, Some((price - 500, price + 1_000))));
+        apply(&mut ex, Command::Cancel { account: FIRST_USER, target: CancelTarget::Order(3) });
+        assert_eq!(noted(&ex), (before.0 + 2, before.1));
+        // Restored, an order that does not move the top notes nothing either, and both go on alike.
+        let bytes = postcard::to_allocvec(&ex).unwrap();
+        let mut restored: Exchange = postcard::from_bytes(&bytes).unwrap();
+        restored.relink_queues();
+        let at = ex.now_ns;
+        for e in [&mut ex, &mut restored] {
+            let commands = [
+                Command::PlaceOrder(NewOrder::limit(FIRST_USER, 0, Side::Sell, price + 3_000, lot)),
+                Command::PlaceOrder(NewOrder::limit(FIRST_USER, 0, Side::Sell, price + 900, lot)),
+            ];
+            for (k, command) in commands.into_iter().enumerate() {
+                e.apply(&Envelope { time_ns: at + 1 + k as u64, key_nonce: None, command }).unwrap();
+                if k == 0 {
+                    assert_eq!(noted(e), (before.0 + 2, before.1), "a top already noted");
+                }
+            }
+            assert_eq!(noted(e), (before.0 + 3, Some((price - 1_000, price + 900))));
+        }
+        assert_eq!(restored.digest(), ex.digest());
     }
 }

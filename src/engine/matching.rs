@@ -34,6 +34,15 @@ struct Taker {
     self_trade: SelfTrade,
 }
 
+/// Whether the opposite side's best price `best` is within the `limit` of an order on `side`.
+#[inline(always)]
+fn crosses(side: Side, best: u64, limit: u64) -> bool {
+    match side {
+        Side::Buy => best <= limit,
+        Side::Sell => best >= limit,
+    }
+}
+
 impl Exchange {
     pub(super) fn place_order(&mut self, req: &NewOrder, t: u64) -> Result<Applied, KrakenError> {
         let account = self.user_account(req.account)?;
@@ -167,12 +176,16 @@ impl Exchange {
     /// `execute` of the order in slot `taker` (a placement knows the slot it just filled: no
     /// lookup by sequence). The order stays in its slot until the command ends (slots are stable
     /// and closed orders leave at the end), so it is read there, not by sequence.
+    ///
+    /// Most orders placed do not cross (they rest): that path looks at the opposite best once and
+    /// goes on to rest or end the order; the matching loop and the settlement of its fills are
+    /// out of line (`match_at`), so the resting path does not carry their registers and frame.
     fn execute_at(&mut self, taker: u32, limit: u64, t: u64) {
-        let seq = self.orders.at(taker).seq;
         // The request's fields matching reads, copied (not the whole request: no clone per order).
-        let req = {
-            let r = &self.orders.at(taker).req;
-            Taker {
+        let (req, wants) = {
+            let o = self.orders.at(taker);
+            let r = &o.req;
+            let req = Taker {
                 account: r.account,
                 pair: r.pair,
                 side: r.side,
@@ -182,35 +195,58 @@ impl Exchange {
                 quote_volume: r.quote_volume,
                 time_in_force: r.time_in_force,
                 self_trade: r.self_trade,
-            }
+            };
+            (req, req.quote_volume || o.remaining() > 0)
         };
-        let opposite = match req.side {
-            Side::Buy => Side::Sell,
-            Side::Sell => Side::Buy,
-        };
-        let crosses = |best: u64| match req.side {
-            Side::Buy => best <= limit,
-            Side::Sell => best >= limit,
-        };
-        let book_best = self.books[req.pair as usize].best(opposite);
-        if req.post_only && book_best.is_some_and(crosses) {
+        let opposite = req.side.opposite();
+        let crossing = self.books[req.pair as usize].best(opposite).is_some_and(|best| crosses(req.side, best, limit));
+        if req.post_only && crossing {
             self.finish_at(taker, Status::Canceled, Some(CancelReason::PostOnly), t);
             return;
         }
+        // The loop's first test, done here: an order that does not cross skips the call.
+        let (stopped, spent) = if crossing && wants { self.match_at(taker, &req, limit, t) } else { (None, false) };
+        let o = self.orders.at_mut(taker);
+        let remaining = o.remaining();
+        if (!req.quote_volume && remaining == 0) || (spent && o.filled() > 0) {
+            self.finish_at(taker, Status::Closed, None, t);
+        } else if let Some(reason) = stopped {
+            self.finish_at(taker, Status::Canceled, Some(reason), t);
+        } else if req.kind.is_market() {
+            self.finish_at(taker, Status::Canceled, Some(CancelReason::NoLiquidity), t);
+        } else if req.time_in_force == TimeInForce::Ioc {
+            self.finish_at(taker, Status::Canceled, Some(CancelReason::ImmediateOrCancel), t);
+        } else {
+            // What it shows in the book: all that remains, unless it is an iceberg (a rare part:
+            // an order without extras is not one, and `rest_volume` is not called for it).
+            let shown = if o.extras().is_none() { remaining } else { super::order_flags::rest_volume(o) };
+            self.books[req.pair as usize].insert(req.side, req.price, &mut self.orders, taker, shown, t);
+        }
+        self.note_spread(req.pair, t);
+    }
+
+    /// The matching loop of `execute_at`: the taker in slot `taker` against the opposite side's
+    /// best levels while it crosses and wants more. Returns why self-trade prevention stopped it,
+    /// if it did, and whether a viqc budget ran out. Makers are read by slot (the level's front).
+    #[inline(never)]
+    fn match_at(&mut self, taker: u32, req: &Taker, limit: u64, t: u64) -> (Option<CancelReason>, bool) {
+        let opposite = req.side.opposite();
+        let pair = req.pair as usize;
         let mut stopped: Option<CancelReason> = None;
         // viqc: the budget ran out (what is left cannot buy one more lot at the next price).
         let mut spent = false;
         while self.orders.at(taker).remaining() > 0 || req.quote_volume {
-            let Some(best) = self.books[req.pair as usize].best(opposite) else { break };
-            if !crosses(best) {
+            let Some(best) = self.books[pair].best(opposite) else { break };
+            if !crosses(req.side, best, limit) {
                 break;
             }
-            let maker_seq = self.books[req.pair as usize].front(opposite, best, &self.orders).expect("a live level has a queue");
-            let maker = &self.orders[maker_seq as usize];
+            let maker_slot = self.books[pair].front_slot(opposite, best).expect("a live level has a queue");
+            let maker = self.orders.at(maker_slot);
+            let maker_seq = maker.seq;
             if !maker.is_open() || maker.req.price != best {
                 // Cannot happen (a cancel unlinks at once; `check_invariants`); never trade with it.
                 debug_assert!(false, "order {maker_seq} queued at {best} does not rest there");
-                self.books[req.pair as usize].remove(opposite, best, &mut self.orders, maker_seq, 0, t);
+                self.books[pair].remove_at(opposite, best, &mut self.orders, maker_slot, 0, t);
                 continue;
             }
             if maker.req.account == req.account {
@@ -220,17 +256,21 @@ impl Exchange {
                         break;
                     }
                     SelfTrade::CancelOldest => {
-                        self.cancel_resting(maker_seq, CancelReason::SelfTrade, t);
+                        self.end_order_at(maker_slot, Status::Canceled, Some(CancelReason::SelfTrade), t);
                         continue;
                     }
                     SelfTrade::CancelBoth => {
-                        self.cancel_resting(maker_seq, CancelReason::SelfTrade, t);
+                        self.end_order_at(maker_slot, Status::Canceled, Some(CancelReason::SelfTrade), t);
                         stopped = Some(CancelReason::SelfTrade);
                         break;
                     }
                 }
             }
-            let want = if req.quote_volume { self.quote_budget_volume(seq, best) } else { self.orders.at(taker).remaining() };
+            let want = if req.quote_volume {
+                self.quote_budget_volume(self.orders.at(taker).seq, best)
+            } else {
+                self.orders.at(taker).remaining()
+            };
             if want <= 0 {
                 spent = true;
                 break;
@@ -238,28 +278,15 @@ impl Exchange {
             // An iceberg maker offers only its shown part; the hidden rest refills after it.
             let qty = want.min(maker.book_volume());
             let maker_done = qty == maker.remaining();
-            self.settle_fill(seq, maker_seq, best, qty, t);
-            self.books[req.pair as usize].fill_front(opposite, best, qty, maker_done, &mut self.orders, t);
+            self.settle_fill(taker, maker_slot, best, qty, t);
+            self.books[pair].fill_front(opposite, best, qty, maker_done, &mut self.orders, t);
             if maker_done {
-                self.finish(maker_seq, Status::Closed, None, t);
+                self.finish_at(maker_slot, Status::Closed, None, t);
             } else {
                 self.iceberg_filled(maker_seq, qty, t);
             }
         }
-        let o = self.orders.at(taker);
-        if (!req.quote_volume && o.remaining() == 0) || (spent && o.filled() > 0) {
-            self.finish_at(taker, Status::Closed, None, t);
-        } else if let Some(reason) = stopped {
-            self.finish_at(taker, Status::Canceled, Some(reason), t);
-        } else if req.kind.is_market() {
-            self.finish_at(taker, Status::Canceled, Some(CancelReason::NoLiquidity), t);
-        } else if req.time_in_force == TimeInForce::Ioc {
-            self.finish_at(taker, Status::Canceled, Some(CancelReason::ImmediateOrCancel), t);
-        } else {
-            let shown = super::order_flags::rest_volume(self.orders.at_mut(taker));
-            self.books[req.pair as usize].insert(req.side, req.price, &mut self.orders, taker, shown, t);
-        }
-        self.note_spread(req.pair, t);
+        (stopped, spent)
     }
 
     /// The highest ask price a market buy of `volume` would reach (the deepest level if the
@@ -285,22 +312,24 @@ impl Exchange {
     /// asset's decimals (the amount charged), and printed at `cost_decimals`. A fill charges the change in the
     /// order's rounded running totals, so an order's trades sum to its own figures and a buy never
     /// pays more than its hold (rounding to a grid never passes the next grid point up).
-    fn settle_fill(&mut self, taker: OrderSeq, maker: OrderSeq, price: u64, qty: i128, t: u64) {
-        let pair_idx = self.orders[taker as usize].req.pair;
+    ///
+    /// The taker and the maker are given by slot (both are held until the command ends).
+    fn settle_fill(&mut self, taker: u32, maker: u32, price: u64, qty: i128, t: u64) {
+        let pair_idx = self.orders.at(taker).req.pair;
         let (base, quote, to_cd, cd_to_quote) = {
             let p = self.markets.pair(pair_idx);
             (p.base, p.quote, p.to_cost_decimals, p.cost_to_quote)
         };
-        let (buyer, seller) = match self.orders[taker as usize].req.side {
+        let (buyer, seller) = match self.orders.at(taker).req.side {
             Side::Buy => (taker, maker),
             Side::Sell => (maker, taker),
         };
-        debug_assert!(price <= self.orders[buyer as usize].req.price || self.orders[buyer as usize].req.kind.is_market());
-        debug_assert!(price >= self.orders[seller as usize].req.price);
+        debug_assert!(price <= self.orders.at(buyer).req.price || self.orders.at(buyer).req.kind.is_market());
+        debug_assert!(price >= self.orders.at(seller).req.price);
         let exact = self.markets.pair(pair_idx).exact_cost(price, qty);
         // The buyer's running total decides the quote amount that changes hands.
         let (cost_cd, cost) = {
-            let b = &mut self.orders[buyer as usize];
+            let b = self.orders.at_mut(buyer);
             b.set_exact_cost(b.exact_cost() + exact);
             let cd_total = div_round_half_up(b.exact_cost(), to_cd);
             let quote_total = div_round_half_up(cd_total, cd_to_quote);
@@ -310,7 +339,7 @@ impl Exchange {
             delta
         };
         {
-            let s = &mut self.orders[seller as usize];
+            let s = self.orders.at_mut(seller);
             s.set_exact_cost(s.exact_cost() + exact);
             s.set_cost_cd(s.cost_cd() + cost_cd);
             s.set_cost(s.cost() + cost);
@@ -318,10 +347,11 @@ impl Exchange {
         let public_id = self.next_public_trade[pair_idx as usize];
         self.next_public_trade[pair_idx as usize] += 1;
         let day = t / DAY_NS;
-        for (seq, is_maker) in [(taker, false), (maker, true)] {
-            let account = self.orders[seq as usize].req.account;
+        for (slot, is_maker) in [(taker, false), (maker, true)] {
+            let account = self.orders.at(slot).req.account;
             let rate = self.fee_ppm(account, is_maker, t);
-            let o = &mut self.orders[seq as usize];
+            let o = self.orders.at_mut(slot);
+            let seq = o.seq;
             o.set_filled(o.filled() + qty);
             let (fee_cd, fee) = if o.req.fee_in_base {
                 o.set_exact_fee(o.exact_fee() + qty * rate);
@@ -356,7 +386,7 @@ impl Exchange {
                 Side::Buy => cost + quote_fee,
                 Side::Sell => qty + base_fee,
             };
-            let o = &mut self.orders[seq as usize];
+            let o = self.orders.at_mut(slot);
             debug_assert!(used <= o.hold_remaining(), "fill exceeds hold");
             let used = used.min(o.hold_remaining());
             o.set_hold_remaining(o.hold_remaining() - used);
@@ -389,7 +419,7 @@ impl Exchange {
             self.history.trade(&record);
             self.history_out.trades.push(record);
         }
-        let taker_order = &self.orders[taker as usize].req;
+        let taker_order = &self.orders.at(taker).req;
         let public =
             PublicTrade { price, volume: qty, time_ns: t, taker_side: taker_order.side, taker_kind: taker_order.kind, trade_id: public_id };
         let keep = self.markets.tape;

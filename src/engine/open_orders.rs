@@ -12,18 +12,27 @@ use super::order::OrderSeq;
 pub struct OpenOrders(Vec<OrderSeq>);
 
 impl OpenOrders {
-    /// Adds an order; false if it was there already.
+    /// Adds an order; false if it was there already. Always inlined: a placement's order has
+    /// the highest sequence, so adding it is a push; an older one (a restore's) is inserted in
+    /// place out of line.
+    #[inline(always)]
     pub fn insert(&mut self, seq: OrderSeq) -> bool {
         match self.0.last() {
-            Some(last) if *last >= seq => match self.0.binary_search(&seq) {
-                Ok(_) => false,
-                Err(i) => {
-                    self.0.insert(i, seq);
-                    true
-                }
-            },
+            Some(last) if *last >= seq => self.insert_older(seq),
             _ => {
                 self.0.push(seq);
+                true
+            }
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn insert_older(&mut self, seq: OrderSeq) -> bool {
+        match self.0.binary_search(&seq) {
+            Ok(_) => false,
+            Err(i) => {
+                self.0.insert(i, seq);
                 true
             }
         }

@@ -46,10 +46,29 @@
 //! A trade record or ledger entry is folded as every one of its fields; a closed order as what
 //! its life changed (status, reason, times, fills, cost, fees, hold, final price and volume,
 //! trade count) and, when it has any, its rare parts (parent, second price, iceberg's shown
-//! part, and for an order amended in place its amend history): tag `O` instead of `o` says that
-//! their words follow, so a plain order (most) folds three words fewer. Its request is the logged
+//! part, and for an order amended in place its amend history). Its request is the logged
 //! command's, so folding the whole record (~300 postcard bytes with SHA-256 before) bought
-//! nothing but time. The words of each record are written out where it is folded.
+//! nothing but time; its closing number `n` is its place in the stream of closings, which the
+//! fold already follows, so it is not folded either. The words of each record are written out
+//! where it is folded.
+//!
+//! A closed order (most commands close one) is folded in two lanes, so that its words are two
+//! chains of half the length, not one: each step waits for the multiplication before it, and
+//! the one chain of 17 words was the fold's time, not its instructions. Lane A starts from the
+//! state `s`, lane B from 0; the record's items (a word, or an amount's one or three words) are
+//! dealt to A and B in turn, the first to A; then B joins A as one more step of lane A with the
+//! word `rotl(B, 29)` (B's state rotated left by 29 bits: the same low-entropy change in both
+//! lanes, a top bit flipped in each last word, would otherwise cancel), and A is the new state.
+//! For given words each lane is a bijection of its start, and the join a bijection of A for a
+//! given B and of B for a given A, so a record is still a bijection of the state, and a word that
+//! differs alone still always shows. The items, in turn: the tag with status, reason and hold
+//! asset packed (`pack`), seq, open time, close time, price, held limit, trade count, volume,
+//! then the eight amounts as the record stores them (filled, cost, fee, exact cost, exact fee,
+//! cost cd, fee cd, hold). The tag says what follows: `o` the amounts, `z` none (all eight are
+//! zero: an order that never traded, its hold released, the most common closing, folds 8 items
+//! and the join, not 16 and the number), and `O`/`Z` the same with the rare parts' words after
+//! the join, one after another on the joined state. A checkpoint (which carries the hash) of the
+//! one-chain fold is refused by its version (9).
 
 use super::account::{LedgerEntry, RefId, TradeRecord};
 use super::order::{CancelReason, Order};
@@ -168,64 +187,88 @@ impl HistoryCounters {
         self.hash = f.0;
     }
 
-    /// The same for a closed order: tag `o`, or `O` when the words of its rare parts follow (a
-    /// parent, a second price, an iceberg's shown part or an amend history; decided by their
-    /// values, not by whether the record has an extras box, which an equal record may lack).
+    /// The same for a closed order, in two lanes (see the module doc): its tag says whether
+    /// its eight amounts follow (`o`, `O`) or are all zero and left out (`z`, `Z`, most
+    /// closings: a canceled order that never traded, its hold released), and whether the words
+    /// of its rare parts follow (`O`, `Z`: a parent, a second price, an iceberg's shown part or
+    /// an amend history; decided by their values, not by whether the record has an extras box,
+    /// which an equal record may lack). Always inlined (into `Exchange::emit_closed`: every
+    /// closing).
+    #[inline(always)]
     pub fn closed(&mut self, c: &ClosedOrder) {
         debug_assert_eq!(c.n, self.next_closed);
         self.next_closed += 1;
         let o = &c.order;
         let extras = o.extras();
         let rare = extras.filter(|x| x.parent.is_some() || x.price2 != 0 || x.shown != 0 || !x.amends.is_empty());
-        let tag = if rare.is_some() { b'O' } else { b'o' };
-        let mut f = Fold(self.hash);
-        f.w(pack([u16::from(tag), o.status as u16, reason_code(o.reason), o.hold_asset]));
-        for w in [c.n, o.seq, o.open_ns, o.close_ns, o.req.price, o.held_limit, o.trades().len() as u64] {
-            f.w(w);
-        }
-        f.i(o.req.volume);
-        // The amounts as the record stores them (eight bytes each): the words `Fold::i` makes of
-        // their exact values, without widening them. An amount kept in the extras (`WIDE`
-        // inline) is folded from there; a record without extras has none.
         let stored = o.stored_amounts();
-        match extras {
-            None => {
-                debug_assert!(!stored.contains(&WIDE));
-                for w in stored {
-                    f.w(*w as u64);
+        // All eight as stored (a wide amount's marker is not zero): an OR of the words.
+        let zero = stored.iter().fold(0, |acc, w| acc | w) == 0;
+        let tag = match (zero, rare.is_some()) {
+            (false, false) => b'o',
+            (false, true) => b'O',
+            (true, false) => b'z',
+            (true, true) => b'Z',
+        };
+        // Lane A from the state, lane B from 0; items dealt in turn (A, B, A, B…).
+        let (mut a, mut b) = (Fold(self.hash), Fold(0));
+        a.w(pack([u16::from(tag), o.status as u16, reason_code(o.reason), o.hold_asset]));
+        b.w(o.seq);
+        a.w(o.open_ns);
+        b.w(o.close_ns);
+        a.w(o.req.price);
+        b.w(o.held_limit);
+        a.w(o.trades().len() as u64);
+        b.i(o.req.volume);
+        if !zero {
+            // The amounts as the record stores them (eight bytes each): the words `Fold::i`
+            // makes of their exact values, without widening them. An amount kept in the extras
+            // (`WIDE` inline) is folded from there; a record without extras has none.
+            match extras {
+                None => {
+                    debug_assert!(!stored.contains(&WIDE));
+                    for pair in stored.chunks_exact(2) {
+                        a.w(pair[0] as u64);
+                        b.w(pair[1] as u64);
+                    }
                 }
-            }
-            Some(_) => {
-                for (i, w) in stored.iter().enumerate() {
-                    match *w {
-                        WIDE => f.i(o.amount(i)),
-                        w => f.w(w as u64),
+                Some(_) => {
+                    for (i, w) in stored.iter().enumerate() {
+                        let lane = if i % 2 == 0 { &mut a } else { &mut b };
+                        match *w {
+                            WIDE => lane.i(o.amount(i)),
+                            w => lane.w(w as u64),
+                        }
                     }
                 }
             }
         }
+        a.join(b);
         if let Some(x) = rare {
-            // The parent as seq + 1, 0 for none; the amend history (which left the engine with
-            // the order) as its count, then each entry.
+            // On the joined state, one after another: the parent as seq + 1, 0 for none; the
+            // amend history (which left the engine with the order) as its count, then each entry.
             for w in [x.parent.map_or(0, |p| p + 1), x.price2] {
-                f.w(w);
+                a.w(w);
             }
-            f.i(x.shown);
-            f.w(x.amends.len() as u64);
+            a.i(x.shown);
+            a.w(x.amends.len() as u64);
             for r in &x.amends {
                 for w in [r.id, r.time_ns, r.limit_price, pack([r.kind as u16, u16::from(r.post_only), 0, 0])] {
-                    f.w(w);
+                    a.w(w);
                 }
-                f.i(r.order_qty);
-                f.i(r.remaining_qty);
+                a.i(r.order_qty);
+                a.i(r.remaining_qty);
             }
         }
-        self.hash = f.0;
+        self.hash = a.0;
     }
 }
 
 /// The fold's multiplier (see the module doc): PCG's 64-bit LCG multiplier.
 const MIX: u64 = 0x5851_F42D_4C95_7F2D;
+
+/// How far lane B's state is rotated as it joins lane A (see the module doc).
+const JOIN_ROTATION: u32 = 29;
 
 /// The running hash while a record is folded in (see the module doc).
 struct Fold(u64);
@@ -246,6 +289,13 @@ impl Fold {
             Ok(n) if n != WIDE => self.w(n as u64),
             _ => self.wide(v),
         }
+    }
+
+    /// Joins lane `b` into this one: one step with `b`'s state, rotated left by 29 bits, as the
+    /// word.
+    #[inline(always)]
+    fn join(&mut self, b: Fold) {
+        self.w(b.0.rotate_left(JOIN_ROTATION));
     }
 
     #[cold]
@@ -358,9 +408,25 @@ mod tests {
         }
     }
 
-    /// A closed order's words, written out: its amounts are folded as the record stores them
-    /// (eight bytes each) and a wide one (kept in the extras) as its exact value's three words;
-    /// its rare parts' words follow only under the tag `O`.
+    /// A closed order's fold as the module doc defines it, computed with `step`: lane A from the
+    /// state `s`, lane B from 0, the items dealt in turn from A, B joined into A rotated left by
+    /// 29 bits, then the rare parts' words one after another.
+    fn lanes(s: u64, items: &[Vec<u64>], rare: &[u64]) -> u64 {
+        let mut lane = [[s as u32, (s >> 32) as u32], [0, 0]];
+        for (i, item) in items.iter().enumerate() {
+            for w in item {
+                lane[i % 2] = step(lane[i % 2], *w);
+            }
+        }
+        let b = state(lane[1]);
+        let joined = step(lane[0], b << 29 | b >> 35);
+        state(rare.iter().fold(joined, |a, w| step(a, *w)))
+    }
+
+    /// A closed order's words, written out: the head items, then its amounts as the record
+    /// stores them (eight bytes each; a wide one, kept in the extras, as its exact value's
+    /// three words) unless all eight are zero (tag `z`), and its rare parts' words only under
+    /// the tags `O` and `Z`.
     #[test]
     fn closed_order_fold_is_its_words_in_order() {
         let mut o = Order::opened(41, &NewOrder::limit(2, 1, Side::Buy, 500, 7_000), 10, 1, 3_500);
@@ -368,27 +434,39 @@ mod tests {
         o.reason = Some(CancelReason::UserRequested);
         o.close_ns = 20;
         o.held_limit = 600;
-        o.trades.push(3);
-        o.set_filled(-5);
-        let big = i128::from(i64::MAX) * 1_000 + 7;
-        o.set_exact_cost(big);
-        o.set_fee_cd(i128::from(i64::MIN));
         let fold = |o: &Order| {
             let mut c = HistoryCounters { next_closed: 5, hash: 9, ..Default::default() };
             c.closed(&ClosedOrder { n: 5, order: o.clone() });
+            assert_eq!(c.next_closed, 6);
             c.hash
         };
         let status = Status::Canceled as u64;
-        let head = |tag: u8| vec![u64::from(tag) | status << 16 | 1 << 32 | 1 << 48, 5, 41, 10, 20, 500, 600, 1, 7_000];
-        let mut words = head(b'o');
+        let head = |tag: u8, trades: u64| -> Vec<Vec<u64>> {
+            let first = u64::from(tag) | status << 16 | 1 << 32 | 1 << 48;
+            [first, 41, 10, 20, 500, 600, trades, 7_000].into_iter().map(|w| vec![w]).collect()
+        };
+        let with = |mut items: Vec<Vec<u64>>, amounts: [i128; 8]| {
+            items.extend(amounts.map(amount_words));
+            items
+        };
+        // Every amount zero (the hold too): `z`, the head's eight items only.
+        o.set_hold_remaining(0);
+        assert_eq!(fold(&o), lanes(9, &head(b'z', 0), &[]), "an order that never traded");
+        // A plain record (no extras) with amounts: `o`, the eight amounts after the head.
+        o.set_hold_remaining(3_500);
+        o.trades.push(3);
+        o.set_filled(-5);
+        assert!(o.extras().is_none());
+        assert_eq!(fold(&o), lanes(9, &with(head(b'o', 1), [-5, 0, 0, 0, 0, 0, 0, 3_500]), &[]), "a plain order");
+        // Wide amounts (in the extras): their exact values' three words, each in its lane.
+        let big = i128::from(i64::MAX) * 1_000 + 7;
+        o.set_exact_cost(big);
+        o.set_fee_cd(i128::from(i64::MIN));
         // filled, cost, fee, exact cost, exact fee, cost cd, fee cd, hold.
         let amounts = [-5, 0, 0, big, 0, 0, i128::from(i64::MIN), 3_500];
-        for a in amounts {
-            words.extend(amount_words(a));
-        }
-        assert_eq!(fold(&o), state(words.iter().fold([9, 0], |s, w| step(s, *w))), "a plain order");
-        // With a parent and an amend history: tag `O`, then parent + 1, price2, shown, the
-        // amends' count and each amend's fields.
+        assert_eq!(fold(&o), lanes(9, &with(head(b'o', 1), amounts), &[]), "wide amounts");
+        // With a parent and an amend history: tag `O`, then on the joined state parent + 1,
+        // price2, shown, the amends' count and each amend's fields.
         o.extras_mut().parent = Some(3);
         let r = AmendRecord {
             id: 8,
@@ -400,13 +478,13 @@ mod tests {
             time_ns: 12,
         };
         o.extras_mut().amends.push(r);
-        let mut words = head(b'O');
-        for a in amounts {
-            words.extend(amount_words(a));
-        }
-        words.extend([4, 0, 0, 1, 8, 12, 450, AmendKind::User as u64 | 1 << 16, 70]);
-        words.extend(amount_words(-(1 << 70)));
-        assert_eq!(fold(&o), state(words.iter().fold([9, 0], |s, w| step(s, *w))), "an order with rare parts");
+        let mut rare = vec![4, 0, 0, 1, 8, 12, 450, AmendKind::User as u64 | 1 << 16, 70];
+        rare.extend(amount_words(-(1 << 70)));
+        assert_eq!(fold(&o), lanes(9, &with(head(b'O', 1), amounts), &rare), "an order with rare parts");
+        // Rare parts and every amount zero: `Z`.
+        o.set_amounts(&crate::engine::record::Amounts::default());
+        o.trades.clear();
+        assert_eq!(fold(&o), lanes(9, &head(b'Z', 0), &rare), "rare parts, nothing executed");
     }
 
     /// An amount's words are read one way only: different amounts from one state give different

@@ -38,9 +38,30 @@ impl SeqIndex {
         (slot != NONE).then_some(slot)
     }
 
-    /// Adds `seq` at `slot`; `seq` must be above every sequence added before.
+    /// Adds `seq` at `slot`; `seq` must be above every sequence added before. Inlined: a new
+    /// order's page is nearly always there already (a new page once per `PAGE` orders), so the
+    /// common insertion is a page look and a write; a new page, a sequence out of order or one
+    /// added twice go out of line (`insert_slow`, which asserts as before).
+    #[inline]
     pub fn insert(&mut self, seq: OrderSeq, slot: u32) {
         debug_assert!(slot != NONE);
+        // Below `first`, the difference wraps to a huge index and misses, as a page past the end.
+        let k = (seq / PAGE).wrapping_sub(self.first);
+        if let Some(Some(p)) = self.pages.get_mut(k as usize) {
+            let e = &mut p.slot[(seq % PAGE) as usize];
+            if *e == NONE {
+                *e = slot;
+                p.live += 1;
+                self.len += 1;
+                return;
+            }
+        }
+        self.insert_slow(seq, slot);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn insert_slow(&mut self, seq: OrderSeq, slot: u32) {
         let page = seq / PAGE;
         if self.pages.is_empty() {
             self.first = page;
@@ -148,5 +169,29 @@ mod tests {
             ix.remove(seq, n + 1);
         }
         assert_eq!((ix.len(), ix.pages(), ix.pages.len()), (0, 1, 1), "the page being handed out stays");
+    }
+
+    /// The inlined insertion's misses reach the checks: a sequence added twice (its page there),
+    /// one below the first page; and a page emptied between two is made again.
+    #[test]
+    fn insertion_checks_hold_on_the_fast_path() {
+        let twice = std::panic::catch_unwind(|| {
+            let mut ix = SeqIndex::default();
+            ix.insert(PAGE + 3, 1);
+            ix.insert(PAGE + 3, 2);
+        });
+        assert!(twice.is_err(), "a sequence added twice is refused");
+        let below = std::panic::catch_unwind(|| {
+            let mut ix = SeqIndex::default();
+            ix.insert(2 * PAGE, 1);
+            ix.insert(PAGE - 1, 2);
+        });
+        assert!(below.is_err(), "a sequence below the first page is refused");
+        let mut ix = SeqIndex::default();
+        ix.insert(0, 1);
+        ix.insert(2 * PAGE, 2);
+        assert_eq!((ix.pages(), ix.pages.len()), (2, 3), "the page between is a hole");
+        ix.insert(PAGE + 1, 3);
+        assert_eq!((ix.get(PAGE + 1), ix.pages(), ix.len()), (Some(3), 3, 3));
     }
 }

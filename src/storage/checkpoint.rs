@@ -32,7 +32,9 @@ pub const FORMAT: &str = "calamari-engine-checkpoint";
 /// 6: the history fold is XXH3-128 over each record's fields.
 /// 7: a book no longer keeps the time of the command being applied (its methods are given it).
 /// 8: the history's running hash is 64 bits (`engine::outbox`: a `u64`, no longer 16 bytes).
-pub const VERSION: u32 = 8;
+/// 9: a closed order is folded in two lanes, its amounts left out when all are zero, its closing
+///    number not folded (`engine::outbox`).
+pub const VERSION: u32 = 9;
 /// The directory under the data directory.
 pub const DIR: &str = "checkpoints";
 
