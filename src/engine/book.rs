@@ -353,16 +353,21 @@ mod tests {
         v
     }
 
+    /// Applies each command 1 µs after the one before (the first 1 µs after `t`), and asserts it
+    /// applied.
+    fn stamped(mut t: u64) -> impl FnMut(&mut Exchange, Command) {
+        move |ex, command| {
+            t += 1_000;
+            ex.apply(&Envelope { time_ns: t, key_nonce: None, command }).unwrap();
+        }
+    }
+
     /// An exchange with one account funded in every asset, and XBTUSD's reference price and lot.
     fn funded() -> (Exchange, u64, i128) {
         let markets = Markets::from_config(&crate::config::Config::builtin()).unwrap();
         let (price, lot) = (markets.pairs[0].reference_price, markets.pairs[0].ordermin.max(markets.pairs[0].lot_step()));
         let mut ex = Exchange::new(markets, 7);
-        let mut t = 1_750_000_000_000_000_000u64;
-        let mut apply = |ex: &mut Exchange, command: Command| {
-            t += 1_000;
-            ex.apply(&Envelope { time_ns: t, key_nonce: None, command }).unwrap();
-        };
+        let mut apply = stamped(1_750_000_000_000_000_000);
         apply(&mut ex, Command::CreateAccount { name: "q".into() });
         for asset in 0..ex.markets.assets.len() as u16 {
             apply(&mut ex, Command::Deposit { account: FIRST_USER, asset, amount: crate::money::MAX_UNITS });
@@ -373,11 +378,7 @@ mod tests {
     #[test]
     fn a_restored_book_is_relinked_and_removes_the_same_as_before() {
         let (mut ex, price, lot) = funded();
-        let mut t = ex.now_ns;
-        let mut apply = |ex: &mut Exchange, command: Command| {
-            t += 1_000;
-            ex.apply(&Envelope { time_ns: t, key_nonce: None, command }).unwrap();
-        };
+        let mut apply = stamped(ex.now_ns);
         for i in 0..12u64 {
             let p = price - 1_000 - i % 3;
             apply(&mut ex, Command::PlaceOrder(NewOrder::limit(FIRST_USER, 0, Side::Buy, p, lot)));
@@ -411,11 +412,7 @@ mod tests {
     #[test]
     fn levels_near_and_far_keep_price_order_through_cancels_and_a_restore() {
         let (mut ex, price, lot) = funded();
-        let mut t = ex.now_ns;
-        let mut apply = |ex: &mut Exchange, command: Command| {
-            t += 1_000;
-            ex.apply(&Envelope { time_ns: t, key_nonce: None, command }).unwrap();
-        };
+        let mut apply = stamped(ex.now_ns);
         let bids = [1, 2, price - 3_000, price - 1_000, price - 1_001, price - 200_000];
         let asks = [price + 1_000, price + 50_000, 1_000_000_000_000, price + 1_001];
         for (side, prices) in [(Side::Buy, &bids[..]), (Side::Sell, &asks[..])] {
@@ -458,11 +455,7 @@ mod tests {
     #[test]
     fn the_spread_is_noted_when_the_top_moves_and_after_a_restore_only_then() {
         let (mut ex, price, lot) = funded();
-        let mut t = ex.now_ns;
-        let mut apply = |ex: &mut Exchange, command: Command| {
-            t += 1_000;
-            ex.apply(&Envelope { time_ns: t, key_nonce: None, command }).unwrap();
-        };
+        let mut apply = stamped(ex.now_ns);
         let noted = |ex: &Exchange| (ex.market_data[0].spreads_noted, ex.market_data[0].spreads.back().map(|s| (s.1, s.2)));
         apply(&mut ex, Command::PlaceOrder(NewOrder::limit(FIRST_USER, 0, Side::Buy, price - 1_000, lot)));
         apply(&mut ex, Command::PlaceOrder(NewOrder::limit(FIRST_USER, 0, Side::Sell, price + 1_000, lot)));
