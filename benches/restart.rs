@@ -50,7 +50,7 @@ impl Gen {
     /// One more command: a limit order (a third of them crossing) or a cancel of a resting one.
     fn step(&mut self, out: &mut Vec<Vec<u8>>) {
         let r = self.next();
-        if r % 2 == 0 && !self.live.is_empty() {
+        if r.is_multiple_of(2) && !self.live.is_empty() {
             let i = (self.next() % self.live.len() as u64) as usize;
             let (account, seq) = self.live.swap_remove(i);
             if self.ex.open_order(seq as u64).is_some() {
@@ -60,7 +60,7 @@ impl Gen {
         }
         let account = FIRST_USER + (self.next() % ACCOUNTS as u64) as u32;
         let side = if r & 4 == 0 { Side::Buy } else { Side::Sell };
-        let away = (self.next() % 2_000) as i64 - if r % 3 == 0 { 300 } else { -1 };
+        let away = (self.next() % 2_000) as i64 - if r.is_multiple_of(3) { 300 } else { -1 };
         let mid = 500_000i64; // 50,000.0 at pair_decimals 1
         let price = match side {
             Side::Buy => mid - away,
@@ -68,7 +68,7 @@ impl Gen {
         } as u64;
         let volume = (1 + self.next() % 50) as i128 * 100_000; // 0.001 .. 0.05 XBT
         if let Some(Applied::OrderPlaced(seq)) = self.apply(Command::PlaceOrder(NewOrder::limit(account, 0, side, price, volume)), out) {
-            if self.ex.open_order(seq as u64).is_some() {
+            if self.ex.open_order(seq).is_some() {
                 self.live.push((account, seq as u32));
             }
         }

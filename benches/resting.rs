@@ -46,7 +46,7 @@ fn main() {
     for i in 0..n {
         let pair = (i % pairs.len() as u64) as usize;
         let (reference, volume) = pairs[pair];
-        let side = if (i / pairs.len() as u64) % 2 == 0 { Side::Buy } else { Side::Sell };
+        let side = if (i / pairs.len() as u64).is_multiple_of(2) { Side::Buy } else { Side::Sell };
         // 1,000 levels a side, a gap of 1,000 ticks around the reference: nothing crosses.
         let away = 1_000 + (i / 2 / pairs.len() as u64) % 1_000;
         let price = match side {

@@ -46,10 +46,8 @@ fn main() {
         .expect("start target/release/calamari (cargo build --release first)");
     let started = Instant::now();
     let url = loop {
-        if let Ok(v) = std::fs::read_to_string(data.join("server.json")).map(|t| serde_json::from_str::<serde_json::Value>(&t)) {
-            if let Ok(v) = v {
-                break v["url"].as_str().unwrap().replace("http://", "ws://") + "/v2";
-            }
+        if let Ok(Ok(v)) = std::fs::read_to_string(data.join("server.json")).map(|t| serde_json::from_str::<serde_json::Value>(&t)) {
+            break v["url"].as_str().unwrap().replace("http://", "ws://") + "/v2";
         }
         assert!(started.elapsed() < Duration::from_secs(120), "server did not start");
         std::thread::sleep(Duration::from_millis(50));

@@ -441,7 +441,7 @@ pub async fn serve(data_dir: &Path, listen: SocketAddr, config: Config, profile:
                 // (confirmations, withdrawal processing) even when no request arrives.
                 let _ = s.state.sequencer.read(|_| ()).await;
                 n += 1;
-                if n % 60 == 0 {
+                if n.is_multiple_of(60) {
                     s.state.limits.sweep(s.state.clock.now_us());
                 }
             }

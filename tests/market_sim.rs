@@ -30,7 +30,7 @@ fn world(seed: u64) -> World {
     let apply = |ex: &mut Exchange, command| ex.apply(&Envelope { time_ns: T0, key_nonce: None, command }).unwrap();
     apply(&mut ex, Command::CreateAccount { name: "alice".into() });
     let alice = ex.account_by_name("alice").unwrap();
-    for (asset, amount) in [(0u16, 10_000_000_0000i128), (1, 100 * 10_000_000_000)] {
+    for (asset, amount) in [(0u16, 100_000_000_000i128), (1, 100 * 10_000_000_000)] {
         apply(&mut ex, Command::Deposit { account: alice, asset, amount });
     }
     let sim = Simulator::new(seed, 1000, params);

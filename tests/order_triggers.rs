@@ -193,7 +193,7 @@ fn conditional_close_is_placed_for_the_executed_volume() {
     // on the other side, its prices relative to the opening order's (80000 - 2000).
     s.private(&alice, "CancelOrder", &[("txid", &open)]);
     let open_now = ok(&s.private(&alice, "OpenOrders", &[]))["open"].clone();
-    let (close_txid, close) = open_now.as_object().unwrap().iter().next().expect("a close order").clone();
+    let (close_txid, close) = open_now.as_object().unwrap().iter().next().expect("a close order");
     assert_ne!(close_txid, &open);
     assert_eq!(close["refid"], open.as_str());
     assert_eq!(close["status"], "open");

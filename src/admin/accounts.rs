@@ -95,7 +95,7 @@ pub async fn show(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<Socket
             let mut open = Map::new();
             for seq in &acct.open_orders {
                 let o = &ex.orders[*seq as usize];
-                open.insert(ex.ids.encode(crate::engine::ids::IdKind::Order, *seq as u64), views::order(ex, o, false));
+                open.insert(ex.ids.encode(crate::engine::ids::IdKind::Order, *seq), views::order(ex, o, false));
             }
             Some((id, balances, open))
         })

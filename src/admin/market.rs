@@ -35,6 +35,7 @@ struct PairQuery {
     pair: String,
 }
 
+#[allow(clippy::result_large_err)] // the refusal is the handler's whole answer, built once
 fn pair_idx(s: &Shared, name: &str) -> Result<u16, Response> {
     s.state.markets.pair_by_name(name).ok_or_else(|| bad(format!("no pair {name:?}")))
 }
@@ -157,7 +158,7 @@ async fn replay(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketAd
     let mut sim = s.market.sim();
     let st = &mut sim.pairs[idx as usize];
     let from_step = st.step;
-    st.replay = (b.speed > 0).then(|| Replay { points: series.len(), series, from_step, speed: b.speed });
+    st.replay = (b.speed > 0).then_some(Replay { points: series.len(), series, from_step, speed: b.speed });
     reply(StatusCode::OK, json!({ "pair": b.pair, "speed": b.speed, "points": st.replay.as_ref().map_or(0, |r| r.points) }))
 }
 

@@ -18,8 +18,11 @@ pub use signature::signed_request;
 
 use crate::error::KrakenError;
 
+/// A fuzz target: its name and the function that takes the fuzzer's bytes.
+pub type Target = (&'static str, fn(&[u8]));
+
 /// Every target by its name in `fuzz/fuzz_targets/` and `fuzz/corpus/`.
-pub const TARGETS: [(&str, fn(&[u8])); 4] =
+pub const TARGETS: [Target; 4] =
     [("request_body", request_body), ("signed_request", signed_request), ("decimal", decimal), ("new_order", new_order)];
 
 /// A refusal must be one of Kraken's error strings: `E<Category>:<Message>`.

@@ -74,7 +74,7 @@ pub fn new_order(data: &[u8]) {
     let (idx, pair) = pair.expect("accepted order names a pair");
     assert_eq!((o.pair, o.account), (idx, 7));
     assert_eq!(o.side, if field("type") == "buy" { Side::Buy } else { Side::Sell });
-    assert_eq!(field("type") == "buy" || field("type") == "sell", true);
+    assert!(field("type") == "buy" || field("type") == "sell");
     let kind = match field("ordertype") {
         "limit" if o.rare().display_volume.is_none() => OrderKind::Limit,
         "limit" | "iceberg" => OrderKind::Iceberg,

@@ -55,8 +55,7 @@ pub(super) fn storage_loop(
         let mut replies = first.replies;
         // Group commit: whatever queued up while the last commit was syncing goes in this one
         // (a batch that replaces the log or takes a snapshot is committed on its own).
-        while !control {
-            let Ok(more) = batches.try_recv() else { break };
+        while let Some(Ok(more)) = (!control).then(|| batches.try_recv()) {
             if more.pending.has_control() {
                 carried = Some(more);
                 break;

@@ -359,7 +359,8 @@ mod tests {
         let mut client: Client = Default::default();
         apply(&mut client, &snapshot(&pair, &sym, &book, 10), true, 10);
         assert_eq!(client, expect(&pair, &book, 10));
-        let steps: Vec<Box<dyn Fn(&mut Side, &mut Side)>> = vec![
+        type Step<'a> = Box<dyn Fn(&mut Side, &mut Side) + 'a>;
+        let steps: Vec<Step<'_>> = vec![
             Box::new(|_, a| a[0].1[0].1 = q(1)), // partial fill: modify in place
             Box::new(|_, a| {
                 a[0].1.remove(1);

@@ -233,7 +233,7 @@ pub fn order_endpoint_op() -> impl Strategy<Value = Op> {
 /// Mostly an open order (when there is one), sometimes any order.
 fn pick_order(ex: &Exchange, pick: usize) -> Option<calamari::engine::order::Order> {
     let open: Vec<_> = ex.orders.iter().filter(|o| o.is_open()).collect();
-    if !open.is_empty() && pick % 5 != 0 {
+    if !open.is_empty() && !pick.is_multiple_of(5) {
         return Some(open[pick % open.len()].clone());
     }
     super::order_opt(ex, (pick % (ex.orders.next_seq() as usize).max(1)) as u64)

@@ -42,7 +42,7 @@ fn price(pair: &Pair, p: &Params, name: &str) -> Result<Option<u64>, KrakenError
     let Some(text) = p.text(name) else { return Ok(None) };
     let ticks = parse_units(text, pair.pair_decimals).filter(|t| *t > 0 && *t <= crate::engine::MAX_PRICE as i128);
     let ticks = ticks.ok_or_else(|| KrakenError::invalid(name))? as u64;
-    if ticks % pair.tick != 0 {
+    if !ticks.is_multiple_of(pair.tick) {
         return Err(KrakenError::TickSizeCheckFailed);
     }
     Ok(Some(ticks))

@@ -199,7 +199,7 @@ pub async fn deposit_status(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
             let mut items = Vec::new();
             for d in mine.iter().rev().map(|i| &ex.funding.deposits[*i as usize]) {
                 let Some(m) = ex.funding_method(d.owner.asset, d.owner.method) else { continue };
-                if !filter.admits(d.owner.asset, &m.name, d.time_ns) {
+                if !filter.admits(d.owner.asset, m.name, d.time_ns) {
                     continue;
                 }
                 let a = ex.markets.asset(d.owner.asset);

@@ -44,7 +44,7 @@ pub fn absolute_price(pair: &Pair, text: &str, field: &str) -> Result<u64, Krake
         return Err(KrakenError::invalid(field));
     }
     let ticks = ticks as u64;
-    if ticks % pair.tick != 0 {
+    if !ticks.is_multiple_of(pair.tick) {
         return Err(KrakenError::TickSizeCheckFailed);
     }
     Ok(ticks)
@@ -76,7 +76,7 @@ pub fn price_field(pair: &Pair, text: &str, field: &str) -> Result<PriceField, K
         v as u64
     } else {
         let v = parse_units(number, pair.pair_decimals).ok_or_else(bad)?;
-        if v < 0 || v > crate::engine::MAX_PRICE as i128 || v as u64 % pair.tick != 0 {
+        if v < 0 || v > crate::engine::MAX_PRICE as i128 || !(v as u64).is_multiple_of(pair.tick) {
             return Err(bad());
         }
         v as u64

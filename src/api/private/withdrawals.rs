@@ -148,7 +148,7 @@ pub async fn withdraw_status(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
             let mut items = Vec::new();
             for w in mine.iter().rev().map(|i| &ex.funding.withdrawals[*i as usize]) {
                 let Some(m) = ex.funding_method(w.asset, w.method) else { continue };
-                if !filter.admits(w.asset, &m.name, w.time_ns) {
+                if !filter.admits(w.asset, m.name, w.time_ns) {
                     continue;
                 }
                 let a = ex.markets.asset(w.asset);

@@ -89,7 +89,6 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 
 /// A `calamari serve` started by loadgen, stopped (and its data directory removed) when dropped,
 /// also when loadgen panics.
-
 struct Server {
     child: Child,
     bin: PathBuf,

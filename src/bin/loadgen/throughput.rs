@@ -134,7 +134,7 @@ fn balance_request(conn: &mut Conn, key: &Key, st: &mut ClientState, _: u64) -> 
 
 pub(super) fn add_order_request(conn: &mut Conn, key: &Key, st: &mut ClientState, n: u64) -> (&'static str, Result<String, String>) {
     // Buys and sells alternate over 60 ticks around 88,000.0; about a third cross and trade.
-    let side = if n % 2 == 0 { "buy" } else { "sell" };
+    let side = if n.is_multiple_of(2) { "buy" } else { "sell" };
     let offset = (n.wrapping_mul(2654435761) % 60) as i64 - 20;
     let price = match side {
         "buy" => 880_000 - offset,

@@ -190,7 +190,7 @@ async fn cancel_order(st: &Shared, c: &Caller, ids: CancelIds) -> Vec<Result<Val
                     let open = ex.user_account(account).map(|a| a.open_orders.clone()).unwrap_or_default();
                     list.into_iter()
                         .map(|cl| {
-                            let seq = open.iter().find(|s| ex.orders[**s as usize].cl_ord_id().as_deref() == Some(cl.as_str()));
+                            let seq = open.iter().find(|s| ex.orders[**s as usize].cl_ord_id() == Some(cl.as_str()));
                             seq.map(|s| (ex.order_txid(*s), json!({ "order_id": ex.order_txid(*s), "cl_ord_id": cl })))
                                 .ok_or_else(|| KrakenError::UnknownOrder.as_kraken())
                         })
