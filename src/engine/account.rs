@@ -45,6 +45,9 @@ impl Account {
     #[inline]
     pub fn volume_30d(&self, day: u64) -> i128 {
         let v = &self.volume_by_day;
+        if v.days.front().is_none_or(|(d, _)| d + 30 > day) {
+            return v.total;
+        }
         v.total - v.days.iter().take_while(|(d, _)| d + 30 <= day).map(|(_, v)| v).sum::<i128>()
     }
 
