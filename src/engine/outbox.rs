@@ -515,6 +515,8 @@ mod tests {
             }
         }
         let b = state(lane[1]);
+        // The rotation written out, not `rotate_left` (the code's own): computed independently.
+        #[allow(clippy::manual_rotate)]
         let joined = step(lane[0], b << 29 | b >> 35);
         state(rare.iter().fold(joined, |a, w| step(a, *w)))
     }
