@@ -113,15 +113,15 @@ fn a_checkpoint_of_another_configuration_or_log_is_refused() {
     std::fs::write(&other_path, [relabeled.as_bytes(), &bytes[text.len()..]].concat()).unwrap();
     let e = checkpoint::load(&other_path, log.as_mut(), &markets()).err().unwrap();
     assert!(e.contains("another engine build"), "{e}");
-    // A checkpoint of the format version before (8: the closed orders' one-chain fold) is
-    // refused by its version, whatever its build.
+    // A checkpoint of the format version before (9: trade records and ledger entries in one
+    // chain each) is refused by its version, whatever its build.
     let version = calamari::storage::checkpoint::VERSION;
-    assert_eq!(version, 9);
+    assert_eq!(version, 10);
     let older = text.replace(&format!("\"version\":{version},"), &format!("\"version\":{},", version - 1));
     assert_ne!(older, text, "the header names the version");
     std::fs::write(&other_path, [older.as_bytes(), &bytes[text.len()..]].concat()).unwrap();
     let e = checkpoint::load(&other_path, log.as_mut(), &markets()).err().unwrap();
-    assert!(e.contains("format version 8"), "{e}");
+    assert!(e.contains("format version 9"), "{e}");
     std::fs::remove_file(&other_path).unwrap();
     // A replaced log (reset, restore) is a new generation: the old checkpoint no longer applies.
     let records: Vec<Vec<u8>> = sim.all.iter().filter(|(_, ok)| *ok).map(|(env, _)| serde_json::to_vec(env).unwrap()).collect();

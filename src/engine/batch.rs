@@ -114,7 +114,8 @@ impl Exchange {
         self.user_account(account)?;
         if let CancelTarget::Order(seq) = target {
             // The common case, without collecting; the order found once (by its slot after).
-            let slot = self.orders.slot(*seq).ok_or(KrakenError::UnknownOrder)?;
+            // `let … else`, not `ok_or`: see `Exchange::user_account`.
+            let Some(slot) = self.orders.slot(*seq) else { return Err(KrakenError::UnknownOrder) };
             let o = self.orders.at(slot);
             if o.req.account != account || !o.is_open() {
                 return Err(KrakenError::UnknownOrder);

@@ -165,25 +165,20 @@ impl MarketData {
     /// Appends a trade, then drops what `keep` no longer keeps (see the module doc).
     pub fn record_trade(&mut self, t: PublicTrade, keep: TapeBound) {
         let secs = t.time_ns / NS;
-        for (i, minutes) in INTERVALS.iter().enumerate() {
-            let start = secs / (minutes * 60) * (minutes * 60);
-            let list = &mut self.candles[i];
-            match list.back_mut() {
-                Some(c) if c.time == start => {
-                    c.high = c.high.max(t.price);
-                    c.low = c.low.min(t.price);
-                    c.close = t.price;
-                    c.value += t.price as i128 * t.volume;
-                    c.volume += t.volume;
-                    c.count += 1;
-                }
-                _ => {
-                    list.push_back(Candle::of_trade(start, t.price, t.volume));
-                    if list.len() > MAX_CANDLES {
-                        list.pop_front();
-                    }
-                }
-            }
+        let value = t.price as i128 * t.volume;
+        // The nine intervals written out, each span a constant (a period's start is then a
+        // multiplication, not a 64-bit division by a span read from the table), the product
+        // computed once and the lists found with one length check.
+        if let Some([c1, c5, c15, c30, c60, c240, c1440, c10080, c21600]) = self.candles.get_mut(..INTERVALS.len()) {
+            add_to_candle::<{ INTERVALS[0] * 60 }>(c1, secs, t.price, t.volume, value);
+            add_to_candle::<{ INTERVALS[1] * 60 }>(c5, secs, t.price, t.volume, value);
+            add_to_candle::<{ INTERVALS[2] * 60 }>(c15, secs, t.price, t.volume, value);
+            add_to_candle::<{ INTERVALS[3] * 60 }>(c30, secs, t.price, t.volume, value);
+            add_to_candle::<{ INTERVALS[4] * 60 }>(c60, secs, t.price, t.volume, value);
+            add_to_candle::<{ INTERVALS[5] * 60 }>(c240, secs, t.price, t.volume, value);
+            add_to_candle::<{ INTERVALS[6] * 60 }>(c1440, secs, t.price, t.volume, value);
+            add_to_candle::<{ INTERVALS[7] * 60 }>(c10080, secs, t.price, t.volume, value);
+            add_to_candle::<{ INTERVALS[8] * 60 }>(c21600, secs, t.price, t.volume, value);
         }
         self.last_price = t.price;
         let cutoff = t.time_ns.saturating_sub(keep.span_ns);
@@ -267,6 +262,29 @@ impl MarketData {
             self.trades[before - 1].price
         } else {
             self.open_price
+        }
+    }
+}
+
+/// A trade at `secs` (unix seconds) into its interval's candles, of `SPAN` seconds: the current
+/// candle updated, or a new one started (the oldest dropped past `MAX_CANDLES`).
+#[inline(always)]
+fn add_to_candle<const SPAN: u64>(list: &mut VecDeque<Candle>, secs: u64, price: u64, volume: i128, value: i128) {
+    let start = secs / SPAN * SPAN;
+    match list.back_mut() {
+        Some(c) if c.time == start => {
+            c.high = c.high.max(price);
+            c.low = c.low.min(price);
+            c.close = price;
+            c.value += value;
+            c.volume += volume;
+            c.count += 1;
+        }
+        _ => {
+            list.push_back(Candle::of_trade(start, price, volume));
+            if list.len() > MAX_CANDLES {
+                list.pop_front();
+            }
         }
     }
 }

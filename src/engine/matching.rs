@@ -46,7 +46,7 @@ fn crosses(side: Side, best: u64, limit: u64) -> bool {
 impl Exchange {
     pub(super) fn place_order(&mut self, req: &NewOrder, t: u64) -> Result<Applied, KrakenError> {
         let account = self.user_account(req.account)?;
-        let pair = self.markets.pairs.get(req.pair as usize).ok_or(KrakenError::UnknownAssetPair)?;
+        let Some(pair) = self.markets.pairs.get(req.pair as usize) else { return Err(KrakenError::UnknownAssetPair) };
         self.admit_new_order(req)?;
         let lot_step = pair.lot_step();
         if req.quote_volume {
@@ -144,15 +144,17 @@ impl Exchange {
                 // In 64 bits when every factor and product fits (a placement's hold: the 128-bit
                 // products are checked for overflow, a long sequence each); the same values.
                 if let (Ok(v), Ok(cd), Ok(rate)) = (u64::try_from(volume), u64::try_from(pair.cost_divisor), u64::try_from(max_taker)) {
-                    let fee = |exact: u64| {
-                        if fee_in_base {
+                    // Written out, not a closure: LLVM called the closure (~29 instructions a
+                    // buy, half of them the call's).
+                    if let Some(exact) = limit.checked_mul(v) {
+                        let fee = if fee_in_base {
                             Some(0)
                         } else {
-                            Some(exact.checked_mul(rate)?.div_ceil(cd.checked_mul(PPM as u64)?))
+                            exact.checked_mul(rate).zip(cd.checked_mul(PPM as u64)).map(|(f, d)| f.div_ceil(d))
+                        };
+                        if let Some(fee) = fee {
+                            return (pair.quote, i128::from(exact.div_ceil(cd)) + i128::from(fee));
                         }
-                    };
-                    if let Some((exact, fee)) = limit.checked_mul(v).and_then(|e| Some((e, fee(e)?))) {
-                        return (pair.quote, i128::from(exact.div_ceil(cd)) + i128::from(fee));
                     }
                 }
                 let exact = pair.exact_cost(limit, volume);

@@ -397,7 +397,12 @@ impl Exchange {
         if id < FIRST_USER {
             return Err(KrakenError::PermissionDenied);
         }
-        self.accounts.get(id as usize).ok_or(KrakenError::PermissionDenied)
+        // Not `ok_or`: its error, built for every call, was dropped by a call to the error's drop
+        // glue where LLVM did not inline it (every cancel).
+        match self.accounts.get(id as usize) {
+            Some(a) => Ok(a),
+            None => Err(KrakenError::PermissionDenied),
+        }
     }
 
     fn create_account(&mut self, name: &str) -> Result<Applied, KrakenError> {

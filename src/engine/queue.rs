@@ -61,7 +61,9 @@ impl Links {
         self.tail = slot;
     }
 
-    /// Unlinks the order in `slot`, which must rest in this queue.
+    /// Unlinks the order in `slot`, which must rest in this queue. Always inlined (every cancel
+    /// and every filled maker: a call of ~34 instructions, a third of them the call's).
+    #[inline(always)]
     pub fn remove(&mut self, orders: &mut Orders, slot: u32) {
         let Neighbours { prev, next } = std::mem::replace(&mut orders.at_mut(slot).queue, Neighbours::NONE);
         if prev == NIL {

@@ -34,7 +34,8 @@ pub const FORMAT: &str = "calamari-engine-checkpoint";
 /// 8: the history's running hash is 64 bits (`engine::outbox`: a `u64`, no longer 16 bytes).
 /// 9: a closed order is folded in two lanes, its amounts left out when all are zero, its closing
 ///    number not folded (`engine::outbox`).
-pub const VERSION: u32 = 9;
+/// 10: trade records and ledger entries are folded in two lanes too (`engine::outbox`).
+pub const VERSION: u32 = 10;
 /// The directory under the data directory.
 pub const DIR: &str = "checkpoints";
 
