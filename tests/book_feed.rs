@@ -25,6 +25,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// A book's bids and asks, best first, as (price ticks, base minimal units).
+type Depth = (Vec<(u64, i128)>, Vec<(u64, i128)>);
+
 /// A log that keeps nothing: this test is about what is published, not about storage.
 struct NullLog;
 
@@ -94,7 +97,7 @@ impl ClientBook {
     }
 
     /// Best first, as (price ticks, base minimal units) like the engine's `Book::depth`.
-    fn levels(&self, base_decimals: usize) -> (Vec<(u64, i128)>, Vec<(u64, i128)>) {
+    fn levels(&self, base_decimals: usize) -> Depth {
         let side = |it: Vec<(&u64, &(String, String))>| it.into_iter().map(|(p, (_, q))| (*p, units(q, base_decimals) as i128)).collect();
         (side(self.bids.iter().rev().collect()), side(self.asks.iter().collect()))
     }
@@ -156,7 +159,7 @@ fn run_stream(ops: Vec<Op>) {
             check_rest(&markets, &seq, step).await;
             // The feed: messages until the client's books equal the engine's, each checksum
             // Kraken's over the client's own book.
-            let engine: Vec<(Vec<(u64, i128)>, Vec<(u64, i128)>)> =
+            let engine: Vec<Depth> =
                 seq.read(|ex| ex.books.iter().map(|b| (b.depth(Side::Buy, DEPTH), b.depth(Side::Sell, DEPTH))).collect()).await.unwrap();
             let deadline = Instant::now() + Duration::from_secs(5);
             loop {

@@ -150,10 +150,13 @@ struct Msg {
     data: Vec<Data>,
 }
 
-/// A client's level3 book: per side, price text → orders (id, qty text) in queue order.
+/// One price level as the client holds it: the price text and its orders (id, qty text) in queue order.
+type Level = (String, Vec<(String, String)>);
+
+/// A client's level3 book: per side, price ticks → its level.
 #[derive(Default)]
 struct Book {
-    sides: [BTreeMap<u64, (String, Vec<(String, String)>)>; 2],
+    sides: [BTreeMap<u64, Level>; 2],
     messages: usize,
 }
 

@@ -123,9 +123,7 @@ impl Exchange {
         let acct = self.user_account(account).ok()?;
         match target {
             AmendTarget::Order(seq) => self.orders.get(*seq as usize).filter(|o| o.req.account == account && o.is_open()).map(|o| o.seq),
-            AmendTarget::ClOrdId(c) => {
-                acct.open_orders.iter().copied().find(|s| self.orders[*s as usize].cl_ord_id().as_deref() == Some(c.as_str()))
-            }
+            AmendTarget::ClOrdId(c) => acct.open_orders.iter().copied().find(|s| self.orders[*s as usize].cl_ord_id() == Some(c.as_str())),
         }
     }
 

@@ -435,6 +435,7 @@ impl Exchange {
     }
 
     /// Moves a balance by `amount - fee` and writes the ledger entry; returns its sequence.
+    #[allow(clippy::too_many_arguments)] // the entry's fields, by value on the fill's hot path
     pub(crate) fn post(
         &mut self,
         account: AccountId,

@@ -644,7 +644,8 @@ mod tests {
             c.hash
         };
         let base = fold(&o);
-        let changes: [(&str, fn(&mut Order)); 23] = [
+        type Change = (&'static str, fn(&mut Order));
+        let changes: [Change; 23] = [
             ("seq", |o| o.seq += 1),
             ("status", |o| o.status = Status::Closed),
             ("reason", |o| o.reason = Some(CancelReason::Market(crate::engine::status::MarketStatus::CancelOnly))),

@@ -24,6 +24,7 @@ use super::order::{
 /// whole record to sixteen bytes and pad it (fields are read by value, as all are `Copy`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(packed(8))]
+#[allow(clippy::repr_packed_without_abi)] // Rust's own layout is wanted (fields reordered); no FFI
 pub struct OrderReq {
     pub account: AccountId,
     pub pair: PairIdx,

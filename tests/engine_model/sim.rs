@@ -4,15 +4,22 @@
 
 use super::*;
 
+/// An account's balances, holds, open orders and fee-volume days.
+pub type AccountPrint = (Vec<i128>, Vec<i128>, Vec<OrderSeq>, Vec<(u64, i128)>);
+/// An order's status, reason, filled, cost, fee, hold left, trade count, volume and price.
+pub type OrderPrint = (Status, Option<CancelReason>, i128, i128, i128, i128, usize, i128, u64);
+/// A book's bid and ask depth (price, volume), its live count and the orders queued in its levels.
+pub type BookPrint = (Vec<(u64, i128)>, Vec<(u64, i128)>, usize, usize);
+
 #[derive(Debug, PartialEq, Eq)]
 pub struct Fingerprint {
     /// Per account; its trades and ledger entries are counted in `trades` and `ledger` (they
     /// leave the engine: `outbox`).
-    pub accounts: Vec<(Vec<i128>, Vec<i128>, Vec<OrderSeq>, Vec<(u64, i128)>)>,
-    pub orders: Vec<(Status, Option<CancelReason>, i128, i128, i128, i128, usize, i128, u64)>,
+    pub accounts: Vec<AccountPrint>,
+    pub orders: Vec<OrderPrint>,
     pub trades: usize,
     pub ledger: usize,
-    pub books: Vec<(Vec<(u64, i128)>, Vec<(u64, i128)>, usize, usize)>,
+    pub books: Vec<BookPrint>,
     pub market_data: Vec<(usize, usize, u64)>,
     pub funding: String,
     pub timers: String,

@@ -52,6 +52,7 @@ impl Method {
     }
 }
 
+#[allow(clippy::too_many_arguments)] // a row of the table below: one argument a column
 const fn m(
     name: &'static str,
     network: &'static str,
