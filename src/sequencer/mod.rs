@@ -142,6 +142,9 @@ pub type MarketSink = Arc<std::sync::OnceLock<wake::Ringing<crate::ws::capture::
 #[derive(Clone)]
 pub struct Sequencer {
     jobs: Sender<Message>,
+    /// The queue's other end: a thread that queued a job runs the queue if the engine is free.
+    queued: crossbeam_channel::Receiver<Message>,
+    core: Arc<Mutex<engine_thread::Core>>,
     /// Wakes the engine thread when it waits for a job.
     jobs_wake: Arc<wake::Wake>,
     pub stats: Arc<SequencerStats>,
@@ -209,9 +212,11 @@ impl Sequencer {
         let jobs_wake: Arc<wake::Wake> = Arc::default();
         let batches_wake: Arc<wake::Wake> = Arc::default();
         let (jw, bw, bw2) = (jobs_wake.clone(), batches_wake.clone(), batches_wake);
+        let core = Arc::new(Mutex::new(engine_thread::Core::new(exchange, (batch_tx, bw), max_batch.max(1), s2, clock, (m2, a2, l2))));
+        let (c2, queued) = (core.clone(), job_rx.clone());
         std::thread::Builder::new()
             .name("engine".into())
-            .spawn(move || engine_thread::engine_loop(exchange, (job_rx, jw), (batch_tx, bw), max_batch.max(1), s2, clock, (m2, a2, l2)))
+            .spawn(move || engine_thread::engine_loop(c2, (job_rx, jw)))
             .expect("spawn engine thread");
         let s3 = stats.clone();
         let m3 = market.clone();
@@ -222,6 +227,8 @@ impl Sequencer {
             .expect("spawn storage thread");
         Sequencer {
             jobs: job_tx,
+            queued,
+            core,
             jobs_wake,
             stats,
             storage_thread: Arc::new(Mutex::new(Some(storage))),
@@ -262,6 +269,7 @@ impl Sequencer {
     /// answered `EService:Unavailable` without being applied. Blocking; idempotent.
     pub fn stop(&self) {
         let _ = self.jobs.send(Message::Stop);
+        engine_thread::combine(&self.core, &self.queued);
         self.jobs_wake.notify();
         let handle = self.storage_thread.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(h) = handle {
@@ -276,7 +284,7 @@ impl Sequencer {
             self.stats.queue_depth.fetch_sub(1, Ordering::Relaxed);
             KrakenError::Unavailable
         })?;
-        self.jobs_wake.notify();
+        engine_thread::combine(&self.core, &self.queued);
         Ok(())
     }
 
