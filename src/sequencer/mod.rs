@@ -1,5 +1,7 @@
-//! The single writer. One thread owns the [`Exchange`]: it takes jobs from a queue, stamps each
-//! command with the time, applies it, and collects the applied commands of a batch; a second
+//! The single writer. One [`Exchange`] behind one lock: jobs go into a queue, and whichever
+//! thread holds the lock (the thread that queued a job, if the engine was free: flat combining,
+//! `engine_thread`) takes them in order, stamps each command with the time, applies it, and
+//! collects the applied commands of a batch; a second
 //! thread makes each batch durable in one storage transaction (group commit) and only then
 //! releases the batch's replies. Reads go through the same queue, so no reply, not even a read,
 //! shows a state that is not yet durable; the storage thread also keeps the accounts' durable
