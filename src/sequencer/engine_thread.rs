@@ -205,3 +205,64 @@ fn tick_if_due(ex: &mut Exchange, records: &mut Vec<Vec<u8>>, now: u64) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::markets::Markets;
+    use crate::engine::Exchange;
+    use crate::sequencer::Sequencer;
+    use std::sync::atomic::Ordering;
+    use std::thread::{self, ThreadId};
+    use std::time::{Duration, Instant};
+
+    fn sequencer(dir: &std::path::Path) -> Sequencer {
+        let markets = Markets::from_config(&crate::config::Config::builtin()).unwrap();
+        let (log, _keys) = crate::storage::open_sqlite(dir).unwrap();
+        Sequencer::start(Exchange::new(markets, 1), log, 64)
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+    }
+
+    #[test]
+    fn a_job_queued_while_the_engine_is_free_runs_on_the_thread_that_queued_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let seq = sequencer(dir.path());
+        let ran_on = block_on(seq.read(|_| thread::current().id())).unwrap();
+        assert_eq!(ran_on, thread::current().id(), "no hand-off to the engine thread");
+        seq.stop();
+    }
+
+    #[test]
+    fn a_job_queued_while_the_engine_runs_is_run_by_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let seq = sequencer(dir.path());
+        let (started_tx, started) = std::sync::mpsc::channel::<()>();
+        let (go, go_rx) = std::sync::mpsc::channel::<()>();
+        let s1 = seq.clone();
+        let holder = thread::spawn(move || {
+            let id = block_on(s1.read(move |_| {
+                started_tx.send(()).unwrap();
+                go_rx.recv().unwrap();
+                thread::current().id()
+            }));
+            (id.unwrap(), thread::current().id())
+        });
+        started.recv().unwrap();
+        let s2 = seq.clone();
+        let waiter = thread::spawn(move || block_on(s2.read(|_| thread::current().id())).unwrap());
+        // The second job is queued (its thread found the engine taken and left it there).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while seq.stats.queue_depth.load(Ordering::SeqCst) < 2 {
+            assert!(Instant::now() < deadline, "the second job was never queued");
+            thread::sleep(Duration::from_millis(1));
+        }
+        go.send(()).unwrap();
+        let (first_ran_on, holder_thread) = holder.join().unwrap();
+        let second_ran_on: ThreadId = waiter.join().unwrap();
+        assert_eq!(first_ran_on, holder_thread);
+        assert_eq!(second_ran_on, holder_thread, "the holder ran the job queued behind its own");
+        seq.stop();
+    }
+}
