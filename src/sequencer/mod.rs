@@ -1,5 +1,7 @@
-//! The single writer. One thread owns the [`Exchange`]: it takes jobs from a queue, stamps each
-//! command with the time, applies it, and collects the applied commands of a batch; a second
+//! The single writer. One [`Exchange`] behind one lock: jobs go into a queue, and whichever
+//! thread holds the lock (the thread that queued a job, if the engine was free: flat combining,
+//! `engine_thread`) takes them in order, stamps each command with the time, applies it, and
+//! collects the applied commands of a batch; a second
 //! thread makes each batch durable in one storage transaction (group commit) and only then
 //! releases the batch's replies. Reads go through the same queue, so no reply, not even a read,
 //! shows a state that is not yet durable; the storage thread also keeps the accounts' durable
@@ -142,6 +144,9 @@ pub type MarketSink = Arc<std::sync::OnceLock<wake::Ringing<crate::ws::capture::
 #[derive(Clone)]
 pub struct Sequencer {
     jobs: Sender<Message>,
+    /// The queue's other end: a thread that queued a job runs the queue if the engine is free.
+    queued: crossbeam_channel::Receiver<Message>,
+    core: Arc<Mutex<engine_thread::Core>>,
     /// Wakes the engine thread when it waits for a job.
     jobs_wake: Arc<wake::Wake>,
     pub stats: Arc<SequencerStats>,
@@ -209,9 +214,11 @@ impl Sequencer {
         let jobs_wake: Arc<wake::Wake> = Arc::default();
         let batches_wake: Arc<wake::Wake> = Arc::default();
         let (jw, bw, bw2) = (jobs_wake.clone(), batches_wake.clone(), batches_wake);
+        let core = Arc::new(Mutex::new(engine_thread::Core::new(exchange, (batch_tx, bw), max_batch.max(1), s2, clock, (m2, a2, l2))));
+        let (c2, queued) = (core.clone(), job_rx.clone());
         std::thread::Builder::new()
             .name("engine".into())
-            .spawn(move || engine_thread::engine_loop(exchange, (job_rx, jw), (batch_tx, bw), max_batch.max(1), s2, clock, (m2, a2, l2)))
+            .spawn(move || engine_thread::engine_loop(c2, (job_rx, jw)))
             .expect("spawn engine thread");
         let s3 = stats.clone();
         let m3 = market.clone();
@@ -222,6 +229,8 @@ impl Sequencer {
             .expect("spawn storage thread");
         Sequencer {
             jobs: job_tx,
+            queued,
+            core,
             jobs_wake,
             stats,
             storage_thread: Arc::new(Mutex::new(Some(storage))),
@@ -262,6 +271,7 @@ impl Sequencer {
     /// answered `EService:Unavailable` without being applied. Blocking; idempotent.
     pub fn stop(&self) {
         let _ = self.jobs.send(Message::Stop);
+        engine_thread::combine(&self.core, &self.queued);
         self.jobs_wake.notify();
         let handle = self.storage_thread.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(h) = handle {
@@ -276,7 +286,7 @@ impl Sequencer {
             self.stats.queue_depth.fetch_sub(1, Ordering::Relaxed);
             KrakenError::Unavailable
         })?;
-        self.jobs_wake.notify();
+        engine_thread::combine(&self.core, &self.queued);
         Ok(())
     }
 

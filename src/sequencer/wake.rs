@@ -91,6 +91,23 @@ impl Wake {
     }
 }
 
+impl Wake {
+    /// Returns once `rx` holds a message, or after a wake-up or 50 ms, whichever comes first
+    /// (the caller looks at the queue itself, under its own lock).
+    pub(super) fn wait_for<T>(&self, rx: &Receiver<T>) {
+        let _ = self.thread.get_or_init(std::thread::current);
+        if !rx.is_empty() {
+            return;
+        }
+        self.sleeping.store(true, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        if rx.is_empty() {
+            std::thread::park_timeout(Duration::from_millis(50));
+        }
+        self.sleeping.store(false, Ordering::Relaxed);
+    }
+}
+
 /// The sending end of a [`queue`]: each message rings the receiver's doorbell.
 pub struct Ringing<T> {
     tx: Sender<T>,
