@@ -4,7 +4,8 @@
 //! applying any `Tick` that fell due), runs it, and hands each batch (log records, history,
 //! market and account captures, held-back replies) to the storage thread. A thread that finds
 //! the lock taken leaves its job to the holder, which looks at the queue again after letting go.
-//! The engine thread only waits for jobs nobody ran (the timed wake of a quiet server).
+//! The engine thread only waits for jobs nobody ran (the timed wake of a quiet server); where
+//! other module docs say "the engine thread", they mean whichever thread holds the engine.
 //! A batch of reads only, with every earlier batch durable, is answered by the runner without
 //! the storage thread. Nothing here waits on I/O except the rare wait for durability before an
 //! executions snapshot.
