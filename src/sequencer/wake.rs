@@ -1,5 +1,6 @@
-//! Waiting on the sequencer's two queues (jobs to the engine thread, batches to the storage
-//! thread) without spinning. crossbeam's blocking `recv` spins and then calls `sched_yield`
+//! Waiting on the sequencer's two queues (batches to the storage thread; jobs, which the engine
+//! thread only waits on as a safety net since the threads that queue them run them: see
+//! `engine_thread`) without spinning. crossbeam's blocking `recv` spins and then calls `sched_yield`
 //! several times before it parks; on two cores shared with the HTTP workers (and, in the load
 //! benchmark, the clients) those yields were ~11% of the server's CPU under signed Balance load
 //! (BENCHMARKS.md §4). Here the receiver polls the channel once, says it is going to sleep, polls
@@ -89,9 +90,7 @@ impl Wake {
             self.sleeping.store(false, Ordering::Relaxed);
         }
     }
-}
 
-impl Wake {
     /// Returns once `rx` holds a message, or after a wake-up or 50 ms, whichever comes first
     /// (the caller looks at the queue itself, under its own lock).
     pub(super) fn wait_for<T>(&self, rx: &Receiver<T>) {
