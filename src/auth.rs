@@ -163,9 +163,16 @@ impl fmt::Debug for Permissions {
 
 type HmacSha512 = Hmac<Sha512>;
 
-fn mac(path: &str, nonce: &str, body: &[u8], secret: &[u8]) -> HmacSha512 {
+/// HMAC-SHA512 keyed with an API secret: the state after the key's inner and outer pads are
+/// hashed, two of a signature's four SHA-512 blocks, the same for every call of the key (an
+/// [`ApiKey`] keeps it; each call clones it).
+fn keyed(secret: &[u8]) -> HmacSha512 {
+    HmacSha512::new_from_slice(secret).expect("HMAC accepts keys of any length")
+}
+
+fn mac(path: &str, nonce: &str, body: &[u8], keyed: &HmacSha512) -> HmacSha512 {
     let digest = Sha256::new().chain_update(nonce.as_bytes()).chain_update(body).finalize();
-    let mut mac = HmacSha512::new_from_slice(secret).expect("HMAC accepts keys of any length");
+    let mut mac = keyed.clone();
     mac.update(path.as_bytes());
     mac.update(&digest);
     mac
@@ -173,13 +180,20 @@ fn mac(path: &str, nonce: &str, body: &[u8], secret: &[u8]) -> HmacSha512 {
 
 /// Kraken's `API-Sign`: base64(HMAC-SHA512(secret, path + SHA256(nonce + body))).
 pub fn sign(path: &str, nonce: &str, body: &[u8], secret: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(mac(path, nonce, body, secret).finalize().into_bytes())
+    base64::engine::general_purpose::STANDARD.encode(mac(path, nonce, body, &keyed(secret)).finalize().into_bytes())
 }
 
 /// Checks an `API-Sign` header in constant time; undecodable base64 is simply a wrong signature.
 pub fn verify(path: &str, nonce: &str, body: &[u8], secret: &[u8], api_sign_header: &str) -> bool {
-    match base64::engine::general_purpose::STANDARD.decode(api_sign_header.trim()) {
-        Ok(tag) => mac(path, nonce, body, secret).verify_slice(&tag).is_ok(),
+    verify_keyed(path, nonce, body, &keyed(secret), api_sign_header)
+}
+
+/// [`verify`] with the key's HMAC state. The header is decoded on the stack: a right signature
+/// is 64 bytes (88 base64 characters), and anything that decodes to more than fits is wrong.
+fn verify_keyed(path: &str, nonce: &str, body: &[u8], keyed: &HmacSha512, api_sign_header: &str) -> bool {
+    let mut tag = [0u8; 72];
+    match base64::engine::general_purpose::STANDARD.decode_slice(api_sign_header.trim(), &mut tag) {
+        Ok(len) => mac(path, nonce, body, keyed).verify_slice(&tag[..len]).is_ok(),
         Err(_) => false,
     }
 }
@@ -192,6 +206,8 @@ pub struct ApiKey {
     pub name: String,
     pub permissions: Permissions,
     secret: Vec<u8>,
+    /// HMAC-SHA512 keyed with `secret` (see [`keyed`]): as secret as it, wiped with it.
+    keyed: HmacSha512,
     /// Nonces accepted so far (the highest, and those within the key's nonce window).
     nonce: Mutex<NonceState>,
     /// Highest nonce handed to [`KeyRegistry::dirty_nonces`] (or loaded from storage).
@@ -218,6 +234,7 @@ impl ApiKey {
             account_id,
             name,
             permissions,
+            keyed: keyed(&secret),
             secret,
             nonce: Mutex::new(NonceState::default()),
             persisted: AtomicU64::new(0),
@@ -244,6 +261,12 @@ impl ApiKey {
     /// The raw (decoded) API secret.
     pub fn secret(&self) -> &[u8] {
         &self.secret
+    }
+
+    /// Whether `api_sign_header` is this key's signature of the call ([`verify`], from the
+    /// key's HMAC state).
+    pub fn verify(&self, path: &str, nonce: &str, body: &[u8], api_sign_header: &str) -> bool {
+        verify_keyed(path, nonce, body, &self.keyed, api_sign_header)
     }
 
     /// Accepts `n` if it is greater than every nonce accepted before or, with a nonce window,
@@ -276,8 +299,11 @@ impl fmt::Debug for ApiKey {
 impl Drop for ApiKey {
     fn drop(&mut self) {
         self.secret.iter_mut().for_each(|b| *b = 0);
-        // Keeps the wipe from being optimised away as a dead store.
+        // The HMAC state derives from the secret: overwritten in place by an empty key's.
+        self.keyed = keyed(&[]);
+        // Keeps the wipes from being optimised away as dead stores.
         std::hint::black_box(&self.secret);
+        std::hint::black_box(&self.keyed);
     }
 }
 
@@ -400,7 +426,7 @@ pub fn authenticate(reg: &KeyRegistry, r: &Request<'_>) -> Result<Arc<ApiKey>, K
     let nonce_text = r.nonce.ok_or(KrakenError::InvalidNonce)?;
     let n = parse_nonce(nonce_text).ok_or(KrakenError::InvalidNonce)?;
     let sign = r.api_sign.ok_or(KrakenError::InvalidSignature)?;
-    if !verify(r.path, nonce_text, r.body, key.secret(), sign) {
+    if !key.verify(r.path, nonce_text, r.body, sign) {
         return Err(KrakenError::InvalidSignature);
     }
     if !key.accept_nonce(n) {
@@ -468,6 +494,24 @@ mod tests {
         for (i, (path, nonce, body, secret, sig)) in cases.into_iter().enumerate() {
             assert!(!verify(path, nonce, body.as_bytes(), secret, sig), "case {i}");
         }
+    }
+
+    /// A key verifies from its kept HMAC state exactly as `verify` from the secret: the vector
+    /// passes, and a tag with bytes past the 64 (decoded on the stack, up to 72) or far longer
+    /// (more than the stack buffer holds) does not.
+    #[test]
+    fn a_key_verifies_from_its_hmac_state() {
+        let key = ApiKey::new(1, "K".into(), 2, "k".into(), Permissions::ALL, secret(), 0);
+        assert!(key.verify(PATH, NONCE, BODY.as_bytes(), SIGN));
+        assert!(key.verify(PATH, NONCE, BODY.as_bytes(), &format!("  {SIGN} ")));
+        let mut longer = B64.decode(SIGN).unwrap();
+        longer.extend_from_slice(&[0; 4]);
+        assert!(!key.verify(PATH, NONCE, BODY.as_bytes(), &B64.encode(&longer)));
+        longer.extend_from_slice(&[0; 64]);
+        assert!(!key.verify(PATH, NONCE, BODY.as_bytes(), &B64.encode(&longer)));
+        assert!(!key.verify("/0/private/Balance", NONCE, BODY.as_bytes(), SIGN));
+        let other = ApiKey::new(1, "K".into(), 2, "k".into(), Permissions::ALL, b"another secret".to_vec(), 0);
+        assert!(!other.verify(PATH, NONCE, BODY.as_bytes(), SIGN));
     }
 
     #[test]

@@ -62,12 +62,23 @@ pub fn envelope(result: ApiResult) -> Response {
 
 /// The envelope with another HTTP status (500 for a handler that panicked). The Kraken error is
 /// also attached as an [`Outcome`] for the metrics layer.
+///
+/// A result is written straight after the envelope's head, as `{"error":[],"result":…}` with the
+/// result's own text: the same bytes as the two-key object it was, without moving the result
+/// into one.
 pub fn envelope_with_status(status: StatusCode, result: ApiResult) -> Response {
+    const HEAD: &[u8] = b"{\"error\":[],\"result\":";
     let (body, error) = match result {
-        Ok(v) => (json!({ "error": [], "result": v }), String::new()),
-        Err(e) => (json!({ "error": [e.as_kraken()] }), e.metric_label()),
+        Ok(v) => {
+            let mut body = Vec::with_capacity(256);
+            body.extend_from_slice(HEAD);
+            serde_json::to_writer(&mut body, &v).expect("a JSON value always serializes");
+            body.push(b'}');
+            (body, String::new())
+        }
+        Err(e) => (json!({ "error": [e.as_kraken()] }).to_string().into_bytes(), e.metric_label()),
     };
-    let mut response = (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response();
+    let mut response = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
     response.extensions_mut().insert(Outcome(error));
     response
 }
@@ -331,3 +342,32 @@ async fn authorize(
 
 /// Permissions a method accepts (any one of them suffices).
 pub type Needs = &'static [Permissions];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The envelope's bytes are those of the two-key object `{"error":[],"result":…}` it was
+    /// built as before (keys in that order, compact, the result's own text), for results of every
+    /// shape; an error's envelope has no `result`.
+    #[tokio::test]
+    async fn the_envelope_is_the_two_key_object() {
+        let results = [
+            json!({"ZUSD": "100.0000", "XXBT": "0.0000000000", "nested": {"b": [1, 2.5, null, true], "a": "é\"\\"}}),
+            json!([]),
+            json!("text"),
+            json!(12345678901234567890u64),
+            Value::Null,
+        ];
+        for v in results {
+            let expected = json!({ "error": [], "result": v.clone() }).to_string();
+            let response = envelope(Ok(v));
+            assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            assert_eq!(std::str::from_utf8(&body).unwrap(), expected);
+        }
+        let response = envelope(Err(KrakenError::InvalidNonce));
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        assert_eq!(&body[..], br#"{"error":["EAPI:Invalid nonce"]}"#);
+    }
+}
