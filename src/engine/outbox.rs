@@ -427,7 +427,17 @@ mod tests {
     }
 
     fn test_entry() -> LedgerEntry {
-        LedgerEntry { seq: 0, account: 2, refid: RefId::Funding(1), time_ns: 0, kind: LedgerKind::Deposit, asset: 0, amount: 1, fee: 0, balance: 1 }
+        LedgerEntry {
+            seq: 0,
+            account: 2,
+            refid: RefId::Funding(1),
+            time_ns: 0,
+            kind: LedgerKind::Deposit,
+            asset: 0,
+            amount: 1,
+            fee: 0,
+            balance: 1,
+        }
     }
 
     fn state(s: [u32; 2]) -> u64 {
