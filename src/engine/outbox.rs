@@ -413,7 +413,7 @@ mod tests {
         assert_eq!(room_for(0), 0);
         for len in [1usize, 2, 3, 7, 8, 100, 1000, 1024, 1100, 65_537] {
             let room = room_for(len);
-            assert!(room >= len + len / 2 && room < 3 * len.max(1) + 3 && room.is_power_of_two(), "{len}: {room}");
+            assert!(room >= len + len / 2 && room < 3 * len && room.is_power_of_two(), "{len}: {room}");
         }
         let mut out = HistoryOut::default();
         out.ledger.resize_with(1000, test_entry);
