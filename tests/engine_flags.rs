@@ -80,12 +80,12 @@ fn expiry_start_and_dead_mans_switch_fire_once_at_their_time() {
         ..NewOrder::limit(a, 0, Side::Buy, 590_000, BTC).with_rare(|r| r.expire_ns = Some(t0 + 60 * NS))
     };
     let gtd = place(&mut sim, gtd);
-    let held = sim.ex.accounts[a as usize].holds[USD as usize];
+    let held = sim.ex.accounts[a as usize].funds[USD as usize].hold;
     assert!(held > 0);
     let later = NewOrder::limit(b, 0, Side::Sell, 590_000, BTC / 2).with_rare(|r| r.start_ns = Some(t0 + 30 * NS));
     let later = place(&mut sim, later);
     assert_eq!((order(&sim.ex, later).status, level(&sim, Side::Sell, 590_000).0), (Status::Pending, 0));
-    assert_eq!(sim.ex.accounts[b as usize].holds[XBT as usize], BTC / 2, "a pending order holds");
+    assert_eq!(sim.ex.accounts[b as usize].funds[XBT as usize].hold, BTC / 2, "a pending order holds");
     sim.apply(Command::CancelAllAfter { account: b, timeout_s: 45 }).unwrap();
     // A past expiry, or one not after the start, is refused.
     let past = NewOrder {
@@ -100,7 +100,7 @@ fn expiry_start_and_dead_mans_switch_fire_once_at_their_time() {
     // The start: the pending sell matches the resting GTD buy, as if placed now.
     assert_eq!(order(&sim.ex, later).status, Status::Closed);
     assert_eq!(order(&sim.ex, gtd).filled(), BTC / 2);
-    let left = sim.ex.accounts[a as usize].holds[USD as usize];
+    let left = sim.ex.accounts[a as usize].funds[USD as usize].hold;
     sim.advance(15 * NS);
     sim.tick_if_due();
     assert_eq!(sim.ex.dead_man(b), None, "fired and disarmed");
@@ -108,7 +108,7 @@ fn expiry_start_and_dead_mans_switch_fire_once_at_their_time() {
     sim.tick_if_due();
     let o = &order(&sim.ex, gtd);
     assert_eq!((o.status, o.reason, o.close_ns), (Status::Expired, None, t0 + 60 * NS));
-    assert!(left > 0 && sim.ex.accounts[a as usize].holds[USD as usize] == 0, "the expiry released what was left: {left}");
+    assert!(left > 0 && sim.ex.accounts[a as usize].funds[USD as usize].hold == 0, "the expiry released what was left: {left}");
     assert!(!sim.ex.due(sim.t + 1_000 * NS), "nothing left to fire");
     check_money(&sim.ex);
 }

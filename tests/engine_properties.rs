@@ -172,14 +172,14 @@ fn post_only_that_would_cross_is_canceled() {
     let o = &order(&sim.ex, seq);
     assert_eq!((o.status, o.reason, o.filled(), o.hold_remaining()), (Status::Canceled, Some(CancelReason::PostOnly), 0, 0));
     let after = &sim.ex.accounts[b as usize];
-    assert_eq!(after.holds, vec![0, 0, 0]);
-    assert_eq!(after.balances, before.balances);
+    assert_eq!(after.holds(), vec![0, 0, 0]);
+    assert_eq!(after.balances(), before.balances());
     assert!(sim.ex.history_out.trades.is_empty());
     assert_eq!(engine_resting(&sim.ex, 0, Side::Buy), vec![]);
     // Not crossing: it rests and holds.
     let seq = place_ok(&mut sim, NewOrder { post_only: true, ..limit(b, 0, Side::Buy, 599_990, BTC / 2) });
     assert!(order(&sim.ex, seq).is_open());
-    assert!(sim.ex.accounts[b as usize].holds[USD as usize] > 0);
+    assert!(sim.ex.accounts[b as usize].funds[USD as usize].hold > 0);
     check_money(&sim.ex);
 }
 
@@ -209,7 +209,7 @@ fn market_buy_without_funds_is_refused_and_changes_nothing() {
     let seq = place_ok(&mut sim, NewOrder { kind: OrderKind::Market, price: 0, ..limit(poor, 0, Side::Buy, 0, BTC / 10) });
     let o = &order(&sim.ex, seq);
     assert_eq!((o.status, o.filled(), o.cost(), o.fee()), (Status::Closed, BTC / 10, 6_000 * DOLLAR, 24 * DOLLAR));
-    assert_eq!(sim.ex.accounts[poor as usize].balances, vec![0, BTC / 10, 0]);
+    assert_eq!(sim.ex.accounts[poor as usize].balances(), vec![0, BTC / 10, 0]);
     check_money(&sim.ex);
 }
 
@@ -217,13 +217,13 @@ fn market_buy_without_funds_is_refused_and_changes_nothing() {
 fn self_trade_cancel_newest_leaves_the_resting_order() {
     let (mut sim, a, b) = two_traders();
     let resting = place_ok(&mut sim, limit(a, 0, Side::Sell, 600_000, BTC));
-    let hold = sim.ex.accounts[a as usize].holds.clone();
+    let hold = sim.ex.accounts[a as usize].holds();
     let seq = place_ok(&mut sim, limit(a, 0, Side::Buy, 600_100, BTC / 2));
     let o = &order(&sim.ex, seq);
     assert_eq!((o.status, o.reason, o.filled()), (Status::Canceled, Some(CancelReason::SelfTrade), 0));
     assert!(order(&sim.ex, resting).is_open());
     assert_eq!(order(&sim.ex, resting).remaining(), BTC);
-    assert_eq!(sim.ex.accounts[a as usize].holds, hold);
+    assert_eq!(sim.ex.accounts[a as usize].holds(), hold);
     assert!(sim.ex.history_out.trades.is_empty());
 
     // Cancel-newest after a fill against someone else: the fill stays, the rest is canceled.
@@ -254,7 +254,7 @@ fn partial_fill_then_cancel_keeps_filled() {
     assert_eq!(order(&sim.ex, buy).status, Status::Closed);
     let o = &order(&sim.ex, sell);
     assert_eq!((o.status, o.filled(), o.cost()), (Status::Open, BTC * 4 / 10, 24_000 * DOLLAR));
-    assert_eq!(sim.ex.accounts[a as usize].holds[XBT as usize], BTC * 6 / 10);
+    assert_eq!(sim.ex.accounts[a as usize].funds[XBT as usize].hold, BTC * 6 / 10);
     sim.advance(NS);
     assert_eq!(sim.apply(Command::Cancel { account: a, target: CancelTarget::UserRef(5) }), Ok(Applied::Canceled(1)));
     let o = &order(&sim.ex, sell);
@@ -263,10 +263,10 @@ fn partial_fill_then_cancel_keeps_filled() {
         (Status::Canceled, Some(CancelReason::UserRequested), BTC * 4 / 10, 0)
     );
     let acct = &sim.ex.accounts[a as usize];
-    assert_eq!(acct.holds, vec![0, 0, 0]);
-    assert_eq!(acct.balances[XBT as usize], 10 * BTC - BTC * 4 / 10);
+    assert_eq!(acct.holds(), vec![0, 0, 0]);
+    assert_eq!(acct.funds[XBT as usize].balance, 10 * BTC - BTC * 4 / 10);
     // Maker fee 0.25% of 24000 USD.
-    assert_eq!(acct.balances[USD as usize], 100_000 * DOLLAR + 24_000 * DOLLAR - 60 * DOLLAR);
+    assert_eq!(acct.funds[USD as usize].balance, 100_000 * DOLLAR + 24_000 * DOLLAR - 60 * DOLLAR);
     assert!(engine_resting(&sim.ex, 0, Side::Sell).is_empty());
     // Canceling it again is refused.
     assert_eq!(sim.apply(Command::Cancel { account: a, target: CancelTarget::Order(sell) }), Err(KrakenError::UnknownOrder));
@@ -367,7 +367,7 @@ fn withdrawal_holds_are_released_exactly_on_cancel_and_failure() {
     sim.apply(Command::ChainDeposit { owner, amount: 10_000_000_000 }).unwrap();
     sim.advance(3 * 600 * NS);
     sim.tick_if_due();
-    assert_eq!(sim.ex.accounts[u as usize].balances[XBT as usize], 10_000_000_001, "credited after 3 confirmations");
+    assert_eq!(sim.ex.accounts[u as usize].funds[XBT as usize].balance, 10_000_000_001, "credited after 3 confirmations");
     let key = |verified| Command::SetWithdrawKey {
         account: u,
         key: "k".into(),
@@ -392,7 +392,7 @@ fn withdrawal_holds_are_released_exactly_on_cancel_and_failure() {
             broadcast_after_s: 30,
         })
     };
-    let hold = |sim: &Sim| sim.ex.accounts[u as usize].holds[XBT as usize];
+    let hold = |sim: &Sim| sim.ex.accounts[u as usize].funds[XBT as usize].hold;
     let refid = |a: Applied| match a {
         Applied::Funding(id) => id,
         other => panic!("{other:?}"),
@@ -411,10 +411,10 @@ fn withdrawal_holds_are_released_exactly_on_cancel_and_failure() {
     let r3 = refid(sim.apply(req(3_000_000_000)).unwrap());
     sim.advance(60 * NS);
     sim.tick_if_due();
-    assert_eq!((hold(&sim), sim.ex.accounts[u as usize].balances[XBT as usize]), (0, 7_000_000_001));
+    assert_eq!((hold(&sim), sim.ex.accounts[u as usize].funds[XBT as usize].balance), (0, 7_000_000_001));
     assert!(sim.apply(Command::WithdrawCancel { account: u, asset: XBT, refid: r3 }).is_err(), "processed: no cancel");
     sim.apply(Command::FailFunding { refid: r3 }).unwrap();
-    assert_eq!(sim.ex.accounts[u as usize].balances[XBT as usize], 10_000_000_001);
+    assert_eq!(sim.ex.accounts[u as usize].funds[XBT as usize].balance, 10_000_000_001);
     // Unverified entries cannot be used; the books stay exact throughout.
     sim.apply(key(false)).unwrap();
     assert_eq!(sim.apply(req(1_000_000_000)), Err(KrakenError::FundingUnknownWithdrawKey));

@@ -243,9 +243,9 @@ fn check_recovered(seed: u64, life: usize, r: &recovery::Recovered, disk: &Disk,
             .filter(|e| e.kind == LedgerKind::Deposit && e.account >= FIRST_USER && e.asset as usize == a)
             .map(|e| e.amount)
             .sum();
-        let held: i128 = ex.accounts[FIRST_USER as usize..].iter().map(|acct| acct.balances[a]).sum();
-        assert_eq!(deposited, held + ex.accounts[FEES as usize].balances[a], "{ctx}: asset {a} not conserved");
-        assert_eq!(-ex.accounts[EXTERNAL as usize].balances[a], deposited, "{ctx}: asset {a}: @external is not minus the deposits");
+        let held: i128 = ex.accounts[FIRST_USER as usize..].iter().map(|acct| acct.funds[a].balance).sum();
+        assert_eq!(deposited, held + ex.accounts[FEES as usize].funds[a].balance, "{ctx}: asset {a} not conserved");
+        assert_eq!(-ex.accounts[EXTERNAL as usize].funds[a].balance, deposited, "{ctx}: asset {a}: @external is not minus the deposits");
     }
 }
 

@@ -80,7 +80,7 @@ pub async fn show(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<Socket
             let acct = &ex.accounts[id as usize];
             let mut balances = Map::new();
             for (i, a) in ex.markets.assets.iter().enumerate() {
-                let (bal, hold) = (acct.balances[i], acct.holds[i]);
+                let (bal, hold) = (acct.funds[i].balance, acct.funds[i].hold);
                 if bal != 0 || hold != 0 {
                     balances.insert(
                         a.altname.clone(),

@@ -81,8 +81,8 @@ async fn show(State(s): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketAddr
                 ex.account_by_name(name).map(|id| {
                     let a = &ex.accounts[id as usize];
                     json!({
-                        "base": crate::money::format_units(a.balances[pair.base as usize], pair.base_decimals),
-                        "quote": crate::money::format_units(a.balances[pair.quote as usize], pair.quote_decimals),
+                        "base": crate::money::format_units(a.funds[pair.base as usize].balance, pair.base_decimals),
+                        "quote": crate::money::format_units(a.funds[pair.quote as usize].balance, pair.quote_decimals),
                         "open_orders": ex.open_orders_in_pair(id, idx),
                     })
                 })

@@ -331,7 +331,7 @@ impl Exchange {
             o.extras_mut().price2_offset = None;
         }
         let new_in_book = o.book_volume();
-        self.accounts[account as usize].holds[asset as usize] += hold - old_hold;
+        self.accounts[account as usize].funds[asset as usize].hold += hold - old_hold;
         if pending {
             return Ok(Applied::Amended(amend_id));
         }

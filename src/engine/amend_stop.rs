@@ -88,7 +88,7 @@ impl Exchange {
             s.stop = new_stop;
             s.limit = new_limit;
         }
-        self.accounts[account as usize].holds[asset as usize] += hold - old_hold;
+        self.accounts[account as usize].funds[asset as usize].hold += hold - old_hold;
         if !trailing {
             self.rearm_fixed(seq);
         } else if indexed {

@@ -73,7 +73,7 @@ impl Exchange {
             r.cl_ord_id = None;
         }
         let (asset, held) = (o.hold_asset, o.hold_remaining());
-        self.accounts[account as usize].holds[asset as usize] -= held;
+        self.accounts[account as usize].funds[asset as usize].hold -= held;
         self.orders[target as usize].set_hold_remaining(0);
         match self.place_order(&replacement, t) {
             Ok(Applied::OrderPlaced(seq)) => {
@@ -82,7 +82,7 @@ impl Exchange {
                 Ok(Applied::Edited { order: seq })
             }
             other => {
-                self.accounts[account as usize].holds[asset as usize] += held;
+                self.accounts[account as usize].funds[asset as usize].hold += held;
                 self.orders[target as usize].set_hold_remaining(held);
                 Err(match other {
                     Err(e) => e,

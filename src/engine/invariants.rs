@@ -10,7 +10,7 @@ impl Exchange {
     /// broken one.
     pub fn check_invariants(&self) -> Result<(), String> {
         for a in 0..self.markets.assets.len() {
-            let sum: i128 = self.accounts.iter().map(|acct| acct.balances[a]).sum();
+            let sum: i128 = self.accounts.iter().map(|acct| acct.funds[a].balance).sum();
             if sum != 0 {
                 return Err(format!("asset {a}: balances sum to {sum}"));
             }
@@ -24,10 +24,10 @@ impl Exchange {
         }
         self.withdrawal_holds(&mut holds);
         for (id, acct) in self.accounts.iter().enumerate() {
-            if acct.holds != holds[id] {
-                return Err(format!("account {id}: holds {:?} != open orders' and withdrawals' {:?}", acct.holds, holds[id]));
+            if acct.holds() != holds[id] {
+                return Err(format!("account {id}: holds {:?} != open orders' and withdrawals' {:?}", acct.holds(), holds[id]));
             }
-            for (a, (b, h)) in acct.balances.iter().zip(&acct.holds).enumerate() {
+            for (a, (b, h)) in acct.funds.iter().map(|f| (&f.balance, &f.hold)).enumerate() {
                 if id as AccountId >= FIRST_USER && (b < h || *b < 0) {
                     return Err(format!("account {id} asset {a}: balance {b} below hold {h}"));
                 }

@@ -148,7 +148,7 @@ impl Exchange {
                     seq
                 }
             };
-            self.accounts[q.account as usize].holds[asset as usize] += hold;
+            self.accounts[q.account as usize].funds[asset as usize].hold += hold;
             self.execute(seq, price, t);
         }
         // Orders the new ladder has no place for end here (already off the book, no hold).
@@ -169,6 +169,6 @@ impl Exchange {
             (o.req.pair, o.req.side, o.req.price, o.remaining(), o.req.account, o.hold_asset, o.hold_remaining());
         o.set_hold_remaining(0);
         self.books[pair as usize].remove(side, price, &mut self.orders, seq, remaining, t);
-        self.accounts[account as usize].holds[asset as usize] -= hold;
+        self.accounts[account as usize].funds[asset as usize].hold -= hold;
     }
 }

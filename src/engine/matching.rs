@@ -119,7 +119,7 @@ impl Exchange {
             self.timers.arm_order(order);
         }
         let acct = &mut self.accounts[req.account as usize];
-        acct.holds[hold_asset as usize] += hold;
+        acct.funds[hold_asset as usize].hold += hold;
         acct.open_orders.insert(seq);
         if !scheduled {
             self.execute_at(slot, limit, t);
@@ -395,7 +395,7 @@ impl Exchange {
             let hold_asset = o.hold_asset;
             o.trades.push(trade_seq as u32);
             let acct = &mut self.accounts[account as usize];
-            acct.holds[hold_asset as usize] -= used;
+            acct.funds[hold_asset as usize].hold -= used;
             if quote == self.markets.fee_volume_asset {
                 acct.add_volume(day, cost);
             }

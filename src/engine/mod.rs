@@ -447,9 +447,9 @@ impl Exchange {
         t: u64,
     ) -> u64 {
         let acct = &mut self.accounts[account as usize];
-        acct.balances[asset as usize] += amount - fee;
+        acct.funds[asset as usize].balance += amount - fee;
         let seq = self.history.next_ledger;
-        let balance = acct.balances[asset as usize];
+        let balance = acct.funds[asset as usize].balance;
         let entry = LedgerEntry { seq, account, refid, time_ns: t, kind, asset, amount, fee, balance };
         self.history.ledger(&entry);
         self.history_out.ledger.push(entry);
@@ -540,7 +540,7 @@ impl Exchange {
             self.triggers.note_close(o);
         }
         let acct = &mut self.accounts[account as usize];
-        acct.holds[asset as usize] -= release;
+        acct.funds[asset as usize].hold -= release;
         acct.open_orders.remove(&seq);
         self.closing.push(seq);
     }

@@ -235,7 +235,7 @@ impl Exchange {
         let order = self.orders.push(order);
         self.timers.arm_order(order);
         let acct = &mut self.accounts[order.req.account as usize];
-        acct.holds[asset as usize] += hold;
+        acct.funds[asset as usize].hold += hold;
         acct.open_orders.insert(seq);
         if !scheduled {
             self.index_armed(seq);
@@ -266,7 +266,7 @@ impl Exchange {
             let o = &mut self.orders[seq as usize];
             o.set_stop(StopState { armed: true, stop, peak: reference, limit });
             o.set_hold_remaining(need);
-            self.accounts[account as usize].holds[asset as usize] += need - old;
+            self.accounts[account as usize].funds[asset as usize].hold += need - old;
         }
         self.index_armed(seq);
     }

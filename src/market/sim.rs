@@ -207,7 +207,7 @@ impl Simulator {
             let takers = expected / PPB + i128::from(walk::uniform(&mut r, 0, PPB - 1) < expected % PPB);
             for _ in 0..takers.min(100) {
                 let ex = d.state();
-                let base = ex.accounts[maker as usize].balances[pair.base as usize];
+                let base = ex.accounts[maker as usize].funds[pair.base as usize].balance;
                 let target = p.level_size * p.levels as i128 * FUNDING_LADDERS;
                 // Takers lean towards bringing the maker's inventory back to its funding.
                 let lean = ((base - target) * 300_000 / target.max(1)).clamp(-300_000, 300_000);

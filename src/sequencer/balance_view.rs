@@ -41,7 +41,7 @@ impl BalanceView {
 
     /// A full copy of `ex`'s balances (made on the engine thread when the state was replaced).
     pub(super) fn copy(ex: &Exchange) -> Vec<Box<[i128]>> {
-        ex.accounts.iter().map(|a| a.balances.clone().into_boxed_slice()).collect()
+        ex.accounts.iter().map(|a| a.funds.iter().map(|f| f.balance).collect()).collect()
     }
 
     /// Replaces every row (after the batch that replaced the state is durable).

@@ -138,20 +138,20 @@ pub fn check_money(ex: &Exchange) {
             bal[e.asset as usize] += e.amount - e.fee;
             assert_eq!(e.balance, bal[e.asset as usize], "account {id}: ledger entry {l}'s balance");
         }
-        assert_eq!(bal, acct.balances, "account {id}: ledger does not replay to the balances");
+        assert_eq!(bal, acct.balances(), "account {id}: ledger does not replay to the balances");
     }
     assert!(owner.iter().all(|o| o.is_some()), "a ledger entry belongs to no account");
     // Withdrawal fees go to @fees too (and come back on a refund).
     for e in ex.history_out.ledger.iter().filter(|e| e.kind == LedgerKind::Withdrawal && e.account == FEES) {
         fees_collected[e.asset as usize] += e.amount;
     }
-    assert_eq!(ex.accounts[FEES as usize].balances, fees_collected, "@fees holds exactly the fees charged");
+    assert_eq!(ex.accounts[FEES as usize].balances(), fees_collected, "@fees holds exactly the fees charged");
     // @external is minus what came in from outside: deposits and adjustments, less withdrawals.
     let mut came_in = vec![0i128; m.assets.len()];
     for e in ex.history_out.ledger.iter().filter(|e| e.kind != LedgerKind::Trade && e.account != EXTERNAL) {
         came_in[e.asset as usize] += e.amount - e.fee;
     }
-    let ext: Vec<i128> = ex.accounts[EXTERNAL as usize].balances.iter().map(|b| -b).collect();
+    let ext: Vec<i128> = ex.accounts[EXTERNAL as usize].funds.iter().map(|f| -f.balance).collect();
     assert_eq!(ext, came_in);
     check_funding(ex);
 }

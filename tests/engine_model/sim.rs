@@ -34,9 +34,7 @@ pub fn fingerprint(ex: &Exchange) -> Fingerprint {
         accounts: ex
             .accounts
             .iter()
-            .map(|a| {
-                (a.balances.clone(), a.holds.clone(), a.open_orders.iter().copied().collect(), a.volume_by_day.iter().copied().collect())
-            })
+            .map(|a| (a.balances(), a.holds(), a.open_orders.iter().copied().collect(), a.volume_by_day.iter().copied().collect()))
             .collect(),
         orders: all_orders(ex)
             .iter()

@@ -33,8 +33,8 @@ pub async fn balance(st: &Shared, c: &Caller) -> ApiResult {
             let acct = ex.user_account(account)?;
             let mut m = Map::new();
             for (i, a) in ex.markets.assets.iter().enumerate() {
-                if acct.balances[i] != 0 || acct.holds[i] != 0 {
-                    m.insert(a.id.clone(), json!(format_units(acct.balances[i], a.decimals)));
+                if acct.funds[i].balance != 0 || acct.funds[i].hold != 0 {
+                    m.insert(a.id.clone(), json!(format_units(acct.funds[i].balance, a.decimals)));
                 }
             }
             Ok(Value::Object(m))
@@ -49,12 +49,12 @@ pub async fn balance_ex(st: &Shared, c: &Caller) -> ApiResult {
             let acct = ex.user_account(account)?;
             let mut m = Map::new();
             for (i, a) in ex.markets.assets.iter().enumerate() {
-                if acct.balances[i] != 0 || acct.holds[i] != 0 {
+                if acct.funds[i].balance != 0 || acct.funds[i].hold != 0 {
                     m.insert(
                         a.id.clone(),
                         json!({
-                            "balance": format_units(acct.balances[i], a.decimals),
-                            "hold_trade": format_units(acct.holds[i], a.decimals),
+                            "balance": format_units(acct.funds[i].balance, a.decimals),
+                            "hold_trade": format_units(acct.funds[i].hold, a.decimals),
                         }),
                     );
                 }
@@ -76,8 +76,8 @@ pub async fn trade_balance(st: &Shared, c: &Caller, p: &Params) -> ApiResult {
             let acct = ex.user_account(account)?;
             let value_of = |asset: u16, units: i128| -> Option<i128> { value_in(ex, asset, units, target) };
             let mut equity = 0i128;
-            for (i, b) in acct.balances.iter().enumerate() {
-                equity += value_of(i as u16, *b).unwrap_or(0);
+            for (i, f) in acct.funds.iter().enumerate() {
+                equity += value_of(i as u16, f.balance).unwrap_or(0);
             }
             let mut unexecuted = 0i128;
             for seq in &acct.open_orders {

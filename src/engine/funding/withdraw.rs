@@ -154,7 +154,7 @@ impl Exchange {
             broadcast_after_ns: req.broadcast_after_s as u64 * 1_000_000_000,
             confirm_after_ns: self.funding_method(req.asset, method).map_or(0, |m| m.confirm_ns()),
         });
-        self.accounts[req.account as usize].holds[req.asset as usize] += req.amount;
+        self.accounts[req.account as usize].funds[req.asset as usize].hold += req.amount;
         self.funding.by_id.insert(id, FundingRef::Withdrawal(idx));
         self.funding.account_withdrawals.entry(req.account).or_default().push(idx);
         self.funding.due.insert((due, FundingRef::Withdrawal(idx)));
@@ -191,7 +191,7 @@ impl Exchange {
             self.funding.due.remove(&(due, FundingRef::Withdrawal(i as u32)));
         }
         if w.status == Status::Initial {
-            self.accounts[account as usize].holds[asset as usize] -= amount + fee;
+            self.accounts[account as usize].funds[asset as usize].hold -= amount + fee;
         } else if w.debited() {
             self.post(account, asset, amount + fee, 0, LedgerKind::Withdrawal, refid, t);
             self.post(EXTERNAL, asset, -amount, 0, LedgerKind::Withdrawal, refid, t);
@@ -209,7 +209,7 @@ impl Exchange {
         let (account, asset, amount, fee, refid) = (w.account, w.asset, w.amount, w.fee, RefId::Funding(w.id));
         let next = match w.status {
             Status::Initial => {
-                self.accounts[account as usize].holds[asset as usize] -= amount + fee;
+                self.accounts[account as usize].funds[asset as usize].hold -= amount + fee;
                 self.post(account, asset, -amount, fee, LedgerKind::Withdrawal, refid, t);
                 self.post(EXTERNAL, asset, amount, 0, LedgerKind::Withdrawal, refid, t);
                 self.post(FEES, asset, fee, 0, LedgerKind::Withdrawal, refid, t);

@@ -64,7 +64,7 @@ impl Exchange {
         o.req.price = limit;
         let (account, asset, held) = (o.req.account, o.hold_asset, o.hold_remaining());
         o.set_hold_remaining(0);
-        self.accounts[account as usize].holds[asset as usize] -= held;
+        self.accounts[account as usize].funds[asset as usize].hold -= held;
         let req = self.orders[seq as usize].req;
         let remaining = self.orders[seq as usize].remaining();
         let exec_limit = match (req.kind.is_market(), req.side) {
@@ -84,7 +84,7 @@ impl Exchange {
         let o = &mut self.orders[seq as usize];
         o.hold_asset = asset;
         o.set_hold_remaining(hold);
-        self.accounts[account as usize].holds[asset as usize] += hold;
+        self.accounts[account as usize].funds[asset as usize].hold += hold;
         self.execute(seq, exec_limit, t);
     }
 

@@ -15,10 +15,10 @@ pub fn snapshot(ex: &Exchange, account: u32) -> Vec<Value> {
     let Some(acct) = ex.accounts.get(account as usize) else { return Vec::new() };
     let mut out = Vec::new();
     for (i, a) in ex.markets.assets.iter().enumerate() {
-        if acct.balances[i] == 0 && acct.holds[i] == 0 {
+        if acct.funds[i].balance == 0 && acct.funds[i].hold == 0 {
             continue;
         }
-        let b = number(num(acct.balances[i], a.decimals));
+        let b = number(num(acct.funds[i].balance, a.decimals));
         out.push(json!({
             "asset": v2_asset(&a.altname),
             "asset_class": "currency",
