@@ -11,6 +11,12 @@
 //! trade row carries its fill's public trade id (`public_id`; a maker's is NULL): the public tape
 //! the engine no longer holds is read from those rows by pair and time (`trades_public`, see
 //! `engine::market_data`). The read side is `history_read`.
+//! The columns have no `NOT NULL` (every one is always bound): under `INSERT OR REPLACE`, a
+//! `NOT NULL` column without a default makes SQLite treat each insert as one that may abort
+//! after writing part of its b-trees (the row and its indexes), so every row opened and closed a
+//! statement journal (`subjournalPageIfRequired`, `memjrnlWrite`, `pagerOpenSavepoint`: about
+//! a third of the history thread's time under durable AddOrder, BENCHMARKS §4). Files made
+//! before keep their constraints and work as before.
 
 use super::sqlite::backend;
 use super::StorageError;
@@ -24,33 +30,33 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 CREATE TABLE IF NOT EXISTS trades (
     seq       INTEGER PRIMARY KEY,
-    account   INTEGER NOT NULL,
-    time_ns   INTEGER NOT NULL,
-    pair      INTEGER NOT NULL,
-    order_seq INTEGER NOT NULL,
-    body      BLOB    NOT NULL,
+    account   INTEGER,
+    time_ns   INTEGER,
+    pair      INTEGER,
+    order_seq INTEGER,
+    body      BLOB,
     public_id INTEGER
 );
 CREATE INDEX IF NOT EXISTS trades_account_time ON trades(account, time_ns);
 CREATE INDEX IF NOT EXISTS trades_order ON trades(order_seq);
 CREATE TABLE IF NOT EXISTS ledger_entries (
     seq     INTEGER PRIMARY KEY,
-    account INTEGER NOT NULL,
-    time_ns INTEGER NOT NULL,
-    asset   INTEGER NOT NULL,
-    kind    TEXT    NOT NULL,
-    body    BLOB    NOT NULL
+    account INTEGER,
+    time_ns INTEGER,
+    asset   INTEGER,
+    kind    TEXT,
+    body    BLOB
 );
 CREATE INDEX IF NOT EXISTS ledger_account_time ON ledger_entries(account, time_ns);
 CREATE TABLE IF NOT EXISTS closed_orders (
     seq       INTEGER PRIMARY KEY,
-    n         INTEGER NOT NULL,
-    account   INTEGER NOT NULL,
-    open_ns   INTEGER NOT NULL,
-    close_ns  INTEGER NOT NULL,
+    n         INTEGER,
+    account   INTEGER,
+    open_ns   INTEGER,
+    close_ns  INTEGER,
     userref   INTEGER,
     cl_ord_id TEXT,
-    body      BLOB    NOT NULL
+    body      BLOB
 );
 CREATE INDEX IF NOT EXISTS closed_account_close ON closed_orders(account, close_ns);
 CREATE INDEX IF NOT EXISTS closed_n ON closed_orders(n);
@@ -181,4 +187,23 @@ pub(super) fn upgrade(conn: &Connection) -> Result<(), StorageError> {
         after = last;
     }
     conn.execute_batch(PUBLIC_INDEX).map_err(backend)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// No history column is `NOT NULL` (module doc: with `INSERT OR REPLACE` it cost a statement
+    /// journal per row), and every column the writer binds is there.
+    #[test]
+    fn history_columns_take_no_statement_journal() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        for (table, columns) in [("trades", 7), ("ledger_entries", 6), ("closed_orders", 8)] {
+            let mut st = conn.prepare(&format!("PRAGMA table_info({table})")).unwrap();
+            let not_null: Vec<(String, bool)> = st.query_map([], |r| Ok((r.get(1)?, r.get(3)?))).unwrap().map(Result::unwrap).collect();
+            assert_eq!(not_null.len(), columns, "{table}: {not_null:?}");
+            assert!(not_null.iter().all(|(_, n)| !n), "{table}: a NOT NULL column: {not_null:?}");
+        }
+    }
 }
