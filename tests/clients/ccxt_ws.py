@@ -2,9 +2,10 @@
 
 The exchange object is pointed at Calamari by its URLs only: the REST `public`/`private` bases and
 `ws.publicV2`/`ws.privateV2` (ccxt caches the WebSocket token under `ws.private`, which it never
-dials). Public watchers run against the live simulated market: watch_order_book for ~10 s (longer, up to 40 s, until it has seen three updates), then
-(the simulated traders paused) its book equal to REST Depth's top 10 (ccxt's own checksum option
-is left off: its Python code cannot format v2's numbers), watch_ticker, watch_ohlcv, watch_trades
+dials). Public watchers run against the live simulated market: watch_order_book for ~10 s
+(longer, up to 40 s, until it has seen three updates), then (the simulated traders paused) its
+book equal to REST Depth's top 10 (ccxt's own checksum option is left off: its Python code
+cannot format v2's numbers), watch_ticker, watch_ohlcv, watch_trades
 (a trade made by this script's REST market order). Private watchers and WS trading (watch_balance,
 watch_orders, watch_my_trades, create_order_ws, cancel_order_ws) each run when the server serves
 what it needs (a token from REST GetWebSocketsToken, then the balances channel or add_order), probed
